@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The main job, end to end on a fresh machine: install what is needed,
+# build, import a real tree (a crate's source from the cargo registry) into
+# a store, show it, and export it back to prove the round trip.
+#
+# Usage: scripts/demo.sh [DIR]   (default: the tokio crate's source)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
+cargo build --locked --bin cortex
+cortex="$CARGO_TARGET_DIR/debug/cortex"
+
+src="${1:-}"
+if [[ -z "$src" ]]; then
+    # Building fetched tokio's source into the registry; use a copy of it.
+    src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/tokio-1.* | sort -V | tail -1)
+fi
+work=$(mktemp -d /tmp/cortex-demo.XXXXXX)
+cp -a "$src" "$work/tree"
+cd "$work/tree"
+
+say() { printf '\n$ %s\n' "$*"; "$@"; }
+say "$cortex" init
+say "$cortex" status
+say "$cortex" ls
+say "$cortex" ls src
+say "$cortex" cat Cargo.toml | head -5
+echo "// an edit made outside" >> src/lib.rs
+say "$cortex" import .
+say "$cortex" log
+say "$cortex" export "$work/export"
+say diff -r --no-dereference -x .cortex "$work/tree" "$work/export"
+echo
+echo "round trip exact: $work/tree and $work/export are identical"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every test against the in-memory
+# engine, then the core suite again against SurrealKV on disk.
+#
+# Honours CARGO_TARGET_DIR, so repeated runs reuse one build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "tests (in-memory engine)"
+cargo test --locked --all-targets
+
+step "core tests again on SurrealKV"
+CORTEX_TEST_ENGINE=surrealkv cargo test --locked --test main core::

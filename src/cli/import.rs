@@ -1,0 +1,122 @@
+//! `cortex import DIR`: import or re-import a directory into main.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use cortex::import::{ImportOptions, ImportReport, Progress};
+use cortex::store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Context;
+use super::output::{human_bytes, print_json};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The directory to import.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options shared by `init` and `import`.
+#[derive(Debug, clap::Args)]
+pub struct WalkArgs {
+    /// Import .git/ too (skipped by default).
+    #[arg(long)]
+    pub include_git: bool,
+    /// Take every file, ignoring .gitignore and .ignore rules.
+    #[arg(long)]
+    pub no_ignore: bool,
+}
+
+pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
+    // The store of the current directory, or failing that the one of DIR.
+    let cwd = std::env::current_dir()?;
+    let location = cx.locate(&cwd).or_else(|_| cx.locate(&args.dir))?;
+    let store = Store::open(&location, Default::default()).await?;
+    let report = import_with_progress(&store, &args.dir, &args.walk, "import").await?;
+    print_report(&report, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an import with a spinner on a terminal.
+pub async fn import_with_progress(
+    store: &Store,
+    dir: &Path,
+    walk: &WalkArgs,
+    source: &str,
+) -> Result<ImportReport> {
+    let options = ImportOptions {
+        include_git: walk.include_git,
+        no_ignore: walk.no_ignore,
+        source: source.to_owned(),
+    };
+    let bar = Arc::new(Spinner::new());
+    let report = cortex::import::import(store, dir, &options, bar.clone()).await;
+    bar.0.finish_and_clear();
+    Ok(report?)
+}
+
+/// Prints the summary line (always) or JSON.
+pub fn print_report(report: &ImportReport, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "files": report.files,
+            "dirs": report.dirs,
+            "symlinks": report.symlinks,
+            "bytes": report.bytes,
+            "seconds": report.elapsed.as_secs_f64(),
+            "skipped": report.skipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "snapshot": report.snapshot.as_ref().map(|s| serde_json::json!({
+                "id": s.id.0, "added": s.added, "modified": s.modified, "deleted": s.deleted,
+            })),
+        }));
+    }
+    for path in &report.skipped {
+        eprintln!("cortex: skipped {} (not a regular file, directory or symlink)", path.display());
+    }
+    let change = match &report.snapshot {
+        Some(s) => format!("snapshot {} (+{} ~{} -{})", s.id, s.added, s.modified, s.deleted),
+        None => "no change".to_owned(),
+    };
+    println!(
+        "imported {} files, {} dirs, {} symlinks ({}) in {:.2} s: {}",
+        report.files,
+        report.dirs,
+        report.symlinks,
+        human_bytes(report.bytes),
+        report.elapsed.as_secs_f64(),
+        change
+    );
+    Ok(())
+}
+
+/// A spinner with running counts; hidden when stderr is not a terminal.
+struct Spinner(ProgressBar, std::sync::atomic::AtomicU64);
+
+impl Spinner {
+    fn new() -> Spinner {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} importing: {pos} files, {msg}")
+                .expect("static template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(bar, Default::default())
+    }
+}
+
+impl Progress for Spinner {
+    fn file(&self, bytes: u64) {
+        let total = self.1.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
+        self.0.inc(1);
+        if self.0.position().is_multiple_of(64) {
+            self.0.set_message(human_bytes(total));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Command-line parsing and output: the only module that knows clap and the
+//! terminal. One file per command; each has `Args` and `run`.
+
+mod cat;
+mod export;
+mod import;
+mod init;
+mod log;
+mod ls;
+mod output;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use cortex::store::{OpenOptions, Store, StoreLocation};
+
+pub use output::one_line;
+
+/// A source tree in SurrealDB, for coding agents and their tools.
+#[derive(Debug, Parser)]
+#[command(name = "cortex", version, propagate_version = true)]
+pub struct Cli {
+    /// The store: a .cortex directory (or the directory holding one), mem://,
+    /// or a ws:// / wss:// SurrealDB URL (credentials from CORTEX_DB_USER and
+    /// CORTEX_DB_PASS). Default: the nearest .cortex at or above the current
+    /// directory.
+    #[arg(
+        long,
+        global = true,
+        env = "CORTEX_STORE",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
+    store: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a store for DIR (in DIR/.cortex) and import DIR's tree.
+    Init(init::Args),
+    /// Import (or re-import) DIR into main as one change.
+    Import(import::Args),
+    /// List a directory (or show one entry) of main.
+    Ls(ls::Args),
+    /// Print a file of main to stdout.
+    Cat(cat::Args),
+    /// Show main's changes, newest first.
+    Log(log::Args),
+    /// Show the store: where and what it is, and main's size and last change.
+    Status(status::Args),
+    /// Write main out into a directory.
+    Export(export::Args),
+}
+
+/// What every command needs to find its store.
+#[derive(Debug)]
+pub struct Context {
+    store: Option<String>,
+}
+
+impl Context {
+    /// The store named by --store / CORTEX_STORE, or found from `start`.
+    fn locate(&self, start: &std::path::Path) -> Result<StoreLocation> {
+        Ok(match &self.store {
+            Some(spec) => StoreLocation::parse(spec)?,
+            None => StoreLocation::discover(start)?,
+        })
+    }
+
+    /// Opens the store for the current directory.
+    async fn open(&self) -> Result<Store> {
+        let location = self.locate(&std::env::current_dir()?)?;
+        Ok(Store::open(&location, OpenOptions::default()).await?)
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let cx = Context { store: cli.store };
+    match cli.command {
+        Command::Init(args) => init::run(&cx, args).await,
+        Command::Import(args) => import::run(&cx, args).await,
+        Command::Ls(args) => ls::run(&cx, args).await,
+        Command::Cat(args) => cat::run(&cx, args).await,
+        Command::Log(args) => log::run(&cx, args).await,
+        Command::Status(args) => status::run(&cx, args).await,
+        Command::Export(args) => export::run(&cx, args).await,
+    }
+}
+
+/// Logs go to stderr; CORTEX_LOG sets the filter (default: warnings).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

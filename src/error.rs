@@ -1,0 +1,72 @@
+//! The library's error type.
+//!
+//! Every variant says what kind of failure it is so that the CLI can print a
+//! one-line message and the VFS can map it to an errno. Messages are
+//! lowercase and name the path or id involved.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A path that is not in the tree.
+    #[error("no such file or directory in the tree: {0}")]
+    NotFound(String),
+
+    /// A path that names a directory where a file was needed (or the other
+    /// way round).
+    #[error("{0}")]
+    WrongKind(String),
+
+    /// Input the user gave that cannot be used as it is.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// An I/O error on the local filesystem, with the path involved.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No store where one was expected.
+    #[error("{0}")]
+    NoStore(String),
+
+    /// Another process holds the embedded store.
+    #[error(
+        "store {store} is in use by another process ({holder}); stop it or go through its daemon"
+    )]
+    Locked { store: PathBuf, holder: String },
+
+    /// The store was written by a newer cortex.
+    #[error(
+        "store schema version {found} is newer than this cortex understands (up to {supported}); upgrade cortex"
+    )]
+    TooNew { found: u64, supported: u64 },
+
+    /// The store's contents do not decode: damaged files or foreign data.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+
+    /// Main moved while a change was being prepared against an older head.
+    #[error("main moved from {expected} to {found} while this change was prepared")]
+    HeadMoved { expected: u64, found: u64 },
+
+    /// An error from SurrealDB, with what we were doing.
+    #[error("store: {context}: {message}")]
+    Db { context: String, message: String },
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    pub fn db(context: impl Into<String>, err: impl std::fmt::Display) -> Error {
+        Error::Db { context: context.into(), message: err.to_string() }
+    }
+}

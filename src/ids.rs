@@ -1,0 +1,129 @@
+//! Identifier newtypes: a content hash, a snapshot number and a session name.
+//!
+//! They exist so that a wrong id does not compile. Each is validated where it
+//! enters the program (parsing, decoding) and trusted everywhere else.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// The blake3 hash of some content: a file's bytes, a chunk, or an encoded
+/// tree. Content is stored once under this hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash([u8; 32]);
+
+impl ContentHash {
+    /// Hashes `bytes`.
+    pub fn of(bytes: &[u8]) -> ContentHash {
+        ContentHash(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> ContentHash {
+        ContentHash(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex, as used for record ids in the store.
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(hex: &str) -> Result<ContentHash> {
+        blake3::Hash::from_hex(hex)
+            .map(|h| ContentHash(*h.as_bytes()))
+            .map_err(|_| Error::Corrupt(format!("invalid content hash {hex:?}")))
+    }
+}
+
+impl From<blake3::Hash> for ContentHash {
+    fn from(hash: blake3::Hash) -> ContentHash {
+        ContentHash(*hash.as_bytes())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({})", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// A snapshot of main: numbered 1, 2, 3… in the order main moved.
+/// Snapshot 0 is the empty tree every store starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SnapshotId(pub u64);
+
+impl fmt::Display for SnapshotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A session's name. Names become SurrealDB namespace identifiers, so they
+/// are restricted to `[a-z0-9][a-z0-9_-]{0,62}`; `main` is reserved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionName(String);
+
+impl SessionName {
+    pub fn parse(name: &str) -> Result<SessionName> {
+        let bytes = name.as_bytes();
+        let valid_first = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let valid_rest = |b: u8| valid_first(b) || b == b'_' || b == b'-';
+        let ok = !bytes.is_empty()
+            && bytes.len() <= 63
+            && valid_first(bytes[0])
+            && bytes[1..].iter().all(|&b| valid_rest(b));
+        if !ok {
+            return Err(Error::InvalidInput(format!(
+                "invalid session name {name:?}: use 1 to 63 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+            )));
+        }
+        if name == "main" {
+            return Err(Error::InvalidInput(
+                "\"main\" is reserved for the main tree and cannot name a session".into(),
+            ));
+        }
+        Ok(SessionName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names() {
+        for good in ["a", "fix-parser", "0", "a_b-c9", &"x".repeat(63)] {
+            assert!(SessionName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "_a", "A", "a b", "a/b", "main", &"x".repeat(64), "é", "a;DROP"] {
+            assert!(SessionName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hash_hex_round_trip() {
+        let h = ContentHash::of(b"hello");
+        assert_eq!(ContentHash::from_hex(&h.to_hex()).unwrap(), h);
+        assert!(ContentHash::from_hex("zz").is_err());
+    }
+}

@@ -1,0 +1,357 @@
+//! Importing a directory into main as one snapshot.
+//!
+//! A blocking walker (the `ignore` crate: `.gitignore` and `.ignore` rules)
+//! reads and hashes every file and streams the contents the store has not
+//! seen to the async side, which writes them in batches while the walk goes
+//! on. The walk also yields every directory's entries; trees are built from
+//! the deepest directory up, written, and main moves to the new root in one
+//! commit. Any error (a file that vanishes, one that cannot be read) aborts
+//! before that commit, so the store is left as it was: contents written
+//! before the error are unreferenced, never half a tree.
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::ids::ContentHash;
+use crate::snapshot;
+use crate::store::{BlobWrite, CHUNK_SIZE, NewSnapshot, STORE_DIR, Snapshot, Store};
+use crate::tree::{Entry, EntryKind, MODE_MASK, Timestamp, Tree};
+
+/// How to import.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Import `.git/` too (skipped by default).
+    pub include_git: bool,
+    /// Ignore `.gitignore` / `.ignore` rules and take every file.
+    pub no_ignore: bool,
+    /// What made this import ("init" or "import"), recorded in the snapshot.
+    pub source: String,
+}
+
+/// Told about the walk as it goes; called from the walker thread.
+pub trait Progress: Send + Sync {
+    fn file(&self, _bytes: u64) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What an import did.
+#[derive(Clone, Debug)]
+pub struct ImportReport {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    /// Special files (sockets, fifos, devices) left out, with their paths.
+    pub skipped: Vec<PathBuf>,
+    pub elapsed: Duration,
+    /// The new snapshot, or `None` when the tree had not changed.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A message from the walker to the writer.
+enum Write {
+    Blob(BlobWrite),
+    Chunk(ContentHash, Vec<u8>),
+}
+
+/// What the walker found.
+struct Walked {
+    dirs: BTreeMap<Vec<u8>, DirInfo>,
+    files: u64,
+    symlinks: u64,
+    bytes: u64,
+    skipped: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+struct DirInfo {
+    meta: Option<(u32, Timestamp)>,
+    entries: Vec<Entry>,
+}
+
+/// Imports `dir` into main. See the module documentation.
+pub async fn import(
+    store: &Store,
+    dir: &Path,
+    options: &ImportOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let root = std::fs::canonicalize(dir).map_err(|e| Error::io("import", dir, e))?;
+    let meta = std::fs::metadata(&root).map_err(|e| Error::io("import", &root, e))?;
+    if !meta.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "cannot import {}: not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::read_dir(&root).map_err(|e| Error::io("read directory", &root, e))?;
+
+    let head = store.head().await?;
+    // Contents main already has need not be sent again.
+    let known: HashSet<ContentHash> = snapshot::walk(store, head.root)
+        .await?
+        .into_iter()
+        .filter_map(|(_, e)| match e.kind {
+            EntryKind::File { content, .. } => Some(content),
+            _ => None,
+        })
+        .collect();
+
+    let (tx, mut rx) = mpsc::channel::<Write>(64);
+    let walker = {
+        let root = root.clone();
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || walk(&root, &options, known, tx, progress))
+    };
+
+    // Write what the walker sends, in batches, while it goes on.
+    let mut pending: Vec<BlobWrite> = Vec::new();
+    let mut pending_bytes = 0usize;
+    let mut write_error = None;
+    while let Some(msg) = rx.recv().await {
+        if write_error.is_some() {
+            continue; // drain so the walker can finish
+        }
+        let result = match msg {
+            Write::Chunk(hash, data) => store.put_chunk(hash, data).await,
+            Write::Blob(blob) => {
+                pending_bytes += match &blob {
+                    BlobWrite::Inline { data, .. } => data.len(),
+                    BlobWrite::Chunked { .. } => 0,
+                };
+                pending.push(blob);
+                if pending.len() >= 512 || pending_bytes >= 8 << 20 {
+                    pending_bytes = 0;
+                    store.put_blobs(std::mem::take(&mut pending)).await
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = result {
+            write_error = Some(e);
+        }
+    }
+    let walked = walker.await.map_err(|e| Error::InvalidInput(format!("import walker: {e}")))??;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    store.put_blobs(pending).await?;
+
+    let (root_hash, trees) = build_trees(walked.dirs)?;
+    store.put_trees(trees).await?;
+
+    let mut report = ImportReport {
+        files: walked.files,
+        dirs: 0,
+        symlinks: walked.symlinks,
+        bytes: walked.bytes,
+        skipped: walked.skipped,
+        elapsed: Duration::ZERO,
+        snapshot: None,
+    };
+    report.dirs = count_dirs(store, root_hash).await?;
+    let changes = snapshot::diff(store, head.root, root_hash).await?;
+    if !changes.is_empty() {
+        let new = NewSnapshot {
+            parent: head.id,
+            root: root_hash,
+            source: options.source.clone(),
+            message: format!("{} {}", options.source, root.display()),
+            files: walked.files + walked.symlinks,
+            bytes: walked.bytes,
+            changes,
+        };
+        report.snapshot = Some(store.commit(new).await?);
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+async fn count_dirs(store: &Store, root: ContentHash) -> Result<u64> {
+    let all = snapshot::walk(store, root).await?;
+    Ok(all.iter().filter(|(_, e)| e.is_dir()).count() as u64)
+}
+
+fn walk(
+    root: &Path,
+    options: &ImportOptions,
+    mut known: HashSet<ContentHash>,
+    tx: mpsc::Sender<Write>,
+    progress: Arc<dyn Progress>,
+) -> Result<Walked> {
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .follow_links(false)
+        .require_git(false)
+        .parents(true)
+        .git_ignore(!options.no_ignore)
+        .git_global(!options.no_ignore)
+        .git_exclude(!options.no_ignore)
+        .ignore(!options.no_ignore);
+    let include_git = options.include_git;
+    builder.filter_entry(move |e| {
+        let name = e.file_name().as_bytes();
+        e.depth() == 0 || (name != STORE_DIR.as_bytes() && (include_git || name != b".git"))
+    });
+
+    let mut walked =
+        Walked { dirs: BTreeMap::new(), files: 0, symlinks: 0, bytes: 0, skipped: Vec::new() };
+    walked.dirs.insert(Vec::new(), DirInfo::default());
+    for item in builder.build() {
+        let item = item.map_err(|e| walk_error(root, e))?;
+        if item.depth() == 0 {
+            continue;
+        }
+        let path = item.path();
+        let rel = path.strip_prefix(root).expect("walk stays below its root");
+        let rel_bytes = rel.as_os_str().as_bytes().to_vec();
+        let (parent, name) = match rel_bytes.iter().rposition(|&b| b == b'/') {
+            Some(i) => (rel_bytes[..i].to_vec(), rel_bytes[i + 1..].to_vec()),
+            None => (Vec::new(), rel_bytes.clone()),
+        };
+        let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("read", path, e))?;
+        let mode = meta.mode() & MODE_MASK;
+        let mtime = Timestamp { sec: meta.mtime(), nsec: meta.mtime_nsec() as u32 };
+        let file_type = meta.file_type();
+        let kind = if file_type.is_dir() {
+            walked.dirs.entry(rel_bytes).or_default().meta = Some((mode, mtime));
+            continue;
+        } else if file_type.is_symlink() {
+            let target = std::fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
+            walked.symlinks += 1;
+            EntryKind::Symlink { target: target.as_os_str().as_bytes().to_vec() }
+        } else if file_type.is_file() {
+            let (content, size) = read_file(path, &mut known, &tx)?;
+            walked.files += 1;
+            walked.bytes += size;
+            progress.file(size);
+            EntryKind::File { content, size }
+        } else {
+            walked.skipped.push(rel.to_path_buf());
+            continue;
+        };
+        let entry = Entry { name, kind, mode, mtime, owner: None };
+        walked.dirs.entry(parent).or_default().entries.push(entry);
+    }
+    Ok(walked)
+}
+
+fn walk_error(root: &Path, e: ignore::Error) -> Error {
+    // Report the underlying I/O error with its path when there is one.
+    fn find(e: &ignore::Error) -> Option<(Option<&Path>, &std::io::Error)> {
+        match e {
+            ignore::Error::WithPath { path, err } => {
+                find(err).map(|(_, io)| (Some(path.as_path()), io))
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                find(err)
+            }
+            ignore::Error::Io(io) => Some((None, io)),
+            _ => None,
+        }
+    }
+    match find(&e) {
+        Some((path, io)) => {
+            Error::io("read", path.unwrap_or(root), std::io::Error::new(io.kind(), io.to_string()))
+        }
+        None => Error::InvalidInput(format!("cannot walk {}: {e}", root.display())),
+    }
+}
+
+/// Reads and hashes one file, sending its content to the writer unless the
+/// store has it. Large files are read, hashed and sent a chunk at a time.
+fn read_file(
+    path: &Path,
+    known: &mut HashSet<ContentHash>,
+    tx: &mpsc::Sender<Write>,
+) -> Result<(ContentHash, u64)> {
+    use std::io::Read;
+    let io = |e| Error::io("read", path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut first = Vec::new();
+    (&mut file).take(CHUNK_SIZE as u64 + 1).read_to_end(&mut first).map_err(io)?;
+    let send = |msg| {
+        tx.blocking_send(msg).map_err(|_| Error::InvalidInput("import writer stopped".into()))
+    };
+    if first.len() <= CHUNK_SIZE {
+        let hash = ContentHash::of(&first);
+        let size = first.len() as u64;
+        if known.insert(hash) {
+            send(Write::Blob(BlobWrite::Inline { hash, data: first }))?;
+        }
+        return Ok((hash, size));
+    }
+    // Large: hash the whole while storing it as chunks.
+    let mut whole = blake3::Hasher::new();
+    let mut chunks = Vec::new();
+    let mut size = 0u64;
+    let mut pending = first;
+    let mut eof = false;
+    while !eof || !pending.is_empty() {
+        if pending.len() < CHUNK_SIZE && !eof {
+            let want = (CHUNK_SIZE - pending.len()) as u64;
+            eof = (&mut file).take(want).read_to_end(&mut pending).map_err(io)? == 0;
+            continue;
+        }
+        let rest = pending.split_off(pending.len().min(CHUNK_SIZE));
+        whole.update(&pending);
+        size += pending.len() as u64;
+        let hash = ContentHash::of(&pending);
+        chunks.push(hash);
+        send(Write::Chunk(hash, std::mem::replace(&mut pending, rest)))?;
+    }
+    let hash = ContentHash::from(whole.finalize());
+    if known.insert(hash) {
+        send(Write::Blob(BlobWrite::Chunked { hash, size, chunks }))?;
+    }
+    Ok((hash, size))
+}
+
+/// A tree's hash and encoding, ready to write.
+type EncodedTree = (ContentHash, Vec<u8>);
+
+/// Builds every directory's tree, deepest first, and returns the root's hash
+/// with the encoded trees to write.
+fn build_trees(
+    mut dirs: BTreeMap<Vec<u8>, DirInfo>,
+) -> Result<(ContentHash, Vec<EncodedTree>)> {
+    let depth =
+        |p: &[u8]| if p.is_empty() { 0 } else { 1 + p.iter().filter(|&&b| b == b'/').count() };
+    let mut order: Vec<Vec<u8>> = dirs.keys().cloned().collect();
+    order.sort_by_key(|p| std::cmp::Reverse(depth(p)));
+    let mut encoded = Vec::with_capacity(order.len());
+    let mut root = None;
+    for path in order {
+        let info = dirs.remove(&path).expect("each directory is built once");
+        let tree = Tree::new(info.entries)?;
+        let bytes = tree.encode();
+        let hash = ContentHash::of(&bytes);
+        encoded.push((hash, bytes));
+        if path.is_empty() {
+            root = Some(hash);
+            continue;
+        }
+        let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (path[..i].to_vec(), path[i + 1..].to_vec()),
+            None => (Vec::new(), path.clone()),
+        };
+        let (mode, mtime) = info.meta.unwrap_or((0o755, Timestamp::now()));
+        let entry = Entry { name, kind: EntryKind::Dir { tree: hash }, mode, mtime, owner: None };
+        dirs.entry(parent).or_default().entries.push(entry);
+    }
+    Ok((root.expect("the root directory is always walked"), encoded))
+}

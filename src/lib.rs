@@ -1,0 +1,16 @@
+//! Cortex: a source tree held in SurrealDB as snapshots of content-addressed
+//! trees, imported from and exported to real directories.
+//!
+//! Start at [`store::Store`] (the only module that speaks SurrealQL), then
+//! [`tree`] (what a directory is), [`snapshot`] (reading and comparing
+//! snapshots), [`import`] and [`export`]. ARCHITECTURE.md has the map.
+
+pub mod error;
+pub mod export;
+pub mod ids;
+pub mod import;
+pub mod snapshot;
+pub mod store;
+pub mod tree;
+
+pub use error::{Error, Result};

@@ -1,0 +1,178 @@
+//! Reading a snapshot: resolving paths, listing, walking, and comparing two.
+//!
+//! A snapshot is a root tree hash; everything here loads tree objects from
+//! the store on demand. Comparing two snapshots descends only into
+//! subdirectories whose hashes differ, so its cost grows with what changed,
+//! not with the size of the tree.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::ids::ContentHash;
+use crate::store::{Change, ChangeOp, Store};
+use crate::tree::{Entry, EntryKind, Tree};
+
+/// Splits a tree path (`a/b/c`, leading and trailing slashes and `.` allowed)
+/// into components. `..` is refused: paths never leave the tree.
+pub fn split_path(path: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut parts = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => continue,
+            b".." => {
+                return Err(Error::InvalidInput(format!(
+                    "path {:?} leaves the tree",
+                    String::from_utf8_lossy(path)
+                )));
+            }
+            _ => parts.push(part),
+        }
+    }
+    Ok(parts)
+}
+
+/// Joins a directory path and a name with `/`.
+pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        return name.to_vec();
+    }
+    let mut out = Vec::with_capacity(dir.len() + 1 + name.len());
+    out.extend_from_slice(dir);
+    out.push(b'/');
+    out.extend_from_slice(name);
+    out
+}
+
+/// What a path resolves to: the root directory, or an entry in a directory.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    Root(Tree),
+    Entry(Entry),
+}
+
+/// Resolves `path` in the snapshot whose root tree is `root`. Symlinks are
+/// not followed: a symlink is an entry like any other.
+pub async fn resolve(store: &Store, root: ContentHash, path: &[u8]) -> Result<Resolved> {
+    let parts = split_path(path)?;
+    let mut tree = store.load_tree(root).await?;
+    let Some((last, dirs)) = parts.split_last() else {
+        return Ok(Resolved::Root(tree));
+    };
+    let shown = || String::from_utf8_lossy(path).into_owned();
+    for part in dirs {
+        let entry = tree.get(part).ok_or_else(|| Error::NotFound(shown()))?;
+        let EntryKind::Dir { tree: sub } = entry.kind else {
+            return Err(Error::NotFound(shown()));
+        };
+        tree = store.load_tree(sub).await?;
+    }
+    tree.get(last).cloned().map(Resolved::Entry).ok_or_else(|| Error::NotFound(shown()))
+}
+
+/// Every entry of a snapshot, depth first in name order, with its path.
+/// Loads each level's subtrees in one batch.
+pub async fn walk(store: &Store, root: ContentHash) -> Result<Vec<(Vec<u8>, Entry)>> {
+    let mut out = Vec::new();
+    let mut by_path: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
+    let mut level: Vec<(Vec<u8>, ContentHash)> = vec![(Vec::new(), root)];
+    while !level.is_empty() {
+        let hashes: Vec<ContentHash> = level.iter().map(|(_, h)| *h).collect();
+        let trees = store.load_trees(&hashes).await?;
+        let mut next = Vec::new();
+        for (dir, hash) in &level {
+            for entry in trees[hash].entries() {
+                let path = join(dir, &entry.name);
+                if let EntryKind::Dir { tree } = entry.kind {
+                    next.push((path.clone(), tree));
+                }
+                by_path.insert(path, entry.clone());
+            }
+        }
+        level = next;
+    }
+    out.extend(by_path);
+    Ok(out)
+}
+
+/// The content changes from snapshot `old` to `new`: files and symlinks
+/// added, modified (content, target, kind or permission bits) or deleted.
+/// A directory's own appearance or removal is implied by its contents;
+/// empty directories are reported as entries too.
+pub async fn diff(store: &Store, old: ContentHash, new: ContentHash) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    let mut stack: Vec<(Vec<u8>, Option<ContentHash>, Option<ContentHash>)> =
+        vec![(Vec::new(), Some(old), Some(new))];
+    while let Some((dir, a, b)) = stack.pop() {
+        if a == b {
+            continue;
+        }
+        let a_tree = match a {
+            Some(h) => store.load_tree(h).await?,
+            None => Tree::default(),
+        };
+        let b_tree = match b {
+            Some(h) => store.load_tree(h).await?,
+            None => Tree::default(),
+        };
+        for (name, (x, y)) in pair_entries(&a_tree, &b_tree) {
+            let path = join(&dir, name);
+            let sub = |e: Option<&Entry>| match e.map(|e| &e.kind) {
+                Some(EntryKind::Dir { tree }) => Some(*tree),
+                _ => None,
+            };
+            let (x_dir, y_dir) = (sub(x), sub(y));
+            // Non-directory side of the pair, compared by content.
+            let x_leaf = x.filter(|e| !e.is_dir());
+            let y_leaf = y.filter(|e| !e.is_dir());
+            match (x_leaf, y_leaf) {
+                (Some(p), Some(q)) if !p.same_content(q) => {
+                    changes.push(Change { op: ChangeOp::Modify, path: path.clone() })
+                }
+                (Some(_), None) => {
+                    changes.push(Change { op: ChangeOp::Delete, path: path.clone() })
+                }
+                (None, Some(_)) => changes.push(Change { op: ChangeOp::Add, path: path.clone() }),
+                _ => {}
+            }
+            // An empty directory appearing or vanishing is a change of its own.
+            let empty = Tree::default().hash();
+            if x_dir.is_none() && y_dir == Some(empty) {
+                changes.push(Change { op: ChangeOp::Add, path: path.clone() });
+            } else if y_dir.is_none() && x_dir == Some(empty) {
+                changes.push(Change { op: ChangeOp::Delete, path: path.clone() });
+            }
+            if x_dir.is_some() || y_dir.is_some() {
+                stack.push((path, x_dir, y_dir));
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(changes)
+}
+
+/// Pairs the entries of two trees by name.
+fn pair_entries<'a>(
+    a: &'a Tree,
+    b: &'a Tree,
+) -> BTreeMap<&'a [u8], (Option<&'a Entry>, Option<&'a Entry>)> {
+    let mut pairs: BTreeMap<&[u8], (Option<&Entry>, Option<&Entry>)> = BTreeMap::new();
+    for e in a.entries() {
+        pairs.entry(&e.name).or_default().0 = Some(e);
+    }
+    for e in b.entries() {
+        pairs.entry(&e.name).or_default().1 = Some(e);
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_paths() {
+        assert_eq!(split_path(b"/a//b/./c/").unwrap(), vec![&b"a"[..], b"b", b"c"]);
+        assert!(split_path(b"").unwrap().is_empty());
+        assert!(split_path(b"a/../b").is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! The store: SurrealDB, and the only module that speaks SurrealQL.
+//!
+//! Everything durable goes through here: file contents and tree objects
+//! (content-addressed, written once, shared by every snapshot and session),
+//! the numbered snapshots of main, main's head, and the journal. Every query
+//! binds its parameters; the only SurrealQL text not written in this module
+//! is the migrations under `migrations/`, which ship with the binary.
+//!
+//! Moving main is one transaction that checks the head it expects, so a
+//! change prepared against an old head is refused rather than lost, and a
+//! crash at any point leaves main at the old snapshot or the new one.
+
+mod content;
+mod history;
+pub mod location;
+mod lock;
+mod migrate;
+
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+use surrealdb::opt::auth::Root;
+
+pub use content::{BlobWrite, CHUNK_SIZE};
+pub use history::{Change, ChangeOp, JournalEntry, NewSnapshot, Snapshot};
+pub use location::{STORE_DIR, StoreLocation};
+pub use migrate::SCHEMA_VERSION;
+
+use crate::error::{Error, Result};
+use lock::StoreLock;
+
+/// The namespace and database that hold main.
+const MAIN_NS: &str = "main";
+const DATABASE: &str = "cortex";
+
+/// An open store.
+pub struct Store {
+    db: Surreal<Any>,
+    location: StoreLocation,
+    _lock: Option<StoreLock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("location", &self.location.to_string()).finish()
+    }
+}
+
+/// How to open a store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Create the store if there is none (`cortex init`).
+    pub create: bool,
+}
+
+impl Store {
+    /// Opens (or with `create`, creates) the store at `location`, applying any
+    /// migrations the binary has and the store lacks.
+    pub async fn open(location: &StoreLocation, options: OpenOptions) -> Result<Store> {
+        let (db, lock) = match location {
+            StoreLocation::Embedded(dir) => open_embedded(dir, options).await?,
+            StoreLocation::Memory => (connect("mem://").await?, None),
+            StoreLocation::Remote(url) => (open_remote(url).await?, None),
+        };
+        db.use_ns(MAIN_NS)
+            .use_db(DATABASE)
+            .await
+            .map_err(|e| Error::db("select the main namespace", e))?;
+        let store = Store { db, location: location.clone(), _lock: lock };
+        // Memory and remote stores are set up on first use; an embedded store
+        // directory is only set up by `cortex init`.
+        let allow_fresh = options.create || !matches!(location, StoreLocation::Embedded(_));
+        let before = migrate::apply(&store.db, allow_fresh).await?;
+        if before == 0 && !allow_fresh {
+            return Err(Error::NoStore(format!(
+                "{location} is not an initialised cortex store; run `cortex init`"
+            )));
+        }
+        store.ensure_head().await?;
+        Ok(store)
+    }
+
+    /// Opens a fresh in-memory store, for tests.
+    pub async fn memory() -> Result<Store> {
+        Store::open(&StoreLocation::Memory, OpenOptions { create: true }).await
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// The schema version recorded in the store.
+    pub async fn schema_version(&self) -> Result<u64> {
+        migrate::current_version(&self.db).await
+    }
+
+    /// Reads a string fact from `meta` (such as the tree's home directory).
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        let mut res = self
+            .db
+            .query("SELECT VALUE value FROM ONLY type::record('meta', $key)")
+            .bind(("key", key.to_owned()))
+            .await
+            .map_err(|e| Error::db("read meta", e))?;
+        let value: Option<String> = res.take(0).map_err(|e| Error::db("read meta", e))?;
+        Ok(value)
+    }
+
+    /// Records a string fact in `meta`.
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<()> {
+        self.db
+            .query("UPSERT type::record('meta', $key) SET value = $value")
+            .bind(("key", key.to_owned()))
+            .bind(("value", value.to_owned()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("write meta", e))?;
+        Ok(())
+    }
+}
+
+async fn connect(url: &str) -> Result<Surreal<Any>> {
+    surrealdb::engine::any::connect(url)
+        .await
+        .map_err(|e| Error::db(format!("open {}", location::redact_url(url)), e))
+}
+
+async fn open_embedded(
+    dir: &std::path::Path,
+    options: OpenOptions,
+) -> Result<(Surreal<Any>, Option<StoreLock>)> {
+    let kv = dir.join("store");
+    if !dir.is_dir() {
+        if !options.create {
+            return Err(Error::NoStore(format!(
+                "no cortex store at {}; run `cortex init` to create one",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create store directory", dir, e))?;
+    } else if !kv.is_dir() && !options.create {
+        return Err(Error::NoStore(format!(
+            "{} is not a cortex store (it has no store/ inside); run `cortex init`",
+            dir.display()
+        )));
+    }
+    let lock = StoreLock::acquire(dir)?;
+    let kv_str = kv.to_str().ok_or_else(|| {
+        Error::InvalidInput(format!("store path {} is not valid UTF-8", kv.display()))
+    })?;
+    if kv_str.contains(['?', '#']) {
+        return Err(Error::InvalidInput(format!(
+            "store path {} may not contain '?' or '#'",
+            kv.display()
+        )));
+    }
+    // sync=every: a commit returns once it is on disk (commits are grouped).
+    let db = surrealdb::engine::any::connect(format!("surrealkv://{kv_str}?sync=every"))
+        .await
+        .map_err(|e| {
+            Error::Corrupt(format!("cannot open the store at {}: {}", kv.display(), one_line(&e)))
+        })?;
+    Ok((db, Some(lock)))
+}
+
+async fn open_remote(url: &str) -> Result<Surreal<Any>> {
+    let db = connect(url).await?;
+    // Credentials come from the environment only: never argv, never logs.
+    let user = std::env::var("CORTEX_DB_USER").ok();
+    let pass = std::env::var("CORTEX_DB_PASS").ok();
+    match (user, pass) {
+        (Some(username), Some(password)) => {
+            db.signin(Root { username, password })
+                .await
+                .map_err(|e| Error::db(format!("sign in to {}", location::redact_url(url)), e))?;
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::InvalidInput(
+                "set both CORTEX_DB_USER and CORTEX_DB_PASS, or neither".into(),
+            ));
+        }
+    }
+    Ok(db)
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+impl Store {
+    /// Records a schema version without migrating: only for tests that need
+    /// a store "from a newer cortex".
+    #[doc(hidden)]
+    pub async fn force_schema_version_for_tests(&self, version: u64) -> Result<()> {
+        self.db
+            .query("UPSERT meta:schema SET version = $version")
+            .bind(("version", version as i64))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("write the schema version", e))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Closes the store and, for an embedded one, waits until the engine has
+    /// let go of its files, so that another process can open it at once.
+    /// (Dropping a `Store` also closes it, but in the background.)
+    pub async fn close(self) {
+        let Store { db, location, _lock } = self;
+        drop(db);
+        if let StoreLocation::Embedded(dir) = &location {
+            let engine_lock = dir.join("store").join("LOCK");
+            for _ in 0..1000 {
+                if lock::is_free(&engine_lock) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        drop(_lock);
+    }
+}

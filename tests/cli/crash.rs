@@ -1,0 +1,72 @@
+//! kill -9 in the middle of an import: the store opens afterwards and main
+//! is the previous tree or the new one, never a mix.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{command, ok};
+use crate::common::{Node, picture};
+
+fn generate(root: &Path, round: usize) {
+    for i in 0..1500 {
+        let dir = root.join(format!("gen/d{:02}", i % 40));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body = format!("round {round} file {i}\n").repeat(1 + i % 30);
+        std::fs::write(dir.join(format!("f{i:04}.txt")), body).unwrap();
+    }
+    // One large (chunked) file per round.
+    let big: Vec<u8> =
+        (0..3_000_000u32).map(|x| (x.wrapping_mul(31) as usize + round) as u8).collect();
+    std::fs::write(root.join("gen/big.bin"), big).unwrap();
+}
+
+fn tree_picture(root: &Path) -> BTreeMap<Vec<u8>, Node> {
+    let mut p = picture(root);
+    p.retain(|path, _| !path.starts_with(b".cortex"));
+    p
+}
+
+fn exported(tree: &Path, out: &Path) -> BTreeMap<Vec<u8>, Node> {
+    ok(tree, &["export", out.to_str().unwrap()]);
+    picture(out)
+}
+
+#[test]
+fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("proj");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("README"), b"before\n").unwrap();
+    ok(&tree, &["init"]);
+    let mut committed = tree_picture(&tree);
+
+    let delays = [30u64, 100, 200, 350, 600, 900, 1400, 2000];
+    let mut outcomes = Vec::new();
+    for (round, delay) in delays.iter().enumerate() {
+        generate(&tree, round);
+        let new = tree_picture(&tree);
+        let mut child = command(&tree, &["import", "."]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+
+        let got = exported(&tree, &tmp.path().join(format!("out{round}")));
+        let which = if got == new {
+            "new"
+        } else if got == committed {
+            "old"
+        } else {
+            panic!("round {round}: main is neither the old tree nor the new one")
+        };
+        outcomes.push((round, *delay, status.success(), which));
+        if which == "new" {
+            committed = new;
+        }
+    }
+    eprintln!("kill -9 outcomes (round, delay ms, finished, main): {outcomes:?}");
+
+    // The store still takes a full import afterwards.
+    ok(&tree, &["import", "."]);
+    assert_eq!(exported(&tree, &tmp.path().join("final")), tree_picture(&tree));
+}

@@ -1,0 +1,5 @@
+//! The core, driven through the library against a real store engine.
+
+mod errors;
+mod history;
+mod roundtrip;

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, so the suite links once.
+//!
+//! `core` drives the library against a real store: the in-memory engine by
+//! default, SurrealKV on disk when `CORTEX_TEST_ENGINE=surrealkv` (the test
+//! script runs it both ways). `cli` runs the `cortex` binary as a user would.
+
+mod cli;
+mod common;
+mod core;
