@@ -9,6 +9,8 @@ use anyhow::{Result, bail};
 use cortex::snapshot::{self, Resolved};
 use cortex::tree::EntryKind;
 
+use cortex::store::Store;
+
 use super::Context;
 
 #[derive(Debug, clap::Args)]
@@ -19,6 +21,12 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = cx.open().await?;
+    let result = show(&store, args).await;
+    store.close().await;
+    result
+}
+
+async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let shown = args.path.to_string_lossy();
     match snapshot::resolve(&store, head.root, args.path.as_bytes()).await? {

@@ -7,6 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 use cortex::export::ExportOptions;
 
+use cortex::store::Store;
+
 use super::Context;
 use super::output::{human_bytes, print_json};
 
@@ -24,6 +26,12 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = cx.open().await?;
+    let result = show(&store, args).await;
+    store.close().await;
+    result
+}
+
+async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let started = Instant::now();
     let report =

@@ -39,8 +39,9 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     let location = cx.locate(&cwd).or_else(|_| cx.locate(&args.dir))?;
     let store = Store::open(&location, Default::default()).await?;
-    let report = import_with_progress(&store, &args.dir, &args.walk, "import").await?;
-    print_report(&report, args.json)?;
+    let report = import_with_progress(&store, &args.dir, &args.walk, "import").await;
+    store.close().await;
+    print_report(&report?, args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,8 +41,12 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
         );
     }
     let store = Store::open(&location, OpenOptions { create: true }).await?;
-    store.meta_set("home", &home.to_string_lossy()).await?;
-    let report = import_with_progress(&store, &home, &args.walk, "init").await?;
+    let report = match store.meta_set("home", &home.to_string_lossy()).await {
+        Ok(()) => import_with_progress(&store, &home, &args.walk, "init").await,
+        Err(e) => Err(e.into()),
+    };
+    store.close().await;
+    let report = report?;
     if !args.json {
         println!("initialised cortex store at {location}");
     }

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use cortex::store::Store;
+
 use super::Context;
 use super::output::{human_bytes, print_json};
 
@@ -19,6 +21,12 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = cx.open().await?;
+    let result = show(&store, args).await;
+    store.close().await;
+    result
+}
+
+async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let log = store.log(args.limit).await?;
     if args.json {
         let items: Vec<_> = log

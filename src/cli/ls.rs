@@ -8,6 +8,8 @@ use anyhow::Result;
 use cortex::snapshot::{self, Resolved, join};
 use cortex::tree::{Entry, EntryKind};
 
+use cortex::store::Store;
+
 use super::Context;
 use super::output::{display_name, entry_json, mode_string, print_json, time_string};
 
@@ -23,6 +25,12 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = cx.open().await?;
+    let result = show(&store, args).await;
+    store.close().await;
+    result
+}
+
+async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let path = args.path.as_bytes();
     let parts = snapshot::split_path(path)?;

@@ -93,8 +93,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Logs go to stderr; CORTEX_LOG sets the filter (default: warnings).
+///
+/// SurrealKV warns "no runtime available for closing the store" when its last
+/// handle is dropped as the process exits, even after `Store::close` has shut
+/// it down and released its lock; that one is not worth a user's attention.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,surrealkv::lsm=error"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

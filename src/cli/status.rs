@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use cortex::store::SCHEMA_VERSION;
 
+use cortex::store::Store;
+
 use super::Context;
 use super::output::{human_bytes, print_json};
 
@@ -17,6 +19,12 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = cx.open().await?;
+    let result = show(&store, args).await;
+    store.close().await;
+    result
+}
+
+async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let schema = store.schema_version().await?;
     let home = store.meta_get("home").await?;

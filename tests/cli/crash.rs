@@ -9,7 +9,7 @@ use super::{command, ok};
 use crate::common::{Node, picture};
 
 fn generate(root: &Path, round: usize) {
-    for i in 0..1500 {
+    for i in 0..4000 {
         let dir = root.join(format!("gen/d{:02}", i % 40));
         std::fs::create_dir_all(&dir).unwrap();
         let body = format!("round {round} file {i}\n").repeat(1 + i % 30);
@@ -32,6 +32,19 @@ fn exported(tree: &Path, out: &Path) -> BTreeMap<Vec<u8>, Node> {
     picture(out)
 }
 
+/// Waits until the lock file names `pid`: the child has opened the store.
+fn wait_until_it_holds_the_store(tree: &Path, pid: u32) {
+    let lock = tree.join(".cortex/lock");
+    let want = format!("{pid}\n");
+    for _ in 0..2000 {
+        if std::fs::read_to_string(&lock).is_ok_and(|s| s.starts_with(&want)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("cortex import (pid {pid}) never opened the store");
+}
+
 #[test]
 fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
     let tmp = tempfile::tempdir().unwrap();
@@ -41,12 +54,17 @@ fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
     ok(&tree, &["init"]);
     let mut committed = tree_picture(&tree);
 
-    let delays = [30u64, 100, 200, 350, 600, 900, 1400, 2000];
+    // Delays after the child has opened the store, spread over the import.
+    let delays = [0u64, 25, 50, 100, 150, 200, 300, 400, 550, 700];
     let mut outcomes = Vec::new();
     for (round, delay) in delays.iter().enumerate() {
         generate(&tree, round);
         let new = tree_picture(&tree);
-        let mut child = command(&tree, &["import", "."]).spawn().unwrap();
+        let mut child = command(&tree, &["import", "."])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until_it_holds_the_store(&tree, child.id());
         std::thread::sleep(Duration::from_millis(*delay));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
