@@ -326,9 +326,7 @@ type EncodedTree = (ContentHash, Vec<u8>);
 
 /// Builds every directory's tree, deepest first, and returns the root's hash
 /// with the encoded trees to write.
-fn build_trees(
-    mut dirs: BTreeMap<Vec<u8>, DirInfo>,
-) -> Result<(ContentHash, Vec<EncodedTree>)> {
+fn build_trees(mut dirs: BTreeMap<Vec<u8>, DirInfo>) -> Result<(ContentHash, Vec<EncodedTree>)> {
     let depth =
         |p: &[u8]| if p.is_empty() { 0 } else { 1 + p.iter().filter(|&&b| b == b'/').count() };
     let mut order: Vec<Vec<u8>> = dirs.keys().cloned().collect();

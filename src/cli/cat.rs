@@ -20,16 +20,13 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    let store = cx.open().await?;
-    let result = show(&store, args).await;
-    store.close().await;
-    result
+    cx.with_store(async |store| show(store, args).await).await
 }
 
 async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let shown = args.path.to_string_lossy();
-    match snapshot::resolve(&store, head.root, args.path.as_bytes()).await? {
+    match snapshot::resolve(store, head.root, args.path.as_bytes()).await? {
         Resolved::Root(_) => bail!("{shown}: is a directory"),
         Resolved::Entry(entry) => match entry.kind {
             EntryKind::File { content, .. } => {

@@ -25,17 +25,14 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    let store = cx.open().await?;
-    let result = show(&store, args).await;
-    store.close().await;
-    result
+    cx.with_store(async |store| show(store, args).await).await
 }
 
 async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let head = store.head().await?;
     let started = Instant::now();
     let report =
-        cortex::export::export(&store, head.root, &args.dir, ExportOptions { force: args.force })
+        cortex::export::export(store, head.root, &args.dir, ExportOptions { force: args.force })
             .await?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {

@@ -24,10 +24,7 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    let store = cx.open().await?;
-    let result = show(&store, args).await;
-    store.close().await;
-    result
+    cx.with_store(async |store| show(store, args).await).await
 }
 
 async fn show(store: &Store, args: Args) -> Result<ExitCode> {
@@ -35,7 +32,7 @@ async fn show(store: &Store, args: Args) -> Result<ExitCode> {
     let path = args.path.as_bytes();
     let parts = snapshot::split_path(path)?;
     let base: Vec<u8> = parts.join(&b'/');
-    let listing: Vec<(Vec<u8>, Entry)> = match snapshot::resolve(&store, head.root, path).await? {
+    let listing: Vec<(Vec<u8>, Entry)> = match snapshot::resolve(store, head.root, path).await? {
         Resolved::Root(tree) => {
             tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect()
         }

@@ -72,10 +72,14 @@ impl Context {
         })
     }
 
-    /// Opens the store for the current directory.
-    async fn open(&self) -> Result<Store> {
+    /// Opens the store for the current directory, runs `f` on it, and
+    /// closes it whatever `f` returned.
+    async fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> Result<T>) -> Result<T> {
         let location = self.locate(&std::env::current_dir()?)?;
-        Ok(Store::open(&location, OpenOptions::default()).await?)
+        let store = Store::open(&location, OpenOptions::default()).await?;
+        let result = f(&store).await;
+        store.close().await;
+        result
     }
 }
 

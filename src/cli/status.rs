@@ -18,10 +18,7 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    let store = cx.open().await?;
-    let result = show(&store, args).await;
-    store.close().await;
-    result
+    cx.with_store(async |store| show(store, args).await).await
 }
 
 async fn show(store: &Store, args: Args) -> Result<ExitCode> {

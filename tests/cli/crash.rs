@@ -60,10 +60,8 @@ fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
     for (round, delay) in delays.iter().enumerate() {
         generate(&tree, round);
         let new = tree_picture(&tree);
-        let mut child = command(&tree, &["import", "."])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            command(&tree, &["import", "."]).stdout(std::process::Stdio::null()).spawn().unwrap();
         wait_until_it_holds_the_store(&tree, child.id());
         std::thread::sleep(Duration::from_millis(*delay));
         let _ = child.kill(); // SIGKILL
