@@ -68,6 +68,15 @@ impl fmt::Display for SnapshotId {
     }
 }
 
+/// An inode number of a mounted view. Stable for a path while the view is
+/// mounted; 1 is the root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InodeNo(pub u64);
+
+impl InodeNo {
+    pub const ROOT: InodeNo = InodeNo(1);
+}
+
 /// A session's name. Names become SurrealDB namespace identifiers, so they
 /// are restricted to `[a-z0-9][a-z0-9_-]{0,62}`; `main` is reserved.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

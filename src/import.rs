@@ -244,7 +244,7 @@ fn walk(
             walked.skipped.push(rel.to_path_buf());
             continue;
         };
-        let entry = Entry { name, kind, mode, mtime, owner: None };
+        let entry = Entry { name, kind, mode, mtime, owner: None, xattrs: Vec::new() };
         walked.dirs.entry(parent).or_default().entries.push(entry);
     }
     Ok(walked)
@@ -348,7 +348,8 @@ fn build_trees(mut dirs: BTreeMap<Vec<u8>, DirInfo>) -> Result<(ContentHash, Vec
             None => (Vec::new(), path.clone()),
         };
         let (mode, mtime) = info.meta.unwrap_or((0o755, Timestamp::now()));
-        let entry = Entry { name, kind: EntryKind::Dir { tree: hash }, mode, mtime, owner: None };
+        let kind = EntryKind::Dir { tree: hash };
+        let entry = Entry { name, kind, mode, mtime, owner: None, xattrs: Vec::new() };
         dirs.entry(parent).or_default().entries.push(entry);
     }
     Ok((root.expect("the root directory is always walked"), encoded))

@@ -12,5 +12,6 @@ pub mod import;
 pub mod snapshot;
 pub mod store;
 pub mod tree;
+pub mod vfs;
 
 pub use error::{Error, Result};

@@ -54,6 +54,8 @@ pub struct Entry {
     pub mtime: Timestamp,
     /// Owner and group, once set explicitly; `None` means "the mounting user".
     pub owner: Option<(u32, u32)>,
+    /// Extended attributes, sorted by name.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Entry {
@@ -129,11 +131,12 @@ impl Tree {
         for e in &self.entries {
             put_u16(&mut out, e.name.len() as u16);
             out.extend_from_slice(&e.name);
-            let (tag, flags) = match &e.kind {
-                EntryKind::File { .. } => (1u8, e.owner.is_some() as u8),
-                EntryKind::Dir { .. } => (2u8, e.owner.is_some() as u8),
-                EntryKind::Symlink { .. } => (3u8, e.owner.is_some() as u8),
+            let tag = match &e.kind {
+                EntryKind::File { .. } => 1u8,
+                EntryKind::Dir { .. } => 2u8,
+                EntryKind::Symlink { .. } => 3u8,
             };
+            let flags = e.owner.is_some() as u8 | ((!e.xattrs.is_empty() as u8) << 1);
             out.push(tag);
             out.push(flags);
             put_u32(&mut out, e.mode);
@@ -153,6 +156,15 @@ impl Tree {
             if let Some((uid, gid)) = e.owner {
                 put_u32(&mut out, uid);
                 put_u32(&mut out, gid);
+            }
+            if !e.xattrs.is_empty() {
+                put_u32(&mut out, e.xattrs.len() as u32);
+                for (name, value) in &e.xattrs {
+                    put_u16(&mut out, name.len() as u16);
+                    out.extend_from_slice(name);
+                    put_u32(&mut out, value.len() as u32);
+                    out.extend_from_slice(value);
+                }
             }
         }
         out
@@ -191,7 +203,17 @@ impl Tree {
                 other => return Err(Error::Corrupt(format!("tree entry of unknown kind {other}"))),
             };
             let owner = if flags & 1 != 0 { Some((r.u32()?, r.u32()?)) } else { None };
-            entries.push(Entry { name, kind, mode, mtime: Timestamp { sec, nsec }, owner });
+            let mut xattrs = Vec::new();
+            if flags & 2 != 0 {
+                for _ in 0..r.u32()? {
+                    let name_len = r.u16()? as usize;
+                    let name = r.take(name_len)?.to_vec();
+                    let value_len = r.u32()? as usize;
+                    xattrs.push((name, r.take(value_len)?.to_vec()));
+                }
+            }
+            let mtime = Timestamp { sec, nsec };
+            entries.push(Entry { name, kind, mode, mtime, owner, xattrs });
         }
         if r.pos != bytes.len() {
             return Err(Error::Corrupt("tree object has trailing bytes".into()));
@@ -251,6 +273,7 @@ mod tests {
             mode: 0o644,
             mtime: Timestamp { sec: 1_700_000_000, nsec: 5 },
             owner: None,
+            xattrs: vec![],
         }
     }
 
@@ -261,6 +284,7 @@ mod tests {
         let mut dir = file("sub", b"");
         dir.kind = EntryKind::Dir { tree: Tree::default().hash() };
         dir.owner = Some((1000, 100));
+        dir.xattrs = vec![(b"user.a".to_vec(), b"\x00\xff".to_vec()), (b"user.b".to_vec(), vec![])];
         let mut odd = file("x", b"1");
         odd.name = b"caf\xe9 name".to_vec();
         let tree = Tree::new(vec![file("b.rs", b"fn b(){}"), link, dir, odd]).unwrap();

@@ -255,3 +255,21 @@ impl Store {
         Ok(counts.first().copied().unwrap_or(0) as u64)
     }
 }
+
+impl Store {
+    /// Writes one file's content, as chunks when it is large. `hash` must be
+    /// the blake3 hash of `data`.
+    pub async fn put_content(&self, hash: ContentHash, data: &[u8]) -> Result<()> {
+        if data.len() <= CHUNK_SIZE {
+            return self.put_blobs(vec![BlobWrite::Inline { hash, data: data.to_vec() }]).await;
+        }
+        let mut chunks = Vec::new();
+        for piece in data.chunks(CHUNK_SIZE) {
+            let chunk = ContentHash::of(piece);
+            self.put_chunk(chunk, piece.to_vec()).await?;
+            chunks.push(chunk);
+        }
+        let size = data.len() as u64;
+        self.put_blobs(vec![BlobWrite::Chunked { hash, size, chunks }]).await
+    }
+}

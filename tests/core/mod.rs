@@ -3,3 +3,4 @@
 mod errors;
 mod history;
 mod roundtrip;
+mod vfs;

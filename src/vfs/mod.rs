@@ -1,0 +1,1055 @@
+//! The VFS core: a mounted view of main, in memory, knowing nothing of FUSE.
+//!
+//! A view is loaded once from a snapshot: every directory, name and
+//! attribute goes into memory, so that lookups, `stat` and `readdir` never
+//! wait on the store (DESIGN.md: the read path never waits on the database).
+//! File contents are fetched on first read and kept. Writes change memory
+//! only; `flush` (called on fsync and by the daemon's timer) writes the new
+//! contents and trees to the store and commits them as the next snapshot of
+//! main, so the store always holds a whole tree and a crash loses at most
+//! what was written since the last flush, never consistency.
+//!
+//! Every operation returns a `VfsError` carrying its errno. The FUSE layer
+//! in `mountd/` only translates; tests drive this module directly.
+
+mod error;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use error::{VfsError, VfsResult};
+
+use crate::ids::{ContentHash, InodeNo};
+use crate::snapshot;
+use crate::store::{NewSnapshot, Snapshot, Store};
+use crate::tree::{Entry, EntryKind, MODE_MASK, Timestamp, Tree};
+use crate::vfs_err;
+
+/// The longest file name accepted, as on ext4.
+pub const NAME_MAX: usize = 255;
+
+/// Who is asking: the uid and gid of the calling process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// How a view is mounted.
+#[derive(Clone, Copy, Debug)]
+pub struct VfsConfig {
+    /// Owner shown for entries that never had one set (the mounting user).
+    pub uid: u32,
+    pub gid: u32,
+    pub read_only: bool,
+}
+
+/// What an inode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// An inode's attributes, as `stat` shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: InodeNo,
+    pub kind: FileKind,
+    pub size: u64,
+    /// Permission bits (`MODE_MASK`).
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub atime: Timestamp,
+    pub mtime: Timestamp,
+    pub ctime: Timestamp,
+}
+
+/// One name in a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: InodeNo,
+    pub kind: FileKind,
+    pub name: Vec<u8>,
+}
+
+/// A time to set: now, or a given instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeSet {
+    Now,
+    At(Timestamp),
+}
+
+/// The changes of a `setattr`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<TimeSet>,
+    pub mtime: Option<TimeSet>,
+}
+
+/// How `rename` treats an existing target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameMode {
+    /// Replace it (plain rename).
+    Replace,
+    /// Fail with EEXIST (RENAME_NOREPLACE).
+    NoReplace,
+    /// Swap the two (RENAME_EXCHANGE); both must exist.
+    Exchange,
+}
+
+/// Filesystem-wide figures for `statfs`.
+#[derive(Clone, Copy, Debug)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+}
+
+/// How `setxattr` treats an existing attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XattrMode {
+    Any,
+    /// XATTR_CREATE: fail if it exists.
+    Create,
+    /// XATTR_REPLACE: fail if it does not.
+    Replace,
+}
+
+enum Data {
+    /// In the store, not yet read.
+    Stored { hash: ContentHash, size: u64 },
+    /// In memory; `hash` is `None` once written and until flushed.
+    Mem { bytes: Arc<Vec<u8>>, hash: Option<ContentHash> },
+}
+
+impl Data {
+    fn size(&self) -> u64 {
+        match self {
+            Data::Stored { size, .. } => *size,
+            Data::Mem { bytes, .. } => bytes.len() as u64,
+        }
+    }
+}
+
+enum NodeKind {
+    Dir { children: BTreeMap<Vec<u8>, InodeNo>, parent: InodeNo },
+    File { data: Data },
+    Symlink { target: Vec<u8> },
+}
+
+struct Node {
+    kind: NodeKind,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    atime: Timestamp,
+    mtime: Timestamp,
+    ctime: Timestamp,
+    nlink: u32,
+    /// References the kernel holds (lookups not yet forgotten).
+    lookups: u64,
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Node {
+    fn file_kind(&self) -> FileKind {
+        match self.kind {
+            NodeKind::Dir { .. } => FileKind::Dir,
+            NodeKind::File { .. } => FileKind::File,
+            NodeKind::Symlink { .. } => FileKind::Symlink,
+        }
+    }
+}
+
+struct State {
+    nodes: HashMap<InodeNo, Node>,
+    next_ino: u64,
+    /// The snapshot the view was last flushed to (or loaded from).
+    head: Snapshot,
+    /// Changed since `head`.
+    changed: bool,
+}
+
+/// A mounted view of main.
+pub struct Vfs {
+    store: Arc<Store>,
+    config: VfsConfig,
+    state: Mutex<State>,
+    /// One flush at a time.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Vfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vfs").field("config", &self.config).finish()
+    }
+}
+
+impl Vfs {
+    /// Loads main's head into memory.
+    pub async fn load(store: Arc<Store>, config: VfsConfig) -> VfsResult<Vfs> {
+        let head = store.head().await?;
+        let entries = snapshot::walk(&store, head.root).await?;
+        let now = Timestamp::now();
+        let mut state = State { nodes: HashMap::new(), next_ino: 2, head, changed: false };
+        let root = Node {
+            kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
+            mode: 0o755,
+            owner: None,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            nlink: 2,
+            lookups: 1,
+            xattrs: BTreeMap::new(),
+        };
+        state.nodes.insert(InodeNo::ROOT, root);
+        // `walk` yields parents before children, in path order.
+        let mut dirs: HashMap<Vec<u8>, InodeNo> = HashMap::new();
+        dirs.insert(Vec::new(), InodeNo::ROOT);
+        for (path, entry) in entries {
+            let parent_path = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => path[..i].to_vec(),
+                None => Vec::new(),
+            };
+            let parent = dirs[&parent_path];
+            let ino = state.alloc();
+            let kind = match entry.kind {
+                EntryKind::Dir { .. } => {
+                    dirs.insert(path.clone(), ino);
+                    NodeKind::Dir { children: BTreeMap::new(), parent }
+                }
+                EntryKind::File { content, size } => {
+                    NodeKind::File { data: Data::Stored { hash: content, size } }
+                }
+                EntryKind::Symlink { target } => NodeKind::Symlink { target },
+            };
+            let is_dir = matches!(kind, NodeKind::Dir { .. });
+            state.nodes.insert(
+                ino,
+                Node {
+                    kind,
+                    mode: entry.mode & MODE_MASK,
+                    owner: entry.owner,
+                    atime: entry.mtime,
+                    mtime: entry.mtime,
+                    ctime: entry.mtime,
+                    nlink: if is_dir { 2 } else { 1 },
+                    lookups: 0,
+                    xattrs: entry.xattrs.into_iter().collect(),
+                },
+            );
+            state.link_child(parent, entry.name, ino);
+        }
+        Ok(Vfs { store, config, state: Mutex::new(state), flushing: tokio::sync::Mutex::new(()) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn writable(&self) -> VfsResult<()> {
+        if self.config.read_only {
+            return Err(vfs_err!(libc::EROFS, "the mount is read-only"));
+        }
+        Ok(())
+    }
+
+    /// The snapshot this view last loaded or flushed.
+    pub fn head(&self) -> Snapshot {
+        self.lock().head.clone()
+    }
+
+    /// True when there are changes not yet flushed.
+    pub fn is_dirty(&self) -> bool {
+        self.lock().changed
+    }
+
+    pub fn getattr(&self, ino: InodeNo) -> VfsResult<Attr> {
+        let state = self.lock();
+        state.attr(ino, &self.config)
+    }
+
+    /// Looks `name` up in `parent`; the kernel now holds one more reference.
+    pub fn lookup(&self, parent: InodeNo, name: &[u8]) -> VfsResult<Attr> {
+        let mut state = self.lock();
+        let ino = state.child(parent, name)?;
+        state.node_mut(ino)?.lookups += 1;
+        state.attr(ino, &self.config)
+    }
+
+    /// The kernel dropped `n` references to `ino`.
+    pub fn forget(&self, ino: InodeNo, n: u64) {
+        let mut state = self.lock();
+        if let Some(node) = state.nodes.get_mut(&ino) {
+            node.lookups = node.lookups.saturating_sub(n);
+        }
+        state.reap(ino);
+    }
+
+    /// A directory's entries, `.` and `..` first.
+    pub fn readdir(&self, ino: InodeNo) -> VfsResult<Vec<DirEntry>> {
+        let state = self.lock();
+        let node = state.node(ino)?;
+        let NodeKind::Dir { children, parent } = &node.kind else {
+            return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", ino.0));
+        };
+        let mut out = Vec::with_capacity(children.len() + 2);
+        out.push(DirEntry { ino, kind: FileKind::Dir, name: b".".to_vec() });
+        out.push(DirEntry { ino: *parent, kind: FileKind::Dir, name: b"..".to_vec() });
+        for (name, child) in children {
+            let kind = state.node(*child)?.file_kind();
+            out.push(DirEntry { ino: *child, kind, name: name.clone() });
+        }
+        Ok(out)
+    }
+
+    pub fn readlink(&self, ino: InodeNo) -> VfsResult<Vec<u8>> {
+        let state = self.lock();
+        match &state.node(ino)?.kind {
+            NodeKind::Symlink { target } => Ok(target.clone()),
+            _ => Err(vfs_err!(libc::EINVAL, "inode {} is not a symlink", ino.0)),
+        }
+    }
+
+    pub fn mkdir(&self, parent: InodeNo, name: &[u8], mode: u32, who: Caller) -> VfsResult<Attr> {
+        let kind = NodeKind::Dir { children: BTreeMap::new(), parent };
+        self.make(parent, name, kind, mode, who)
+    }
+
+    /// Creates an empty regular file; EEXIST if the name is taken.
+    pub fn create(&self, parent: InodeNo, name: &[u8], mode: u32, who: Caller) -> VfsResult<Attr> {
+        let data = Data::Mem { bytes: Arc::new(Vec::new()), hash: None };
+        self.make(parent, name, NodeKind::File { data }, mode, who)
+    }
+
+    pub fn symlink(
+        &self,
+        parent: InodeNo,
+        name: &[u8],
+        target: &[u8],
+        who: Caller,
+    ) -> VfsResult<Attr> {
+        if target.is_empty() {
+            return Err(vfs_err!(libc::ENOENT, "empty symlink target"));
+        }
+        self.make(parent, name, NodeKind::Symlink { target: target.to_vec() }, 0o777, who)
+    }
+
+    fn make(
+        &self,
+        parent: InodeNo,
+        name: &[u8],
+        kind: NodeKind,
+        mode: u32,
+        who: Caller,
+    ) -> VfsResult<Attr> {
+        self.writable()?;
+        check_name(name)?;
+        let mut state = self.lock();
+        let parent_node = state.node(parent)?;
+        let NodeKind::Dir { children, .. } = &parent_node.kind else {
+            return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", parent.0));
+        };
+        if children.contains_key(name) {
+            return Err(vfs_err!(libc::EEXIST, "{} exists", show(name)));
+        }
+        // A new entry in a setgid directory takes the directory's group.
+        let parent_gid = state.attr(parent, &self.config)?.gid;
+        let setgid_dir = parent_node.mode & libc::S_ISGID != 0;
+        let gid = if setgid_dir { parent_gid } else { who.gid };
+        let is_dir = matches!(kind, NodeKind::Dir { .. });
+        let mut mode = mode & MODE_MASK;
+        if is_dir && setgid_dir {
+            mode |= libc::S_ISGID;
+        }
+        let now = Timestamp::now();
+        let owner = if (who.uid, gid) == (self.config.uid, self.config.gid) {
+            None
+        } else {
+            Some((who.uid, gid))
+        };
+        let ino = state.alloc();
+        let node = Node {
+            kind,
+            mode,
+            owner,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            nlink: if is_dir { 2 } else { 1 },
+            lookups: 1,
+            xattrs: BTreeMap::new(),
+        };
+        state.nodes.insert(ino, node);
+        state.link_child(parent, name.to_vec(), ino);
+        state.touch_dir(parent, now);
+        state.changed = true;
+        state.attr(ino, &self.config)
+    }
+
+    /// A new name for an existing file or symlink (hard link).
+    pub fn link(&self, ino: InodeNo, parent: InodeNo, name: &[u8]) -> VfsResult<Attr> {
+        self.writable()?;
+        check_name(name)?;
+        let mut state = self.lock();
+        if matches!(state.node(ino)?.kind, NodeKind::Dir { .. }) {
+            return Err(vfs_err!(libc::EPERM, "cannot hard-link a directory"));
+        }
+        let NodeKind::Dir { children, .. } = &state.node(parent)?.kind else {
+            return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", parent.0));
+        };
+        if children.contains_key(name) {
+            return Err(vfs_err!(libc::EEXIST, "{} exists", show(name)));
+        }
+        let now = Timestamp::now();
+        {
+            let node = state.node_mut(ino)?;
+            node.nlink += 1;
+            node.lookups += 1;
+            node.ctime = now;
+        }
+        state.link_child(parent, name.to_vec(), ino);
+        state.touch_dir(parent, now);
+        state.changed = true;
+        state.attr(ino, &self.config)
+    }
+
+    pub fn unlink(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
+        self.writable()?;
+        let mut state = self.lock();
+        let ino = state.child(parent, name)?;
+        if matches!(state.node(ino)?.kind, NodeKind::Dir { .. }) {
+            return Err(vfs_err!(libc::EISDIR, "{} is a directory", show(name)));
+        }
+        state.remove_name(parent, name, ino);
+        Ok(())
+    }
+
+    pub fn rmdir(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
+        self.writable()?;
+        if name == b"." {
+            return Err(vfs_err!(libc::EINVAL, "cannot remove ."));
+        }
+        let mut state = self.lock();
+        let ino = state.child(parent, name)?;
+        match &state.node(ino)?.kind {
+            NodeKind::Dir { children, .. } if !children.is_empty() => {
+                return Err(vfs_err!(libc::ENOTEMPTY, "{} is not empty", show(name)));
+            }
+            NodeKind::Dir { .. } => {}
+            _ => return Err(vfs_err!(libc::ENOTDIR, "{} is not a directory", show(name))),
+        }
+        state.remove_name(parent, name, ino);
+        Ok(())
+    }
+
+    pub fn rename(
+        &self,
+        parent: InodeNo,
+        name: &[u8],
+        new_parent: InodeNo,
+        new_name: &[u8],
+        mode: RenameMode,
+    ) -> VfsResult<()> {
+        self.writable()?;
+        check_name(new_name)?;
+        let mut state = self.lock();
+        let ino = state.child(parent, name)?;
+        if !matches!(state.node(new_parent)?.kind, NodeKind::Dir { .. }) {
+            return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", new_parent.0));
+        }
+        let target = state.child(new_parent, new_name).ok();
+        let moving_dir = matches!(state.node(ino)?.kind, NodeKind::Dir { .. });
+        // A directory cannot move below itself.
+        if moving_dir && state.is_ancestor(ino, new_parent) {
+            return Err(vfs_err!(libc::EINVAL, "cannot move {} into itself", show(name)));
+        }
+        if target == Some(ino) {
+            return Ok(()); // same file: POSIX says do nothing
+        }
+        let now = Timestamp::now();
+        match (mode, target) {
+            (RenameMode::Exchange, None) => {
+                return Err(vfs_err!(libc::ENOENT, "{} does not exist", show(new_name)));
+            }
+            (RenameMode::Exchange, Some(other)) => {
+                let other_dir = matches!(state.node(other)?.kind, NodeKind::Dir { .. });
+                if other_dir && state.is_ancestor(other, parent) {
+                    return Err(vfs_err!(
+                        libc::EINVAL,
+                        "cannot move {} into itself",
+                        show(new_name)
+                    ));
+                }
+                state.set_child(parent, name.to_vec(), other);
+                state.set_child(new_parent, new_name.to_vec(), ino);
+                state.reparent(ino, new_parent);
+                state.reparent(other, parent);
+                for i in [ino, other] {
+                    state.node_mut(i)?.ctime = now;
+                }
+            }
+            (RenameMode::NoReplace, Some(_)) => {
+                return Err(vfs_err!(libc::EEXIST, "{} exists", show(new_name)));
+            }
+            (_, existing) => {
+                if let Some(victim) = existing {
+                    match (&state.node(victim)?.kind, moving_dir) {
+                        (NodeKind::Dir { children, .. }, true) if !children.is_empty() => {
+                            return Err(vfs_err!(
+                                libc::ENOTEMPTY,
+                                "{} is not empty",
+                                show(new_name)
+                            ));
+                        }
+                        (NodeKind::Dir { .. }, false) => {
+                            return Err(vfs_err!(
+                                libc::EISDIR,
+                                "{} is a directory",
+                                show(new_name)
+                            ));
+                        }
+                        (_, true) if !matches!(state.node(victim)?.kind, NodeKind::Dir { .. }) => {
+                            return Err(vfs_err!(
+                                libc::ENOTDIR,
+                                "{} is not a directory",
+                                show(new_name)
+                            ));
+                        }
+                        _ => {}
+                    }
+                    state.remove_name(new_parent, new_name, victim);
+                }
+                state.unlink_child(parent, name);
+                state.link_child(new_parent, new_name.to_vec(), ino);
+                state.reparent(ino, new_parent);
+                state.node_mut(ino)?.ctime = now;
+            }
+        }
+        state.touch_dir(parent, now);
+        state.touch_dir(new_parent, now);
+        state.changed = true;
+        Ok(())
+    }
+
+    /// Changes attributes. Truncation may need the old content first.
+    pub async fn setattr(&self, ino: InodeNo, set: SetAttr, who: Caller) -> VfsResult<Attr> {
+        let _ = who;
+        let changes_anything = set.mode.is_some()
+            || set.uid.is_some()
+            || set.gid.is_some()
+            || set.size.is_some()
+            || set.atime.is_some()
+            || set.mtime.is_some();
+        if changes_anything {
+            self.writable()?;
+        }
+        if let Some(size) = set.size
+            && size > 0
+        {
+            self.ensure_loaded(ino).await?;
+        }
+        let mut state = self.lock();
+        let now = Timestamp::now();
+        let (uid, gid) = {
+            let attr = state.attr(ino, &self.config)?;
+            (attr.uid, attr.gid)
+        };
+        let config = self.config;
+        let node = state.node_mut(ino)?;
+        if let Some(size) = set.size {
+            let NodeKind::File { data } = &mut node.kind else {
+                return Err(match node.kind {
+                    NodeKind::Dir { .. } => vfs_err!(libc::EISDIR, "cannot truncate a directory"),
+                    _ => vfs_err!(libc::EINVAL, "cannot truncate a symlink"),
+                });
+            };
+            if size > (1 << 40) {
+                return Err(vfs_err!(libc::EFBIG, "file size {size} is too large"));
+            }
+            let bytes = match data {
+                Data::Mem { bytes, .. } => {
+                    let mut b = std::mem::take(bytes);
+                    Arc::make_mut(&mut b).resize(size as usize, 0);
+                    b
+                }
+                Data::Stored { .. } => Arc::new(vec![0; size as usize]), // size is 0 here
+            };
+            *data = Data::Mem { bytes, hash: None };
+            node.mtime = now;
+            node.ctime = now;
+        }
+        if let Some(mode) = set.mode {
+            node.mode = mode & MODE_MASK;
+            node.ctime = now;
+        }
+        if set.uid.is_some() || set.gid.is_some() {
+            let owner = (set.uid.unwrap_or(uid), set.gid.unwrap_or(gid));
+            node.owner = if owner == (config.uid, config.gid) && node.owner.is_none() {
+                None
+            } else {
+                Some(owner)
+            };
+            node.ctime = now;
+        }
+        let resolve = |t: TimeSet| match t {
+            TimeSet::Now => now,
+            TimeSet::At(t) => t,
+        };
+        if let Some(t) = set.atime {
+            node.atime = resolve(t);
+            node.ctime = now;
+        }
+        if let Some(t) = set.mtime {
+            node.mtime = resolve(t);
+            node.ctime = now;
+        }
+        if changes_anything {
+            state.changed = true;
+        }
+        state.attr(ino, &self.config)
+    }
+
+    /// Reads up to `size` bytes at `offset`.
+    pub async fn read(&self, ino: InodeNo, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
+        let bytes = self.ensure_loaded(ino).await?;
+        let start = (offset as usize).min(bytes.len());
+        let end = start.saturating_add(size as usize).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    /// Writes `data` at `offset`, growing the file as needed.
+    pub async fn write(&self, ino: InodeNo, offset: u64, data: &[u8]) -> VfsResult<u32> {
+        self.writable()?;
+        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= 1 << 40);
+        let end = end.ok_or_else(|| vfs_err!(libc::EFBIG, "write past the largest file size"))?;
+        self.ensure_loaded(ino).await?;
+        let mut state = self.lock();
+        let now = Timestamp::now();
+        let node = state.node_mut(ino)?;
+        let NodeKind::File { data: content } = &mut node.kind else {
+            return Err(vfs_err!(libc::EISDIR, "inode {} is not a regular file", ino.0));
+        };
+        let Data::Mem { bytes, hash } = content else {
+            // Loaded above; a concurrent truncate to zero leaves Mem too.
+            return Err(vfs_err!(libc::EIO, "content of inode {} vanished", ino.0));
+        };
+        if data.is_empty() {
+            return Ok(0); // a zero-length write changes nothing, even past the end
+        }
+        let buf = Arc::make_mut(bytes);
+        if buf.len() < end as usize {
+            buf.resize(end as usize, 0);
+        }
+        buf[offset as usize..end as usize].copy_from_slice(data);
+        *hash = None;
+        node.mtime = now;
+        node.ctime = now;
+        // Writing clears setuid and setgid, as on a local filesystem.
+        node.mode &= !(libc::S_ISUID | libc::S_ISGID);
+        state.changed = true;
+        Ok(data.len() as u32)
+    }
+
+    /// The content of a file, reading it from the store the first time.
+    async fn ensure_loaded(&self, ino: InodeNo) -> VfsResult<Arc<Vec<u8>>> {
+        let hash = {
+            let state = self.lock();
+            match &state.node(ino)?.kind {
+                NodeKind::File { data: Data::Mem { bytes, .. } } => return Ok(bytes.clone()),
+                NodeKind::File { data: Data::Stored { hash, .. } } => *hash,
+                NodeKind::Dir { .. } => {
+                    return Err(vfs_err!(libc::EISDIR, "inode {} is a directory", ino.0));
+                }
+                NodeKind::Symlink { .. } => {
+                    return Err(vfs_err!(libc::EINVAL, "inode {} is a symlink", ino.0));
+                }
+            }
+        };
+        // Read outside the lock: other requests go on meanwhile.
+        let bytes = Arc::new(self.store.read_blob(hash).await?);
+        let mut state = self.lock();
+        let node = state.node_mut(ino)?;
+        match &mut node.kind {
+            NodeKind::File { data } => match data {
+                Data::Stored { hash: h, .. } if *h == hash => {
+                    *data = Data::Mem { bytes: bytes.clone(), hash: Some(hash) };
+                    Ok(bytes)
+                }
+                Data::Mem { bytes, .. } => Ok(bytes.clone()),
+                Data::Stored { .. } => Err(vfs_err!(libc::EAGAIN, "content changed while read")),
+            },
+            _ => Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0)),
+        }
+    }
+
+    pub fn statfs(&self) -> StatFs {
+        let state = self.lock();
+        let used: u64 = state
+            .nodes
+            .values()
+            .map(|n| if let NodeKind::File { data } = &n.kind { data.size() } else { 0 })
+            .sum();
+        let bsize = 4096u64;
+        let blocks = (1u64 << 40) / bsize;
+        StatFs {
+            blocks,
+            bfree: blocks - used.div_ceil(bsize).min(blocks),
+            files: state.nodes.len() as u64 + 1_000_000,
+            ffree: 1_000_000,
+            bsize: bsize as u32,
+            namelen: NAME_MAX as u32,
+        }
+    }
+
+    pub fn getxattr(&self, ino: InodeNo, name: &[u8]) -> VfsResult<Vec<u8>> {
+        let state = self.lock();
+        state
+            .node(ino)?
+            .xattrs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| vfs_err!(libc::ENODATA, "no attribute {}", show(name)))
+    }
+
+    pub fn listxattr(&self, ino: InodeNo) -> VfsResult<Vec<Vec<u8>>> {
+        let state = self.lock();
+        Ok(state.node(ino)?.xattrs.keys().cloned().collect())
+    }
+
+    pub fn setxattr(
+        &self,
+        ino: InodeNo,
+        name: &[u8],
+        value: &[u8],
+        mode: XattrMode,
+    ) -> VfsResult<()> {
+        self.writable()?;
+        if name.is_empty() || name.len() > 255 {
+            return Err(vfs_err!(libc::ERANGE, "bad attribute name length"));
+        }
+        if value.len() > 64 * 1024 {
+            return Err(vfs_err!(libc::E2BIG, "attribute value over 64 KiB"));
+        }
+        let mut state = self.lock();
+        let node = state.node_mut(ino)?;
+        let exists = node.xattrs.contains_key(name);
+        match mode {
+            XattrMode::Create if exists => {
+                return Err(vfs_err!(libc::EEXIST, "attribute {} exists", show(name)));
+            }
+            XattrMode::Replace if !exists => {
+                return Err(vfs_err!(libc::ENODATA, "no attribute {}", show(name)));
+            }
+            _ => {}
+        }
+        node.xattrs.insert(name.to_vec(), value.to_vec());
+        node.ctime = Timestamp::now();
+        state.changed = true;
+        Ok(())
+    }
+
+    pub fn removexattr(&self, ino: InodeNo, name: &[u8]) -> VfsResult<()> {
+        self.writable()?;
+        let mut state = self.lock();
+        let node = state.node_mut(ino)?;
+        if node.xattrs.remove(name).is_none() {
+            return Err(vfs_err!(libc::ENODATA, "no attribute {}", show(name)));
+        }
+        node.ctime = Timestamp::now();
+        state.changed = true;
+        Ok(())
+    }
+
+    /// Writes everything changed since the last flush to the store and
+    /// commits it as the next snapshot of main. Returns that snapshot, or
+    /// `None` when there was nothing to write.
+    pub async fn flush(&self) -> VfsResult<Option<Snapshot>> {
+        let _one_at_a_time = self.flushing.lock().await;
+        // Hash and encode under the lock (memory work only), then write and
+        // commit without it so that other requests go on.
+        let (parent, contents, trees, root, stats) = {
+            let mut state = self.lock();
+            if !state.changed {
+                return Ok(None);
+            }
+            let mut contents = Vec::new();
+            let mut trees = Vec::new();
+            let mut stats = (0u64, 0u64);
+            let root = state.build_tree(InodeNo::ROOT, &mut contents, &mut trees, &mut stats)?;
+            state.changed = false;
+            (state.head.clone(), contents, trees, root, stats)
+        };
+        let result = self.write_and_commit(&parent, contents, trees, root, stats).await;
+        match result {
+            Ok(snapshot) => {
+                self.lock().head = snapshot.clone();
+                Ok(Some(snapshot))
+            }
+            Err(e) => {
+                self.lock().changed = true; // try again next time
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_and_commit(
+        &self,
+        parent: &Snapshot,
+        contents: Vec<(ContentHash, Arc<Vec<u8>>)>,
+        trees: Vec<(ContentHash, Vec<u8>)>,
+        root: ContentHash,
+        (files, bytes): (u64, u64),
+    ) -> VfsResult<Snapshot> {
+        for (hash, data) in &contents {
+            self.store.put_content(*hash, data).await?;
+        }
+        self.store.put_trees(trees).await?;
+        let changes = snapshot::diff(&self.store, parent.root, root).await?;
+        let new = NewSnapshot {
+            parent: parent.id,
+            root,
+            source: "mount".into(),
+            message: format!("{} changes through the mount", changes.len()),
+            files,
+            bytes,
+            changes,
+        };
+        Ok(self.store.commit(new).await?)
+    }
+}
+
+impl State {
+    fn alloc(&mut self) -> InodeNo {
+        let ino = InodeNo(self.next_ino);
+        self.next_ino += 1;
+        ino
+    }
+
+    fn node(&self, ino: InodeNo) -> VfsResult<&Node> {
+        self.nodes.get(&ino).ok_or_else(|| vfs_err!(libc::ENOENT, "no inode {}", ino.0))
+    }
+
+    fn node_mut(&mut self, ino: InodeNo) -> VfsResult<&mut Node> {
+        self.nodes.get_mut(&ino).ok_or_else(|| vfs_err!(libc::ENOENT, "no inode {}", ino.0))
+    }
+
+    fn attr(&self, ino: InodeNo, config: &VfsConfig) -> VfsResult<Attr> {
+        let node = self.node(ino)?;
+        let (uid, gid) = node.owner.unwrap_or((config.uid, config.gid));
+        let size = match &node.kind {
+            NodeKind::File { data } => data.size(),
+            NodeKind::Symlink { target } => target.len() as u64,
+            NodeKind::Dir { children, .. } => 4096.max(children.len() as u64 * 32),
+        };
+        Ok(Attr {
+            ino,
+            kind: node.file_kind(),
+            size,
+            mode: node.mode,
+            nlink: node.nlink,
+            uid,
+            gid,
+            atime: node.atime,
+            mtime: node.mtime,
+            ctime: node.ctime,
+        })
+    }
+
+    fn child(&self, parent: InodeNo, name: &[u8]) -> VfsResult<InodeNo> {
+        match &self.node(parent)?.kind {
+            NodeKind::Dir { children, parent: up } => match name {
+                b"." => Ok(parent),
+                b".." => Ok(*up),
+                _ => children.get(name).copied().ok_or_else(|| {
+                    vfs_err!(libc::ENOENT, "no {} in inode {}", show(name), parent.0)
+                }),
+            },
+            _ => Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", parent.0)),
+        }
+    }
+
+    fn link_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
+        let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        if let Some(Node { kind: NodeKind::Dir { children, .. }, nlink, .. }) =
+            self.nodes.get_mut(&parent)
+        {
+            children.insert(name, ino);
+            if is_dir {
+                *nlink += 1;
+            }
+        }
+    }
+
+    fn unlink_child(&mut self, parent: InodeNo, name: &[u8]) -> Option<InodeNo> {
+        let Some(Node { kind: NodeKind::Dir { children, .. }, .. }) = self.nodes.get_mut(&parent)
+        else {
+            return None;
+        };
+        let ino = children.remove(name)?;
+        let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        if is_dir && let Some(p) = self.nodes.get_mut(&parent) {
+            p.nlink -= 1;
+        }
+        Some(ino)
+    }
+
+    /// Points `name` in `parent` at `ino`, in place (for exchange).
+    fn set_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
+        let old = self.unlink_child(parent, &name);
+        let _ = old;
+        self.link_child(parent, name, ino);
+    }
+
+    fn reparent(&mut self, ino: InodeNo, new_parent: InodeNo) {
+        if let Some(Node { kind: NodeKind::Dir { parent, .. }, .. }) = self.nodes.get_mut(&ino) {
+            *parent = new_parent;
+        }
+    }
+
+    /// True when `ancestor` is `ino` or one of its parents.
+    fn is_ancestor(&self, ancestor: InodeNo, mut ino: InodeNo) -> bool {
+        loop {
+            if ino == ancestor {
+                return true;
+            }
+            match self.nodes.get(&ino).map(|n| &n.kind) {
+                Some(NodeKind::Dir { parent, .. }) if *parent != ino => ino = *parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Removes one name of `ino` from `parent` and drops the inode once no
+    /// name and no kernel reference is left.
+    fn remove_name(&mut self, parent: InodeNo, name: &[u8], ino: InodeNo) {
+        let now = Timestamp::now();
+        self.unlink_child(parent, name);
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.nlink = match node.kind {
+                NodeKind::Dir { .. } => 0,
+                _ => node.nlink.saturating_sub(1),
+            };
+            node.ctime = now;
+        }
+        self.touch_dir(parent, now);
+        self.changed = true;
+        self.reap(ino);
+    }
+
+    fn reap(&mut self, ino: InodeNo) {
+        if ino == InodeNo::ROOT {
+            return;
+        }
+        if let Some(node) = self.nodes.get(&ino)
+            && node.nlink == 0
+            && node.lookups == 0
+        {
+            self.nodes.remove(&ino);
+        }
+    }
+
+    fn touch_dir(&mut self, dir: InodeNo, now: Timestamp) {
+        if let Some(node) = self.nodes.get_mut(&dir) {
+            node.mtime = now;
+            node.ctime = now;
+        }
+    }
+
+    /// Encodes the tree below `dir`, hashing changed contents, and returns
+    /// its hash. Changed contents and every tree go into the vectors.
+    fn build_tree(
+        &mut self,
+        dir: InodeNo,
+        contents: &mut Vec<(ContentHash, Arc<Vec<u8>>)>,
+        trees: &mut Vec<(ContentHash, Vec<u8>)>,
+        stats: &mut (u64, u64),
+    ) -> VfsResult<ContentHash> {
+        let children: Vec<(Vec<u8>, InodeNo)> = match &self.node(dir)?.kind {
+            NodeKind::Dir { children, .. } => {
+                children.iter().map(|(n, i)| (n.clone(), *i)).collect()
+            }
+            _ => return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", dir.0)),
+        };
+        let mut entries = Vec::with_capacity(children.len());
+        for (name, ino) in children {
+            let kind = match &self.node(ino)?.kind {
+                NodeKind::Dir { .. } => {
+                    EntryKind::Dir { tree: self.build_tree(ino, contents, trees, stats)? }
+                }
+                NodeKind::Symlink { target } => EntryKind::Symlink { target: target.clone() },
+                NodeKind::File { .. } => {
+                    let (content, size) = self.file_hash(ino, contents)?;
+                    stats.0 += 1;
+                    stats.1 += size;
+                    EntryKind::File { content, size }
+                }
+            };
+            if matches!(kind, EntryKind::Symlink { .. }) {
+                stats.0 += 1;
+            }
+            let node = self.node(ino)?;
+            entries.push(Entry {
+                name,
+                kind,
+                mode: node.mode,
+                mtime: node.mtime,
+                owner: node.owner,
+                xattrs: node.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            });
+        }
+        let tree = Tree::new(entries)?;
+        let encoded = tree.encode();
+        let hash = ContentHash::of(&encoded);
+        trees.push((hash, encoded));
+        Ok(hash)
+    }
+
+    /// A file's content hash, hashing (and queueing for the store) content
+    /// written since the last flush.
+    fn file_hash(
+        &mut self,
+        ino: InodeNo,
+        contents: &mut Vec<(ContentHash, Arc<Vec<u8>>)>,
+    ) -> VfsResult<(ContentHash, u64)> {
+        let node = self.node_mut(ino)?;
+        let NodeKind::File { data } = &mut node.kind else {
+            return Err(vfs_err!(libc::EIO, "inode {} is not a file", ino.0));
+        };
+        match data {
+            Data::Stored { hash, size } => Ok((*hash, *size)),
+            Data::Mem { bytes, hash: Some(hash) } => Ok((*hash, bytes.len() as u64)),
+            Data::Mem { bytes, hash } => {
+                let h = ContentHash::of(bytes);
+                *hash = Some(h);
+                contents.push((h, bytes.clone()));
+                Ok((h, bytes.len() as u64))
+            }
+        }
+    }
+}
+
+fn check_name(name: &[u8]) -> VfsResult<()> {
+    if name.len() > NAME_MAX {
+        return Err(vfs_err!(libc::ENAMETOOLONG, "name longer than {NAME_MAX} bytes"));
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(vfs_err!(libc::EINVAL, "invalid name {}", show(name)));
+    }
+    Ok(())
+}
+
+fn show(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}
