@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --locked --bin cortex
+cargo build --workspace --locked --bins
 cortex="$CARGO_TARGET_DIR/debug/cortex"
 
 src="${1:-}"

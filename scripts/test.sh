@@ -13,11 +13,16 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# Every cargo command names the whole workspace, so that dependency features
+# resolve the same way each time and nothing is rebuilt between steps.
 step "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build (the mount tests run cortex-mountd beside cortex)"
+cargo build --workspace --locked --bins
 
 step "tests (in-memory engine)"
-cargo test --locked --all-targets
+cargo test --workspace --locked --all-targets
 
 step "core tests again on SurrealKV"
-CORTEX_TEST_ENGINE=surrealkv cargo test --locked --test main core::
+CORTEX_TEST_ENGINE=surrealkv cargo test --workspace --locked --test main core::

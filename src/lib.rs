@@ -5,6 +5,7 @@
 //! [`tree`] (what a directory is), [`snapshot`] (reading and comparing
 //! snapshots), [`import`] and [`export`]. ARCHITECTURE.md has the map.
 
+pub mod control;
 pub mod error;
 pub mod export;
 pub mod ids;

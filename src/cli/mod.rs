@@ -7,6 +7,7 @@ mod import;
 mod init;
 mod log;
 mod ls;
+mod mount;
 mod output;
 mod status;
 
@@ -55,6 +56,10 @@ enum Command {
     Status(status::Args),
     /// Write main out into a directory.
     Export(export::Args),
+    /// Mount main as a directory (through the store's daemon).
+    Mount(mount::MountArgs),
+    /// Unmount a cortex mount (also one left by a daemon that died).
+    Umount(mount::UmountArgs),
 }
 
 /// What every command needs to find its store.
@@ -93,6 +98,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Log(args) => log::run(&cx, args).await,
         Command::Status(args) => status::run(&cx, args).await,
         Command::Export(args) => export::run(&cx, args).await,
+        Command::Mount(args) => mount::mount(&cx, args).await,
+        Command::Umount(args) => mount::umount(&cx, args).await,
     }
 }
 

@@ -1,11 +1,12 @@
-//! `cortex status`: where the store is, what it is, and main's state.
+//! `cortex status`: where the store is, what it is, main's state, and the
+//! live mounts. When a mount daemon holds the store, it answers.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Result;
-use cortex::store::SCHEMA_VERSION;
-
-use cortex::store::Store;
+use anyhow::{Result, bail};
+use cortex::control::{self, DaemonStatus, Request, Response};
+use cortex::store::{SCHEMA_VERSION, Store, StoreLocation};
 
 use super::Context;
 use super::output::{human_bytes, print_json};
@@ -18,48 +19,83 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    cx.with_store(async |store| show(store, args).await).await
+    let location = cx.locate(&std::env::current_dir()?)?;
+    let status = match &location {
+        StoreLocation::Embedded(dir) => {
+            match control::call(dir, &Request::Status, Duration::from_secs(30))? {
+                Some(Response::Status(s)) => Some(s),
+                Some(Response::Error { message }) => bail!("{message}"),
+                Some(other) => bail!("unexpected answer from the mount daemon: {other:?}"),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let status = match status {
+        Some(s) => s,
+        None => cx.with_store(async |store| local(store).await).await?,
+    };
+    print(&status, location.kind(), args.json)?;
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn show(store: &Store, args: Args) -> Result<ExitCode> {
+async fn local(store: &Store) -> Result<DaemonStatus> {
     let head = store.head().await?;
-    let schema = store.schema_version().await?;
-    let home = store.meta_get("home").await?;
-    let location = store.location();
-    if args.json {
-        print_json(&serde_json::json!({
-            "store": location.to_string(),
-            "kind": location.kind(),
-            "schema_version": schema,
+    Ok(DaemonStatus {
+        pid: 0,
+        store: store.location().to_string(),
+        schema_version: store.schema_version().await?,
+        home: store.meta_get("home").await?,
+        head: head.id.0,
+        files: head.files,
+        bytes: head.bytes,
+        last_change_time: head.time.to_rfc3339(),
+        last_change_source: head.source,
+        last_change_message: head.message,
+        mounts: vec![],
+    })
+}
+
+fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "store": s.store,
+            "kind": kind,
+            "schema_version": s.schema_version,
             "binary_schema_version": SCHEMA_VERSION,
-            "home": home,
-            "head": head.id.0,
-            "files": head.files,
-            "bytes": head.bytes,
+            "home": s.home,
+            "head": s.head,
+            "files": s.files,
+            "bytes": s.bytes,
             "last_change": {
-                "time": head.time.to_rfc3339(),
-                "source": head.source,
-                "message": head.message,
+                "time": s.last_change_time,
+                "source": s.last_change_source,
+                "message": s.last_change_message,
             },
-        }))?;
-        return Ok(ExitCode::SUCCESS);
+            "daemon_pid": (s.pid != 0).then_some(s.pid),
+            "mounts": s.mounts.iter().map(|m| serde_json::json!({
+                "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
+            })).collect::<Vec<_>>(),
+        }));
     }
-    println!("store:       {location} ({})", location.kind());
-    println!("schema:      version {schema}");
-    if let Some(home) = home {
+    println!("store:       {} ({kind})", s.store);
+    println!("schema:      version {}", s.schema_version);
+    if let Some(home) = &s.home {
         println!("tree:        {home}");
     }
-    println!(
-        "main:        snapshot {}, {} files, {}",
-        head.id,
-        head.files,
-        human_bytes(head.bytes)
-    );
-    println!(
-        "last change: {} ({}: {})",
-        head.time.format("%Y-%m-%d %H:%M:%S UTC"),
-        head.source,
-        head.message
-    );
-    Ok(ExitCode::SUCCESS)
+    println!("main:        snapshot #{}, {} files, {}", s.head, s.files, human_bytes(s.bytes));
+    let time = chrono::DateTime::parse_from_rfc3339(&s.last_change_time)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| s.last_change_time.clone());
+    println!("last change: {time} ({}: {})", s.last_change_source, s.last_change_message);
+    if s.mounts.is_empty() {
+        println!("mounts:      none");
+    } else {
+        println!("daemon:      pid {}", s.pid);
+        for m in &s.mounts {
+            let ro = if m.read_only { ", read-only" } else { "" };
+            println!("mounts:      {} ({}{ro})", m.mountpoint.display(), m.view);
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod commands;
 mod crash;
+mod mount;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,344 @@
+//! The daemon: owns one embedded store, serves its mounts through FUSE, and
+//! answers the control socket. One per store (the store's lock sees to it).
+//!
+//! Every mount of main shares one VFS view, so what one mount writes the
+//! others read. Changes reach the store on fsync, every second while there
+//! are any, and at unmount. The daemon exits when its last mount goes.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cortex::control::{self, DaemonStatus, MountInfo, Request, Response};
+use cortex::store::{OpenOptions, Store, StoreLocation};
+use cortex::vfs::{Vfs, VfsConfig};
+use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Notify;
+
+use crate::fuse::CortexFs;
+
+/// What to mount when the daemon starts (`--foreground`).
+#[derive(Debug, Clone)]
+pub struct MountSpec {
+    pub mountpoint: PathBuf,
+    pub read_only: bool,
+    pub allow_other: bool,
+}
+
+struct Mounted {
+    session: BackgroundSession,
+    read_only: bool,
+}
+
+struct Daemon {
+    store: Arc<Store>,
+    dir: PathBuf,
+    main: Mutex<Option<Arc<Vfs>>>,
+    mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
+    /// Set by the first mount: until then an empty daemon is starting, not done.
+    ever_mounted: std::sync::atomic::AtomicBool,
+    stop: Notify,
+}
+
+/// Runs the daemon for the store directory `dir` until its last mount goes
+/// or it is told to stop.
+pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
+    let location = StoreLocation::Embedded(dir.clone());
+    let store = Store::open(&location, OpenOptions::default()).await?;
+    let listener = bind(&dir)?;
+    let daemon = Arc::new(Daemon {
+        store: Arc::new(store),
+        dir: dir.clone(),
+        main: Mutex::new(None),
+        mounts: Mutex::new(BTreeMap::new()),
+        ever_mounted: Default::default(),
+        stop: Notify::new(),
+    });
+    if let Some(spec) = first {
+        daemon.mount(spec).await?;
+    }
+    tracing::info!(store = %dir.display(), pid = std::process::id(), "mount daemon ready");
+
+    let ticker = tokio::spawn(tick(daemon.clone()));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                tokio::spawn(serve(daemon.clone(), stream));
+            }
+            _ = daemon.stop.notified() => break,
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    ticker.abort();
+    daemon.shutdown().await;
+    let _ = std::fs::remove_file(control::socket_path(&dir));
+    match Arc::try_unwrap(daemon) {
+        Ok(d) => {
+            drop(d.main);
+            if let Ok(store) = Arc::try_unwrap(d.store) {
+                store.close().await;
+            }
+        }
+        Err(_) => tracing::warn!("daemon still referenced at exit"),
+    }
+    Ok(())
+}
+
+/// Binds the control socket, replacing a stale one left by a dead daemon.
+fn bind(dir: &Path) -> Result<UnixListener> {
+    let path = control::socket_path(dir);
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+            bail!("another mount daemon already listens on {}", path.display());
+        }
+        std::fs::remove_file(&path).with_context(|| format!("remove stale {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("listen on {}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Flushes dirty views every second and notices mounts unmounted from
+/// outside (`fusermount3 -u`).
+async fn tick(daemon: Arc<Daemon>) {
+    let started = std::time::Instant::now();
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        interval.tick().await;
+        let view = daemon.main.lock().unwrap().clone();
+        if let Some(vfs) = view
+            && vfs.is_dirty()
+            && let Err(e) = vfs.flush().await
+        {
+            tracing::error!("flush failed: {e}");
+        }
+        let gone: Vec<PathBuf> = {
+            let mounts = daemon.mounts.lock().unwrap();
+            mounts
+                .iter()
+                .filter(|(_, m)| m.session.guard.is_finished())
+                .map(|(p, _)| p.clone())
+                .collect()
+        };
+        for path in gone {
+            tracing::info!(mountpoint = %path.display(), "unmounted from outside");
+            daemon.mounts.lock().unwrap().remove(&path);
+        }
+        let empty = daemon.mounts.lock().unwrap().is_empty();
+        let ever = daemon.ever_mounted.load(std::sync::atomic::Ordering::SeqCst);
+        // A daemon nobody mounts through within a minute was started in vain.
+        if empty && (ever || started.elapsed() > Duration::from_secs(60)) {
+            daemon.stop.notify_one();
+        }
+    }
+}
+
+async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => daemon.handle(request).await,
+            Err(e) => Response::Error { message: format!("unreadable request: {e}") },
+        };
+        let mut text = serde_json::to_string(&response).expect("responses serialise");
+        text.push('\n');
+        if write.write_all(text.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+}
+
+impl Daemon {
+    async fn handle(self: &Arc<Self>, request: Request) -> Response {
+        let result = match request {
+            Request::Mount { mountpoint, read_only, allow_other } => {
+                let spec = MountSpec { mountpoint, read_only, allow_other };
+                self.mount(spec).await.map(|()| Response::Ok)
+            }
+            Request::Umount { mountpoint } => self.umount(&mountpoint).await.map(|()| Response::Ok),
+            Request::Flush => self.flush().await.map(|()| Response::Ok),
+            Request::Status => self.status().await.map(Response::Status),
+        };
+        result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
+    }
+
+    async fn view(&self) -> Result<Arc<Vfs>> {
+        if let Some(vfs) = self.main.lock().unwrap().clone() {
+            return Ok(vfs);
+        }
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let config = VfsConfig { uid, gid, read_only: false };
+        let vfs = Arc::new(Vfs::load(self.store.clone(), config).await?);
+        let mut slot = self.main.lock().unwrap();
+        Ok(slot.get_or_insert(vfs).clone())
+    }
+
+    async fn mount(self: &Arc<Self>, spec: MountSpec) -> Result<()> {
+        let mountpoint = std::fs::canonicalize(&spec.mountpoint)
+            .with_context(|| format!("mountpoint {}", spec.mountpoint.display()))?;
+        if self.mounts.lock().unwrap().contains_key(&mountpoint) {
+            bail!("{} is already mounted by this daemon", mountpoint.display());
+        }
+        check_mountpoint(&mountpoint)?;
+        let vfs = self.view().await?;
+        let fs = CortexFs::new(vfs, tokio::runtime::Handle::current());
+        let mut config = Config::default();
+        config.mount_options = vec![
+            MountOption::FSName("cortex".into()),
+            MountOption::Subtype("cortex".into()),
+            MountOption::DefaultPermissions,
+            MountOption::NoAtime,
+        ];
+        if spec.read_only {
+            config.mount_options.push(MountOption::RO);
+        }
+        if spec.allow_other {
+            config.acl = SessionACL::All;
+        }
+        config.n_threads = Some(4);
+        config.clone_fd = true;
+        let target = mountpoint.clone();
+        let session = tokio::task::spawn_blocking(move || fuser::spawn_mount(fs, &target, &config))
+            .await?
+            .with_context(|| format!("mount {}", mountpoint.display()))?;
+        // Answer only once the mount serves: its root is inode 1.
+        let probe = mountpoint.clone();
+        let live = tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&probe).map(|m| m.ino() == 1)
+        })
+        .await?;
+        if !matches!(live, Ok(true)) {
+            let _ = tokio::task::spawn_blocking(move || session.umount_and_join()).await;
+            bail!("{} did not come up as a cortex mount", mountpoint.display());
+        }
+        tracing::info!(mountpoint = %mountpoint.display(), read_only = spec.read_only, "mounted");
+        self.mounts
+            .lock()
+            .unwrap()
+            .insert(mountpoint, Mounted { session, read_only: spec.read_only });
+        self.ever_mounted.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn umount(self: &Arc<Self>, mountpoint: &Path) -> Result<()> {
+        let path = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+        let mounted = self.mounts.lock().unwrap().remove(&path);
+        let Some(mounted) = mounted else {
+            bail!("{} is not mounted by this daemon", path.display());
+        };
+        self.flush().await?;
+        let result = tokio::task::spawn_blocking(move || mounted.session.umount_and_join()).await?;
+        if let Err(e) = result {
+            bail!("unmount {}: {e}", path.display());
+        }
+        tracing::info!(mountpoint = %path.display(), "unmounted");
+        if self.mounts.lock().unwrap().is_empty() {
+            self.stop.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<()> {
+        let view = self.main.lock().unwrap().clone();
+        if let Some(vfs) = view {
+            vfs.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        if let Err(e) = self.flush().await {
+            tracing::error!("flush at shutdown failed: {e:#}");
+        }
+        let mounts: Vec<(PathBuf, Mounted)> =
+            std::mem::take(&mut *self.mounts.lock().unwrap()).into_iter().collect();
+        for (path, mounted) in mounts {
+            let done = tokio::task::spawn_blocking(move || mounted.session.umount_and_join()).await;
+            if !matches!(done, Ok(Ok(()))) {
+                tracing::warn!(mountpoint = %path.display(), "unmount at shutdown failed");
+            }
+        }
+    }
+
+    async fn status(&self) -> Result<DaemonStatus> {
+        let head = self.store.head().await?;
+        let mounts = self
+            .mounts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, m)| MountInfo {
+                mountpoint: p.clone(),
+                view: "main".into(),
+                read_only: m.read_only,
+            })
+            .collect();
+        Ok(DaemonStatus {
+            pid: std::process::id(),
+            store: self.dir.display().to_string(),
+            schema_version: self.store.schema_version().await?,
+            home: self.store.meta_get("home").await?,
+            head: head.id.0,
+            files: head.files,
+            bytes: head.bytes,
+            last_change_time: head.time.to_rfc3339(),
+            last_change_source: head.source,
+            last_change_message: head.message,
+            mounts,
+        })
+    }
+}
+
+/// A mountpoint must be an empty directory that is not a mount already.
+pub fn check_mountpoint(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("mountpoint {}", path.display()))?;
+    if !meta.is_dir() {
+        bail!("mountpoint {} is not a directory", path.display());
+    }
+    if is_mountpoint(path) {
+        bail!("{} is already a mountpoint; unmount it first", path.display());
+    }
+    if std::fs::read_dir(path)?.next().is_some() {
+        bail!("mountpoint {} is not empty", path.display());
+    }
+    Ok(())
+}
+
+/// True when `path` is listed in /proc/self/mountinfo.
+pub fn is_mountpoint(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let wanted = path.to_string_lossy();
+    info.lines().any(|line| line.split(' ').nth(4).map(unescape).as_deref() == Some(&*wanted))
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 4 <= bytes.len()
+            && let Ok(v) = u8::from_str_radix(&field[i + 1..i + 4], 8)
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

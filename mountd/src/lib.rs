@@ -1,0 +1,5 @@
+//! The mount daemon: FUSE on top of the VFS core, and the control socket.
+//! The only crate that knows fuser.
+
+pub mod daemon;
+pub mod fuse;

@@ -1,0 +1,54 @@
+//! `cortex-mountd`: started by `cortex mount`, one per store.
+//!
+//! Usage: cortex-mountd --store DIR [--foreground MOUNTPOINT [--read-only] [--allow-other]]
+//!
+//! Users type `cortex mount`; this binary takes only what that passes it, so
+//! it parses its few arguments by hand. Logs go to stderr (the CLI sends
+//! them to `.cortex/mountd.log`); CORTEX_LOG sets the filter.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cortex_mountd::daemon::{self, MountSpec};
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,surrealkv::lsm=error"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let mut args = std::env::args_os().skip(1);
+    let mut store = None;
+    let mut foreground = None;
+    let (mut read_only, mut allow_other) = (false, false);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--store") => store = args.next().map(PathBuf::from),
+            Some("--foreground") => foreground = args.next().map(PathBuf::from),
+            Some("--read-only") => read_only = true,
+            Some("--allow-other") => allow_other = true,
+            _ => {
+                eprintln!(
+                    "cortex-mountd: unexpected argument {arg:?}; it is started by `cortex mount`"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(store) = store else {
+        eprintln!("cortex-mountd: --store DIR is required; it is started by `cortex mount`");
+        return ExitCode::from(2);
+    };
+    let first = foreground.map(|mountpoint| MountSpec { mountpoint, read_only, allow_other });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let result = match runtime {
+        Ok(rt) => rt.block_on(daemon::run(store, first)),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cortex-mountd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! `cortex mount MOUNTPOINT` and `cortex umount MOUNTPOINT`.
+//!
+//! Mounting goes through the store's daemon (`cortex-mountd`), started here
+//! if none runs: it owns the store and serves every mount of it.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use cortex::control::{self, Request, Response};
+use cortex::store::StoreLocation;
+
+use super::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct MountArgs {
+    /// An empty directory to mount main on.
+    pub mountpoint: PathBuf,
+    /// Refuse every write through this mount.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Stay attached: serve the mount from this process until it is unmounted.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Let other users into the mount (FUSE's allow_other; off by default).
+    #[arg(long)]
+    pub allow_other: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UmountArgs {
+    /// The mountpoint to unmount.
+    pub mountpoint: PathBuf,
+}
+
+/// How long to wait for a daemon to come up or answer.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
+    let dir = store_dir(cx)?;
+    check_fuse()?;
+    let mountpoint = std::fs::canonicalize(&args.mountpoint)
+        .with_context(|| format!("mountpoint {}", args.mountpoint.display()))?;
+    check_mountpoint(&mountpoint)?;
+    let mountd = mountd_binary()?;
+
+    if args.foreground {
+        let mut cmd = Command::new(&mountd);
+        cmd.arg("--store").arg(&dir).arg("--foreground").arg(&mountpoint);
+        flags(&mut cmd, &args);
+        let err = cmd.exec();
+        bail!("cannot run {}: {err}", mountd.display());
+    }
+
+    let request = Request::Mount {
+        mountpoint: mountpoint.clone(),
+        read_only: args.read_only,
+        allow_other: args.allow_other,
+    };
+    let response = match control::call(&dir, &request, PATIENCE)? {
+        Some(response) => response,
+        None => {
+            start_daemon(&mountd, &dir)?;
+            control::call(&dir, &request, PATIENCE)?
+                .context("the mount daemon started but does not answer")?
+        }
+    };
+    match response {
+        Response::Ok => {
+            println!("mounted main at {}", mountpoint.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Response::Error { message } => bail!("{message}"),
+        other => bail!("unexpected answer from the mount daemon: {other:?}"),
+    }
+}
+
+pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
+    let mountpoint = std::path::absolute(&args.mountpoint)?;
+    let dir = store_dir(cx).ok();
+    let answer = match &dir {
+        Some(dir) => {
+            let request = Request::Umount { mountpoint: mountpoint.clone() };
+            control::call(dir, &request, PATIENCE)?
+        }
+        None => None,
+    };
+    match answer {
+        Some(Response::Ok) => {}
+        // No daemon, or not one of its mounts: a stale mount of a dead
+        // daemon is cleaned up with fusermount3.
+        Some(Response::Error { .. }) | None if is_cortex_mount(&mountpoint) => {
+            let status = Command::new("fusermount3").arg("-u").arg(&mountpoint).status();
+            if !matches!(status, Ok(s) if s.success()) {
+                let lazy = Command::new("fusermount3").arg("-uz").arg(&mountpoint).status();
+                if !matches!(lazy, Ok(s) if s.success()) {
+                    bail!("cannot unmount {}", mountpoint.display());
+                }
+            }
+        }
+        Some(Response::Error { message }) => bail!("{message}"),
+        None => bail!("{} is not a cortex mount", mountpoint.display()),
+        Some(other) => bail!("unexpected answer from the mount daemon: {other:?}"),
+    }
+    println!("unmounted {}", mountpoint.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn flags(cmd: &mut Command, args: &MountArgs) {
+    if args.read_only {
+        cmd.arg("--read-only");
+    }
+    if args.allow_other {
+        cmd.arg("--allow-other");
+    }
+}
+
+fn store_dir(cx: &Context) -> Result<PathBuf> {
+    match cx.locate(&std::env::current_dir()?)? {
+        StoreLocation::Embedded(dir) => Ok(dir),
+        other => bail!("mounting needs an embedded store; {other} is {}", other.kind()),
+    }
+}
+
+fn check_fuse() -> Result<()> {
+    if !Path::new("/dev/fuse").exists() {
+        bail!("/dev/fuse is missing: this machine cannot mount FUSE filesystems");
+    }
+    if which("fusermount3").is_none() {
+        bail!("fusermount3 is not installed; install the fuse3 package (apt-get install fuse3)");
+    }
+    Ok(())
+}
+
+fn check_mountpoint(path: &Path) -> Result<()> {
+    if !path.is_dir() {
+        bail!("mountpoint {} is not a directory", path.display());
+    }
+    if is_cortex_mount(path) || mounted(path) {
+        bail!("{} is already a mountpoint; unmount it first", path.display());
+    }
+    if std::fs::read_dir(path)?.next().is_some() {
+        bail!("mountpoint {} is not empty", path.display());
+    }
+    Ok(())
+}
+
+/// The mountinfo lines for `path`, whatever the filesystem.
+fn mount_lines(path: &Path) -> Vec<String> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return vec![] };
+    let wanted = path.to_string_lossy().replace(' ', "\\040");
+    info.lines()
+        .filter(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
+        .map(String::from)
+        .collect()
+}
+
+fn mounted(path: &Path) -> bool {
+    !mount_lines(path).is_empty()
+}
+
+fn is_cortex_mount(path: &Path) -> bool {
+    mount_lines(path).iter().any(|l| l.contains(" fuse.cortex "))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// `cortex-mountd` beside this binary, or CORTEX_MOUNTD, or on PATH.
+fn mountd_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("CORTEX_MOUNTD") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()?.with_file_name("cortex-mountd");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    which("cortex-mountd").context(
+        "cortex-mountd is not installed beside cortex or on PATH; build it with `cargo build --workspace`",
+    )
+}
+
+/// Starts a daemon in the background, its log in the store directory, and
+/// waits until it listens.
+fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
+    let log_path = dir.join("mountd.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("open {}", log_path.display()))?;
+    let mut child = Command::new(mountd)
+        .arg("--store")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("start {}", mountd.display()))?;
+    let started = Instant::now();
+    let socket = control::socket_path(dir);
+    while started.elapsed() < PATIENCE {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = log.lines().rev().find(|l| l.starts_with("cortex-mountd:")).unwrap_or("");
+            bail!(
+                "the mount daemon exited ({status}): {}",
+                last.trim_start_matches("cortex-mountd: ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!(
+        "the mount daemon did not start listening within {}s; see {}",
+        PATIENCE.as_secs(),
+        log_path.display()
+    )
+}

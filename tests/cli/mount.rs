@@ -1,0 +1,190 @@
+//! Real mounts: `cortex mount` through the daemon, used by real tools.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{cortex, fails, ok, registry_crate};
+
+/// A store with a small tree, and a mountpoint beside it. Unmounts on drop.
+pub struct Mounted {
+    pub tmp: tempfile::TempDir,
+    pub tree: PathBuf,
+    pub mnt: PathBuf,
+}
+
+impl Mounted {
+    pub fn new(files: &[(&str, &str)]) -> Mounted {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("tree");
+        let mnt = tmp.path().join("mnt");
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        for (path, body) in files {
+            crate::common::write(&tree, path, body.as_bytes());
+        }
+        ok(&tree, &["init"]);
+        let out = ok(&tree, &["mount", mnt.to_str().unwrap()]);
+        assert!(out.contains("mounted main at"), "{out}");
+        Mounted { tmp, tree, mnt }
+    }
+
+    pub fn umount(&self) {
+        ok(&self.tree, &["umount", self.mnt.to_str().unwrap()]);
+    }
+
+    /// Runs a shell command inside the mount; returns stdout.
+    pub fn sh(&self, script: &str) -> String {
+        run_sh(&self.mnt, script)
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = cortex(&self.tree, &["umount", self.mnt.to_str().unwrap()]);
+        let _ = Command::new("fusermount3").arg("-uz").arg(&self.mnt).status();
+    }
+}
+
+pub fn run_sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn mount_read_write_and_see_it_in_the_store() {
+    let m = Mounted::new(&[("src/lib.rs", "pub fn one() -> u32 { 1 }\n"), ("README", "hello\n")]);
+    assert_eq!(
+        std::fs::read_to_string(m.mnt.join("src/lib.rs")).unwrap(),
+        "pub fn one() -> u32 { 1 }\n"
+    );
+    let status = ok(&m.tree, &["status"]);
+    assert!(status.contains(&format!("mounts:      {} (main)", m.mnt.display())), "{status}");
+
+    m.sh("echo 'pub fn two() -> u32 { 2 }' >> src/lib.rs && mkdir -p new/deep && printf data > new/deep/f && sync");
+    m.sh("ln -s ../README new/link && mv README README.md && chmod 755 new/deep/f");
+    m.umount();
+
+    assert_eq!(ok(&m.tree, &["cat", "README.md"]), "hello\n");
+    assert_eq!(
+        ok(&m.tree, &["cat", "src/lib.rs"]),
+        "pub fn one() -> u32 { 1 }\npub fn two() -> u32 { 2 }\n"
+    );
+    assert_eq!(ok(&m.tree, &["cat", "new/deep/f"]), "data");
+    assert!(ok(&m.tree, &["ls", "new"]).contains("link -> ../README"));
+    assert!(ok(&m.tree, &["ls", "new/deep"]).contains("-rwxr-xr-x"));
+    assert!(ok(&m.tree, &["log"]).lines().next().unwrap().contains("mount"));
+    assert!(ok(&m.tree, &["status"]).contains("mounts:      none"));
+}
+
+#[test]
+fn mount_errors_are_clear() {
+    let m = Mounted::new(&[("a", "a\n")]);
+    let err = fails(&m.tree, &["mount", m.mnt.to_str().unwrap()]);
+    assert!(err.contains("already a mountpoint"), "{err}");
+    let full = m.tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("x"), b"x").unwrap();
+    let err = fails(&m.tree, &["mount", full.to_str().unwrap()]);
+    assert!(err.contains("not empty"), "{err}");
+    let err = fails(&m.tree, &["mount", m.tmp.path().join("missing").to_str().unwrap()]);
+    assert!(err.contains("missing"), "{err}");
+    let err = fails(&m.tree, &["umount", full.to_str().unwrap()]);
+    assert!(err.contains("not mounted") || err.contains("not a cortex mount"), "{err}");
+}
+
+#[test]
+fn git_works_in_a_mount() {
+    let m = Mounted::new(&[
+        ("src/main.rs", "fn main() {}\n"),
+        ("Cargo.toml", "[package]\nname = \"x\"\n"),
+    ]);
+    m.sh("git init -q && git add -A && git commit -qm first");
+    assert_eq!(m.sh("git status --porcelain"), "");
+    m.sh("echo '// edit' >> src/main.rs");
+    assert_eq!(m.sh("git status --porcelain"), " M src/main.rs\n");
+    m.sh("git commit -qam second && git log --oneline | wc -l | grep -q 2");
+    assert_eq!(m.sh("git status --porcelain"), "");
+}
+
+#[test]
+fn cargo_builds_and_tests_a_crate_in_a_mount() {
+    let m = Mounted::new(&[
+        ("Cargo.toml", "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        (
+            "src/lib.rs",
+            "pub fn add(a: u32, b: u32) -> u32 { a + b }\n#[cfg(test)]\nmod t { #[test] fn adds() { assert_eq!(super::add(2, 2), 4); } }\n",
+        ),
+        ("src/main.rs", "fn main() { println!(\"{}\", tiny::add(40, 2)); }\n"),
+    ]);
+    m.sh("cargo build --offline -q");
+    assert_eq!(m.sh("./target/debug/tiny"), "42\n");
+    let out = m.sh("cargo test --offline -q 2>&1");
+    assert!(out.contains("1 passed"), "{out}");
+}
+
+#[test]
+fn tar_sed_editor_saves_rg_and_python() {
+    let m = Mounted::new(&[("notes.txt", "alpha\nbeta\n")]);
+    // tar -x of a real .crate, compared with the same archive extracted natively.
+    let krate = registry_crate("regex-syntax-");
+    let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+    let cache = krate.parent().unwrap().parent().unwrap().parent().unwrap().join("cache");
+    let archive = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|d| d.unwrap().path().join(format!("{name}.crate")))
+        .find(|p| p.exists())
+        .expect("the .crate archive in the cargo cache");
+    let native = m.tmp.path().join("native");
+    std::fs::create_dir(&native).unwrap();
+    let a = archive.display();
+    run_sh(&native, &format!("tar -xzf {a}"));
+    m.sh(&format!("mkdir x && tar -xzf {a} -C x"));
+    run_sh(m.tmp.path(), &format!("diff -r native/{name} mnt/x/{name}"));
+
+    // rg finds the same matches as on the native copy.
+    let here = run_sh(&native, "rg -n --sort path 'fn parse' | sed 's#^#/#'");
+    let there = m.sh("cd x && rg -n --sort path 'fn parse' | sed 's#^#/#'");
+    assert!(!here.is_empty());
+    assert_eq!(here, there);
+
+    // sed -i (writes a temp file and renames it over).
+    m.sh("sed -i 's/beta/gamma/' notes.txt");
+    assert_eq!(std::fs::read_to_string(m.mnt.join("notes.txt")).unwrap(), "alpha\ngamma\n");
+
+    // An editor-style save and a Python writer.
+    let py = r#"
+import os
+p = "notes.txt"
+with open(p + ".swp", "w") as f:
+    f.write("saved by an editor\n")
+    f.flush()
+    os.fsync(f.fileno())
+os.rename(p + ".swp", p)
+with open("py.bin", "wb") as f:
+    f.write(bytes(range(256)) * 100)
+os.fsync(os.open(".", os.O_RDONLY))
+"#;
+    m.sh(&format!("python3 -c '{}'", py.replace('\'', "\"")));
+    assert_eq!(std::fs::read_to_string(m.mnt.join("notes.txt")).unwrap(), "saved by an editor\n");
+    assert_eq!(std::fs::read(m.mnt.join("py.bin")).unwrap().len(), 25600);
+    m.umount();
+    assert_eq!(ok(&m.tree, &["cat", "notes.txt"]), "saved by an editor\n");
+}
