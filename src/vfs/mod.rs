@@ -505,6 +505,11 @@ impl Vfs {
             }
             (_, existing) => {
                 if let Some(victim) = existing {
+                    // Replacing a directory that contains the source: the
+                    // kernel calls that "not empty", whatever the kinds.
+                    if state.is_ancestor(victim, parent) {
+                        return Err(vfs_err!(libc::ENOTEMPTY, "{} is not empty", show(new_name)));
+                    }
                     match (&state.node(victim)?.kind, moving_dir) {
                         (NodeKind::Dir { children, .. }, true) if !children.is_empty() => {
                             return Err(vfs_err!(
