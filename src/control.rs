@@ -13,6 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ids::ContentHash;
+use crate::store::Snapshot;
+use crate::tree::{Entry, EntryKind, Timestamp};
 
 /// The socket's file name inside the store directory.
 pub const SOCKET: &str = "mountd.sock";
@@ -29,6 +32,118 @@ pub enum Request {
     Flush,
     /// The store and the mounts.
     Status,
+    /// `cortex ls`: entries of main at `path` (tree path bytes).
+    Ls { path: Vec<u8> },
+    /// `cortex cat`: a file of main.
+    Cat { path: Vec<u8> },
+    /// `cortex log`: main's snapshots, newest first.
+    Log { limit: usize },
+    /// `cortex export`: main written out to `dir` by the daemon.
+    Export { dir: PathBuf, force: bool },
+    /// `cortex import`: `dir` imported into main; mounts see it at once.
+    Import { dir: PathBuf, include_git: bool, no_ignore: bool },
+}
+
+/// A tree entry on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntryInfo {
+    pub path: Vec<u8>,
+    pub name: Vec<u8>,
+    /// "file", "dir" or "symlink".
+    pub kind: String,
+    pub mode: u32,
+    pub mtime: i64,
+    pub size: u64,
+    pub hash: Option<String>,
+    pub target: Option<Vec<u8>>,
+}
+
+impl EntryInfo {
+    pub fn new(path: &[u8], e: &Entry) -> EntryInfo {
+        let (kind, size, hash, target) = match &e.kind {
+            EntryKind::File { content, size } => ("file", *size, Some(content.to_hex()), None),
+            EntryKind::Dir { .. } => ("dir", 0, None, None),
+            EntryKind::Symlink { target } => ("symlink", 0, None, Some(target.clone())),
+        };
+        EntryInfo {
+            path: path.to_vec(),
+            name: e.name.clone(),
+            kind: kind.into(),
+            mode: e.mode,
+            mtime: e.mtime.sec,
+            size,
+            hash,
+            target,
+        }
+    }
+
+    /// Back to a tree entry (a directory's tree hash is not carried).
+    pub fn entry(&self) -> Result<Entry> {
+        let kind = match (self.kind.as_str(), &self.hash, &self.target) {
+            ("file", Some(hash), _) => {
+                EntryKind::File { content: ContentHash::from_hex(hash)?, size: self.size }
+            }
+            ("symlink", _, Some(target)) => EntryKind::Symlink { target: target.clone() },
+            ("dir", _, _) => EntryKind::Dir { tree: ContentHash::from_bytes([0; 32]) },
+            _ => return Err(Error::InvalidInput(format!("malformed entry {:?}", self.kind))),
+        };
+        let mtime = Timestamp { sec: self.mtime, nsec: 0 };
+        Ok(Entry {
+            name: self.name.clone(),
+            kind,
+            mode: self.mode,
+            mtime,
+            owner: None,
+            xattrs: vec![],
+        })
+    }
+}
+
+/// A snapshot on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub id: u64,
+    pub parent: Option<u64>,
+    pub time: String,
+    pub source: String,
+    pub message: String,
+    pub root: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub added: u64,
+    pub modified: u64,
+    pub deleted: u64,
+}
+
+impl From<&Snapshot> for SnapshotInfo {
+    fn from(s: &Snapshot) -> SnapshotInfo {
+        SnapshotInfo {
+            id: s.id.0,
+            parent: s.parent.map(|p| p.0),
+            time: s.time.to_rfc3339(),
+            source: s.source.clone(),
+            message: s.message.clone(),
+            root: s.root.to_hex(),
+            files: s.files,
+            bytes: s.bytes,
+            added: s.added,
+            modified: s.modified,
+            deleted: s.deleted,
+        }
+    }
+}
+
+/// What an import or export did, on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransferInfo {
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub skipped: Vec<String>,
+    /// The snapshot made (import) or written (export); none when unchanged.
+    pub snapshot: Option<SnapshotInfo>,
 }
 
 /// A mount the daemon serves.
@@ -56,11 +171,15 @@ pub struct DaemonStatus {
 }
 
 /// The daemon's answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Ok,
     Status(DaemonStatus),
+    Entries { entries: Vec<EntryInfo> },
+    Bytes { data: Vec<u8> },
+    Log { snapshots: Vec<SnapshotInfo> },
+    Transfer(TransferInfo),
     Error { message: String },
 }
 

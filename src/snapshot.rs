@@ -69,6 +69,44 @@ pub async fn resolve(store: &Store, root: ContentHash, path: &[u8]) -> Result<Re
     tree.get(last).cloned().map(Resolved::Entry).ok_or_else(|| Error::NotFound(shown()))
 }
 
+/// What `ls PATH` shows: a directory's entries (with their paths), or the
+/// one entry PATH names.
+pub async fn list(store: &Store, root: ContentHash, path: &[u8]) -> Result<Vec<(Vec<u8>, Entry)>> {
+    let base: Vec<u8> = split_path(path)?.join(&b'/');
+    Ok(match resolve(store, root, path).await? {
+        Resolved::Root(tree) => {
+            tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect()
+        }
+        Resolved::Entry(entry) => match entry.kind {
+            EntryKind::Dir { tree } => store
+                .load_tree(tree)
+                .await?
+                .into_entries()
+                .into_iter()
+                .map(|e| (join(&base, &e.name), e))
+                .collect(),
+            _ => vec![(base, entry)],
+        },
+    })
+}
+
+/// A file's bytes. Directories and symlinks are refused with a reason.
+pub async fn read_file(store: &Store, root: ContentHash, path: &[u8]) -> Result<Vec<u8>> {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    match resolve(store, root, path).await? {
+        Resolved::Entry(Entry { kind: EntryKind::File { content, .. }, .. }) => {
+            store.read_blob(content).await
+        }
+        Resolved::Entry(Entry { kind: EntryKind::Symlink { target }, .. }) => {
+            Err(Error::WrongKind(format!(
+                "{shown}: is a symlink to {}; cat its target instead",
+                String::from_utf8_lossy(&target)
+            )))
+        }
+        _ => Err(Error::WrongKind(format!("{shown}: is a directory"))),
+    }
+}
+
 /// Every entry of a snapshot, depth first in name order, with its path.
 /// Loads each level's subtrees in one batch.
 pub async fn walk(store: &Store, root: ContentHash) -> Result<Vec<(Vec<u8>, Entry)>> {

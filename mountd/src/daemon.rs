@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cortex::control::{self, DaemonStatus, MountInfo, Request, Response};
+use cortex::control::{
+    self, DaemonStatus, EntryInfo, MountInfo, Request, Response, SnapshotInfo, TransferInfo,
+};
 use cortex::store::{OpenOptions, Store, StoreLocation};
-use cortex::vfs::{Vfs, VfsConfig};
+use cortex::vfs::{Invalidation, Vfs, VfsConfig};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -168,6 +170,13 @@ impl Daemon {
             Request::Umount { mountpoint } => self.umount(&mountpoint).await.map(|()| Response::Ok),
             Request::Flush => self.flush().await.map(|()| Response::Ok),
             Request::Status => self.status().await.map(Response::Status),
+            Request::Ls { path } => self.ls(&path).await,
+            Request::Cat { path } => self.cat(&path).await,
+            Request::Log { limit } => self.log(limit).await,
+            Request::Export { dir, force } => self.export(&dir, force).await,
+            Request::Import { dir, include_git, no_ignore } => {
+                self.import(&dir, include_git, no_ignore).await
+            }
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -250,6 +259,74 @@ impl Daemon {
         Ok(())
     }
 
+    /// The head as the mounts see it: pending writes flushed first.
+    async fn current_root(&self) -> Result<cortex::ids::ContentHash> {
+        self.flush().await?;
+        Ok(self.store.head().await?.root)
+    }
+
+    async fn ls(&self, path: &[u8]) -> Result<Response> {
+        let root = self.current_root().await?;
+        let listing = cortex::snapshot::list(&self.store, root, path).await?;
+        let entries = listing.iter().map(|(p, e)| EntryInfo::new(p, e)).collect();
+        Ok(Response::Entries { entries })
+    }
+
+    async fn cat(&self, path: &[u8]) -> Result<Response> {
+        let root = self.current_root().await?;
+        let data = cortex::snapshot::read_file(&self.store, root, path).await?;
+        Ok(Response::Bytes { data })
+    }
+
+    async fn log(&self, limit: usize) -> Result<Response> {
+        self.flush().await?;
+        let snapshots = self.store.log(limit).await?.iter().map(SnapshotInfo::from).collect();
+        Ok(Response::Log { snapshots })
+    }
+
+    async fn export(&self, dir: &Path, force: bool) -> Result<Response> {
+        self.flush().await?;
+        let head = self.store.head().await?;
+        let started = std::time::Instant::now();
+        let options = cortex::export::ExportOptions { force };
+        let r = cortex::export::export(&self.store, head.root, dir, options).await?;
+        Ok(Response::Transfer(TransferInfo {
+            files: r.files,
+            dirs: r.dirs,
+            symlinks: r.symlinks,
+            bytes: r.bytes,
+            seconds: started.elapsed().as_secs_f64(),
+            skipped: vec![],
+            snapshot: Some(SnapshotInfo::from(&head)),
+        }))
+    }
+
+    /// Imports into main, then brings the mounted view up to date and
+    /// tells the kernel what changed.
+    async fn import(&self, dir: &Path, include_git: bool, no_ignore: bool) -> Result<Response> {
+        self.flush().await?;
+        let options =
+            cortex::import::ImportOptions { include_git, no_ignore, source: "import".into() };
+        let progress = Arc::new(cortex::import::NoProgress);
+        let r = cortex::import::import(&self.store, dir, &options, progress).await?;
+        let view = self.main.lock().unwrap().clone();
+        if let Some(vfs) = view {
+            let invalidations = vfs.refresh().await?;
+            let notifiers: Vec<fuser::Notifier> =
+                self.mounts.lock().unwrap().values().map(|m| m.session.notifier()).collect();
+            tokio::task::spawn_blocking(move || invalidate(&notifiers, &invalidations)).await?;
+        }
+        Ok(Response::Transfer(TransferInfo {
+            files: r.files,
+            dirs: r.dirs,
+            symlinks: r.symlinks,
+            bytes: r.bytes,
+            seconds: r.elapsed.as_secs_f64(),
+            skipped: r.skipped.iter().map(|p| p.display().to_string()).collect(),
+            snapshot: r.snapshot.as_ref().map(SnapshotInfo::from),
+        }))
+    }
+
     async fn flush(&self) -> Result<()> {
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {
@@ -298,6 +375,26 @@ impl Daemon {
             last_change_message: head.message,
             mounts,
         })
+    }
+}
+
+/// Tells each mount's kernel side to drop what changed. ENOENT means the
+/// kernel had nothing cached for it, which is fine.
+fn invalidate(notifiers: &[fuser::Notifier], invalidations: &[Invalidation]) {
+    use std::os::unix::ffi::OsStrExt;
+    for notifier in notifiers {
+        for inv in invalidations {
+            let result = match inv {
+                Invalidation::Entry { parent, name } => notifier
+                    .inval_entry(fuser::INodeNo(parent.0), std::ffi::OsStr::from_bytes(name)),
+                Invalidation::Inode(ino) => notifier.inval_inode(fuser::INodeNo(ino.0), 0, 0),
+            };
+            if let Err(e) = result
+                && e.raw_os_error() != Some(libc::ENOENT)
+            {
+                tracing::debug!("invalidate {inv:?}: {e}");
+            }
+        }
     }
 }
 

@@ -6,10 +6,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use cortex::snapshot::{self, Resolved};
-use cortex::tree::EntryKind;
-
-use cortex::store::Store;
+use cortex::control::{Request, Response};
+use cortex::snapshot;
 
 use super::Context;
 
@@ -20,27 +18,22 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    cx.with_store(async |store| show(store, args).await).await
-}
-
-async fn show(store: &Store, args: Args) -> Result<ExitCode> {
-    let head = store.head().await?;
-    let shown = args.path.to_string_lossy();
-    match snapshot::resolve(store, head.root, args.path.as_bytes()).await? {
-        Resolved::Root(_) => bail!("{shown}: is a directory"),
-        Resolved::Entry(entry) => match entry.kind {
-            EntryKind::File { content, .. } => {
-                let data = store.read_blob(content).await?;
-                let mut out = std::io::stdout().lock();
-                out.write_all(&data)?;
-                out.flush()?;
-            }
-            EntryKind::Dir { .. } => bail!("{shown}: is a directory"),
-            EntryKind::Symlink { target } => bail!(
-                "{shown}: is a symlink to {}; cat its target instead",
-                String::from_utf8_lossy(&target)
-            ),
+    let path = args.path.as_bytes().to_vec();
+    let data = match cx.daemon()? {
+        Some(dir) => match cx.ask(&dir, Request::Cat { path })? {
+            Response::Bytes { data } => data,
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
         },
-    }
+        None => {
+            cx.with_store(async |store| {
+                let head = store.head().await?;
+                Ok(snapshot::read_file(store, head.root, &path).await?)
+            })
+            .await?
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(&data)?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response, SnapshotInfo, TransferInfo};
 use cortex::export::ExportOptions;
-
-use cortex::store::Store;
 
 use super::Context;
 use super::output::{human_bytes, print_json};
@@ -25,31 +24,48 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    cx.with_store(async |store| show(store, args).await).await
-}
-
-async fn show(store: &Store, args: Args) -> Result<ExitCode> {
-    let head = store.head().await?;
-    let started = Instant::now();
-    let report =
-        cortex::export::export(store, head.root, &args.dir, ExportOptions { force: args.force })
-            .await?;
-    let seconds = started.elapsed().as_secs_f64();
+    let dir = std::path::absolute(&args.dir)?;
+    let info = match cx.daemon()? {
+        Some(store) => {
+            match cx.ask(&store, Request::Export { dir: dir.clone(), force: args.force })? {
+                Response::Transfer(info) => info,
+                other => bail!("unexpected answer from the mount daemon: {other:?}"),
+            }
+        }
+        None => {
+            cx.with_store(async |store| {
+                let head = store.head().await?;
+                let started = Instant::now();
+                let options = ExportOptions { force: args.force };
+                let r = cortex::export::export(store, head.root, &dir, options).await?;
+                Ok(TransferInfo {
+                    files: r.files,
+                    dirs: r.dirs,
+                    symlinks: r.symlinks,
+                    bytes: r.bytes,
+                    seconds: started.elapsed().as_secs_f64(),
+                    skipped: vec![],
+                    snapshot: Some(SnapshotInfo::from(&head)),
+                })
+            })
+            .await?
+        }
+    };
     if args.json {
         print_json(&serde_json::json!({
-            "snapshot": head.id.0, "files": report.files, "dirs": report.dirs,
-            "symlinks": report.symlinks, "bytes": report.bytes, "seconds": seconds,
+            "snapshot": info.snapshot.as_ref().map(|s| s.id), "files": info.files, "dirs": info.dirs,
+            "symlinks": info.symlinks, "bytes": info.bytes, "seconds": info.seconds,
         }))?;
     } else {
         println!(
-            "exported snapshot {} to {}: {} files, {} dirs, {} symlinks ({}) in {:.2} s",
-            head.id,
+            "exported snapshot #{} to {}: {} files, {} dirs, {} symlinks ({}) in {:.2} s",
+            info.snapshot.as_ref().map_or(0, |s| s.id),
             args.dir.display(),
-            report.files,
-            report.dirs,
-            report.symlinks,
-            human_bytes(report.bytes),
-            seconds
+            info.files,
+            info.dirs,
+            info.symlinks,
+            human_bytes(info.bytes),
+            info.seconds
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response, SnapshotInfo, TransferInfo};
 use cortex::import::{ImportOptions, ImportReport, Progress};
 use cortex::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,13 +36,29 @@ pub struct WalkArgs {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
+    let dir = std::path::absolute(&args.dir)?;
+    // A daemon holding the store imports for us, and its mounts follow.
+    if let Some(store) = cx.daemon()? {
+        let request = Request::Import {
+            dir,
+            include_git: args.walk.include_git,
+            no_ignore: args.walk.no_ignore,
+        };
+        return match cx.ask(&store, request)? {
+            Response::Transfer(info) => {
+                print_report(&info, args.json)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        };
+    }
     // The store of the current directory, or failing that the one of DIR.
     let cwd = std::env::current_dir()?;
     let location = cx.locate(&cwd).or_else(|_| cx.locate(&args.dir))?;
     let store = Store::open(&location, Default::default()).await?;
-    let report = import_with_progress(&store, &args.dir, &args.walk, "import").await;
+    let report = import_with_progress(&store, &dir, &args.walk, "import").await;
     store.close().await;
-    print_report(&report?, args.json)?;
+    print_report(&transfer_info(&report?), args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -63,26 +80,39 @@ pub async fn import_with_progress(
     Ok(report?)
 }
 
+/// An import's report in the form the daemon sends it.
+pub fn transfer_info(report: &ImportReport) -> TransferInfo {
+    TransferInfo {
+        files: report.files,
+        dirs: report.dirs,
+        symlinks: report.symlinks,
+        bytes: report.bytes,
+        seconds: report.elapsed.as_secs_f64(),
+        skipped: report.skipped.iter().map(|p| p.display().to_string()).collect(),
+        snapshot: report.snapshot.as_ref().map(SnapshotInfo::from),
+    }
+}
+
 /// Prints the summary line (always) or JSON.
-pub fn print_report(report: &ImportReport, json: bool) -> Result<()> {
+pub fn print_report(report: &TransferInfo, json: bool) -> Result<()> {
     if json {
         return print_json(&serde_json::json!({
             "files": report.files,
             "dirs": report.dirs,
             "symlinks": report.symlinks,
             "bytes": report.bytes,
-            "seconds": report.elapsed.as_secs_f64(),
-            "skipped": report.skipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "seconds": report.seconds,
+            "skipped": report.skipped,
             "snapshot": report.snapshot.as_ref().map(|s| serde_json::json!({
-                "id": s.id.0, "added": s.added, "modified": s.modified, "deleted": s.deleted,
+                "id": s.id, "added": s.added, "modified": s.modified, "deleted": s.deleted,
             })),
         }));
     }
     for path in &report.skipped {
-        eprintln!("cortex: skipped {} (not a regular file, directory or symlink)", path.display());
+        eprintln!("cortex: skipped {path} (not a regular file, directory or symlink)");
     }
     let change = match &report.snapshot {
-        Some(s) => format!("snapshot {} (+{} ~{} -{})", s.id, s.added, s.modified, s.deleted),
+        Some(s) => format!("snapshot #{} (+{} ~{} -{})", s.id, s.added, s.modified, s.deleted),
         None => "no change".to_owned(),
     };
     println!(
@@ -91,7 +121,7 @@ pub fn print_report(report: &ImportReport, json: bool) -> Result<()> {
         report.dirs,
         report.symlinks,
         human_bytes(report.bytes),
-        report.elapsed.as_secs_f64(),
+        report.seconds,
         change
     );
     Ok(())

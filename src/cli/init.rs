@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use cortex::store::{OpenOptions, STORE_DIR, Store, StoreLocation};
 
 use super::Context;
-use super::import::{WalkArgs, import_with_progress, print_report};
+use super::import::{WalkArgs, import_with_progress, print_report, transfer_info};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,6 +50,6 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     if !args.json {
         println!("initialised cortex store at {location}");
     }
-    print_report(&report, args.json)?;
+    print_report(&transfer_info(&report), args.json)?;
     Ok(ExitCode::SUCCESS)
 }

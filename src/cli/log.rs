@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
-
-use cortex::store::Store;
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response, SnapshotInfo};
 
 use super::Context;
 use super::output::{human_bytes, print_json};
@@ -20,38 +19,30 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    cx.with_store(async |store| show(store, args).await).await
-}
-
-async fn show(store: &Store, args: Args) -> Result<ExitCode> {
-    let log = store.log(args.limit).await?;
-    if args.json {
-        let items: Vec<_> = log
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "id": s.id.0,
-                    "parent": s.parent.map(|p| p.0),
-                    "time": s.time.to_rfc3339(),
-                    "source": s.source,
-                    "message": s.message,
-                    "root": s.root.to_hex(),
-                    "files": s.files,
-                    "bytes": s.bytes,
-                    "added": s.added,
-                    "modified": s.modified,
-                    "deleted": s.deleted,
-                })
+    let log: Vec<SnapshotInfo> = match cx.daemon()? {
+        Some(dir) => match cx.ask(&dir, Request::Log { limit: args.limit })? {
+            Response::Log { snapshots } => snapshots,
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        },
+        None => {
+            cx.with_store(async |store| {
+                Ok(store.log(args.limit).await?.iter().map(SnapshotInfo::from).collect())
             })
-            .collect();
-        print_json(&serde_json::Value::Array(items))?;
+            .await?
+        }
+    };
+    if args.json {
+        print_json(&serde_json::to_value(&log)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     for s in &log {
+        let time = chrono::DateTime::parse_from_rfc3339(&s.time)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|_| s.time.clone());
         println!(
             "{:<5} {}  {:<6} +{} ~{} -{}  {} files, {}  {}",
-            s.id.to_string(),
-            s.time.format("%Y-%m-%d %H:%M:%S"),
+            format!("#{}", s.id),
+            time,
             s.source,
             s.added,
             s.modified,

@@ -4,11 +4,10 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use cortex::snapshot::{self, Resolved, join};
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response};
+use cortex::snapshot;
 use cortex::tree::{Entry, EntryKind};
-
-use cortex::store::Store;
 
 use super::Context;
 use super::output::{display_name, entry_json, mode_string, print_json, time_string};
@@ -24,28 +23,21 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    cx.with_store(async |store| show(store, args).await).await
-}
-
-async fn show(store: &Store, args: Args) -> Result<ExitCode> {
-    let head = store.head().await?;
-    let path = args.path.as_bytes();
-    let parts = snapshot::split_path(path)?;
-    let base: Vec<u8> = parts.join(&b'/');
-    let listing: Vec<(Vec<u8>, Entry)> = match snapshot::resolve(store, head.root, path).await? {
-        Resolved::Root(tree) => {
-            tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect()
-        }
-        Resolved::Entry(entry) => match entry.kind {
-            EntryKind::Dir { tree } => store
-                .load_tree(tree)
-                .await?
-                .into_entries()
-                .into_iter()
-                .map(|e| (join(&base, &e.name), e))
-                .collect(),
-            _ => vec![(base.clone(), entry)],
+    let path = args.path.as_bytes().to_vec();
+    let listing: Vec<(Vec<u8>, Entry)> = match cx.daemon()? {
+        Some(dir) => match cx.ask(&dir, Request::Ls { path })? {
+            Response::Entries { entries } => {
+                entries.iter().map(|e| Ok((e.path.clone(), e.entry()?))).collect::<Result<_>>()?
+            }
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
         },
+        None => {
+            cx.with_store(async |store| {
+                let head = store.head().await?;
+                Ok(snapshot::list(store, head.root, &path).await?)
+            })
+            .await?
+        }
     };
     if args.json {
         let items: Vec<_> = listing.iter().map(|(p, e)| entry_json(p, e)).collect();

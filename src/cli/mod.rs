@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use cortex::control::{Request, Response};
 use cortex::store::{OpenOptions, Store, StoreLocation};
 
 pub use output::one_line;
@@ -75,6 +76,24 @@ impl Context {
             Some(spec) => StoreLocation::parse(spec)?,
             None => StoreLocation::discover(start)?,
         })
+    }
+
+    /// The store directory of a running mount daemon, if one holds the store:
+    /// then commands go through it instead of opening the store.
+    fn daemon(&self) -> Result<Option<std::path::PathBuf>> {
+        let location = self.locate(&std::env::current_dir()?)?;
+        let StoreLocation::Embedded(dir) = location else { return Ok(None) };
+        let socket = cortex::control::socket_path(&dir);
+        Ok(std::os::unix::net::UnixStream::connect(socket).is_ok().then_some(dir))
+    }
+
+    /// Asks the daemon of store `dir`; its errors become ours.
+    fn ask(&self, dir: &std::path::Path, request: Request) -> Result<Response> {
+        match cortex::control::call(dir, &request, std::time::Duration::from_secs(3600))? {
+            Some(Response::Error { message }) => anyhow::bail!("{message}"),
+            Some(response) => Ok(response),
+            None => anyhow::bail!("the mount daemon went away"),
+        }
     }
 
     /// Opens the store for the current directory, runs `f` on it, and

@@ -116,6 +116,15 @@ pub struct StatFs {
     pub namelen: u32,
 }
 
+/// Something the kernel may have cached that changed under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalidation {
+    /// The name `name` in directory `parent`.
+    Entry { parent: InodeNo, name: Vec<u8> },
+    /// An inode's attributes and cached pages.
+    Inode(InodeNo),
+}
+
 /// How `setxattr` treats an existing attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XattrMode {
@@ -162,6 +171,21 @@ struct Node {
 }
 
 impl Node {
+    /// The metadata of this node on a placeholder kind, for struct update.
+    fn meta(&self) -> Box<Node> {
+        Box::new(Node {
+            kind: NodeKind::Symlink { target: Vec::new() },
+            mode: self.mode,
+            owner: self.owner,
+            atime: self.atime,
+            mtime: self.mtime,
+            ctime: self.ctime,
+            nlink: self.nlink,
+            lookups: self.lookups,
+            xattrs: BTreeMap::new(),
+        })
+    }
+
     fn file_kind(&self) -> FileKind {
         match self.kind {
             NodeKind::Dir { .. } => FileKind::Dir,
@@ -200,58 +224,48 @@ impl Vfs {
     pub async fn load(store: Arc<Store>, config: VfsConfig) -> VfsResult<Vfs> {
         let head = store.head().await?;
         let entries = snapshot::walk(&store, head.root).await?;
-        let now = Timestamp::now();
-        let mut state = State { nodes: HashMap::new(), next_ino: 2, head, changed: false };
-        let root = Node {
-            kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
-            mode: 0o755,
-            owner: None,
-            atime: now,
-            mtime: now,
-            ctime: now,
-            nlink: 2,
-            lookups: 1,
-            xattrs: BTreeMap::new(),
-        };
-        state.nodes.insert(InodeNo::ROOT, root);
-        // `walk` yields parents before children, in path order.
-        let mut dirs: HashMap<Vec<u8>, InodeNo> = HashMap::new();
-        dirs.insert(Vec::new(), InodeNo::ROOT);
-        for (path, entry) in entries {
-            let parent_path = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => path[..i].to_vec(),
-                None => Vec::new(),
-            };
-            let parent = dirs[&parent_path];
-            let ino = state.alloc();
-            let kind = match entry.kind {
-                EntryKind::Dir { .. } => {
-                    dirs.insert(path.clone(), ino);
-                    NodeKind::Dir { children: BTreeMap::new(), parent }
-                }
-                EntryKind::File { content, size } => {
-                    NodeKind::File { data: Data::Stored { hash: content, size } }
-                }
-                EntryKind::Symlink { target } => NodeKind::Symlink { target },
-            };
-            let is_dir = matches!(kind, NodeKind::Dir { .. });
-            state.nodes.insert(
-                ino,
-                Node {
-                    kind,
-                    mode: entry.mode & MODE_MASK,
-                    owner: entry.owner,
-                    atime: entry.mtime,
-                    mtime: entry.mtime,
-                    ctime: entry.mtime,
-                    nlink: if is_dir { 2 } else { 1 },
-                    lookups: 0,
-                    xattrs: entry.xattrs.into_iter().collect(),
-                },
-            );
-            state.link_child(parent, entry.name, ino);
-        }
+        let state = State::build(head, entries, None);
         Ok(Vfs { store, config, state: Mutex::new(state), flushing: tokio::sync::Mutex::new(()) })
+    }
+
+    /// Catches up with main after it moved under the view (an import, later
+    /// a merge): the view becomes the new head, keeping the inode numbers of
+    /// paths that still exist, contents already read, and contents written
+    /// through the mount and not yet flushed. Returns what the kernel must
+    /// forget from its caches.
+    pub async fn refresh(&self) -> VfsResult<Vec<Invalidation>> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let new_head = self.store.head().await?;
+        let old_head = self.lock().head.clone();
+        if new_head.id == old_head.id {
+            return Ok(Vec::new());
+        }
+        let entries = snapshot::walk(&self.store, new_head.root).await?;
+        let changes = snapshot::diff(&self.store, old_head.root, new_head.root).await?;
+        let mut state = self.lock();
+        let old_paths = state.paths();
+        let rebuilt = State::build(new_head, entries, Some(&state));
+        let new_paths = rebuilt.paths();
+        let mut out = Vec::new();
+        for change in &changes {
+            // Every name on the way may have appeared or gone.
+            let mut parent = Vec::new();
+            for part in change.path.split(|&b| b == b'/') {
+                for paths in [&old_paths, &new_paths] {
+                    if let Some(&dir) = paths.get(&parent) {
+                        out.push(Invalidation::Entry { parent: dir, name: part.to_vec() });
+                    }
+                }
+                parent = snapshot::join(&parent, part);
+            }
+            if let Some(&ino) = old_paths.get(&change.path) {
+                out.push(Invalidation::Inode(ino));
+            }
+        }
+        out.sort_by_key(|i| format!("{i:?}"));
+        out.dedup();
+        *state = rebuilt;
+        Ok(out)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -836,6 +850,138 @@ impl Vfs {
 }
 
 impl State {
+    /// A view of `head` from its entries (parents before children). With
+    /// `old`, paths that exist in both keep their inode numbers and kernel
+    /// references, read contents stay cached, unflushed contents win, and
+    /// inodes the kernel still holds but that are gone stay as orphans.
+    fn build(head: Snapshot, entries: Vec<(Vec<u8>, Entry)>, old: Option<&State>) -> State {
+        let now = Timestamp::now();
+        let old_paths = old.map(State::paths).unwrap_or_default();
+        let next_ino = old.map_or(2, |o| o.next_ino);
+        let mut state = State { nodes: HashMap::new(), next_ino, head, changed: false };
+        let root = match old.and_then(|o| o.nodes.get(&InodeNo::ROOT)) {
+            Some(r) => Node {
+                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
+                nlink: 2,
+                xattrs: r.xattrs.clone(),
+                ..*r.meta()
+            },
+            None => Node {
+                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
+                mode: 0o755,
+                owner: None,
+                atime: now,
+                mtime: now,
+                ctime: now,
+                nlink: 2,
+                lookups: 1,
+                xattrs: BTreeMap::new(),
+            },
+        };
+        state.nodes.insert(InodeNo::ROOT, root);
+        let mut dirs: HashMap<Vec<u8>, InodeNo> = HashMap::new();
+        dirs.insert(Vec::new(), InodeNo::ROOT);
+        for (path, entry) in entries {
+            let parent_path = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => path[..i].to_vec(),
+                None => Vec::new(),
+            };
+            let parent = dirs[&parent_path];
+            let previous = old_paths.get(&path).and_then(|ino| {
+                let node = old?.nodes.get(ino)?;
+                let same_kind = matches!(
+                    (&node.kind, &entry.kind),
+                    (NodeKind::Dir { .. }, EntryKind::Dir { .. })
+                        | (NodeKind::File { .. }, EntryKind::File { .. })
+                        | (NodeKind::Symlink { .. }, EntryKind::Symlink { .. })
+                );
+                same_kind.then_some((*ino, node))
+            });
+            let ino = match previous {
+                Some((ino, _)) => ino,
+                None => state.alloc(),
+            };
+            let kind = match entry.kind {
+                EntryKind::Dir { .. } => {
+                    dirs.insert(path.clone(), ino);
+                    NodeKind::Dir { children: BTreeMap::new(), parent }
+                }
+                EntryKind::File { content, size } => {
+                    let data = match previous.map(|(_, n)| &n.kind) {
+                        Some(NodeKind::File { data: Data::Mem { bytes, hash } })
+                            if hash.is_none() || *hash == Some(content) =>
+                        {
+                            if hash.is_none() {
+                                state.changed = true; // written here, not yet flushed
+                            }
+                            Data::Mem { bytes: bytes.clone(), hash: *hash }
+                        }
+                        _ => Data::Stored { hash: content, size },
+                    };
+                    NodeKind::File { data }
+                }
+                EntryKind::Symlink { target } => NodeKind::Symlink { target },
+            };
+            let is_dir = matches!(kind, NodeKind::Dir { .. });
+            let lookups = previous.map_or(0, |(_, n)| n.lookups);
+            state.nodes.insert(
+                ino,
+                Node {
+                    kind,
+                    mode: entry.mode & MODE_MASK,
+                    owner: entry.owner,
+                    atime: entry.mtime,
+                    mtime: entry.mtime,
+                    ctime: entry.mtime,
+                    nlink: if is_dir { 2 } else { 1 },
+                    lookups,
+                    xattrs: entry.xattrs.into_iter().collect(),
+                },
+            );
+            state.link_child(parent, entry.name, ino);
+        }
+        // Inodes the kernel still holds that are gone from the tree.
+        if let Some(old) = old {
+            for (ino, node) in &old.nodes {
+                if node.lookups > 0 && !state.nodes.contains_key(ino) {
+                    let kind = match &node.kind {
+                        NodeKind::Dir { .. } => {
+                            NodeKind::Dir { children: BTreeMap::new(), parent: *ino }
+                        }
+                        NodeKind::File { data: Data::Stored { hash, size } } => {
+                            NodeKind::File { data: Data::Stored { hash: *hash, size: *size } }
+                        }
+                        NodeKind::File { data: Data::Mem { bytes, hash } } => {
+                            NodeKind::File { data: Data::Mem { bytes: bytes.clone(), hash: *hash } }
+                        }
+                        NodeKind::Symlink { target } => {
+                            NodeKind::Symlink { target: target.clone() }
+                        }
+                    };
+                    let orphan =
+                        Node { kind, nlink: 0, xattrs: node.xattrs.clone(), ..*node.meta() };
+                    state.nodes.insert(*ino, orphan);
+                }
+            }
+        }
+        state
+    }
+
+    /// Every path of the view with its inode ("" is the root).
+    fn paths(&self) -> HashMap<Vec<u8>, InodeNo> {
+        let mut out = HashMap::new();
+        let mut stack = vec![(Vec::new(), InodeNo::ROOT)];
+        while let Some((path, ino)) = stack.pop() {
+            if let Some(Node { kind: NodeKind::Dir { children, .. }, .. }) = self.nodes.get(&ino) {
+                for (name, child) in children {
+                    stack.push((snapshot::join(&path, name), *child));
+                }
+            }
+            out.insert(path, ino);
+        }
+        out
+    }
+
     fn alloc(&mut self) -> InodeNo {
         let ino = InodeNo(self.next_ino);
         self.next_ino += 1;

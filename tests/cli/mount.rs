@@ -188,3 +188,30 @@ os.fsync(os.open(".", os.O_RDONLY))
     m.umount();
     assert_eq!(ok(&m.tree, &["cat", "notes.txt"]), "saved by an editor\n");
 }
+
+#[test]
+fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
+    let m = Mounted::new(&[("a.txt", "one\n"), ("sub/b.txt", "b\n")]);
+    // Let the kernel cache names, attributes and pages.
+    assert_eq!(std::fs::read_to_string(m.mnt.join("a.txt")).unwrap(), "one\n");
+    assert!(m.mnt.join("sub/b.txt").exists());
+
+    assert_eq!(ok(&m.tree, &["cat", "a.txt"]), "one\n");
+    assert!(ok(&m.tree, &["ls"]).contains("sub/"));
+    m.sh("echo two > a.txt");
+    assert_eq!(ok(&m.tree, &["cat", "a.txt"]), "two\n", "the daemon flushes before it reads");
+    assert!(ok(&m.tree, &["log"]).lines().next().unwrap().contains("mount"));
+    let exp = m.tmp.path().join("exp");
+    ok(&m.tree, &["export", exp.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(exp.join("a.txt")).unwrap(), "two\n");
+
+    // Someone edits the real checkout and imports it: the mount follows.
+    std::fs::write(m.tree.join("a.txt"), "three\n").unwrap();
+    std::fs::remove_dir_all(m.tree.join("sub")).unwrap();
+    std::fs::write(m.tree.join("c.txt"), "new\n").unwrap();
+    let out = ok(&m.tree, &["import", "."]);
+    assert!(out.contains("snapshot #"), "{out}");
+    assert_eq!(std::fs::read_to_string(m.mnt.join("a.txt")).unwrap(), "three\n");
+    assert!(!m.mnt.join("sub").exists());
+    assert_eq!(std::fs::read_to_string(m.mnt.join("c.txt")).unwrap(), "new\n");
+}

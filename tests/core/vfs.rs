@@ -425,3 +425,43 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn refresh_follows_main_and_keeps_inode_numbers() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.txt", b"one\n");
+    write(src.path(), "gone/b.txt", b"bye\n");
+    let (store, vfs) = vfs_of(common::store().await.store, Some(src.path())).await;
+    let a = resolve(&vfs, "a.txt").unwrap();
+    assert_eq!(vfs.read(a, 0, 100).await.unwrap(), b"one\n");
+    let gone = resolve(&vfs, "gone/b.txt").unwrap();
+    // Written through the mount and not flushed: survives the refresh.
+    let mine = vfs.create(InodeNo::ROOT, b"mine.txt", 0o644, ME).unwrap();
+    vfs.write(mine.ino, 0, b"local\n").await.unwrap();
+    vfs.flush().await.unwrap();
+    vfs.write(mine.ino, 0, b"LOCAL\n").await.unwrap();
+
+    // Main moves underneath: an import of a changed tree.
+    write(src.path(), "a.txt", b"two\n");
+    std::fs::remove_dir_all(src.path().join("gone")).unwrap();
+    write(src.path(), "new/c.txt", b"new\n");
+    write(src.path(), "mine.txt", b"local\n");
+    common::import(&store, src.path()).await;
+
+    let invalidations = vfs.refresh().await.unwrap();
+    assert!(invalidations.contains(&cortex::vfs::Invalidation::Inode(a)), "{invalidations:?}");
+    assert!(invalidations.contains(&cortex::vfs::Invalidation::Entry {
+        parent: InodeNo::ROOT,
+        name: b"gone".to_vec()
+    }));
+    assert_eq!(resolve(&vfs, "a.txt").unwrap(), a, "same path, same inode");
+    assert_eq!(vfs.read(a, 0, 100).await.unwrap(), b"two\n");
+    assert_eq!(resolve(&vfs, "gone"), Err(libc::ENOENT));
+    // The kernel still held the removed file: it stays readable until forgotten.
+    assert_eq!(vfs.read(gone, 0, 100).await.unwrap(), b"bye\n");
+    assert_eq!(vfs.read(resolve(&vfs, "new/c.txt").unwrap(), 0, 9).await.unwrap(), b"new\n");
+    assert_eq!(vfs.read(mine.ino, 0, 100).await.unwrap(), b"LOCAL\n");
+    assert!(vfs.is_dirty());
+    vfs.flush().await.unwrap();
+    assert_eq!(vfs.head().id, store.head().await.unwrap().id);
+}
