@@ -183,6 +183,36 @@ pub enum Response {
     Error { message: String },
 }
 
+impl TransferInfo {
+    pub fn from_import(r: &crate::import::ImportReport) -> TransferInfo {
+        TransferInfo {
+            files: r.files,
+            dirs: r.dirs,
+            symlinks: r.symlinks,
+            bytes: r.bytes,
+            seconds: r.elapsed.as_secs_f64(),
+            skipped: r.skipped.iter().map(|p| p.display().to_string()).collect(),
+            snapshot: r.snapshot.as_ref().map(SnapshotInfo::from),
+        }
+    }
+
+    pub fn from_export(
+        r: &crate::export::ExportReport,
+        of: &Snapshot,
+        seconds: f64,
+    ) -> TransferInfo {
+        TransferInfo {
+            files: r.files,
+            dirs: r.dirs,
+            symlinks: r.symlinks,
+            bytes: r.bytes,
+            seconds,
+            skipped: vec![],
+            snapshot: Some(SnapshotInfo::from(of)),
+        }
+    }
+}
+
 /// The socket path of the store directory `dir`.
 pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join(SOCKET)

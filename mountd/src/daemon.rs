@@ -290,15 +290,8 @@ impl Daemon {
         let started = std::time::Instant::now();
         let options = cortex::export::ExportOptions { force };
         let r = cortex::export::export(&self.store, head.root, dir, options).await?;
-        Ok(Response::Transfer(TransferInfo {
-            files: r.files,
-            dirs: r.dirs,
-            symlinks: r.symlinks,
-            bytes: r.bytes,
-            seconds: started.elapsed().as_secs_f64(),
-            skipped: vec![],
-            snapshot: Some(SnapshotInfo::from(&head)),
-        }))
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(Response::Transfer(TransferInfo::from_export(&r, &head, seconds)))
     }
 
     /// Imports into main, then brings the mounted view up to date and
@@ -316,15 +309,7 @@ impl Daemon {
                 self.mounts.lock().unwrap().values().map(|m| m.session.notifier()).collect();
             tokio::task::spawn_blocking(move || invalidate(&notifiers, &invalidations)).await?;
         }
-        Ok(Response::Transfer(TransferInfo {
-            files: r.files,
-            dirs: r.dirs,
-            symlinks: r.symlinks,
-            bytes: r.bytes,
-            seconds: r.elapsed.as_secs_f64(),
-            skipped: r.skipped.iter().map(|p| p.display().to_string()).collect(),
-            snapshot: r.snapshot.as_ref().map(SnapshotInfo::from),
-        }))
+        Ok(Response::Transfer(TransferInfo::from_import(&r)))
     }
 
     async fn flush(&self) -> Result<()> {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use cortex::control::{Request, Response, SnapshotInfo, TransferInfo};
+use cortex::control::{Request, Response, TransferInfo};
 use cortex::export::ExportOptions;
 
 use super::Context;
@@ -38,15 +38,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
                 let started = Instant::now();
                 let options = ExportOptions { force: args.force };
                 let r = cortex::export::export(store, head.root, &dir, options).await?;
-                Ok(TransferInfo {
-                    files: r.files,
-                    dirs: r.dirs,
-                    symlinks: r.symlinks,
-                    bytes: r.bytes,
-                    seconds: started.elapsed().as_secs_f64(),
-                    skipped: vec![],
-                    snapshot: Some(SnapshotInfo::from(&head)),
-                })
+                Ok(TransferInfo::from_export(&r, &head, started.elapsed().as_secs_f64()))
             })
             .await?
         }

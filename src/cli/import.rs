@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use cortex::control::{Request, Response, SnapshotInfo, TransferInfo};
+use cortex::control::{Request, Response, TransferInfo};
 use cortex::import::{ImportOptions, ImportReport, Progress};
 use cortex::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -82,15 +82,7 @@ pub async fn import_with_progress(
 
 /// An import's report in the form the daemon sends it.
 pub fn transfer_info(report: &ImportReport) -> TransferInfo {
-    TransferInfo {
-        files: report.files,
-        dirs: report.dirs,
-        symlinks: report.symlinks,
-        bytes: report.bytes,
-        seconds: report.elapsed.as_secs_f64(),
-        skipped: report.skipped.iter().map(|p| p.display().to_string()).collect(),
-        snapshot: report.snapshot.as_ref().map(SnapshotInfo::from),
-    }
+    TransferInfo::from_import(report)
 }
 
 /// Prints the summary line (always) or JSON.
