@@ -79,18 +79,23 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    drop(listener); // clients now see "refused" rather than wait on us
     ticker.abort();
+    let _ = ticker.await;
     daemon.shutdown().await;
-    let _ = std::fs::remove_file(control::socket_path(&dir));
+    // Close the store before the socket goes: a client that sees the socket
+    // gone may open the store at once.
     match Arc::try_unwrap(daemon) {
         Ok(d) => {
             drop(d.main);
-            if let Ok(store) = Arc::try_unwrap(d.store) {
-                store.close().await;
+            match Arc::try_unwrap(d.store) {
+                Ok(store) => store.close().await,
+                Err(_) => tracing::warn!("store still referenced at exit"),
             }
         }
         Err(_) => tracing::warn!("daemon still referenced at exit"),
     }
+    let _ = std::fs::remove_file(control::socket_path(&dir));
     Ok(())
 }
 

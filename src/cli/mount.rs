@@ -88,7 +88,11 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
         None => None,
     };
     match answer {
-        Some(Response::Ok) => {}
+        Some(Response::Ok) => {
+            if let Some(dir) = &dir {
+                wait_for_daemon_exit(dir);
+            }
+        }
         // No daemon, or not one of its mounts: a stale mount of a dead
         // daemon is cleaned up with fusermount3.
         Some(Response::Error { .. }) | None if is_cortex_mount(&mountpoint) => {
@@ -106,6 +110,19 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
     }
     println!("unmounted {}", mountpoint.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// After its last mount goes the daemon closes the store and exits; wait
+/// for that, so that the next command can open the store itself.
+fn wait_for_daemon_exit(dir: &Path) {
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        match control::call(dir, &Request::Status, Duration::from_secs(5)) {
+            Ok(Some(Response::Status(s))) if !s.mounts.is_empty() => return, // still serving others
+            Ok(None) | Err(_) if cortex::store::is_free(dir) => return,
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 fn flags(cmd: &mut Command, args: &MountArgs) {

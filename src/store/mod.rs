@@ -25,6 +25,12 @@ pub use history::{Change, ChangeOp, JournalEntry, NewSnapshot, Snapshot};
 pub use location::{STORE_DIR, StoreLocation};
 pub use migrate::SCHEMA_VERSION;
 
+/// True when no process holds the embedded store in `dir` (the `.cortex`
+/// directory).
+pub fn is_free(dir: &std::path::Path) -> bool {
+    lock::is_free(&dir.join("lock"))
+}
+
 use crate::error::{Error, Result};
 use lock::StoreLock;
 
@@ -66,17 +72,29 @@ impl Store {
             .await
             .map_err(|e| Error::db("select the main namespace", e))?;
         let store = Store { db, location: location.clone(), _lock: lock };
+        match store.prepare(options).await {
+            Ok(()) => Ok(store),
+            Err(e) => {
+                // Shut the engine down properly before reporting.
+                store.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Migrates (or refuses) the store and makes sure main has a head.
+    async fn prepare(&self, options: OpenOptions) -> Result<()> {
+        let location = &self.location;
         // Memory and remote stores are set up on first use; an embedded store
         // directory is only set up by `cortex init`.
         let allow_fresh = options.create || !matches!(location, StoreLocation::Embedded(_));
-        let before = migrate::apply(&store.db, allow_fresh).await?;
+        let before = migrate::apply(&self.db, allow_fresh).await?;
         if before == 0 && !allow_fresh {
             return Err(Error::NoStore(format!(
                 "{location} is not an initialised cortex store; run `cortex init`"
             )));
         }
-        store.ensure_head().await?;
-        Ok(store)
+        self.ensure_head().await
     }
 
     /// Opens a fresh in-memory store, for tests.
