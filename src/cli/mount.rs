@@ -78,7 +78,8 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
 }
 
 pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
-    let mountpoint = std::path::absolute(&args.mountpoint)?;
+    let mountpoint =
+        std::fs::canonicalize(&args.mountpoint).or_else(|_| lexical_absolute(&args.mountpoint))?;
     let dir = store_dir(cx).ok();
     let answer = match &dir {
         Some(dir) => {
@@ -178,8 +179,30 @@ fn mounted(path: &Path) -> bool {
     !mount_lines(path).is_empty()
 }
 
+/// A FUSE mount whose source is "cortex" (`... - fuse cortex rw,...`).
 fn is_cortex_mount(path: &Path) -> bool {
-    mount_lines(path).iter().any(|l| l.contains(" fuse.cortex "))
+    mount_lines(path).iter().any(|line| {
+        let Some((_, tail)) = line.split_once(" - ") else { return false };
+        let mut fields = tail.split(' ');
+        let fstype = fields.next().unwrap_or("");
+        fstype.starts_with("fuse") && fields.next() == Some("cortex")
+    })
+}
+
+/// An absolute path with `.` and `..` resolved lexically (a dead mount
+/// cannot be canonicalised: it answers ENOTCONN).
+fn lexical_absolute(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in std::path::absolute(path)?.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -86,3 +86,77 @@ fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
     ok(&tree, &["import", "."]);
     assert_eq!(exported(&tree, &tmp.path().join("final")), tree_picture(&tree));
 }
+
+/// Writes, fsyncs and records files in the mount until writing fails.
+fn fsync_writer(
+    mnt: std::path::PathBuf,
+    round: usize,
+) -> std::thread::JoinHandle<Vec<(String, Vec<u8>)>> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut done = Vec::new();
+        for i in 0..100_000 {
+            let name = format!("r{round}-f{i:05}.txt");
+            let body = format!("round {round} file {i}\n").repeat(1 + i % 50).into_bytes();
+            let write = || -> std::io::Result<()> {
+                let mut f = std::fs::File::create(mnt.join(&name))?;
+                f.write_all(&body)?;
+                f.sync_all()
+            };
+            if write().is_err() {
+                break;
+            }
+            done.push((name, body));
+        }
+        done
+    })
+}
+
+#[test]
+fn kill_9_of_the_daemon_loses_nothing_fsynced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("proj");
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::write(tree.join("README"), b"base\n").unwrap();
+    ok(&tree, &["init"]);
+    let m = mnt.to_str().unwrap();
+
+    let mut fsynced: Vec<(String, Vec<u8>)> = Vec::new();
+    for (round, delay) in [50u64, 150, 300, 500, 800].iter().enumerate() {
+        ok(&tree, &["mount", m]);
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(&tree, &["status", "--json"])).unwrap();
+        let pid = status["daemon_pid"].as_u64().expect("the daemon's pid") as i32;
+        let writer = fsync_writer(mnt.clone(), round);
+        std::thread::sleep(Duration::from_millis(*delay));
+        // SAFETY: sending a signal to a process we started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let written = writer.join().unwrap();
+        assert!(!written.is_empty(), "round {round}: nothing was written before the kill");
+        fsynced.extend(written);
+        // The mount is stale now; umount cleans it up.
+        ok(&tree, &["umount", m]);
+        // Wait for the dead daemon's locks to go with it.
+        for _ in 0..500 {
+            if cortex::store::is_free(&tree.join(".cortex")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Everything fsynced so far, in every round, is in the store.
+        let out = tmp.path().join(format!("check{round}"));
+        ok(&tree, &["export", out.to_str().unwrap()]);
+        for (name, body) in &fsynced {
+            let got = std::fs::read(out.join(name))
+                .unwrap_or_else(|e| panic!("round {round}: {name}: {e}"));
+            assert_eq!(&got, body, "round {round}: {name}");
+        }
+        eprintln!("round {round}: {} files fsynced so far, all present", fsynced.len());
+    }
+    // And the store still mounts.
+    ok(&tree, &["mount", m]);
+    assert_eq!(std::fs::read(mnt.join("README")).unwrap(), b"base\n");
+    ok(&tree, &["umount", m]);
+}
