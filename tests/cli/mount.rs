@@ -215,3 +215,54 @@ fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     assert!(!m.mnt.join("sub").exists());
     assert_eq!(std::fs::read_to_string(m.mnt.join("c.txt")).unwrap(), "new\n");
 }
+
+fn renameat2(dir: &Path, from: &str, to: &str, flags: u32) -> Result<(), i32> {
+    use std::ffi::CString;
+    let a = CString::new(dir.join(from).to_str().unwrap()).unwrap();
+    let b = CString::new(dir.join(to).to_str().unwrap()).unwrap();
+    // SAFETY: two valid NUL-terminated paths; no memory is shared.
+    let rc =
+        unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), flags) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error().raw_os_error().unwrap()) }
+}
+
+#[test]
+fn semantics_through_the_kernel() {
+    let m = Mounted::new(&[("a", "A"), ("b", "B")]);
+    let mnt = &m.mnt;
+    // renameat2 flags.
+    assert_eq!(renameat2(mnt, "a", "b", libc::RENAME_NOREPLACE), Err(libc::EEXIST));
+    renameat2(mnt, "a", "b", libc::RENAME_EXCHANGE).unwrap();
+    assert_eq!(std::fs::read_to_string(mnt.join("a")).unwrap(), "B");
+    assert_eq!(std::fs::read_to_string(mnt.join("b")).unwrap(), "A");
+    assert_eq!(renameat2(mnt, "a", "zz", libc::RENAME_EXCHANGE), Err(libc::ENOENT));
+    assert_eq!(renameat2(mnt, "a", "c", libc::RENAME_WHITEOUT), Err(libc::EINVAL));
+    // Special files cannot be stored.
+    let fifo = std::ffi::CString::new(mnt.join("fifo").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, -1);
+    assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EPERM));
+    // Advisory locks work (the kernel keeps them), and df answers.
+    m.sh("python3 -c 'import fcntl; f = open(\"a\", \"r+\"); fcntl.flock(f, fcntl.LOCK_EX); fcntl.lockf(f, fcntl.LOCK_EX)'");
+    m.sh("df . >/dev/null && stat -f . >/dev/null");
+    // Hard links share an inode while mounted.
+    m.sh("ln a hard && test $(stat -c %h a) = 2 && test $(stat -c %i a) = $(stat -c %i hard)");
+    // Other users are kept out unless --allow-other.
+    let other =
+        Command::new("runuser").args(["-u", "nobody", "--", "ls"]).arg(mnt).output().unwrap();
+    assert!(!other.status.success(), "nobody could list the mount");
+    // Extended attributes.
+    m.sh("python3 -c 'import os; os.setxattr(\"a\", \"user.k\", b\"v\"); assert os.getxattr(\"a\", \"user.k\") == b\"v\"'");
+    m.umount();
+
+    // A read-only mount refuses writes.
+    ok(&m.tree, &["mount", "--read-only", m.mnt.to_str().unwrap()]);
+    let err = std::fs::write(m.mnt.join("new"), b"x").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EROFS));
+    assert_eq!(std::fs::read_to_string(m.mnt.join("a")).unwrap(), "B");
+    // The xattr and the link survived the remount (the link as a copy).
+    let xattr = m.sh("python3 -c 'import os; print(os.getxattr(\"a\", \"user.k\").decode())'");
+    assert_eq!(xattr, "v\n");
+    assert_eq!(std::fs::read_to_string(m.mnt.join("hard")).unwrap(), "B");
+    assert_eq!(m.sh("stat -c %h hard"), "1\n");
+}
