@@ -258,9 +258,8 @@ impl Daemon {
             bail!("unmount {}: {e}", path.display());
         }
         tracing::info!(mountpoint = %path.display(), "unmounted");
-        if self.mounts.lock().unwrap().is_empty() {
-            self.stop.notify_one();
-        }
+        // With no mounts left the ticker stops the daemon within a second,
+        // after this answer has gone out.
         Ok(())
     }
 

@@ -296,6 +296,9 @@ impl Vfs {
 
     /// Looks `name` up in `parent`; the kernel now holds one more reference.
     pub fn lookup(&self, parent: InodeNo, name: &[u8]) -> VfsResult<Attr> {
+        if name.len() > NAME_MAX {
+            return Err(vfs_err!(libc::ENAMETOOLONG, "name longer than {NAME_MAX} bytes"));
+        }
         let mut state = self.lock();
         let ino = state.child(parent, name)?;
         state.node_mut(ino)?.lookups += 1;

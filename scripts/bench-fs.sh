@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Filesystem speed: the same workloads on a native directory, on a bindfs
+# mount of it (Debian's bindfs, a plain FUSE pass-through), and on a cortex
+# mount, in one run. Prints seconds and ratios, cold and warm.
+#
+# Usage: scripts/bench-fs.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+command -v bindfs >/dev/null || { apt-get update -qq && apt-get install -y -qq bindfs >/dev/null; }
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
+cargo build --workspace --locked --bins
+exec python3 scripts/bench_fs.py "$CARGO_TARGET_DIR/debug/cortex"
