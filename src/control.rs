@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
 use crate::store::Snapshot;
-use crate::tree::{Entry, EntryKind, Timestamp};
+use crate::tree::{Entry, EntryKind, SpecialKind, Timestamp};
 
 /// The socket's file name inside the store directory.
 pub const SOCKET: &str = "mountd.sock";
@@ -56,6 +56,9 @@ pub struct EntryInfo {
     pub size: u64,
     pub hash: Option<String>,
     pub target: Option<Vec<u8>>,
+    /// Device number of a device node.
+    #[serde(default)]
+    pub rdev: u64,
 }
 
 impl EntryInfo {
@@ -64,6 +67,11 @@ impl EntryInfo {
             EntryKind::File { content, size } => ("file", *size, Some(content.to_hex()), None),
             EntryKind::Dir { .. } => ("dir", 0, None, None),
             EntryKind::Symlink { target } => ("symlink", 0, None, Some(target.clone())),
+            EntryKind::Special { kind, .. } => (special_name(*kind), 0, None, None),
+        };
+        let rdev = match e.kind {
+            EntryKind::Special { rdev, .. } => rdev,
+            _ => 0,
         };
         EntryInfo {
             path: path.to_vec(),
@@ -74,6 +82,7 @@ impl EntryInfo {
             size,
             hash,
             target,
+            rdev,
         }
     }
 
@@ -85,6 +94,9 @@ impl EntryInfo {
             }
             ("symlink", _, Some(target)) => EntryKind::Symlink { target: target.clone() },
             ("dir", _, _) => EntryKind::Dir { tree: ContentHash::from_bytes([0; 32]) },
+            (name, _, _) if special_kind(name).is_some() => {
+                EntryKind::Special { kind: special_kind(name).expect("checked"), rdev: self.rdev }
+            }
             _ => return Err(Error::InvalidInput(format!("malformed entry {:?}", self.kind))),
         };
         let mtime = Timestamp { sec: self.mtime, nsec: 0 };
@@ -97,6 +109,21 @@ impl EntryInfo {
             xattrs: vec![],
         })
     }
+}
+
+fn special_name(kind: SpecialKind) -> &'static str {
+    match kind {
+        SpecialKind::Fifo => "fifo",
+        SpecialKind::Socket => "socket",
+        SpecialKind::CharDevice => "char",
+        SpecialKind::BlockDevice => "block",
+    }
+}
+
+fn special_kind(name: &str) -> Option<SpecialKind> {
+    [SpecialKind::Fifo, SpecialKind::Socket, SpecialKind::CharDevice, SpecialKind::BlockDevice]
+        .into_iter()
+        .find(|k| special_name(*k) == name)
 }
 
 /// A snapshot on the wire.

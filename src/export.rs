@@ -68,6 +68,12 @@ pub async fn export(
                 set_times(&dest, entry.mtime, false)?;
                 report.symlinks += 1;
             }
+            EntryKind::Special { kind, rdev } => {
+                remove_non_dir(&dest)?;
+                make_node(&dest, kind.mode_bits() | entry.mode, *rdev)?;
+                set_times(&dest, entry.mtime, false)?;
+                report.files += 1;
+            }
         }
     }
     for batch in files.chunks(64) {
@@ -164,6 +170,20 @@ fn write_file(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
     file.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set mode of", dest, e))?;
     Ok(())
+}
+
+/// Creates a FIFO, socket or device node (devices need privileges).
+fn make_node(dest: &Path, mode: u32, rdev: u64) -> Result<()> {
+    let c = CString::new(dest.as_os_str().as_bytes())
+        .map_err(|_| Error::InvalidInput(format!("path with a NUL byte: {}", dest.display())))?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    let rc = unsafe { libc::mknod(c.as_ptr(), mode, rdev as libc::dev_t) };
+    if rc != 0 {
+        return Err(Error::io("create special file", dest, std::io::Error::last_os_error()));
+    }
+    // mknod applies the umask; set the bits exactly.
+    fs::set_permissions(dest, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| Error::io("set mode of", dest, e))
 }
 
 /// Sets access and modification time (both to `mtime`) without following

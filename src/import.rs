@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::ids::ContentHash;
 use crate::snapshot;
 use crate::store::{BlobWrite, CHUNK_SIZE, NewSnapshot, STORE_DIR, Snapshot, Store};
-use crate::tree::{Entry, EntryKind, MODE_MASK, Timestamp, Tree};
+use crate::tree::{Entry, EntryKind, MODE_MASK, SpecialKind, Timestamp, Tree};
 
 /// How to import.
 #[derive(Clone, Debug, Default)]
@@ -52,7 +52,7 @@ pub struct ImportReport {
     pub dirs: u64,
     pub symlinks: u64,
     pub bytes: u64,
-    /// Special files (sockets, fifos, devices) left out, with their paths.
+    /// Entries of no kind a tree can hold, left out, with their paths.
     pub skipped: Vec<PathBuf>,
     pub elapsed: Duration,
     /// The new snapshot, or `None` when the tree had not changed.
@@ -70,6 +70,7 @@ struct Walked {
     dirs: BTreeMap<Vec<u8>, DirInfo>,
     files: u64,
     symlinks: u64,
+    specials: u64,
     bytes: u64,
     skipped: Vec<PathBuf>,
 }
@@ -170,7 +171,7 @@ pub async fn import(
             root: root_hash,
             source: options.source.clone(),
             message: format!("{} {}", options.source, root.display()),
-            files: walked.files + walked.symlinks,
+            files: walked.files + walked.symlinks + walked.specials,
             bytes: walked.bytes,
             changes,
         };
@@ -208,8 +209,14 @@ fn walk(
         e.depth() == 0 || (name != STORE_DIR.as_bytes() && (include_git || name != b".git"))
     });
 
-    let mut walked =
-        Walked { dirs: BTreeMap::new(), files: 0, symlinks: 0, bytes: 0, skipped: Vec::new() };
+    let mut walked = Walked {
+        dirs: BTreeMap::new(),
+        files: 0,
+        symlinks: 0,
+        specials: 0,
+        bytes: 0,
+        skipped: Vec::new(),
+    };
     walked.dirs.insert(Vec::new(), DirInfo::default());
     for item in builder.build() {
         let item = item.map_err(|e| walk_error(root, e))?;
@@ -240,6 +247,9 @@ fn walk(
             walked.bytes += size;
             progress.file(size);
             EntryKind::File { content, size }
+        } else if let Some(special) = SpecialKind::from_mode(meta.mode()) {
+            walked.specials += 1;
+            EntryKind::Special { kind: special, rdev: meta.rdev() }
         } else {
             walked.skipped.push(rel.to_path_buf());
             continue;

@@ -39,9 +39,73 @@ impl Timestamp {
 /// What an entry is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKind {
-    File { content: ContentHash, size: u64 },
-    Dir { tree: ContentHash },
-    Symlink { target: Vec<u8> },
+    File {
+        content: ContentHash,
+        size: u64,
+    },
+    Dir {
+        tree: ContentHash,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// A FIFO, socket or device node: no content, only its kind and (for
+    /// devices) its device number.
+    Special {
+        kind: SpecialKind,
+        rdev: u64,
+    },
+}
+
+/// The kinds of special file a tree can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpecialKind {
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+}
+
+impl SpecialKind {
+    fn code(self) -> u8 {
+        match self {
+            SpecialKind::Fifo => 1,
+            SpecialKind::Socket => 2,
+            SpecialKind::CharDevice => 3,
+            SpecialKind::BlockDevice => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<SpecialKind> {
+        Some(match code {
+            1 => SpecialKind::Fifo,
+            2 => SpecialKind::Socket,
+            3 => SpecialKind::CharDevice,
+            4 => SpecialKind::BlockDevice,
+            _ => return None,
+        })
+    }
+
+    /// The `S_IF*` file type bits.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            SpecialKind::Fifo => libc::S_IFIFO,
+            SpecialKind::Socket => libc::S_IFSOCK,
+            SpecialKind::CharDevice => libc::S_IFCHR,
+            SpecialKind::BlockDevice => libc::S_IFBLK,
+        }
+    }
+
+    /// The kind of a `S_IF*` file type, if it is a special one.
+    pub fn from_mode(mode: u32) -> Option<SpecialKind> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFIFO => SpecialKind::Fifo,
+            libc::S_IFSOCK => SpecialKind::Socket,
+            libc::S_IFCHR => SpecialKind::CharDevice,
+            libc::S_IFBLK => SpecialKind::BlockDevice,
+            _ => return None,
+        })
+    }
 }
 
 /// One name in a directory.
@@ -135,6 +199,7 @@ impl Tree {
                 EntryKind::File { .. } => 1u8,
                 EntryKind::Dir { .. } => 2u8,
                 EntryKind::Symlink { .. } => 3u8,
+                EntryKind::Special { .. } => 4u8,
             };
             let flags = e.owner.is_some() as u8 | ((!e.xattrs.is_empty() as u8) << 1);
             out.push(tag);
@@ -151,6 +216,10 @@ impl Tree {
                 EntryKind::Symlink { target } => {
                     put_u32(&mut out, target.len() as u32);
                     out.extend_from_slice(target);
+                }
+                EntryKind::Special { kind, rdev } => {
+                    out.push(kind.code());
+                    out.extend_from_slice(&rdev.to_le_bytes());
                 }
             }
             if let Some((uid, gid)) = e.owner {
@@ -199,6 +268,13 @@ impl Tree {
                 3 => {
                     let len = r.u32()? as usize;
                     EntryKind::Symlink { target: r.take(len)?.to_vec() }
+                }
+                4 => {
+                    let code = r.u8()?;
+                    let kind = SpecialKind::from_code(code).ok_or_else(|| {
+                        Error::Corrupt(format!("special file of unknown kind {code}"))
+                    })?;
+                    EntryKind::Special { kind, rdev: u64::from_le_bytes(r.array()?) }
                 }
                 other => return Err(Error::Corrupt(format!("tree entry of unknown kind {other}"))),
             };
@@ -285,9 +361,11 @@ mod tests {
         dir.kind = EntryKind::Dir { tree: Tree::default().hash() };
         dir.owner = Some((1000, 100));
         dir.xattrs = vec![(b"user.a".to_vec(), b"\x00\xff".to_vec()), (b"user.b".to_vec(), vec![])];
+        let mut fifo = file("fifo", b"");
+        fifo.kind = EntryKind::Special { kind: SpecialKind::CharDevice, rdev: 0x0103 };
         let mut odd = file("x", b"1");
         odd.name = b"caf\xe9 name".to_vec();
-        let tree = Tree::new(vec![file("b.rs", b"fn b(){}"), link, dir, odd]).unwrap();
+        let tree = Tree::new(vec![file("b.rs", b"fn b(){}"), link, dir, odd, fifo]).unwrap();
         let decoded = Tree::decode(&tree.encode()).unwrap();
         assert_eq!(decoded, tree);
         assert_eq!(decoded.hash(), tree.hash());

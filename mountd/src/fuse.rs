@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cortex::ids::InodeNo;
-use cortex::tree::Timestamp;
+use cortex::tree::{SpecialKind, Timestamp};
 use cortex::vfs::{Attr, Caller, FileKind, RenameMode, SetAttr, TimeSet, Vfs, VfsError, XattrMode};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
@@ -72,6 +72,10 @@ fn file_type(kind: FileKind) -> FileType {
         FileKind::File => FileType::RegularFile,
         FileKind::Dir => FileType::Directory,
         FileKind::Symlink => FileType::Symlink,
+        FileKind::Special(SpecialKind::Fifo) => FileType::NamedPipe,
+        FileKind::Special(SpecialKind::Socket) => FileType::Socket,
+        FileKind::Special(SpecialKind::CharDevice) => FileType::CharDevice,
+        FileKind::Special(SpecialKind::BlockDevice) => FileType::BlockDevice,
     }
 }
 
@@ -89,7 +93,7 @@ fn file_attr(a: &Attr) -> FileAttr {
         nlink: a.nlink,
         uid: a.uid,
         gid: a.gid,
-        rdev: 0,
+        rdev: a.rdev as u32,
         flags: 0,
         blksize: 4096,
     }
@@ -192,16 +196,19 @@ impl Filesystem for CortexFs {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
-        // Only regular files: the store has no fifos, sockets or devices.
-        if mode & libc::S_IFMT != libc::S_IFREG {
-            reply.error(Errno::from_i32(libc::EPERM));
-            return;
-        }
         let perm = mode & !umask & 0o7777;
-        entry(reply, self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req)));
+        let name = name.as_bytes();
+        let result = match SpecialKind::from_mode(mode) {
+            Some(kind) => self.vfs.mknod(ino(parent), name, kind, rdev as u64, perm, caller(req)),
+            None if mode & libc::S_IFMT == libc::S_IFREG => {
+                self.vfs.create(ino(parent), name, perm, caller(req))
+            }
+            None => Err(VfsError::new(libc::EINVAL, "unknown file type")),
+        };
+        entry(reply, result);
     }
 
     fn mkdir(

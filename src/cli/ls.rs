@@ -53,7 +53,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
         let shown = match &entry.kind {
             EntryKind::Dir { .. } => format!("{name}/"),
             EntryKind::Symlink { target } => format!("{name} -> {}", display_name(target)),
-            EntryKind::File { .. } => name,
+            EntryKind::File { .. } | EntryKind::Special { .. } => name,
         };
         println!("{} {:>10} {} {}", mode_string(entry), size, time_string(entry.mtime.sec), shown);
     }

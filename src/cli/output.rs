@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use cortex::tree::{Entry, EntryKind};
+use cortex::tree::{Entry, EntryKind, SpecialKind};
 
 /// An error (with its causes) as one line.
 pub fn one_line(e: &anyhow::Error) -> String {
@@ -35,6 +35,10 @@ pub fn mode_string(entry: &Entry) -> String {
         EntryKind::Dir { .. } => 'd',
         EntryKind::Symlink { .. } => 'l',
         EntryKind::File { .. } => '-',
+        EntryKind::Special { kind: SpecialKind::Fifo, .. } => 'p',
+        EntryKind::Special { kind: SpecialKind::Socket, .. } => 's',
+        EntryKind::Special { kind: SpecialKind::CharDevice, .. } => 'c',
+        EntryKind::Special { kind: SpecialKind::BlockDevice, .. } => 'b',
     };
     let mut s = String::with_capacity(10);
     s.push(kind);
@@ -52,6 +56,10 @@ pub fn kind_name(entry: &Entry) -> &'static str {
         EntryKind::Dir { .. } => "dir",
         EntryKind::Symlink { .. } => "symlink",
         EntryKind::File { .. } => "file",
+        EntryKind::Special { kind: SpecialKind::Fifo, .. } => "fifo",
+        EntryKind::Special { kind: SpecialKind::Socket, .. } => "socket",
+        EntryKind::Special { kind: SpecialKind::CharDevice, .. } => "char",
+        EntryKind::Special { kind: SpecialKind::BlockDevice, .. } => "block",
     }
 }
 
@@ -94,6 +102,7 @@ pub fn entry_json(path: &[u8], entry: &Entry) -> serde_json::Value {
             v["hash"] = content.to_hex().into();
         }
         EntryKind::Symlink { target } => v["target"] = display_name(target).into(),
+        EntryKind::Special { rdev, .. } => v["rdev"] = (*rdev).into(),
         EntryKind::Dir { .. } => {}
     }
     v

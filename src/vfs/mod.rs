@@ -22,7 +22,7 @@ pub use error::{VfsError, VfsResult};
 use crate::ids::{ContentHash, InodeNo};
 use crate::snapshot;
 use crate::store::{NewSnapshot, Snapshot, Store};
-use crate::tree::{Entry, EntryKind, MODE_MASK, Timestamp, Tree};
+use crate::tree::{Entry, EntryKind, MODE_MASK, SpecialKind, Timestamp, Tree};
 use crate::vfs_err;
 
 /// The longest file name accepted, as on ext4.
@@ -50,6 +50,7 @@ pub enum FileKind {
     File,
     Dir,
     Symlink,
+    Special(SpecialKind),
 }
 
 /// An inode's attributes, as `stat` shows them.
@@ -66,6 +67,8 @@ pub struct Attr {
     pub atime: Timestamp,
     pub mtime: Timestamp,
     pub ctime: Timestamp,
+    /// Device number of a device node.
+    pub rdev: u64,
 }
 
 /// One name in a directory listing.
@@ -155,6 +158,7 @@ enum NodeKind {
     Dir { children: BTreeMap<Vec<u8>, InodeNo>, parent: InodeNo },
     File { data: Data },
     Symlink { target: Vec<u8> },
+    Special { kind: SpecialKind, rdev: u64 },
 }
 
 struct Node {
@@ -191,6 +195,7 @@ impl Node {
             NodeKind::Dir { .. } => FileKind::Dir,
             NodeKind::File { .. } => FileKind::File,
             NodeKind::Symlink { .. } => FileKind::Symlink,
+            NodeKind::Special { kind, .. } => FileKind::Special(kind),
         }
     }
 }
@@ -361,6 +366,19 @@ impl Vfs {
             return Err(vfs_err!(libc::ENOENT, "empty symlink target"));
         }
         self.make(parent, name, NodeKind::Symlink { target: target.to_vec() }, 0o777, who)
+    }
+
+    /// Creates a FIFO, socket or device node.
+    pub fn mknod(
+        &self,
+        parent: InodeNo,
+        name: &[u8],
+        kind: SpecialKind,
+        rdev: u64,
+        mode: u32,
+        who: Caller,
+    ) -> VfsResult<Attr> {
+        self.make(parent, name, NodeKind::Special { kind, rdev }, mode, who)
     }
 
     fn make(
@@ -694,8 +712,8 @@ impl Vfs {
                 NodeKind::Dir { .. } => {
                     return Err(vfs_err!(libc::EISDIR, "inode {} is a directory", ino.0));
                 }
-                NodeKind::Symlink { .. } => {
-                    return Err(vfs_err!(libc::EINVAL, "inode {} is a symlink", ino.0));
+                NodeKind::Symlink { .. } | NodeKind::Special { .. } => {
+                    return Err(vfs_err!(libc::EINVAL, "inode {} is not a regular file", ino.0));
                 }
             }
         };
@@ -897,6 +915,7 @@ impl State {
                     (NodeKind::Dir { .. }, EntryKind::Dir { .. })
                         | (NodeKind::File { .. }, EntryKind::File { .. })
                         | (NodeKind::Symlink { .. }, EntryKind::Symlink { .. })
+                        | (NodeKind::Special { .. }, EntryKind::Special { .. })
                 );
                 same_kind.then_some((*ino, node))
             });
@@ -924,6 +943,7 @@ impl State {
                     NodeKind::File { data }
                 }
                 EntryKind::Symlink { target } => NodeKind::Symlink { target },
+                EntryKind::Special { kind, rdev } => NodeKind::Special { kind, rdev },
             };
             let is_dir = matches!(kind, NodeKind::Dir { .. });
             let lookups = previous.map_or(0, |(_, n)| n.lookups);
@@ -959,6 +979,9 @@ impl State {
                         }
                         NodeKind::Symlink { target } => {
                             NodeKind::Symlink { target: target.clone() }
+                        }
+                        NodeKind::Special { kind, rdev } => {
+                            NodeKind::Special { kind: *kind, rdev: *rdev }
                         }
                     };
                     let orphan =
@@ -1005,6 +1028,7 @@ impl State {
         let size = match &node.kind {
             NodeKind::File { data } => data.size(),
             NodeKind::Symlink { target } => target.len() as u64,
+            NodeKind::Special { .. } => 0,
             NodeKind::Dir { children, .. } => 4096.max(children.len() as u64 * 32),
         };
         Ok(Attr {
@@ -1018,6 +1042,10 @@ impl State {
             atime: node.atime,
             mtime: node.mtime,
             ctime: node.ctime,
+            rdev: match node.kind {
+                NodeKind::Special { rdev, .. } => rdev,
+                _ => 0,
+            },
         })
     }
 
@@ -1143,6 +1171,7 @@ impl State {
                     EntryKind::Dir { tree: self.build_tree(ino, contents, trees, stats)? }
                 }
                 NodeKind::Symlink { target } => EntryKind::Symlink { target: target.clone() },
+                NodeKind::Special { kind, rdev } => EntryKind::Special { kind: *kind, rdev: *rdev },
                 NodeKind::File { .. } => {
                     let (content, size) = self.file_hash(ino, contents)?;
                     stats.0 += 1;
@@ -1150,7 +1179,7 @@ impl State {
                     EntryKind::File { content, size }
                 }
             };
-            if matches!(kind, EntryKind::Symlink { .. }) {
+            if matches!(kind, EntryKind::Symlink { .. } | EntryKind::Special { .. }) {
                 stats.0 += 1;
             }
             let node = self.node(ino)?;

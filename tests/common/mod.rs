@@ -49,9 +49,23 @@ pub async fn import(store: &Store, dir: &Path) -> ImportReport {
 /// What a directory holds, as exactly as export promises to keep it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
-    File { data: Vec<u8>, mode: u32, mtime: (i64, i64) },
-    Dir { mode: u32 },
-    Symlink { target: Vec<u8> },
+    File {
+        data: Vec<u8>,
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    /// A FIFO, socket or device: its `S_IFMT` type, permission bits, rdev.
+    Special {
+        kind: u32,
+        mode: u32,
+        rdev: u64,
+    },
 }
 
 /// Reads every entry below `root` (not following symlinks), by relative path.
@@ -70,6 +84,9 @@ pub fn picture(root: &Path) -> BTreeMap<Vec<u8>, Node> {
             } else if meta.file_type().is_symlink() {
                 let target = std::fs::read_link(&path).unwrap();
                 Node::Symlink { target: target.as_os_str().as_bytes().to_vec() }
+            } else if !meta.is_file() {
+                let kind = meta.mode() & libc::S_IFMT;
+                Node::Special { kind, mode: meta.mode() & 0o7777, rdev: meta.rdev() }
             } else {
                 Node::File {
                     data: std::fs::read(&path).unwrap(),
@@ -121,6 +138,14 @@ pub fn awkward_tree(root: &Path) {
     std::os::unix::fs::symlink("src/lib.rs", root.join("link-to-lib")).unwrap();
     std::os::unix::fs::symlink("../../etc/passwd", root.join("link-out")).unwrap();
     std::os::unix::fs::symlink("does-not-exist", root.join("dangling")).unwrap();
+    // A FIFO and a character device node (the tests run as root).
+    let special = |name: &str, mode: u32, rdev: libc::dev_t| {
+        let c = std::ffi::CString::new(root.join(name).to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mknod(c.as_ptr(), mode, rdev) }, 0, "mknod {name}");
+    };
+    special("pipe", libc::S_IFIFO | 0o640, 0);
+    special("null-dev", libc::S_IFCHR | 0o600, libc::makedev(1, 3));
     // Larger than one chunk (1 MiB), with a tail that is not a whole chunk.
     let big: Vec<u8> = (0..(2 * 1024 * 1024 + 12345)).map(|i: u32| (i * 7 % 251) as u8).collect();
     write(root, "big/large.dat", &big);
