@@ -18,7 +18,7 @@ cargo build --workspace --locked --bins
 cortex="$CARGO_TARGET_DIR/debug/cortex"
 
 work=$(mktemp -d /tmp/cortex-pjdfstest.XXXXXX)
-trap '"$cortex" umount "$work/mnt" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap '"$cortex" umount "$work/mnt" >/dev/null 2>&1 || true; cp "$work/out.txt" /tmp/pjdfstest-last.txt 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/tree" "$work/mnt"
 echo seed > "$work/tree/README"
 cat > "$work/pjdfstest.toml" <<'TOML'
