@@ -12,9 +12,9 @@ use cortex::tree::{SpecialKind, Timestamp};
 use cortex::vfs::{Attr, Caller, FileKind, RenameMode, SetAttr, TimeSet, Vfs, VfsError, XattrMode};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, TimeOrNow, WriteFlags,
+    INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 /// How long the kernel may cache names and attributes. The daemon is the
@@ -125,8 +125,23 @@ fn time_set(t: TimeOrNow) -> TimeSet {
 }
 
 impl Filesystem for CortexFs {
-    fn init(&mut self, _req: &Request, _config: &mut KernelConfig) -> std::io::Result<()> {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // Each where the kernel offers it: cached symlink targets, and
+        // lookups and readdirs in one directory served in parallel.
+        for capability in [InitFlags::FUSE_CACHE_SYMLINKS, InitFlags::FUSE_PARALLEL_DIROPS] {
+            let _ = config.add_capabilities(capability);
+        }
         Ok(())
+    }
+
+    fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        match self.vfs.getattr(ino(i)) {
+            // The kernel may keep listings: the daemon invalidates a
+            // directory when it changes from elsewhere.
+            Ok(_) => reply
+                .opened(FileHandle(0), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
+            Err(e) => reply.error(errno(e)),
+        }
     }
 
     fn destroy(&mut self) {

@@ -259,6 +259,8 @@ impl Vfs {
                 for paths in [&old_paths, &new_paths] {
                     if let Some(&dir) = paths.get(&parent) {
                         out.push(Invalidation::Entry { parent: dir, name: part.to_vec() });
+                        // Its cached listing too.
+                        out.push(Invalidation::Inode(dir));
                     }
                 }
                 parent = snapshot::join(&parent, part);

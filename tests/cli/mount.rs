@@ -196,8 +196,17 @@ os.fsync(os.open(".", os.O_RDONLY))
 #[test]
 fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     let m = Mounted::new(&[("a.txt", "one\n"), ("sub/b.txt", "b\n")]);
-    // Let the kernel cache names, attributes and pages.
+    // Let the kernel cache names, attributes, pages and the listing.
     assert_eq!(std::fs::read_to_string(m.mnt.join("a.txt")).unwrap(), "one\n");
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing(&m.mnt), ["a.txt", "sub"]);
     assert!(m.mnt.join("sub/b.txt").exists());
 
     assert_eq!(ok(&m.tree, &["cat", "a.txt"]), "one\n");
@@ -218,6 +227,7 @@ fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     assert_eq!(std::fs::read_to_string(m.mnt.join("a.txt")).unwrap(), "three\n");
     assert!(!m.mnt.join("sub").exists());
     assert_eq!(std::fs::read_to_string(m.mnt.join("c.txt")).unwrap(), "new\n");
+    assert_eq!(listing(&m.mnt), ["a.txt", "c.txt"]);
 }
 
 fn renameat2(dir: &Path, from: &str, to: &str, flags: u32) -> Result<(), i32> {
