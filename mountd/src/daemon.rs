@@ -85,15 +85,23 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     daemon.shutdown().await;
     // Close the store before the socket goes: a client that sees the socket
     // gone may open the store at once.
-    match Arc::try_unwrap(daemon) {
-        Ok(d) => {
-            drop(d.main);
-            match Arc::try_unwrap(d.store) {
-                Ok(store) => store.close().await,
-                Err(_) => tracing::warn!("store still referenced at exit"),
+    // Connections still being answered hold the daemon for a moment.
+    let mut daemon = daemon;
+    for _ in 0..250 {
+        match Arc::try_unwrap(daemon) {
+            Ok(d) => {
+                drop(d.main);
+                match Arc::try_unwrap(d.store) {
+                    Ok(store) => store.close().await,
+                    Err(_) => tracing::warn!("store still referenced at exit"),
+                }
+                break;
+            }
+            Err(still) => {
+                daemon = still;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        Err(_) => tracing::warn!("daemon still referenced at exit"),
     }
     let _ = std::fs::remove_file(control::socket_path(&dir));
     Ok(())
