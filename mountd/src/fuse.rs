@@ -26,11 +26,14 @@ const TTL: Duration = Duration::from_secs(5);
 pub struct CortexFs {
     vfs: Arc<Vfs>,
     runtime: tokio::runtime::Handle,
+    /// The kernel agreed to skip open/release for files (no-open support):
+    /// opening then costs no round trip.
+    no_open: bool,
 }
 
 impl CortexFs {
     pub fn new(vfs: Arc<Vfs>, runtime: tokio::runtime::Handle) -> CortexFs {
-        CortexFs { vfs, runtime }
+        CortexFs { vfs, runtime, no_open: false }
     }
 }
 
@@ -131,6 +134,7 @@ impl Filesystem for CortexFs {
         for capability in [InitFlags::FUSE_CACHE_SYMLINKS, InitFlags::FUSE_PARALLEL_DIROPS] {
             let _ = config.add_capabilities(capability);
         }
+        self.no_open = config.add_capabilities(InitFlags::FUSE_NO_OPEN_SUPPORT).is_ok();
         Ok(())
     }
 
@@ -295,6 +299,10 @@ impl Filesystem for CortexFs {
     }
 
     fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_open {
+            // ENOSYS here tells the kernel to stop sending opens at all.
+            return reply.error(Errno::from_i32(libc::ENOSYS));
+        }
         match self.vfs.getattr(ino(i)) {
             // The page cache stays valid across opens: the daemon invalidates
             // it when a file changes from elsewhere.
