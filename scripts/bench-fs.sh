@@ -8,6 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 command -v bindfs >/dev/null || { apt-get update -qq && apt-get install -y -qq bindfs >/dev/null; }
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --workspace --locked --bins
-exec python3 scripts/bench_fs.py "$CARGO_TARGET_DIR/debug/cortex"
+source scripts/build.sh
+exec python3 scripts/bench_fs.py "$cortex"

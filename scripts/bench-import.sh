@@ -7,9 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --workspace --locked --bins
-cortex="$CARGO_TARGET_DIR/debug/cortex"
+source scripts/build.sh
 
 work=$(mktemp -d /tmp/cortex-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -9,9 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --workspace --locked --bins
-cortex="$CARGO_TARGET_DIR/debug/cortex"
+source scripts/build.sh
 
 src="${1:-}"
 if [[ -z "$src" ]]; then

@@ -6,9 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 command -v fsx >/dev/null || cargo install --locked fsx
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --workspace --locked --bins
-cortex="$CARGO_TARGET_DIR/debug/cortex"
+source scripts/build.sh
 work=$(mktemp -d /tmp/cortex-fsx.XXXXXX)
 trap '"$cortex" umount "$work/mnt" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 mkdir -p "$work/tree" "$work/mnt"

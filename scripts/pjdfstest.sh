@@ -13,9 +13,7 @@ command -v pjdfstest >/dev/null || {
     dpkg -s libacl1-dev >/dev/null 2>&1 || apt-get install -y -qq libacl1-dev >/dev/null
     cargo install --locked pjdfstest
 }
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/root}/.cache/cortex-target}"
-cargo build --workspace --locked --bins
-cortex="$CARGO_TARGET_DIR/debug/cortex"
+source scripts/build.sh
 
 work=$(mktemp -d /tmp/cortex-pjdfstest.XXXXXX)
 trap '"$cortex" umount "$work/mnt" >/dev/null 2>&1 || true; cp "$work/out.txt" /tmp/pjdfstest-last.txt 2>/dev/null; rm -rf "$work"' EXIT

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
-use crate::store::Snapshot;
+use crate::store::{Snapshot, Store};
 use crate::tree::{Entry, EntryKind, SpecialKind, Timestamp};
 
 /// The socket's file name inside the store directory.
@@ -195,6 +195,26 @@ pub struct DaemonStatus {
     pub last_change_source: String,
     pub last_change_message: String,
     pub mounts: Vec<MountInfo>,
+}
+
+impl DaemonStatus {
+    /// The status of `store`, served by process `pid` (0: no daemon).
+    pub async fn of(store: &Store, pid: u32, mounts: Vec<MountInfo>) -> Result<DaemonStatus> {
+        let head = store.head().await?;
+        Ok(DaemonStatus {
+            pid,
+            store: store.location().to_string(),
+            schema_version: store.schema_version().await?,
+            home: store.meta_get("home").await?,
+            head: head.id.0,
+            files: head.files,
+            bytes: head.bytes,
+            last_change_time: head.time.to_rfc3339(),
+            last_change_source: head.source,
+            last_change_message: head.message,
+            mounts,
+        })
+    }
 }
 
 /// The daemon's answer.

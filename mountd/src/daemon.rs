@@ -39,7 +39,6 @@ struct Mounted {
 
 struct Daemon {
     store: Arc<Store>,
-    dir: PathBuf,
     main: Mutex<Option<Arc<Vfs>>>,
     mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
     /// Set by the first mount: until then an empty daemon is starting, not done.
@@ -55,7 +54,6 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     let listener = bind(&dir)?;
     let daemon = Arc::new(Daemon {
         store: Arc::new(store),
-        dir: dir.clone(),
         main: Mutex::new(None),
         mounts: Mutex::new(BTreeMap::new()),
         ever_mounted: Default::default(),
@@ -347,7 +345,6 @@ impl Daemon {
     }
 
     async fn status(&self) -> Result<DaemonStatus> {
-        let head = self.store.head().await?;
         let mounts = self
             .mounts
             .lock()
@@ -359,19 +356,7 @@ impl Daemon {
                 read_only: m.read_only,
             })
             .collect();
-        Ok(DaemonStatus {
-            pid: std::process::id(),
-            store: self.dir.display().to_string(),
-            schema_version: self.store.schema_version().await?,
-            home: self.store.meta_get("home").await?,
-            head: head.id.0,
-            files: head.files,
-            bytes: head.bytes,
-            last_change_time: head.time.to_rfc3339(),
-            last_change_source: head.source,
-            last_change_message: head.message,
-            mounts,
-        })
+        Ok(DaemonStatus::of(&self.store, std::process::id(), mounts).await?)
     }
 }
 

@@ -32,6 +32,12 @@ pub struct CortexFs {
 }
 
 impl CortexFs {
+    /// fsync and fsyncdir: durable means committed to the store, so the
+    /// whole view is flushed.
+    fn flush_view(&self, reply: ReplyEmpty) {
+        empty(reply, self.runtime.block_on(self.vfs.flush()).map(|_| ()));
+    }
+
     pub fn new(vfs: Arc<Vfs>, runtime: tokio::runtime::Handle) -> CortexFs {
         CortexFs { vfs, runtime, no_open: false }
     }
@@ -120,6 +126,13 @@ fn empty(reply: ReplyEmpty, result: Result<(), VfsError>) {
     }
 }
 
+fn data(reply: ReplyData, result: Result<Vec<u8>, VfsError>) {
+    match result {
+        Ok(bytes) => reply.data(&bytes),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
 fn time_set(t: TimeOrNow) -> TimeSet {
     match t {
         TimeOrNow::Now => TimeSet::Now,
@@ -202,10 +215,7 @@ impl Filesystem for CortexFs {
     }
 
     fn readlink(&self, _req: &Request, i: INodeNo, reply: ReplyData) {
-        match self.vfs.readlink(ino(i)) {
-            Ok(target) => reply.data(&target),
-            Err(e) => reply.error(errno(e)),
-        }
+        data(reply, self.vfs.readlink(ino(i)));
     }
 
     fn mknod(
@@ -322,10 +332,7 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.runtime.block_on(self.vfs.read(ino(i), offset, size)) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(errno(e)),
-        }
+        data(reply, self.runtime.block_on(self.vfs.read(ino(i), offset, size)));
     }
 
     fn write(
@@ -365,8 +372,7 @@ impl Filesystem for CortexFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        // Durable means committed to the store: flush the whole view.
-        empty(reply, self.runtime.block_on(self.vfs.flush()).map(|_| ()));
+        self.flush_view(reply);
     }
 
     fn fsyncdir(
@@ -377,7 +383,7 @@ impl Filesystem for CortexFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.runtime.block_on(self.vfs.flush()).map(|_| ()));
+        self.flush_view(reply);
     }
 
     fn readdir(

@@ -40,20 +40,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
 }
 
 async fn local(store: &Store) -> Result<DaemonStatus> {
-    let head = store.head().await?;
-    Ok(DaemonStatus {
-        pid: 0,
-        store: store.location().to_string(),
-        schema_version: store.schema_version().await?,
-        home: store.meta_get("home").await?,
-        head: head.id.0,
-        files: head.files,
-        bytes: head.bytes,
-        last_change_time: head.time.to_rfc3339(),
-        last_change_source: head.source,
-        last_change_message: head.message,
-        mounts: vec![],
-    })
+    Ok(DaemonStatus::of(store, 0, vec![]).await?)
 }
 
 fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {

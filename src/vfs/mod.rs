@@ -138,6 +138,7 @@ pub enum XattrMode {
     Replace,
 }
 
+#[derive(Clone)]
 enum Data {
     /// In the store, not yet read.
     Stored { hash: ContentHash, size: u64 },
@@ -154,6 +155,7 @@ impl Data {
     }
 }
 
+#[derive(Clone)]
 enum NodeKind {
     Dir { children: BTreeMap<Vec<u8>, InodeNo>, parent: InodeNo },
     File { data: Data },
@@ -161,6 +163,7 @@ enum NodeKind {
     Special { kind: SpecialKind, rdev: u64 },
 }
 
+#[derive(Clone)]
 struct Node {
     kind: NodeKind,
     mode: u32,
@@ -175,21 +178,6 @@ struct Node {
 }
 
 impl Node {
-    /// The metadata of this node on a placeholder kind, for struct update.
-    fn meta(&self) -> Box<Node> {
-        Box::new(Node {
-            kind: NodeKind::Symlink { target: Vec::new() },
-            mode: self.mode,
-            owner: self.owner,
-            atime: self.atime,
-            mtime: self.mtime,
-            ctime: self.ctime,
-            nlink: self.nlink,
-            lookups: self.lookups,
-            xattrs: BTreeMap::new(),
-        })
-    }
-
     fn file_kind(&self) -> FileKind {
         match self.kind {
             NodeKind::Dir { .. } => FileKind::Dir,
@@ -586,8 +574,9 @@ impl Vfs {
     }
 
     /// Changes attributes. Truncation may need the old content first.
-    pub async fn setattr(&self, ino: InodeNo, set: SetAttr, who: Caller) -> VfsResult<Attr> {
-        let _ = who;
+    /// Who may change what is the kernel's to check (`default_permissions`),
+    /// so the caller is not consulted here.
+    pub async fn setattr(&self, ino: InodeNo, set: SetAttr, _who: Caller) -> VfsResult<Attr> {
         let changes_anything = set.mode.is_some()
             || set.uid.is_some()
             || set.gid.is_some()
@@ -886,8 +875,7 @@ impl State {
             Some(r) => Node {
                 kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
                 nlink: 2,
-                xattrs: r.xattrs.clone(),
-                ..*r.meta()
+                ..r.clone()
             },
             None => Node {
                 kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
@@ -969,25 +957,11 @@ impl State {
         if let Some(old) = old {
             for (ino, node) in &old.nodes {
                 if node.lookups > 0 && !state.nodes.contains_key(ino) {
-                    let kind = match &node.kind {
-                        NodeKind::Dir { .. } => {
-                            NodeKind::Dir { children: BTreeMap::new(), parent: *ino }
-                        }
-                        NodeKind::File { data: Data::Stored { hash, size } } => {
-                            NodeKind::File { data: Data::Stored { hash: *hash, size: *size } }
-                        }
-                        NodeKind::File { data: Data::Mem { bytes, hash } } => {
-                            NodeKind::File { data: Data::Mem { bytes: bytes.clone(), hash: *hash } }
-                        }
-                        NodeKind::Symlink { target } => {
-                            NodeKind::Symlink { target: target.clone() }
-                        }
-                        NodeKind::Special { kind, rdev } => {
-                            NodeKind::Special { kind: *kind, rdev: *rdev }
-                        }
-                    };
-                    let orphan =
-                        Node { kind, nlink: 0, xattrs: node.xattrs.clone(), ..*node.meta() };
+                    let mut orphan = Node { nlink: 0, ..node.clone() };
+                    if let NodeKind::Dir { children, parent } = &mut orphan.kind {
+                        children.clear();
+                        *parent = *ino;
+                    }
                     state.nodes.insert(*ino, orphan);
                 }
             }
@@ -1091,8 +1065,7 @@ impl State {
 
     /// Points `name` in `parent` at `ino`, in place (for exchange).
     fn set_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
-        let old = self.unlink_child(parent, &name);
-        let _ = old;
+        self.unlink_child(parent, &name);
         self.link_child(parent, name, ino);
     }
 
