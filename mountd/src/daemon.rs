@@ -16,13 +16,14 @@ use cortex::control::{
     self, DaemonStatus, EntryInfo, MountInfo, Request, Response, SnapshotInfo, TransferInfo,
 };
 use cortex::store::{OpenOptions, Store, StoreLocation};
-use cortex::vfs::{Invalidation, Vfs, VfsConfig};
+use cortex::vfs::{Vfs, VfsConfig};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
 use crate::fuse::CortexFs;
+use crate::peers::{MountId, Peers};
 
 /// What to mount when the daemon starts (`--foreground`).
 #[derive(Debug, Clone)]
@@ -33,6 +34,7 @@ pub struct MountSpec {
 }
 
 struct Mounted {
+    id: MountId,
     session: BackgroundSession,
     read_only: bool,
 }
@@ -41,6 +43,9 @@ struct Daemon {
     store: Arc<Store>,
     main: Mutex<Option<Arc<Vfs>>>,
     mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
+    /// The mounts' kernel sides, told of changes from elsewhere.
+    peers: Arc<Peers>,
+    next_id: std::sync::atomic::AtomicU64,
     /// Set by the first mount: until then an empty daemon is starting, not done.
     ever_mounted: std::sync::atomic::AtomicBool,
     stop: Notify,
@@ -56,6 +61,8 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         store: Arc::new(store),
         main: Mutex::new(None),
         mounts: Mutex::new(BTreeMap::new()),
+        peers: Peers::new(),
+        next_id: Default::default(),
         ever_mounted: Default::default(),
         stop: Notify::new(),
     });
@@ -144,7 +151,7 @@ async fn tick(daemon: Arc<Daemon>) {
         };
         for path in gone {
             tracing::info!(mountpoint = %path.display(), "unmounted from outside");
-            daemon.mounts.lock().unwrap().remove(&path);
+            daemon.forget_mount(&path);
         }
         let empty = daemon.mounts.lock().unwrap().is_empty();
         let ever = daemon.ever_mounted.load(std::sync::atomic::Ordering::SeqCst);
@@ -212,7 +219,8 @@ impl Daemon {
         }
         check_mountpoint(&mountpoint)?;
         let vfs = self.view().await?;
-        let fs = CortexFs::new(vfs, tokio::runtime::Handle::current());
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let fs = CortexFs::new(vfs, tokio::runtime::Handle::current(), id, self.peers.clone());
         let mut config = Config::default();
         config.mount_options = vec![
             MountOption::FSName("cortex".into()),
@@ -244,18 +252,18 @@ impl Daemon {
             bail!("{} did not come up as a cortex mount", mountpoint.display());
         }
         tracing::info!(mountpoint = %mountpoint.display(), read_only = spec.read_only, "mounted");
+        self.peers.add(id, session.notifier());
         self.mounts
             .lock()
             .unwrap()
-            .insert(mountpoint, Mounted { session, read_only: spec.read_only });
+            .insert(mountpoint, Mounted { id, session, read_only: spec.read_only });
         self.ever_mounted.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
     async fn umount(self: &Arc<Self>, mountpoint: &Path) -> Result<()> {
         let path = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
-        let mounted = self.mounts.lock().unwrap().remove(&path);
-        let Some(mounted) = mounted else {
+        let Some(mounted) = self.forget_mount(&path) else {
             bail!("{} is not mounted by this daemon", path.display());
         };
         self.flush().await?;
@@ -267,6 +275,13 @@ impl Daemon {
         // With no mounts left the ticker stops the daemon within a second,
         // after this answer has gone out.
         Ok(())
+    }
+
+    /// Takes a mount out of the books; unmounting it is the caller's.
+    fn forget_mount(&self, path: &Path) -> Option<Mounted> {
+        let mounted = self.mounts.lock().unwrap().remove(path)?;
+        self.peers.remove(mounted.id);
+        Some(mounted)
     }
 
     /// The head as the mounts see it: pending writes flushed first.
@@ -315,9 +330,8 @@ impl Daemon {
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {
             let invalidations = vfs.refresh().await?;
-            let notifiers: Vec<fuser::Notifier> =
-                self.mounts.lock().unwrap().values().map(|m| m.session.notifier()).collect();
-            tokio::task::spawn_blocking(move || invalidate(&notifiers, &invalidations)).await?;
+            let peers = self.peers.clone();
+            tokio::task::spawn_blocking(move || peers.changed_outside(&invalidations)).await?;
         }
         Ok(Response::Transfer(TransferInfo::from_import(&r)))
     }
@@ -334,9 +348,9 @@ impl Daemon {
         if let Err(e) = self.flush().await {
             tracing::error!("flush at shutdown failed: {e:#}");
         }
-        let mounts: Vec<(PathBuf, Mounted)> =
-            std::mem::take(&mut *self.mounts.lock().unwrap()).into_iter().collect();
-        for (path, mounted) in mounts {
+        let paths: Vec<PathBuf> = self.mounts.lock().unwrap().keys().cloned().collect();
+        for path in paths {
+            let Some(mounted) = self.forget_mount(&path) else { continue };
             let done = tokio::task::spawn_blocking(move || mounted.session.umount_and_join()).await;
             if !matches!(done, Ok(Ok(()))) {
                 tracing::warn!(mountpoint = %path.display(), "unmount at shutdown failed");
@@ -357,26 +371,6 @@ impl Daemon {
             })
             .collect();
         Ok(DaemonStatus::of(&self.store, std::process::id(), mounts).await?)
-    }
-}
-
-/// Tells each mount's kernel side to drop what changed. ENOENT means the
-/// kernel had nothing cached for it, which is fine.
-fn invalidate(notifiers: &[fuser::Notifier], invalidations: &[Invalidation]) {
-    use std::os::unix::ffi::OsStrExt;
-    for notifier in notifiers {
-        for inv in invalidations {
-            let result = match inv {
-                Invalidation::Entry { parent, name } => notifier
-                    .inval_entry(fuser::INodeNo(parent.0), std::ffi::OsStr::from_bytes(name)),
-                Invalidation::Inode(ino) => notifier.inval_inode(fuser::INodeNo(ino.0), 0, 0),
-            };
-            if let Err(e) = result
-                && e.raw_os_error() != Some(libc::ENOENT)
-            {
-                tracing::debug!("invalidate {inv:?}: {e}");
-            }
-        }
     }
 }
 

@@ -7,9 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::peers::{MountId, Peers};
 use cortex::ids::InodeNo;
 use cortex::tree::{SpecialKind, Timestamp};
-use cortex::vfs::{Attr, Caller, FileKind, RenameMode, SetAttr, TimeSet, Vfs, VfsError, XattrMode};
+use cortex::vfs::{
+    Attr, Caller, FileKind, Invalidation, RenameMode, SetAttr, TimeSet, Vfs, VfsError, XattrMode,
+};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
     INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
@@ -18,17 +21,22 @@ use fuser::{
 };
 
 /// How long the kernel may cache names and attributes. The daemon is the
-/// only writer of a view, and tells the kernel when a change comes from
-/// elsewhere, so this can be long.
-const TTL: Duration = Duration::from_secs(5);
+/// only writer of a view and tells the kernel when a change comes from
+/// elsewhere (`peers`), so this is long: a warm tree costs no round trips.
+const TTL: Duration = Duration::from_secs(3600);
 
 /// A FUSE filesystem over one VFS view.
 pub struct CortexFs {
     vfs: Arc<Vfs>,
     runtime: tokio::runtime::Handle,
+    /// This mount, among the other mounts of the view.
+    id: MountId,
+    peers: Arc<Peers>,
     /// The kernel agreed to skip open/release for files (no-open support):
     /// opening then costs no round trip.
     no_open: bool,
+    /// The same for directories (opendir/releasedir).
+    no_opendir: bool,
 }
 
 impl CortexFs {
@@ -38,8 +46,29 @@ impl CortexFs {
         empty(reply, self.runtime.block_on(self.vfs.flush()).map(|_| ()));
     }
 
-    pub fn new(vfs: Arc<Vfs>, runtime: tokio::runtime::Handle) -> CortexFs {
-        CortexFs { vfs, runtime, no_open: false }
+    pub fn new(
+        vfs: Arc<Vfs>,
+        runtime: tokio::runtime::Handle,
+        id: MountId,
+        peers: Arc<Peers>,
+    ) -> CortexFs {
+        CortexFs { vfs, runtime, id, peers, no_open: false, no_opendir: false }
+    }
+
+    /// Tells the view's other mounts, if any, what a successful change
+    /// touched. `what` runs only when there is someone to tell.
+    fn changed<T, E>(&self, result: &Result<T, E>, what: impl FnOnce() -> Vec<Invalidation>) {
+        if result.is_ok() && self.peers.shared() {
+            self.peers.changed(self.id, what());
+        }
+    }
+
+    /// What removing or replacing the name `name` in `parent` touches.
+    fn name_changes(&self, parent: InodeNo, name: &[u8]) -> Vec<Invalidation> {
+        let mut out =
+            vec![Invalidation::Entry { parent, name: name.to_vec() }, Invalidation::Inode(parent)];
+        out.extend(self.vfs.peek(parent, name).map(Invalidation::Inode));
+        out
     }
 }
 
@@ -148,10 +177,16 @@ impl Filesystem for CortexFs {
             let _ = config.add_capabilities(capability);
         }
         self.no_open = config.add_capabilities(InitFlags::FUSE_NO_OPEN_SUPPORT).is_ok();
+        self.no_opendir = config.add_capabilities(InitFlags::FUSE_NO_OPENDIR_SUPPORT).is_ok();
         Ok(())
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_opendir {
+            // As for open: the kernel stops sending opendir, and keeps
+            // listings cached (FOPEN_CACHE_DIR) by default.
+            return reply.error(Errno::from_i32(libc::ENOSYS));
+        }
         match self.vfs.getattr(ino(i)) {
             // The kernel may keep listings: the daemon invalidates a
             // directory when it changes from elsewhere.
@@ -208,7 +243,9 @@ impl Filesystem for CortexFs {
             atime: atime.map(time_set),
             mtime: mtime.map(time_set),
         };
-        match self.runtime.block_on(self.vfs.setattr(ino(i), set, caller(req))) {
+        let result = self.runtime.block_on(self.vfs.setattr(ino(i), set, caller(req)));
+        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+        match result {
             Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
             Err(e) => reply.error(errno(e)),
         }
@@ -237,6 +274,7 @@ impl Filesystem for CortexFs {
             }
             None => Err(VfsError::new(libc::EINVAL, "unknown file type")),
         };
+        self.changed(&result, || self.name_changes(ino(parent), name));
         entry(reply, result);
     }
 
@@ -250,15 +288,23 @@ impl Filesystem for CortexFs {
         reply: ReplyEntry,
     ) {
         let perm = mode & !umask & 0o7777;
-        entry(reply, self.vfs.mkdir(ino(parent), name.as_bytes(), perm, caller(req)));
+        let result = self.vfs.mkdir(ino(parent), name.as_bytes(), perm, caller(req));
+        self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
+        entry(reply, result);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.vfs.unlink(ino(parent), name.as_bytes()));
+        let changes = self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
+        let result = self.vfs.unlink(ino(parent), name.as_bytes());
+        self.changed(&result, || changes.unwrap_or_default());
+        empty(reply, result);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.vfs.rmdir(ino(parent), name.as_bytes()));
+        let changes = self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
+        let result = self.vfs.rmdir(ino(parent), name.as_bytes());
+        self.changed(&result, || changes.unwrap_or_default());
+        empty(reply, result);
     }
 
     fn symlink(
@@ -269,8 +315,10 @@ impl Filesystem for CortexFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let target = target.as_os_str().as_bytes();
-        entry(reply, self.vfs.symlink(ino(parent), link_name.as_bytes(), target, caller(req)));
+        let (target, name) = (target.as_os_str().as_bytes(), link_name.as_bytes());
+        let result = self.vfs.symlink(ino(parent), name, target, caller(req));
+        self.changed(&result, || self.name_changes(ino(parent), name));
+        entry(reply, result);
     }
 
     fn rename(
@@ -294,7 +342,14 @@ impl Filesystem for CortexFs {
             return;
         };
         let (a, b) = (name.as_bytes(), newname.as_bytes());
-        empty(reply, self.vfs.rename(ino(parent), a, ino(newparent), b, mode));
+        let changes = self.peers.shared().then(|| {
+            let mut both = self.name_changes(ino(parent), a);
+            both.extend(self.name_changes(ino(newparent), b));
+            both
+        });
+        let result = self.vfs.rename(ino(parent), a, ino(newparent), b, mode);
+        self.changed(&result, || changes.unwrap_or_default());
+        empty(reply, result);
     }
 
     fn link(
@@ -305,7 +360,9 @@ impl Filesystem for CortexFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        entry(reply, self.vfs.link(ino(i), ino(newparent), newname.as_bytes()));
+        let result = self.vfs.link(ino(i), ino(newparent), newname.as_bytes());
+        self.changed(&result, || self.name_changes(ino(newparent), newname.as_bytes()));
+        entry(reply, result);
     }
 
     fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -347,7 +404,9 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.runtime.block_on(self.vfs.write(ino(i), offset, data)) {
+        let result = self.runtime.block_on(self.vfs.write(ino(i), offset, data));
+        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+        match result {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(e)),
         }
@@ -361,7 +420,9 @@ impl Filesystem for CortexFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // Nothing to do at close (durability is fsync's), and ENOSYS tells
+        // the kernel to stop sending flush: a close costs no round trip.
+        reply.error(Errno::from_i32(libc::ENOSYS));
     }
 
     fn fsync(
@@ -428,7 +489,9 @@ impl Filesystem for CortexFs {
             libc::XATTR_REPLACE => XattrMode::Replace,
             _ => return reply.error(Errno::from_i32(libc::EINVAL)),
         };
-        empty(reply, self.vfs.setxattr(ino(i), name.as_bytes(), value, mode));
+        let result = self.vfs.setxattr(ino(i), name.as_bytes(), value, mode);
+        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+        empty(reply, result);
     }
 
     fn getxattr(&self, _req: &Request, i: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -453,7 +516,9 @@ impl Filesystem for CortexFs {
     }
 
     fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.vfs.removexattr(ino(i), name.as_bytes()));
+        let result = self.vfs.removexattr(ino(i), name.as_bytes());
+        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+        empty(reply, result);
     }
 
     fn access(&self, _req: &Request, i: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
@@ -473,7 +538,9 @@ impl Filesystem for CortexFs {
         reply: ReplyCreate,
     ) {
         let perm = mode & !umask & 0o7777;
-        match self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req)) {
+        let result = self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req));
+        self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
+        match result {
             Ok(attr) => reply.created(
                 &TTL,
                 &file_attr(&attr),

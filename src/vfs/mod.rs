@@ -174,6 +174,8 @@ struct Node {
     nlink: u32,
     /// References the kernel holds (lookups not yet forgotten).
     lookups: u64,
+    /// The directories naming this inode, once per name.
+    parents: Vec<InodeNo>,
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -195,6 +197,19 @@ struct State {
     head: Snapshot,
     /// Changed since `head`.
     changed: bool,
+    /// Directories whose subtree is unchanged since it was last encoded,
+    /// with that encoding: a flush re-encodes only the rest. Invariant: a
+    /// directory missing here has every ancestor missing too.
+    encoded: HashMap<InodeNo, Subtree>,
+}
+
+/// What encoding a directory's subtree gave.
+#[derive(Clone, Copy, Debug)]
+struct Subtree {
+    tree: ContentHash,
+    /// Files, symlinks and special files below it, and the files' bytes.
+    files: u64,
+    bytes: u64,
 }
 
 /// A mounted view of main.
@@ -298,6 +313,12 @@ impl Vfs {
         let ino = state.child(parent, name)?;
         state.node_mut(ino)?.lookups += 1;
         state.attr(ino, &self.config)
+    }
+
+    /// The inode `name` in `parent` names, if any, without taking a kernel
+    /// reference (for telling other mounts what an unlink or rename hit).
+    pub fn peek(&self, parent: InodeNo, name: &[u8]) -> Option<InodeNo> {
+        self.lock().child(parent, name).ok()
     }
 
     /// The kernel dropped `n` references to `ino`.
@@ -414,12 +435,13 @@ impl Vfs {
             ctime: now,
             nlink: if is_dir { 2 } else { 1 },
             lookups: 1,
+            parents: Vec::new(),
             xattrs: BTreeMap::new(),
         };
         state.nodes.insert(ino, node);
         state.link_child(parent, name.to_vec(), ino);
         state.touch_dir(parent, now);
-        state.changed = true;
+        state.dirty(parent);
         state.attr(ino, &self.config)
     }
 
@@ -446,7 +468,7 @@ impl Vfs {
         }
         state.link_child(parent, name.to_vec(), ino);
         state.touch_dir(parent, now);
-        state.changed = true;
+        state.dirty(parent);
         state.attr(ino, &self.config)
     }
 
@@ -569,7 +591,8 @@ impl Vfs {
         }
         state.touch_dir(parent, now);
         state.touch_dir(new_parent, now);
-        state.changed = true;
+        state.dirty(parent);
+        state.dirty(new_parent);
         Ok(())
     }
 
@@ -647,7 +670,7 @@ impl Vfs {
             node.ctime = now;
         }
         if changes_anything {
-            state.changed = true;
+            state.dirty(ino);
         }
         state.attr(ino, &self.config)
     }
@@ -689,7 +712,7 @@ impl Vfs {
         node.ctime = now;
         // Writing clears setuid and setgid, as on a local filesystem.
         node.mode &= !(libc::S_ISUID | libc::S_ISGID);
-        state.changed = true;
+        state.dirty(ino);
         Ok(data.len() as u32)
     }
 
@@ -787,7 +810,7 @@ impl Vfs {
         }
         node.xattrs.insert(name.to_vec(), value.to_vec());
         node.ctime = Timestamp::now();
-        state.changed = true;
+        state.dirty(ino);
         Ok(())
     }
 
@@ -799,7 +822,7 @@ impl Vfs {
             return Err(vfs_err!(libc::ENODATA, "no attribute {}", show(name)));
         }
         node.ctime = Timestamp::now();
-        state.changed = true;
+        state.dirty(ino);
         Ok(())
     }
 
@@ -817,10 +840,9 @@ impl Vfs {
             }
             let mut contents = Vec::new();
             let mut trees = Vec::new();
-            let mut stats = (0u64, 0u64);
-            let root = state.build_tree(InodeNo::ROOT, &mut contents, &mut trees, &mut stats)?;
+            let root = state.build_tree(InodeNo::ROOT, &mut contents, &mut trees)?;
             state.changed = false;
-            (state.head.clone(), contents, trees, root, stats)
+            (state.head.clone(), contents, trees, root.tree, (root.files, root.bytes))
         };
         let result = self.write_and_commit(&parent, contents, trees, root, stats).await;
         match result {
@@ -829,7 +851,11 @@ impl Vfs {
                 Ok(Some(snapshot))
             }
             Err(e) => {
-                self.lock().changed = true; // try again next time
+                // Try again next time, re-encoding everything: the trees
+                // encoded this time may not all have reached the store.
+                let mut state = self.lock();
+                state.changed = true;
+                state.encoded.clear();
                 Err(e)
             }
         }
@@ -870,7 +896,17 @@ impl State {
         let now = Timestamp::now();
         let old_paths = old.map(State::paths).unwrap_or_default();
         let next_ino = old.map_or(2, |o| o.next_ino);
-        let mut state = State { nodes: HashMap::new(), next_ino, head, changed: false };
+        let root_tree = head.root;
+        let mut state = State {
+            nodes: HashMap::new(),
+            next_ino,
+            head,
+            changed: false,
+            encoded: HashMap::new(),
+        };
+        // The stored tree of each directory, and files written but not flushed.
+        let mut trees: HashMap<InodeNo, ContentHash> = HashMap::from([(InodeNo::ROOT, root_tree)]);
+        let mut unflushed = Vec::new();
         let root = match old.and_then(|o| o.nodes.get(&InodeNo::ROOT)) {
             Some(r) => Node {
                 kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
@@ -886,6 +922,7 @@ impl State {
                 ctime: now,
                 nlink: 2,
                 lookups: 1,
+                parents: Vec::new(),
                 xattrs: BTreeMap::new(),
             },
         };
@@ -914,8 +951,9 @@ impl State {
                 None => state.alloc(),
             };
             let kind = match entry.kind {
-                EntryKind::Dir { .. } => {
+                EntryKind::Dir { tree } => {
                     dirs.insert(path.clone(), ino);
+                    trees.insert(ino, tree);
                     NodeKind::Dir { children: BTreeMap::new(), parent }
                 }
                 EntryKind::File { content, size } => {
@@ -924,7 +962,7 @@ impl State {
                             if hash.is_none() || *hash == Some(content) =>
                         {
                             if hash.is_none() {
-                                state.changed = true; // written here, not yet flushed
+                                unflushed.push(ino);
                             }
                             Data::Mem { bytes: bytes.clone(), hash: *hash }
                         }
@@ -948,16 +986,21 @@ impl State {
                     ctime: entry.mtime,
                     nlink: if is_dir { 2 } else { 1 },
                     lookups,
+                    parents: Vec::new(),
                     xattrs: entry.xattrs.into_iter().collect(),
                 },
             );
             state.link_child(parent, entry.name, ino);
         }
+        state.seed_encoded(InodeNo::ROOT, &trees);
+        for ino in unflushed {
+            state.dirty(ino);
+        }
         // Inodes the kernel still holds that are gone from the tree.
         if let Some(old) = old {
             for (ino, node) in &old.nodes {
                 if node.lookups > 0 && !state.nodes.contains_key(ino) {
-                    let mut orphan = Node { nlink: 0, ..node.clone() };
+                    let mut orphan = Node { nlink: 0, parents: Vec::new(), ..node.clone() };
                     if let NodeKind::Dir { children, parent } = &mut orphan.kind {
                         children.clear();
                         *parent = *ino;
@@ -1040,6 +1083,9 @@ impl State {
 
     fn link_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
         let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.parents.push(parent);
+        }
         if let Some(Node { kind: NodeKind::Dir { children, .. }, nlink, .. }) =
             self.nodes.get_mut(&parent)
         {
@@ -1056,6 +1102,11 @@ impl State {
             return None;
         };
         let ino = children.remove(name)?;
+        if let Some(node) = self.nodes.get_mut(&ino)
+            && let Some(i) = node.parents.iter().position(|&p| p == parent)
+        {
+            node.parents.swap_remove(i);
+        }
         let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
         if is_dir && let Some(p) = self.nodes.get_mut(&parent) {
             p.nlink -= 1;
@@ -1101,8 +1152,57 @@ impl State {
             node.ctime = now;
         }
         self.touch_dir(parent, now);
-        self.changed = true;
+        self.dirty(parent);
         self.reap(ino);
+    }
+
+    /// Records that `ino` changed in a way its directory entries show
+    /// (content, mode, owner, mtime, xattrs, or for a directory, its
+    /// names): the directories above it must be encoded again.
+    fn dirty(&mut self, ino: InodeNo) {
+        self.changed = true;
+        let starts = match self.nodes.get(&ino) {
+            Some(Node { kind: NodeKind::Dir { .. }, .. }) => vec![ino],
+            Some(node) => node.parents.clone(),
+            None => return,
+        };
+        for mut dir in starts {
+            // Stop at the first directory already dirty: by the invariant
+            // its ancestors are too.
+            while self.encoded.remove(&dir).is_some() {
+                match self.nodes.get(&dir).map(|n| &n.kind) {
+                    Some(NodeKind::Dir { parent, .. }) if *parent != dir => dir = *parent,
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    /// Fills `encoded` for a tree just loaded, from the stored tree hash
+    /// of each directory; returns the subtree of `dir`.
+    fn seed_encoded(&mut self, dir: InodeNo, trees: &HashMap<InodeNo, ContentHash>) -> Subtree {
+        let children: Vec<InodeNo> = match self.nodes.get(&dir).map(|n| &n.kind) {
+            Some(NodeKind::Dir { children, .. }) => children.values().copied().collect(),
+            _ => Vec::new(),
+        };
+        let mut sum = Subtree { tree: trees[&dir], files: 0, bytes: 0 };
+        for child in children {
+            match self.nodes.get(&child).map(|n| &n.kind) {
+                Some(NodeKind::Dir { .. }) => {
+                    let sub = self.seed_encoded(child, trees);
+                    sum.files += sub.files;
+                    sum.bytes += sub.bytes;
+                }
+                Some(NodeKind::File { data }) => {
+                    sum.files += 1;
+                    sum.bytes += data.size();
+                }
+                Some(_) => sum.files += 1,
+                None => {}
+            }
+        }
+        self.encoded.insert(dir, sum);
+        sum
     }
 
     fn reap(&mut self, ino: InodeNo) {
@@ -1125,14 +1225,17 @@ impl State {
     }
 
     /// Encodes the tree below `dir`, hashing changed contents, and returns
-    /// its hash. Changed contents and every tree go into the vectors.
+    /// it. Only directories changed since their last encoding are encoded
+    /// again; their trees and the changed contents go into the vectors.
     fn build_tree(
         &mut self,
         dir: InodeNo,
         contents: &mut Vec<(ContentHash, Arc<Vec<u8>>)>,
         trees: &mut Vec<(ContentHash, Vec<u8>)>,
-        stats: &mut (u64, u64),
-    ) -> VfsResult<ContentHash> {
+    ) -> VfsResult<Subtree> {
+        if let Some(done) = self.encoded.get(&dir) {
+            return Ok(*done);
+        }
         let children: Vec<(Vec<u8>, InodeNo)> = match &self.node(dir)?.kind {
             NodeKind::Dir { children, .. } => {
                 children.iter().map(|(n, i)| (n.clone(), *i)).collect()
@@ -1140,22 +1243,25 @@ impl State {
             _ => return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", dir.0)),
         };
         let mut entries = Vec::with_capacity(children.len());
+        let (mut files, mut bytes) = (0, 0);
         for (name, ino) in children {
             let kind = match &self.node(ino)?.kind {
                 NodeKind::Dir { .. } => {
-                    EntryKind::Dir { tree: self.build_tree(ino, contents, trees, stats)? }
+                    let sub = self.build_tree(ino, contents, trees)?;
+                    files += sub.files;
+                    bytes += sub.bytes;
+                    EntryKind::Dir { tree: sub.tree }
                 }
                 NodeKind::Symlink { target } => EntryKind::Symlink { target: target.clone() },
                 NodeKind::Special { kind, rdev } => EntryKind::Special { kind: *kind, rdev: *rdev },
                 NodeKind::File { .. } => {
                     let (content, size) = self.file_hash(ino, contents)?;
-                    stats.0 += 1;
-                    stats.1 += size;
+                    bytes += size;
                     EntryKind::File { content, size }
                 }
             };
-            if matches!(kind, EntryKind::Symlink { .. } | EntryKind::Special { .. }) {
-                stats.0 += 1;
+            if !matches!(kind, EntryKind::Dir { .. }) {
+                files += 1;
             }
             let node = self.node(ino)?;
             entries.push(Entry {
@@ -1169,9 +1275,10 @@ impl State {
         }
         let tree = Tree::new(entries)?;
         let encoded = tree.encode();
-        let hash = ContentHash::of(&encoded);
-        trees.push((hash, encoded));
-        Ok(hash)
+        let done = Subtree { tree: ContentHash::of(&encoded), files, bytes };
+        trees.push((done.tree, encoded));
+        self.encoded.insert(dir, done);
+        Ok(done)
     }
 
     /// A file's content hash, hashing (and queueing for the store) content

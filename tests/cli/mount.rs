@@ -115,6 +115,43 @@ fn mount_errors_are_clear() {
 }
 
 #[test]
+fn missing_fuse_pieces_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tree, mnt) = (tmp.path().join("tree"), tmp.path().join("mnt"));
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::write(tree.join("a"), "a\n").unwrap();
+    ok(&tree, &["init"]);
+    let mnt_arg = mnt.to_str().unwrap();
+
+    // No fusermount3 on PATH.
+    let empty = tmp.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let out = super::command(&tree, &["mount", mnt_arg]).env("PATH", &empty).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("fusermount3 is not installed"), "{err}");
+
+    // No /dev/fuse: a private mount namespace with an empty /dev.
+    let script = format!(
+        "mount -t tmpfs none /dev && exec {} mount {mnt_arg}",
+        env!("CARGO_BIN_EXE_cortex")
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("/dev/fuse is missing"), "{err}");
+
+    // Neither left anything behind: the store is free and mounts normally.
+    assert!(ok(&tree, &["status"]).contains("mounts:      none"));
+    ok(&tree, &["mount", mnt_arg]);
+    assert_eq!(std::fs::read_to_string(mnt.join("a")).unwrap(), "a\n");
+    ok(&tree, &["umount", mnt_arg]);
+}
+
+#[test]
 fn git_works_in_a_mount() {
     let m = Mounted::new(&[
         ("src/main.rs", "fn main() {}\n"),
@@ -198,14 +235,6 @@ fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     let m = Mounted::new(&[("a.txt", "one\n"), ("sub/b.txt", "b\n")]);
     // Let the kernel cache names, attributes, pages and the listing.
     assert_eq!(std::fs::read_to_string(m.mnt.join("a.txt")).unwrap(), "one\n");
-    let listing = |dir: &Path| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
     assert_eq!(listing(&m.mnt), ["a.txt", "sub"]);
     assert!(m.mnt.join("sub/b.txt").exists());
 
@@ -228,6 +257,61 @@ fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     assert!(!m.mnt.join("sub").exists());
     assert_eq!(std::fs::read_to_string(m.mnt.join("c.txt")).unwrap(), "new\n");
     assert_eq!(listing(&m.mnt), ["a.txt", "c.txt"]);
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn two_mounts_of_main_see_each_others_writes_at_once() {
+    use std::os::unix::fs::MetadataExt;
+    let m = Mounted::new(&[("a.txt", "one\n"), ("d/b.txt", "b\n")]);
+    let other = m.tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    ok(&m.tree, &["mount", other.to_str().unwrap()]);
+    let status = ok(&m.tree, &["status"]);
+    assert!(status.contains(m.mnt.to_str().unwrap()) && status.contains(other.to_str().unwrap()));
+    // The second mount's kernel caches everything first (names, attributes,
+    // pages, listings; for an hour, were it not told).
+    assert_eq!(std::fs::read_to_string(other.join("a.txt")).unwrap(), "one\n");
+    assert_eq!(listing(&other), ["a.txt", "d"]);
+    assert_eq!(listing(&other.join("d")), ["b.txt"]);
+    let nlink = std::fs::metadata(other.join("d/b.txt")).unwrap().nlink();
+    assert_eq!(nlink, 1);
+
+    m.sh(
+        "echo changed > a.txt && touch d/new && ln d/b.txt d/hard && rm d/hard && ln d/b.txt hard",
+    );
+    m.sh("mkdir e && mv d/new e/moved && chmod 600 a.txt");
+    // The invalidations are passed on by a thread: give it a moment, no more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(other.join("a.txt")).unwrap() != "changed\n" {
+        assert!(std::time::Instant::now() < deadline, "the other mount never saw the write");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(listing(&other), ["a.txt", "d", "e", "hard"]);
+    assert_eq!(listing(&other.join("d")), ["b.txt"]);
+    assert_eq!(listing(&other.join("e")), ["moved"]);
+    assert_eq!(std::fs::metadata(other.join("d/b.txt")).unwrap().nlink(), 2);
+    assert_eq!(std::fs::metadata(other.join("a.txt")).unwrap().mode() & 0o777, 0o600);
+
+    // And the other way round.
+    run_sh(&other, "rm -r e hard && echo back > d/b.txt");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while listing(&m.mnt) != ["a.txt", "d"] {
+        assert!(std::time::Instant::now() < deadline, "the first mount never saw the rm");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(std::fs::read_to_string(m.mnt.join("d/b.txt")).unwrap(), "back\n");
+    assert_eq!(std::fs::metadata(m.mnt.join("d/b.txt")).unwrap().nlink(), 1);
+    ok(&m.tree, &["umount", other.to_str().unwrap()]);
 }
 
 fn renameat2(dir: &Path, from: &str, to: &str, flags: u32) -> Result<(), i32> {
