@@ -56,6 +56,10 @@ pub enum Error {
     #[error("main moved from {expected} to {found} while this change was prepared")]
     HeadMoved { expected: u64, found: u64 },
 
+    /// A bug or a crashed worker thread, not the user's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// An error from SurrealDB, with what we were doing.
     #[error("store: {context}: {message}")]
     Db { context: String, message: String },

@@ -8,8 +8,10 @@
 pub mod control;
 pub mod error;
 pub mod export;
+pub mod graph;
 pub mod ids;
 pub mod import;
+pub mod index;
 pub mod snapshot;
 pub mod store;
 pub mod tree;

@@ -11,6 +11,7 @@
 //! crash at any point leaves main at the old snapshot or the new one.
 
 mod content;
+pub mod graph;
 mod history;
 pub mod location;
 mod lock;

@@ -1,6 +1,7 @@
 //! The core, driven through the library against a real store engine.
 
 mod errors;
+mod graph;
 mod history;
 mod roundtrip;
 mod vfs;

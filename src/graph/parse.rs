@@ -1,0 +1,763 @@
+//! One file's bytes into units, references and imports. Never fails: a file
+//! that is binary, not UTF-8 or huge is skipped with a reason, and syntax
+//! errors are kept as diagnostics beside whatever did parse.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Node, Parser, QueryCursor, Tree};
+
+use super::{
+    Diagnostic, Import, ImportKind, Language, MAX_PARSE_BYTES, ParsedFile, Ref, RefKind, Unit,
+    UnitKind,
+};
+
+/// At most this many diagnostics are kept per file.
+const MAX_DIAGNOSTICS: usize = 20;
+/// Signatures are cut here.
+const MAX_SIGNATURE: usize = 300;
+
+thread_local! {
+    static PARSERS: RefCell<HashMap<Language, Parser>> = RefCell::new(HashMap::new());
+}
+
+/// Parses `bytes`, the content of `path` (a tree path such as `src/lib.rs`).
+pub fn parse_file(path: &str, bytes: &[u8], language: Language) -> ParsedFile {
+    let skipped = |reason: String| ParsedFile { skipped: Some(reason), ..ParsedFile::default() };
+    if bytes.len() > MAX_PARSE_BYTES {
+        return skipped(format!("huge ({} bytes; the limit is {MAX_PARSE_BYTES})", bytes.len()));
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return skipped("binary".into());
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return skipped("not UTF-8".into());
+    };
+    let tree = PARSERS.with(|parsers| {
+        let mut parsers = parsers.borrow_mut();
+        let parser = parsers.entry(language).or_insert_with(|| {
+            let mut p = Parser::new();
+            p.set_language(&language.grammar()).expect("grammar matches the tree-sitter version");
+            p
+        });
+        parser.parse(text, None)
+    });
+    let Some(tree) = tree else {
+        return skipped("the parser gave up".into());
+    };
+    FileParser { path, text, language, tree: &tree }.run()
+}
+
+struct FileParser<'a> {
+    path: &'a str,
+    text: &'a str,
+    language: Language,
+    tree: &'a Tree,
+}
+
+/// A unit as the query found it, before names are qualified.
+struct Found<'t> {
+    node: Node<'t>,
+    kind: UnitKind,
+    name: String,
+    /// Start of the name node, so that a type reference at the very name
+    /// that defines it is not counted as a reference.
+    name_at: Option<usize>,
+    /// Rust impl: the implemented type, and the trait if any.
+    impl_type: Option<String>,
+    impl_trait: Option<(String, Vec<String>)>,
+}
+
+impl<'a> FileParser<'a> {
+    fn run(&self) -> ParsedFile {
+        let root = self.tree.root_node();
+        let found = self.find_units(root);
+        let units = self.build_units(root, &found);
+        let refs = self.find_refs(root, &found, &units);
+        let mut imports = Vec::new();
+        match self.language {
+            Language::Rust => self.rust_imports(root, &mut imports),
+            Language::JavaScript => self.js_imports(root, &mut imports),
+        }
+        ParsedFile { units, refs, imports, diagnostics: self.diagnostics(root), skipped: None }
+    }
+
+    fn text_of(&self, node: Node) -> &'a str {
+        &self.text[node.byte_range()]
+    }
+
+    fn line(node: Node) -> u32 {
+        node.start_position().row as u32 + 1
+    }
+
+    fn find_units<'t>(&self, root: Node<'t>) -> Vec<Found<'t>> {
+        let query = &self.language.queries().units;
+        let names = query.capture_names();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(query, root, self.text.as_bytes());
+        let mut found: Vec<Found<'t>> = Vec::new();
+        while let Some(m) = matches.next() {
+            let mut item = None;
+            let mut name = None;
+            let mut value = None;
+            for c in m.captures {
+                match names[c.index as usize] {
+                    "name" => name = Some(c.node),
+                    "value" => value = Some(c.node),
+                    kind => item = Some((kind, c.node)),
+                }
+            }
+            let Some((kind, node)) = item else { continue };
+            let kind = match kind {
+                "function" => UnitKind::Function,
+                "method" => UnitKind::Method,
+                "struct" => UnitKind::Struct,
+                "enum" => UnitKind::Enum,
+                "trait" => UnitKind::Trait,
+                "impl" => UnitKind::Impl,
+                "module" => UnitKind::Module,
+                "const" => UnitKind::Const,
+                "static" => UnitKind::Static,
+                "macro" => UnitKind::Macro,
+                "type" => UnitKind::Type,
+                "class" => UnitKind::Class,
+                "binding" => UnitKind::Binding,
+                other => unreachable!("capture @{other} in units.scm"),
+            };
+            // An exported function or class is found as such already.
+            if kind == UnitKind::Binding
+                && value.is_some_and(|v| {
+                    matches!(
+                        v.kind(),
+                        "arrow_function" | "function_expression" | "generator_function" | "class"
+                    )
+                })
+            {
+                continue;
+            }
+            let mut unit = Found {
+                node,
+                kind,
+                name: name.map(|n| self.text_of(n).to_owned()).unwrap_or_default(),
+                name_at: name.map(|n| n.start_byte()),
+                impl_type: None,
+                impl_trait: None,
+            };
+            if kind == UnitKind::Impl {
+                let ty = node.child_by_field_name("type").map(|t| type_name(self.text_of(t)));
+                unit.impl_type = Some(ty.unwrap_or_default());
+                unit.impl_trait = node.child_by_field_name("trait").map(|t| {
+                    let mut segments = path_segments(self.text_of(t));
+                    let last = segments.pop().unwrap_or_default();
+                    (last, segments)
+                });
+                unit.name = match &unit.impl_trait {
+                    Some((t, _)) => format!("impl {t} for {}", unit.impl_type.as_ref().unwrap()),
+                    None => format!("impl {}", unit.impl_type.as_ref().unwrap()),
+                };
+            }
+            found.push(unit);
+        }
+        // A binding pattern may find the same declarator as a function one.
+        found.sort_by_key(|f| (f.node.start_byte(), std::cmp::Reverse(f.node.end_byte())));
+        found.dedup_by(|b, a| a.node.id() == b.node.id());
+        found
+    }
+
+    /// Qualifies names, nests units and fills in everything per unit.
+    /// Returns the units, the file unit first and then one per found unit.
+    fn build_units(&self, root: Node, found: &[Found]) -> Vec<Unit> {
+        let test_file = is_test_path(self.path, self.language);
+        let mut units = vec![Unit {
+            id: self.path.to_owned(),
+            kind: UnitKind::File,
+            name: self.path.rsplit('/').next().unwrap_or(self.path).to_owned(),
+            qname: String::new(),
+            parent: None,
+            start_byte: 0,
+            end_byte: self.text.len() as u32,
+            start_line: 1,
+            end_line: root.end_position().row as u32 + 1,
+            signature: String::new(),
+            doc: String::new(),
+            body_hash: blake3::hash(self.text.as_bytes()).to_hex().to_string(),
+            complexity: 1,
+            is_test: test_file,
+            exported: false,
+        }];
+        // Stack of (found index, unit index) of the enclosing units.
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        let mut prefixes: Vec<String> = vec![String::new()];
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        for (i, f) in found.iter().enumerate() {
+            while let Some(&(top, _)) = stack.last() {
+                if found[top].node.end_byte() >= f.node.end_byte()
+                    && found[top].node.start_byte() <= f.node.start_byte()
+                {
+                    break;
+                }
+                stack.pop();
+            }
+            let parent_unit = stack.last().map_or(0, |&(_, u)| u);
+            let parent_kind = units[parent_unit].kind;
+            let kind = match f.kind {
+                UnitKind::Function
+                    if matches!(parent_kind, UnitKind::Impl | UnitKind::Trait)
+                        && self.language == Language::Rust =>
+                {
+                    UnitKind::Method
+                }
+                k => k,
+            };
+            let prefix = &prefixes[parent_unit];
+            let qname =
+                if prefix.is_empty() { f.name.clone() } else { format!("{prefix}::{}", f.name) };
+            // What the unit's children are qualified with.
+            let child_prefix = match (&f.impl_type, kind) {
+                (Some(ty), UnitKind::Impl) => {
+                    if prefix.is_empty() {
+                        ty.clone()
+                    } else {
+                        format!("{prefix}::{ty}")
+                    }
+                }
+                _ => qname.clone(),
+            };
+            let base = format!("{}::{qname}", self.path);
+            let n = seen.entry(base.clone()).and_modify(|n| *n += 1).or_insert(1);
+            let id = if *n > 1 { format!("{base}#{n}") } else { base };
+            let node = f.node;
+            let is_test =
+                test_file || (kind == UnitKind::Function && self.has_test_attribute(node));
+            units.push(Unit {
+                id,
+                kind,
+                name: f.name.clone(),
+                qname,
+                parent: Some(units[parent_unit].id.clone()),
+                start_byte: node.start_byte() as u32,
+                end_byte: node.end_byte() as u32,
+                start_line: Self::line(node),
+                end_line: node.end_position().row as u32 + 1,
+                signature: self.signature(node),
+                doc: self.doc(node),
+                body_hash: blake3::hash(self.text_of(node).as_bytes()).to_hex().to_string(),
+                complexity: self.complexity(node),
+                is_test,
+                exported: self.exported(node),
+            });
+            prefixes.push(child_prefix);
+            stack.push((i, units.len() - 1));
+        }
+        units
+    }
+
+    /// The innermost unit containing byte `at` (0, the file, when none).
+    fn enclosing(found: &[Found], at: usize) -> usize {
+        // Found units are sorted by start; the innermost container is the
+        // last one that starts before `at` and ends after it.
+        let mut best = 0;
+        for (i, f) in found.iter().enumerate() {
+            if f.node.start_byte() > at {
+                break;
+            }
+            if f.node.end_byte() > at {
+                best = i + 1;
+            }
+        }
+        best
+    }
+
+    fn find_refs(&self, root: Node, found: &[Found], units: &[Unit]) -> Vec<Ref> {
+        let query = &self.language.queries().refs;
+        let names = query.capture_names();
+        let defining: std::collections::HashSet<usize> =
+            found.iter().filter_map(|f| f.name_at).collect();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(query, root, self.text.as_bytes());
+        // Keyed by the name node, so that two patterns matching one name
+        // (a type with and without its path) give one reference.
+        let mut by_node: HashMap<usize, Ref> = HashMap::new();
+        while let Some(m) = matches.next() {
+            let mut name = None;
+            let mut path = None;
+            let mut receiver = None;
+            let mut kind = None;
+            for c in m.captures {
+                match names[c.index as usize] {
+                    "call.name" => (name, kind) = (Some(c.node), Some(RefKind::Call)),
+                    "call.method" => (name, kind) = (Some(c.node), Some(RefKind::MethodCall)),
+                    "macro.name" => (name, kind) = (Some(c.node), Some(RefKind::Macro)),
+                    "type.name" => (name, kind) = (Some(c.node), Some(RefKind::Type)),
+                    "extends.name" => (name, kind) = (Some(c.node), Some(RefKind::Implements)),
+                    "call.path" | "type.path" => path = Some(c.node),
+                    "call.receiver" => receiver = Some(c.node),
+                    other => unreachable!("capture @{other} in refs.scm"),
+                }
+            }
+            let (Some(name), Some(kind)) = (name, kind) else { continue };
+            if kind == RefKind::Type && defining.contains(&name.start_byte()) {
+                continue;
+            }
+            let text = self.text_of(name).to_owned();
+            if kind == RefKind::Call && text == "require" && self.language == Language::JavaScript {
+                continue; // an import, read by js_imports
+            }
+            let path_segments = path.map(|p| path_segments(self.text_of(p))).unwrap_or_default();
+            if kind == RefKind::Type && path.is_none() && by_node.contains_key(&name.start_byte()) {
+                continue;
+            }
+            // `self`/`this`, or a plain name (a module bound by require).
+            let receiver = receiver
+                .filter(|r| matches!(r.kind(), "self" | "this" | "identifier"))
+                .map(|r| self.text_of(r).to_owned());
+            let from = Self::enclosing(found, name.start_byte());
+            by_node.insert(
+                name.start_byte(),
+                Ref {
+                    from,
+                    kind,
+                    name: text,
+                    path: path_segments,
+                    receiver,
+                    line: Self::line(name),
+                },
+            );
+        }
+        let mut refs: Vec<Ref> = by_node.into_values().collect();
+        // `impl Trait for Type`: the impl implements the trait.
+        for (i, f) in found.iter().enumerate() {
+            if let Some((name, path)) = &f.impl_trait {
+                refs.push(Ref {
+                    from: i + 1,
+                    kind: RefKind::Implements,
+                    name: name.clone(),
+                    path: path.clone(),
+                    receiver: None,
+                    line: Self::line(f.node),
+                });
+            }
+        }
+        refs.retain(|r| !r.name.is_empty() && r.from < units.len());
+        refs.sort();
+        // One reference per unit, kind and target is enough for the graph.
+        refs.dedup_by(|b, a| {
+            (a.from, a.kind, &a.name, &a.path, &a.receiver)
+                == (b.from, b.kind, &b.name, &b.path, &b.receiver)
+        });
+        refs
+    }
+
+    fn rust_imports(&self, root: Node, out: &mut Vec<Import>) {
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "use_declaration" => {
+                    if let Some(arg) = node.child_by_field_name("argument") {
+                        self.use_tree(arg, &[], Self::line(node), out);
+                    }
+                }
+                "mod_item" if node.child_by_field_name("body").is_none() => {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        let name = self.text_of(name).to_owned();
+                        out.push(Import {
+                            kind: ImportKind::Mod,
+                            local: name.clone(),
+                            path: vec![name],
+                            line: Self::line(node),
+                        });
+                    }
+                }
+                _ => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+            }
+        }
+        out.sort_by_key(|i| i.line);
+    }
+
+    fn use_tree(&self, node: Node, prefix: &[String], line: u32, out: &mut Vec<Import>) {
+        let joined = |extra: &str| {
+            let mut p = prefix.to_vec();
+            p.extend(path_segments(extra));
+            p
+        };
+        match node.kind() {
+            "use_list" => {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    self.use_tree(child, prefix, line, out);
+                }
+            }
+            "scoped_use_list" => {
+                let path = node.child_by_field_name("path").map(|p| self.text_of(p)).unwrap_or("");
+                let prefix = joined(path);
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.use_tree(list, &prefix, line, out);
+                }
+            }
+            "use_as_clause" => {
+                let path = node.child_by_field_name("path").map(|p| self.text_of(p)).unwrap_or("");
+                let alias =
+                    node.child_by_field_name("alias").map(|a| self.text_of(a)).unwrap_or("");
+                out.push(Import {
+                    kind: ImportKind::Use,
+                    local: alias.to_owned(),
+                    path: joined(path),
+                    line,
+                });
+            }
+            "use_wildcard" => {
+                let text = self.text_of(node).trim_end_matches('*').trim_end_matches("::");
+                out.push(Import {
+                    kind: ImportKind::Use,
+                    local: "*".into(),
+                    path: joined(text),
+                    line,
+                });
+            }
+            _ => {
+                // identifier, scoped_identifier, self, crate, super
+                let mut path = joined(self.text_of(node));
+                if path.last().is_some_and(|s| s == "self") {
+                    path.pop(); // `use a::b::{self}` imports `b`
+                }
+                if let Some(local) = path.last().cloned() {
+                    out.push(Import { kind: ImportKind::Use, local, path, line });
+                }
+            }
+        }
+    }
+
+    fn js_imports(&self, root: Node, out: &mut Vec<Import>) {
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "import_statement" => self.js_import(node, out),
+                "call_expression" => {
+                    let is_require = node
+                        .child_by_field_name("function")
+                        .is_some_and(|f| f.kind() == "identifier" && self.text_of(f) == "require");
+                    let spec = node
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0))
+                        .filter(|a| a.kind() == "string")
+                        .map(|s| string_value(self.text_of(s)));
+                    if let (true, Some(spec)) = (is_require, spec) {
+                        // `const x = require(…)` binds x; `const {a, b} = …` binds a and b.
+                        let locals = node
+                            .parent()
+                            .filter(|p| p.kind() == "variable_declarator")
+                            .and_then(|p| p.child_by_field_name("name"))
+                            .map(|n| self.binding_names(n))
+                            .unwrap_or_default();
+                        if locals.is_empty() {
+                            out.push(Import {
+                                kind: ImportKind::Require,
+                                local: String::new(),
+                                path: vec![spec.clone()],
+                                line: Self::line(node),
+                            });
+                        }
+                        for (local, imported) in locals {
+                            out.push(Import {
+                                kind: ImportKind::Require,
+                                local,
+                                path: vec![spec.clone(), imported],
+                                line: Self::line(node),
+                            });
+                        }
+                    }
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+                _ => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.line, &a.local).cmp(&(b.line, &b.local)));
+    }
+
+    /// `x` → [(x, *)]; `{a, b: c}` → [(a, a), (c, b)].
+    fn binding_names(&self, pattern: Node) -> Vec<(String, String)> {
+        match pattern.kind() {
+            "identifier" => vec![(self.text_of(pattern).to_owned(), "*".into())],
+            "object_pattern" => {
+                let mut out = Vec::new();
+                let mut cursor = pattern.walk();
+                for child in pattern.named_children(&mut cursor) {
+                    match child.kind() {
+                        "shorthand_property_identifier_pattern" => {
+                            let name = self.text_of(child).to_owned();
+                            out.push((name.clone(), name));
+                        }
+                        "pair_pattern" => {
+                            let key = child.child_by_field_name("key").map(|k| self.text_of(k));
+                            let value = child.child_by_field_name("value");
+                            if let (Some(key), Some(value)) = (key, value)
+                                && value.kind() == "identifier"
+                            {
+                                out.push((self.text_of(value).to_owned(), key.to_owned()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn js_import(&self, node: Node, out: &mut Vec<Import>) {
+        let Some(source) = node.child_by_field_name("source") else { return };
+        let spec = string_value(self.text_of(source));
+        let line = Self::line(node);
+        let mut push = |local: &str, imported: &str| {
+            out.push(Import {
+                kind: ImportKind::Import,
+                local: local.to_owned(),
+                path: vec![spec.clone(), imported.to_owned()],
+                line,
+            })
+        };
+        let mut cursor = node.walk();
+        let clause = node.named_children(&mut cursor).find(|c| c.kind() == "import_clause");
+        let Some(clause) = clause else {
+            push("", "*"); // `import './side-effect'`
+            return;
+        };
+        let mut cursor = clause.walk();
+        for part in clause.named_children(&mut cursor) {
+            match part.kind() {
+                "identifier" => push(self.text_of(part), "default"),
+                "namespace_import" => {
+                    let mut c = part.walk();
+                    if let Some(id) = part.named_children(&mut c).find(|n| n.kind() == "identifier")
+                    {
+                        push(self.text_of(id), "*");
+                    }
+                }
+                "named_imports" => {
+                    let mut c = part.walk();
+                    for spec_node in part.named_children(&mut c) {
+                        if spec_node.kind() != "import_specifier" {
+                            continue;
+                        }
+                        let name = spec_node.child_by_field_name("name").map(|n| self.text_of(n));
+                        let alias = spec_node.child_by_field_name("alias").map(|n| self.text_of(n));
+                        if let Some(name) = name {
+                            push(alias.unwrap_or(name), name);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn diagnostics(&self, root: Node) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        if !root.has_error() {
+            return out;
+        }
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if out.len() >= MAX_DIAGNOSTICS {
+                break;
+            }
+            if node.is_error() {
+                let snippet: String = self.text_of(node).chars().take(40).collect();
+                out.push(Diagnostic {
+                    line: Self::line(node),
+                    message: format!("syntax error at {:?}", snippet.trim()),
+                });
+                continue;
+            }
+            if node.is_missing() {
+                out.push(Diagnostic {
+                    line: Self::line(node),
+                    message: format!("missing {}", node.kind()),
+                });
+                continue;
+            }
+            if node.has_error() {
+                let mut cursor = node.walk();
+                let children: Vec<Node> = node.children(&mut cursor).collect();
+                stack.extend(children.into_iter().rev());
+            }
+        }
+        out.sort_by_key(|d| d.line);
+        out
+    }
+
+    /// The node that carries a unit's doc comment and export: for a
+    /// JavaScript declarator, its declaration (and the export around it).
+    fn anchor<'t>(&self, node: Node<'t>) -> Node<'t> {
+        let mut anchor = node;
+        while let Some(parent) = anchor.parent() {
+            match parent.kind() {
+                "variable_declarator"
+                | "lexical_declaration"
+                | "variable_declaration"
+                | "export_statement" => anchor = parent,
+                _ => break,
+            }
+        }
+        anchor
+    }
+
+    fn doc(&self, node: Node) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        let mut prev = self.anchor(node).prev_sibling();
+        while let Some(p) = prev {
+            let text = self.text_of(p);
+            match p.kind() {
+                "attribute_item" => {}
+                "line_comment" if text.starts_with("///") && !text.starts_with("////") => {
+                    lines.push(text.trim_start_matches("///").trim().to_owned());
+                }
+                "block_comment" | "comment" if text.starts_with("/**") => {
+                    let body = text.trim_start_matches("/**").trim_end_matches("*/");
+                    let cleaned: Vec<&str> = body
+                        .lines()
+                        .map(|l| l.trim().trim_start_matches('*').trim())
+                        .filter(|l| !l.is_empty())
+                        .collect();
+                    lines.push(cleaned.join("\n"));
+                    break; // one block comment is the whole doc
+                }
+                _ => break,
+            }
+            prev = p.prev_sibling();
+        }
+        lines.reverse();
+        lines.join("\n").trim().to_owned()
+    }
+
+    fn has_test_attribute(&self, node: Node) -> bool {
+        let mut prev = node.prev_sibling();
+        while let Some(p) = prev {
+            match p.kind() {
+                "attribute_item" => {
+                    let inner = self.text_of(p).trim_start_matches("#[").trim_end_matches(']');
+                    let path = inner.split('(').next().unwrap_or("").trim();
+                    if path.rsplit("::").next() == Some("test") {
+                        return true;
+                    }
+                }
+                "line_comment" | "block_comment" => {}
+                _ => return false,
+            }
+            prev = p.prev_sibling();
+        }
+        false
+    }
+
+    fn exported(&self, node: Node) -> bool {
+        match self.language {
+            Language::Rust => {
+                let mut cursor = node.walk();
+                node.children(&mut cursor).any(|c| c.kind() == "visibility_modifier")
+            }
+            Language::JavaScript => self.anchor(node).kind() == "export_statement",
+        }
+    }
+
+    fn signature(&self, node: Node) -> String {
+        // For a declarator (`const f = (a) => …`) the function's body ends it.
+        let body_holder = match node.kind() {
+            "variable_declarator" => node.child_by_field_name("value").unwrap_or(node),
+            _ => node,
+        };
+        let end = body_holder
+            .child_by_field_name("body")
+            .map_or(node.end_byte(), |b| b.start_byte())
+            .max(node.start_byte());
+        let raw = &self.text[node.start_byte()..end];
+        let mut out = String::with_capacity(raw.len().min(MAX_SIGNATURE));
+        for word in raw.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        let out = out.trim_end_matches(['{', ';', '=']).trim_end().to_owned();
+        if out.len() > MAX_SIGNATURE {
+            let mut cut = MAX_SIGNATURE;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}…", &out[..cut])
+        } else {
+            out
+        }
+    }
+
+    fn complexity(&self, node: Node) -> u32 {
+        let mut n = 1u32;
+        let mut stack = vec![node];
+        while let Some(x) = stack.pop() {
+            n += match x.kind() {
+                "if_expression" | "while_expression" | "for_expression" | "if_statement"
+                | "for_statement" | "for_in_statement" | "while_statement" | "do_statement"
+                | "catch_clause" | "ternary_expression" | "match_arm" | "switch_case" => 1,
+                "binary_expression" => {
+                    let op = x.child_by_field_name("operator").map(|o| self.text_of(o));
+                    u32::from(matches!(op, Some("&&" | "||" | "??")))
+                }
+                _ => 0,
+            };
+            let mut cursor = x.walk();
+            stack.extend(x.named_children(&mut cursor));
+        }
+        n
+    }
+}
+
+/// `a::b::<T>::c` → [a, b, c]; generics and whitespace dropped.
+pub fn path_segments(text: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut clean = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 && !c.is_whitespace() => clean.push(c),
+            _ => {}
+        }
+    }
+    clean.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The type an impl is for, as its bare name: `Foo<T>` → `Foo`,
+/// `&'a mut crate::x::Foo` → `Foo`.
+fn type_name(text: &str) -> String {
+    let segments = path_segments(text.trim_start_matches(['&', '*']).trim());
+    let last = segments.last().cloned().unwrap_or_default();
+    last.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned()
+}
+
+/// A JavaScript string literal's value (quotes dropped; escapes kept).
+fn string_value(text: &str) -> String {
+    text.trim_matches(|c| c == '"' || c == '\'' || c == '`').to_owned()
+}
+
+/// Files whose every unit counts as a test.
+pub fn is_test_path(path: &str, language: Language) -> bool {
+    let in_dir =
+        |dir: &str| path.starts_with(&format!("{dir}/")) || path.contains(&format!("/{dir}/"));
+    match language {
+        Language::Rust => in_dir("tests"),
+        Language::JavaScript => {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            in_dir("__tests__")
+                || [".test.", ".spec."].iter().any(|m| name.contains(m))
+                || in_dir("test")
+        }
+    }
+}

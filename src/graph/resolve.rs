@@ -1,0 +1,607 @@
+//! References into edges. A reference is resolved through the file's
+//! imports and module paths when it can be (confidence `resolved`);
+//! otherwise it is matched by name across the tree (`name_matched` when one
+//! unit has that name, `ambiguous` when several do, up to a limit).
+//!
+//! Resolution reads only the file's own imports and a `SymbolTable` of the
+//! units named in its references, so the indexer can re-resolve a file
+//! without the rest of the tree in memory.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Import, ImportKind, Language, Ref, RefKind, Unit, UnitKind};
+
+/// More candidates than this for a name and no edge is drawn: a guess
+/// among so many says nothing.
+pub const MAX_AMBIGUOUS: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Resolved,
+    NameMatched,
+    Ambiguous,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Resolved => "resolved",
+            Confidence::NameMatched => "name_matched",
+            Confidence::Ambiguous => "ambiguous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Confidence> {
+        [Confidence::Resolved, Confidence::NameMatched, Confidence::Ambiguous]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    Contains,
+    Calls,
+    Imports,
+    Implements,
+    References,
+}
+
+impl EdgeKind {
+    pub const ALL: [EdgeKind; 5] = [
+        EdgeKind::Contains,
+        EdgeKind::Calls,
+        EdgeKind::Imports,
+        EdgeKind::Implements,
+        EdgeKind::References,
+    ];
+
+    /// Also the name of the edge's table in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Contains => "contains",
+            EdgeKind::Calls => "calls",
+            EdgeKind::Imports => "imports",
+            EdgeKind::Implements => "implements",
+            EdgeKind::References => "references",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+    pub confidence: Confidence,
+    pub line: u32,
+}
+
+/// What resolution needs to know of a unit elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    pub id: String,
+    pub kind: UnitKind,
+    pub name: String,
+    pub qname: String,
+    /// The file's path.
+    pub path: String,
+    pub exported: bool,
+}
+
+impl Symbol {
+    pub fn of(unit: &Unit, path: &str) -> Symbol {
+        Symbol {
+            id: unit.id.clone(),
+            kind: unit.kind,
+            name: unit.name.clone(),
+            qname: unit.qname.clone(),
+            path: path.to_owned(),
+            exported: unit.exported,
+        }
+    }
+
+    /// A top-level unit of its file.
+    fn top_level(&self) -> bool {
+        !self.qname.contains("::")
+    }
+}
+
+/// The units a set of references may point at, by name, and the paths of
+/// the tree's files.
+#[derive(Debug, Default)]
+pub struct SymbolTable {
+    by_name: HashMap<String, Vec<Symbol>>,
+    files: HashSet<String>,
+}
+
+impl SymbolTable {
+    pub fn add(&mut self, symbol: Symbol) {
+        if symbol.kind == UnitKind::File {
+            self.files.insert(symbol.path.clone());
+            return;
+        }
+        self.by_name.entry(symbol.name.clone()).or_default().push(symbol);
+    }
+
+    pub fn add_file(&mut self, path: &str) {
+        self.files.insert(path.to_owned());
+    }
+
+    /// Forgets a file's units (before adding its new ones).
+    pub fn remove_file(&mut self, path: &str) {
+        for symbols in self.by_name.values_mut() {
+            symbols.retain(|s| s.path != path);
+        }
+        self.files.remove(path);
+    }
+
+    fn named(&self, name: &str) -> &[Symbol] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        self.files.contains(path)
+    }
+
+    /// The names a file's references and imports may resolve to: what the
+    /// indexer must load into a table before resolving them, and what makes
+    /// a file's edges stale when units of those names come or go.
+    pub fn keys(refs: &[Ref], imports: &[Import]) -> HashSet<String> {
+        let mut keys = HashSet::new();
+        for r in refs {
+            keys.insert(r.name.clone());
+            keys.extend(r.path.iter().cloned());
+            keys.extend(r.receiver.iter().cloned());
+        }
+        for i in imports {
+            keys.insert(i.local.clone());
+            for segment in &i.path {
+                keys.insert(segment.clone());
+                keys.insert(file_stem(segment).to_owned());
+            }
+        }
+        keys.remove("");
+        keys
+    }
+}
+
+/// The stem of the last component of a path or module specifier.
+pub fn file_stem(spec: &str) -> &str {
+    let last = spec.rsplit('/').next().unwrap_or(spec);
+    last.split('.').next().unwrap_or(last)
+}
+
+/// The edges of one parsed file: `contains` from its units' nesting, the
+/// rest from its references and imports.
+pub fn resolve_file(
+    path: &str,
+    language: Language,
+    units: &[Unit],
+    refs: &[Ref],
+    imports: &[Import],
+    table: &SymbolTable,
+) -> Vec<Edge> {
+    let cx = FileContext { path, language, imports, table };
+    let mut edges = Vec::new();
+    for unit in units {
+        if let Some(parent) = &unit.parent {
+            edges.push(Edge {
+                from: parent.clone(),
+                to: unit.id.clone(),
+                kind: EdgeKind::Contains,
+                confidence: Confidence::Resolved,
+                line: unit.start_line,
+            });
+        }
+    }
+    for r in refs {
+        let Some(from) = units.get(r.from) else { continue };
+        let kind = match r.kind {
+            RefKind::Call | RefKind::MethodCall | RefKind::Macro => EdgeKind::Calls,
+            RefKind::Type => EdgeKind::References,
+            RefKind::Implements => EdgeKind::Implements,
+        };
+        for (to, confidence) in cx.resolve_ref(from, r) {
+            if to != from.id {
+                edges.push(Edge { from: from.id.clone(), to, kind, confidence, line: r.line });
+            }
+        }
+    }
+    for import in imports {
+        if let Some((to, confidence)) = cx.resolve_import(import) {
+            edges.push(Edge {
+                from: path.to_owned(),
+                to,
+                kind: EdgeKind::Imports,
+                confidence,
+                line: import.line,
+            });
+        }
+    }
+    edges.sort();
+    // One edge per pair and kind: the best confidence, the first line.
+    edges.dedup_by(|b, a| (&a.from, &a.to, a.kind) == (&b.from, &b.to, b.kind));
+    edges
+}
+
+struct FileContext<'a> {
+    path: &'a str,
+    language: Language,
+    imports: &'a [Import],
+    table: &'a SymbolTable,
+}
+
+type Found = Vec<(String, Confidence)>;
+
+fn one(s: &Symbol) -> Found {
+    vec![(s.id.clone(), Confidence::Resolved)]
+}
+
+impl FileContext<'_> {
+    fn resolve_ref(&self, from: &Unit, r: &Ref) -> Found {
+        let wanted: fn(UnitKind) -> bool = match r.kind {
+            RefKind::Call => |k| k.is_callable() && k != UnitKind::Method || k.is_type(),
+            RefKind::MethodCall => |k| k == UnitKind::Method || k == UnitKind::Function,
+            RefKind::Macro => |k| k == UnitKind::Macro,
+            RefKind::Type | RefKind::Implements => UnitKind::is_type,
+        };
+        match (self.language, r.kind) {
+            (_, RefKind::MethodCall) => self.method_call(from, r),
+            (Language::Rust, _) if !r.path.is_empty() => {
+                self.rust_path(&r.path, &r.name, wanted).unwrap_or_else(|| {
+                    // `Type::f` where Type is not ours to follow: any `Type::f`.
+                    let ty = r.path.last().unwrap();
+                    let qualified = format!("{ty}::{}", r.name);
+                    self.by_name(&r.name, |s| {
+                        s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
+                    })
+                })
+            }
+            _ => self.plain_name(&r.name, wanted),
+        }
+    }
+
+    /// `x.f()`: with `self`/`this`, the enclosing type's method; with a
+    /// module bound by `require`, that module's function; else by name.
+    fn method_call(&self, from: &Unit, r: &Ref) -> Found {
+        let receiver = r.receiver.as_deref();
+        if matches!(receiver, Some("self" | "this"))
+            && let Some((owner, _)) = from.qname.rsplit_once("::")
+        {
+            let owner = owner.rsplit("::").next().unwrap_or(owner);
+            let qualified = format!("{owner}::{}", r.name);
+            let same_file: Vec<&Symbol> = self
+                .table
+                .named(&r.name)
+                .iter()
+                .filter(|s| s.path == self.path && s.qname.ends_with(&qualified))
+                .collect();
+            if let [s] = same_file.as_slice() {
+                return one(s);
+            }
+            let anywhere: Vec<&Symbol> = self
+                .table
+                .named(&r.name)
+                .iter()
+                .filter(|s| s.qname == qualified || s.qname.ends_with(&format!("::{qualified}")))
+                .collect();
+            if let [s] = anywhere.as_slice() {
+                return one(s);
+            }
+        }
+        if let Some(receiver) = receiver
+            && self.language == Language::JavaScript
+            && let Some(import) = self.import_named(receiver)
+            && import.path.get(1).is_some_and(|n| n == "*" || n == "default")
+            && let Some(file) = self.js_module_file(&import.path[0])
+        {
+            let found = self.in_file(&file, &r.name, |s| s.top_level());
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+    }
+
+    /// An unqualified name: this file's unit, an import, or by name.
+    fn plain_name(&self, name: &str, wanted: fn(UnitKind) -> bool) -> Found {
+        let here: Vec<&Symbol> = self
+            .table
+            .named(name)
+            .iter()
+            .filter(|s| s.path == self.path && wanted(s.kind))
+            .collect();
+        match here.as_slice() {
+            [s] => return one(s),
+            [_, ..] => {
+                // Several of that name here (methods of different types): the
+                // top-level one is what a plain call means.
+                let top: Vec<&&Symbol> = here.iter().filter(|s| s.top_level()).collect();
+                if let [s] = top.as_slice() {
+                    return one(s);
+                }
+            }
+            [] => {}
+        }
+        if let Some(import) = self.import_named(name) {
+            let found = match self.language {
+                Language::Rust => {
+                    let (last, init) = import.path.split_last().unwrap();
+                    self.rust_path(init, last, wanted)
+                }
+                Language::JavaScript => self.js_import_target(import, wanted),
+            };
+            if let Some(found) = found {
+                return found;
+            }
+        }
+        // Rust globs: `use a::b::*`.
+        if self.language == Language::Rust {
+            for glob in self.imports.iter().filter(|i| i.local == "*") {
+                if let Some(found) = self.rust_path(&glob.path, name, wanted) {
+                    return found;
+                }
+            }
+        }
+        self.by_name(name, |s| wanted(s.kind) && s.kind != UnitKind::Method)
+    }
+
+    /// Units named `name` anywhere that pass `keep`, with the confidence
+    /// their number gives.
+    fn by_name(&self, name: &str, keep: impl Fn(&Symbol) -> bool) -> Found {
+        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| keep(s)).collect();
+        match all.len() {
+            0 => Vec::new(),
+            1 => vec![(all[0].id.clone(), Confidence::NameMatched)],
+            n if n <= MAX_AMBIGUOUS => {
+                all.iter().map(|s| (s.id.clone(), Confidence::Ambiguous)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn in_file(&self, file: &str, name: &str, keep: impl Fn(&Symbol) -> bool) -> Found {
+        let all: Vec<&Symbol> =
+            self.table.named(name).iter().filter(|s| s.path == file && keep(s)).collect();
+        match all.as_slice() {
+            [s] => one(s),
+            _ => Vec::new(),
+        }
+    }
+
+    fn import_named(&self, local: &str) -> Option<&Import> {
+        self.imports.iter().find(|i| i.local == local && !i.path.is_empty())
+    }
+
+    // --- Rust paths -------------------------------------------------------
+
+    /// Where a Rust path (`segments::name`) leads, if it can be followed
+    /// through this crate's modules.
+    fn rust_path(
+        &self,
+        segments: &[String],
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        let (root, mut module) = rust_module_of(self.path);
+        let mut rest: Vec<String> = segments.to_vec();
+        // Expand the first segment.
+        match rest.first().map(String::as_str) {
+            Some("crate") => {
+                module.clear();
+                rest.remove(0);
+            }
+            Some("self") => {
+                rest.remove(0);
+            }
+            Some("super") => {
+                while rest.first().is_some_and(|s| s == "super") {
+                    module.pop();
+                    rest.remove(0);
+                }
+            }
+            Some(first) => {
+                let first = first.to_owned();
+                if let Some(import) =
+                    self.import_named(&first).filter(|i| i.kind == ImportKind::Use)
+                {
+                    // `use crate::store::Store;` then `Store::open`.
+                    let mut expanded = import.path.clone();
+                    expanded.extend(rest.into_iter().skip(1));
+                    if expanded.first().is_some_and(|s| s != &first) || expanded.len() > 1 {
+                        return self.rust_path(&expanded, name, wanted);
+                    }
+                    return None;
+                }
+                // A type of this file: `Type::f`.
+                let qualified = format!("{}::{name}", rest.join("::"));
+                let here = self.in_file(self.path, name, |s| {
+                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
+                });
+                if !here.is_empty() {
+                    return Some(here);
+                }
+                // `mod x;` of this file, or a sibling module: relative path.
+                let declared =
+                    self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first);
+                if !declared {
+                    return None; // an external crate, or not ours to follow
+                }
+            }
+            None => {}
+        }
+        module.extend(rest);
+        // `module::name` as a file's top-level unit, or `module = …::Type`.
+        if let Some(file) = self.rust_module_file(&root, &module) {
+            let found = self.in_file(&file, name, |s| s.top_level() && wanted(s.kind));
+            if !found.is_empty() {
+                return Some(found);
+            }
+        }
+        if let Some((ty, parent)) = module.split_last() {
+            let qualified = format!("{ty}::{name}");
+            if let Some(file) = self.rust_module_file(&root, parent) {
+                let found = self.in_file(&file, name, |s| s.qname == qualified);
+                if !found.is_empty() {
+                    return Some(found);
+                }
+            }
+            // The impl may live in another file of the crate.
+            let anywhere: Vec<&Symbol> = self
+                .table
+                .named(name)
+                .iter()
+                .filter(|s| s.path.starts_with(&root) && s.qname == qualified)
+                .collect();
+            if let [s] = anywhere.as_slice() {
+                return Some(one(s));
+            }
+            // A module inline in a file: `mod inner { fn f() }`.
+            let inline = module.join("::");
+            let found = self
+                .table
+                .named(name)
+                .iter()
+                .find(|s| s.path.starts_with(&root) && s.qname == format!("{inline}::{name}"));
+            if let Some(s) = found {
+                return Some(one(s));
+            }
+        }
+        None
+    }
+
+    /// The file of a module path in the crate rooted at `root` (`src/`).
+    fn rust_module_file(&self, root: &str, module: &[String]) -> Option<String> {
+        if module.is_empty() {
+            return ["lib.rs", "main.rs"]
+                .iter()
+                .map(|f| format!("{root}{f}"))
+                .find(|p| self.table.has_file(p));
+        }
+        let base = format!("{root}{}", module.join("/"));
+        [format!("{base}.rs"), format!("{base}/mod.rs")]
+            .into_iter()
+            .find(|p| self.table.has_file(p))
+    }
+
+    // --- JavaScript modules ------------------------------------------------
+
+    /// The file a relative module specifier names, if it is in the tree.
+    fn js_module_file(&self, spec: &str) -> Option<String> {
+        if !spec.starts_with("./") && !spec.starts_with("../") {
+            return None; // a package
+        }
+        let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+        let joined = normalize(&format!("{dir}/{spec}"))?;
+        let candidates = [
+            joined.clone(),
+            format!("{joined}.js"),
+            format!("{joined}.mjs"),
+            format!("{joined}.cjs"),
+            format!("{joined}.jsx"),
+            format!("{joined}/index.js"),
+        ];
+        candidates.into_iter().find(|p| self.table.has_file(p))
+    }
+
+    fn js_import_target(&self, import: &Import, wanted: fn(UnitKind) -> bool) -> Option<Found> {
+        let file = self.js_module_file(import.path.first()?)?;
+        let imported = import.path.get(1).map_or("*", String::as_str);
+        let found = match imported {
+            "*" => return None,
+            "default" => {
+                // `export default function name`, or the one exported unit.
+                let named = self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind));
+                if !named.is_empty() { named } else { Vec::new() }
+            }
+            name => self.in_file(&file, name, |s| s.top_level() && wanted(s.kind)),
+        };
+        (!found.is_empty()).then_some(found)
+    }
+
+    fn resolve_import(&self, import: &Import) -> Option<(String, Confidence)> {
+        match (self.language, import.kind) {
+            (Language::Rust, ImportKind::Mod) => {
+                let (root, mut module) = rust_module_of(self.path);
+                module.push(import.local.clone());
+                let file = self.rust_module_file(&root, &module)?;
+                Some((file, Confidence::Resolved))
+            }
+            (Language::Rust, _) => {
+                let (last, init) = import.path.split_last()?;
+                if last == "*" || init.is_empty() {
+                    return None;
+                }
+                let target = self.rust_path(init, last, |_| true);
+                if let Some(found) = target.filter(|f| f.len() == 1) {
+                    return found.into_iter().next();
+                }
+                // `use crate::a::b;` importing a module: its file.
+                let (root, mut module) = rust_module_of(self.path);
+                match init.first().map(String::as_str) {
+                    Some("crate") => module = init[1..].to_vec(),
+                    Some("self") => module.extend(init[1..].iter().cloned()),
+                    Some("super") => {
+                        module.pop();
+                        module.extend(init[1..].iter().cloned());
+                    }
+                    _ => return None,
+                }
+                module.push(last.clone());
+                self.rust_module_file(&root, &module).map(|f| (f, Confidence::Resolved))
+            }
+            (Language::JavaScript, _) => {
+                let spec = import.path.first()?;
+                let file = self.js_module_file(spec)?;
+                if let Some(found) = self.js_import_target(import, |_| true)
+                    && let [(id, c)] = found.as_slice()
+                {
+                    return Some((id.clone(), *c));
+                }
+                Some((file, Confidence::Resolved))
+            }
+        }
+    }
+}
+
+/// A Rust file's crate root directory (ending in `/`, or empty) and module
+/// path: `src/a/b.rs` → (`src/`, [a, b]); `src/lib.rs` → (`src/`, []).
+/// Files outside a `src/` directory are crate roots of their own.
+pub fn rust_module_of(path: &str) -> (String, Vec<String>) {
+    let (root, rest) = match path.rfind("src/") {
+        Some(i) if i == 0 || path.as_bytes()[i - 1] == b'/' => (&path[..i + 4], &path[i + 4..]),
+        _ => {
+            let dir = path.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+            return (dir, Vec::new());
+        }
+    };
+    let mut module: Vec<String> =
+        rest.trim_end_matches(".rs").split('/').map(str::to_owned).collect();
+    if module.last().is_some_and(|m| m == "mod") {
+        module.pop();
+    }
+    if module.len() == 1 && (module[0] == "lib" || module[0] == "main") {
+        module.clear();
+    }
+    (root.to_owned(), module)
+}
+
+/// `a/./b/../c` → `a/c`; None when it climbs out of the tree.
+fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}

@@ -1,0 +1,480 @@
+//! The code graph's tables: code files, units, the keys that say which
+//! files to resolve again, and one relation table per edge kind.
+//!
+//! The graph is derived data for the snapshot named by `meta:graph_root`.
+//! A write clears that mark first and sets it last, so a write cut short
+//! leaves no mark, and the next index rebuilds the graph from scratch.
+
+use std::collections::HashMap;
+
+use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol};
+use crate::graph::{Language, ParsedFile, UnitKind};
+use crate::ids::ContentHash;
+
+/// Rows per INSERT statement.
+const BATCH: usize = 1000;
+
+/// A code file as the graph keeps it.
+#[derive(Clone, Debug)]
+pub struct CodeFile {
+    pub path: String,
+    pub language: Language,
+    pub content: ContentHash,
+    pub parsed: ParsedFile,
+}
+
+/// One change to the graph: files whose units go (removed or replaced),
+/// files whose units come, and files whose edges are replaced.
+#[derive(Debug, Default)]
+pub struct GraphWrite {
+    pub removed: Vec<String>,
+    pub files: Vec<CodeFile>,
+    /// Per file: the edges its references make now, and its keys.
+    pub edges: Vec<(String, Vec<Edge>)>,
+    pub keys: Vec<(String, Vec<String>)>,
+}
+
+#[derive(SurrealValue)]
+struct UnitRow {
+    id: RecordId,
+    path: String,
+    language: String,
+    kind: String,
+    name: String,
+    qname: String,
+    parent: Option<String>,
+    start_line: i64,
+    end_line: i64,
+    start_byte: i64,
+    end_byte: i64,
+    signature: String,
+    doc: String,
+    body_hash: String,
+    complexity: i64,
+    is_test: bool,
+    exported: bool,
+}
+
+#[derive(SurrealValue)]
+struct CodeFileRow {
+    id: RecordId,
+    language: String,
+    content: String,
+    skipped: Option<String>,
+    diagnostics: i64,
+    parsed: String,
+}
+
+#[derive(SurrealValue)]
+struct KeyRow {
+    name: String,
+    file: String,
+}
+
+#[derive(SurrealValue)]
+struct EdgeRow {
+    #[surreal(rename = "in")]
+    from: RecordId,
+    #[surreal(rename = "out")]
+    to: RecordId,
+    file: String,
+    confidence: String,
+    line: i64,
+}
+
+#[derive(SurrealValue)]
+struct SymbolRow {
+    id: RecordId,
+    kind: String,
+    name: String,
+    qname: String,
+    path: String,
+    exported: bool,
+}
+
+#[derive(SurrealValue)]
+struct StoredFileRow {
+    id: RecordId,
+    language: String,
+    content: String,
+    parsed: String,
+}
+
+pub fn unit_record(id: &str) -> RecordId {
+    RecordId::new("unit", id.to_owned())
+}
+
+pub fn key_string(id: &RecordId) -> Result<String> {
+    match &id.key {
+        RecordIdKey::String(s) => Ok(s.clone()),
+        _ => Err(Error::Corrupt(format!("unexpected record key in {}", id.table))),
+    }
+}
+
+fn language_of(s: &str) -> Result<Language> {
+    match s {
+        "rust" => Ok(Language::Rust),
+        "javascript" => Ok(Language::JavaScript),
+        other => Err(Error::Corrupt(format!("unknown language {other:?} in the graph"))),
+    }
+}
+
+impl Store {
+    /// The snapshot root the graph describes, if it is complete.
+    pub async fn graph_root(&self) -> Result<Option<ContentHash>> {
+        match self.meta_get("graph_root").await? {
+            Some(hex) if !hex.is_empty() => Ok(Some(ContentHash::from_hex(&hex)?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn set_graph_root(&self, root: Option<ContentHash>) -> Result<()> {
+        self.meta_set("graph_root", &root.map(|r| r.to_hex()).unwrap_or_default()).await
+    }
+
+    /// Drops the whole graph (before a rebuild).
+    pub async fn clear_graph(&self) -> Result<()> {
+        self.set_graph_root(None).await?;
+        let mut sql = String::from("DELETE code_file; DELETE code_key; DELETE unit;");
+        for kind in EdgeKind::ALL {
+            sql.push_str(&format!(" DELETE {};", kind.as_str()));
+        }
+        self.db
+            .query(sql)
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("clear the graph", e))?;
+        Ok(())
+    }
+
+    /// The paths of every code file in the graph.
+    pub async fn code_paths(&self) -> Result<Vec<String>> {
+        let mut res = self
+            .db
+            .query("SELECT VALUE id FROM code_file")
+            .await
+            .map_err(|e| Error::db("list code files", e))?;
+        let ids: Vec<RecordId> = res.take(0).map_err(|e| Error::db("list code files", e))?;
+        ids.iter().map(key_string).collect()
+    }
+
+    /// The stored parse of these files (those the graph has).
+    pub async fn code_files(&self, paths: &[String]) -> Result<Vec<CodeFile>> {
+        let ids: Vec<RecordId> =
+            paths.iter().map(|p| RecordId::new("code_file", p.clone())).collect();
+        let mut res = self
+            .db
+            .query("SELECT id, language, content, parsed FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read code files", e))?;
+        let rows: Vec<StoredFileRow> = res.take(0).map_err(|e| Error::db("read code files", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let parsed: ParsedFile = serde_json::from_str(&row.parsed)
+                    .map_err(|e| Error::Corrupt(format!("stored parse: {e}")))?;
+                Ok(CodeFile {
+                    path: key_string(&row.id)?,
+                    language: language_of(&row.language)?,
+                    content: ContentHash::from_hex(&row.content)?,
+                    parsed,
+                })
+            })
+            .collect()
+    }
+
+    /// Files with a reference or import keyed by one of `names`.
+    pub async fn files_keyed_by(&self, names: &[String]) -> Result<Vec<String>> {
+        let mut res = self
+            .db
+            .query("SELECT VALUE file FROM code_key WHERE name IN $names")
+            .bind(("names", names.to_vec()))
+            .await
+            .map_err(|e| Error::db("read code keys", e))?;
+        let mut files: Vec<String> = res.take(0).map_err(|e| Error::db("read code keys", e))?;
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
+    /// Units named one of `names`, as resolution needs them.
+    pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
+        let mut res = self
+            .db
+            .query("SELECT id, kind, name, qname, path, exported FROM unit WHERE name IN $names")
+            .bind(("names", names.to_vec()))
+            .await
+            .map_err(|e| Error::db("read units", e))?;
+        let rows: Vec<SymbolRow> = res.take(0).map_err(|e| Error::db("read units", e))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Symbol {
+                    id: key_string(&r.id)?,
+                    kind: UnitKind::parse(&r.kind)
+                        .ok_or_else(|| Error::Corrupt(format!("unit kind {:?}", r.kind)))?,
+                    name: r.name,
+                    qname: r.qname,
+                    path: r.path,
+                    exported: r.exported,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies one change to the graph and records `root` as what it now
+    /// describes.
+    pub async fn write_graph(&self, change: GraphWrite, root: ContentHash) -> Result<()> {
+        self.set_graph_root(None).await?;
+        let mut gone: Vec<String> = change.removed.clone();
+        gone.extend(change.files.iter().map(|f| f.path.clone()));
+        for chunk in gone.chunks(BATCH) {
+            let ids: Vec<RecordId> =
+                chunk.iter().map(|p| RecordId::new("code_file", p.clone())).collect();
+            self.db
+                .query("DELETE unit WHERE path IN $paths; DELETE code_key WHERE file IN $paths; DELETE $ids;")
+                .bind(("paths", chunk.to_vec()))
+                .bind(("ids", ids))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db("remove code files", e))?;
+        }
+        let edge_files: Vec<String> = change.edges.iter().map(|(f, _)| f.clone()).collect();
+        for chunk in edge_files.chunks(BATCH) {
+            for kind in EdgeKind::ALL {
+                let sql = format!("DELETE {} WHERE file IN $files", kind.as_str());
+                self.db
+                    .query(sql)
+                    .bind(("files", chunk.to_vec()))
+                    .await
+                    .and_then(|r| r.check())
+                    .map_err(|e| Error::db("remove edges", e))?;
+            }
+        }
+        let mut units = Vec::new();
+        let mut files = Vec::new();
+        for f in &change.files {
+            for u in &f.parsed.units {
+                units.push(UnitRow {
+                    id: unit_record(&u.id),
+                    path: f.path.clone(),
+                    language: f.language.as_str().to_owned(),
+                    kind: u.kind.as_str().to_owned(),
+                    name: u.name.clone(),
+                    qname: u.qname.clone(),
+                    parent: u.parent.clone(),
+                    start_line: u.start_line as i64,
+                    end_line: u.end_line as i64,
+                    start_byte: u.start_byte as i64,
+                    end_byte: u.end_byte as i64,
+                    signature: u.signature.clone(),
+                    doc: u.doc.clone(),
+                    body_hash: u.body_hash.clone(),
+                    complexity: u.complexity as i64,
+                    is_test: u.is_test,
+                    exported: u.exported,
+                });
+            }
+            files.push(CodeFileRow {
+                id: RecordId::new("code_file", f.path.clone()),
+                language: f.language.as_str().to_owned(),
+                content: f.content.to_hex(),
+                skipped: f.parsed.skipped.clone(),
+                diagnostics: f.parsed.diagnostics.len() as i64,
+                parsed: serde_json::to_string(&f.parsed).expect("parses serialise"),
+            });
+        }
+        self.insert_rows("INSERT INTO unit $rows RETURN NONE", units).await?;
+        self.insert_rows("INSERT INTO code_file $rows RETURN NONE", files).await?;
+        let keys: Vec<KeyRow> = change
+            .keys
+            .iter()
+            .flat_map(|(file, names)| {
+                names.iter().map(|n| KeyRow { name: n.clone(), file: file.clone() })
+            })
+            .collect();
+        self.insert_rows("INSERT INTO code_key $rows RETURN NONE", keys).await?;
+        let mut by_kind: HashMap<EdgeKind, Vec<EdgeRow>> = HashMap::new();
+        for (file, edges) in change.edges {
+            for e in edges {
+                by_kind.entry(e.kind).or_default().push(EdgeRow {
+                    from: unit_record(&e.from),
+                    to: unit_record(&e.to),
+                    file: file.clone(),
+                    confidence: e.confidence.as_str().to_owned(),
+                    line: e.line as i64,
+                });
+            }
+        }
+        for (kind, rows) in by_kind {
+            let sql = format!("INSERT RELATION INTO {} $rows RETURN NONE", kind.as_str());
+            self.insert_rows(&sql, rows).await?;
+        }
+        self.set_graph_root(Some(root)).await
+    }
+
+    async fn insert_rows<T: SurrealValue>(&self, sql: &str, rows: Vec<T>) -> Result<()> {
+        let mut rows = rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(BATCH));
+            let batch = std::mem::replace(&mut rows, rest);
+            self.db
+                .query(sql)
+                .bind(("rows", batch))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db("write the graph", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a stored confidence.
+pub fn confidence_of(s: &str) -> Result<Confidence> {
+    Confidence::parse(s).ok_or_else(|| Error::Corrupt(format!("edge confidence {s:?}")))
+}
+
+/// A unit as the commands show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, SurrealValue)]
+pub struct UnitInfo {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub qname: String,
+    pub path: String,
+    pub language: String,
+    pub parent: Option<String>,
+    pub start_line: i64,
+    pub end_line: i64,
+    pub signature: String,
+    pub doc: String,
+    pub complexity: i64,
+    pub is_test: bool,
+    pub exported: bool,
+}
+
+/// An edge as the commands show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, SurrealValue)]
+pub struct EdgeInfo {
+    pub from: String,
+    pub to: String,
+    pub confidence: String,
+    pub line: i64,
+}
+
+/// What a code file's parse left: skipped, and its diagnostics count.
+#[derive(Clone, Debug, serde::Serialize, SurrealValue)]
+pub struct CodeFileInfo {
+    pub path: String,
+    pub language: String,
+    pub skipped: Option<String>,
+    pub diagnostics: i64,
+}
+
+const UNIT_FIELDS: &str = "record::id(id) AS id, kind, name, qname, path, language, parent, \
+     start_line, end_line, signature, doc, complexity, is_test, exported";
+
+impl Store {
+    /// The units of a file, or of every file below a directory ("" for
+    /// all), in path and source order.
+    pub async fn units_under(&self, path: &str) -> Result<Vec<UnitInfo>> {
+        let sql = format!(
+            "SELECT {UNIT_FIELDS}, start_byte FROM unit \
+             WHERE $path = '' OR path = $path OR string::starts_with(path, $dir) \
+             ORDER BY path, start_byte"
+        );
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("path", path.to_owned()))
+            .bind(("dir", format!("{path}/")))
+            .await
+            .map_err(|e| Error::db("read units", e))?;
+        res.take(0).map_err(|e| Error::db("read units", e))
+    }
+
+    /// Units by exact name, then by id prefix; at most `limit`.
+    pub async fn find_units(&self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
+        let sql = format!(
+            "SELECT {UNIT_FIELDS} FROM unit WHERE name = $q ORDER BY id LIMIT $limit; \
+             SELECT {UNIT_FIELDS} FROM unit WHERE string::starts_with(record::id(id), $q) \
+             ORDER BY id LIMIT $limit;"
+        );
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("q", query.to_owned()))
+            .bind(("limit", limit as i64))
+            .await
+            .map_err(|e| Error::db("find units", e))?;
+        let mut by_name: Vec<UnitInfo> = res.take(0).map_err(|e| Error::db("find units", e))?;
+        let by_prefix: Vec<UnitInfo> = res.take(1).map_err(|e| Error::db("find units", e))?;
+        for u in by_prefix {
+            if by_name.len() >= limit {
+                break;
+            }
+            if !by_name.iter().any(|x| x.id == u.id) {
+                by_name.push(u);
+            }
+        }
+        Ok(by_name)
+    }
+
+    /// Units by id.
+    pub async fn units_by_id(&self, ids: &[String]) -> Result<Vec<UnitInfo>> {
+        let records: Vec<RecordId> = ids.iter().map(|i| unit_record(i)).collect();
+        let sql = format!("SELECT {UNIT_FIELDS} FROM $ids");
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("ids", records))
+            .await
+            .map_err(|e| Error::db("read units", e))?;
+        res.take(0).map_err(|e| Error::db("read units", e))
+    }
+
+    /// Edges of `kind` into (`incoming`) or out of the given units.
+    pub async fn edges_of(
+        &self,
+        kind: EdgeKind,
+        ids: &[String],
+        incoming: bool,
+    ) -> Result<Vec<EdgeInfo>> {
+        let records: Vec<RecordId> = ids.iter().map(|i| unit_record(i)).collect();
+        let side = if incoming { "out" } else { "in" };
+        // Table and side are ours, not user text.
+        let sql = format!(
+            "SELECT record::id(in) AS from, record::id(out) AS to, confidence, line \
+             FROM {} WHERE {side} IN $ids",
+            kind.as_str()
+        );
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("ids", records))
+            .await
+            .map_err(|e| Error::db("read edges", e))?;
+        let mut edges: Vec<EdgeInfo> = res.take(0).map_err(|e| Error::db("read edges", e))?;
+        edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        Ok(edges)
+    }
+
+    /// Code files below `path` ("" for all) with their parse state.
+    pub async fn code_files_under(&self, path: &str) -> Result<Vec<CodeFileInfo>> {
+        let mut res = self
+            .db
+            .query(
+                "SELECT record::id(id) AS path, language, skipped, diagnostics FROM code_file \
+                 WHERE $path = '' OR record::id(id) = $path \
+                 OR string::starts_with(record::id(id), $dir) ORDER BY path",
+            )
+            .bind(("path", path.to_owned()))
+            .bind(("dir", format!("{path}/")))
+            .await
+            .map_err(|e| Error::db("read code files", e))?;
+        res.take(0).map_err(|e| Error::db("read code files", e))
+    }
+}

@@ -1,0 +1,158 @@
+//! The code graph without the store: queries, units, references, edges.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use cortex::graph::resolve::EdgeKind;
+use cortex::graph::{Language, parse_file};
+use cortex::index::index_head;
+use cortex::store::Store;
+
+use crate::common;
+
+#[test]
+fn queries_compile_against_their_grammars() {
+    for language in [Language::Rust, Language::JavaScript] {
+        for (name, source) in language.query_sources() {
+            let query = tree_sitter::Query::new(&language.grammar(), source);
+            assert!(query.is_ok(), "queries/{name}: {:?}", query.err());
+        }
+        // And the parser's own copy.
+        let _ = language.queries();
+    }
+}
+
+/// The whole graph as sorted lines: units, then edges by kind.
+async fn dump(store: &Store) -> Vec<String> {
+    let units = store.units_under("").await.unwrap();
+    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+    let mut out: Vec<String> = units
+        .iter()
+        .map(|u| {
+            format!("unit {} {} {}-{} {:?}", u.id, u.kind, u.start_line, u.end_line, u.signature)
+        })
+        .collect();
+    for kind in EdgeKind::ALL {
+        for e in store.edges_of(kind, &ids, false).await.unwrap() {
+            out.push(format!("{} {} -> {} ({})", kind.as_str(), e.from, e.to, e.confidence));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn lines_with<'a>(dump: &'a [String], prefix: &str) -> BTreeSet<&'a str> {
+    dump.iter().filter(|l| l.starts_with(prefix)).map(String::as_str).collect()
+}
+
+const LIB: &str = "pub mod parse;\nmod util;\nuse crate::parse::Parser;\n\npub fn run() -> u32 { let p = Parser::new(); p.go() + util::twice(1) }\n";
+const PARSE: &str = "use crate::util::twice;\n\n/// A parser.\npub struct Parser;\n\nimpl Parser {\n    pub fn new() -> Parser { Parser }\n    pub fn go(&self) -> u32 { twice(self.step()) }\n    fn step(&self) -> u32 { 1 }\n}\n";
+const UTIL: &str = "pub fn twice(x: u32) -> u32 { x * 2 }\n";
+const JS: &str =
+    "import { helper } from './helper.js';\nexport function main() { return helper(2); }\n";
+const HELPER: &str = "export function helper(x) { return x + 1; }\n";
+
+fn write_tree(dir: &Path) {
+    common::write(dir, "src/lib.rs", LIB.as_bytes());
+    common::write(dir, "src/parse.rs", PARSE.as_bytes());
+    common::write(dir, "src/util.rs", UTIL.as_bytes());
+    common::write(dir, "web/main.js", JS.as_bytes());
+    common::write(dir, "web/helper.js", HELPER.as_bytes());
+    common::write(dir, "README.md", b"not code\n");
+}
+
+#[tokio::test]
+async fn an_import_is_indexed_with_resolved_edges() {
+    let t = common::store().await;
+    let src = tempfile::tempdir().unwrap();
+    write_tree(src.path());
+    common::import(&t.store, src.path()).await;
+    let report = index_head(&t.store).await.unwrap();
+    assert!(report.full);
+    assert_eq!(report.parsed, 5);
+    let d = dump(&t.store).await;
+    let calls = lines_with(&d, "calls");
+    for want in [
+        "calls src/lib.rs::run -> src/parse.rs::Parser::new (resolved)",
+        "calls src/lib.rs::run -> src/parse.rs::Parser::go (name_matched)",
+        "calls src/lib.rs::run -> src/util.rs::twice (resolved)",
+        "calls src/parse.rs::Parser::go -> src/util.rs::twice (resolved)",
+        "calls src/parse.rs::Parser::go -> src/parse.rs::Parser::step (resolved)",
+        "calls web/main.js::main -> web/helper.js::helper (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    let imports = lines_with(&d, "imports");
+    assert!(imports.contains("imports src/lib.rs -> src/parse.rs (resolved)"), "{imports:#?}");
+    assert!(
+        imports.contains("imports src/lib.rs -> src/parse.rs::Parser (resolved)"),
+        "{imports:#?}"
+    );
+    assert!(
+        imports.contains("imports web/main.js -> web/helper.js::helper (resolved)"),
+        "{imports:#?}"
+    );
+    assert!(
+        lines_with(&d, "contains")
+            .contains("contains src/parse.rs::impl Parser -> src/parse.rs::Parser::go (resolved)")
+    );
+    // Nothing to do when nothing changed.
+    assert_eq!(index_head(&t.store).await.unwrap().parsed, 0);
+}
+
+/// Edits applied one after another: after each, the incremental graph
+/// equals a fresh index of the same tree.
+#[tokio::test]
+async fn incremental_equals_clean() {
+    let t = common::store().await;
+    let src = tempfile::tempdir().unwrap();
+    write_tree(src.path());
+    common::import(&t.store, src.path()).await;
+    index_head(&t.store).await.unwrap();
+    type Edit = Box<dyn Fn(&Path)>;
+    let edits: Vec<Edit> = vec![
+        // A function renamed: callers now resolve elsewhere or nowhere.
+        Box::new(|d| {
+            common::write(d, "src/util.rs", b"pub fn thrice(x: u32) -> u32 { x * 3 }\n");
+        }),
+        // And a new file defines the old name.
+        Box::new(|d| {
+            common::write(d, "src/extra.rs", b"pub fn twice(x: u32) -> u32 { x + x }\n");
+        }),
+        Box::new(|d| std::fs::remove_file(d.join("web/helper.js")).unwrap()),
+        Box::new(|d| {
+            common::write(d, "web/helper.js", HELPER.as_bytes());
+        }),
+        Box::new(|d| {
+            common::write(d, "src/parse.rs", b"pub struct Parser;\nimpl Parser { pub fn new() -> Parser { Parser } pub fn go(&self) -> u32 { broken( }\n");
+        }),
+        Box::new(|d| std::fs::remove_dir_all(d.join("src")).unwrap()),
+        Box::new(write_tree),
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+        edit(src.path());
+        common::import(&t.store, src.path()).await;
+        let report = index_head(&t.store).await.unwrap();
+        assert!(!report.full, "step {i} rebuilt everything");
+        let fresh = common::store().await;
+        common::import(&fresh.store, src.path()).await;
+        index_head(&fresh.store).await.unwrap();
+        assert_eq!(dump(&t.store).await, dump(&fresh.store).await, "after edit {i}");
+    }
+}
+
+#[test]
+fn bad_input_is_skipped_with_a_reason_or_parsed_around() {
+    let binary = parse_file("a.rs", b"fn x() {}\0\0", Language::Rust);
+    assert_eq!(binary.skipped.as_deref(), Some("binary"));
+    let latin1 = parse_file("a.rs", b"fn caf\xe9() {}", Language::Rust);
+    assert_eq!(latin1.skipped.as_deref(), Some("not UTF-8"));
+    let huge = vec![b' '; cortex::graph::MAX_PARSE_BYTES + 1];
+    assert!(parse_file("a.js", &huge, Language::JavaScript).skipped.unwrap().starts_with("huge"));
+    let broken =
+        parse_file("a.rs", b"fn good() {}\nfn bad( {\nfn also_good() {}\n", Language::Rust);
+    assert!(broken.skipped.is_none());
+    assert!(!broken.diagnostics.is_empty());
+    let names: Vec<&str> = broken.units.iter().map(|u| u.name.as_str()).collect();
+    assert!(names.contains(&"good"), "{names:?}");
+}
