@@ -42,6 +42,8 @@ pub enum Request {
     Export { dir: PathBuf, force: bool },
     /// `cortex import`: `dir` imported into main; mounts see it at once.
     Import { dir: PathBuf, include_git: bool, no_ignore: bool },
+    /// A question to main's code graph, brought up to date first.
+    Graph { query: crate::query::GraphQuery },
 }
 
 /// A tree entry on the wire.
@@ -227,6 +229,7 @@ pub enum Response {
     Bytes { data: Vec<u8> },
     Log { snapshots: Vec<SnapshotInfo> },
     Transfer(TransferInfo),
+    Graph { answer: crate::query::Answer },
     Error { message: String },
 }
 

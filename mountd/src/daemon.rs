@@ -45,6 +45,8 @@ struct Daemon {
     mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
     /// The mounts' kernel sides, told of changes from elsewhere.
     peers: Arc<Peers>,
+    /// One index run at a time.
+    indexing: tokio::sync::Mutex<()>,
     next_id: std::sync::atomic::AtomicU64,
     /// Set by the first mount: until then an empty daemon is starting, not done.
     ever_mounted: std::sync::atomic::AtomicBool,
@@ -62,6 +64,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         main: Mutex::new(None),
         mounts: Mutex::new(BTreeMap::new()),
         peers: Peers::new(),
+        indexing: tokio::sync::Mutex::new(()),
         next_id: Default::default(),
         ever_mounted: Default::default(),
         stop: Notify::new(),
@@ -137,9 +140,12 @@ async fn tick(daemon: Arc<Daemon>) {
         let view = daemon.main.lock().unwrap().clone();
         if let Some(vfs) = view
             && vfs.is_dirty()
-            && let Err(e) = vfs.flush().await
         {
-            tracing::error!("flush failed: {e}");
+            if let Err(e) = vfs.flush().await {
+                tracing::error!("flush failed: {e}");
+            } else if let Err(e) = daemon.index().await {
+                tracing::error!("indexing failed: {e:#}");
+            }
         }
         let gone: Vec<PathBuf> = {
             let mounts = daemon.mounts.lock().unwrap();
@@ -195,6 +201,7 @@ impl Daemon {
             Request::Import { dir, include_git, no_ignore } => {
                 self.import(&dir, include_git, no_ignore).await
             }
+            Request::Graph { query } => self.graph(&query).await,
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -327,6 +334,7 @@ impl Daemon {
             cortex::import::ImportOptions { include_git, no_ignore, source: "import".into() };
         let progress = Arc::new(cortex::import::NoProgress);
         let r = cortex::import::import(&self.store, dir, &options, progress).await?;
+        self.index().await?;
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {
             let invalidations = vfs.refresh().await?;
@@ -334,6 +342,20 @@ impl Daemon {
             tokio::task::spawn_blocking(move || peers.changed_outside(&invalidations)).await?;
         }
         Ok(Response::Transfer(TransferInfo::from_import(&r)))
+    }
+
+    /// Answers from main's graph, after bringing it to what the mounts show.
+    async fn graph(&self, query: &cortex::query::GraphQuery) -> Result<Response> {
+        self.flush().await?;
+        self.index().await?;
+        Ok(Response::Graph { answer: cortex::query::run(&self.store, query).await? })
+    }
+
+    /// Brings the code graph to main's head; one run at a time.
+    async fn index(&self) -> Result<()> {
+        let _one = self.indexing.lock().await;
+        cortex::index::index_head(&self.store).await?;
+        Ok(())
     }
 
     async fn flush(&self) -> Result<()> {

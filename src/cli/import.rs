@@ -77,7 +77,14 @@ pub async fn import_with_progress(
     let bar = Arc::new(Spinner::new());
     let report = cortex::import::import(store, dir, &options, bar.clone()).await;
     bar.0.finish_and_clear();
-    Ok(report?)
+    let report = report?;
+    // The code graph follows main (derived data: a failure here loses no
+    // import, and the next index catches up).
+    bar.0.set_message("indexing code");
+    if let Err(e) = cortex::index::index_head(store).await {
+        eprintln!("cortex: the import landed, but indexing its code failed: {e}");
+    }
+    Ok(report)
 }
 
 /// An import's report in the form the daemon sends it.

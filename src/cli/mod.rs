@@ -3,6 +3,7 @@
 
 mod cat;
 mod export;
+mod graph;
 mod import;
 mod init;
 mod log;
@@ -61,6 +62,20 @@ enum Command {
     Mount(mount::MountArgs),
     /// Unmount a cortex mount (also one left by a daemon that died).
     Umount(mount::UmountArgs),
+    /// The code units of a file or directory, as a tree.
+    Units(graph::UnitsArgs),
+    /// Find code units by name or id prefix.
+    Symbol(graph::SymbolArgs),
+    /// Who calls a unit (transitively with --depth).
+    Callers(graph::WalkArgs),
+    /// What a unit calls (transitively with --depth).
+    Callees(graph::WalkArgs),
+    /// What a file imports and what imports it.
+    Deps(graph::DepsArgs),
+    /// What depends on units or files, by depth, with the tests among them.
+    Impact(graph::ImpactArgs),
+    /// A unit's neighbourhood as Graphviz dot or Mermaid.
+    Graph(graph::GraphArgs),
 }
 
 /// What every command needs to find its store.
@@ -119,6 +134,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::run(&cx, args).await,
         Command::Mount(args) => mount::mount(&cx, args).await,
         Command::Umount(args) => mount::umount(&cx, args).await,
+        Command::Units(args) => graph::units(&cx, args).await,
+        Command::Symbol(args) => graph::symbol(&cx, args).await,
+        Command::Callers(args) => graph::callers(&cx, args, false).await,
+        Command::Callees(args) => graph::callers(&cx, args, true).await,
+        Command::Deps(args) => graph::deps(&cx, args).await,
+        Command::Impact(args) => graph::impact(&cx, args).await,
+        Command::Graph(args) => graph::graph(&cx, args).await,
     }
 }
 

@@ -186,7 +186,7 @@ pub fn resolve_file(
     imports: &[Import],
     table: &SymbolTable,
 ) -> Vec<Edge> {
-    let cx = FileContext { path, language, imports, table };
+    let cx = FileContext { path, language, imports, table, depth: Default::default() };
     let mut edges = Vec::new();
     for unit in units {
         if let Some(parent) = &unit.parent {
@@ -234,6 +234,9 @@ struct FileContext<'a> {
     language: Language,
     imports: &'a [Import],
     table: &'a SymbolTable,
+    /// How deep `rust_path` is in following imports: `use a as b; use b
+    /// as a;` must not loop.
+    depth: std::cell::Cell<u32>,
 }
 
 type Found = Vec<(String, Confidence)>;
@@ -383,6 +386,21 @@ impl FileContext<'_> {
     /// Where a Rust path (`segments::name`) leads, if it can be followed
     /// through this crate's modules.
     fn rust_path(
+        &self,
+        segments: &[String],
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        if self.depth.get() >= 8 {
+            return None;
+        }
+        self.depth.set(self.depth.get() + 1);
+        let found = self.rust_path_inner(segments, name, wanted);
+        self.depth.set(self.depth.get() - 1);
+        found
+    }
+
+    fn rust_path_inner(
         &self,
         segments: &[String],
         name: &str,

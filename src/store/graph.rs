@@ -338,7 +338,7 @@ pub fn confidence_of(s: &str) -> Result<Confidence> {
 }
 
 /// A unit as the commands show it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, SurrealValue)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
 pub struct UnitInfo {
     pub id: String,
     pub kind: String,
@@ -357,7 +357,7 @@ pub struct UnitInfo {
 }
 
 /// An edge as the commands show it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, SurrealValue)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
 pub struct EdgeInfo {
     pub from: String,
     pub to: String,
@@ -366,7 +366,7 @@ pub struct EdgeInfo {
 }
 
 /// What a code file's parse left: skipped, and its diagnostics count.
-#[derive(Clone, Debug, serde::Serialize, SurrealValue)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
 pub struct CodeFileInfo {
     pub path: String,
     pub language: String,
@@ -396,12 +396,13 @@ impl Store {
         res.take(0).map_err(|e| Error::db("read units", e))
     }
 
-    /// Units by exact name, then by id prefix; at most `limit`.
+    /// Units by exact name, then by qualified name (`Parser::parse`) or id
+    /// prefix; at most `limit`.
     pub async fn find_units(&self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
         let sql = format!(
             "SELECT {UNIT_FIELDS} FROM unit WHERE name = $q ORDER BY id LIMIT $limit; \
-             SELECT {UNIT_FIELDS} FROM unit WHERE string::starts_with(record::id(id), $q) \
-             ORDER BY id LIMIT $limit;"
+             SELECT {UNIT_FIELDS} FROM unit WHERE qname = $q \
+             OR string::starts_with(record::id(id), $q) ORDER BY id LIMIT $limit;"
         );
         let mut res = self
             .db
