@@ -20,6 +20,10 @@ use crate::store::graph::{CodeFile, GraphWrite};
 use crate::store::{ChangeOp, Store};
 use crate::tree::EntryKind;
 
+/// The version of what parsing and resolving produce. A graph built by
+/// another version is rebuilt from scratch (parses are stored).
+pub const GRAPH_VERSION: &str = "1";
+
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
 
@@ -48,7 +52,8 @@ pub async fn index_head(store: &Store) -> Result<IndexReport> {
 /// Brings the graph to the snapshot whose root tree is `root`.
 pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport> {
     let started = Instant::now();
-    let previous = store.graph_root().await?;
+    let same_version = store.meta_get("graph_version").await?.as_deref() == Some(GRAPH_VERSION);
+    let previous = if same_version { store.graph_root().await? } else { None };
     if previous == Some(root) {
         return Ok(IndexReport::default());
     }
@@ -59,6 +64,7 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     match previous {
         None => {
             store.clear_graph().await?;
+            store.meta_set("graph_version", GRAPH_VERSION).await?;
             for (path, entry) in snapshot::walk(store, root).await? {
                 if let (EntryKind::File { content, .. }, Ok(path)) =
                     (&entry.kind, String::from_utf8(path))

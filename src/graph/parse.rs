@@ -326,6 +326,9 @@ impl<'a> FileParser<'a> {
             );
         }
         let mut refs: Vec<Ref> = by_node.into_values().collect();
+        if self.language == Language::Rust {
+            self.macro_refs(root, found, &mut refs);
+        }
         // `impl Trait for Type`: the impl implements the trait.
         for (i, f) in found.iter().enumerate() {
             if let Some((name, path)) = &f.impl_trait {
@@ -347,6 +350,75 @@ impl<'a> FileParser<'a> {
                 == (b.from, b.kind, &b.name, &b.path, &b.receiver)
         });
         refs
+    }
+
+    /// Calls inside macro arguments (`assert_eq!(f(x), 1)`, `format!("{}",
+    /// a.b())`): tree-sitter keeps those as token trees, so they are read
+    /// token by token.
+    fn macro_refs(&self, root: Node, found: &[Found], out: &mut Vec<Ref>) {
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "macro_invocation" {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    if child.kind() == "token_tree" {
+                        self.token_tree_refs(child, found, out);
+                    }
+                }
+                continue;
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+    }
+
+    fn token_tree_refs(&self, tree: Node, found: &[Found], out: &mut Vec<Ref>) {
+        let mut cursor = tree.walk();
+        let tokens: Vec<Node> = tree.children(&mut cursor).collect();
+        let ident = |n: &Node| matches!(n.kind(), "identifier" | "self" | "super" | "crate");
+        let mut i = 0;
+        while i < tokens.len() {
+            let t = tokens[i];
+            if t.kind() == "token_tree" {
+                self.token_tree_refs(t, found, out);
+                i += 1;
+                continue;
+            }
+            if !ident(&t) {
+                i += 1;
+                continue;
+            }
+            let mut segments = vec![self.text_of(t).to_owned()];
+            let mut j = i + 1;
+            while j + 1 < tokens.len() && tokens[j].kind() == "::" && ident(&tokens[j + 1]) {
+                segments.push(self.text_of(tokens[j + 1]).to_owned());
+                j += 2;
+            }
+            let next = tokens.get(j);
+            let after_dot = i >= 1 && tokens[i - 1].kind() == ".";
+            let name = segments.pop().unwrap_or_default();
+            let from = Self::enclosing(found, t.start_byte());
+            let line = Self::line(t);
+            let mut push = |kind, path, receiver| {
+                out.push(Ref { from, kind, name: name.clone(), path, receiver, line })
+            };
+            match next {
+                Some(n) if n.kind() == "token_tree" && self.text_of(*n).starts_with('(') => {
+                    if after_dot && segments.is_empty() {
+                        let receiver = (i >= 2 && ident(&tokens[i - 2]))
+                            .then(|| self.text_of(tokens[i - 2]).to_owned());
+                        push(RefKind::MethodCall, Vec::new(), receiver);
+                    } else if !after_dot {
+                        push(RefKind::Call, segments, None);
+                    }
+                }
+                Some(n) if n.kind() == "!" && segments.is_empty() => {
+                    push(RefKind::Macro, Vec::new(), None)
+                }
+                _ => {}
+            }
+            i = j;
+        }
     }
 
     fn rust_imports(&self, root: Node, out: &mut Vec<Import>) {

@@ -186,7 +186,15 @@ pub fn resolve_file(
     imports: &[Import],
     table: &SymbolTable,
 ) -> Vec<Edge> {
-    let cx = FileContext { path, language, imports, table, depth: Default::default() };
+    let cx = FileContext {
+        path,
+        language,
+        units,
+        imports,
+        table,
+        depth: Default::default(),
+        inline: Default::default(),
+    };
     let mut edges = Vec::new();
     for unit in units {
         if let Some(parent) = &unit.parent {
@@ -232,11 +240,16 @@ pub fn resolve_file(
 struct FileContext<'a> {
     path: &'a str,
     language: Language,
+    /// This file's own units.
+    units: &'a [Unit],
     imports: &'a [Import],
     table: &'a SymbolTable,
     /// How deep `rust_path` is in following imports: `use a as b; use b
     /// as a;` must not loop.
     depth: std::cell::Cell<u32>,
+    /// The inline modules (`mod tests { … }`) around the reference being
+    /// resolved: `self` and `super` start from there.
+    inline: std::cell::RefCell<Vec<String>>,
 }
 
 type Found = Vec<(String, Confidence)>;
@@ -246,7 +259,26 @@ fn one(s: &Symbol) -> Found {
 }
 
 impl FileContext<'_> {
+    /// The inline modules enclosing `unit`, outermost first.
+    fn inline_modules(&self, unit: &Unit) -> Vec<String> {
+        let segments: Vec<&str> = unit.qname.split("::").collect();
+        let mut out: Vec<String> = Vec::new();
+        for (i, seg) in segments.iter().enumerate().take(segments.len().saturating_sub(1)) {
+            let prefix = segments[..=i].join("::");
+            let is_module =
+                self.units.iter().any(|u| u.kind == UnitKind::Module && u.qname == prefix);
+            if !is_module {
+                break;
+            }
+            out.push((*seg).to_owned());
+        }
+        out
+    }
+
     fn resolve_ref(&self, from: &Unit, r: &Ref) -> Found {
+        if self.language == Language::Rust {
+            *self.inline.borrow_mut() = self.inline_modules(from);
+        }
         let wanted: fn(UnitKind) -> bool = match r.kind {
             RefKind::Call => |k| k.is_callable() && k != UnitKind::Method || k.is_type(),
             RefKind::MethodCall => |k| k == UnitKind::Method || k == UnitKind::Function,
@@ -407,6 +439,7 @@ impl FileContext<'_> {
         wanted: fn(UnitKind) -> bool,
     ) -> Option<Found> {
         let (root, mut module) = rust_module_of(self.path);
+        module.extend(self.inline.borrow().iter().cloned());
         let mut rest: Vec<String> = segments.to_vec();
         // Expand the first segment.
         match rest.first().map(String::as_str) {

@@ -2,6 +2,7 @@
 
 mod commands;
 mod crash;
+mod graph;
 mod mount;
 
 use std::path::{Path, PathBuf};

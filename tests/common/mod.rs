@@ -150,3 +150,23 @@ pub fn awkward_tree(root: &Path) {
     let big: Vec<u8> = (0..(2 * 1024 * 1024 + 12345)).map(|i: u32| (i * 7 % 251) as u8).collect();
     write(root, "big/large.dat", &big);
 }
+
+/// The whole code graph as sorted lines: units, then edges by kind.
+pub async fn graph_dump(store: &Store) -> Vec<String> {
+    use cortex::graph::resolve::EdgeKind;
+    let units = store.units_under("").await.unwrap();
+    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
+    let mut out: Vec<String> = units
+        .iter()
+        .map(|u| {
+            format!("unit {} {} {}-{} {:?}", u.id, u.kind, u.start_line, u.end_line, u.signature)
+        })
+        .collect();
+    for kind in EdgeKind::ALL {
+        for e in store.edges_of(kind, &ids, false).await.unwrap() {
+            out.push(format!("{} {} -> {} ({})", kind.as_str(), e.from, e.to, e.confidence));
+        }
+    }
+    out.sort();
+    out
+}

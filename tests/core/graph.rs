@@ -3,10 +3,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cortex::graph::resolve::EdgeKind;
 use cortex::graph::{Language, parse_file};
 use cortex::index::index_head;
-use cortex::store::Store;
 
 use crate::common;
 
@@ -20,25 +18,6 @@ fn queries_compile_against_their_grammars() {
         // And the parser's own copy.
         let _ = language.queries();
     }
-}
-
-/// The whole graph as sorted lines: units, then edges by kind.
-async fn dump(store: &Store) -> Vec<String> {
-    let units = store.units_under("").await.unwrap();
-    let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
-    let mut out: Vec<String> = units
-        .iter()
-        .map(|u| {
-            format!("unit {} {} {}-{} {:?}", u.id, u.kind, u.start_line, u.end_line, u.signature)
-        })
-        .collect();
-    for kind in EdgeKind::ALL {
-        for e in store.edges_of(kind, &ids, false).await.unwrap() {
-            out.push(format!("{} {} -> {} ({})", kind.as_str(), e.from, e.to, e.confidence));
-        }
-    }
-    out.sort();
-    out
 }
 
 fn lines_with<'a>(dump: &'a [String], prefix: &str) -> BTreeSet<&'a str> {
@@ -70,7 +49,7 @@ async fn an_import_is_indexed_with_resolved_edges() {
     let report = index_head(&t.store).await.unwrap();
     assert!(report.full);
     assert_eq!(report.parsed, 5);
-    let d = dump(&t.store).await;
+    let d = common::graph_dump(&t.store).await;
     let calls = lines_with(&d, "calls");
     for want in [
         "calls src/lib.rs::run -> src/parse.rs::Parser::new (resolved)",
@@ -137,7 +116,11 @@ async fn incremental_equals_clean() {
         let fresh = common::store().await;
         common::import(&fresh.store, src.path()).await;
         index_head(&fresh.store).await.unwrap();
-        assert_eq!(dump(&t.store).await, dump(&fresh.store).await, "after edit {i}");
+        assert_eq!(
+            common::graph_dump(&t.store).await,
+            common::graph_dump(&fresh.store).await,
+            "after edit {i}"
+        );
     }
 }
 
@@ -155,4 +138,65 @@ fn bad_input_is_skipped_with_a_reason_or_parsed_around() {
     assert!(!broken.diagnostics.is_empty());
     let names: Vec<&str> = broken.units.iter().map(|u| u.name.as_str()).collect();
     assert!(names.contains(&"good"), "{names:?}");
+}
+
+/// Random edits (fixed seed), each indexed incrementally and compared with
+/// a fresh index; a test module calls `super::total` inside `assert_eq!`.
+#[tokio::test]
+async fn random_edits_incremental_equals_clean() {
+    let t = common::store().await;
+    let src = tempfile::tempdir().unwrap();
+    let d = src.path();
+    common::write(d, "src/lib.rs", b"pub mod ops;\nuse crate::ops::add;\n\n/// Sums a list.\npub fn total(xs: &[i64]) -> i64 {\n    xs.iter().fold(0, |a, b| add(a, *b))\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn totals() { assert_eq!(super::total(&[1, 2]), 3); }\n}\n");
+    common::write(
+        d,
+        "src/ops.rs",
+        b"pub fn add(a: i64, b: i64) -> i64 { a + b }\npub fn neg(a: i64) -> i64 { -a }\n",
+    );
+    common::import(&t.store, d).await;
+    index_head(&t.store).await.unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut below = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let names = ["add", "neg", "total", "f0", "f1", "f2"];
+    for step in 0..40 {
+        let k = below(4);
+        match below(3) {
+            0 => {
+                let callee = names[below(6) as usize];
+                common::write(
+                    d,
+                    &format!("src/f{k}.rs"),
+                    format!("pub fn f0() {{ {callee}(); }}\n").as_bytes(),
+                );
+            }
+            1 => {
+                let _ = std::fs::remove_file(d.join(format!("src/f{k}.rs")));
+            }
+            _ => {
+                let lib = std::fs::read_to_string(d.join("src/lib.rs")).unwrap();
+                std::fs::write(d.join("src/lib.rs"), format!("{lib}pub mod f{k};\n")).unwrap();
+            }
+        }
+        common::import(&t.store, d).await;
+        index_head(&t.store).await.unwrap();
+        let after = common::graph_dump(&t.store).await;
+        let fresh = common::store().await;
+        common::import(&fresh.store, d).await;
+        index_head(&fresh.store).await.unwrap();
+        let clean = common::graph_dump(&fresh.store).await;
+        let a: BTreeSet<_> = after.iter().collect();
+        let c: BTreeSet<_> = clean.iter().collect();
+        assert_eq!(
+            after,
+            clean,
+            "step {step}: only incremental {:?} only clean {:?}",
+            a.difference(&c).collect::<Vec<_>>(),
+            c.difference(&a).collect::<Vec<_>>()
+        );
+    }
 }
