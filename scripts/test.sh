@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+scripts/fixtures.sh
 
 step() { printf '\n== %s\n' "$*" >&2; }
 

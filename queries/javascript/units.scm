@@ -16,3 +16,10 @@
     (variable_declarator
       name: (identifier) @name
       value: (_) @value))) @binding
+
+; CommonJS style: `Route.prototype.dispatch = function (…) {…}`,
+; `exports.parse = (…) => …`, `app.init = function init() {…}`. The owner
+; (`Route`, `app`) comes from the left side, without prototype/exports.
+(assignment_expression
+  left: (member_expression) @assigned
+  right: [(function_expression) (arrow_function) (generator_function)]) @function

@@ -67,6 +67,8 @@ struct Found<'t> {
     /// Rust impl: the implemented type, and the trait if any.
     impl_type: Option<String>,
     impl_trait: Option<(String, Vec<String>)>,
+    /// JavaScript `Owner.prototype.name = function …`: the owner.
+    owner: Option<String>,
 }
 
 impl<'a> FileParser<'a> {
@@ -101,10 +103,12 @@ impl<'a> FileParser<'a> {
             let mut item = None;
             let mut name = None;
             let mut value = None;
+            let mut assigned = None;
             for c in m.captures {
                 match names[c.index as usize] {
                     "name" => name = Some(c.node),
                     "value" => value = Some(c.node),
+                    "assigned" => assigned = Some(c.node),
                     kind => item = Some((kind, c.node)),
                 }
             }
@@ -143,7 +147,30 @@ impl<'a> FileParser<'a> {
                 name_at: name.map(|n| n.start_byte()),
                 impl_type: None,
                 impl_trait: None,
+                owner: None,
             };
+            if let Some(target) = assigned {
+                // `a.b.prototype.c` → owner `a::b`, name `c`; `this.c` → `c`.
+                let mut parts: Vec<&str> = self
+                    .text_of(target)
+                    .split('.')
+                    .map(str::trim)
+                    .filter(|p| !matches!(*p, "prototype" | "module" | "exports" | "this"))
+                    .collect();
+                let Some(last) = parts.pop() else { continue };
+                let plain = |p: &str| {
+                    !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                };
+                if !plain(last) || !parts.iter().all(|p| plain(p)) {
+                    continue;
+                }
+                unit.name = last.to_owned();
+                unit.name_at = target.child_by_field_name("property").map(|p| p.start_byte());
+                if !parts.is_empty() {
+                    unit.owner = Some(parts.join("::"));
+                    unit.kind = UnitKind::Method;
+                }
+            }
             if kind == UnitKind::Impl {
                 let ty = node.child_by_field_name("type").map(|t| type_name(self.text_of(t)));
                 unit.impl_type = Some(ty.unwrap_or_default());
@@ -211,8 +238,11 @@ impl<'a> FileParser<'a> {
                 k => k,
             };
             let prefix = &prefixes[parent_unit];
-            let qname =
-                if prefix.is_empty() { f.name.clone() } else { format!("{prefix}::{}", f.name) };
+            let own = match &f.owner {
+                Some(owner) => format!("{owner}::{}", f.name),
+                None => f.name.clone(),
+            };
+            let qname = if prefix.is_empty() { own } else { format!("{prefix}::{own}") };
             // What the unit's children are qualified with.
             let child_prefix = match (&f.impl_type, kind) {
                 (Some(ty), UnitKind::Impl) => {
@@ -677,6 +707,7 @@ impl<'a> FileParser<'a> {
                 | "lexical_declaration"
                 | "variable_declaration"
                 | "export_statement" => anchor = parent,
+                "expression_statement" if node.kind() == "assignment_expression" => anchor = parent,
                 _ => break,
             }
         }
@@ -744,6 +775,7 @@ impl<'a> FileParser<'a> {
         // For a declarator (`const f = (a) => …`) the function's body ends it.
         let body_holder = match node.kind() {
             "variable_declarator" => node.child_by_field_name("value").unwrap_or(node),
+            "assignment_expression" => node.child_by_field_name("right").unwrap_or(node),
             _ => node,
         };
         let end = body_holder

@@ -305,28 +305,29 @@ impl FileContext<'_> {
     /// module bound by `require`, that module's function; else by name.
     fn method_call(&self, from: &Unit, r: &Ref) -> Found {
         let receiver = r.receiver.as_deref();
-        if matches!(receiver, Some("self" | "this"))
-            && let Some((owner, _)) = from.qname.rsplit_once("::")
-        {
-            let owner = owner.rsplit("::").next().unwrap_or(owner);
-            let qualified = format!("{owner}::{}", r.name);
-            let same_file: Vec<&Symbol> = self
-                .table
-                .named(&r.name)
-                .iter()
-                .filter(|s| s.path == self.path && s.qname.ends_with(&qualified))
-                .collect();
-            if let [s] = same_file.as_slice() {
-                return one(s);
-            }
-            let anywhere: Vec<&Symbol> = self
-                .table
-                .named(&r.name)
-                .iter()
-                .filter(|s| s.qname == qualified || s.qname.ends_with(&format!("::{qualified}")))
-                .collect();
-            if let [s] = anywhere.as_slice() {
-                return one(s);
+        if matches!(receiver, Some("self" | "this")) {
+            // The enclosing type: the innermost segment of the caller's
+            // qualified name that has a method of that name.
+            let segments: Vec<&str> = from.qname.split("::").collect();
+            for owner in segments.iter().rev().skip(1) {
+                let qualified = format!("{owner}::{}", r.name);
+                let matches = |s: &&Symbol| {
+                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
+                };
+                let same_file: Vec<&Symbol> = self
+                    .table
+                    .named(&r.name)
+                    .iter()
+                    .filter(|s| s.path == self.path && matches(s))
+                    .collect();
+                if let [s] = same_file.as_slice() {
+                    return one(s);
+                }
+                let anywhere: Vec<&Symbol> =
+                    self.table.named(&r.name).iter().filter(matches).collect();
+                if let [s] = anywhere.as_slice() {
+                    return one(s);
+                }
             }
         }
         if let Some(receiver) = receiver

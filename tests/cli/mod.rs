@@ -46,7 +46,8 @@ pub fn fails(cwd: &Path, args: &[&str]) -> String {
 }
 
 /// A real crate's source from the cargo registry (a dependency of this
-/// build, so it is there whenever the tests are).
+/// build, so it is there whenever the tests are): `anyhow-` for the newest
+/// version there, `anyhow-1.0.104` for exactly that one.
 pub fn registry_crate(prefix: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -57,9 +58,11 @@ pub fn registry_crate(prefix: &str) -> PathBuf {
         for krate in std::fs::read_dir(index.unwrap().path()).unwrap() {
             let path = krate.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name
-                .strip_prefix(prefix)
-                .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            // `name-` takes the newest version there; `name-1.2.3` exactly that.
+            if name == prefix
+                || name
+                    .strip_prefix(prefix)
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
             {
                 found.push(path);
             }

@@ -200,3 +200,83 @@ async fn random_edits_incremental_equals_clean() {
         );
     }
 }
+
+/// A file of an npm package fetched by scripts/fixtures.sh.
+fn npm_file(package: &str, path: &str) -> Vec<u8> {
+    let root =
+        std::env::var_os("CORTEX_FIXTURES").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                .join(".cache/cortex-fixtures")
+        });
+    let file = root.join("npm").join(package).join("package").join(path);
+    std::fs::read(&file).unwrap_or_else(|e| {
+        panic!("{}: {e}; run scripts/fixtures.sh (scripts/test.sh does)", file.display())
+    })
+}
+
+/// A parse as text, one line per unit, import, reference and diagnostic.
+fn render(parsed: &cortex::graph::ParsedFile) -> String {
+    let mut out = String::new();
+    for u in &parsed.units {
+        let doc = u.doc.lines().next().unwrap_or("");
+        let flags = [(u.is_test, " test"), (u.exported, " exported")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect::<String>();
+        out.push_str(&format!(
+            "unit {} [{}] {}-{} cx={}{flags} | {} | {}\n",
+            u.id,
+            u.kind.as_str(),
+            u.start_line,
+            u.end_line,
+            u.complexity,
+            u.signature,
+            doc.chars().take(60).collect::<String>()
+        ));
+    }
+    for i in &parsed.imports {
+        out.push_str(&format!("import {:?} {} <- {}\n", i.kind, i.local, i.path.join(" ")));
+    }
+    for r in &parsed.refs {
+        let mut target = r.path.clone();
+        target.push(r.name.clone());
+        let receiver = r.receiver.as_deref().map(|x| format!(" on {x}")).unwrap_or_default();
+        out.push_str(&format!(
+            "ref {} {:?} {}{receiver} @{}\n",
+            parsed.units[r.from].qname,
+            r.kind,
+            target.join("::"),
+            r.line
+        ));
+    }
+    for d in &parsed.diagnostics {
+        out.push_str(&format!("diagnostic {} {}\n", d.line, d.message));
+    }
+    out
+}
+
+/// Units, imports and references of real files nobody here wrote: crates
+/// from cargo's registry (versions pinned by Cargo.lock) and npm packages.
+#[test]
+fn units_of_real_files() {
+    let crates = [
+        ("anyhow_context", "anyhow-1.0.104", "src/context.rs"),
+        ("anyhow_chain", "anyhow-1.0.104", "src/chain.rs"),
+        ("semver_eval", "semver-1.0.28", "src/eval.rs"),
+    ];
+    for (name, krate, path) in crates {
+        let bytes = std::fs::read(crate::cli::registry_crate(krate).join(path)).unwrap();
+        let parsed = parse_file(path, &bytes, Language::Rust);
+        insta::assert_snapshot!(name, render(&parsed));
+    }
+    let packages = [
+        ("express_route", "express-4.21.2", "lib/router/route.js"),
+        ("commander_option", "commander-12.1.0", "lib/option.js"),
+        ("ms_index", "ms-2.1.3", "index.js"),
+    ];
+    for (name, package, path) in packages {
+        let parsed = parse_file(path, &npm_file(package, path), Language::JavaScript);
+        insta::assert_snapshot!(name, render(&parsed));
+    }
+}
