@@ -197,6 +197,9 @@ pub struct DaemonStatus {
     pub last_change_source: String,
     pub last_change_message: String,
     pub mounts: Vec<MountInfo>,
+    /// The code graph's size, and whether it describes main's head.
+    pub code: crate::store::graph::GraphCounts,
+    pub code_current: bool,
 }
 
 impl DaemonStatus {
@@ -215,6 +218,8 @@ impl DaemonStatus {
             last_change_source: head.source,
             last_change_message: head.message,
             mounts,
+            code: store.graph_counts().await?,
+            code_current: store.graph_root().await? == Some(head.root),
         })
     }
 }

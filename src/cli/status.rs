@@ -60,6 +60,7 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
                 "message": s.last_change_message,
             },
             "daemon_pid": (s.pid != 0).then_some(s.pid),
+            "code": { "files": s.code.files, "units": s.code.units, "edges": s.code.edges, "current": s.code_current },
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
                 "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
             })).collect::<Vec<_>>(),
@@ -75,6 +76,12 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| s.last_change_time.clone());
     println!("last change: {time} ({}: {})", s.last_change_source, s.last_change_message);
+    let behind =
+        if s.code_current { "" } else { " (behind main: the next graph command catches up)" };
+    println!(
+        "code graph:  {} files, {} units, {} edges{behind}",
+        s.code.files, s.code.units, s.code.edges
+    );
     if s.mounts.is_empty() {
         println!("mounts:      none");
     } else {

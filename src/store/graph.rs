@@ -479,3 +479,35 @@ impl Store {
         res.take(0).map_err(|e| Error::db("read code files", e))
     }
 }
+
+#[derive(SurrealValue)]
+struct CountRow {
+    count: i64,
+}
+
+/// How big the graph is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GraphCounts {
+    pub files: u64,
+    pub units: u64,
+    pub edges: u64,
+}
+
+impl Store {
+    pub async fn graph_counts(&self) -> Result<GraphCounts> {
+        let mut sql = String::from(
+            "SELECT count() AS count FROM code_file GROUP ALL; \
+             SELECT count() AS count FROM unit WHERE kind != 'file' GROUP ALL;",
+        );
+        for kind in EdgeKind::ALL {
+            sql.push_str(&format!(" SELECT count() AS count FROM {} GROUP ALL;", kind.as_str()));
+        }
+        let mut res = self.db.query(sql).await.map_err(|e| Error::db("count the graph", e))?;
+        let mut counts = Vec::new();
+        for i in 0..2 + EdgeKind::ALL.len() {
+            let row: Option<CountRow> = res.take(i).map_err(|e| Error::db("count the graph", e))?;
+            counts.push(row.map_or(0, |r| r.count as u64));
+        }
+        Ok(GraphCounts { files: counts[0], units: counts[1], edges: counts[2..].iter().sum() })
+    }
+}

@@ -58,10 +58,15 @@ fn status_ls_cat_log_and_json() {
 
     let status = ok(&tree, &["status"]);
     assert!(
-        status.contains("(surrealkv)") && status.contains("schema:      version 1"),
+        status.contains("(surrealkv)")
+            && status.contains(&format!("schema:      version {}", cortex::store::SCHEMA_VERSION)),
         "{status}"
     );
     assert!(status.contains("snapshot #1"), "{status}");
+    assert!(
+        status.contains("code graph:  2 files, 2 units") && !status.contains("behind"),
+        "{status}"
+    );
     let json: serde_json::Value = serde_json::from_str(&ok(&tree, &["status", "--json"])).unwrap();
     assert_eq!(json["kind"], "surrealkv");
     assert_eq!(json["head"], 1);
