@@ -10,3 +10,4 @@
   constructor: (member_expression object: (_) @call.receiver property: (property_identifier) @call.method))
 (class_heritage (identifier) @extends.name)
 (class_heritage (member_expression property: (property_identifier) @extends.name))
+(call_expression function: (super) @call.super)

@@ -120,6 +120,9 @@ pub struct Unit {
     pub is_test: bool,
     /// JavaScript: exported from its module. Rust: declared `pub`.
     pub exported: bool,
+    /// A Rust struct's named fields and their types' bare names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -149,6 +152,11 @@ pub struct Ref {
     /// For method calls: the receiver when it is `self`, `this` or a plain
     /// name.
     pub receiver: Option<String>,
+    /// For method calls on a plain name: that name's type where the code
+    /// declares it (a typed parameter, `let x: T`, `let x = T::new()`,
+    /// `new T()`, a JSDoc `@param {T} x`).
+    #[serde(default)]
+    pub receiver_type: Option<String>,
     pub line: u32,
 }
 

@@ -212,6 +212,7 @@ impl<'a> FileParser<'a> {
             complexity: 1,
             is_test: test_file,
             exported: false,
+            fields: Vec::new(),
         }];
         // Stack of (found index, unit index) of the enclosing units.
         let mut stack: Vec<(usize, usize)> = Vec::new();
@@ -276,6 +277,7 @@ impl<'a> FileParser<'a> {
                 complexity: self.complexity(node),
                 is_test,
                 exported: self.exported(node),
+                fields: if kind == UnitKind::Struct { self.fields_of(node) } else { Vec::new() },
             });
             prefixes.push(child_prefix);
             stack.push((i, units.len() - 1));
@@ -318,6 +320,10 @@ impl<'a> FileParser<'a> {
                 match names[c.index as usize] {
                     "call.name" => (name, kind) = (Some(c.node), Some(RefKind::Call)),
                     "call.method" => (name, kind) = (Some(c.node), Some(RefKind::MethodCall)),
+                    "call.super" => {
+                        (name, kind) = (Some(c.node), Some(RefKind::MethodCall));
+                        receiver = Some(c.node);
+                    }
                     "macro.name" => (name, kind) = (Some(c.node), Some(RefKind::Macro)),
                     "type.name" => (name, kind) = (Some(c.node), Some(RefKind::Type)),
                     "extends.name" => (name, kind) = (Some(c.node), Some(RefKind::Implements)),
@@ -330,7 +336,11 @@ impl<'a> FileParser<'a> {
             if kind == RefKind::Type && defining.contains(&name.start_byte()) {
                 continue;
             }
-            let text = self.text_of(name).to_owned();
+            // `super(…)` calls the extended class's constructor.
+            let text = match name.kind() {
+                "super" => "constructor".to_owned(),
+                _ => self.text_of(name).to_owned(),
+            };
             if kind == RefKind::Call && text == "require" && self.language == Language::JavaScript {
                 continue; // an import, read by js_imports
             }
@@ -340,7 +350,17 @@ impl<'a> FileParser<'a> {
             }
             // `self`/`this`, or a plain name (a module bound by require).
             let receiver = receiver
-                .filter(|r| matches!(r.kind(), "self" | "this" | "identifier"))
+                .filter(|r| match r.kind() {
+                    "self" | "this" | "identifier" | "super" => true,
+                    // `self.field`, `x.field` (Rust)
+                    "field_expression" => {
+                        r.child_by_field_name("value")
+                            .is_some_and(|v| matches!(v.kind(), "self" | "identifier"))
+                            && r.child_by_field_name("field")
+                                .is_some_and(|f| f.kind() == "field_identifier")
+                    }
+                    _ => false,
+                })
                 .map(|r| self.text_of(r).to_owned());
             let from = Self::enclosing(found, name.start_byte());
             by_node.insert(
@@ -351,6 +371,7 @@ impl<'a> FileParser<'a> {
                     name: text,
                     path: path_segments,
                     receiver,
+                    receiver_type: None,
                     line: Self::line(name),
                 },
             );
@@ -368,11 +389,13 @@ impl<'a> FileParser<'a> {
                     name: name.clone(),
                     path: path.clone(),
                     receiver: None,
+                    receiver_type: None,
                     line: Self::line(f.node),
                 });
             }
         }
         refs.retain(|r| !r.name.is_empty() && r.from < units.len());
+        self.type_receivers(found, &mut refs);
         refs.sort();
         // One reference per unit, kind and target is enough for the graph.
         refs.dedup_by(|b, a| {
@@ -380,6 +403,232 @@ impl<'a> FileParser<'a> {
                 == (b.from, b.kind, &b.name, &b.path, &b.receiver)
         });
         refs
+    }
+
+    /// Gives method calls the receiver's declared type where the code says
+    /// it: a plain name (see `typed_names`), `self.field` (the field's type
+    /// in the struct of this file), `super(…)` (the class extended).
+    fn type_receivers(&self, found: &[Found], refs: &mut [Ref]) {
+        let returns = self.return_types(found);
+        let fields = self.struct_fields();
+        let mut typed: HashMap<usize, HashMap<String, String>> = HashMap::new();
+        // The next enclosing unit of unit `unit` (0: the file).
+        let parent = |unit: usize| -> usize {
+            let node = found[unit - 1].node;
+            (0..unit - 1)
+                .rev()
+                .find(|&i| {
+                    found[i].node.start_byte() <= node.start_byte()
+                        && found[i].node.end_byte() >= node.end_byte()
+                })
+                .map_or(0, |i| i + 1)
+        };
+        for r in refs.iter_mut() {
+            let Some(receiver) = r.receiver.clone() else { continue };
+            if r.kind != RefKind::MethodCall || matches!(receiver.as_str(), "self" | "this") {
+                continue;
+            }
+            let mut unit = r.from;
+            while unit > 0 {
+                let f = &found[unit - 1];
+                if receiver == "super" && f.kind == UnitKind::Class {
+                    r.receiver_type = self.extended_class(f.node);
+                    break;
+                }
+                // `self.field`: the field's type if the struct is in this
+                // file, else `Type.field` for resolution to look up.
+                if let (Some(field), Some(owner)) = (receiver.strip_prefix("self."), &f.impl_type) {
+                    r.receiver_type = Some(
+                        fields
+                            .get(&(owner.clone(), field.to_owned()))
+                            .cloned()
+                            .unwrap_or_else(|| format!("{owner}.{field}")),
+                    );
+                    break;
+                }
+                let names = typed.entry(unit).or_insert_with(|| self.typed_names(f.node, &returns));
+                // `x.field` where x has a declared type: `Type.field`.
+                if let Some((var, field)) = receiver.split_once('.')
+                    && let Some(t) = names.get(var)
+                {
+                    r.receiver_type = Some(
+                        fields
+                            .get(&(t.clone(), field.to_owned()))
+                            .cloned()
+                            .unwrap_or_else(|| format!("{t}.{field}")),
+                    );
+                    break;
+                }
+                if let Some(t) = names.get(&receiver) {
+                    r.receiver_type = Some(t.clone());
+                    break;
+                }
+                unit = parent(unit);
+            }
+        }
+    }
+
+    /// `class A extends B`: B.
+    fn extended_class(&self, class: Node) -> Option<String> {
+        let mut cursor = class.walk();
+        let heritage = class.named_children(&mut cursor).find(|c| c.kind() == "class_heritage")?;
+        let mut cursor = heritage.walk();
+        let parent = heritage.named_children(&mut cursor).find(|c| c.kind() == "identifier")?;
+        Some(self.text_of(parent).to_owned())
+    }
+
+    /// A Rust struct's named fields and their types.
+    fn fields_of(&self, node: Node) -> Vec<(String, String)> {
+        let Some(body) = node.child_by_field_name("body") else { return Vec::new() };
+        let mut cursor = body.walk();
+        body.named_children(&mut cursor)
+            .filter_map(|field| {
+                let name = field.child_by_field_name("name")?;
+                let ty = field.child_by_field_name("type")?;
+                Some((self.text_of(name).to_owned(), type_name(self.text_of(ty))))
+            })
+            .collect()
+    }
+
+    /// Rust: the fields of this file's structs, with their types.
+    fn struct_fields(&self) -> HashMap<(String, String), String> {
+        let mut out = HashMap::new();
+        if self.language != Language::Rust {
+            return out;
+        }
+        let mut stack = vec![self.tree.root_node()];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "struct_item"
+                && let (Some(name), Some(body)) =
+                    (node.child_by_field_name("name"), node.child_by_field_name("body"))
+            {
+                let mut cursor = body.walk();
+                for field in body.named_children(&mut cursor) {
+                    if let (Some(f), Some(t)) =
+                        (field.child_by_field_name("name"), field.child_by_field_name("type"))
+                    {
+                        let key = (self.text_of(name).to_owned(), self.text_of(f).to_owned());
+                        out.insert(key, type_name(self.text_of(t)));
+                    }
+                }
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+        out
+    }
+
+    /// JavaScript: the return types JSDoc declares (`@returns {T}`), by
+    /// function or method name.
+    fn return_types(&self, found: &[Found]) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        if self.language != Language::JavaScript {
+            return out;
+        }
+        for f in found {
+            for line in self.doc(f.node).lines() {
+                let line = line.trim();
+                let Some(rest) =
+                    line.strip_prefix("@returns").or_else(|| line.strip_prefix("@return"))
+                else {
+                    continue;
+                };
+                if let Some(t) = jsdoc_type(rest) {
+                    out.entry(f.name.clone()).or_insert(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// Names a unit declares with a type: parameters, `let x: T`,
+    /// `let x = T::new(..)` / `T { .. }`, `new T()`, JSDoc `@param {T} x`,
+    /// and `const x = this.m()` / `f()` where m or f declares `@returns {T}`.
+    fn typed_names(
+        &self,
+        unit: Node,
+        returns: &HashMap<String, String>,
+    ) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        let is_type = |t: &str| t.chars().next().is_some_and(|c| c.is_uppercase());
+        if self.language == Language::JavaScript {
+            for line in self.doc(unit).lines() {
+                let Some(rest) = line.trim().strip_prefix("@param") else { continue };
+                let Some(ty) = jsdoc_type(rest) else { continue };
+                let after = rest.split_once('}').map_or("", |(_, a)| a);
+                let name = after.split_whitespace().next().unwrap_or("");
+                let name = name.trim_matches(['[', ']']).split('=').next().unwrap_or("");
+                if !name.is_empty() {
+                    out.insert(name.to_owned(), ty);
+                }
+            }
+        }
+        fn field<'t>(n: Node<'t>, f: &str) -> Option<Node<'t>> {
+            n.child_by_field_name(f)
+        }
+        let mut stack = vec![unit];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "parameter" => {
+                    if let (Some(p), Some(t)) = (field(node, "pattern"), field(node, "type"))
+                        && p.kind() == "identifier"
+                    {
+                        out.insert(self.text_of(p).to_owned(), type_name(self.text_of(t)));
+                    }
+                }
+                "let_declaration" => {
+                    let pattern = field(node, "pattern").filter(|p| p.kind() == "identifier");
+                    let ty =
+                        field(node, "type").map(|t| type_name(self.text_of(t))).or_else(|| {
+                            let value = field(node, "value")?;
+                            match value.kind() {
+                                "call_expression" => {
+                                    let path = field(field(value, "function")?, "path")?;
+                                    Some(type_name(self.text_of(path)))
+                                }
+                                "struct_expression" => {
+                                    Some(type_name(self.text_of(field(value, "name")?)))
+                                }
+                                _ => None,
+                            }
+                        });
+                    if let (Some(p), Some(t)) = (pattern, ty)
+                        && is_type(&t)
+                    {
+                        out.insert(self.text_of(p).to_owned(), t);
+                    }
+                }
+                "variable_declarator" => {
+                    let name = field(node, "name").filter(|n| n.kind() == "identifier");
+                    let ty = field(node, "value").and_then(|v| match v.kind() {
+                        "new_expression" => field(v, "constructor")
+                            .filter(|c| c.kind() == "identifier")
+                            .map(|c| self.text_of(c).to_owned()),
+                        "call_expression" => {
+                            let f = field(v, "function")?;
+                            let callee = match f.kind() {
+                                "identifier" => f,
+                                "member_expression"
+                                    if field(f, "object").is_some_and(|o| o.kind() == "this") =>
+                                {
+                                    field(f, "property")?
+                                }
+                                _ => return None,
+                            };
+                            returns.get(self.text_of(callee)).cloned()
+                        }
+                        _ => None,
+                    });
+                    if let (Some(n), Some(t)) = (name, ty) {
+                        out.insert(self.text_of(n).to_owned(), t);
+                    }
+                }
+                _ => {}
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+        out
     }
 
     /// Calls inside macro arguments (`assert_eq!(f(x), 1)`, `format!("{}",
@@ -430,7 +679,15 @@ impl<'a> FileParser<'a> {
             let from = Self::enclosing(found, t.start_byte());
             let line = Self::line(t);
             let mut push = |kind, path, receiver| {
-                out.push(Ref { from, kind, name: name.clone(), path, receiver, line })
+                out.push(Ref {
+                    from,
+                    kind,
+                    name: name.clone(),
+                    path,
+                    receiver,
+                    receiver_type: None,
+                    line,
+                })
             };
             match next {
                 Some(n) if n.kind() == "token_tree" && self.text_of(*n).starts_with('(') => {
@@ -844,6 +1101,17 @@ fn type_name(text: &str) -> String {
     let segments = path_segments(text.trim_start_matches(['&', '*']).trim());
     let last = segments.last().cloned().unwrap_or_default();
     last.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned()
+}
+
+/// The type in a JSDoc tag's `{…}` when it is one class name:
+/// `{Command | undefined}` → Command, `{import('./x').Help}` → Help.
+fn jsdoc_type(tag: &str) -> Option<String> {
+    let inner = tag.trim().strip_prefix('{')?.split_once('}')?.0;
+    let first = inner.split('|').next()?.trim().trim_matches(['?', '!', '=']);
+    let name = first.rsplit('.').next()?.trim();
+    let is_class = name.chars().next().is_some_and(|c| c.is_uppercase())
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    is_class.then(|| name.to_owned())
 }
 
 /// A JavaScript string literal's value (quotes dropped; escapes kept).

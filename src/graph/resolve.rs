@@ -91,6 +91,8 @@ pub struct Symbol {
     /// The file's path.
     pub path: String,
     pub exported: bool,
+    /// A struct's fields and their types.
+    pub fields: Vec<(String, String)>,
 }
 
 impl Symbol {
@@ -102,6 +104,7 @@ impl Symbol {
             qname: unit.qname.clone(),
             path: path.to_owned(),
             exported: unit.exported,
+            fields: unit.fields.clone(),
         }
     }
 
@@ -157,6 +160,10 @@ impl SymbolTable {
             keys.insert(r.name.clone());
             keys.extend(r.path.iter().cloned());
             keys.extend(r.receiver.iter().cloned());
+            // `Type.field`: the struct's name.
+            keys.extend(
+                r.receiver_type.iter().map(|t| t.split('.').next().unwrap_or(t).to_owned()),
+            );
         }
         for i in imports {
             keys.insert(i.local.clone());
@@ -288,6 +295,14 @@ impl FileContext<'_> {
         match (self.language, r.kind) {
             (_, RefKind::MethodCall) => self.method_call(from, r),
             (Language::Rust, _) if !r.path.is_empty() => {
+                // `Self::f` inside an impl: the impl's type.
+                let mut path = r.path.clone();
+                if path[0] == "Self"
+                    && let Some((owner, _)) = from.qname.rsplit_once("::")
+                {
+                    path[0] = owner.rsplit("::").next().unwrap_or(owner).to_owned();
+                }
+                let r = &Ref { path, ..r.clone() };
                 self.rust_path(&r.path, &r.name, wanted).unwrap_or_else(|| {
                     // `Type::f` where Type is not ours to follow: any `Type::f`.
                     let ty = r.path.last().unwrap();
@@ -328,6 +343,34 @@ impl FileContext<'_> {
                 if let [s] = anywhere.as_slice() {
                     return one(s);
                 }
+            }
+        }
+        // A receiver of a declared type: that type's method, if the tree has
+        // the type; a type from elsewhere (String, Map) has no method here.
+        let field_type;
+        let mut receiver_type = r.receiver_type.as_deref();
+        if let Some((owner, field)) = receiver_type.and_then(|t| t.split_once('.')) {
+            // `Type.field`: the field's type, from the one struct of that name.
+            let structs: Vec<&Symbol> =
+                self.table.named(owner).iter().filter(|s| s.kind == UnitKind::Struct).collect();
+            field_type = match structs.as_slice() {
+                [s] => s.fields.iter().find(|(f, _)| f == field).map(|(_, t)| t.clone()),
+                _ => None,
+            };
+            receiver_type = field_type.as_deref();
+        }
+        if let Some(ty) = receiver_type {
+            let qualified = format!("{ty}::{}", r.name);
+            let methods: Vec<&Symbol> = self
+                .table
+                .named(&r.name)
+                .iter()
+                .filter(|s| s.qname == qualified || s.qname.ends_with(&format!("::{qualified}")))
+                .collect();
+            match methods.as_slice() {
+                [s] => return one(s),
+                [] if !self.type_known(ty) => return Vec::new(),
+                _ => {}
             }
         }
         if let Some(receiver) = receiver
@@ -408,6 +451,11 @@ impl FileContext<'_> {
             [s] => one(s),
             _ => Vec::new(),
         }
+    }
+
+    /// True when the tree defines a type (or class) of that name.
+    fn type_known(&self, name: &str) -> bool {
+        self.table.named(name).iter().any(|s| s.kind.is_type())
     }
 
     fn import_named(&self, local: &str) -> Option<&Import> {

@@ -57,6 +57,7 @@ struct UnitRow {
     complexity: i64,
     is_test: bool,
     exported: bool,
+    fields: Vec<Vec<String>>,
 }
 
 #[derive(SurrealValue)]
@@ -94,6 +95,7 @@ struct SymbolRow {
     qname: String,
     path: String,
     exported: bool,
+    fields: Vec<Vec<String>>,
 }
 
 #[derive(SurrealValue)]
@@ -205,7 +207,9 @@ impl Store {
     pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
         let mut res = self
             .db
-            .query("SELECT id, kind, name, qname, path, exported FROM unit WHERE name IN $names")
+            .query(
+                "SELECT id, kind, name, qname, path, exported, fields FROM unit WHERE name IN $names",
+            )
             .bind(("names", names.to_vec()))
             .await
             .map_err(|e| Error::db("read units", e))?;
@@ -220,6 +224,14 @@ impl Store {
                     qname: r.qname,
                     path: r.path,
                     exported: r.exported,
+                    fields: r
+                        .fields
+                        .into_iter()
+                        .filter_map(|f| match f.as_slice() {
+                            [n, t] => Some((n.clone(), t.clone())),
+                            _ => None,
+                        })
+                        .collect(),
                 })
             })
             .collect()
@@ -276,6 +288,7 @@ impl Store {
                     complexity: u.complexity as i64,
                     is_test: u.is_test,
                     exported: u.exported,
+                    fields: u.fields.iter().map(|(n, t)| vec![n.clone(), t.clone()]).collect(),
                 });
             }
             files.push(CodeFileRow {

@@ -53,7 +53,7 @@ async fn an_import_is_indexed_with_resolved_edges() {
     let calls = lines_with(&d, "calls");
     for want in [
         "calls src/lib.rs::run -> src/parse.rs::Parser::new (resolved)",
-        "calls src/lib.rs::run -> src/parse.rs::Parser::go (name_matched)",
+        "calls src/lib.rs::run -> src/parse.rs::Parser::go (resolved)",
         "calls src/lib.rs::run -> src/util.rs::twice (resolved)",
         "calls src/parse.rs::Parser::go -> src/util.rs::twice (resolved)",
         "calls src/parse.rs::Parser::go -> src/parse.rs::Parser::step (resolved)",
