@@ -40,6 +40,15 @@ say git -C "$work/mnt" -c user.name=demo -c user.email=demo@example.com commit -
 echo "// an edit made through the mount" >> "$work/mnt/src/lib.rs"
 say git -C "$work/mnt" status --short
 say rg -c "pub fn spawn" "$work/mnt/src/task"
+
+# The code graph: units, callers, and a caller written through the mount
+# showing at once.
+say "$cortex" units src/task/spawn.rs
+say "$cortex" callers src/task/spawn.rs::spawn
+printf '\npub fn demo_caller() { let _ = crate::task::spawn(async {}); }\n' >> "$work/mnt/src/task/spawn.rs"
+say "$cortex" callers src/task/spawn.rs::spawn
+say "$cortex" impact src/task/spawn.rs::spawn --depth 2
+say "$cortex" graph src/task/spawn.rs::spawn --format mermaid
 say "$cortex" umount "$work/mnt"
 say "$cortex" log -n 3
 say "$cortex" cat src/lib.rs | tail -2

@@ -173,6 +173,9 @@ pub struct TransferInfo {
     pub skipped: Vec<String>,
     /// The snapshot made (import) or written (export); none when unchanged.
     pub snapshot: Option<SnapshotInfo>,
+    /// What indexing the import's code did.
+    #[serde(default)]
+    pub index: Option<crate::index::IndexReport>,
 }
 
 /// A mount the daemon serves.
@@ -248,6 +251,7 @@ impl TransferInfo {
             seconds: r.elapsed.as_secs_f64(),
             skipped: r.skipped.iter().map(|p| p.display().to_string()).collect(),
             snapshot: r.snapshot.as_ref().map(SnapshotInfo::from),
+            index: None,
         }
     }
 
@@ -264,6 +268,7 @@ impl TransferInfo {
             seconds,
             skipped: vec![],
             snapshot: Some(SnapshotInfo::from(of)),
+            index: None,
         }
     }
 }

@@ -22,13 +22,13 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "5";
+pub const GRAPH_VERSION: &str = "6";
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
 
 /// What an index run did.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexReport {
     /// Everything was parsed (first index, or after an interrupted one).
     pub full: bool,
@@ -98,6 +98,7 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         }
     }
     let parsed = parse_all(store, &changed).await?;
+    tracing::debug!(files = parsed.len(), seconds = started.elapsed().as_secs_f64(), "parsed");
     report.parsed = parsed.len();
     report.removed = removed.len();
     report.skipped = parsed.iter().filter(|f| f.parsed.skipped.is_some()).count();
@@ -117,13 +118,19 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             }
         }
     } else {
-        // Names whose units came, went or changed, and file stems.
+        // Names whose units came, went or changed in what resolution sees
+        // of them, and the stems of files that came or went: only files
+        // whose keys meet those can resolve differently now.
         let before = store.code_files(&changed_paths.iter().cloned().collect::<Vec<_>>()).await?;
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        for f in before.iter().chain(parsed.iter()) {
-            touched.extend(f.parsed.units.iter().map(|u| u.name.clone()));
+        let mut touched = changed_symbols(&before, &parsed);
+        let before_paths: BTreeSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
+        for path in &changed_paths {
+            let came =
+                parsed.iter().any(|f| &f.path == path) && !before_paths.contains(path.as_str());
+            if came || removed.contains(path) {
+                touched.insert(file_stem(path).to_owned());
+            }
         }
-        touched.extend(changed_paths.iter().map(|p| file_stem(p).to_owned()));
         let touched: Vec<String> = touched.into_iter().collect();
         let others: Vec<String> = store
             .files_keyed_by(&touched)
@@ -131,17 +138,24 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             .into_iter()
             .filter(|p| !changed_paths.contains(p))
             .collect();
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            others = others.len(),
+            "others found"
+        );
         to_resolve = store.code_files(&others).await?;
         let mut keys: HashSet<String> = HashSet::new();
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
         }
         let keys: Vec<String> = keys.into_iter().collect();
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), keys = keys.len(), "keys");
         for s in store.symbols_named(&keys).await? {
             if !changed_paths.contains(&s.path) {
                 table.add(s);
             }
         }
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbols read");
         for path in store.code_paths().await? {
             if !changed_paths.contains(&path) {
                 table.add_file(&path);
@@ -155,7 +169,9 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         }
     }
 
-    let mut write = GraphWrite { removed: removed.clone(), ..GraphWrite::default() };
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbol table ready");
+    let mut write =
+        GraphWrite { removed: removed.clone(), fresh: report.full, ..GraphWrite::default() };
     for f in parsed.iter().chain(to_resolve.iter()) {
         let edges: Vec<Edge> = resolve_file(
             &f.path,
@@ -177,6 +193,7 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         write.keys.push((f.path.clone(), keys));
     }
     report.resolved = write.edges.len() - removed.len();
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), edges = report.edges, "resolved");
     write.files = parsed;
     store.write_graph(write, root).await?;
     report.seconds = started.elapsed().as_secs_f64();
@@ -188,6 +205,19 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         "code graph updated"
     );
     Ok(report)
+}
+
+/// The names whose symbols differ between two parses of the same files.
+fn changed_symbols(before: &[CodeFile], after: &[CodeFile]) -> BTreeSet<String> {
+    let picture = |files: &[CodeFile]| -> BTreeSet<(String, String)> {
+        files
+            .iter()
+            .flat_map(|f| f.parsed.units.iter().map(move |u| (f, u)))
+            .map(|(f, u)| (u.name.clone(), format!("{:?}", Symbol::of(u, &f.path))))
+            .collect()
+    };
+    let (a, b) = (picture(before), picture(after));
+    a.symmetric_difference(&b).map(|(name, _)| name.clone()).collect()
 }
 
 /// Reads and parses files, on every core.

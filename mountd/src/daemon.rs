@@ -334,14 +334,16 @@ impl Daemon {
             cortex::import::ImportOptions { include_git, no_ignore, source: "import".into() };
         let progress = Arc::new(cortex::import::NoProgress);
         let r = cortex::import::import(&self.store, dir, &options, progress).await?;
-        self.index().await?;
+        let index = self.index().await?;
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {
             let invalidations = vfs.refresh().await?;
             let peers = self.peers.clone();
             tokio::task::spawn_blocking(move || peers.changed_outside(&invalidations)).await?;
         }
-        Ok(Response::Transfer(TransferInfo::from_import(&r)))
+        let mut info = TransferInfo::from_import(&r);
+        info.index = Some(index);
+        Ok(Response::Transfer(info))
     }
 
     /// Answers from main's graph, after bringing it to what the mounts show.
@@ -352,10 +354,9 @@ impl Daemon {
     }
 
     /// Brings the code graph to main's head; one run at a time.
-    async fn index(&self) -> Result<()> {
+    async fn index(&self) -> Result<cortex::index::IndexReport> {
         let _one = self.indexing.lock().await;
-        cortex::index::index_head(&self.store).await?;
-        Ok(())
+        Ok(cortex::index::index_head(&self.store).await?)
     }
 
     async fn flush(&self) -> Result<()> {

@@ -58,7 +58,10 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let store = Store::open(&location, Default::default()).await?;
     let report = import_with_progress(&store, &dir, &args.walk, "import").await;
     store.close().await;
-    print_report(&transfer_info(&report?), args.json)?;
+    let (report, index) = report?;
+    let mut info = transfer_info(&report);
+    info.index = index;
+    print_report(&info, args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,7 +71,7 @@ pub async fn import_with_progress(
     dir: &Path,
     walk: &WalkArgs,
     source: &str,
-) -> Result<ImportReport> {
+) -> Result<(ImportReport, Option<cortex::index::IndexReport>)> {
     let options = ImportOptions {
         include_git: walk.include_git,
         no_ignore: walk.no_ignore,
@@ -80,11 +83,14 @@ pub async fn import_with_progress(
     let report = report?;
     // The code graph follows main (derived data: a failure here loses no
     // import, and the next index catches up).
-    bar.0.set_message("indexing code");
-    if let Err(e) = cortex::index::index_head(store).await {
-        eprintln!("cortex: the import landed, but indexing its code failed: {e}");
-    }
-    Ok(report)
+    let index = match cortex::index::index_head(store).await {
+        Ok(index) => Some(index),
+        Err(e) => {
+            eprintln!("cortex: the import landed, but indexing its code failed: {e}");
+            None
+        }
+    };
+    Ok((report, index))
 }
 
 /// An import's report in the form the daemon sends it.
@@ -105,6 +111,7 @@ pub fn print_report(report: &TransferInfo, json: bool) -> Result<()> {
             "snapshot": report.snapshot.as_ref().map(|s| serde_json::json!({
                 "id": s.id, "added": s.added, "modified": s.modified, "deleted": s.deleted,
             })),
+            "index": report.index,
         }));
     }
     for path in &report.skipped {
@@ -123,6 +130,21 @@ pub fn print_report(report: &TransferInfo, json: bool) -> Result<()> {
         report.seconds,
         change
     );
+    if let Some(i) = &report.index
+        && (i.parsed > 0 || i.removed > 0)
+    {
+        let errors = if i.with_errors > 0 {
+            format!(", {} with syntax errors (what parsed is kept)", i.with_errors)
+        } else {
+            String::new()
+        };
+        let skipped =
+            if i.skipped > 0 { format!(", {} skipped", i.skipped) } else { String::new() };
+        println!(
+            "indexed {} code files ({} units, {} edges) in {:.2} s{errors}{skipped}",
+            i.parsed, i.units, i.edges, i.seconds
+        );
+    }
     Ok(())
 }
 

@@ -46,10 +46,12 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
         Err(e) => Err(e.into()),
     };
     store.close().await;
-    let report = report?;
+    let (report, index) = report?;
     if !args.json {
         println!("initialised cortex store at {location}");
     }
-    print_report(&transfer_info(&report), args.json)?;
+    let mut info = transfer_info(&report);
+    info.index = index;
+    print_report(&info, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

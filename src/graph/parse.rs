@@ -274,7 +274,13 @@ impl<'a> FileParser<'a> {
                 signature: self.signature(node),
                 doc: self.doc(node),
                 body_hash: blake3::hash(self.text_of(node).as_bytes()).to_hex().to_string(),
-                complexity: self.complexity(node),
+                // Of code that runs; a container's would count its
+                // members again.
+                complexity: if matches!(kind, UnitKind::Function | UnitKind::Method) {
+                    self.complexity(node)
+                } else {
+                    1
+                },
                 is_test,
                 exported: self.exported(node),
                 fields: if kind == UnitKind::Struct { self.fields_of(node) } else { Vec::new() },
@@ -285,23 +291,8 @@ impl<'a> FileParser<'a> {
         units
     }
 
-    /// The innermost unit containing byte `at` (0, the file, when none).
-    fn enclosing(found: &[Found], at: usize) -> usize {
-        // Found units are sorted by start; the innermost container is the
-        // last one that starts before `at` and ends after it.
-        let mut best = 0;
-        for (i, f) in found.iter().enumerate() {
-            if f.node.start_byte() > at {
-                break;
-            }
-            if f.node.end_byte() > at {
-                best = i + 1;
-            }
-        }
-        best
-    }
-
     fn find_refs(&self, root: Node, found: &[Found], units: &[Unit]) -> Vec<Ref> {
+        let spans = Spans::of(found);
         let query = &self.language.queries().refs;
         let names = query.capture_names();
         let defining: std::collections::HashSet<usize> =
@@ -362,7 +353,7 @@ impl<'a> FileParser<'a> {
                     _ => false,
                 })
                 .map(|r| self.text_of(r).to_owned());
-            let from = Self::enclosing(found, name.start_byte());
+            let from = spans.enclosing(name.start_byte());
             by_node.insert(
                 name.start_byte(),
                 Ref {
@@ -378,7 +369,7 @@ impl<'a> FileParser<'a> {
         }
         let mut refs: Vec<Ref> = by_node.into_values().collect();
         if self.language == Language::Rust {
-            self.macro_refs(root, found, &mut refs);
+            self.macro_refs(root, &spans, &mut refs);
         }
         // `impl Trait for Type`: the impl implements the trait.
         for (i, f) in found.iter().enumerate() {
@@ -395,7 +386,7 @@ impl<'a> FileParser<'a> {
             }
         }
         refs.retain(|r| !r.name.is_empty() && r.from < units.len());
-        self.type_receivers(found, &mut refs);
+        self.type_receivers(found, &spans, &mut refs);
         refs.sort();
         // One reference per unit, kind and target is enough for the graph.
         refs.dedup_by(|b, a| {
@@ -408,21 +399,10 @@ impl<'a> FileParser<'a> {
     /// Gives method calls the receiver's declared type where the code says
     /// it: a plain name (see `typed_names`), `self.field` (the field's type
     /// in the struct of this file), `super(…)` (the class extended).
-    fn type_receivers(&self, found: &[Found], refs: &mut [Ref]) {
+    fn type_receivers(&self, found: &[Found], spans: &Spans, refs: &mut [Ref]) {
         let returns = self.return_types(found);
         let fields = self.struct_fields();
         let mut typed: HashMap<usize, HashMap<String, String>> = HashMap::new();
-        // The next enclosing unit of unit `unit` (0: the file).
-        let parent = |unit: usize| -> usize {
-            let node = found[unit - 1].node;
-            (0..unit - 1)
-                .rev()
-                .find(|&i| {
-                    found[i].node.start_byte() <= node.start_byte()
-                        && found[i].node.end_byte() >= node.end_byte()
-                })
-                .map_or(0, |i| i + 1)
-        };
         for r in refs.iter_mut() {
             let Some(receiver) = r.receiver.clone() else { continue };
             if r.kind != RefKind::MethodCall || matches!(receiver.as_str(), "self" | "this") {
@@ -463,7 +443,7 @@ impl<'a> FileParser<'a> {
                     r.receiver_type = Some(t.clone());
                     break;
                 }
-                unit = parent(unit);
+                unit = spans.parent[unit];
             }
         }
     }
@@ -634,14 +614,14 @@ impl<'a> FileParser<'a> {
     /// Calls inside macro arguments (`assert_eq!(f(x), 1)`, `format!("{}",
     /// a.b())`): tree-sitter keeps those as token trees, so they are read
     /// token by token.
-    fn macro_refs(&self, root: Node, found: &[Found], out: &mut Vec<Ref>) {
+    fn macro_refs(&self, root: Node, spans: &Spans, out: &mut Vec<Ref>) {
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
             if node.kind() == "macro_invocation" {
                 let mut cursor = node.walk();
                 for child in node.named_children(&mut cursor) {
                     if child.kind() == "token_tree" {
-                        self.token_tree_refs(child, found, out);
+                        self.token_tree_refs(child, spans, out);
                     }
                 }
                 continue;
@@ -651,7 +631,7 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    fn token_tree_refs(&self, tree: Node, found: &[Found], out: &mut Vec<Ref>) {
+    fn token_tree_refs(&self, tree: Node, spans: &Spans, out: &mut Vec<Ref>) {
         let mut cursor = tree.walk();
         let tokens: Vec<Node> = tree.children(&mut cursor).collect();
         let ident = |n: &Node| matches!(n.kind(), "identifier" | "self" | "super" | "crate");
@@ -659,7 +639,7 @@ impl<'a> FileParser<'a> {
         while i < tokens.len() {
             let t = tokens[i];
             if t.kind() == "token_tree" {
-                self.token_tree_refs(t, found, out);
+                self.token_tree_refs(t, spans, out);
                 i += 1;
                 continue;
             }
@@ -676,7 +656,7 @@ impl<'a> FileParser<'a> {
             let next = tokens.get(j);
             let after_dot = i >= 1 && tokens[i - 1].kind() == ".";
             let name = segments.pop().unwrap_or_default();
-            let from = Self::enclosing(found, t.start_byte());
+            let from = spans.enclosing(t.start_byte());
             let line = Self::line(t);
             let mut push = |kind, path, receiver| {
                 out.push(Ref {
@@ -1077,6 +1057,46 @@ impl<'a> FileParser<'a> {
             stack.extend(x.named_children(&mut cursor));
         }
         n
+    }
+}
+
+/// Where the found units are, read once (each read of a node's bytes is a
+/// call into tree-sitter), with each unit's enclosing unit. Unit indices:
+/// 0 is the file, i + 1 the i-th found unit.
+struct Spans {
+    starts: Vec<usize>,
+    ends: Vec<usize>,
+    parent: Vec<usize>,
+}
+
+impl Spans {
+    fn of(found: &[Found]) -> Spans {
+        let starts: Vec<usize> = found.iter().map(|f| f.node.start_byte()).collect();
+        let ends: Vec<usize> = found.iter().map(|f| f.node.end_byte()).collect();
+        let mut parent = vec![0; found.len() + 1];
+        let mut stack: Vec<usize> = Vec::new();
+        for i in 0..found.len() {
+            while let Some(&top) = stack.last() {
+                if ends[top] >= ends[i] && starts[top] <= starts[i] {
+                    break;
+                }
+                stack.pop();
+            }
+            parent[i + 1] = stack.last().map_or(0, |&t| t + 1);
+            stack.push(i);
+        }
+        Spans { starts, ends, parent }
+    }
+
+    /// The innermost unit containing byte `at` (0, the file, when none):
+    /// the last unit starting at or before it, or the first of its
+    /// enclosing units that reaches past it.
+    fn enclosing(&self, at: usize) -> usize {
+        let mut unit = self.starts.partition_point(|&s| s <= at);
+        while unit > 0 && self.ends[unit - 1] <= at {
+            unit = self.parent[unit];
+        }
+        unit
     }
 }
 

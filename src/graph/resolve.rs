@@ -183,8 +183,8 @@ pub fn file_stem(spec: &str) -> &str {
     last.split('.').next().unwrap_or(last)
 }
 
-/// The edges of one parsed file: `contains` from its units' nesting, the
-/// rest from its references and imports.
+/// The edges of one parsed file, from its references and imports. (The
+/// `contains` edges are the units' `parent` fields.)
 pub fn resolve_file(
     path: &str,
     language: Language,
@@ -202,18 +202,8 @@ pub fn resolve_file(
         depth: Default::default(),
         inline: Default::default(),
     };
+    // `contains` is each unit's `parent`, kept with the unit, not here.
     let mut edges = Vec::new();
-    for unit in units {
-        if let Some(parent) = &unit.parent {
-            edges.push(Edge {
-                from: parent.clone(),
-                to: unit.id.clone(),
-                kind: EdgeKind::Contains,
-                confidence: Confidence::Resolved,
-                line: unit.start_line,
-            });
-        }
-    }
     for r in refs {
         let Some(from) = units.get(r.from) else { continue };
         let kind = match r.kind {
