@@ -34,19 +34,70 @@ pub fn parse_file(path: &str, bytes: &[u8], language: Language) -> ParsedFile {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return skipped("not UTF-8".into());
     };
-    let tree = PARSERS.with(|parsers| {
+    let trees = PARSERS.with(|parsers| {
         let mut parsers = parsers.borrow_mut();
         let parser = parsers.entry(language).or_insert_with(|| {
             let mut p = Parser::new();
             p.set_language(&language.grammar()).expect("grammar matches the tree-sitter version");
             p
         });
-        parser.parse(text, None)
+        let tree = parser.parse(text, None)?;
+        // Rust items inside item-level macros (`cfg_rt! { pub fn spawn… }`)
+        // are token trees to the grammar: parse those bodies again as code,
+        // in place, so that their nodes keep the file's offsets.
+        let bodies = macro_item_bodies(&tree);
+        let inner = if bodies.is_empty() || parser.set_included_ranges(&bodies).is_err() {
+            None
+        } else {
+            let inner = parser.parse(text, None);
+            let _ = parser.set_included_ranges(&[]);
+            inner
+        };
+        Some((tree, inner))
     });
-    let Some(tree) = tree else {
+    let Some((tree, inner)) = trees else {
         return skipped("the parser gave up".into());
     };
-    FileParser { path, text, language, tree: &tree }.run()
+    FileParser { path, text, language, tree: &tree, macro_items: inner.as_ref() }.run()
+}
+
+/// The insides of `name! { … }` at item level (in a file, module or impl).
+fn macro_item_bodies(tree: &Tree) -> Vec<tree_sitter::Range> {
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "source_file" | "declaration_list" => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+            "mod_item" | "impl_item" | "trait_item" => {
+                stack.extend(node.child_by_field_name("body"));
+            }
+            "macro_invocation" => {
+                let mut cursor = node.walk();
+                let body = node.named_children(&mut cursor).find(|c| c.kind() == "token_tree");
+                let Some(body) = body else { continue };
+                let (Some(open), Some(close)) =
+                    (body.child(0), body.child(body.child_count().saturating_sub(1)))
+                else {
+                    continue;
+                };
+                if open.kind() == "{" && close.kind() == "}" && open.end_byte() < close.start_byte()
+                {
+                    out.push(tree_sitter::Range {
+                        start_byte: open.end_byte(),
+                        end_byte: close.start_byte(),
+                        start_point: open.end_position(),
+                        end_point: close.start_position(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort_by_key(|r| r.start_byte);
+    out
 }
 
 struct FileParser<'a> {
@@ -54,6 +105,8 @@ struct FileParser<'a> {
     text: &'a str,
     language: Language,
     tree: &'a Tree,
+    /// The bodies of item-level macros parsed as code (Rust), if any.
+    macro_items: Option<&'a Tree>,
 }
 
 /// A unit as the query found it, before names are qualified.
@@ -74,7 +127,12 @@ struct Found<'t> {
 impl<'a> FileParser<'a> {
     fn run(&self) -> ParsedFile {
         let root = self.tree.root_node();
-        let found = self.find_units(root);
+        let mut found = self.find_units(root);
+        if let Some(inner) = self.macro_items {
+            // Units inside macro bodies, in source order among the others.
+            found.extend(self.find_units(inner.root_node()));
+            found.sort_by_key(|f| (f.node.start_byte(), std::cmp::Reverse(f.node.end_byte())));
+        }
         let units = self.build_units(root, &found);
         let refs = self.find_refs(root, &found, &units);
         let mut imports = Vec::new();

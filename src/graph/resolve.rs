@@ -297,9 +297,17 @@ impl FileContext<'_> {
                     // `Type::f` where Type is not ours to follow: any `Type::f`.
                     let ty = r.path.last().unwrap();
                     let qualified = format!("{ty}::{}", r.name);
-                    self.by_name(&r.name, |s| {
+                    let typed = self.by_name(&r.name, |s| {
                         s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
-                    })
+                    });
+                    // A path into this crate that was not followed (a
+                    // re-export, `pub use`): by name, without claiming more.
+                    let ours = matches!(r.path[0].as_str(), "crate" | "self" | "super");
+                    if typed.is_empty() && ours {
+                        self.by_name(&r.name, |s| wanted(s.kind) && s.top_level())
+                    } else {
+                        typed
+                    }
                 })
             }
             _ => self.plain_name(&r.name, wanted),

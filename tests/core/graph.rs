@@ -280,3 +280,19 @@ fn units_of_real_files() {
         insta::assert_snapshot!(name, render(&parsed));
     }
 }
+
+/// tokio-style `cfg_rt! { … }` bodies are token trees to the grammar; their
+/// items are units all the same, and calls between them are seen.
+#[test]
+fn items_inside_item_level_macros_are_units() {
+    let src = b"cfg_rt! {\n    /// Spawns.\n    pub fn spawn() -> u32 { inner() }\n    fn inner() -> u32 { 1 }\n}\nimpl S { cfg_x! { fn m(&self) {} } }\n";
+    let parsed = parse_file("src/lib.rs", src, Language::Rust);
+    let ids: Vec<&str> = parsed.units.iter().map(|u| u.id.as_str()).collect();
+    assert!(ids.contains(&"src/lib.rs::spawn") && ids.contains(&"src/lib.rs::inner"), "{ids:?}");
+    assert!(ids.contains(&"src/lib.rs::S::m"), "{ids:?}");
+    let spawn = parsed.units.iter().find(|u| u.name == "spawn").unwrap();
+    assert_eq!((spawn.start_line, spawn.doc.as_str()), (3, "Spawns."));
+    let calls: Vec<(&str, &str)> =
+        parsed.refs.iter().map(|r| (parsed.units[r.from].name.as_str(), r.name.as_str())).collect();
+    assert!(calls.contains(&("spawn", "inner")), "{calls:?}");
+}
