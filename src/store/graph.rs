@@ -320,9 +320,15 @@ impl Store {
         } else {
             change.edges.iter().map(|(f, _)| f.clone()).collect()
         };
-        let mut remove = String::new();
+        // A file's edges leave its units: found through their graph
+        // pointers, not an index.
+        let mut remove =
+            String::from("LET $from_units = (SELECT VALUE id FROM unit WHERE path = $name);");
         for kind in EdgeKind::ALL.iter().filter(|k| **k != EdgeKind::Contains) {
-            remove.push_str(&format!("DELETE {} WHERE file = $name;", kind.as_str()));
+            remove.push_str(&format!(
+                "DELETE array::flatten((SELECT VALUE ->{} FROM $from_units));",
+                kind.as_str()
+            ));
         }
         self.each_name("remove edges", remove.trim_end_matches(';'), &edge_files, None).await?;
         let mut units = Vec::new();
@@ -370,6 +376,7 @@ impl Store {
             let upsert = "FOR $u IN $rows { UPSERT $u.id CONTENT $u RETURN NONE; }";
             self.insert_rows(upsert, units).await?;
         }
+        tracing::debug!("units written");
         self.insert_rows("INSERT INTO code_file $rows RETURN NONE", files).await?;
         self.insert_rows("INSERT INTO code_parse $rows RETURN NONE", parses).await?;
         let keys: Vec<KeyRow> = change
@@ -485,16 +492,19 @@ impl Store {
     /// Units by exact name, then by qualified name (`Parser::parse`) or id
     /// prefix; at most `limit`.
     pub async fn find_units(&self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
-        // Name and qualified name are indexed; the id prefix is a scan, so
-        // it runs only when neither matched.
+        // By name, then qualified name (through the name index: its last
+        // segment is the name); the id prefix is a scan, so it runs only
+        // when neither matched.
         let sql = format!(
             "SELECT {UNIT_FIELDS} FROM unit WHERE name = $q ORDER BY id LIMIT $limit; \
-             SELECT {UNIT_FIELDS} FROM unit WHERE qname = $q ORDER BY id LIMIT $limit;"
+             SELECT {UNIT_FIELDS} FROM unit WHERE name = $last AND qname = $q \
+             ORDER BY id LIMIT $limit;"
         );
         let mut res = self
             .db
             .query(sql)
             .bind(("q", query.to_owned()))
+            .bind(("last", query.rsplit("::").next().unwrap_or(query).to_owned()))
             .bind(("limit", limit as i64))
             .await
             .map_err(|e| Error::db("find units", e))?;
@@ -548,32 +558,60 @@ impl Store {
         incoming: bool,
     ) -> Result<Vec<EdgeInfo>> {
         let records: Vec<RecordId> = ids.iter().map(|i| unit_record(i)).collect();
-        let side = if incoming { "out" } else { "in" };
-        // Table and side are ours, not user text. `contains` is each
-        // unit's parent field.
-        let sql = match (kind, incoming) {
-            (EdgeKind::Contains, true) => "SELECT parent AS from, record::id(id) AS to, \
-                 'resolved' AS confidence, start_line AS line FROM $ids WHERE parent != NONE"
-                .to_owned(),
-            (EdgeKind::Contains, false) => "SELECT parent AS from, record::id(id) AS to, \
-                 'resolved' AS confidence, start_line AS line FROM unit \
-                 WHERE parent IN $names"
-                .to_owned(),
-            _ => format!(
-                "SELECT record::id(in) AS from, record::id(out) AS to, confidence, line \
-                 FROM {} WHERE {side} IN $ids",
-                kind.as_str()
-            ),
+        let mut edges: Vec<EdgeInfo> = match (kind, incoming) {
+            // `contains` is each unit's parent field.
+            (EdgeKind::Contains, true) => {
+                let sql = "SELECT parent AS from, record::id(id) AS to, 'resolved' AS confidence, \
+                           start_line AS line FROM $ids WHERE parent != NONE";
+                let mut res = self
+                    .db
+                    .query(sql)
+                    .bind(("ids", records))
+                    .await
+                    .map_err(|e| Error::db("read edges", e))?;
+                res.take(0).map_err(|e| Error::db("read edges", e))?
+            }
+            (EdgeKind::Contains, false) => {
+                // A unit's children are in its file: the path index finds them.
+                let sql = "SELECT parent AS from, record::id(id) AS to, 'resolved' AS confidence, \
+                           start_line AS line FROM unit WHERE path = $name AND parent = $id";
+                let mut out = Vec::new();
+                for id in ids {
+                    let path = id.split("::").next().unwrap_or(id);
+                    let mut res = self
+                        .db
+                        .query(sql)
+                        .bind(("name", path.to_owned()))
+                        .bind(("id", id.clone()))
+                        .await
+                        .map_err(|e| Error::db("read edges", e))?;
+                    let rows: Vec<EdgeInfo> =
+                        res.take(0).map_err(|e| Error::db("read edges", e))?;
+                    out.extend(rows);
+                }
+                out
+            }
+            _ => {
+                // Through the units' own graph pointers: no index, no scan.
+                // Table and direction are ours, not user text.
+                let arrow = if incoming { "<-" } else { "->" };
+                let sql = format!(
+                    "LET $edges = array::flatten((SELECT VALUE {arrow}{} FROM $ids)); \
+                     SELECT record::id(in) AS from, record::id(out) AS to, confidence, line \
+                     FROM $edges;",
+                    kind.as_str()
+                );
+                let mut res = self
+                    .db
+                    .query(sql)
+                    .bind(("ids", records))
+                    .await
+                    .map_err(|e| Error::db("read edges", e))?;
+                res.take(1).map_err(|e| Error::db("read edges", e))?
+            }
         };
-        let mut res = self
-            .db
-            .query(sql)
-            .bind(("ids", records))
-            .bind(("names", ids.to_vec()))
-            .await
-            .map_err(|e| Error::db("read edges", e))?;
-        let mut edges: Vec<EdgeInfo> = res.take(0).map_err(|e| Error::db("read edges", e))?;
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        edges.dedup();
         Ok(edges)
     }
 
