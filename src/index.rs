@@ -110,6 +110,8 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         parsed.iter().map(|f| f.path.clone()).chain(removed.iter().cloned()).collect();
     let mut table = SymbolTable::default();
     let mut to_resolve: Vec<CodeFile> = Vec::new();
+    // The units changed and removed files had.
+    let mut before_units: Vec<String> = Vec::new();
     if report.full {
         for f in &parsed {
             table.add_file(&f.path);
@@ -122,6 +124,8 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         // of them, and the stems of files that came or went: only files
         // whose keys meet those can resolve differently now.
         let before = store.code_files(&changed_paths.iter().cloned().collect::<Vec<_>>()).await?;
+        before_units =
+            before.iter().flat_map(|f| f.parsed.units.iter().map(|u| u.id.clone())).collect();
         let mut touched = changed_symbols(&before, &parsed);
         let before_paths: BTreeSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
         for path in &changed_paths {
@@ -172,6 +176,17 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbol table ready");
     let mut write =
         GraphWrite { removed: removed.clone(), fresh: report.full, ..GraphWrite::default() };
+    if !report.full {
+        let now: HashSet<&str> =
+            parsed.iter().flat_map(|f| f.parsed.units.iter().map(|u| u.id.as_str())).collect();
+        write.vanished =
+            before_units.iter().filter(|id| !now.contains(id.as_str())).cloned().collect();
+        let mut sources: BTreeSet<String> = before_units.into_iter().collect();
+        for f in parsed.iter().chain(to_resolve.iter()) {
+            sources.extend(f.parsed.units.iter().map(|u| u.id.clone()));
+        }
+        write.edge_sources = sources.into_iter().collect();
+    }
     for f in parsed.iter().chain(to_resolve.iter()) {
         let edges: Vec<Edge> = resolve_file(
             &f.path,

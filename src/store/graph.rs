@@ -38,6 +38,11 @@ pub struct GraphWrite {
     pub keys: Vec<(String, Vec<String>)>,
     /// The graph was empty: insert, nothing to replace.
     pub fresh: bool,
+    /// Units of changed or removed files that are gone now.
+    pub vanished: Vec<String>,
+    /// Units whose outgoing edges are replaced (those of every file in
+    /// `edges`, before and after).
+    pub edge_sources: Vec<String>,
 }
 
 #[derive(SurrealValue)]
@@ -298,39 +303,46 @@ impl Store {
     /// describes.
     pub async fn write_graph(&self, change: GraphWrite, root: ContentHash) -> Result<()> {
         self.set_graph_root(None).await?;
-        let mut gone: Vec<String> = change.removed.clone();
-        gone.extend(change.files.iter().map(|f| f.path.clone()));
-        // Units that stay keep their records (and so the edges into them
-        // from files not resolved again); the others go.
-        let staying: Vec<RecordId> = change
-            .files
-            .iter()
-            .flat_map(|f| f.parsed.units.iter().map(|u| unit_record(&u.id)))
-            .collect();
-        // Per path, `=` rather than `IN`: only `=` uses the indexes. A fresh
-        // graph has nothing to remove.
-        let gone = if change.fresh { Vec::new() } else { gone };
-        let remove = "DELETE unit WHERE path = $name AND id NOTINSIDE $staying; \
-                      DELETE code_key WHERE file = $name; \
-                      DELETE type::record('code_file', $name); \
-                      DELETE type::record('code_parse', $name)";
-        self.each_name("remove code files", remove, &gone, Some(("staying", staying))).await?;
-        let edge_files: Vec<String> = if change.fresh {
-            Vec::new()
-        } else {
-            change.edges.iter().map(|(f, _)| f.clone()).collect()
-        };
-        // A file's edges leave its units: found through their graph
-        // pointers, not an index.
-        let mut remove =
-            String::from("LET $from_units = (SELECT VALUE id FROM unit WHERE path = $name);");
-        for kind in EdgeKind::ALL.iter().filter(|k| **k != EdgeKind::Contains) {
-            remove.push_str(&format!(
-                "DELETE array::flatten((SELECT VALUE ->{} FROM $from_units));",
-                kind.as_str()
-            ));
+        if !change.fresh {
+            // Units that vanished go (and with them the edges into them);
+            // units that stay keep their records and so the edges into them
+            // from files not resolved again.
+            let vanished: Vec<RecordId> = change.vanished.iter().map(|u| unit_record(u)).collect();
+            for chunk in vanished.chunks(BATCH) {
+                self.db
+                    .query("DELETE $ids")
+                    .bind(("ids", chunk.to_vec()))
+                    .await
+                    .and_then(|r| r.check())
+                    .map_err(|e| Error::db("remove units", e))?;
+            }
+            // The edges re-resolved files made, through their units' graph
+            // pointers (no index). Table names are ours.
+            let sources: Vec<RecordId> =
+                change.edge_sources.iter().map(|u| unit_record(u)).collect();
+            let mut sql = String::new();
+            for kind in EdgeKind::ALL.iter().filter(|k| **k != EdgeKind::Contains) {
+                sql.push_str(&format!(
+                    "DELETE array::flatten((SELECT VALUE ->{} FROM $ids));",
+                    kind.as_str()
+                ));
+            }
+            for chunk in sources.chunks(BATCH) {
+                self.db
+                    .query(sql.clone())
+                    .bind(("ids", chunk.to_vec()))
+                    .await
+                    .and_then(|r| r.check())
+                    .map_err(|e| Error::db("remove edges", e))?;
+            }
+            // Per path, `=` rather than `IN`: only `=` uses the indexes.
+            let mut gone: Vec<String> = change.removed.clone();
+            gone.extend(change.files.iter().map(|f| f.path.clone()));
+            let remove = "DELETE code_key WHERE file = $name; \
+                          DELETE type::record('code_file', $name); \
+                          DELETE type::record('code_parse', $name)";
+            self.each_name("remove code files", remove, &gone, None).await?;
         }
-        self.each_name("remove edges", remove.trim_end_matches(';'), &edge_files, None).await?;
         let mut units = Vec::new();
         let mut files = Vec::new();
         let mut parses = Vec::new();
