@@ -90,7 +90,6 @@ pub struct Symbol {
     pub qname: String,
     /// The file's path.
     pub path: String,
-    pub exported: bool,
     /// A struct's fields and their types.
     pub fields: Vec<(String, String)>,
 }
@@ -103,7 +102,6 @@ impl Symbol {
             name: unit.name.clone(),
             qname: unit.qname.clone(),
             path: path.to_owned(),
-            exported: unit.exported,
             fields: unit.fields.clone(),
         }
     }
@@ -612,11 +610,9 @@ impl FileContext<'_> {
         let imported = import.path.get(1).map_or("*", String::as_str);
         let found = match imported {
             "*" => return None,
-            "default" => {
-                // `export default function name`, or the one exported unit.
-                let named = self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind));
-                if !named.is_empty() { named } else { Vec::new() }
-            }
+            // `import name from`: the target's top-level unit of that name
+            // (`export default function name`).
+            "default" => self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind)),
             name => self.in_file(&file, name, |s| s.top_level() && wanted(s.kind)),
         };
         (!found.is_empty()).then_some(found)

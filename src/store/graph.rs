@@ -106,7 +106,6 @@ struct SymbolRow {
     name: String,
     qname: String,
     path: String,
-    exported: bool,
     fields: Vec<Vec<String>>,
 }
 
@@ -217,7 +216,7 @@ impl Store {
 
     /// Units named one of `names`, as resolution needs them.
     pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
-        let select = "SELECT id, kind, name, qname, path, exported, fields FROM unit \
+        let select = "SELECT id, kind, name, qname, path, fields FROM unit \
                       WHERE name = $name";
         let rows: Vec<SymbolRow> = self.per_name("read units", select, names).await?;
         rows.into_iter()
@@ -229,7 +228,6 @@ impl Store {
                     name: r.name,
                     qname: r.qname,
                     path: r.path,
-                    exported: r.exported,
                     fields: r
                         .fields
                         .into_iter()
@@ -244,8 +242,8 @@ impl Store {
     }
 
     /// Runs `select` (which names `$name`) once per name, many to a round
-    /// trip. Measured: `name IN $names` scans the table; `name = $name` uses
-    /// the index (0.41 s → see the README's figures for one re-index).
+    /// trip, and gathers the rows. Measured: `name IN $names` scans the
+    /// table; `name = $name` uses the index.
     async fn per_name<T: SurrealValue>(
         &self,
         what: &str,
@@ -254,49 +252,44 @@ impl Store {
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for chunk in names.chunks(256) {
-            let mut sql = String::new();
+            let mut res =
+                self.per_name_query(select, chunk).await.map_err(|e| Error::db(what, e))?;
             for i in 0..chunk.len() {
-                sql.push_str(&select.replace("$name", &format!("$n{i}")));
-                sql.push_str(";\n");
-            }
-            let mut query = self.db.query(sql);
-            for (i, name) in chunk.iter().enumerate() {
-                query = query.bind((format!("n{i}"), name.clone()));
-            }
-            let mut res = query.await.map_err(|e| Error::db(what.to_owned(), e))?;
-            for i in 0..chunk.len() {
-                let rows: Vec<T> = res.take(i).map_err(|e| Error::db(what.to_owned(), e))?;
+                let rows: Vec<T> = res.take(i).map_err(|e| Error::db(what, e))?;
                 out.extend(rows);
             }
         }
         Ok(out)
     }
 
-    /// Runs the statements `sql` (which name `$name`) once per name, many
-    /// to a round trip, with an optional shared parameter.
-    async fn each_name(
-        &self,
-        what: &str,
-        sql: &str,
-        names: &[String],
-        shared: Option<(&'static str, Vec<RecordId>)>,
-    ) -> Result<()> {
+    /// Runs the statements `sql` (which name `$name`) once per name.
+    async fn each_name(&self, what: &str, sql: &str, names: &[String]) -> Result<()> {
         for chunk in names.chunks(256) {
-            let mut text = String::new();
-            for i in 0..chunk.len() {
-                text.push_str(&sql.replace("$name", &format!("$n{i}")));
-                text.push_str(";\n");
-            }
-            let mut query = self.db.query(text);
-            for (i, name) in chunk.iter().enumerate() {
-                query = query.bind((format!("n{i}"), name.clone()));
-            }
-            if let Some((key, value)) = &shared {
-                query = query.bind((*key, value.clone()));
-            }
-            query.await.and_then(|r| r.check()).map_err(|e| Error::db(what.to_owned(), e))?;
+            self.per_name_query(sql, chunk)
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db(what, e))?;
         }
         Ok(())
+    }
+
+    /// `sql` once per name in one query, each copy with its own bound
+    /// `$nI` (names are bound, never pasted).
+    async fn per_name_query(
+        &self,
+        sql: &str,
+        names: &[String],
+    ) -> surrealdb::Result<surrealdb::IndexedResults> {
+        let mut text = String::new();
+        for i in 0..names.len() {
+            text.push_str(&sql.replace("$name", &format!("$n{i}")));
+            text.push_str(";\n");
+        }
+        let mut query = self.db.query(text);
+        for (i, name) in names.iter().enumerate() {
+            query = query.bind((format!("n{i}"), name.clone()));
+        }
+        query.await
     }
 
     /// Applies one change to the graph and records `root` as what it now
@@ -341,7 +334,7 @@ impl Store {
             let remove = "DELETE code_key WHERE file = $name; \
                           DELETE type::record('code_file', $name); \
                           DELETE type::record('code_parse', $name)";
-            self.each_name("remove code files", remove, &gone, None).await?;
+            self.each_name("remove code files", remove, &gone).await?;
         }
         let mut units = Vec::new();
         let mut files = Vec::new();
