@@ -26,16 +26,19 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Language)>) {
     }
 }
 
-/// Runs `f` over the files on every core; returns the seconds taken.
+/// Runs `f` over the files on every core, each thread taking the next file
+/// as it is free; returns the seconds taken.
 fn timed(files: &[(PathBuf, Language, Vec<u8>)], f: impl Fn(&Path, Language, &[u8]) + Sync) -> f64 {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunk = files.len().div_ceil(workers).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for part in files.chunks(chunk) {
-            let f = &f;
+        for _ in 0..workers {
+            let (f, next) = (&f, &next);
             scope.spawn(move || {
-                for (path, language, bytes) in part {
+                while let Some((path, language, bytes)) =
+                    files.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
                     f(path, *language, bytes);
                 }
             });

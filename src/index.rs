@@ -7,22 +7,22 @@
 //! Invariant: the graph after any sequence of incremental updates equals
 //! the graph a full index of the same snapshot gives.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use crate::error::Result;
 use crate::graph::resolve::Symbol;
-use crate::graph::resolve::{Edge, SymbolTable, file_stem, resolve_file};
+use crate::graph::resolve::{Edge, SymbolTable, file_stem, resolve_file, target_key};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
-use crate::store::graph::{CodeFile, GraphWrite};
+use crate::store::graph::{CodeFile, FileNames, GraphWrite, role};
 use crate::store::{ChangeOp, Store};
 use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "8";
+pub const GRAPH_VERSION: &str = "9";
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
@@ -97,6 +97,7 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             }
         }
     }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), files = changed.len(), "to parse");
     let parsed = parse_all(store, &changed).await?;
     tracing::debug!(files = parsed.len(), seconds = started.elapsed().as_secs_f64(), "parsed");
     report.parsed = parsed.len();
@@ -110,8 +111,9 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         parsed.iter().map(|f| f.path.clone()).chain(removed.iter().cloned()).collect();
     let mut table = SymbolTable::default();
     let mut to_resolve: Vec<CodeFile> = Vec::new();
-    // The units changed and removed files had.
-    let mut before_units: Vec<String> = Vec::new();
+    // What the files parsed, resolved again or removed had before.
+    let mut before: HashMap<String, CodeFile> = HashMap::new();
+    let mut before_edges: HashMap<String, Vec<Edge>> = HashMap::new();
     if report.full {
         for f in &parsed {
             table.add_file(&f.path);
@@ -122,22 +124,21 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     } else {
         // Names whose units came, went or changed in what resolution sees
         // of them, and the stems of files that came or went: only files
-        // whose keys meet those can resolve differently now.
-        let before = store.code_files(&changed_paths.iter().cloned().collect::<Vec<_>>()).await?;
-        before_units =
-            before.iter().flat_map(|f| f.parsed.units.iter().map(|u| u.id.clone())).collect();
-        let mut touched = changed_symbols(&before, &parsed);
-        let before_paths: BTreeSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
+        // whose keys or edges meet those can resolve differently now.
+        let changed: Vec<String> = changed_paths.iter().cloned().collect();
+        let old = store.code_files(&changed).await?;
+        let mut touched = changed_symbols(&old, &parsed);
+        before.extend(old.into_iter().map(|f| (f.path.clone(), f)));
         for path in &changed_paths {
-            let came =
-                parsed.iter().any(|f| &f.path == path) && !before_paths.contains(path.as_str());
+            let came = parsed.iter().any(|f| &f.path == path) && !before.contains_key(path);
             if came || removed.contains(path) {
                 touched.insert(file_stem(path).to_owned());
+                touched.insert(path.clone());
             }
         }
         let touched: Vec<String> = touched.into_iter().collect();
         let others: Vec<String> = store
-            .files_keyed_by(&touched)
+            .files_with(&touched, role::KEY | role::TARGET)
             .await?
             .into_iter()
             .filter(|p| !changed_paths.contains(p))
@@ -148,6 +149,9 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             "others found"
         );
         to_resolve = store.code_files(&others).await?;
+        let mut old_edges: Vec<String> = changed;
+        old_edges.extend(others);
+        before_edges.extend(store.code_edges(&old_edges).await?);
         let mut keys: HashSet<String> = HashSet::new();
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
@@ -174,20 +178,14 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     }
 
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbol table ready");
+    store.begin_graph_write().await?;
+    let file_writes = store.write_files(&parsed, report.full);
     let mut write =
         GraphWrite { removed: removed.clone(), fresh: report.full, ..GraphWrite::default() };
-    if !report.full {
-        let now: HashSet<&str> =
-            parsed.iter().flat_map(|f| f.parsed.units.iter().map(|u| u.id.as_str())).collect();
-        write.vanished =
-            before_units.iter().filter(|id| !now.contains(id.as_str())).cloned().collect();
-        let mut sources: BTreeSet<String> = before_units.into_iter().collect();
-        for f in parsed.iter().chain(to_resolve.iter()) {
-            sources.extend(f.parsed.units.iter().map(|u| u.id.clone()));
-        }
-        write.edge_sources = sources.into_iter().collect();
-    }
-    for f in parsed.iter().chain(to_resolve.iter()) {
+    let no_edges: Vec<Edge> = Vec::new();
+    let files: Vec<&CodeFile> = parsed.iter().chain(to_resolve.iter()).collect();
+    let full = report.full;
+    let resolved = crate::par::map(&files, |f| {
         let edges: Vec<Edge> = resolve_file(
             &f.path,
             f.language,
@@ -196,21 +194,39 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             &f.parsed.imports,
             &table,
         );
+        let old_parse = match before.get(&f.path) {
+            Some(old) => Some(&old.parsed),
+            // A file resolved again, not parsed: its parse is the same.
+            None if !full && !changed_paths.contains(&f.path) => Some(&f.parsed),
+            None => None,
+        };
+        let old_edges = before_edges.get(&f.path).unwrap_or(&no_edges);
+        let names = (
+            f.path.clone(),
+            FileNames::of(&f.path, old_parse, old_edges),
+            FileNames::of(&f.path, Some(&f.parsed), &edges),
+        );
+        (edges, names)
+    });
+    for (f, (edges, names)) in files.iter().zip(resolved) {
         report.edges += edges.len();
+        write.names.push(names);
         write.edges.push((f.path.clone(), edges));
     }
     for path in &removed {
-        write.edges.push((path.clone(), Vec::new()));
+        let old_parse = before.get(path).map(|f| &f.parsed);
+        let old_edges = before_edges.get(path).unwrap_or(&no_edges);
+        write.names.push((
+            path.clone(),
+            FileNames::of(path, old_parse, old_edges),
+            FileNames::default(),
+        ));
     }
-    for f in &parsed {
-        let keys: Vec<String> =
-            SymbolTable::keys(&f.parsed.refs, &f.parsed.imports).into_iter().collect();
-        write.keys.push((f.path.clone(), keys));
-    }
-    report.resolved = write.edges.len() - removed.len();
+    report.resolved = write.edges.len();
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), edges = report.edges, "resolved");
-    write.files = parsed;
-    store.write_graph(write, root).await?;
+    store.write_graph(write, file_writes, root).await?;
+    // Freeing a full index's parses takes a while: not on the way.
+    std::thread::spawn(move || drop((parsed, to_resolve, before, table)));
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         parsed = report.parsed,
@@ -222,70 +238,89 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     Ok(report)
 }
 
-/// The names whose symbols differ between two parses of the same files.
+/// The names whose symbols differ between two parses of the same files,
+/// and the keys edges into those symbols are filed under.
 fn changed_symbols(before: &[CodeFile], after: &[CodeFile]) -> BTreeSet<String> {
-    let picture = |files: &[CodeFile]| -> BTreeSet<(String, String)> {
+    let picture = |files: &[CodeFile]| -> BTreeSet<(String, String, String)> {
         files
             .iter()
             .flat_map(|f| f.parsed.units.iter().map(move |u| (f, u)))
-            .map(|(f, u)| (u.name.clone(), format!("{:?}", Symbol::of(u, &f.path))))
+            .map(|(f, u)| {
+                let key = target_key(&u.id).to_owned();
+                (u.name.clone(), key, format!("{:?}", Symbol::of(u, &f.path)))
+            })
             .collect()
     };
     let (a, b) = (picture(before), picture(after));
-    a.symmetric_difference(&b).map(|(name, _)| name.clone()).collect()
+    a.symmetric_difference(&b).flat_map(|(name, key, _)| [name.clone(), key.clone()]).collect()
 }
 
-/// Reads and parses files, on every core.
+/// Reads and parses files: contents are read from the store a batch at a
+/// time while parser threads, one per core, take files one by one (an
+/// even split by count left one core idle at the end of every batch).
 async fn parse_all(store: &Store, files: &[(String, ContentHash)]) -> Result<Vec<CodeFile>> {
-    let mut out = Vec::with_capacity(files.len());
+    type Job = (usize, String, ContentHash, Vec<u8>);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(PARSE_BATCH);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    let (done, results) = std::sync::mpsc::channel::<(usize, CodeFile)>();
+    let threads: Vec<_> = (0..workers)
+        .map(|_| {
+            let queue = queue.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                loop {
+                    let job = queue.lock().expect("parse queue").recv();
+                    let Ok((i, path, content, bytes)) = job else { break };
+                    let language = Language::of_path(path.as_bytes()).expect("code path");
+                    let parsed = parse_file(&path, &bytes, language);
+                    if done.send((i, CodeFile { path, language, content, parsed })).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(done);
+    let mut next = 0;
+    let mut reading = std::time::Duration::ZERO;
     for batch in files.chunks(PARSE_BATCH) {
         let hashes: Vec<ContentHash> = batch.iter().map(|(_, h)| *h).collect();
+        let read_started = Instant::now();
         let contents = store.read_blobs(&hashes).await?;
-        let jobs: Vec<(String, ContentHash, Vec<u8>)> = batch
-            .iter()
-            .map(|(p, h)| (p.clone(), *h, contents.get(h).cloned().unwrap_or_default()))
-            .collect();
-        let parsed = tokio::task::spawn_blocking(move || parse_parallel(jobs))
-            .await
-            .map_err(|e| crate::error::Error::Internal(format!("parser thread: {e}")))?;
-        out.extend(parsed);
-    }
-    Ok(out)
-}
-
-fn parse_parallel(jobs: Vec<(String, ContentHash, Vec<u8>)>) -> Vec<CodeFile> {
-    let workers =
-        std::thread::available_parallelism().map_or(2, |n| n.get()).min(jobs.len().max(1));
-    let chunk = jobs.len().div_ceil(workers).max(1);
-    let mut results: BTreeMap<usize, CodeFile> = BTreeMap::new();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .enumerate()
-            .map(|(n, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, (path, content, bytes))| {
-                            let language = Language::of_path(path.as_bytes()).expect("code path");
-                            let parsed = parse_file(path, bytes, language);
-                            (
-                                n * chunk + i,
-                                CodeFile {
-                                    path: path.clone(),
-                                    language,
-                                    content: *content,
-                                    parsed,
-                                },
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            results.extend(h.join().expect("a parser thread panicked"));
+        reading += read_started.elapsed();
+        for (path, hash) in batch {
+            // Two files may share one content.
+            let bytes = contents.get(hash).cloned().unwrap_or_default();
+            let job = (next, path.clone(), *hash, bytes);
+            next += 1;
+            let job = match jobs.try_send(job) {
+                Ok(()) => continue,
+                Err(std::sync::mpsc::TrySendError::Full(job)) => job,
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                    return Err(crate::error::Error::Internal("the parsers stopped".into()));
+                }
+            };
+            // A full queue waits for the parsers, off the async threads.
+            let jobs = jobs.clone();
+            tokio::task::spawn_blocking(move || jobs.send(job))
+                .await
+                .map_err(|e| crate::error::Error::Internal(format!("parser queue: {e}")))?
+                .map_err(|_| crate::error::Error::Internal("the parsers stopped".into()))?;
         }
-    });
-    results.into_values().collect()
+    }
+    drop(jobs);
+    tracing::debug!(seconds = reading.as_secs_f64(), "contents read");
+    let mut out: BTreeMap<usize, CodeFile> = BTreeMap::new();
+    let collected = tokio::task::spawn_blocking(move || {
+        let all: Vec<(usize, CodeFile)> = results.iter().collect();
+        for t in threads {
+            t.join().expect("a parser thread panicked");
+        }
+        all
+    })
+    .await
+    .map_err(|e| crate::error::Error::Internal(format!("parser threads: {e}")))?;
+    out.extend(collected);
+    Ok(out.into_values().collect())
 }

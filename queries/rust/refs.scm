@@ -1,6 +1,7 @@
 ; What Rust code refers to: calls (plain, by path, and method calls), macro
-; invocations, and types named. Imports (`use`, `mod`) are read from the
-; syntax tree directly: their nesting is easier to follow in code.
+; invocations, and types named; where its imports (`use`, `mod`) and macro
+; arguments are, which the code then reads (their nesting is easier to follow
+; in code). One query, so that the tree is walked once for all of these.
 
 (call_expression function: (identifier) @call.name)
 (call_expression
@@ -18,3 +19,6 @@
 (macro_invocation macro: (identifier) @macro.name)
 (type_identifier) @type.name
 (scoped_type_identifier path: (_) @type.path name: (type_identifier) @type.name)
+(macro_invocation (token_tree) @macro.args)
+(use_declaration argument: (_) @use.tree) @use.decl
+(mod_item name: (identifier) @mod.name !body) @mod.decl

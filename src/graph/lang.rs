@@ -14,7 +14,13 @@ pub enum Language {
 /// A language's compiled queries, built once.
 pub struct Queries {
     pub units: Query,
-    pub refs: Query,
+    /// Units, references and decision points in one query, so that a
+    /// file's tree is walked once for all: its patterns are the units'
+    /// (`..unit_patterns`), then the references', then the decisions'
+    /// (`decision_patterns..`).
+    pub all: Query,
+    pub unit_patterns: usize,
+    pub decision_patterns: usize,
 }
 
 impl Language {
@@ -47,15 +53,20 @@ impl Language {
     }
 
     /// The query sources, as shipped in `queries/<language>/`.
-    pub fn query_sources(self) -> [(&'static str, &'static str); 2] {
+    pub fn query_sources(self) -> [(&'static str, &'static str); 3] {
         match self {
             Language::Rust => [
                 ("rust/units.scm", include_str!("../../queries/rust/units.scm")),
                 ("rust/refs.scm", include_str!("../../queries/rust/refs.scm")),
+                ("rust/decisions.scm", include_str!("../../queries/rust/decisions.scm")),
             ],
             Language::JavaScript => [
                 ("javascript/units.scm", include_str!("../../queries/javascript/units.scm")),
                 ("javascript/refs.scm", include_str!("../../queries/javascript/refs.scm")),
+                (
+                    "javascript/decisions.scm",
+                    include_str!("../../queries/javascript/decisions.scm"),
+                ),
             ],
         }
     }
@@ -71,11 +82,15 @@ impl Language {
         };
         cell.get_or_init(|| {
             let grammar = self.grammar();
-            let [(_, units), (_, refs)] = self.query_sources();
+            let [(_, units_src), (_, refs_src), (_, decisions_src)] = self.query_sources();
             let compile = |src: &str| {
                 Query::new(&grammar, src).unwrap_or_else(|e| panic!("{} query: {e}", self.as_str()))
             };
-            Queries { units: compile(units), refs: compile(refs) }
+            let units = compile(units_src);
+            let unit_patterns = units.pattern_count();
+            let decision_patterns = unit_patterns + compile(refs_src).pattern_count();
+            let all = compile(&format!("{units_src}\n{refs_src}\n{decisions_src}"));
+            Queries { units, all, unit_patterns, decision_patterns }
         })
     }
 }

@@ -100,6 +100,39 @@ fn macro_item_bodies(tree: &Tree) -> Vec<tree_sitter::Range> {
     out
 }
 
+/// A query's matches, copied out of the cursor (which lends them one at a
+/// time): per match, its pattern and its captures by name.
+struct Matches<'t> {
+    matches: Vec<(usize, std::ops::Range<usize>)>,
+    captures: Vec<(&'static str, Node<'t>)>,
+}
+
+impl<'t> Matches<'t> {
+    fn of(query: &'static tree_sitter::Query, root: Node<'t>, text: &[u8]) -> Matches<'t> {
+        let names = query.capture_names();
+        let mut cursor = QueryCursor::new();
+        let mut found = cursor.matches(query, root, text);
+        let mut out = Matches { matches: Vec::new(), captures: Vec::new() };
+        while let Some(m) = found.next() {
+            let start = out.captures.len();
+            out.captures.extend(m.captures.iter().map(|c| (names[c.index as usize], c.node)));
+            out.matches.push((m.pattern_index, start..out.captures.len()));
+        }
+        out
+    }
+
+    /// The captures of each match of the patterns in `patterns`.
+    fn of_patterns(
+        &self,
+        patterns: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = &[(&'static str, Node<'t>)]> {
+        self.matches
+            .iter()
+            .filter(move |(p, _)| patterns.contains(p))
+            .map(|(_, r)| &self.captures[r.clone()])
+    }
+}
+
 struct FileParser<'a> {
     path: &'a str,
     text: &'a str,
@@ -122,23 +155,41 @@ struct Found<'t> {
     impl_trait: Option<(String, Vec<String>)>,
     /// JavaScript `Owner.prototype.name = function …`: the owner.
     owner: Option<String>,
+    /// Found in an item-level macro's body (parsed apart).
+    in_macro: bool,
 }
 
 impl<'a> FileParser<'a> {
     fn run(&self) -> ParsedFile {
         let root = self.tree.root_node();
-        let mut found = self.find_units(root);
+        let queries = self.language.queries();
+        let matches = Matches::of(&queries.all, root, self.text.as_bytes());
+        let mut found = self.find_units(matches.of_patterns(0..queries.unit_patterns));
         if let Some(inner) = self.macro_items {
             // Units inside macro bodies, in source order among the others.
-            found.extend(self.find_units(inner.root_node()));
+            let inner = Matches::of(&queries.units, inner.root_node(), self.text.as_bytes());
+            let mut more = self.find_units(inner.of_patterns(0..usize::MAX));
+            for f in &mut more {
+                f.in_macro = true;
+            }
+            found.extend(more);
             found.sort_by_key(|f| (f.node.start_byte(), std::cmp::Reverse(f.node.end_byte())));
         }
-        let units = self.build_units(root, &found);
-        let refs = self.find_refs(root, &found, &units);
+        let mut decisions: Vec<usize> = matches
+            .of_patterns(queries.decision_patterns..usize::MAX)
+            .flat_map(|captures| captures.iter().map(|(_, node)| node.start_byte()))
+            .collect();
+        decisions.sort_unstable();
+        let units = self.build_units(root, &found, &decisions);
         let mut imports = Vec::new();
-        match self.language {
-            Language::Rust => self.rust_imports(root, &mut imports),
-            Language::JavaScript => self.js_imports(root, &mut imports),
+        let refs = self.find_refs(
+            matches.of_patterns(queries.unit_patterns..queries.decision_patterns),
+            &found,
+            &units,
+            &mut imports,
+        );
+        if self.language == Language::JavaScript {
+            self.js_imports(root, &mut imports);
         }
         ParsedFile { units, refs, imports, diagnostics: self.diagnostics(root), skipped: None }
     }
@@ -151,23 +202,25 @@ impl<'a> FileParser<'a> {
         node.start_position().row as u32 + 1
     }
 
-    fn find_units<'t>(&self, root: Node<'t>) -> Vec<Found<'t>> {
-        let query = &self.language.queries().units;
-        let names = query.capture_names();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, self.text.as_bytes());
+    fn find_units<'t, 'm>(
+        &self,
+        matches: impl Iterator<Item = &'m [(&'static str, Node<'t>)]>,
+    ) -> Vec<Found<'t>>
+    where
+        't: 'm,
+    {
         let mut found: Vec<Found<'t>> = Vec::new();
-        while let Some(m) = matches.next() {
+        for captures in matches {
             let mut item = None;
             let mut name = None;
             let mut value = None;
             let mut assigned = None;
-            for c in m.captures {
-                match names[c.index as usize] {
-                    "name" => name = Some(c.node),
-                    "value" => value = Some(c.node),
-                    "assigned" => assigned = Some(c.node),
-                    kind => item = Some((kind, c.node)),
+            for &(capture, node) in captures {
+                match capture {
+                    "name" => name = Some(node),
+                    "value" => value = Some(node),
+                    "assigned" => assigned = Some(node),
+                    kind => item = Some((kind, node)),
                 }
             }
             let Some((kind, node)) = item else { continue };
@@ -206,6 +259,7 @@ impl<'a> FileParser<'a> {
                 impl_type: None,
                 impl_trait: None,
                 owner: None,
+                in_macro: false,
             };
             if let Some(target) = assigned {
                 // `a.b.prototype.c` → owner `a::b`, name `c`; `this.c` → `c`.
@@ -252,7 +306,8 @@ impl<'a> FileParser<'a> {
 
     /// Qualifies names, nests units and fills in everything per unit.
     /// Returns the units, the file unit first and then one per found unit.
-    fn build_units(&self, root: Node, found: &[Found]) -> Vec<Unit> {
+    /// `decisions`: where the decision points are (sorted), for complexity.
+    fn build_units(&self, root: Node, found: &[Found], decisions: &[usize]) -> Vec<Unit> {
         let test_file = is_test_path(self.path, self.language);
         let mut units = vec![Unit {
             id: self.path.to_owned(),
@@ -334,10 +389,14 @@ impl<'a> FileParser<'a> {
                 body_hash: blake3::hash(self.text_of(node).as_bytes()).to_hex().to_string(),
                 // Of code that runs; a container's would count its
                 // members again.
-                complexity: if matches!(kind, UnitKind::Function | UnitKind::Method) {
-                    self.complexity(node)
-                } else {
-                    1
+                complexity: match kind {
+                    UnitKind::Function | UnitKind::Method if f.in_macro => self.complexity(node),
+                    UnitKind::Function | UnitKind::Method => {
+                        let inside = decisions.partition_point(|&d| d < node.end_byte())
+                            - decisions.partition_point(|&d| d < node.start_byte());
+                        1 + inside as u32
+                    }
+                    _ => 1,
                 },
                 is_test,
                 exported: self.exported(node),
@@ -349,37 +408,63 @@ impl<'a> FileParser<'a> {
         units
     }
 
-    fn find_refs(&self, root: Node, found: &[Found], units: &[Unit]) -> Vec<Ref> {
+    /// The references of a file; for Rust, also its imports (the same
+    /// query finds them).
+    fn find_refs<'t, 'm>(
+        &self,
+        matches: impl Iterator<Item = &'m [(&'static str, Node<'t>)]>,
+        found: &[Found],
+        units: &[Unit],
+        imports: &mut Vec<Import>,
+    ) -> Vec<Ref>
+    where
+        't: 'm,
+    {
         let spans = Spans::of(found);
-        let query = &self.language.queries().refs;
-        let names = query.capture_names();
         let defining: std::collections::HashSet<usize> =
             found.iter().filter_map(|f| f.name_at).collect();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, self.text.as_bytes());
         // Keyed by the name node, so that two patterns matching one name
         // (a type with and without its path) give one reference.
         let mut by_node: HashMap<usize, Ref> = HashMap::new();
-        while let Some(m) = matches.next() {
+        let mut macro_args: Vec<Node> = Vec::new();
+        for captures in matches {
             let mut name = None;
             let mut path = None;
             let mut receiver = None;
             let mut kind = None;
-            for c in m.captures {
-                match names[c.index as usize] {
-                    "call.name" => (name, kind) = (Some(c.node), Some(RefKind::Call)),
-                    "call.method" => (name, kind) = (Some(c.node), Some(RefKind::MethodCall)),
+            let (mut decl, mut use_tree, mut mod_name) = (None, None, None);
+            for &(capture, node) in captures {
+                match capture {
+                    "macro.args" => macro_args.push(node),
+                    "use.decl" | "mod.decl" => decl = Some(node),
+                    "use.tree" => use_tree = Some(node),
+                    "mod.name" => mod_name = Some(node),
+                    "call.name" => (name, kind) = (Some(node), Some(RefKind::Call)),
+                    "call.method" => (name, kind) = (Some(node), Some(RefKind::MethodCall)),
                     "call.super" => {
-                        (name, kind) = (Some(c.node), Some(RefKind::MethodCall));
-                        receiver = Some(c.node);
+                        (name, kind) = (Some(node), Some(RefKind::MethodCall));
+                        receiver = Some(node);
                     }
-                    "macro.name" => (name, kind) = (Some(c.node), Some(RefKind::Macro)),
-                    "type.name" => (name, kind) = (Some(c.node), Some(RefKind::Type)),
-                    "extends.name" => (name, kind) = (Some(c.node), Some(RefKind::Implements)),
-                    "call.path" | "type.path" => path = Some(c.node),
-                    "call.receiver" => receiver = Some(c.node),
+                    "macro.name" => (name, kind) = (Some(node), Some(RefKind::Macro)),
+                    "type.name" => (name, kind) = (Some(node), Some(RefKind::Type)),
+                    "extends.name" => (name, kind) = (Some(node), Some(RefKind::Implements)),
+                    "call.path" | "type.path" => path = Some(node),
+                    "call.receiver" => receiver = Some(node),
                     other => unreachable!("capture @{other} in refs.scm"),
                 }
+            }
+            match (decl, use_tree, mod_name) {
+                (Some(decl), Some(tree), _) => self.use_tree(tree, &[], Self::line(decl), imports),
+                (Some(decl), _, Some(name)) => {
+                    let name = self.text_of(name).to_owned();
+                    imports.push(Import {
+                        kind: ImportKind::Mod,
+                        local: name.clone(),
+                        path: vec![name],
+                        line: Self::line(decl),
+                    });
+                }
+                _ => {}
             }
             let (Some(name), Some(kind)) = (name, kind) else { continue };
             if kind == RefKind::Type && defining.contains(&name.start_byte()) {
@@ -425,9 +510,12 @@ impl<'a> FileParser<'a> {
                 },
             );
         }
+        imports.sort_by_key(|i| i.line);
         let mut refs: Vec<Ref> = by_node.into_values().collect();
-        if self.language == Language::Rust {
-            self.macro_refs(root, &spans, &mut refs);
+        // Calls inside macro arguments (`assert_eq!(f(x), 1)`): tree-sitter
+        // keeps those as token trees, so they are read token by token.
+        for args in macro_args {
+            self.token_tree_refs(args, &spans, &mut refs);
         }
         // `impl Trait for Type`: the impl implements the trait.
         for (i, f) in found.iter().enumerate() {
@@ -444,7 +532,7 @@ impl<'a> FileParser<'a> {
             }
         }
         refs.retain(|r| !r.name.is_empty() && r.from < units.len());
-        self.type_receivers(found, &spans, &mut refs);
+        self.type_receivers(found, units, &spans, &mut refs);
         refs.sort();
         // One reference per unit, kind and target is enough for the graph.
         refs.dedup_by(|b, a| {
@@ -457,9 +545,14 @@ impl<'a> FileParser<'a> {
     /// Gives method calls the receiver's declared type where the code says
     /// it: a plain name (see `typed_names`), `self.field` (the field's type
     /// in the struct of this file), `super(…)` (the class extended).
-    fn type_receivers(&self, found: &[Found], spans: &Spans, refs: &mut [Ref]) {
+    fn type_receivers(&self, found: &[Found], units: &[Unit], spans: &Spans, refs: &mut [Ref]) {
         let returns = self.return_types(found);
-        let fields = self.struct_fields();
+        // The fields of this file's structs, with their types.
+        let fields: HashMap<(String, String), String> = units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Struct)
+            .flat_map(|u| u.fields.iter().map(|(f, t)| ((u.name.clone(), f.clone()), t.clone())))
+            .collect();
         let mut typed: HashMap<usize, HashMap<String, String>> = HashMap::new();
         for r in refs.iter_mut() {
             let Some(receiver) = r.receiver.clone() else { continue };
@@ -526,34 +619,6 @@ impl<'a> FileParser<'a> {
                 Some((self.text_of(name).to_owned(), type_name(self.text_of(ty))))
             })
             .collect()
-    }
-
-    /// Rust: the fields of this file's structs, with their types.
-    fn struct_fields(&self) -> HashMap<(String, String), String> {
-        let mut out = HashMap::new();
-        if self.language != Language::Rust {
-            return out;
-        }
-        let mut stack = vec![self.tree.root_node()];
-        while let Some(node) = stack.pop() {
-            if node.kind() == "struct_item"
-                && let (Some(name), Some(body)) =
-                    (node.child_by_field_name("name"), node.child_by_field_name("body"))
-            {
-                let mut cursor = body.walk();
-                for field in body.named_children(&mut cursor) {
-                    if let (Some(f), Some(t)) =
-                        (field.child_by_field_name("name"), field.child_by_field_name("type"))
-                    {
-                        let key = (self.text_of(name).to_owned(), self.text_of(f).to_owned());
-                        out.insert(key, type_name(self.text_of(t)));
-                    }
-                }
-            }
-            let mut cursor = node.walk();
-            stack.extend(node.named_children(&mut cursor));
-        }
-        out
     }
 
     /// JavaScript: the return types JSDoc declares (`@returns {T}`), by
@@ -669,26 +734,6 @@ impl<'a> FileParser<'a> {
         out
     }
 
-    /// Calls inside macro arguments (`assert_eq!(f(x), 1)`, `format!("{}",
-    /// a.b())`): tree-sitter keeps those as token trees, so they are read
-    /// token by token.
-    fn macro_refs(&self, root: Node, spans: &Spans, out: &mut Vec<Ref>) {
-        let mut stack = vec![root];
-        while let Some(node) = stack.pop() {
-            if node.kind() == "macro_invocation" {
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    if child.kind() == "token_tree" {
-                        self.token_tree_refs(child, spans, out);
-                    }
-                }
-                continue;
-            }
-            let mut cursor = node.walk();
-            stack.extend(node.named_children(&mut cursor));
-        }
-    }
-
     fn token_tree_refs(&self, tree: Node, spans: &Spans, out: &mut Vec<Ref>) {
         let mut cursor = tree.walk();
         let tokens: Vec<Node> = tree.children(&mut cursor).collect();
@@ -744,35 +789,6 @@ impl<'a> FileParser<'a> {
             }
             i = j;
         }
-    }
-
-    fn rust_imports(&self, root: Node, out: &mut Vec<Import>) {
-        let mut stack = vec![root];
-        while let Some(node) = stack.pop() {
-            match node.kind() {
-                "use_declaration" => {
-                    if let Some(arg) = node.child_by_field_name("argument") {
-                        self.use_tree(arg, &[], Self::line(node), out);
-                    }
-                }
-                "mod_item" if node.child_by_field_name("body").is_none() => {
-                    if let Some(name) = node.child_by_field_name("name") {
-                        let name = self.text_of(name).to_owned();
-                        out.push(Import {
-                            kind: ImportKind::Mod,
-                            local: name.clone(),
-                            path: vec![name],
-                            line: Self::line(node),
-                        });
-                    }
-                }
-                _ => {
-                    let mut cursor = node.walk();
-                    stack.extend(node.named_children(&mut cursor));
-                }
-            }
-        }
-        out.sort_by_key(|i| i.line);
     }
 
     fn use_tree(&self, node: Node, prefix: &[String], line: u32, out: &mut Vec<Import>) {
@@ -1097,6 +1113,8 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// A function of a macro body: its decision points by walking it (the
+    /// file's query does not see inside macro bodies).
     fn complexity(&self, node: Node) -> u32 {
         let mut n = 1u32;
         let mut stack = vec![node];

@@ -82,7 +82,7 @@ pub struct Edge {
 }
 
 /// What resolution needs to know of a unit elsewhere.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Symbol {
     pub id: String,
     pub kind: UnitKind,
@@ -91,6 +91,7 @@ pub struct Symbol {
     /// The file's path.
     pub path: String,
     /// A struct's fields and their types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<(String, String)>,
 }
 
@@ -172,6 +173,23 @@ impl SymbolTable {
         }
         keys.remove("");
         keys
+    }
+}
+
+/// What the name index files an edge's target under, from its id alone:
+/// a unit id's last segment without its `#n`, or a file unit's path.
+pub fn target_key(id: &str) -> &str {
+    let last = match id.rfind("::") {
+        Some(i) => &id[i + 2..],
+        None => return id,
+    };
+    match last.rsplit_once('#') {
+        Some((name, n))
+            if !name.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            name
+        }
+        _ => last,
     }
 }
 

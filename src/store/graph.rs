@@ -1,22 +1,53 @@
-//! The code graph's tables: code files, units, the keys that say which
-//! files to resolve again, and one relation table per edge kind.
+//! The code graph's tables, one record per code file and per name bucket:
+//!
+//! - `code_file:⟨path⟩`: what the file is (language, content hash, why it
+//!   was skipped, diagnostics, how many units).
+//! - `code_parse:⟨path⟩`: its units, and the references and imports that
+//!   resolution reads again (JSON).
+//! - `code_edges:⟨path⟩`: the edges its references make (JSON), and how many.
+//! - `code_names:⟨n⟩`: the name index, in `NAME_BUCKETS` buckets by a hash of
+//!   the name. For each name: the files that define a unit of that name,
+//!   whose references may resolve to it (resolution keys), or that have an
+//!   edge into a unit of that name; and the units of that name as
+//!   resolution sees them (`Symbol`s).
+//!
+//! Why per file and per bucket rather than a record per unit and per edge:
+//! writing 146k unit records and their relations took ~50 s of a 62 s index
+//! of 2,015 files (SurrealKV, measured with `scripts/bench-index.sh`). Every
+//! question the graph answers starts from a file or a name, so the records
+//! are cut along those.
 //!
 //! The graph is derived data for the snapshot named by `meta:graph_root`.
 //! A write clears that mark first and sets it last, so a write cut short
 //! leaves no mark, and the next index rebuilds the graph from scratch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
 use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol};
-use crate::graph::{Language, ParsedFile, UnitKind};
+use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol, SymbolTable, target_key};
+use crate::graph::{Language, ParsedFile, Unit};
 use crate::ids::ContentHash;
 
 /// Rows per INSERT statement.
-const BATCH: usize = 1000;
+const BATCH: usize = 500;
+
+/// Buckets of the name index. Measured on 2,015 files: ~400k entries, a
+/// bucket ~8 KB of JSON.
+pub const NAME_BUCKETS: u32 = 4096;
+
+/// What a file is to a name in the name index (bits).
+pub mod role {
+    /// The file defines a unit of that name.
+    pub const DEFINES: u8 = 1;
+    /// The file's references or imports may resolve to that name.
+    pub const KEY: u8 = 2;
+    /// The file has an edge into a unit of that name (`target_key`).
+    pub const TARGET: u8 = 4;
+}
 
 /// A code file as the graph keeps it.
 #[derive(Clone, Debug)]
@@ -27,44 +58,52 @@ pub struct CodeFile {
     pub parsed: ParsedFile,
 }
 
-/// One change to the graph: files whose units go (removed or replaced),
-/// files whose units come, and files whose edges are replaced.
-#[derive(Debug, Default)]
-pub struct GraphWrite {
-    pub removed: Vec<String>,
-    pub files: Vec<CodeFile>,
-    /// Per file: the edges its references make now, and its keys.
-    pub edges: Vec<(String, Vec<Edge>)>,
-    pub keys: Vec<(String, Vec<String>)>,
-    /// The graph was empty: insert, nothing to replace.
-    pub fresh: bool,
-    /// Units of changed or removed files that are gone now.
-    pub vanished: Vec<String>,
-    /// Units whose outgoing edges are replaced (those of every file in
-    /// `edges`, before and after).
-    pub edge_sources: Vec<String>,
+/// What one file puts into the name index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileNames {
+    pub roles: BTreeMap<String, u8>,
+    pub symbols: Vec<Symbol>,
 }
 
-#[derive(SurrealValue)]
-struct UnitRow {
-    id: RecordId,
-    path: String,
-    language: String,
-    kind: String,
-    name: String,
-    qname: String,
-    parent: Option<String>,
-    start_line: i64,
-    end_line: i64,
-    start_byte: i64,
-    end_byte: i64,
-    signature: String,
-    doc: String,
-    body_hash: String,
-    complexity: i64,
-    is_test: bool,
-    exported: bool,
-    fields: Vec<Vec<String>>,
+impl FileNames {
+    /// A file's entries: the names of its units, its resolution keys, and
+    /// the targets of its edges.
+    pub fn of(path: &str, parsed: Option<&ParsedFile>, edges: &[Edge]) -> FileNames {
+        let mut names = FileNames::default();
+        let mut add = |name: &str, role: u8| {
+            if !name.is_empty() {
+                *names.roles.entry(name.to_owned()).or_default() |= role;
+            }
+        };
+        if let Some(parsed) = parsed {
+            for u in &parsed.units {
+                add(&u.name, role::DEFINES);
+            }
+            for key in SymbolTable::keys(&parsed.refs, &parsed.imports) {
+                add(&key, role::KEY);
+            }
+        }
+        for e in edges {
+            add(target_key(&e.to), role::TARGET);
+        }
+        if let Some(parsed) = parsed {
+            names.symbols = parsed.units.iter().map(|u| Symbol::of(u, path)).collect();
+        }
+        names
+    }
+}
+
+/// One change to the graph.
+#[derive(Debug, Default)]
+pub struct GraphWrite {
+    /// The graph was empty: insert, nothing to replace.
+    pub fresh: bool,
+    /// Files gone from the tree.
+    pub removed: Vec<String>,
+    /// The edges of every file parsed or resolved again.
+    pub edges: Vec<(String, Vec<Edge>)>,
+    /// Per file whose entries may have changed: before and after.
+    pub names: Vec<(String, FileNames, FileNames)>,
 }
 
 #[derive(SurrealValue)]
@@ -74,51 +113,98 @@ struct CodeFileRow {
     content: String,
     skipped: Option<String>,
     diagnostics: i64,
+    units: i64,
 }
 
 #[derive(SurrealValue)]
 struct ParseRow {
     id: RecordId,
-    parsed: String,
+    units: String,
+    rest: String,
 }
 
 #[derive(SurrealValue)]
-struct KeyRow {
-    name: String,
-    file: String,
-}
-
-#[derive(SurrealValue)]
-struct EdgeRow {
-    #[surreal(rename = "in")]
-    from: RecordId,
-    #[surreal(rename = "out")]
-    to: RecordId,
-    file: String,
-    confidence: String,
-    line: i64,
-}
-
-#[derive(SurrealValue)]
-struct SymbolRow {
+struct EdgesRow {
     id: RecordId,
-    kind: String,
-    name: String,
-    qname: String,
-    path: String,
-    fields: Vec<Vec<String>>,
+    edges: String,
+    count: i64,
 }
 
 #[derive(SurrealValue)]
-struct StoredFileRow {
+struct BucketRow {
     id: RecordId,
-    language: String,
-    content: String,
-    parsed: String,
+    names: String,
 }
 
-pub fn unit_record(id: &str) -> RecordId {
-    RecordId::new("unit", id.to_owned())
+/// A parse without its units (stored apart, read more often).
+#[derive(Serialize)]
+struct RestOfParse<'a> {
+    units: [(); 0],
+    refs: &'a [crate::graph::Ref],
+    imports: &'a [crate::graph::Import],
+    diagnostics: &'a [crate::graph::Diagnostic],
+    skipped: &'a Option<String>,
+}
+
+impl<'a> RestOfParse<'a> {
+    fn of(p: &'a ParsedFile) -> RestOfParse<'a> {
+        RestOfParse {
+            units: [],
+            refs: &p.refs,
+            imports: &p.imports,
+            diagnostics: &p.diagnostics,
+            skipped: &p.skipped,
+        }
+    }
+}
+
+/// One name's entry in its bucket.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct NameEntry {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    files: BTreeMap<String, u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    symbols: Vec<Symbol>,
+}
+
+type Bucket = BTreeMap<String, NameEntry>;
+
+/// Edges as stored: compact tuples.
+type StoredEdge = (String, String, EdgeKind, Confidence, u32);
+
+fn encode_edges(edges: &[Edge]) -> String {
+    let rows: Vec<StoredEdge> = edges
+        .iter()
+        .map(|e| (e.from.clone(), e.to.clone(), e.kind, e.confidence, e.line))
+        .collect();
+    serde_json::to_string(&rows).expect("edges serialise")
+}
+
+fn decode_edges(s: &str) -> Result<Vec<Edge>> {
+    let rows: Vec<StoredEdge> =
+        serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored edges: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(from, to, kind, confidence, line)| Edge { from, to, kind, confidence, line })
+        .collect())
+}
+
+fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> Error + '_ {
+    move |e| Error::Corrupt(format!("stored {what}: {e}"))
+}
+
+pub fn bucket_of(name: &str) -> u32 {
+    let hash = blake3::hash(name.as_bytes());
+    let b = hash.as_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % NAME_BUCKETS
+}
+
+fn bucket_record(n: u32) -> RecordId {
+    RecordId::new("code_names", i64::from(n))
+}
+
+fn file_record(table: &str, path: &str) -> RecordId {
+    RecordId::new(table, path.to_owned())
 }
 
 pub fn key_string(id: &RecordId) -> Result<String> {
@@ -128,12 +214,28 @@ pub fn key_string(id: &RecordId) -> Result<String> {
     }
 }
 
+fn bucket_number(id: &RecordId) -> Result<u32> {
+    match &id.key {
+        RecordIdKey::Number(n) => Ok(*n as u32),
+        _ => Err(Error::Corrupt("unexpected record key in code_names".into())),
+    }
+}
+
 fn language_of(s: &str) -> Result<Language> {
     match s {
         "rust" => Ok(Language::Rust),
         "javascript" => Ok(Language::JavaScript),
         other => Err(Error::Corrupt(format!("unknown language {other:?} in the graph"))),
     }
+}
+
+/// The paths a unit id may belong to: `a/b.rs::X::y` is in `a/b.rs` (or,
+/// for a path with `::` in it, a longer prefix); a file unit's id is its
+/// path.
+fn candidate_paths(id: &str) -> Vec<String> {
+    let mut out: Vec<String> = id.match_indices("::").map(|(i, _)| id[..i].to_owned()).collect();
+    out.push(id.to_owned());
+    out
 }
 
 impl Store {
@@ -152,13 +254,8 @@ impl Store {
     /// Drops the whole graph (before a rebuild).
     pub async fn clear_graph(&self) -> Result<()> {
         self.set_graph_root(None).await?;
-        let mut sql =
-            String::from("DELETE code_file; DELETE code_parse; DELETE code_key; DELETE unit;");
-        for kind in EdgeKind::ALL {
-            sql.push_str(&format!(" DELETE {};", kind.as_str()));
-        }
         self.db
-            .query(sql)
+            .query("DELETE code_file; DELETE code_parse; DELETE code_edges; DELETE code_names;")
             .await
             .and_then(|r| r.check())
             .map_err(|e| Error::db("clear the graph", e))?;
@@ -178,25 +275,31 @@ impl Store {
 
     /// The stored parse of these files (those the graph has).
     pub async fn code_files(&self, paths: &[String]) -> Result<Vec<CodeFile>> {
-        let ids: Vec<RecordId> =
-            paths.iter().map(|p| RecordId::new("code_file", p.clone())).collect();
+        let files: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
+        let parses: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
             .db
-            .query(
-                "SELECT id, language, content, \
-                 (SELECT VALUE parsed FROM ONLY type::record('code_parse', record::id($parent.id))) \
-                 AS parsed FROM $ids",
-            )
-            .bind(("ids", ids))
+            .query("SELECT * FROM $files; SELECT * FROM $parses;")
+            .bind(("files", files))
+            .bind(("parses", parses))
             .await
             .map_err(|e| Error::db("read code files", e))?;
-        let rows: Vec<StoredFileRow> = res.take(0).map_err(|e| Error::db("read code files", e))?;
-        rows.into_iter()
+        let files: Vec<CodeFileRow> = res.take(0).map_err(|e| Error::db("read code files", e))?;
+        let parses: Vec<ParseRow> = res.take(1).map_err(|e| Error::db("read code files", e))?;
+        let mut parses: HashMap<String, ParseRow> =
+            parses.into_iter().map(|p| Ok((key_string(&p.id)?, p))).collect::<Result<_>>()?;
+        files
+            .into_iter()
             .map(|row| {
-                let parsed: ParsedFile = serde_json::from_str(&row.parsed)
-                    .map_err(|e| Error::Corrupt(format!("stored parse: {e}")))?;
+                let path = key_string(&row.id)?;
+                let stored = parses
+                    .remove(&path)
+                    .ok_or_else(|| Error::Corrupt(format!("no stored parse of {path}")))?;
+                let mut parsed: ParsedFile =
+                    serde_json::from_str(&stored.rest).map_err(corrupt("parse"))?;
+                parsed.units = serde_json::from_str(&stored.units).map_err(corrupt("units"))?;
                 Ok(CodeFile {
-                    path: key_string(&row.id)?,
+                    path,
                     language: language_of(&row.language)?,
                     content: ContentHash::from_hex(&row.content)?,
                     parsed,
@@ -205,228 +308,307 @@ impl Store {
             .collect()
     }
 
-    /// Files with a reference or import keyed by one of `names`.
-    pub async fn files_keyed_by(&self, names: &[String]) -> Result<Vec<String>> {
-        let select = "SELECT VALUE file FROM code_key WHERE name = $name";
-        let mut files: Vec<String> = self.per_name("read code keys", select, names).await?;
-        files.sort();
-        files.dedup();
-        Ok(files)
+    /// The stored edges of these files (those the graph has).
+    pub async fn code_edges(&self, paths: &[String]) -> Result<Vec<(String, Vec<Edge>)>> {
+        let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_edges", p)).collect();
+        let mut res = self
+            .db
+            .query("SELECT * FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read edges", e))?;
+        let rows: Vec<EdgesRow> = res.take(0).map_err(|e| Error::db("read edges", e))?;
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, decode_edges(&r.edges)?))).collect()
     }
 
-    /// Units named one of `names`, as resolution needs them.
-    pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
-        let select = "SELECT id, kind, name, qname, path, fields FROM unit \
-                      WHERE name = $name";
-        let rows: Vec<SymbolRow> = self.per_name("read units", select, names).await?;
+    /// The units of these files, by file (those the graph has).
+    async fn units_of_files(&self, paths: &[String]) -> Result<Vec<(String, Vec<Unit>)>> {
+        let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
+        let mut res = self
+            .db
+            .query("SELECT id, units FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read units", e))?;
+        #[derive(SurrealValue)]
+        struct Row {
+            id: RecordId,
+            units: String,
+        }
+        let rows: Vec<Row> = res.take(0).map_err(|e| Error::db("read units", e))?;
         rows.into_iter()
             .map(|r| {
-                Ok(Symbol {
-                    id: key_string(&r.id)?,
-                    kind: UnitKind::parse(&r.kind)
-                        .ok_or_else(|| Error::Corrupt(format!("unit kind {:?}", r.kind)))?,
-                    name: r.name,
-                    qname: r.qname,
-                    path: r.path,
-                    fields: r
-                        .fields
-                        .into_iter()
-                        .filter_map(|f| match f.as_slice() {
-                            [n, t] => Some((n.clone(), t.clone())),
-                            _ => None,
-                        })
-                        .collect(),
-                })
+                Ok((key_string(&r.id)?, serde_json::from_str(&r.units).map_err(corrupt("units"))?))
             })
             .collect()
     }
 
-    /// Runs `select` (which names `$name`) once per name, many to a round
-    /// trip, and gathers the rows. Measured: `name IN $names` scans the
-    /// table; `name = $name` uses the index.
-    async fn per_name<T: SurrealValue>(
-        &self,
-        what: &str,
-        select: &str,
-        names: &[String],
-    ) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        for chunk in names.chunks(256) {
-            let mut res =
-                self.per_name_query(select, chunk).await.map_err(|e| Error::db(what, e))?;
-            for i in 0..chunk.len() {
-                let rows: Vec<T> = res.take(i).map_err(|e| Error::db(what, e))?;
-                out.extend(rows);
+    /// The name index's entries for `names` (those it has).
+    async fn name_entries(&self, names: &[String]) -> Result<HashMap<String, NameEntry>> {
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let buckets: BTreeSet<u32> = wanted.iter().map(|n| bucket_of(n)).collect();
+        let mut out = HashMap::new();
+        for (_, bucket) in self.read_buckets(&buckets).await? {
+            for (name, entry) in bucket {
+                if wanted.contains(name.as_str()) {
+                    out.insert(name, entry);
+                }
             }
         }
         Ok(out)
     }
 
-    /// Runs the statements `sql` (which name `$name`) once per name.
-    async fn each_name(&self, what: &str, sql: &str, names: &[String]) -> Result<()> {
-        for chunk in names.chunks(256) {
-            self.per_name_query(sql, chunk)
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| Error::db(what, e))?;
-        }
-        Ok(())
+    async fn read_buckets(&self, buckets: &BTreeSet<u32>) -> Result<Vec<(u32, Bucket)>> {
+        let ids: Vec<RecordId> = buckets.iter().map(|&b| bucket_record(b)).collect();
+        let mut res = self
+            .db
+            .query("SELECT * FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read the name index", e))?;
+        let rows: Vec<BucketRow> = res.take(0).map_err(|e| Error::db("read the name index", e))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    bucket_number(&r.id)?,
+                    serde_json::from_str(&r.names).map_err(corrupt("names"))?,
+                ))
+            })
+            .collect()
     }
 
-    /// `sql` once per name in one query, each copy with its own bound
-    /// `$nI` (names are bound, never pasted).
-    async fn per_name_query(
-        &self,
-        sql: &str,
-        names: &[String],
-    ) -> surrealdb::Result<surrealdb::IndexedResults> {
-        let mut text = String::new();
-        for i in 0..names.len() {
-            text.push_str(&sql.replace("$name", &format!("$n{i}")));
-            text.push_str(";\n");
+    /// Files that are to one of `names` any of the roles in `roles`.
+    pub async fn files_with(&self, names: &[String], roles: u8) -> Result<Vec<String>> {
+        let mut files: BTreeSet<String> = BTreeSet::new();
+        for entry in self.name_entries(names).await?.into_values() {
+            files.extend(entry.files.into_iter().filter(|(_, r)| r & roles != 0).map(|(f, _)| f));
         }
-        let mut query = self.db.query(text);
-        for (i, name) in names.iter().enumerate() {
-            query = query.bind((format!("n{i}"), name.clone()));
-        }
-        query.await
+        Ok(files.into_iter().collect())
     }
 
-    /// Applies one change to the graph and records `root` as what it now
-    /// describes.
-    pub async fn write_graph(&self, change: GraphWrite, root: ContentHash) -> Result<()> {
-        self.set_graph_root(None).await?;
-        if !change.fresh {
-            // Units that vanished go (and with them the edges into them);
-            // units that stay keep their records and so the edges into them
-            // from files not resolved again.
-            let vanished: Vec<RecordId> = change.vanished.iter().map(|u| unit_record(u)).collect();
-            for chunk in vanished.chunks(BATCH) {
-                self.db
-                    .query("DELETE $ids")
-                    .bind(("ids", chunk.to_vec()))
-                    .await
-                    .and_then(|r| r.check())
-                    .map_err(|e| Error::db("remove units", e))?;
-            }
-            // The edges re-resolved files made, through their units' graph
-            // pointers (no index). Table names are ours.
-            let sources: Vec<RecordId> =
-                change.edge_sources.iter().map(|u| unit_record(u)).collect();
-            let mut sql = String::new();
-            for kind in EdgeKind::ALL.iter().filter(|k| **k != EdgeKind::Contains) {
-                sql.push_str(&format!(
-                    "DELETE array::flatten((SELECT VALUE ->{} FROM $ids));",
-                    kind.as_str()
-                ));
-            }
-            for chunk in sources.chunks(BATCH) {
-                self.db
-                    .query(sql.clone())
-                    .bind(("ids", chunk.to_vec()))
-                    .await
-                    .and_then(|r| r.check())
-                    .map_err(|e| Error::db("remove edges", e))?;
-            }
-            // Per path, `=` rather than `IN`: only `=` uses the indexes.
-            let mut gone: Vec<String> = change.removed.clone();
-            gone.extend(change.files.iter().map(|f| f.path.clone()));
-            let remove = "DELETE code_key WHERE file = $name; \
-                          DELETE type::record('code_file', $name); \
-                          DELETE type::record('code_parse', $name)";
-            self.each_name("remove code files", remove, &gone).await?;
-        }
-        let mut units = Vec::new();
-        let mut files = Vec::new();
-        let mut parses = Vec::new();
-        for f in &change.files {
-            for u in &f.parsed.units {
-                units.push(UnitRow {
-                    id: unit_record(&u.id),
-                    path: f.path.clone(),
-                    language: f.language.as_str().to_owned(),
-                    kind: u.kind.as_str().to_owned(),
-                    name: u.name.clone(),
-                    qname: u.qname.clone(),
-                    parent: u.parent.clone(),
-                    start_line: u.start_line as i64,
-                    end_line: u.end_line as i64,
-                    start_byte: u.start_byte as i64,
-                    end_byte: u.end_byte as i64,
-                    signature: u.signature.clone(),
-                    doc: u.doc.clone(),
-                    body_hash: u.body_hash.clone(),
-                    complexity: u.complexity as i64,
-                    is_test: u.is_test,
-                    exported: u.exported,
-                    fields: u.fields.iter().map(|(n, t)| vec![n.clone(), t.clone()]).collect(),
-                });
-            }
-            files.push(CodeFileRow {
-                id: RecordId::new("code_file", f.path.clone()),
+    /// Units named one of `names`, as resolution needs them.
+    pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
+        let mut symbols: Vec<Symbol> =
+            self.name_entries(names).await?.into_values().flat_map(|e| e.symbols).collect();
+        symbols.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(symbols)
+    }
+
+    /// Marks the graph as being written: until `write_graph` finishes, it
+    /// describes no snapshot (an index cut short is redone from scratch).
+    pub async fn begin_graph_write(&self) -> Result<()> {
+        self.set_graph_root(None).await
+    }
+
+    /// Writes the records of files parsed again (replacing their old ones
+    /// unless `fresh`) in a task of its own, so that the indexer resolves
+    /// meanwhile: the writes wait on the disk as much as on a core.
+    /// `begin_graph_write` comes first.
+    pub fn write_files(&self, files: &[CodeFile], fresh: bool) -> FileWrites {
+        let rows: Vec<CodeFileRow> = files
+            .iter()
+            .map(|f| CodeFileRow {
+                id: file_record("code_file", &f.path),
                 language: f.language.as_str().to_owned(),
                 content: f.content.to_hex(),
                 skipped: f.parsed.skipped.clone(),
                 diagnostics: f.parsed.diagnostics.len() as i64,
-            });
-            parses.push(ParseRow {
-                id: RecordId::new("code_parse", f.path.clone()),
-                parsed: serde_json::to_string(&f.parsed).expect("parses serialise"),
-            });
-        }
-        tracing::debug!(units = units.len(), "old graph rows removed");
-        if change.fresh {
-            self.insert_rows("INSERT INTO unit $rows RETURN NONE", units).await?;
-        } else {
-            let upsert = "FOR $u IN $rows { UPSERT $u.id CONTENT $u RETURN NONE; }";
-            self.insert_rows(upsert, units).await?;
-        }
-        tracing::debug!("units written");
-        self.insert_rows("INSERT INTO code_file $rows RETURN NONE", files).await?;
-        self.insert_rows("INSERT INTO code_parse $rows RETURN NONE", parses).await?;
-        let keys: Vec<KeyRow> = change
-            .keys
-            .iter()
-            .flat_map(|(file, names)| {
-                names.iter().map(|n| KeyRow { name: n.clone(), file: file.clone() })
+                units: f.parsed.units.len().saturating_sub(1) as i64,
             })
             .collect();
-        tracing::debug!("units and files written");
-        self.insert_rows("INSERT INTO code_key $rows RETURN NONE", keys).await?;
-        tracing::debug!("keys written");
-        let mut by_kind: HashMap<EdgeKind, Vec<EdgeRow>> = HashMap::new();
-        for (file, edges) in change.edges {
-            for e in edges {
-                by_kind.entry(e.kind).or_default().push(EdgeRow {
-                    from: unit_record(&e.from),
-                    to: unit_record(&e.to),
-                    file: file.clone(),
-                    confidence: e.confidence.as_str().to_owned(),
-                    line: e.line as i64,
-                });
+        // Encoding is CPU work: on every core.
+        let parses: Vec<ParseRow> = crate::par::map(files, |f| ParseRow {
+            id: file_record("code_parse", &f.path),
+            units: serde_json::to_string(&f.parsed.units).expect("units serialise"),
+            rest: serde_json::to_string(&RestOfParse::of(&f.parsed)).expect("parses serialise"),
+        });
+        let mut gone: Vec<RecordId> = Vec::new();
+        if !fresh {
+            for f in files {
+                gone.push(file_record("code_file", &f.path));
+                gone.push(file_record("code_parse", &f.path));
             }
         }
-        for (kind, rows) in by_kind {
-            let sql = format!("INSERT RELATION INTO {} $rows RETURN NONE", kind.as_str());
-            self.insert_rows(&sql, rows).await?;
-        }
-        tracing::debug!("graph written");
-        self.set_graph_root(Some(root)).await
+        let db = self.db.clone();
+        FileWrites(tokio::spawn(async move {
+            delete_ids(&db, gone).await?;
+            insert_rows(&db, "INSERT INTO code_file $rows RETURN NONE", rows).await?;
+            insert_rows(&db, "INSERT INTO code_parse $rows RETURN NONE", parses).await
+        }))
     }
 
-    async fn insert_rows<T: SurrealValue>(&self, sql: &str, rows: Vec<T>) -> Result<()> {
-        let mut rows = rows;
-        while !rows.is_empty() {
-            let rest = rows.split_off(rows.len().min(BATCH));
-            let batch = std::mem::replace(&mut rows, rest);
-            self.db
-                .query(sql)
-                .bind(("rows", batch))
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| Error::db("write the graph", e))?;
+    /// Applies one change to the graph and records `root` as what it now
+    /// describes. `begin_graph_write` comes first, and `files` (the
+    /// writes of `write_files`) are waited for before the mark is set.
+    pub async fn write_graph(
+        &self,
+        change: GraphWrite,
+        files: FileWrites,
+        root: ContentHash,
+    ) -> Result<()> {
+        let buckets = if change.fresh {
+            let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
+            for (path, _, after) in &change.names {
+                for (name, &role) in &after.roles {
+                    let bucket = buckets.entry(bucket_of(name)).or_default();
+                    bucket.entry(name.clone()).or_default().files.insert(path.clone(), role);
+                }
+                for s in &after.symbols {
+                    let bucket = buckets.entry(bucket_of(&s.name)).or_default();
+                    bucket.entry(s.name.clone()).or_default().symbols.push(s.clone());
+                }
+            }
+            buckets
+        } else {
+            let touched: BTreeSet<u32> = change
+                .names
+                .iter()
+                .flat_map(|(_, before, after)| changed_names(before, after))
+                .map(|n| bucket_of(&n))
+                .collect();
+            let mut buckets: BTreeMap<u32, Bucket> =
+                touched.iter().map(|&b| (b, Bucket::new())).collect();
+            buckets.extend(self.read_buckets(&touched).await?);
+            for (path, before, after) in &change.names {
+                apply_names(&mut buckets, path, before, after);
+            }
+            // Replaced rows go first, by id (no scan).
+            let mut gone: Vec<RecordId> = Vec::new();
+            for path in &change.removed {
+                gone.push(file_record("code_file", path));
+                gone.push(file_record("code_parse", path));
+            }
+            for path in change.removed.iter().chain(change.edges.iter().map(|(p, _)| p)) {
+                gone.push(file_record("code_edges", path));
+            }
+            gone.extend(buckets.keys().map(|&b| bucket_record(b)));
+            delete_ids(&self.db, gone).await?;
+            buckets
+        };
+        tracing::debug!(buckets = buckets.len(), "name index updated in memory");
+
+        let edges: Vec<EdgesRow> = crate::par::map(&change.edges, |(path, edges)| EdgesRow {
+            id: file_record("code_edges", path),
+            edges: encode_edges(edges),
+            count: edges.len() as i64,
+        });
+        let buckets: Vec<(u32, Bucket)> =
+            buckets.into_iter().filter(|(_, b)| !b.is_empty()).collect();
+        let buckets: Vec<BucketRow> = crate::par::map(&buckets, |(n, b)| BucketRow {
+            id: bucket_record(*n),
+            names: serde_json::to_string(b).expect("names serialise"),
+        });
+        tracing::debug!("graph rows built");
+        insert_rows(&self.db, "INSERT INTO code_edges $rows RETURN NONE", edges).await?;
+        insert_rows(&self.db, "INSERT INTO code_names $rows RETURN NONE", buckets).await?;
+        files.wait().await?;
+        tracing::debug!("graph written");
+        // Freeing a full index's edges and names takes a while: not on the
+        // way to the answer.
+        std::thread::spawn(move || drop(change));
+        self.set_graph_root(Some(root)).await
+    }
+}
+
+/// Writes of `Store::write_files` under way.
+pub struct FileWrites(tokio::task::JoinHandle<Result<()>>);
+
+impl FileWrites {
+    pub async fn wait(self) -> Result<()> {
+        self.0.await.map_err(|e| Error::Internal(format!("graph writer: {e}")))?
+    }
+}
+
+async fn delete_ids(
+    db: &surrealdb::Surreal<surrealdb::engine::any::Any>,
+    ids: Vec<RecordId>,
+) -> Result<()> {
+    for chunk in ids.chunks(BATCH) {
+        db.query("DELETE $ids")
+            .bind(("ids", chunk.to_vec()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("replace graph records", e))?;
+    }
+    Ok(())
+}
+
+async fn insert_rows<T: SurrealValue>(
+    db: &surrealdb::Surreal<surrealdb::engine::any::Any>,
+    sql: &str,
+    rows: Vec<T>,
+) -> Result<()> {
+    let mut rows = rows;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(BATCH));
+        let batch = std::mem::replace(&mut rows, rest);
+        db.query(sql)
+            .bind(("rows", batch))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("write the graph", e))?;
+    }
+    Ok(())
+}
+
+/// A file's symbols by name.
+fn symbols_by_name(f: &FileNames) -> BTreeMap<&str, Vec<&Symbol>> {
+    let mut m: BTreeMap<&str, Vec<&Symbol>> = BTreeMap::new();
+    for s in &f.symbols {
+        m.entry(s.name.as_str()).or_default().push(s);
+    }
+    m
+}
+
+/// The names whose entries differ between two pictures of one file.
+fn changed_names(before: &FileNames, after: &FileNames) -> Vec<String> {
+    let mut out: BTreeSet<&str> = BTreeSet::new();
+    for (name, role) in &before.roles {
+        if after.roles.get(name) != Some(role) {
+            out.insert(name);
         }
-        Ok(())
+    }
+    for (name, role) in &after.roles {
+        if before.roles.get(name) != Some(role) {
+            out.insert(name);
+        }
+    }
+    let (a, b) = (symbols_by_name(before), symbols_by_name(after));
+    for name in a.keys().chain(b.keys()) {
+        if a.get(name) != b.get(name) {
+            out.insert(name);
+        }
+    }
+    out.into_iter().map(str::to_owned).collect()
+}
+
+/// Replaces a file's entries (`before`) with `after` in the buckets, which
+/// hold every bucket a changed name falls in.
+fn apply_names(
+    buckets: &mut BTreeMap<u32, Bucket>,
+    path: &str,
+    before: &FileNames,
+    after: &FileNames,
+) {
+    let symbols = symbols_by_name(after);
+    for name in changed_names(before, after) {
+        let bucket = buckets.entry(bucket_of(&name)).or_default();
+        let entry = bucket.entry(name.clone()).or_default();
+        match after.roles.get(&name) {
+            Some(&role) => {
+                entry.files.insert(path.to_owned(), role);
+            }
+            None => {
+                entry.files.remove(path);
+            }
+        }
+        entry.symbols.retain(|s| s.path != path);
+        if let Some(new) = symbols.get(name.as_str()) {
+            entry.symbols.extend(new.iter().map(|s| (*s).clone()));
+        }
+        if entry.files.is_empty() && entry.symbols.is_empty() {
+            bucket.remove(&name);
+        }
     }
 }
 
@@ -454,6 +636,27 @@ pub struct UnitInfo {
     pub exported: bool,
 }
 
+impl UnitInfo {
+    fn of(u: &Unit, path: &str) -> UnitInfo {
+        UnitInfo {
+            id: u.id.clone(),
+            kind: u.kind.as_str().to_owned(),
+            name: u.name.clone(),
+            qname: u.qname.clone(),
+            path: path.to_owned(),
+            language: Language::of_path(path.as_bytes()).map_or("", |l| l.as_str()).to_owned(),
+            parent: u.parent.clone(),
+            start_line: i64::from(u.start_line),
+            end_line: i64::from(u.end_line),
+            signature: u.signature.clone(),
+            doc: u.doc.clone(),
+            complexity: i64::from(u.complexity),
+            is_test: u.is_test,
+            exported: u.exported,
+        }
+    }
+}
+
 /// An edge as the commands show it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
 pub struct EdgeInfo {
@@ -461,6 +664,17 @@ pub struct EdgeInfo {
     pub to: String,
     pub confidence: String,
     pub line: i64,
+}
+
+impl EdgeInfo {
+    fn of(e: &Edge) -> EdgeInfo {
+        EdgeInfo {
+            from: e.from.clone(),
+            to: e.to.clone(),
+            confidence: e.confidence.as_str().to_owned(),
+            line: i64::from(e.line),
+        }
+    }
 }
 
 /// What a code file's parse left: skipped, and its diagnostics count.
@@ -472,87 +686,92 @@ pub struct CodeFileInfo {
     pub diagnostics: i64,
 }
 
-const UNIT_FIELDS: &str = "record::id(id) AS id, kind, name, qname, path, language, parent, \
-     start_line, end_line, signature, doc, complexity, is_test, exported";
-
 impl Store {
+    /// Code file paths at or below `path` ("" for all), sorted.
+    async fn code_paths_under(&self, path: &str) -> Result<Vec<String>> {
+        let dir = format!("{path}/");
+        let mut paths: Vec<String> = self
+            .code_paths()
+            .await?
+            .into_iter()
+            .filter(|p| path.is_empty() || p == path || p.starts_with(&dir))
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+
     /// The units of a file, or of every file below a directory ("" for
     /// all), in path and source order.
     pub async fn units_under(&self, path: &str) -> Result<Vec<UnitInfo>> {
-        let sql = format!(
-            "SELECT {UNIT_FIELDS}, start_byte FROM unit \
-             WHERE $path = '' OR path = $path OR string::starts_with(path, $dir) \
-             ORDER BY path, start_byte"
-        );
-        let mut res = self
-            .db
-            .query(sql)
-            .bind(("path", path.to_owned()))
-            .bind(("dir", format!("{path}/")))
-            .await
-            .map_err(|e| Error::db("read units", e))?;
-        res.take(0).map_err(|e| Error::db("read units", e))
+        let paths = self.code_paths_under(path).await?;
+        let mut files = self.units_of_files(&paths).await?;
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(files
+            .iter()
+            .flat_map(|(path, units)| {
+                let mut units: Vec<&Unit> = units.iter().collect();
+                units.sort_by_key(|u| u.start_byte);
+                units.into_iter().map(move |u| UnitInfo::of(u, path))
+            })
+            .collect())
     }
 
-    /// Units by exact name, then by qualified name (`Parser::parse`) or id
-    /// prefix; at most `limit`.
+    /// Units by exact name, then by qualified name (`Parser::parse`), then
+    /// by id prefix; at most `limit`.
     pub async fn find_units(&self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
-        // By name, then qualified name (through the name index: its last
-        // segment is the name); the id prefix is a scan, so it runs only
-        // when neither matched.
-        let sql = format!(
-            "SELECT {UNIT_FIELDS} FROM unit WHERE name = $q ORDER BY id LIMIT $limit; \
-             SELECT {UNIT_FIELDS} FROM unit WHERE name = $last AND qname = $q \
-             ORDER BY id LIMIT $limit;"
-        );
-        let mut res = self
-            .db
-            .query(sql)
-            .bind(("q", query.to_owned()))
-            .bind(("last", query.rsplit("::").next().unwrap_or(query).to_owned()))
-            .bind(("limit", limit as i64))
-            .await
-            .map_err(|e| Error::db("find units", e))?;
-        let mut by_name: Vec<UnitInfo> = res.take(0).map_err(|e| Error::db("find units", e))?;
-        let by_qname: Vec<UnitInfo> = res.take(1).map_err(|e| Error::db("find units", e))?;
-        let by_prefix: Vec<UnitInfo> = if by_name.is_empty() && by_qname.is_empty() {
-            let sql = format!(
-                "SELECT {UNIT_FIELDS} FROM unit WHERE string::starts_with(record::id(id), $q) \
-                 ORDER BY id LIMIT $limit"
-            );
-            let mut res = self
-                .db
-                .query(sql)
-                .bind(("q", query.to_owned()))
-                .bind(("limit", limit as i64))
-                .await
-                .map_err(|e| Error::db("find units", e))?;
-            res.take(0).map_err(|e| Error::db("find units", e))?
-        } else {
-            Vec::new()
-        };
-        for u in by_qname.into_iter().chain(by_prefix) {
-            if by_name.len() >= limit {
-                break;
-            }
-            if !by_name.iter().any(|x| x.id == u.id) {
-                by_name.push(u);
+        let last = query.rsplit("::").next().unwrap_or(query).to_owned();
+        let names = vec![query.to_owned(), last.clone()];
+        let files = self.files_with(&names, role::DEFINES).await?;
+        let mut by_name = Vec::new();
+        let mut by_qname = Vec::new();
+        for (path, units) in self.units_of_files(&files).await? {
+            for u in &units {
+                if u.name == query {
+                    by_name.push(UnitInfo::of(u, &path));
+                } else if u.name == last && u.qname == query {
+                    by_qname.push(UnitInfo::of(u, &path));
+                }
             }
         }
-        Ok(by_name)
+        by_name.sort_by(|a, b| a.id.cmp(&b.id));
+        by_qname.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut found: Vec<UnitInfo> = by_name.into_iter().chain(by_qname).collect();
+        if found.is_empty() {
+            // An id prefix: the files it may fall in.
+            let files: Vec<String> = self
+                .code_paths()
+                .await?
+                .into_iter()
+                .filter(|p| p.starts_with(query) || query.starts_with(&format!("{p}::")))
+                .collect();
+            for (path, units) in self.units_of_files(&files).await? {
+                found.extend(
+                    units
+                        .iter()
+                        .filter(|u| u.id.starts_with(query))
+                        .map(|u| UnitInfo::of(u, &path)),
+                );
+            }
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        found.truncate(limit);
+        Ok(found)
     }
 
-    /// Units by id.
+    /// Units by id, in the order asked (those the graph has).
     pub async fn units_by_id(&self, ids: &[String]) -> Result<Vec<UnitInfo>> {
-        let records: Vec<RecordId> = ids.iter().map(|i| unit_record(i)).collect();
-        let sql = format!("SELECT {UNIT_FIELDS} FROM $ids");
-        let mut res = self
-            .db
-            .query(sql)
-            .bind(("ids", records))
-            .await
-            .map_err(|e| Error::db("read units", e))?;
-        res.take(0).map_err(|e| Error::db("read units", e))
+        let mut paths: BTreeSet<String> = BTreeSet::new();
+        for id in ids {
+            paths.extend(candidate_paths(id));
+        }
+        let paths: Vec<String> = paths.into_iter().collect();
+        let mut by_id: HashMap<String, UnitInfo> = HashMap::new();
+        for (path, units) in self.units_of_files(&paths).await? {
+            for u in &units {
+                by_id.insert(u.id.clone(), UnitInfo::of(u, &path));
+            }
+        }
+        Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
     }
 
     /// Edges of `kind` into (`incoming`) or out of the given units.
@@ -562,57 +781,58 @@ impl Store {
         ids: &[String],
         incoming: bool,
     ) -> Result<Vec<EdgeInfo>> {
-        let records: Vec<RecordId> = ids.iter().map(|i| unit_record(i)).collect();
+        let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let contains = |parent: &str, u: &UnitInfo| EdgeInfo {
+            from: parent.to_owned(),
+            to: u.id.clone(),
+            confidence: Confidence::Resolved.as_str().to_owned(),
+            line: u.start_line,
+        };
         let mut edges: Vec<EdgeInfo> = match (kind, incoming) {
-            // `contains` is each unit's parent field.
-            (EdgeKind::Contains, true) => {
-                let sql = "SELECT parent AS from, record::id(id) AS to, 'resolved' AS confidence, \
-                           start_line AS line FROM $ids WHERE parent != NONE";
-                let mut res = self
-                    .db
-                    .query(sql)
-                    .bind(("ids", records))
-                    .await
-                    .map_err(|e| Error::db("read edges", e))?;
-                res.take(0).map_err(|e| Error::db("read edges", e))?
-            }
+            // `contains` is each unit's parent.
+            (EdgeKind::Contains, true) => self
+                .units_by_id(ids)
+                .await?
+                .iter()
+                .filter_map(|u| Some(contains(u.parent.as_deref()?, u)))
+                .collect(),
             (EdgeKind::Contains, false) => {
-                // A unit's children are in its file: the path index finds them.
-                let sql = "SELECT parent AS from, record::id(id) AS to, 'resolved' AS confidence, \
-                           start_line AS line FROM unit WHERE path = $name AND parent = $id";
+                let units = self.units_by_id(ids).await?;
+                let paths: BTreeSet<String> = units.iter().map(|u| u.path.clone()).collect();
                 let mut out = Vec::new();
-                for id in ids {
-                    let path = id.split("::").next().unwrap_or(id);
-                    let mut res = self
-                        .db
-                        .query(sql)
-                        .bind(("name", path.to_owned()))
-                        .bind(("id", id.clone()))
-                        .await
-                        .map_err(|e| Error::db("read edges", e))?;
-                    let rows: Vec<EdgeInfo> =
-                        res.take(0).map_err(|e| Error::db("read edges", e))?;
-                    out.extend(rows);
+                for (path, children) in
+                    self.units_of_files(&paths.into_iter().collect::<Vec<_>>()).await?
+                {
+                    for c in &children {
+                        if let Some(parent) = c.parent.as_deref().filter(|p| wanted.contains(p)) {
+                            out.push(contains(parent, &UnitInfo::of(c, &path)));
+                        }
+                    }
                 }
                 out
             }
             _ => {
-                // Through the units' own graph pointers: no index, no scan.
-                // Table and direction are ours, not user text.
-                let arrow = if incoming { "<-" } else { "->" };
-                let sql = format!(
-                    "LET $edges = array::flatten((SELECT VALUE {arrow}{} FROM $ids)); \
-                     SELECT record::id(in) AS from, record::id(out) AS to, confidence, line \
-                     FROM $edges;",
-                    kind.as_str()
-                );
-                let mut res = self
-                    .db
-                    .query(sql)
-                    .bind(("ids", records))
-                    .await
-                    .map_err(|e| Error::db("read edges", e))?;
-                res.take(1).map_err(|e| Error::db("read edges", e))?
+                // Out of a unit: its file's edges. Into a unit: the edges of
+                // the files the name index says point at its name.
+                let files: Vec<String> = if incoming {
+                    let keys: Vec<String> =
+                        wanted.iter().map(|id| target_key(id).to_owned()).collect();
+                    self.files_with(&keys, role::TARGET).await?
+                } else {
+                    let units = self.units_by_id(ids).await?;
+                    let paths: BTreeSet<String> = units.into_iter().map(|u| u.path).collect();
+                    paths.into_iter().collect()
+                };
+                let mut out = Vec::new();
+                for (_, edges) in self.code_edges(&files).await? {
+                    for e in edges.iter().filter(|e| e.kind == kind) {
+                        let end = if incoming { &e.to } else { &e.from };
+                        if wanted.contains(end.as_str()) {
+                            out.push(EdgeInfo::of(e));
+                        }
+                    }
+                }
+                out
             }
         };
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
@@ -622,15 +842,15 @@ impl Store {
 
     /// Code files below `path` ("" for all) with their parse state.
     pub async fn code_files_under(&self, path: &str) -> Result<Vec<CodeFileInfo>> {
+        let paths = self.code_paths_under(path).await?;
+        let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
         let mut res = self
             .db
             .query(
-                "SELECT record::id(id) AS path, language, skipped, diagnostics FROM code_file \
-                 WHERE $path = '' OR record::id(id) = $path \
-                 OR string::starts_with(record::id(id), $dir) ORDER BY path",
+                "SELECT record::id(id) AS path, language, skipped, diagnostics FROM $ids \
+                 ORDER BY path",
             )
-            .bind(("path", path.to_owned()))
-            .bind(("dir", format!("{path}/")))
+            .bind(("ids", ids))
             .await
             .map_err(|e| Error::db("read code files", e))?;
         res.take(0).map_err(|e| Error::db("read code files", e))
@@ -652,19 +872,15 @@ pub struct GraphCounts {
 
 impl Store {
     pub async fn graph_counts(&self) -> Result<GraphCounts> {
-        let mut sql = String::from(
-            "SELECT count() AS count FROM code_file GROUP ALL; \
-             SELECT count() AS count FROM unit WHERE kind != 'file' GROUP ALL;",
-        );
-        for kind in EdgeKind::ALL {
-            sql.push_str(&format!(" SELECT count() AS count FROM {} GROUP ALL;", kind.as_str()));
-        }
+        let sql = "SELECT count() AS count FROM code_file GROUP ALL; \
+                   SELECT math::sum(units) AS count FROM code_file GROUP ALL; \
+                   SELECT math::sum(count) AS count FROM code_edges GROUP ALL;";
         let mut res = self.db.query(sql).await.map_err(|e| Error::db("count the graph", e))?;
-        let mut counts = Vec::new();
-        for i in 0..2 + EdgeKind::ALL.len() {
+        let mut counts = [0u64; 3];
+        for (i, slot) in counts.iter_mut().enumerate() {
             let row: Option<CountRow> = res.take(i).map_err(|e| Error::db("count the graph", e))?;
-            counts.push(row.map_or(0, |r| r.count as u64));
+            *slot = row.map_or(0, |r| r.count as u64);
         }
-        Ok(GraphCounts { files: counts[0], units: counts[1], edges: counts[2..].iter().sum() })
+        Ok(GraphCounts { files: counts[0], units: counts[1], edges: counts[2] })
     }
 }

@@ -163,7 +163,11 @@ pub async fn graph_dump(store: &Store) -> Vec<String> {
         })
         .collect();
     for kind in EdgeKind::ALL {
-        for e in store.edges_of(kind, &ids, false).await.unwrap() {
+        // Every edge is found from both ends.
+        let from = store.edges_of(kind, &ids, false).await.unwrap();
+        let into = store.edges_of(kind, &ids, true).await.unwrap();
+        assert_eq!(from, into, "{} edges from their sources and targets", kind.as_str());
+        for e in from {
             out.push(format!("{} {} -> {} ({})", kind.as_str(), e.from, e.to, e.confidence));
         }
     }
