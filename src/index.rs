@@ -22,7 +22,7 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "9";
+pub const GRAPH_VERSION: &str = "10";
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;

@@ -577,6 +577,12 @@ impl<'a> FileParser<'a> {
                     );
                     break;
                 }
+                // Names are declared in functions; a container's would be
+                // those of all its functions at once (and cost a walk of it).
+                if !matches!(f.kind, UnitKind::Function | UnitKind::Method) {
+                    unit = spans.parent[unit];
+                    continue;
+                }
                 let names = typed.entry(unit).or_insert_with(|| self.typed_names(f.node, &returns));
                 // `x.field` where x has a declared type: `Type.field`.
                 if let Some((var, field)) = receiver.split_once('.')
@@ -1025,7 +1031,46 @@ impl<'a> FileParser<'a> {
         anchor
     }
 
+    /// The lines above a Rust item, nearest first, when the item starts
+    /// its line; `None` when something else precedes it on that line.
+    fn lines_above(&self, node: Node) -> Option<impl Iterator<Item = &'a str>> {
+        let before = &self.text[..node.start_byte()];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        if !before[line_start..].trim().is_empty() {
+            return None;
+        }
+        Some(before[..line_start].lines().rev().map(str::trim))
+    }
+
+    /// A Rust item's doc comment read from the text above it, when every
+    /// line between is plain (`///`, `//`, a one-line attribute, blank);
+    /// `None` leaves it to the syntax tree. Walking siblings back in the
+    /// tree is linear in the siblings before, for every item of a file.
+    fn doc_from_text(&self, node: Node) -> Option<String> {
+        let mut lines: Vec<&str> = Vec::new();
+        for line in self.lines_above(node)? {
+            if line.is_empty() || (line.starts_with("#[") && line.ends_with(']')) {
+                continue;
+            }
+            if line.starts_with("///") && !line.starts_with("////") {
+                lines.push(line.trim_start_matches("///").trim());
+                continue;
+            }
+            if line.starts_with("//") || line.ends_with(['{', '}', ';', ',']) {
+                break;
+            }
+            return None;
+        }
+        lines.reverse();
+        Some(lines.join("\n").trim().to_owned())
+    }
+
     fn doc(&self, node: Node) -> String {
+        if self.language == Language::Rust
+            && let Some(doc) = self.doc_from_text(node)
+        {
+            return doc;
+        }
         let mut lines: Vec<String> = Vec::new();
         let mut prev = self.anchor(node).prev_sibling();
         while let Some(p) = prev {
@@ -1054,6 +1099,26 @@ impl<'a> FileParser<'a> {
     }
 
     fn has_test_attribute(&self, node: Node) -> bool {
+        // From the text when the lines above are plain (see doc_from_text).
+        if let Some(lines) = self.lines_above(node) {
+            for line in lines {
+                if line.is_empty() || line.starts_with("//") {
+                    continue;
+                }
+                if line.starts_with("#[") && line.ends_with(']') {
+                    let inner = line.trim_start_matches("#[").trim_end_matches(']');
+                    let path = inner.split('(').next().unwrap_or("").trim();
+                    if path.rsplit("::").next() == Some("test") {
+                        return true;
+                    }
+                    continue;
+                }
+                if line.ends_with(['{', '}', ';', ',']) {
+                    return false;
+                }
+                break;
+            }
+        }
         let mut prev = node.prev_sibling();
         while let Some(p) = prev {
             match p.kind() {

@@ -23,10 +23,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
 use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
+use super::graph_codec as codec;
 use crate::error::{Error, Result};
 use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol, SymbolTable, target_key};
 use crate::graph::{Language, ParsedFile, Unit};
@@ -136,61 +136,35 @@ struct BucketRow {
     names: String,
 }
 
-/// A parse without its units (stored apart, read more often).
-#[derive(Serialize)]
-struct RestOfParse<'a> {
-    units: [(); 0],
-    refs: &'a [crate::graph::Ref],
-    imports: &'a [crate::graph::Import],
-    diagnostics: &'a [crate::graph::Diagnostic],
-    skipped: &'a Option<String>,
-}
-
-impl<'a> RestOfParse<'a> {
-    fn of(p: &'a ParsedFile) -> RestOfParse<'a> {
-        RestOfParse {
-            units: [],
-            refs: &p.refs,
-            imports: &p.imports,
-            diagnostics: &p.diagnostics,
-            skipped: &p.skipped,
-        }
-    }
-}
-
 /// One name's entry in its bucket.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 struct NameEntry {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     files: BTreeMap<String, u8>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     symbols: Vec<Symbol>,
 }
 
 type Bucket = BTreeMap<String, NameEntry>;
 
-/// Edges as stored: compact tuples.
-type StoredEdge = (String, String, EdgeKind, Confidence, u32);
-
-fn encode_edges(edges: &[Edge]) -> String {
-    let rows: Vec<StoredEdge> = edges
+fn encode_bucket(bucket: &Bucket) -> String {
+    let rows: BTreeMap<&str, (&BTreeMap<String, u8>, Vec<_>)> = bucket
         .iter()
-        .map(|e| (e.from.clone(), e.to.clone(), e.kind, e.confidence, e.line))
+        .map(|(name, e)| {
+            (name.as_str(), (&e.files, e.symbols.iter().map(codec::symbol_row).collect()))
+        })
         .collect();
-    serde_json::to_string(&rows).expect("edges serialise")
+    codec::to_string(&rows)
 }
 
-fn decode_edges(s: &str) -> Result<Vec<Edge>> {
-    let rows: Vec<StoredEdge> =
-        serde_json::from_str(s).map_err(|e| Error::Corrupt(format!("stored edges: {e}")))?;
+fn decode_bucket(s: &str) -> Result<Bucket> {
+    let rows: BTreeMap<String, (BTreeMap<String, u8>, Vec<codec::StoredSymbol>)> =
+        codec::json(s, "names")?;
     Ok(rows
         .into_iter()
-        .map(|(from, to, kind, confidence, line)| Edge { from, to, kind, confidence, line })
+        .map(|(name, (files, symbols))| {
+            let symbols = symbols.into_iter().map(|r| codec::symbol_of(&name, r)).collect();
+            (name, NameEntry { files, symbols })
+        })
         .collect())
-}
-
-fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> Error + '_ {
-    move |e| Error::Corrupt(format!("stored {what}: {e}"))
 }
 
 pub fn bucket_of(name: &str) -> u32 {
@@ -295,9 +269,7 @@ impl Store {
                 let stored = parses
                     .remove(&path)
                     .ok_or_else(|| Error::Corrupt(format!("no stored parse of {path}")))?;
-                let mut parsed: ParsedFile =
-                    serde_json::from_str(&stored.rest).map_err(corrupt("parse"))?;
-                parsed.units = serde_json::from_str(&stored.units).map_err(corrupt("units"))?;
+                let parsed = codec::decode_parse(&stored.units, &stored.rest)?;
                 Ok(CodeFile {
                     path,
                     language: language_of(&row.language)?,
@@ -318,7 +290,7 @@ impl Store {
             .await
             .map_err(|e| Error::db("read edges", e))?;
         let rows: Vec<EdgesRow> = res.take(0).map_err(|e| Error::db("read edges", e))?;
-        rows.into_iter().map(|r| Ok((key_string(&r.id)?, decode_edges(&r.edges)?))).collect()
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_edges(&r.edges)?))).collect()
     }
 
     /// The units of these files, by file (those the graph has).
@@ -336,11 +308,7 @@ impl Store {
             units: String,
         }
         let rows: Vec<Row> = res.take(0).map_err(|e| Error::db("read units", e))?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((key_string(&r.id)?, serde_json::from_str(&r.units).map_err(corrupt("units"))?))
-            })
-            .collect()
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_units(&r.units)?))).collect()
     }
 
     /// The name index's entries for `names` (those it has).
@@ -367,14 +335,7 @@ impl Store {
             .await
             .map_err(|e| Error::db("read the name index", e))?;
         let rows: Vec<BucketRow> = res.take(0).map_err(|e| Error::db("read the name index", e))?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    bucket_number(&r.id)?,
-                    serde_json::from_str(&r.names).map_err(corrupt("names"))?,
-                ))
-            })
-            .collect()
+        rows.into_iter().map(|r| Ok((bucket_number(&r.id)?, decode_bucket(&r.names)?))).collect()
     }
 
     /// Files that are to one of `names` any of the roles in `roles`.
@@ -419,8 +380,8 @@ impl Store {
         // Encoding is CPU work: on every core.
         let parses: Vec<ParseRow> = crate::par::map(files, |f| ParseRow {
             id: file_record("code_parse", &f.path),
-            units: serde_json::to_string(&f.parsed.units).expect("units serialise"),
-            rest: serde_json::to_string(&RestOfParse::of(&f.parsed)).expect("parses serialise"),
+            units: codec::encode_units(&f.parsed.units),
+            rest: codec::encode_rest(&f.parsed),
         });
         let mut gone: Vec<RecordId> = Vec::new();
         if !fresh {
@@ -446,6 +407,22 @@ impl Store {
         files: FileWrites,
         root: ContentHash,
     ) -> Result<()> {
+        let edges: Vec<EdgesRow> = crate::par::map(&change.edges, |(path, edges)| EdgesRow {
+            id: file_record("code_edges", path),
+            edges: codec::encode_edges(edges),
+            count: edges.len() as i64,
+        });
+        // Into an empty graph the edges go at once, beside the name index's
+        // making; otherwise after their old records are gone.
+        let mut edges = Some(edges);
+        let edge_writes = if change.fresh {
+            let (db, rows) = (self.db.clone(), edges.take().unwrap_or_default());
+            Some(FileWrites(tokio::spawn(async move {
+                insert_rows(&db, "INSERT INTO code_edges $rows RETURN NONE", rows).await
+            })))
+        } else {
+            None
+        };
         let buckets = if change.fresh {
             let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
             for (path, _, after) in &change.names {
@@ -487,30 +464,32 @@ impl Store {
         };
         tracing::debug!(buckets = buckets.len(), "name index updated in memory");
 
-        let edges: Vec<EdgesRow> = crate::par::map(&change.edges, |(path, edges)| EdgesRow {
-            id: file_record("code_edges", path),
-            edges: encode_edges(edges),
-            count: edges.len() as i64,
-        });
-        let buckets: Vec<(u32, Bucket)> =
+        let index: Vec<(u32, Bucket)> =
             buckets.into_iter().filter(|(_, b)| !b.is_empty()).collect();
-        let buckets: Vec<BucketRow> = crate::par::map(&buckets, |(n, b)| BucketRow {
+        let buckets: Vec<BucketRow> = crate::par::map(&index, |(n, b)| BucketRow {
             id: bucket_record(*n),
-            names: serde_json::to_string(b).expect("names serialise"),
+            names: encode_bucket(b),
         });
         tracing::debug!("graph rows built");
-        insert_rows(&self.db, "INSERT INTO code_edges $rows RETURN NONE", edges).await?;
+        if let Some(rows) = edges {
+            insert_rows(&self.db, "INSERT INTO code_edges $rows RETURN NONE", rows).await?;
+        }
         insert_rows(&self.db, "INSERT INTO code_names $rows RETURN NONE", buckets).await?;
+        if let Some(writes) = edge_writes {
+            writes.wait().await?;
+        }
         files.wait().await?;
         tracing::debug!("graph written");
         // Freeing a full index's edges and names takes a while: not on the
         // way to the answer.
-        std::thread::spawn(move || drop(change));
-        self.set_graph_root(Some(root)).await
+        std::thread::spawn(move || drop((change, index)));
+        self.set_graph_root(Some(root)).await?;
+        tracing::debug!("graph root set");
+        Ok(())
     }
 }
 
-/// Writes of `Store::write_files` under way.
+/// Writes under way in a task of their own (`Store::write_files`).
 pub struct FileWrites(tokio::task::JoinHandle<Result<()>>);
 
 impl FileWrites {

@@ -12,6 +12,7 @@
 
 mod content;
 pub mod graph;
+mod graph_codec;
 mod history;
 pub mod location;
 mod lock;
