@@ -126,7 +126,7 @@ impl Store {
             "tree" => "INSERT IGNORE INTO tree $rows RETURN NONE",
             other => unreachable!("no objects table {other}"),
         };
-        self.db
+        self.objects
             .query(sql)
             .bind(("rows", rows))
             .await
@@ -166,7 +166,7 @@ impl Store {
         for batch in hashes.chunks(BATCH_ROWS) {
             let ids: Vec<RecordId> = batch.iter().map(|h| record(table, h)).collect();
             let mut res = self
-                .db
+                .objects
                 .query("SELECT id, data FROM $ids")
                 .bind(("ids", ids))
                 .await
@@ -198,7 +198,7 @@ impl Store {
             batch_start += batch.len();
             let ids: Vec<RecordId> = batch.iter().map(|h| record("blob", h)).collect();
             let mut res = self
-                .db
+                .objects
                 .query("SELECT id, size, data, chunks FROM $ids")
                 .bind(("ids", ids))
                 .await
@@ -246,7 +246,7 @@ impl Store {
     /// How many rows a table of objects holds (for tests and status).
     pub async fn count_objects(&self, table: &str) -> Result<u64> {
         let mut res = self
-            .db
+            .objects
             .query("SELECT VALUE count() FROM type::table($table) GROUP ALL")
             .bind(("table", table.to_owned()))
             .await

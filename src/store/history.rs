@@ -125,8 +125,6 @@ struct JournalReadRow {
     snapshot: i64,
 }
 
-const MAIN: &str = "main";
-
 fn journal_id(session: &str, seq: u64) -> RecordId {
     let key = Array::from(vec![session.to_owned().into_value(), (seq as i64).into_value()]);
     RecordId::new("journal", RecordIdKey::Array(key))
@@ -165,6 +163,18 @@ fn snapshot_of(row: SnapshotRow) -> Result<Snapshot> {
 impl Store {
     /// Creates snapshot 0 (the empty tree) and the head, once.
     pub(super) async fn ensure_head(&self) -> Result<()> {
+        let empty = Tree::default();
+        self.put_trees(vec![(empty.hash(), empty.encode())]).await?;
+        self.ensure_head_at(empty.hash(), "init", "empty tree").await
+    }
+
+    /// Gives this view a first snapshot with root `root` if it has no head.
+    pub(super) async fn ensure_head_at(
+        &self,
+        root: ContentHash,
+        source: &str,
+        message: &str,
+    ) -> Result<()> {
         let mut res = self
             .db
             .query("SELECT VALUE snapshot FROM ONLY ref:main")
@@ -174,13 +184,11 @@ impl Store {
         if head.is_some() {
             return Ok(());
         }
-        let empty = Tree::default();
-        self.put_trees(vec![(empty.hash(), empty.encode())]).await?;
         let row = NewSnapshotRow {
             parent: None,
-            root: empty.hash().to_hex(),
-            source: "init".into(),
-            message: "empty tree".into(),
+            root: root.to_hex(),
+            source: source.into(),
+            message: message.into(),
             files: 0,
             bytes: 0,
             added: 0,
@@ -265,7 +273,7 @@ impl Store {
                 let raw = (text.as_bytes() != change.path.as_slice())
                     .then(|| Bytes::from(change.path.clone()));
                 JournalRow {
-                    id: journal_id(MAIN, seq_base + 1 + i as u64),
+                    id: journal_id(self.view.name(), seq_base + 1 + i as u64),
                     op: change.op.as_str().to_owned(),
                     path: text,
                     raw_path: raw,
@@ -322,7 +330,7 @@ impl Store {
         let mut res = self
             .db
             .query("SELECT * FROM journal:[$who, $from]..=[$who, $to] LIMIT $limit")
-            .bind(("who", MAIN))
+            .bind(("who", self.view.name().to_owned()))
             .bind(("from", after as i64 + 1))
             .bind(("to", i64::MAX))
             .bind(("limit", limit as i64))
@@ -337,7 +345,7 @@ impl Store {
                 };
                 let seq = key.get(1).and_then(|v| v.clone().into_int().ok()).unwrap_or(0);
                 Ok(JournalEntry {
-                    session: MAIN.into(),
+                    session: self.view.name().into(),
                     seq: seq as u64,
                     op: row.op,
                     path: row.raw_path.map(|b| b.to_vec()).unwrap_or_else(|| row.path.into_bytes()),

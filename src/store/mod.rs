@@ -17,6 +17,9 @@ mod history;
 pub mod location;
 mod lock;
 mod migrate;
+pub mod sessions;
+
+use std::sync::Arc;
 
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
@@ -40,11 +43,44 @@ use lock::StoreLock;
 const MAIN_NS: &str = "main";
 const DATABASE: &str = "cortex";
 
-/// An open store.
+/// A view's namespace. Session names are checked (`sessions::check_name`)
+/// before they get here: they become identifiers.
+fn namespace_of(view: &View) -> String {
+    match view {
+        View::Main => MAIN_NS.to_owned(),
+        View::Session(name) => format!("session_{name}"),
+    }
+}
+
+/// An open store, seen through one view: main, or a session.
+///
+/// Contents, chunks and trees are shared by every view and live in main's
+/// namespace (`objects`); a view's history (snapshots, head, journal), its
+/// code graph and its facts live in the view's own namespace (`db`): `main`,
+/// or `session_<name>` for a session.
 pub struct Store {
     db: Surreal<Any>,
+    objects: Surreal<Any>,
+    view: View,
     location: StoreLocation,
-    _lock: Option<StoreLock>,
+    _lock: Option<Arc<StoreLock>>,
+}
+
+/// Which view of the store a `Store` reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    Main,
+    Session(String),
+}
+
+impl View {
+    /// `main`, or the session's name.
+    pub fn name(&self) -> &str {
+        match self {
+            View::Main => "main",
+            View::Session(name) => name,
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -73,7 +109,13 @@ impl Store {
             .use_db(DATABASE)
             .await
             .map_err(|e| Error::db("select the main namespace", e))?;
-        let store = Store { db, location: location.clone(), _lock: lock };
+        let store = Store {
+            objects: db.clone(),
+            db,
+            view: View::Main,
+            location: location.clone(),
+            _lock: lock.map(Arc::new),
+        };
         match store.prepare(options).await {
             Ok(()) => Ok(store),
             Err(e) => {
@@ -106,6 +148,29 @@ impl Store {
 
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// The view this handle reads and writes.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// Another handle on the same store, seen through `view` (the session's
+    /// namespace must exist: see `sessions.rs`). Shares the connection.
+    pub(crate) async fn with_view(&self, view: View) -> Result<Store> {
+        let db = self.objects.clone();
+        let ns = namespace_of(&view);
+        db.use_ns(ns.clone())
+            .use_db(DATABASE)
+            .await
+            .map_err(|e| Error::db(format!("select namespace {ns}"), e))?;
+        Ok(Store {
+            db,
+            objects: self.objects.clone(),
+            view,
+            location: self.location.clone(),
+            _lock: self._lock.clone(),
+        })
     }
 
     /// The schema version recorded in the store.
@@ -227,8 +292,12 @@ impl Store {
     /// let go of its files, so that another process can open it at once.
     /// (Dropping a `Store` also closes it, but in the background.)
     pub async fn close(self) {
-        let Store { db, location, _lock } = self;
+        let Store { db, objects, location, _lock, .. } = self;
         drop(db);
+        drop(objects);
+        if _lock.as_ref().is_some_and(|l| Arc::strong_count(l) > 1) {
+            return; // another view of the store still holds it open
+        }
         if let StoreLocation::Embedded(dir) = &location {
             let engine_lock = dir.join("store").join("LOCK");
             for _ in 0..1000 {

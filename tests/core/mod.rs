@@ -4,4 +4,5 @@ mod errors;
 mod graph;
 mod history;
 mod roundtrip;
+mod sessions;
 mod vfs;

@@ -1,0 +1,192 @@
+//! Sessions: copy-on-write views of main, each in its own namespace.
+//!
+//! Forking records the base (a snapshot of main or of another session, and
+//! its root tree) in main's `session` table and gives the session's
+//! namespace a first snapshot whose root is that same tree: nothing is
+//! copied, whatever the size of the tree. From then on the session's
+//! writes make new trees for the directories they touch (contents and
+//! trees are shared by hash), and its head moves in its own namespace.
+
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::{Store, View, migrate};
+use crate::error::{Error, Result};
+use crate::ids::{ContentHash, SnapshotId};
+
+/// A session as the registry has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub name: String,
+    /// The view it was forked from: `main` or a session's name.
+    pub origin: String,
+    /// The origin's snapshot it was forked at, and that snapshot's root.
+    pub base_snapshot: u64,
+    pub base_root: ContentHash,
+    pub created: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(SurrealValue)]
+struct SessionRow {
+    id: RecordId,
+    origin: String,
+    base_snapshot: i64,
+    base_root: String,
+    created: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(SurrealValue)]
+struct NewSessionRow {
+    origin: String,
+    base_snapshot: i64,
+    base_root: String,
+}
+
+/// Session names become namespace names: `[a-z0-9][a-z0-9_-]{0,62}`, and
+/// not `main`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(Error::InvalidInput(format!(
+            "bad session name {name:?}: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit"
+        )));
+    }
+    if name == "main" {
+        return Err(Error::InvalidInput(
+            "\"main\" is not a session; it is what sessions fork from".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn info_of(row: SessionRow) -> Result<SessionInfo> {
+    Ok(SessionInfo {
+        name: super::graph::key_string(&row.id)?,
+        origin: row.origin,
+        base_snapshot: row.base_snapshot.max(0) as u64,
+        base_root: ContentHash::from_hex(&row.base_root)?,
+        created: row.created,
+    })
+}
+
+impl Store {
+    /// The handle on main's namespace, whatever view this one is.
+    async fn main_view(&self) -> Result<Store> {
+        self.with_view(View::Main).await
+    }
+
+    /// Forks a session named `name` from `origin` (main or a session) at
+    /// its current head. Constant time: nothing is copied.
+    pub async fn create_session(&self, name: &str, origin: &View) -> Result<SessionInfo> {
+        check_name(name)?;
+        let main = self.main_view().await?;
+        let from = match origin {
+            View::Main => main.head().await?,
+            View::Session(o) => main.session(o).await?.head().await?,
+        };
+        let row = NewSessionRow {
+            origin: origin.name().to_owned(),
+            base_snapshot: from.id.0 as i64,
+            base_root: from.root.to_hex(),
+        };
+        let res = main
+            .db
+            .query("CREATE type::record('session', $name) CONTENT $row RETURN NONE")
+            .bind(("name", name.to_owned()))
+            .bind(("row", row))
+            .await
+            .and_then(|r| r.check());
+        if let Err(e) = res {
+            if e.to_string().contains("already exists") {
+                return Err(Error::InvalidInput(format!("session {name} exists already")));
+            }
+            return Err(Error::db(format!("create session {name}"), e));
+        }
+        // Its namespace: the schema, and a first snapshot at the base.
+        main.session(name).await?;
+        main.session_info(name).await
+    }
+
+    /// The registry's record of a session.
+    pub async fn session_info(&self, name: &str) -> Result<SessionInfo> {
+        check_name(name)?;
+        let main = self.main_view().await?;
+        let mut res = main
+            .db
+            .query("SELECT * FROM ONLY type::record('session', $name)")
+            .bind(("name", name.to_owned()))
+            .await
+            .map_err(|e| Error::db("read the session registry", e))?;
+        let row: Option<SessionRow> =
+            res.take(0).map_err(|e| Error::db("read the session registry", e))?;
+        info_of(row.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no session named {name}; `cortex session list` shows them, `cortex session new {name}` makes it"
+            ))
+        })?)
+    }
+
+    /// Every session, by name.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        let main = self.main_view().await?;
+        let mut res = main
+            .db
+            .query("SELECT * FROM session ORDER BY id")
+            .await
+            .map_err(|e| Error::db("read the session registry", e))?;
+        let rows: Vec<SessionRow> =
+            res.take(0).map_err(|e| Error::db("read the session registry", e))?;
+        rows.into_iter().map(info_of).collect()
+    }
+
+    /// A handle on the session `name`, its namespace brought to the current
+    /// schema and given its first snapshot if it has none yet (a fork cut
+    /// short finishes here).
+    pub async fn session(&self, name: &str) -> Result<Store> {
+        let info = self.session_info(name).await?;
+        let store = self.with_view(View::Session(name.to_owned())).await?;
+        migrate::apply(&store.db, true).await?;
+        store
+            .ensure_head_at(info.base_root, "fork", &format!("forked from {}", info.origin))
+            .await?;
+        Ok(store)
+    }
+
+    /// Removes a session: its registry record, then its namespace. Its
+    /// contents stay (they may be shared).
+    pub async fn remove_session(&self, name: &str) -> Result<()> {
+        self.session_info(name).await?;
+        let main = self.main_view().await?;
+        main.db
+            .query("DELETE type::record('session', $name)")
+            .bind(("name", name.to_owned()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db(format!("remove session {name}"), e))?;
+        // A namespace is an identifier, not a value: the name was checked
+        // against [a-z0-9][a-z0-9_-]* above, so it cannot carry SurrealQL.
+        let ns = super::namespace_of(&View::Session(name.to_owned()));
+        main.db
+            .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db(format!("remove the namespace of session {name}"), e))?;
+        Ok(())
+    }
+
+    /// The base of this view: for a session, the snapshot it was forked at
+    /// (of its origin) and its root; for main, None.
+    pub async fn base(&self) -> Result<Option<(SnapshotId, ContentHash)>> {
+        match &self.view {
+            View::Main => Ok(None),
+            View::Session(name) => {
+                let info = self.session_info(name).await?;
+                Ok(Some((SnapshotId(info.base_snapshot), info.base_root)))
+            }
+        }
+    }
+}
