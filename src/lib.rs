@@ -12,6 +12,7 @@ pub mod graph;
 pub mod ids;
 pub mod import;
 pub mod index;
+pub mod merge;
 pub mod par;
 pub mod query;
 pub mod snapshot;

@@ -3,6 +3,7 @@
 mod errors;
 mod graph;
 mod history;
+mod merge;
 mod roundtrip;
 mod sessions;
 mod vfs;

@@ -1,0 +1,413 @@
+//! Three-way merge of a code file by unit.
+//!
+//! Each version's text is cut into a skeleton, where every top-level unit
+//! is one placeholder line, and the units' own texts. The skeletons are
+//! merged by lines (imports, comments and order between units); then each
+//! unit is taken from the side that changed it, or, changed on both sides,
+//! merged again: by its own units if it has any (an impl's methods, a
+//! class's), else by lines. A conflict names the unit. Edits to different
+//! units never meet, however close their lines are.
+//!
+//! A version that does not parse cleanly is merged by lines only: its
+//! units are not to be trusted.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::lines::{self, Chunk};
+use crate::graph::{Language, Unit, parse_file};
+
+/// What merging one file gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Merged {
+    Clean(String),
+    /// The text with conflict markers, and each conflict.
+    Conflicts {
+        text: String,
+        conflicts: Vec<Conflict>,
+    },
+}
+
+/// A conflict: the unit it is in (its id, or the file's path for the text
+/// between units), and the three versions of that unit or region.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Conflict {
+    pub unit: String,
+    pub base: String,
+    pub ours: String,
+    pub theirs: String,
+}
+
+/// One version of a file: its text and units by id.
+struct Version<'a> {
+    text: &'a str,
+    units: HashMap<String, Unit>,
+    /// Children of each unit (the file's path for top-level units), in
+    /// source order.
+    children: HashMap<String, Vec<String>>,
+}
+
+impl<'a> Version<'a> {
+    fn parse(path: &str, text: &'a str, language: Language) -> Option<Version<'a>> {
+        let parsed = parse_file(path, text.as_bytes(), language);
+        if parsed.skipped.is_some() || !parsed.diagnostics.is_empty() {
+            return None;
+        }
+        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        let mut units = HashMap::new();
+        for u in parsed.units.into_iter().skip(1) {
+            if let Some(parent) = &u.parent {
+                children.entry(parent.clone()).or_default().push(u.id.clone());
+            }
+            units.insert(u.id.clone(), u);
+        }
+        Some(Version { text, units, children })
+    }
+
+    fn text_of(&self, id: &str) -> &'a str {
+        let u = &self.units[id];
+        &self.text[u.start_byte as usize..u.end_byte as usize]
+    }
+}
+
+/// A region of a version: a whole file, or a unit's text, with the units
+/// directly inside it.
+struct Region<'v, 'a> {
+    version: &'v Version<'a>,
+    /// Byte range of the region in the version's text.
+    start: usize,
+    end: usize,
+    /// Id of the unit it is (or the file's path).
+    owner: String,
+}
+
+impl Region<'_, '_> {
+    fn text(&self) -> &str {
+        &self.version.text[self.start..self.end]
+    }
+
+    /// The region with each child unit replaced by a placeholder line.
+    fn skeleton(&self) -> String {
+        let mut out = String::new();
+        let mut at = self.start;
+        for id in self.version.children.get(&self.owner).into_iter().flatten() {
+            let u = &self.version.units[id];
+            let (s, e) = (u.start_byte as usize, u.end_byte as usize);
+            if s < at || e > self.end {
+                continue; // overlapping spans (macro bodies): leave as text
+            }
+            out.push_str(&self.version.text[at..s]);
+            out.push_str(&placeholder(id));
+            at = e;
+        }
+        out.push_str(&self.version.text[at..self.end]);
+        out
+    }
+}
+
+const MARK: char = '\u{1}';
+
+fn placeholder(id: &str) -> String {
+    format!("{MARK}unit {id}{MARK}")
+}
+
+/// The unit ids a skeleton's line names.
+fn placeholders(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        let after = &rest[i + MARK.len_utf8()..];
+        let Some(j) = after.find(MARK) else { break };
+        if let Some(id) = after[..j].strip_prefix("unit ") {
+            out.push(id.to_owned());
+        }
+        rest = &after[j + MARK.len_utf8()..];
+    }
+    out
+}
+
+/// Merges a code file. `path` names it in unit ids; `ours` is main now,
+/// `theirs` the session.
+pub fn merge(path: &str, language: Language, base: &str, ours: &str, theirs: &str) -> Merged {
+    let versions = (
+        Version::parse(path, base, language),
+        Version::parse(path, ours, language),
+        Version::parse(path, theirs, language),
+    );
+    let (Some(b), Some(o), Some(t)) = versions else {
+        return by_lines(path, base, ours, theirs);
+    };
+    let region = |v| Region { version: v, start: 0, end: 0, owner: path.to_owned() };
+    let (rb, ro, rt) = (
+        Region { end: base.len(), ..region(&b) },
+        Region { end: ours.len(), ..region(&o) },
+        Region { end: theirs.len(), ..region(&t) },
+    );
+    let mut conflicts = Vec::new();
+    let text = merge_region(&rb, &ro, &rt, &mut conflicts);
+    if conflicts.is_empty() { Merged::Clean(text) } else { Merged::Conflicts { text, conflicts } }
+}
+
+/// A plain line merge, conflicts named after the file.
+pub fn by_lines(path: &str, base: &str, ours: &str, theirs: &str) -> Merged {
+    let chunks = lines::merge(base, ours, theirs);
+    match lines::clean_text(&chunks) {
+        Some(text) => Merged::Clean(text),
+        None => Merged::Conflicts {
+            text: lines::with_markers(&chunks, "main", "session"),
+            conflicts: conflicts_of(path, &chunks),
+        },
+    }
+}
+
+fn conflicts_of(unit: &str, chunks: &[Chunk]) -> Vec<Conflict> {
+    chunks
+        .iter()
+        .filter_map(|c| match c {
+            Chunk::Conflict { base, ours, theirs } => Some(Conflict {
+                unit: unit.to_owned(),
+                base: base.concat(),
+                ours: ours.concat(),
+                theirs: theirs.concat(),
+            }),
+            Chunk::Clean(_) => None,
+        })
+        .collect()
+}
+
+fn merge_region(b: &Region, o: &Region, t: &Region, conflicts: &mut Vec<Conflict>) -> String {
+    let (sb, so, st) = (b.skeleton(), o.skeleton(), t.skeleton());
+    let chunks = lines::merge(&sb, &so, &st);
+    // The skeleton: conflicts between units are the owner's, except two
+    // sides adding different units at one place, which keeps both.
+    let mut skeleton = String::new();
+    for c in &chunks {
+        match c {
+            Chunk::Clean(lines) => skeleton.extend(lines.iter().copied()),
+            Chunk::Conflict { base, ours, theirs }
+                if base.iter().all(|l| l.trim().is_empty())
+                    && only_new_units(ours, b)
+                    && only_new_units(theirs, b) =>
+            {
+                skeleton.extend(ours.iter().copied());
+                skeleton.extend(theirs.iter().copied());
+            }
+            Chunk::Conflict { base, ours, theirs } => {
+                conflicts.push(Conflict {
+                    unit: b.owner.clone(),
+                    base: fill(&base.concat(), b),
+                    ours: fill(&ours.concat(), o),
+                    theirs: fill(&theirs.concat(), t),
+                });
+                skeleton.push_str(&lines::with_markers(std::slice::from_ref(c), "main", "session"));
+            }
+        }
+    }
+    // Units that one side deleted and the other changed.
+    let kept: BTreeSet<String> = placeholders(&skeleton).into_iter().collect();
+    for id in b.version.children.get(&b.owner).into_iter().flatten() {
+        if kept.contains(id) {
+            continue;
+        }
+        let base_text = b.version.text_of(id);
+        for (side, other) in [(o, t), (t, o)] {
+            let changed =
+                side.version.units.contains_key(id) && side.version.text_of(id) != base_text;
+            if changed && !other.version.units.contains_key(id) {
+                let side_text = side.version.text_of(id).to_owned();
+                let (ours, theirs) = if std::ptr::eq(side, o) {
+                    (side_text, String::new())
+                } else {
+                    (String::new(), side_text)
+                };
+                conflicts.push(Conflict {
+                    unit: id.clone(),
+                    base: base_text.to_owned(),
+                    ours,
+                    theirs,
+                });
+            }
+        }
+    }
+    // Each unit's text, merged.
+    let mut out = String::new();
+    let mut rest = skeleton.as_str();
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + MARK.len_utf8()..];
+        let Some(j) = after.find(MARK) else { break };
+        let id = after[..j].strip_prefix("unit ").unwrap_or(&after[..j]);
+        out.push_str(&merge_unit(id, b, o, t, conflicts));
+        rest = &after[j + MARK.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// True when `lines` are blank or placeholders of units the base lacks.
+fn only_new_units(lines: &[&str], base: &Region) -> bool {
+    lines.iter().all(|l| {
+        let ids = placeholders(l);
+        if ids.is_empty() {
+            return l.trim().is_empty();
+        }
+        ids.iter().all(|id| !base.version.units.contains_key(id))
+    })
+}
+
+/// A skeleton piece with its placeholders filled in from `r`.
+fn fill(text: &str, r: &Region) -> String {
+    let mut out = text.to_owned();
+    for id in placeholders(text) {
+        if r.version.units.contains_key(&id) {
+            out = out.replace(&placeholder(&id), r.version.text_of(&id));
+        }
+    }
+    out
+}
+
+fn unit_text<'a>(r: &Region<'_, 'a>, id: &str) -> Option<&'a str> {
+    r.version.units.contains_key(id).then(|| r.version.text_of(id))
+}
+
+/// A unit's own text as a region of its version.
+fn unit_region<'v, 'a>(r: &Region<'v, 'a>, id: &str) -> Region<'v, 'a> {
+    let u = &r.version.units[id];
+    Region {
+        version: r.version,
+        start: u.start_byte as usize,
+        end: u.end_byte as usize,
+        owner: id.to_owned(),
+    }
+}
+
+fn merge_unit<'a>(
+    id: &str,
+    b: &Region<'_, 'a>,
+    o: &Region<'_, 'a>,
+    t: &Region<'_, 'a>,
+    conflicts: &mut Vec<Conflict>,
+) -> String {
+    let text = |r: &Region<'_, 'a>| unit_text(r, id);
+    match (text(b), text(o), text(t)) {
+        (_, Some(x), None) | (_, None, Some(x)) => x.to_owned(),
+        (Some(base), Some(x), Some(y)) => {
+            if x == y || y == base {
+                x.to_owned()
+            } else if x == base {
+                y.to_owned()
+            } else {
+                // Changed on both sides: by its own units, or by lines.
+                let (ub, uo, ut) = (unit_region(b, id), unit_region(o, id), unit_region(t, id));
+                let has_children = |r: &Region| r.version.children.contains_key(id);
+                if has_children(&ub) || has_children(&uo) || has_children(&ut) {
+                    merge_region(&ub, &uo, &ut, conflicts)
+                } else {
+                    let chunks = lines::merge(ub.text(), uo.text(), ut.text());
+                    match lines::clean_text(&chunks) {
+                        Some(text) => text,
+                        None => {
+                            conflicts.extend(conflicts_of(id, &chunks));
+                            lines::with_markers(&chunks, "main", "session")
+                        }
+                    }
+                }
+            }
+        }
+        // Added on both sides with the same id.
+        (None, Some(x), Some(y)) => {
+            if x == y {
+                x.to_owned()
+            } else {
+                let chunks = lines::merge("", x, y);
+                conflicts.extend(conflicts_of(id, &chunks));
+                lines::with_markers(&chunks, "main", "session")
+            }
+        }
+        (_, None, None) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "use std::fmt;\n\nfn one() -> u32 {\n    1\n}\nfn two() -> u32 {\n    2\n}\n";
+
+    fn rust(base: &str, ours: &str, theirs: &str) -> Merged {
+        merge("src/lib.rs", Language::Rust, base, ours, theirs)
+    }
+
+    #[test]
+    fn different_functions_merge_even_when_adjacent() {
+        let ours = BASE.replace("    1\n", "    10\n");
+        let theirs = BASE.replace("    2\n", "    20\n");
+        // Lines 4 and 7 are close: still two units.
+        let want = BASE.replace("    1\n", "    10\n").replace("    2\n", "    20\n");
+        assert_eq!(rust(BASE, &ours, &theirs), Merged::Clean(want));
+        // Even the last line of one and the first of the next.
+        let ours = BASE.replace("    1\n}", "    1\n} // one");
+        let theirs = BASE.replace("fn two()", "pub fn two()");
+        match rust(BASE, &ours, &theirs) {
+            Merged::Clean(text) => {
+                assert!(text.contains("} // one") && text.contains("pub fn two()"), "{text}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_same_function_changed_differently_is_a_conflict_naming_it() {
+        let ours = BASE.replace("    1\n", "    10\n");
+        let theirs = BASE.replace("    1\n", "    11\n");
+        match rust(BASE, &ours, &theirs) {
+            Merged::Conflicts { conflicts, text } => {
+                assert_eq!(conflicts.len(), 1);
+                assert_eq!(conflicts[0].unit, "src/lib.rs::one");
+                assert!(text.contains("<<<<<<< main"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn methods_of_one_impl_merge_apart() {
+        let base = "struct S;\nimpl S {\n    fn a(&self) -> u32 {\n        1\n    }\n    fn b(&self) -> u32 {\n        2\n    }\n}\n";
+        let ours = base.replace("        1\n", "        10\n");
+        let theirs = base.replace("        2\n", "        20\n");
+        let want =
+            base.replace("        1\n", "        10\n").replace("        2\n", "        20\n");
+        assert_eq!(rust(base, &ours, &theirs), Merged::Clean(want));
+    }
+
+    #[test]
+    fn two_sides_adding_different_functions_at_the_end_keep_both() {
+        let ours = format!("{BASE}fn three() {{}}\n");
+        let theirs = format!("{BASE}fn four() {{}}\n");
+        assert_eq!(
+            rust(BASE, &ours, &theirs),
+            Merged::Clean(format!("{BASE}fn three() {{}}\nfn four() {{}}\n"))
+        );
+    }
+
+    #[test]
+    fn deleting_a_function_the_other_side_changed_is_a_conflict() {
+        let ours = BASE.replace("fn one() -> u32 {\n    1\n}\n", "");
+        let theirs = BASE.replace("    1\n", "    10\n");
+        match rust(BASE, &ours, &theirs) {
+            Merged::Conflicts { conflicts, .. } => assert_eq!(conflicts[0].unit, "src/lib.rs::one"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_with_syntax_errors_is_merged_by_lines() {
+        let broken = "fn one( {\n    1\n}\nfn two() {\n    2\n}\n";
+        let ours = broken.replace("    1\n", "    10\n");
+        let theirs = broken.replace("    2\n", "    20\n");
+        assert_eq!(
+            rust(broken, &ours, &theirs),
+            Merged::Clean(broken.replace("    1\n", "    10\n").replace("    2\n", "    20\n"))
+        );
+    }
+}
