@@ -15,6 +15,7 @@ pub mod index;
 pub mod merge;
 pub mod par;
 pub mod query;
+pub mod session;
 pub mod snapshot;
 pub mod store;
 pub mod tree;

@@ -203,6 +203,104 @@ fn pair_entries<'a>(
     pairs
 }
 
+/// Applies `edits` (a path to its new entry, or to `None` to remove it) to
+/// the snapshot `root`, writing only the directories on the edited paths:
+/// the cost follows the edits, not the tree. A directory left empty by
+/// removals goes too; directories on the way to a new entry are made.
+/// Returns the new root.
+pub async fn apply(
+    store: &Store,
+    root: ContentHash,
+    edits: &BTreeMap<Vec<u8>, Option<Entry>>,
+) -> Result<ContentHash> {
+    let mut trees = Vec::new();
+    let new = apply_dir(store, Some(root), edits, &[], &mut trees).await?;
+    store.put_trees(trees).await?;
+    Ok(new.unwrap_or_else(|| Tree::default().hash()))
+}
+
+/// `apply` below directory `dir` (path `prefix`): its new hash, or None when
+/// removals left it empty (then it goes).
+fn apply_dir<'a>(
+    store: &'a Store,
+    dir: Option<ContentHash>,
+    edits: &'a BTreeMap<Vec<u8>, Option<Entry>>,
+    prefix: &'a [u8],
+    trees: &'a mut Vec<(ContentHash, Vec<u8>)>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<ContentHash>>> + Send + 'a>> {
+    Box::pin(async move {
+        let tree = match dir {
+            Some(h) => store.load_tree(h).await?,
+            None => Tree::default(),
+        };
+        let was_empty = tree.entries().is_empty();
+        let mut entries: BTreeMap<Vec<u8>, Entry> =
+            tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
+        // The edits under this directory, by their first component.
+        let mut below: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+        let start = if prefix.is_empty() { Vec::new() } else { join(prefix, b"") };
+        for (path, edit) in edits.range(start.clone()..) {
+            let Some(rest) = path.strip_prefix(start.as_slice()) else { break };
+            match rest.iter().position(|&b| b == b'/') {
+                None => match edit {
+                    Some(e) => {
+                        let mut e = e.clone();
+                        e.name = rest.to_vec();
+                        entries.insert(rest.to_vec(), e);
+                    }
+                    None => {
+                        entries.remove(rest);
+                    }
+                },
+                Some(i) => {
+                    below.insert(rest[..i].to_vec(), true);
+                }
+            }
+        }
+        let mut removed_any = edits
+            .range(start.clone()..)
+            .take_while(|(p, _)| p.starts_with(&start))
+            .any(|(_, e)| e.is_none());
+        for name in below.keys() {
+            let sub = match entries.get(name).map(|e| &e.kind) {
+                Some(EntryKind::Dir { tree }) => Some(*tree),
+                Some(_) => {
+                    return Err(Error::WrongKind(format!(
+                        "{} is not a directory",
+                        String::from_utf8_lossy(&join(prefix, name))
+                    )));
+                }
+                None => None,
+            };
+            let path = join(prefix, name);
+            match apply_dir(store, sub, edits, &path, trees).await? {
+                Some(hash) => {
+                    let entry = entries.entry(name.clone()).or_insert_with(|| Entry {
+                        name: name.clone(),
+                        kind: EntryKind::Dir { tree: hash },
+                        mode: 0o755,
+                        mtime: crate::tree::Timestamp::now(),
+                        owner: None,
+                        xattrs: Vec::new(),
+                    });
+                    entry.kind = EntryKind::Dir { tree: hash };
+                }
+                None => {
+                    entries.remove(name);
+                    removed_any = true;
+                }
+            }
+        }
+        if entries.is_empty() && removed_any && !was_empty && !prefix.is_empty() {
+            return Ok(None);
+        }
+        let tree = Tree::new(entries.into_values().collect())?;
+        let hash = tree.hash();
+        trees.push((hash, tree.encode()));
+        Ok(Some(hash))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

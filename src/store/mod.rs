@@ -155,6 +155,12 @@ impl Store {
         &self.view
     }
 
+    /// Another handle on main (sharing the connection), as a second writer
+    /// would have.
+    pub async fn with_main(&self) -> Result<Store> {
+        self.with_view(View::Main).await
+    }
+
     /// Another handle on the same store, seen through `view` (the session's
     /// namespace must exist: see `sessions.rs`). Shares the connection.
     pub(crate) async fn with_view(&self, view: View) -> Result<Store> {

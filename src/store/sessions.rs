@@ -190,3 +190,60 @@ impl Store {
         }
     }
 }
+
+/// A conflict kept with a session (see `session::merge`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
+pub struct ConflictRecord {
+    pub path: String,
+    /// The unit's id, or the file's path for text between units or a file
+    /// that conflicts as a whole.
+    pub unit: String,
+    /// `content`, `delete/modify`, `add/add` or `binary`.
+    pub kind: String,
+    pub base: Option<String>,
+    pub ours: Option<String>,
+    pub theirs: Option<String>,
+}
+
+impl Store {
+    /// Replaces this session's conflicts.
+    pub async fn set_conflicts(&self, conflicts: Vec<ConflictRecord>) -> Result<()> {
+        self.db
+            .query("BEGIN TRANSACTION; DELETE conflict; INSERT INTO conflict $rows RETURN NONE; COMMIT TRANSACTION;")
+            .bind(("rows", conflicts))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("record the session's conflicts", e))?;
+        Ok(())
+    }
+
+    /// This session's conflicts from its last merge attempt.
+    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        let mut res = self
+            .db
+            .query("SELECT path, unit, kind, base, ours, theirs FROM conflict ORDER BY path, unit")
+            .await
+            .map_err(|e| Error::db("read the session's conflicts", e))?;
+        res.take(0).map_err(|e| Error::db("read the session's conflicts", e))
+    }
+
+    /// Moves a session's base (after a merge that keeps it): it now starts
+    /// from main's snapshot `base` with root `root`.
+    pub async fn rebase_session(
+        &self,
+        name: &str,
+        base: SnapshotId,
+        root: ContentHash,
+    ) -> Result<()> {
+        let main = self.main_view().await?;
+        main.db
+            .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
+            .bind(("name", name.to_owned()))
+            .bind(("base", base.0 as i64))
+            .bind(("root", root.to_hex()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db(format!("rebase session {name}"), e))?;
+        Ok(())
+    }
+}

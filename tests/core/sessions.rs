@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use cortex::ids::InodeNo;
+use cortex::session::{self, MergeOptions, Strategy};
 use cortex::store::{Store, View};
 use cortex::vfs::{Caller, SetAttr, Vfs, VfsConfig};
 
@@ -121,4 +122,138 @@ async fn forking_copies_nothing() {
     assert_eq!(s.head().await.unwrap().root, t.head().await.unwrap().root);
     assert_eq!(t.count_objects("tree").await.unwrap(), trees);
     assert_eq!(t.count_objects("blob").await.unwrap(), blobs);
+}
+
+const LIB: &str = "pub fn one() -> u32 {\n    1\n}\n\npub fn two() -> u32 {\n    2\n}\n";
+
+/// A store whose main holds `files`, and a session `s` forked from it.
+async fn forked(files: &[(&str, &[u8])]) -> (common::TestStore, tempfile::TempDir) {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    for (path, data) in files {
+        write(tree.path(), path, data);
+    }
+    common::import(&t, tree.path()).await;
+    t.create_session("s", &View::Main).await.unwrap();
+    (t, tree)
+}
+
+/// Changes main through a view of it (as a mount would).
+async fn main_writes(t: &Store, name: &str, data: &[u8]) {
+    let main = t.with_main().await.unwrap();
+    drop(write_through(main, name, data).await);
+}
+
+#[tokio::test]
+async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session() {
+    let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes()), ("notes.txt", b"a\n")]).await;
+    main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
+    let s = t.session("s").await.unwrap();
+    let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
+    drop(write_through(s, "new.txt", b"from the session\n").await);
+
+    let dry = session::merge(&t, "s", MergeOptions { dry_run: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(dry.complete() && dry.snapshot.is_none());
+    assert_eq!(dry.merged, ["lib.rs"]);
+    assert_eq!(dry.taken, ["new.txt"]);
+    assert_eq!(read(&t, "new.txt").await, None, "a dry run changes nothing");
+
+    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    assert!(report.complete() && report.closed, "{report:?}");
+    let merged = String::from_utf8(read(&t, "lib.rs").await.unwrap()).unwrap();
+    assert_eq!(merged, LIB.replace("    1\n", "    10\n").replace("    2\n", "    20\n"));
+    assert_eq!(read(&t, "new.txt").await.unwrap(), b"from the session\n");
+    assert!(t.sessions().await.unwrap().is_empty());
+    assert_eq!(t.head().await.unwrap().source, "merge");
+}
+
+#[tokio::test]
+async fn the_same_function_changed_differently_conflicts_and_main_stays() {
+    let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
+    main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
+    let s = t.session("s").await.unwrap();
+    drop(write_through(s, "lib.rs", LIB.replace("    1\n", "    11\n").as_bytes()).await);
+    let before = t.head().await.unwrap();
+
+    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    assert!(!report.complete());
+    assert_eq!(report.conflicts.len(), 1);
+    assert_eq!(report.conflicts[0].unit, "lib.rs::one");
+    assert_eq!(report.conflicts[0].kind, "content");
+    assert_eq!(t.head().await.unwrap().id, before.id, "main did not move");
+    // Kept with the session.
+    let kept = session::conflicts(&t, "s").await.unwrap();
+    assert_eq!(kept, report.conflicts);
+
+    // --strategy theirs resolves it the session's way.
+    let report = session::merge(
+        &t,
+        "s",
+        MergeOptions { strategy: Strategy::Theirs, keep: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert!(report.complete() && !report.closed);
+    assert_eq!(read(&t, "lib.rs").await.unwrap(), LIB.replace("    1\n", "    11\n").as_bytes());
+    assert!(session::conflicts(&t, "s").await.unwrap().is_empty());
+    // Kept, rebased: nothing left to merge, and it sees the new main.
+    assert!(session::diff(&t, "s", false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn delete_modify_binary_and_renames() {
+    let bin_base: &[u8] = b"\0\x01\x02base";
+    let (t, _tree) =
+        forked(&[("gone.txt", b"x\n"), ("blob.bin", bin_base), ("old.rs", LIB.as_bytes())]).await;
+    // Main: deletes gone.txt, changes the binary, renames nothing.
+    let main = t.with_main().await.unwrap();
+    let main = Arc::new(main);
+    let vfs = Vfs::load(main.clone(), CONFIG).await.unwrap();
+    vfs.unlink(InodeNo::ROOT, b"gone.txt").unwrap();
+    vfs.flush().await.unwrap();
+    drop(vfs);
+    let main = Arc::into_inner(main).unwrap();
+    let main = write_through(main, "blob.bin", b"\0main").await;
+    // Main edits old.rs's second function.
+    drop(write_through(main, "old.rs", LIB.replace("    2\n", "    22\n").as_bytes()).await);
+
+    // The session: edits gone.txt, changes the binary, renames old.rs.
+    let s = t.session("s").await.unwrap();
+    let s = write_through(s, "gone.txt", b"edited\n").await;
+    let s = write_through(s, "blob.bin", b"\0session").await;
+    let s = Arc::new(s);
+    let vfs = Vfs::load(s.clone(), CONFIG).await.unwrap();
+    vfs.rename(
+        InodeNo::ROOT,
+        b"old.rs",
+        InodeNo::ROOT,
+        b"new.rs",
+        cortex::vfs::RenameMode::Replace,
+    )
+    .unwrap();
+    vfs.flush().await.unwrap();
+    drop(vfs);
+
+    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    let kinds: Vec<(String, String)> =
+        report.conflicts.iter().map(|c| (c.path.clone(), c.kind.clone())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("blob.bin".to_owned(), "binary".to_owned()),
+            ("gone.txt".to_owned(), "delete/modify".to_owned())
+        ]
+    );
+    // The rename carries main's edit: with --strategy ours for the rest.
+    let report =
+        session::merge(&t, "s", MergeOptions { strategy: Strategy::Ours, ..Default::default() })
+            .await
+            .unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(read(&t, "old.rs").await, None);
+    assert_eq!(read(&t, "new.rs").await.unwrap(), LIB.replace("    2\n", "    22\n").as_bytes());
+    assert_eq!(read(&t, "blob.bin").await.unwrap(), b"\0main");
+    assert_eq!(read(&t, "gone.txt").await, None);
 }

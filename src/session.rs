@@ -1,0 +1,443 @@
+//! What a session changed, and bringing it back into main.
+//!
+//! `diff` compares the session's head with its base; `merge` is three-way
+//! between the base, main now (ours) and the session (theirs): files changed
+//! on one side are taken, files changed on both are merged (code by unit,
+//! other text by lines; binaries conflict), renames follow edits, and main
+//! moves in one commit that fails if main moved meanwhile (then the merge
+//! is computed again). Every cost here follows the number of changes: trees
+//! are compared and patched only where they differ.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::graph::{Language, parse_file};
+use crate::ids::ContentHash;
+use crate::merge::code::{self, Merged};
+use crate::snapshot::{self, Resolved};
+use crate::store::sessions::ConflictRecord;
+use crate::store::{ChangeOp, NewSnapshot, Store, View};
+use crate::tree::{Entry, EntryKind};
+
+/// A session as `cortex session list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub name: String,
+    pub origin: String,
+    pub base_snapshot: u64,
+    pub created: String,
+    pub age_seconds: i64,
+    pub changed_files: usize,
+}
+
+/// One file a session changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDiff {
+    pub path: String,
+    /// `added`, `modified` or `deleted`.
+    pub op: String,
+    /// For code files with `--units`: the units added, removed or changed.
+    pub units: Vec<UnitDiff>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitDiff {
+    pub id: String,
+    pub kind: String,
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+}
+
+/// How a merge settles conflicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// Merge what merges; conflicts stop the merge.
+    #[default]
+    Auto,
+    /// Conflicts keep main's side.
+    Ours,
+    /// Conflicts take the session's side.
+    Theirs,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct MergeOptions {
+    pub dry_run: bool,
+    pub strategy: Strategy,
+    /// Keep the session after a clean merge, rebased on the new main.
+    pub keep: bool,
+}
+
+/// What a merge did (or, dry, would do).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeReport {
+    pub session: String,
+    /// Paths taken from the session as they are.
+    pub taken: Vec<String>,
+    /// Paths changed on both sides and merged.
+    pub merged: Vec<String>,
+    /// Conflicts left (none when the merge completed).
+    pub conflicts: Vec<ConflictRecord>,
+    /// Main's new snapshot, when main moved.
+    pub snapshot: Option<u64>,
+    pub dry_run: bool,
+    /// The session was removed (a clean merge without `keep`).
+    pub closed: bool,
+}
+
+impl MergeReport {
+    /// Complete: nothing left to resolve.
+    pub fn complete(&self) -> bool {
+        self.conflicts.is_empty()
+    }
+}
+
+fn text_path(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+/// Every session with how much it changed.
+pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for info in store.sessions().await? {
+        let session = store.session(&info.name).await?;
+        let head = session.head().await?;
+        let changed = snapshot::diff(store, info.base_root, head.root).await?.len();
+        out.push(SessionSummary {
+            name: info.name,
+            origin: info.origin,
+            base_snapshot: info.base_snapshot,
+            created: info.created.to_rfc3339(),
+            age_seconds: (now - info.created).num_seconds(),
+            changed_files: changed,
+        });
+    }
+    Ok(out)
+}
+
+async fn entry_at(store: &Store, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
+    match snapshot::resolve(store, root, path).await {
+        Ok(Resolved::Entry(e)) => Ok(Some(e)),
+        Ok(Resolved::Root(_)) | Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>> {
+    match entry.map(|e| &e.kind) {
+        Some(EntryKind::File { content, .. }) => {
+            let bytes = store.read_blob(*content).await?;
+            Ok(String::from_utf8(bytes).ok().filter(|t| !t.contains('\0')))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What the session `name` changed from its base, by content; with
+/// `units`, which units of each code file.
+pub async fn diff(store: &Store, name: &str, units: bool) -> Result<Vec<FileDiff>> {
+    let info = store.session_info(name).await?;
+    let session = store.session(name).await?;
+    let head = session.head().await?;
+    let mut out = Vec::new();
+    for change in snapshot::diff(store, info.base_root, head.root).await? {
+        let path = text_path(&change.path);
+        let op = match change.op {
+            ChangeOp::Add => "added",
+            ChangeOp::Modify => "modified",
+            ChangeOp::Delete => "deleted",
+        };
+        let mut unit_diffs = Vec::new();
+        if units && let Some(language) = Language::of_path(&change.path) {
+            let before = entry_at(store, info.base_root, &change.path).await?;
+            let after = entry_at(store, head.root, &change.path).await?;
+            let before = text_at(store, before.as_ref()).await?.unwrap_or_default();
+            let after = text_at(store, after.as_ref()).await?.unwrap_or_default();
+            unit_diffs = unit_changes(&path, language, &before, &after);
+        }
+        out.push(FileDiff { path, op: op.into(), units: unit_diffs });
+    }
+    Ok(out)
+}
+
+/// Units added, removed or changed (by body hash) between two texts.
+fn unit_changes(path: &str, language: Language, before: &str, after: &str) -> Vec<UnitDiff> {
+    let units = |text: &str| -> BTreeMap<String, (String, String)> {
+        parse_file(path, text.as_bytes(), language)
+            .units
+            .into_iter()
+            .skip(1)
+            .map(|u| (u.id, (u.kind.as_str().to_owned(), u.body_hash)))
+            .collect()
+    };
+    let (a, b) = (units(before), units(after));
+    let ids: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (change, kind) = match (a.get(id), b.get(id)) {
+                (None, Some((k, _))) => ("added", k),
+                (Some((k, _)), None) => ("removed", k),
+                (Some((_, x)), Some((k, y))) if x != y => ("changed", k),
+                _ => return None,
+            };
+            Some(UnitDiff { id: id.clone(), kind: kind.clone(), change: change.into() })
+        })
+        .collect()
+}
+
+/// The session's conflicts from its last merge attempt.
+pub async fn conflicts(store: &Store, name: &str) -> Result<Vec<ConflictRecord>> {
+    store.session(name).await?.conflicts().await
+}
+
+/// Merges the session `name` into main (`store` is main's handle).
+pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<MergeReport> {
+    if store.view() != &View::Main {
+        return Err(Error::InvalidInput("merge from main's view of the store".into()));
+    }
+    let session = store.session(name).await?;
+    loop {
+        let info = store.session_info(name).await?;
+        let main_head = store.head().await?;
+        let theirs = session.head().await?.root;
+        let (base, ours) = (info.base_root, main_head.root);
+        let plan = plan(store, base, ours, theirs, options.strategy).await?;
+        let mut report = MergeReport {
+            session: name.to_owned(),
+            taken: plan.taken,
+            merged: plan.merged,
+            conflicts: plan.conflicts,
+            dry_run: options.dry_run,
+            ..MergeReport::default()
+        };
+        if options.dry_run {
+            return Ok(report);
+        }
+        session.set_conflicts(report.conflicts.clone()).await?;
+        if !report.complete() {
+            return Ok(report);
+        }
+        let root = snapshot::apply(store, ours, &plan.edits).await?;
+        let changes = snapshot::diff(store, ours, root).await?;
+        let (mut files, mut bytes) = (main_head.files as i64, main_head.bytes as i64);
+        for (path, new) in &plan.edits {
+            let old = entry_at(store, ours, path).await?;
+            for (e, sign) in [(old.as_ref(), -1i64), (new.as_ref(), 1)] {
+                match e.map(|e| &e.kind) {
+                    Some(EntryKind::File { size, .. }) => {
+                        files += sign;
+                        bytes += sign * *size as i64;
+                    }
+                    Some(EntryKind::Dir { .. }) | None => {}
+                    Some(_) => files += sign,
+                }
+            }
+        }
+        let new = NewSnapshot {
+            parent: main_head.id,
+            root,
+            source: "merge".into(),
+            message: format!("merge session {name}: {} changes", changes.len()),
+            files: files.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+            changes,
+        };
+        let committed = match store.commit(new).await {
+            Ok(s) => s,
+            // Main moved while we merged: again, against the new main.
+            Err(Error::HeadMoved { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        report.snapshot = Some(committed.id.0);
+        if options.keep {
+            store.rebase_session(name, committed.id, committed.root).await?;
+            let head = session.head().await?;
+            if head.root != committed.root {
+                let changes = snapshot::diff(store, head.root, committed.root).await?;
+                session
+                    .commit(NewSnapshot {
+                        parent: head.id,
+                        root: committed.root,
+                        source: "rebase".into(),
+                        message: format!("rebased on main {}", committed.id),
+                        files: committed.files,
+                        bytes: committed.bytes,
+                        changes,
+                    })
+                    .await?;
+            }
+        } else {
+            store.remove_session(name).await?;
+            report.closed = true;
+        }
+        return Ok(report);
+    }
+}
+
+/// The edits that bring the session's changes into main.
+struct Plan {
+    edits: BTreeMap<Vec<u8>, Option<Entry>>,
+    taken: Vec<String>,
+    merged: Vec<String>,
+    conflicts: Vec<ConflictRecord>,
+}
+
+async fn plan(
+    store: &Store,
+    base: ContentHash,
+    ours: ContentHash,
+    theirs: ContentHash,
+    strategy: Strategy,
+) -> Result<Plan> {
+    let ch_theirs = snapshot::diff(store, base, theirs).await?;
+    let ch_ours = snapshot::diff(store, base, ours).await?;
+    let ours_changed: BTreeMap<Vec<u8>, ChangeOp> =
+        ch_ours.iter().map(|c| (c.path.clone(), c.op)).collect();
+    let mut plan = Plan {
+        edits: BTreeMap::new(),
+        taken: Vec::new(),
+        merged: Vec::new(),
+        conflicts: Vec::new(),
+    };
+    let mut done: BTreeSet<Vec<u8>> = BTreeSet::new();
+
+    // Renames (same content moved): a rename on one side carries the other
+    // side's edit of the old path to the new one.
+    for (side_changes, other_changed, renamer_is_theirs) in [
+        (&ch_theirs, &ours_changed, true),
+        (&ch_ours, &ch_theirs.iter().map(|c| (c.path.clone(), c.op)).collect(), false),
+    ] {
+        let deleted: Vec<&Vec<u8>> =
+            side_changes.iter().filter(|c| c.op == ChangeOp::Delete).map(|c| &c.path).collect();
+        let added: Vec<&Vec<u8>> =
+            side_changes.iter().filter(|c| c.op == ChangeOp::Add).map(|c| &c.path).collect();
+        let renamer_root = if renamer_is_theirs { theirs } else { ours };
+        for old in deleted {
+            if other_changed.get(old) != Some(&ChangeOp::Modify) {
+                continue;
+            }
+            let Some(base_entry) = entry_at(store, base, old).await? else { continue };
+            for new in &added {
+                let Some(moved) = entry_at(store, renamer_root, new).await? else { continue };
+                if !moved.same_content(&base_entry) || other_changed.contains_key(*new) {
+                    continue;
+                }
+                // old → new on one side, old edited on the other: the edit
+                // goes to new, old goes.
+                let edited_root = if renamer_is_theirs { ours } else { theirs };
+                let edited = entry_at(store, edited_root, old).await?;
+                plan.edits.insert((*new).clone(), edited);
+                plan.edits.insert(old.clone(), None);
+                plan.merged.push(format!("{} -> {}", text_path(old), text_path(new)));
+                done.insert(old.clone());
+                done.insert((*new).clone());
+                break;
+            }
+        }
+    }
+
+    for change in &ch_theirs {
+        let path = &change.path;
+        if done.contains(path) {
+            continue;
+        }
+        let shown = text_path(path);
+        let t = entry_at(store, theirs, path).await?;
+        if !ours_changed.contains_key(path) {
+            plan.edits.insert(path.clone(), t);
+            plan.taken.push(shown);
+            continue;
+        }
+        let o = entry_at(store, ours, path).await?;
+        let b = entry_at(store, base, path).await?;
+        let conflict = |kind: &str, unit: String, texts: [Option<String>; 3]| {
+            let [base, ours, theirs] = texts;
+            ConflictRecord { path: shown.clone(), unit, kind: kind.into(), base, ours, theirs }
+        };
+        match (&o, &t) {
+            (None, None) => continue,
+            (Some(x), Some(y)) if x.same_content(y) => continue,
+            (Some(_), None) | (None, Some(_)) if b.is_some() => {
+                let texts = [
+                    text_at(store, b.as_ref()).await?,
+                    text_at(store, o.as_ref()).await?,
+                    text_at(store, t.as_ref()).await?,
+                ];
+                match strategy {
+                    Strategy::Ours => {}
+                    Strategy::Theirs => {
+                        plan.edits.insert(path.clone(), t.clone());
+                    }
+                    Strategy::Auto => {
+                        plan.conflicts.push(conflict("delete/modify", shown.clone(), texts))
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        // Changed (or added) on both sides, differently.
+        let texts = (
+            text_at(store, b.as_ref()).await?,
+            text_at(store, o.as_ref()).await?,
+            text_at(store, t.as_ref()).await?,
+        );
+        let kind = if b.is_some() { "content" } else { "add/add" };
+        let merged = match (&texts, b.is_some()) {
+            ((Some(bt), Some(ot), Some(tt)), _) => Some(merge_text(&shown, bt, ot, tt)),
+            ((None, Some(ot), Some(tt)), false) => Some(merge_text(&shown, "", ot, tt)),
+            _ => None,
+        };
+        let (base_text, ours_text, theirs_text) = texts;
+        match merged {
+            Some(Merged::Clean(text)) => {
+                let entry = with_content(store, o.as_ref().or(t.as_ref()), &text).await?;
+                plan.edits.insert(path.clone(), Some(entry));
+                plan.merged.push(shown);
+            }
+            other => match strategy {
+                Strategy::Ours => {}
+                Strategy::Theirs => {
+                    plan.edits.insert(path.clone(), t.clone());
+                }
+                Strategy::Auto => match other {
+                    Some(Merged::Conflicts { conflicts, .. }) => {
+                        for c in conflicts {
+                            plan.conflicts.push(conflict(
+                                kind,
+                                c.unit,
+                                [Some(c.base), Some(c.ours), Some(c.theirs)],
+                            ));
+                        }
+                    }
+                    _ => plan.conflicts.push(conflict(
+                        "binary",
+                        shown.clone(),
+                        [base_text, ours_text, theirs_text],
+                    )),
+                },
+            },
+        }
+    }
+    Ok(plan)
+}
+
+fn merge_text(path: &str, base: &str, ours: &str, theirs: &str) -> Merged {
+    match Language::of_path(path.as_bytes()) {
+        Some(language) => code::merge(path, language, base, ours, theirs),
+        None => code::by_lines(path, base, ours, theirs),
+    }
+}
+
+/// `like` with its content replaced by `text` (stored first).
+async fn with_content(store: &Store, like: Option<&Entry>, text: &str) -> Result<Entry> {
+    let hash = ContentHash::of(text.as_bytes());
+    store.put_content(hash, text.as_bytes()).await?;
+    let mut entry =
+        like.cloned().ok_or_else(|| Error::Internal("merged a file with no side".into()))?;
+    entry.kind = EntryKind::File { content: hash, size: text.len() as u64 };
+    Ok(entry)
+}
