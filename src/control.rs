@@ -24,8 +24,17 @@ pub const SOCKET: &str = "mountd.sock";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Mount main at `mountpoint`; answered once the mount is live.
-    Mount { mountpoint: PathBuf, read_only: bool, allow_other: bool },
+    /// Mount main (or the session `session`, forked first with `create`)
+    /// at `mountpoint`; answered once the mount is live.
+    Mount {
+        mountpoint: PathBuf,
+        read_only: bool,
+        allow_other: bool,
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        create: bool,
+    },
     /// Flush and unmount.
     Umount { mountpoint: PathBuf },
     /// Write every pending change to the store now.
@@ -44,6 +53,8 @@ pub enum Request {
     Import { dir: PathBuf, include_git: bool, no_ignore: bool },
     /// A question to main's code graph, brought up to date first.
     Graph { query: crate::query::GraphQuery },
+    /// A session command (`cortex session …`, `diff`, `merge`, `conflicts`).
+    Session { command: crate::session::Command },
 }
 
 /// A tree entry on the wire.
@@ -233,12 +244,26 @@ impl DaemonStatus {
 pub enum Response {
     Ok,
     Status(DaemonStatus),
-    Entries { entries: Vec<EntryInfo> },
-    Bytes { data: Vec<u8> },
-    Log { snapshots: Vec<SnapshotInfo> },
+    Entries {
+        entries: Vec<EntryInfo>,
+    },
+    Bytes {
+        data: Vec<u8>,
+    },
+    Log {
+        snapshots: Vec<SnapshotInfo>,
+    },
     Transfer(TransferInfo),
-    Graph { answer: crate::query::Answer },
-    Error { message: String },
+    Graph {
+        answer: crate::query::Answer,
+    },
+    /// A session command's answer, as JSON (see `session::execute`).
+    Session {
+        value: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
 }
 
 impl TransferInfo {
@@ -318,8 +343,13 @@ mod tests {
 
     #[test]
     fn wire_format() {
-        let req =
-            Request::Mount { mountpoint: "/mnt/x".into(), read_only: true, allow_other: false };
+        let req = Request::Mount {
+            mountpoint: "/mnt/x".into(),
+            read_only: true,
+            allow_other: false,
+            session: None,
+            create: false,
+        };
         let text = serde_json::to_string(&req).unwrap();
         assert_eq!(
             text,

@@ -62,7 +62,7 @@ pub enum Strategy {
     Theirs,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeOptions {
     pub dry_run: bool,
     pub strategy: Strategy,
@@ -440,4 +440,72 @@ async fn with_content(store: &Store, like: Option<&Entry>, text: &str) -> Result
         like.cloned().ok_or_else(|| Error::Internal("merged a file with no side".into()))?;
     entry.kind = EntryKind::File { content: hash, size: text.len() as u64 };
     Ok(entry)
+}
+
+/// A session command, as the CLI sends it to the daemon (or runs it on the
+/// store itself when no daemon holds it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    New {
+        name: String,
+        from: Option<String>,
+    },
+    List,
+    /// `force`: its mounts are unmounted first (by the daemon).
+    Remove {
+        name: String,
+        force: bool,
+    },
+    Diff {
+        name: String,
+        units: bool,
+    },
+    Merge {
+        name: String,
+        options: MergeOptions,
+    },
+    Conflicts {
+        name: String,
+    },
+}
+
+/// Runs `command` on main's `store`; the answer as JSON.
+pub async fn execute(store: &Store, command: &Command) -> Result<serde_json::Value> {
+    let json = |v: &dyn erased::Json| v.to_json();
+    Ok(match command {
+        Command::New { name, from } => {
+            let origin = match from.as_deref() {
+                None | Some("main") => View::Main,
+                Some(s) => View::Session(s.to_owned()),
+            };
+            let info = store.create_session(name, &origin).await?;
+            serde_json::json!({
+                "name": info.name,
+                "origin": info.origin,
+                "base_snapshot": info.base_snapshot,
+                "created": info.created.to_rfc3339(),
+            })
+        }
+        Command::List => json(&list(store).await?),
+        Command::Remove { name, .. } => {
+            store.remove_session(name).await?;
+            serde_json::json!({ "removed": name })
+        }
+        Command::Diff { name, units } => json(&diff(store, name, *units).await?),
+        Command::Merge { name, options } => json(&merge(store, name, *options).await?),
+        Command::Conflicts { name } => json(&conflicts(store, name).await?),
+    })
+}
+
+mod erased {
+    /// Any serialisable answer, as JSON.
+    pub trait Json {
+        fn to_json(&self) -> serde_json::Value;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("answers serialise")
+        }
+    }
 }

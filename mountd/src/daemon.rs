@@ -31,17 +31,35 @@ pub struct MountSpec {
     pub mountpoint: PathBuf,
     pub read_only: bool,
     pub allow_other: bool,
+    /// A session's view instead of main's.
+    pub session: Option<String>,
+    /// Fork the session first if it does not exist.
+    pub create: bool,
 }
 
 struct Mounted {
     id: MountId,
     session: BackgroundSession,
     read_only: bool,
+    /// `main` or the session's name.
+    view: String,
+    /// The mounts of the same view, told of this one's changes.
+    peers: Arc<Peers>,
+}
+
+/// A session's view: its store handle, its VFS, and its mounts' peers
+/// (separate from main's: inode numbers are per view).
+#[derive(Clone)]
+struct SessionView {
+    vfs: Arc<Vfs>,
+    peers: Arc<Peers>,
 }
 
 struct Daemon {
     store: Arc<Store>,
     main: Mutex<Option<Arc<Vfs>>>,
+    /// Session views, by session name, loaded by their first mount.
+    sessions: Mutex<BTreeMap<String, SessionView>>,
     mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
     /// The mounts' kernel sides, told of changes from elsewhere.
     peers: Arc<Peers>,
@@ -62,6 +80,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     let daemon = Arc::new(Daemon {
         store: Arc::new(store),
         main: Mutex::new(None),
+        sessions: Mutex::new(BTreeMap::new()),
         mounts: Mutex::new(BTreeMap::new()),
         peers: Peers::new(),
         indexing: tokio::sync::Mutex::new(()),
@@ -147,6 +166,13 @@ async fn tick(daemon: Arc<Daemon>) {
                 tracing::error!("indexing failed: {e:#}");
             }
         }
+        let sessions: Vec<SessionView> =
+            daemon.sessions.lock().unwrap().values().cloned().collect();
+        for sv in sessions.iter().filter(|sv| sv.vfs.is_dirty()) {
+            if let Err(e) = sv.vfs.flush().await {
+                tracing::error!("flush of a session failed: {e}");
+            }
+        }
         let gone: Vec<PathBuf> = {
             let mounts = daemon.mounts.lock().unwrap();
             mounts
@@ -187,8 +213,8 @@ async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
 impl Daemon {
     async fn handle(self: &Arc<Self>, request: Request) -> Response {
         let result = match request {
-            Request::Mount { mountpoint, read_only, allow_other } => {
-                let spec = MountSpec { mountpoint, read_only, allow_other };
+            Request::Mount { mountpoint, read_only, allow_other, session, create } => {
+                let spec = MountSpec { mountpoint, read_only, allow_other, session, create };
                 self.mount(spec).await.map(|()| Response::Ok)
             }
             Request::Umount { mountpoint } => self.umount(&mountpoint).await.map(|()| Response::Ok),
@@ -202,6 +228,7 @@ impl Daemon {
                 self.import(&dir, include_git, no_ignore).await
             }
             Request::Graph { query } => self.graph(&query).await,
+            Request::Session { command } => self.session(&command).await,
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -225,9 +252,15 @@ impl Daemon {
             bail!("{} is already mounted by this daemon", mountpoint.display());
         }
         check_mountpoint(&mountpoint)?;
-        let vfs = self.view().await?;
+        let (view, vfs, peers) = match &spec.session {
+            None => ("main".to_owned(), self.view().await?, self.peers.clone()),
+            Some(name) => {
+                let sv = self.session_view(name, spec.create).await?;
+                (name.clone(), sv.vfs, sv.peers)
+            }
+        };
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let fs = CortexFs::new(vfs, tokio::runtime::Handle::current(), id, self.peers.clone());
+        let fs = CortexFs::new(vfs, tokio::runtime::Handle::current(), id, peers.clone());
         let mut config = Config::default();
         config.mount_options = vec![
             MountOption::FSName("cortex".into()),
@@ -258,12 +291,12 @@ impl Daemon {
             let _ = tokio::task::spawn_blocking(move || session.umount_and_join()).await;
             bail!("{} did not come up as a cortex mount", mountpoint.display());
         }
-        tracing::info!(mountpoint = %mountpoint.display(), read_only = spec.read_only, "mounted");
-        self.peers.add(id, session.notifier());
+        tracing::info!(mountpoint = %mountpoint.display(), view, read_only = spec.read_only, "mounted");
+        peers.add(id, session.notifier());
         self.mounts
             .lock()
             .unwrap()
-            .insert(mountpoint, Mounted { id, session, read_only: spec.read_only });
+            .insert(mountpoint, Mounted { id, session, read_only: spec.read_only, view, peers });
         self.ever_mounted.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
@@ -287,7 +320,7 @@ impl Daemon {
     /// Takes a mount out of the books; unmounting it is the caller's.
     fn forget_mount(&self, path: &Path) -> Option<Mounted> {
         let mounted = self.mounts.lock().unwrap().remove(path)?;
-        self.peers.remove(mounted.id);
+        mounted.peers.remove(mounted.id);
         Some(mounted)
     }
 
@@ -353,18 +386,124 @@ impl Daemon {
         Ok(Response::Graph { answer: cortex::query::run(&self.store, query).await? })
     }
 
+    /// A session command. Pending writes go to the store first; after a
+    /// merge, the mounts of main see the result at once.
+    async fn session(&self, command: &cortex::session::Command) -> Result<Response> {
+        use cortex::session::Command;
+        if let Command::Remove { name, force: true } = command {
+            for path in self.mounted_at(name) {
+                let Some(mounted) = self.forget_mount(&path) else { continue };
+                self.flush().await?;
+                tokio::task::spawn_blocking(move || mounted.session.umount_and_join()).await??;
+                tracing::info!(mountpoint = %path.display(), "unmounted to remove its session");
+            }
+        }
+        let closing = match command {
+            Command::Remove { name, .. } => Some(name),
+            Command::Merge { name, options } if !options.keep && !options.dry_run => Some(name),
+            _ => None,
+        };
+        if let Some(name) = closing {
+            let at = self.mounted_at(name);
+            if let Some(path) = at.first() {
+                bail!(
+                    "session {name} is mounted at {}; unmount it first (`cortex umount {}`){}",
+                    path.display(),
+                    path.display(),
+                    if matches!(command, Command::Merge { .. }) {
+                        ", or merge with --keep"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        self.flush().await?;
+        let value = cortex::session::execute(&self.store, command).await?;
+        match command {
+            Command::Merge { name, .. } => {
+                let main = self.main.lock().unwrap().clone();
+                if let Some(vfs) = main {
+                    let invalidations = vfs.refresh().await?;
+                    let peers = self.peers.clone();
+                    tokio::task::spawn_blocking(move || peers.changed_outside(&invalidations))
+                        .await?;
+                }
+                // A closed session's view goes; a kept one sees the new main.
+                let closed = value["closed"].as_bool().unwrap_or(false);
+                let session = if closed {
+                    self.sessions.lock().unwrap().remove(name);
+                    None
+                } else {
+                    self.sessions.lock().unwrap().get(name).cloned()
+                };
+                if let Some(sv) = session {
+                    let invalidations = sv.vfs.refresh().await?;
+                    tokio::task::spawn_blocking(move || sv.peers.changed_outside(&invalidations))
+                        .await?;
+                }
+            }
+            Command::Remove { name, .. } => {
+                self.sessions.lock().unwrap().remove(name);
+            }
+            _ => {}
+        }
+        Ok(Response::Session { value })
+    }
+
     /// Brings the code graph to main's head; one run at a time.
     async fn index(&self) -> Result<cortex::index::IndexReport> {
         let _one = self.indexing.lock().await;
         Ok(cortex::index::index_head(&self.store).await?)
     }
 
+    /// Writes every view's pending changes: main's and the sessions'.
     async fn flush(&self) -> Result<()> {
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {
             vfs.flush().await?;
         }
+        let sessions: Vec<SessionView> = self.sessions.lock().unwrap().values().cloned().collect();
+        for sv in sessions {
+            sv.vfs.flush().await?;
+        }
         Ok(())
+    }
+
+    /// A session's view, loaded once (and forked first with `create`).
+    async fn session_view(&self, name: &str, create: bool) -> Result<SessionView> {
+        if let Some(sv) = self.sessions.lock().unwrap().get(name) {
+            return Ok(sv.clone());
+        }
+        cortex::store::sessions::check_name(name)?;
+        let exists = self.store.sessions().await?.iter().any(|s| s.name == name);
+        if !exists {
+            if !create {
+                bail!(
+                    "no session named {name}; `cortex session new {name}` makes one, or mount with --create"
+                );
+            }
+            self.store.create_session(name, &cortex::store::View::Main).await?;
+        }
+        let store = Arc::new(self.store.session(name).await?);
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let config = VfsConfig { uid, gid, read_only: false };
+        let vfs = Arc::new(Vfs::load(store, config).await?);
+        let sv = SessionView { vfs, peers: Peers::new() };
+        let mut sessions = self.sessions.lock().unwrap();
+        Ok(sessions.entry(name.to_owned()).or_insert(sv).clone())
+    }
+
+    /// Where a view is mounted.
+    fn mounted_at(&self, view: &str) -> Vec<PathBuf> {
+        self.mounts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| m.view == view)
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     async fn shutdown(&self) {
@@ -389,7 +528,7 @@ impl Daemon {
             .iter()
             .map(|(p, m)| MountInfo {
                 mountpoint: p.clone(),
-                view: "main".into(),
+                view: m.view.clone(),
                 read_only: m.read_only,
             })
             .collect();

@@ -19,13 +19,16 @@ fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
     let mut store = None;
     let mut foreground = None;
-    let (mut read_only, mut allow_other) = (false, false);
+    let (mut read_only, mut allow_other, mut create) = (false, false, false);
+    let mut session = None;
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--store") => store = args.next().map(PathBuf::from),
             Some("--foreground") => foreground = args.next().map(PathBuf::from),
             Some("--read-only") => read_only = true,
             Some("--allow-other") => allow_other = true,
+            Some("--session") => session = args.next().and_then(|s| s.into_string().ok()),
+            Some("--create") => create = true,
             _ => {
                 eprintln!(
                     "cortex-mountd: unexpected argument {arg:?}; it is started by `cortex mount`"
@@ -38,7 +41,13 @@ fn main() -> ExitCode {
         eprintln!("cortex-mountd: --store DIR is required; it is started by `cortex mount`");
         return ExitCode::from(2);
     };
-    let first = foreground.map(|mountpoint| MountSpec { mountpoint, read_only, allow_other });
+    let first = foreground.map(|mountpoint| MountSpec {
+        mountpoint,
+        read_only,
+        allow_other,
+        session,
+        create,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = match runtime {
         Ok(rt) => rt.block_on(daemon::run(store, first)),

@@ -10,6 +10,7 @@ mod log;
 mod ls;
 mod mount;
 mod output;
+mod session;
 mod status;
 
 use std::process::ExitCode;
@@ -76,6 +77,14 @@ enum Command {
     Impact(graph::ImpactArgs),
     /// A unit's neighbourhood as Graphviz dot or Mermaid.
     Graph(graph::GraphArgs),
+    /// Sessions: copy-on-write views of main (new, list, rm).
+    Session(session::SessionArgs),
+    /// What a session changed, by file (and by unit with --units).
+    Diff(session::DiffArgs),
+    /// Merge a session into main, three-way, by unit for code.
+    Merge(session::MergeArgs),
+    /// A session's conflicts from its last merge attempt.
+    Conflicts(session::ConflictsArgs),
 }
 
 /// What every command needs to find its store.
@@ -141,6 +150,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deps(args) => graph::deps(&cx, args).await,
         Command::Impact(args) => graph::impact(&cx, args).await,
         Command::Graph(args) => graph::graph(&cx, args).await,
+        Command::Session(args) => session::session(&cx, args).await,
+        Command::Diff(args) => session::diff(&cx, args).await,
+        Command::Merge(args) => session::merge(&cx, args).await,
+        Command::Conflicts(args) => session::conflicts(&cx, args).await,
     }
 }
 

@@ -16,7 +16,7 @@ use super::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct MountArgs {
-    /// An empty directory to mount main on.
+    /// An empty directory to mount main (or a session) on.
     pub mountpoint: PathBuf,
     /// Refuse every write through this mount.
     #[arg(long)]
@@ -27,6 +27,12 @@ pub struct MountArgs {
     /// Let other users into the mount (FUSE's allow_other; off by default).
     #[arg(long)]
     pub allow_other: bool,
+    /// Mount this session's view instead of main's.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
+    /// With --session: fork the session from main first if it does not exist.
+    #[arg(long, requires = "session")]
+    pub create: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +47,9 @@ const PATIENCE: Duration = Duration::from_secs(60);
 pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let dir = store_dir(cx)?;
     check_fuse()?;
+    if let Some(name) = &args.session {
+        cortex::store::sessions::check_name(name)?;
+    }
     let mountpoint = std::fs::canonicalize(&args.mountpoint)
         .with_context(|| format!("mountpoint {}", args.mountpoint.display()))?;
     check_mountpoint(&mountpoint)?;
@@ -58,6 +67,8 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
         mountpoint: mountpoint.clone(),
         read_only: args.read_only,
         allow_other: args.allow_other,
+        session: args.session.clone(),
+        create: args.create,
     };
     let response = match control::call(&dir, &request, PATIENCE)? {
         Some(response) => response,
@@ -69,7 +80,11 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     };
     match response {
         Response::Ok => {
-            println!("mounted main at {}", mountpoint.display());
+            let view = match &args.session {
+                Some(name) => format!("session {name}"),
+                None => "main".to_owned(),
+            };
+            println!("mounted {view} at {}", mountpoint.display());
             Ok(ExitCode::SUCCESS)
         }
         Response::Error { message } => bail!("{message}"),
@@ -132,6 +147,12 @@ fn flags(cmd: &mut Command, args: &MountArgs) {
     }
     if args.allow_other {
         cmd.arg("--allow-other");
+    }
+    if let Some(session) = &args.session {
+        cmd.arg("--session").arg(session);
+    }
+    if args.create {
+        cmd.arg("--create");
     }
 }
 

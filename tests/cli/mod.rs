@@ -4,6 +4,7 @@ mod commands;
 mod crash;
 mod graph;
 mod mount;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,256 @@
+//! `cortex session new|list|rm`, `cortex diff`, `cortex merge` and
+//! `cortex conflicts`: through the daemon when one holds the store, else on
+//! the store directly (`session::execute` either way).
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response};
+use cortex::session::{Command, FileDiff, MergeOptions, MergeReport, SessionSummary, Strategy};
+use cortex::store::sessions::ConflictRecord;
+
+use super::Context;
+use super::output::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
+    #[command(subcommand)]
+    command: SessionCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SessionCommand {
+    /// Fork a session from main (or from another session) at its head.
+    New {
+        name: String,
+        /// `main` or a session's name.
+        #[arg(long, default_value = "main")]
+        from: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sessions: name, base, changed files, age.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a session and what it changed (refused while it is mounted).
+    Rm {
+        name: String,
+        /// Unmount its mounts first.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The session.
+    name: String,
+    /// Counts only.
+    #[arg(long)]
+    stat: bool,
+    /// Also the units of code files added, removed or changed.
+    #[arg(long)]
+    units: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The session.
+    name: String,
+    /// Show what would happen; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// How conflicts are settled: stop on them (auto), or take main's side
+    /// (ours) or the session's (theirs).
+    #[arg(long, value_enum, default_value = "auto")]
+    strategy: StrategyArg,
+    /// Keep the session after a clean merge, rebased on the new main.
+    #[arg(long)]
+    keep: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StrategyArg {
+    Auto,
+    Ours,
+    Theirs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConflictsArgs {
+    /// The session.
+    name: String,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a session command through the daemon or on the store.
+async fn call(cx: &Context, command: Command) -> Result<serde_json::Value> {
+    if let Some(dir) = cx.daemon()? {
+        return match cx.ask(&dir, Request::Session { command })? {
+            Response::Session { value } => Ok(value),
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        };
+    }
+    cx.with_store(async |store| Ok(cortex::session::execute(store, &command).await?)).await
+}
+
+pub async fn session(cx: &Context, args: SessionArgs) -> Result<ExitCode> {
+    match args.command {
+        SessionCommand::New { name, from, json } => {
+            let value = call(cx, Command::New { name: name.clone(), from: Some(from) }).await?;
+            if json {
+                print_json(&value)?;
+            } else {
+                println!(
+                    "session {name} forked from {} at snapshot #{}",
+                    value["origin"].as_str().unwrap_or("?"),
+                    value["base_snapshot"]
+                );
+            }
+        }
+        SessionCommand::List { json } => {
+            let value = call(cx, Command::List).await?;
+            if json {
+                print_json(&value)?;
+            } else {
+                let list: Vec<SessionSummary> = serde_json::from_value(value)?;
+                if list.is_empty() {
+                    println!("no sessions");
+                }
+                for s in list {
+                    println!(
+                        "{:<20} from {}#{:<5} {:>5} changed files  {} old",
+                        s.name,
+                        s.origin,
+                        s.base_snapshot,
+                        s.changed_files,
+                        age(s.age_seconds)
+                    );
+                }
+            }
+        }
+        SessionCommand::Rm { name, force } => {
+            call(cx, Command::Remove { name: name.clone(), force }).await?;
+            println!("session {name} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+pub async fn diff(cx: &Context, args: DiffArgs) -> Result<ExitCode> {
+    let value = call(cx, Command::Diff { name: args.name.clone(), units: args.units }).await?;
+    let files: Vec<FileDiff> = serde_json::from_value(value.clone())?;
+    if args.json {
+        print_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = |op: &str| files.iter().filter(|f| f.op == op).count();
+    if args.stat {
+        println!(
+            "{} files changed: {} added, {} modified, {} deleted",
+            files.len(),
+            count("added"),
+            count("modified"),
+            count("deleted")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &files {
+        let mark = match f.op.as_str() {
+            "added" => "A",
+            "deleted" => "D",
+            _ => "M",
+        };
+        println!("{mark} {}", f.path);
+        for u in &f.units {
+            println!("    {:<8} {} {}", u.change, u.kind, u.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
+    let strategy = match args.strategy {
+        StrategyArg::Auto => Strategy::Auto,
+        StrategyArg::Ours => Strategy::Ours,
+        StrategyArg::Theirs => Strategy::Theirs,
+    };
+    let options = MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep };
+    let value = call(cx, Command::Merge { name: args.name.clone(), options }).await?;
+    let report: MergeReport = serde_json::from_value(value.clone())?;
+    if args.json {
+        print_json(&value)?;
+    } else {
+        for p in &report.taken {
+            println!("taken   {p}");
+        }
+        for p in &report.merged {
+            println!("merged  {p}");
+        }
+        print_conflicts(&report.conflicts);
+        match (&report.conflicts.is_empty(), report.dry_run, report.snapshot) {
+            (false, _, _) => println!(
+                "{} conflicts; main unchanged. Edit them in session {} and merge again, or use --strategy ours|theirs",
+                report.conflicts.len(),
+                report.session
+            ),
+            (true, true, _) => println!("dry run: would merge cleanly"),
+            (true, false, Some(s)) => println!(
+                "merged session {} into main: snapshot #{s}{}",
+                report.session,
+                if report.closed { "; session closed" } else { "; session kept, rebased" }
+            ),
+            (true, false, None) => println!("nothing to merge"),
+        }
+    }
+    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_conflicts(conflicts: &[ConflictRecord]) {
+    for c in conflicts {
+        if c.unit == c.path {
+            println!("CONFLICT ({}) {}", c.kind, c.path);
+        } else {
+            println!("CONFLICT ({}) {} in {}", c.kind, c.unit, c.path);
+        }
+    }
+}
+
+pub async fn conflicts(cx: &Context, args: ConflictsArgs) -> Result<ExitCode> {
+    let value = call(cx, Command::Conflicts { name: args.name }).await?;
+    if args.json {
+        print_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let conflicts: Vec<ConflictRecord> = serde_json::from_value(value)?;
+    if conflicts.is_empty() {
+        println!("no conflicts");
+    }
+    for c in &conflicts {
+        print_conflicts(std::slice::from_ref(c));
+        for (side, text) in [("base", &c.base), ("main", &c.ours), ("session", &c.theirs)] {
+            println!("  --- {side}");
+            match text {
+                Some(t) => t.lines().for_each(|l| println!("  | {l}")),
+                None => println!("  (absent or binary)"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

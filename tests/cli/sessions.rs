@@ -1,0 +1,126 @@
+//! Sessions as users run them: mounted beside main from one daemon, written
+//! with ordinary tools, diffed, merged, and their conflicts listed.
+
+use std::path::{Path, PathBuf};
+
+use super::{fails, ok};
+use crate::cli::mount::Mounted;
+
+const LIB: &str = "pub fn one() -> u32 {\n    1\n}\n\npub fn two() -> u32 {\n    2\n}\n";
+
+/// Mounts session `name` (forking it with `--create`) beside main's mount.
+fn mount_session(m: &Mounted, name: &str) -> PathBuf {
+    let mnt = m.tmp.path().join(format!("s-{name}"));
+    std::fs::create_dir_all(&mnt).unwrap();
+    let out = ok(&m.tree, &["mount", "--session", name, "--create", mnt.to_str().unwrap()]);
+    assert!(out.contains(&format!("mounted session {name} at")), "{out}");
+    mnt
+}
+
+fn umount(m: &Mounted, mnt: &Path) {
+    ok(&m.tree, &["umount", mnt.to_str().unwrap()]);
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(dir, args)).unwrap()
+}
+
+#[test]
+fn sessions_are_isolated_and_merge_by_function() {
+    let m = Mounted::new(&[("lib.rs", LIB), ("README", "hello\n")]);
+    let a = mount_session(&m, "agent-a");
+    let b = mount_session(&m, "agent-b");
+
+    // Three writers, three views.
+    std::fs::write(a.join("lib.rs"), LIB.replace("    2\n", "    20\n")).unwrap();
+    std::fs::write(a.join("added.txt"), "from a\n").unwrap();
+    std::fs::write(b.join("README"), "hello from b\n").unwrap();
+    std::fs::write(m.mnt.join("lib.rs"), LIB.replace("    1\n", "    10\n")).unwrap();
+    assert_eq!(std::fs::read_to_string(m.mnt.join("README")).unwrap(), "hello\n");
+    assert!(!m.mnt.join("added.txt").exists());
+    assert!(!b.join("added.txt").exists());
+    assert_eq!(std::fs::read_to_string(a.join("README")).unwrap(), "hello\n");
+    assert_eq!(std::fs::read_to_string(b.join("lib.rs")).unwrap(), LIB);
+
+    let list = json(&m.tree, &["session", "list", "--json"]);
+    let names: Vec<&str> =
+        list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["agent-a", "agent-b"]);
+    let status = ok(&m.tree, &["status"]);
+    assert!(status.contains("(agent-a)") && status.contains("(agent-b)"), "{status}");
+
+    let diff = json(&m.tree, &["diff", "agent-a", "--units", "--json"]);
+    let files: Vec<&str> =
+        diff.as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(files, ["added.txt", "lib.rs"]);
+    assert_eq!(diff[1]["units"][0]["id"], "lib.rs::two");
+    assert!(ok(&m.tree, &["diff", "agent-a", "--stat"]).contains("2 files changed"));
+
+    // A mounted session is not closed by a merge; --keep rebases it.
+    let refused = fails(&m.tree, &["merge", "agent-a"]);
+    assert!(refused.contains("is mounted at"), "{refused}");
+    let out = ok(&m.tree, &["merge", "agent-a", "--keep"]);
+    assert!(out.contains("merged session agent-a into main"), "{out}");
+    // Main's mount shows it at once: both functions' edits.
+    let merged = std::fs::read_to_string(m.mnt.join("lib.rs")).unwrap();
+    assert_eq!(merged, LIB.replace("    1\n", "    10\n").replace("    2\n", "    20\n"));
+    assert_eq!(std::fs::read_to_string(m.mnt.join("added.txt")).unwrap(), "from a\n");
+    // The kept session now sees the new main too.
+    assert_eq!(std::fs::read_to_string(a.join("lib.rs")).unwrap(), merged);
+
+    // The other session merges cleanly after (it changed another file).
+    umount(&m, &b);
+    let out = ok(&m.tree, &["merge", "agent-b"]);
+    assert!(out.contains("session closed"), "{out}");
+    assert_eq!(std::fs::read_to_string(m.mnt.join("README")).unwrap(), "hello from b\n");
+
+    // rm refuses a mounted session; --force unmounts it.
+    let refused = fails(&m.tree, &["session", "rm", "agent-a"]);
+    assert!(refused.contains("is mounted at"), "{refused}");
+    ok(&m.tree, &["session", "rm", "agent-a", "--force"]);
+    assert_eq!(ok(&m.tree, &["session", "list"]).trim(), "no sessions");
+}
+
+#[test]
+fn a_conflict_names_the_function_and_changes_nothing_in_main() {
+    let m = Mounted::new(&[("lib.rs", LIB)]);
+    let s = mount_session(&m, "fix");
+    std::fs::write(s.join("lib.rs"), LIB.replace("    1\n", "    12\n")).unwrap();
+    std::fs::write(m.mnt.join("lib.rs"), LIB.replace("    1\n", "    11\n")).unwrap();
+    umount(&m, &s);
+    let before = ok(&m.tree, &["log", "--json"]);
+
+    let out = super::cortex(&m.tree, &["merge", "fix"]);
+    assert_eq!(out.status.code(), Some(1), "a merge with conflicts exits non-zero");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CONFLICT (content) lib.rs::one in lib.rs"), "{stdout}");
+    assert_eq!(ok(&m.tree, &["log", "--json"]), before, "main did not move");
+    let conflicts = json(&m.tree, &["conflicts", "fix", "--json"]);
+    assert_eq!(conflicts[0]["unit"], "lib.rs::one");
+    assert_eq!(conflicts[0]["ours"], "    11\n");
+    assert_eq!(conflicts[0]["theirs"], "    12\n");
+
+    // Settled the session's way.
+    ok(&m.tree, &["merge", "fix", "--strategy", "theirs"]);
+    assert_eq!(
+        std::fs::read_to_string(m.mnt.join("lib.rs")).unwrap(),
+        LIB.replace("    1\n", "    12\n")
+    );
+}
+
+#[test]
+fn bad_and_unknown_sessions_get_clear_errors() {
+    let m = Mounted::new(&[("a.txt", "a\n")]);
+    for bad in ["Bad", "a b", "../x", "x;y"] {
+        let err = fails(&m.tree, &["session", "new", bad]);
+        assert!(err.contains("bad session name"), "{bad}: {err}");
+    }
+    let err = fails(&m.tree, &["merge", "ghost"]);
+    assert!(err.contains("no session named ghost"), "{err}");
+    let mnt = m.tmp.path().join("ghost");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let err = fails(&m.tree, &["mount", "--session", "ghost", mnt.to_str().unwrap()]);
+    assert!(err.contains("--create"), "{err}");
+    let err = fails(&m.tree, &["diff", "ghost"]);
+    assert!(err.contains("no session named ghost"), "{err}");
+}
