@@ -353,9 +353,12 @@ mod tests {
         let text = serde_json::to_string(&req).unwrap();
         assert_eq!(
             text,
-            r#"{"op":"mount","mountpoint":"/mnt/x","read_only":true,"allow_other":false}"#
+            r#"{"op":"mount","mountpoint":"/mnt/x","read_only":true,"allow_other":false,"session":null,"create":false}"#
         );
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), req);
+        // An older client's mount request (no session fields) still reads.
+        let old = r#"{"op":"mount","mountpoint":"/mnt/x","read_only":true,"allow_other":false}"#;
+        assert_eq!(serde_json::from_str::<Request>(old).unwrap(), req);
         let resp = Response::Error { message: "no".into() };
         assert_eq!(serde_json::to_string(&resp).unwrap(), r#"{"result":"error","message":"no"}"#);
     }
