@@ -51,8 +51,13 @@ pub enum Request {
     Export { dir: PathBuf, force: bool },
     /// `cortex import`: `dir` imported into main; mounts see it at once.
     Import { dir: PathBuf, include_git: bool, no_ignore: bool },
-    /// A question to main's code graph, brought up to date first.
-    Graph { query: crate::query::GraphQuery },
+    /// A question to the code graph of main (or of `session`), brought up
+    /// to date first.
+    Graph {
+        query: crate::query::GraphQuery,
+        #[serde(default)]
+        session: Option<String>,
+    },
     /// A session command (`cortex session …`, `diff`, `merge`, `conflicts`).
     Session { command: crate::session::Command },
 }

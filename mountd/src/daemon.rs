@@ -227,7 +227,7 @@ impl Daemon {
             Request::Import { dir, include_git, no_ignore } => {
                 self.import(&dir, include_git, no_ignore).await
             }
-            Request::Graph { query } => self.graph(&query).await,
+            Request::Graph { query, session } => self.graph(&query, session.as_deref()).await,
             Request::Session { command } => self.session(&command).await,
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
@@ -380,10 +380,23 @@ impl Daemon {
     }
 
     /// Answers from main's graph, after bringing it to what the mounts show.
-    async fn graph(&self, query: &cortex::query::GraphQuery) -> Result<Response> {
+    async fn graph(
+        &self,
+        query: &cortex::query::GraphQuery,
+        session: Option<&str>,
+    ) -> Result<Response> {
         self.flush().await?;
-        self.index().await?;
-        Ok(Response::Graph { answer: cortex::query::run(&self.store, query).await? })
+        let Some(name) = session else {
+            self.index().await?;
+            return Ok(Response::Graph { answer: cortex::query::run(&self.store, query).await? });
+        };
+        // A session's graph lives in its namespace; brought to its head.
+        let store = self.store.session(name).await?;
+        {
+            let _one = self.indexing.lock().await;
+            cortex::index::index_head(&store).await?;
+        }
+        Ok(Response::Graph { answer: cortex::query::run(&store, query).await? })
     }
 
     /// A session command. Pending writes go to the store first; after a

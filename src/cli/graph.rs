@@ -16,6 +16,9 @@ use super::output::print_json;
 
 #[derive(Debug, clap::Args)]
 pub struct UnitsArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// A file or directory of the tree (default: all of it).
     #[arg(default_value = "")]
     pub path: String,
@@ -25,6 +28,9 @@ pub struct UnitsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SymbolArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// A unit's name, or the start of its id (`src/lib.rs::Parser`).
     pub name: String,
     #[arg(long)]
@@ -33,6 +39,9 @@ pub struct SymbolArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct WalkArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// A unit id, or a name or id prefix that only one unit has.
     pub id: String,
     /// How many steps to follow.
@@ -44,6 +53,9 @@ pub struct WalkArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DepsArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// A file of the tree.
     pub path: String,
     #[arg(long)]
@@ -52,6 +64,9 @@ pub struct DepsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ImpactArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// Unit ids (or unique names) and files.
     #[arg(required = true)]
     pub targets: Vec<String>,
@@ -69,6 +84,9 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
+    /// Ask the code graph of this session instead of main\'s.
+    #[arg(long, value_name = "NAME")]
+    pub session: Option<String>,
     /// A unit id, or a name or id prefix that only one unit has.
     pub id: String,
     #[arg(long, default_value_t = 1)]
@@ -78,14 +96,20 @@ pub struct GraphArgs {
 }
 
 /// Asks the graph, through the daemon or the store.
-async fn ask(cx: &Context, query: GraphQuery) -> Result<Answer> {
+async fn ask(cx: &Context, query: GraphQuery, session: &Option<String>) -> Result<Answer> {
     if let Some(dir) = cx.daemon()? {
-        return match cx.ask(&dir, Request::Graph { query })? {
+        let request = Request::Graph { query, session: session.clone() };
+        return match cx.ask(&dir, request)? {
             Response::Graph { answer } => Ok(answer),
             other => bail!("unexpected answer from the mount daemon: {other:?}"),
         };
     }
-    cx.with_store(async |store| {
+    cx.with_store(async |main| {
+        let view = match session {
+            Some(name) => Some(main.session(name).await?),
+            None => None,
+        };
+        let store = view.as_ref().unwrap_or(main);
         cortex::index::index_head(store).await?;
         Ok(cortex::query::run(store, &query).await?)
     })
@@ -115,7 +139,7 @@ fn location(u: &UnitInfo) -> String {
 }
 
 pub async fn units(cx: &Context, args: UnitsArgs) -> Result<ExitCode> {
-    let answer = ask(cx, GraphQuery::Units { path: args.path }).await?;
+    let answer = ask(cx, GraphQuery::Units { path: args.path }, &args.session).await?;
     if args.json {
         return json(&answer);
     }
@@ -153,7 +177,7 @@ pub async fn units(cx: &Context, args: UnitsArgs) -> Result<ExitCode> {
 }
 
 pub async fn symbol(cx: &Context, args: SymbolArgs) -> Result<ExitCode> {
-    let answer = ask(cx, GraphQuery::Symbol { name: args.name.clone() }).await?;
+    let answer = ask(cx, GraphQuery::Symbol { name: args.name.clone() }, &args.session).await?;
     if args.json {
         return json(&answer);
     }
@@ -193,7 +217,7 @@ pub async fn callers(cx: &Context, args: WalkArgs, callees: bool) -> Result<Exit
     } else {
         GraphQuery::Callers { id: args.id, depth: args.depth }
     };
-    let answer = ask(cx, query).await?;
+    let answer = ask(cx, query, &args.session).await?;
     if args.json {
         return json(&answer);
     }
@@ -208,7 +232,7 @@ pub async fn callers(cx: &Context, args: WalkArgs, callees: bool) -> Result<Exit
 }
 
 pub async fn deps(cx: &Context, args: DepsArgs) -> Result<ExitCode> {
-    let answer = ask(cx, GraphQuery::Deps { path: args.path }).await?;
+    let answer = ask(cx, GraphQuery::Deps { path: args.path }, &args.session).await?;
     if args.json {
         return json(&answer);
     }
@@ -231,7 +255,9 @@ pub async fn deps(cx: &Context, args: DepsArgs) -> Result<ExitCode> {
 }
 
 pub async fn impact(cx: &Context, args: ImpactArgs) -> Result<ExitCode> {
-    let answer = ask(cx, GraphQuery::Impact { targets: args.targets, depth: args.depth }).await?;
+    let answer =
+        ask(cx, GraphQuery::Impact { targets: args.targets, depth: args.depth }, &args.session)
+            .await?;
     if args.json {
         return json(&answer);
     }
@@ -251,7 +277,9 @@ pub async fn impact(cx: &Context, args: ImpactArgs) -> Result<ExitCode> {
 }
 
 pub async fn graph(cx: &Context, args: GraphArgs) -> Result<ExitCode> {
-    let answer = ask(cx, GraphQuery::Neighbourhood { id: args.id, depth: args.depth }).await?;
+    let answer =
+        ask(cx, GraphQuery::Neighbourhood { id: args.id, depth: args.depth }, &args.session)
+            .await?;
     let Answer::Neighbourhood { nodes, edges } = answer else { bail!("unexpected answer") };
     let short: BTreeMap<&str, String> =
         nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), format!("n{i}"))).collect();

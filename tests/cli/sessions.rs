@@ -124,3 +124,32 @@ fn bad_and_unknown_sessions_get_clear_errors() {
     let err = fails(&m.tree, &["diff", "ghost"]);
     assert!(err.contains("no session named ghost"), "{err}");
 }
+
+#[test]
+fn a_sessions_code_graph_is_its_own_view() {
+    let m = Mounted::new(&[("lib.rs", "pub fn one() -> u32 {\n    1\n}\n")]);
+    let s = mount_session(&m, "graphy");
+    std::fs::write(
+        s.join("lib.rs"),
+        "pub fn one() -> u32 {\n    two()\n}\npub fn two() -> u32 {\n    2\n}\n",
+    )
+    .unwrap();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let v = json(&m.tree, args);
+        v["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&["units", "lib.rs", "--json", "--session", "graphy"]),
+        ["lib.rs", "lib.rs::one", "lib.rs::two"]
+    );
+    assert_eq!(ids(&["units", "lib.rs", "--json"]), ["lib.rs", "lib.rs::one"]);
+    let callers = ok(&m.tree, &["callers", "lib.rs::two", "--session", "graphy"]);
+    assert!(callers.contains("lib.rs::one"), "{callers}");
+    let err = fails(&m.tree, &["callers", "lib.rs::two"]);
+    assert!(err.contains("lib.rs::two"), "{err}");
+}
