@@ -442,6 +442,52 @@ async fn with_content(store: &Store, like: Option<&Entry>, text: &str) -> Result
     Ok(entry)
 }
 
+/// Who is on what: claims, what live sessions have changed (files and
+/// units), and where two sessions meet (conflicts ahead).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoReport {
+    pub claims: Vec<crate::store::sessions::Claim>,
+    /// Each file or unit some session changed, with those sessions.
+    pub editing: Vec<Editing>,
+    /// Files or units two sessions changed, or one changed and another
+    /// claimed: merge conflicts ahead.
+    pub ahead: Vec<Editing>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Editing {
+    pub target: String,
+    pub sessions: Vec<String>,
+}
+
+/// `cortex who [PATH|UNIT]`: everything, or what concerns `target` (a
+/// path, a unit id, or a prefix of them).
+pub async fn who(store: &Store, target: Option<&str>) -> Result<WhoReport> {
+    let concerns = |t: &str| target.is_none_or(|want| t == want || t.starts_with(want));
+    let mut by_target: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for info in store.sessions().await? {
+        for file in diff(store, &info.name, true).await? {
+            by_target.entry(file.path.clone()).or_default().insert(info.name.clone());
+            for u in file.units {
+                by_target.entry(u.id).or_default().insert(info.name.clone());
+            }
+        }
+    }
+    let claims: Vec<_> =
+        store.claims().await?.into_iter().filter(|c| concerns(&c.target)).collect();
+    let mut report = WhoReport { claims, ..WhoReport::default() };
+    for (t, sessions) in by_target.into_iter().filter(|(t, _)| concerns(t)) {
+        let claimed_by_other =
+            report.claims.iter().any(|c| c.target == t && sessions.iter().any(|s| s != &c.session));
+        let entry = Editing { target: t, sessions: sessions.into_iter().collect() };
+        if entry.sessions.len() > 1 || claimed_by_other {
+            report.ahead.push(entry.clone());
+        }
+        report.editing.push(entry);
+    }
+    Ok(report)
+}
+
 /// A session command, as the CLI sends it to the daemon (or runs it on the
 /// store itself when no daemon holds it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -466,6 +512,17 @@ pub enum Command {
     },
     Conflicts {
         name: String,
+    },
+    Claim {
+        name: String,
+        targets: Vec<String>,
+    },
+    Release {
+        name: String,
+        targets: Vec<String>,
+    },
+    Who {
+        target: Option<String>,
     },
 }
 
@@ -494,6 +551,15 @@ pub async fn execute(store: &Store, command: &Command) -> Result<serde_json::Val
         Command::Diff { name, units } => json(&diff(store, name, *units).await?),
         Command::Merge { name, options } => json(&merge(store, name, *options).await?),
         Command::Conflicts { name } => json(&conflicts(store, name).await?),
+        Command::Claim { name, targets } => {
+            store.claim(name, targets).await?;
+            serde_json::json!({ "session": name, "claimed": targets })
+        }
+        Command::Release { name, targets } => {
+            let released = store.release(name, targets).await?;
+            serde_json::json!({ "session": name, "released": released })
+        }
+        Command::Who { target } => json(&who(store, target.as_deref()).await?),
     })
 }
 

@@ -85,6 +85,12 @@ enum Command {
     Merge(session::MergeArgs),
     /// A session's conflicts from its last merge attempt.
     Conflicts(session::ConflictsArgs),
+    /// Claim files or units for a session (advisory).
+    Claim(session::ClaimArgs),
+    /// Release a session's claims.
+    Release(session::ReleaseArgs),
+    /// Who claims or has changed what, and where sessions will conflict.
+    Who(session::WhoArgs),
 }
 
 /// What every command needs to find its store.
@@ -154,6 +160,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => session::diff(&cx, args).await,
         Command::Merge(args) => session::merge(&cx, args).await,
         Command::Conflicts(args) => session::conflicts(&cx, args).await,
+        Command::Claim(args) => session::claim(&cx, args).await,
+        Command::Release(args) => session::release(&cx, args).await,
+        Command::Who(args) => session::who(&cx, args).await,
     }
 }
 

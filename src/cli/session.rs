@@ -254,3 +254,69 @@ pub async fn conflicts(cx: &Context, args: ConflictsArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ClaimArgs {
+    /// The session claiming.
+    name: String,
+    /// Files (tree paths) or unit ids.
+    #[arg(required = true)]
+    targets: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// The session releasing.
+    name: String,
+    /// What to release (default: all its claims).
+    targets: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhoArgs {
+    /// A file, a unit id, or a prefix of them (default: everything).
+    target: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn claim(cx: &Context, args: ClaimArgs) -> Result<ExitCode> {
+    call(cx, Command::Claim { name: args.name.clone(), targets: args.targets.clone() }).await?;
+    for t in &args.targets {
+        println!("{} claims {t}", args.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn release(cx: &Context, args: ReleaseArgs) -> Result<ExitCode> {
+    let value =
+        call(cx, Command::Release { name: args.name.clone(), targets: args.targets }).await?;
+    println!("{} released {} claims", args.name, value["released"]);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn who(cx: &Context, args: WhoArgs) -> Result<ExitCode> {
+    let value = call(cx, Command::Who { target: args.target }).await?;
+    if args.json {
+        print_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report: cortex::session::WhoReport = serde_json::from_value(value)?;
+    for c in &report.claims {
+        println!("claimed  {:<40} by {}", c.target, c.session);
+    }
+    for e in &report.editing {
+        println!("changed  {:<40} in {}", e.target, e.sessions.join(", "));
+    }
+    for e in &report.ahead {
+        println!(
+            "AHEAD    {:<40} {} meet here: a conflict ahead",
+            e.target,
+            e.sessions.join(" and ")
+        );
+    }
+    if report.claims.is_empty() && report.editing.is_empty() {
+        println!("nobody");
+    }
+    Ok(ExitCode::SUCCESS)
+}

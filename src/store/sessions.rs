@@ -162,7 +162,7 @@ impl Store {
         self.session_info(name).await?;
         let main = self.main_view().await?;
         main.db
-            .query("DELETE type::record('session', $name)")
+            .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
             .bind(("name", name.to_owned()))
             .await
             .and_then(|r| r.check())
@@ -245,5 +245,81 @@ impl Store {
             .and_then(|r| r.check())
             .map_err(|e| Error::db(format!("rebase session {name}"), e))?;
         Ok(())
+    }
+}
+
+/// An advisory claim: a session working on a file or a unit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
+pub struct Claim {
+    pub session: String,
+    pub target: String,
+}
+
+impl Store {
+    /// Claims `targets` for session `name`. A target another session holds
+    /// is refused, naming the holder, and nothing is claimed.
+    pub async fn claim(&self, name: &str, targets: &[String]) -> Result<()> {
+        self.session_info(name).await?;
+        let held: Vec<Claim> = self
+            .claims()
+            .await?
+            .into_iter()
+            .filter(|c| c.session != name && targets.contains(&c.target))
+            .collect();
+        if let Some(c) = held.first() {
+            return Err(Error::InvalidInput(format!(
+                "{} is claimed by session {}; ask it to release it (`cortex release {} {}`) or work on something else",
+                c.target, c.session, c.session, c.target
+            )));
+        }
+        let main = self.main_view().await?;
+        let rows: Vec<Claim> =
+            targets.iter().map(|t| Claim { session: name.to_owned(), target: t.clone() }).collect();
+        main.db
+            .query("FOR $c IN $rows { UPSERT type::record('claim', [$c.target, $c.session]) CONTENT $c RETURN NONE; }")
+            .bind(("rows", rows))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("record claims", e))?;
+        Ok(())
+    }
+
+    /// Releases the session's claims on `targets`, or all of them.
+    pub async fn release(&self, name: &str, targets: &[String]) -> Result<usize> {
+        let mine: Vec<Claim> = self
+            .claims()
+            .await?
+            .into_iter()
+            .filter(|c| c.session == name && (targets.is_empty() || targets.contains(&c.target)))
+            .collect();
+        let ids: Vec<RecordId> = mine
+            .iter()
+            .map(|c| {
+                let key = surrealdb::types::Array::from(vec![
+                    c.target.clone().into_value(),
+                    c.session.clone().into_value(),
+                ]);
+                RecordId::new("claim", surrealdb::types::RecordIdKey::Array(key))
+            })
+            .collect();
+        let main = self.main_view().await?;
+        main.db
+            .query("DELETE $ids")
+            .bind(("ids", ids))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("release claims", e))?;
+        Ok(mine.len())
+    }
+
+    /// Every claim, by target.
+    pub async fn claims(&self) -> Result<Vec<Claim>> {
+        let main = self.main_view().await?;
+        let mut res = main
+            .db
+            .query("SELECT session, target FROM claim ORDER BY target, session")
+            .await
+            .map_err(|e| Error::db("read claims", e))?;
+        res.take(0).map_err(|e| Error::db("read claims", e))
     }
 }

@@ -153,3 +153,31 @@ fn a_sessions_code_graph_is_its_own_view() {
     let err = fails(&m.tree, &["callers", "lib.rs::two"]);
     assert!(err.contains("lib.rs::two"), "{err}");
 }
+
+#[test]
+fn claims_are_advisory_and_who_shows_conflicts_ahead() {
+    let m = Mounted::new(&[("lib.rs", LIB), ("other.txt", "x\n")]);
+    let a = mount_session(&m, "ann");
+    let b = mount_session(&m, "bob");
+    ok(&m.tree, &["claim", "ann", "lib.rs::one"]);
+    let err = fails(&m.tree, &["claim", "bob", "lib.rs::one"]);
+    assert!(err.contains("claimed by session ann"), "{err}");
+    // Advisory: bob can still edit it; who then shows where they meet.
+    std::fs::write(a.join("lib.rs"), LIB.replace("    1\n", "    10\n")).unwrap();
+    std::fs::write(b.join("lib.rs"), LIB.replace("    1\n", "    11\n")).unwrap();
+    std::fs::write(b.join("other.txt"), "y\n").unwrap();
+    let who = json(&m.tree, &["who", "--json"]);
+    let ahead: Vec<&str> =
+        who["ahead"].as_array().unwrap().iter().map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(ahead, ["lib.rs", "lib.rs::one"]);
+    let one = json(&m.tree, &["who", "lib.rs::one", "--json"]);
+    assert_eq!(one["claims"][0]["session"], "ann");
+    assert_eq!(one["editing"][0]["sessions"], serde_json::json!(["ann", "bob"]));
+    let text = ok(&m.tree, &["who", "other.txt"]);
+    assert!(
+        text.contains("other.txt") && text.contains("bob") && !text.contains("AHEAD"),
+        "{text}"
+    );
+    assert!(ok(&m.tree, &["release", "ann"]).contains("released 1"));
+    ok(&m.tree, &["claim", "bob", "lib.rs::one"]);
+}
