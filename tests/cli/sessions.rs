@@ -181,3 +181,88 @@ fn claims_are_advisory_and_who_shows_conflicts_ahead() {
     assert!(ok(&m.tree, &["release", "ann"]).contains("released 1"));
     ok(&m.tree, &["claim", "bob", "lib.rs::one"]);
 }
+
+/// What session `i`'s writer leaves in its directory `w{i}/`: files
+/// written, some renamed, some deleted, one rewritten.
+fn expected_of(i: usize) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in 0..40 {
+        let name = match f {
+            0..10 => format!("w{i}/renamed-{f}.txt"),
+            10..20 => continue, // deleted
+            _ => format!("w{i}/f{f}.txt"),
+        };
+        out.insert(name, format!("session {i} file {f}\n"));
+    }
+    out.insert(format!("w{i}/f39.txt"), format!("session {i} rewrote 39\n"));
+    out
+}
+
+const WRITER: &str = r#"
+mkdir -p "w$I"
+for f in $(seq 0 39); do printf 'session %s file %s\n' "$I" "$f" > "w$I/f$f.txt"; done
+for f in $(seq 0 9); do mv "w$I/f$f.txt" "w$I/renamed-$f.txt"; done
+for f in $(seq 10 19); do rm "w$I/f$f.txt"; done
+printf 'session %s rewrote 39\n' "$I" > "w$I/f39.txt.tmp" && mv "w$I/f39.txt.tmp" "w$I/f39.txt"
+sync
+"#;
+
+/// Files below `root` (`.cortex` aside) with their text.
+fn files_below(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn eight_sessions_written_at_once_lose_and_misroute_nothing() {
+    let m = Mounted::new(&[("shared.txt", "base\n")]);
+    let n = 8;
+    let mounts: Vec<PathBuf> = (0..n).map(|i| mount_session(&m, &format!("w{i}"))).collect();
+    // Eight writers at once, one per session, plus one on main.
+    let children: Vec<std::process::Child> = mounts
+        .iter()
+        .enumerate()
+        .map(|(i, mnt)| {
+            std::process::Command::new("bash")
+                .args(["-euo", "pipefail", "-c", WRITER])
+                .env("I", i.to_string())
+                .current_dir(mnt)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::fs::write(m.mnt.join("main-only.txt"), "main\n").unwrap();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    // Each view holds exactly main's base plus its own writes.
+    for (i, mnt) in mounts.iter().enumerate() {
+        let mut want = expected_of(i);
+        want.insert("shared.txt".into(), "base\n".into());
+        assert_eq!(files_below(mnt), want, "session w{i}");
+    }
+    // Merged one by one, main ends with everything, each where it belongs.
+    for (i, mnt) in mounts.iter().enumerate() {
+        umount(&m, mnt);
+        let out = ok(&m.tree, &["merge", &format!("w{i}")]);
+        assert!(out.contains("session closed"), "{out}");
+    }
+    let mut want: std::collections::BTreeMap<String, String> =
+        (0..n).flat_map(expected_of).collect();
+    want.insert("shared.txt".into(), "base\n".into());
+    want.insert("main-only.txt".into(), "main\n".into());
+    assert_eq!(files_below(&m.mnt), want);
+}
