@@ -106,8 +106,8 @@ impl Store {
             }
             return Err(Error::db(format!("create session {name}"), e));
         }
-        // Its namespace: the schema, and a first snapshot at the base.
-        main.session(name).await?;
+        // Its namespace gets its schema and first snapshot when first
+        // opened (`session`): forking is this one record.
         main.session_info(name).await
     }
 
