@@ -160,3 +160,68 @@ fn kill_9_of_the_daemon_loses_nothing_fsynced() {
     assert_eq!(std::fs::read(mnt.join("README")).unwrap(), b"base\n");
     ok(&tree, &["umount", m]);
 }
+
+/// Paths and file bytes (directories as None): what a merge must keep,
+/// times aside.
+fn contents(p: BTreeMap<Vec<u8>, Node>) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    p.into_iter()
+        .map(|(path, node)| {
+            let data = match node {
+                Node::File { data, .. } => Some(data),
+                _ => None,
+            };
+            (path, data)
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("proj");
+    let smnt = tmp.path().join("s");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::create_dir_all(&smnt).unwrap();
+    std::fs::write(tree.join("README"), b"before\n").unwrap();
+    ok(&tree, &["init"]);
+    let old = contents(exported(&tree, &tmp.path().join("old")));
+
+    // A session that changes many files: its merge takes a while.
+    ok(&tree, &["mount", "--session", "big", "--create", smnt.to_str().unwrap()]);
+    generate(&smnt, 0);
+    std::fs::write(smnt.join("README"), b"after\n").unwrap();
+    let merged = contents(picture(&smnt));
+    ok(&tree, &["umount", smnt.to_str().unwrap()]);
+    // The daemon goes with its last mount.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let delays = [0u64, 10, 30, 60, 100, 200, 400, 800, 1500, 3000];
+    let mut outcomes = Vec::new();
+    for (round, delay) in delays.iter().enumerate() {
+        let mut child = command(&tree, &["merge", "big", "--keep"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until_it_holds_the_store(&tree, child.id());
+        std::thread::sleep(Duration::from_millis(*delay));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let got = contents(exported(&tree, &tmp.path().join(format!("out{round}"))));
+        let which = if got == merged {
+            "merged"
+        } else if got == old {
+            "old"
+        } else {
+            panic!("round {round}: main is neither as it was nor merged ({} paths)", got.len())
+        };
+        outcomes.push((round, *delay, status.success(), which));
+        if which == "merged" {
+            break;
+        }
+    }
+    eprintln!("kill -9 mid-merge outcomes (round, delay ms, finished, main): {outcomes:?}");
+    // Whatever happened, the merge completes afterwards.
+    ok(&tree, &["merge", "big"]);
+    let last = contents(exported(&tree, &tmp.path().join("final")));
+    assert!(last == merged, "main after the merge is not the merged tree");
+}
