@@ -3,6 +3,7 @@
 mod commands;
 mod crash;
 mod graph;
+mod merge_scenarios;
 mod mount;
 mod sessions;
 
