@@ -49,6 +49,19 @@ printf '\npub fn demo_caller() { let _ = crate::task::spawn(async {}); }\n' >> "
 say "$cortex" callers src/task/spawn.rs::spawn
 say "$cortex" impact src/task/spawn.rs::spawn --depth 2
 say "$cortex" graph src/task/spawn.rs::spawn --format mermaid
+
+# A session: an agent's own view, mounted beside main, merged back by unit.
+mkdir "$work/agent"
+say "$cortex" mount --session agent --create "$work/agent"
+printf '\n/// Written in a session.\npub fn from_the_session() {}\n' >> "$work/agent/src/lib.rs"
+say "$cortex" session list
+say "$cortex" diff agent --units
+say grep -c from_the_session "$work/mnt/src/lib.rs" || true
+say "$cortex" merge agent --dry-run
+say "$cortex" merge agent --keep
+say grep -c from_the_session "$work/mnt/src/lib.rs"
+say "$cortex" umount "$work/agent"
+say "$cortex" session rm agent
 say "$cortex" umount "$work/mnt"
 say "$cortex" log -n 3
 say "$cortex" cat src/lib.rs | tail -2
