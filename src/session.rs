@@ -204,7 +204,13 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
         let main_head = store.head().await?;
         let theirs = session.head().await?.root;
         let (base, ours) = (info.base_root, main_head.root);
-        let plan = plan(store, base, ours, theirs, options.strategy).await?;
+        let settled: code::Settled = session
+            .conflicts()
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.unit, (c.main_hash?, c.session_hash?))))
+            .collect();
+        let plan = plan(store, base, ours, theirs, options.strategy, &settled).await?;
         let mut report = MergeReport {
             session: name.to_owned(),
             taken: plan.taken,
@@ -291,6 +297,7 @@ async fn plan(
     ours: ContentHash,
     theirs: ContentHash,
     strategy: Strategy,
+    settled: &code::Settled,
 ) -> Result<Plan> {
     let ch_theirs = snapshot::diff(store, base, theirs).await?;
     let ch_ours = snapshot::diff(store, base, ours).await?;
@@ -353,10 +360,32 @@ async fn plan(
         }
         let o = entry_at(store, ours, path).await?;
         let b = entry_at(store, base, path).await?;
-        let conflict = |kind: &str, unit: String, texts: [Option<String>; 3]| {
-            let [base, ours, theirs] = texts;
-            ConflictRecord { path: shown.clone(), unit, kind: kind.into(), base, ours, theirs }
+        // A whole file's texts' hashes, for conflicts of the file as such.
+        let bytes_hash = async |e: Option<&Entry>| -> Result<String> {
+            Ok(match e.map(|e| &e.kind) {
+                Some(EntryKind::File { content, .. }) => content.to_hex(),
+                Some(_) => "special".into(),
+                None => String::new(),
+            })
         };
+        let (ours_hash, theirs_hash) =
+            (bytes_hash(o.as_ref()).await?, bytes_hash(t.as_ref()).await?);
+        let file_settled =
+            settled.get(&shown).is_some_and(|(m, s)| *m == ours_hash && *s != theirs_hash);
+        let conflict =
+            |kind: &str, unit: String, texts: [Option<String>; 3], hashes: (String, String)| {
+                let [base, ours, theirs] = texts;
+                ConflictRecord {
+                    path: shown.clone(),
+                    unit,
+                    kind: kind.into(),
+                    base,
+                    ours,
+                    theirs,
+                    main_hash: Some(hashes.0),
+                    session_hash: Some(hashes.1),
+                }
+            };
         match (&o, &t) {
             (None, None) => continue,
             (Some(x), Some(y)) if x.same_content(y) => continue,
@@ -371,9 +400,15 @@ async fn plan(
                     Strategy::Theirs => {
                         plan.edits.insert(path.clone(), t.clone());
                     }
-                    Strategy::Auto => {
-                        plan.conflicts.push(conflict("delete/modify", shown.clone(), texts))
+                    Strategy::Auto if file_settled => {
+                        plan.edits.insert(path.clone(), t.clone());
                     }
+                    Strategy::Auto => plan.conflicts.push(conflict(
+                        "delete/modify",
+                        shown.clone(),
+                        texts,
+                        (ours_hash, theirs_hash),
+                    )),
                 }
                 continue;
             }
@@ -387,8 +422,8 @@ async fn plan(
         );
         let kind = if b.is_some() { "content" } else { "add/add" };
         let merged = match (&texts, b.is_some()) {
-            ((Some(bt), Some(ot), Some(tt)), _) => Some(merge_text(&shown, bt, ot, tt)),
-            ((None, Some(ot), Some(tt)), false) => Some(merge_text(&shown, "", ot, tt)),
+            ((Some(bt), Some(ot), Some(tt)), _) => Some(merge_text(&shown, bt, ot, tt, settled)),
+            ((None, Some(ot), Some(tt)), false) => Some(merge_text(&shown, "", ot, tt, settled)),
             _ => None,
         };
         let (base_text, ours_text, theirs_text) = texts;
@@ -410,13 +445,18 @@ async fn plan(
                                 kind,
                                 c.unit,
                                 [Some(c.base), Some(c.ours), Some(c.theirs)],
+                                (c.main_hash, c.session_hash),
                             ));
                         }
+                    }
+                    _ if file_settled => {
+                        plan.edits.insert(path.clone(), t.clone());
                     }
                     _ => plan.conflicts.push(conflict(
                         "binary",
                         shown.clone(),
                         [base_text, ours_text, theirs_text],
+                        (ours_hash, theirs_hash),
                     )),
                 },
             },
@@ -425,10 +465,10 @@ async fn plan(
     Ok(plan)
 }
 
-fn merge_text(path: &str, base: &str, ours: &str, theirs: &str) -> Merged {
+fn merge_text(path: &str, base: &str, ours: &str, theirs: &str, settled: &code::Settled) -> Merged {
     match Language::of_path(path.as_bytes()) {
-        Some(language) => code::merge(path, language, base, ours, theirs),
-        None => code::by_lines(path, base, ours, theirs),
+        Some(language) => code::merge_settled(path, language, base, ours, theirs, settled),
+        None => code::by_lines_settled(path, base, ours, theirs, settled),
     }
 }
 

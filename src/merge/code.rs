@@ -35,6 +35,26 @@ pub struct Conflict {
     pub base: String,
     pub ours: String,
     pub theirs: String,
+    /// blake3 (hex) of main's and the session's whole text of the unit (or
+    /// file): how a later merge tells a settled conflict (see `Settled`).
+    pub main_hash: String,
+    pub session_hash: String,
+}
+
+/// Conflicts recorded by an earlier merge, by unit id (or path): the hashes
+/// of main's and the session's text of it then. A unit that conflicts again
+/// while main's text is unchanged and the session's has changed was settled
+/// in the session: the session's text is taken.
+pub type Settled = HashMap<String, (String, String)>;
+
+pub fn text_hash(text: &str) -> String {
+    blake3::hash(text.as_bytes()).to_hex().to_string()
+}
+
+fn is_settled(settled: &Settled, unit: &str, ours: &str, theirs: &str) -> bool {
+    settled
+        .get(unit)
+        .is_some_and(|(main, session)| *main == text_hash(ours) && *session != text_hash(theirs))
 }
 
 /// One version of a file: its text and units by id.
@@ -128,13 +148,26 @@ fn placeholders(text: &str) -> Vec<String> {
 /// Merges a code file. `path` names it in unit ids; `ours` is main now,
 /// `theirs` the session.
 pub fn merge(path: &str, language: Language, base: &str, ours: &str, theirs: &str) -> Merged {
+    merge_settled(path, language, base, ours, theirs, &Settled::new())
+}
+
+/// `merge`, with the conflicts an earlier merge recorded and the session
+/// has settled since taken the session's way.
+pub fn merge_settled(
+    path: &str,
+    language: Language,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    settled: &Settled,
+) -> Merged {
     let versions = (
         Version::parse(path, base, language),
         Version::parse(path, ours, language),
         Version::parse(path, theirs, language),
     );
     let (Some(b), Some(o), Some(t)) = versions else {
-        return by_lines(path, base, ours, theirs);
+        return by_lines_settled(path, base, ours, theirs, settled);
     };
     let region = |v| Region { version: v, start: 0, end: 0, owner: path.to_owned() };
     let (rb, ro, rt) = (
@@ -142,39 +175,63 @@ pub fn merge(path: &str, language: Language, base: &str, ours: &str, theirs: &st
         Region { end: ours.len(), ..region(&o) },
         Region { end: theirs.len(), ..region(&t) },
     );
-    let mut conflicts = Vec::new();
-    let text = merge_region(&rb, &ro, &rt, &mut conflicts);
+    let mut cx = Cx { conflicts: Vec::new(), settled };
+    let text = merge_region(&rb, &ro, &rt, &mut cx);
+    let conflicts = cx.conflicts;
     if conflicts.is_empty() { Merged::Clean(text) } else { Merged::Conflicts { text, conflicts } }
+}
+
+/// What a merge carries down the units: the conflicts so far, and those
+/// settled before.
+struct Cx<'s> {
+    conflicts: Vec<Conflict>,
+    settled: &'s Settled,
 }
 
 /// A plain line merge, conflicts named after the file.
 pub fn by_lines(path: &str, base: &str, ours: &str, theirs: &str) -> Merged {
+    by_lines_settled(path, base, ours, theirs, &Settled::new())
+}
+
+/// `by_lines`; a file whose conflict the session settled is the session's.
+pub fn by_lines_settled(
+    path: &str,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    settled: &Settled,
+) -> Merged {
     let chunks = lines::merge(base, ours, theirs);
     match lines::clean_text(&chunks) {
         Some(text) => Merged::Clean(text),
+        None if is_settled(settled, path, ours, theirs) => Merged::Clean(theirs.to_owned()),
         None => Merged::Conflicts {
             text: lines::with_markers(&chunks, "main", "session"),
-            conflicts: conflicts_of(path, &chunks),
+            conflicts: conflicts_of(path, &chunks, ours, theirs),
         },
     }
 }
 
-fn conflicts_of(unit: &str, chunks: &[Chunk]) -> Vec<Conflict> {
+/// The conflicts of `chunks`, in `unit` whose whole texts are `ours` and
+/// `theirs`.
+fn conflicts_of(unit: &str, chunks: &[Chunk], ours: &str, theirs: &str) -> Vec<Conflict> {
     chunks
         .iter()
         .filter_map(|c| match c {
-            Chunk::Conflict { base, ours, theirs } => Some(Conflict {
+            Chunk::Conflict { base, ours: o, theirs: t } => Some(Conflict {
                 unit: unit.to_owned(),
                 base: base.concat(),
-                ours: ours.concat(),
-                theirs: theirs.concat(),
+                ours: o.concat(),
+                theirs: t.concat(),
+                main_hash: text_hash(ours),
+                session_hash: text_hash(theirs),
             }),
             Chunk::Clean(_) => None,
         })
         .collect()
 }
 
-fn merge_region(b: &Region, o: &Region, t: &Region, conflicts: &mut Vec<Conflict>) -> String {
+fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     let (sb, so, st) = (b.skeleton(), o.skeleton(), t.skeleton());
     let chunks = lines::merge(&sb, &so, &st);
     // The skeleton: conflicts between units are the owner's, except two
@@ -192,11 +249,13 @@ fn merge_region(b: &Region, o: &Region, t: &Region, conflicts: &mut Vec<Conflict
                 skeleton.extend(theirs.iter().copied());
             }
             Chunk::Conflict { base, ours, theirs } => {
-                conflicts.push(Conflict {
+                cx.conflicts.push(Conflict {
                     unit: b.owner.clone(),
                     base: fill(&base.concat(), b),
                     ours: fill(&ours.concat(), o),
                     theirs: fill(&theirs.concat(), t),
+                    main_hash: text_hash(o.text()),
+                    session_hash: text_hash(t.text()),
                 });
                 skeleton.push_str(&lines::with_markers(std::slice::from_ref(c), "main", "session"));
             }
@@ -219,11 +278,14 @@ fn merge_region(b: &Region, o: &Region, t: &Region, conflicts: &mut Vec<Conflict
                 } else {
                     (String::new(), side_text)
                 };
-                conflicts.push(Conflict {
+                let (main_hash, session_hash) = (text_hash(&ours), text_hash(&theirs));
+                cx.conflicts.push(Conflict {
                     unit: id.clone(),
                     base: base_text.to_owned(),
                     ours,
                     theirs,
+                    main_hash,
+                    session_hash,
                 });
             }
         }
@@ -236,7 +298,7 @@ fn merge_region(b: &Region, o: &Region, t: &Region, conflicts: &mut Vec<Conflict
         let after = &rest[i + MARK.len_utf8()..];
         let Some(j) = after.find(MARK) else { break };
         let id = after[..j].strip_prefix("unit ").unwrap_or(&after[..j]);
-        out.push_str(&merge_unit(id, b, o, t, conflicts));
+        out.push_str(&merge_unit(id, b, o, t, cx));
         rest = &after[j + MARK.len_utf8()..];
     }
     out.push_str(rest);
@@ -285,7 +347,7 @@ fn merge_unit<'a>(
     b: &Region<'_, 'a>,
     o: &Region<'_, 'a>,
     t: &Region<'_, 'a>,
-    conflicts: &mut Vec<Conflict>,
+    cx: &mut Cx,
 ) -> String {
     let text = |r: &Region<'_, 'a>| unit_text(r, id);
     match (text(b), text(o), text(t)) {
@@ -293,20 +355,20 @@ fn merge_unit<'a>(
         (Some(base), Some(x), Some(y)) => {
             if x == y || y == base {
                 x.to_owned()
-            } else if x == base {
+            } else if x == base || is_settled(cx.settled, id, x, y) {
                 y.to_owned()
             } else {
                 // Changed on both sides: by its own units, or by lines.
                 let (ub, uo, ut) = (unit_region(b, id), unit_region(o, id), unit_region(t, id));
                 let has_children = |r: &Region| r.version.children.contains_key(id);
                 if has_children(&ub) || has_children(&uo) || has_children(&ut) {
-                    merge_region(&ub, &uo, &ut, conflicts)
+                    merge_region(&ub, &uo, &ut, cx)
                 } else {
                     let chunks = lines::merge(ub.text(), uo.text(), ut.text());
                     match lines::clean_text(&chunks) {
                         Some(text) => text,
                         None => {
-                            conflicts.extend(conflicts_of(id, &chunks));
+                            cx.conflicts.extend(conflicts_of(id, &chunks, x, y));
                             lines::with_markers(&chunks, "main", "session")
                         }
                     }
@@ -317,9 +379,11 @@ fn merge_unit<'a>(
         (None, Some(x), Some(y)) => {
             if x == y {
                 x.to_owned()
+            } else if is_settled(cx.settled, id, x, y) {
+                y.to_owned()
             } else {
                 let chunks = lines::merge("", x, y);
-                conflicts.extend(conflicts_of(id, &chunks));
+                cx.conflicts.extend(conflicts_of(id, &chunks, x, y));
                 lines::with_markers(&chunks, "main", "session")
             }
         }

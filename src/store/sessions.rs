@@ -203,6 +203,13 @@ pub struct ConflictRecord {
     pub base: Option<String>,
     pub ours: Option<String>,
     pub theirs: Option<String>,
+    /// blake3 (hex) of main's and the session's whole unit (or file) when
+    /// recorded: a later merge takes the session's side of a conflict the
+    /// session has since settled (main unchanged, the session changed).
+    #[serde(default)]
+    pub main_hash: Option<String>,
+    #[serde(default)]
+    pub session_hash: Option<String>,
 }
 
 impl Store {
@@ -221,7 +228,10 @@ impl Store {
     pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
         let mut res = self
             .db
-            .query("SELECT path, unit, kind, base, ours, theirs FROM conflict ORDER BY path, unit")
+            .query(
+                "SELECT path, unit, kind, base, ours, theirs, main_hash, session_hash \
+                 FROM conflict ORDER BY path, unit",
+            )
             .await
             .map_err(|e| Error::db("read the session's conflicts", e))?;
         res.take(0).map_err(|e| Error::db("read the session's conflicts", e))

@@ -100,11 +100,24 @@ fn a_conflict_names_the_function_and_changes_nothing_in_main() {
     assert_eq!(conflicts[0]["ours"], "    11\n");
     assert_eq!(conflicts[0]["theirs"], "    12\n");
 
-    // Settled the session's way.
-    ok(&m.tree, &["merge", "fix", "--strategy", "theirs"]);
+    // Merging again without settling anything: the same conflict.
+    assert_eq!(super::cortex(&m.tree, &["merge", "fix"]).status.code(), Some(1));
+
+    // Main changes `two` meanwhile: `one` still conflicts.
+    let main_now = LIB.replace("    1\n", "    11\n").replace("    2\n", "    22\n");
+    std::fs::write(m.mnt.join("lib.rs"), &main_now).unwrap();
+    assert_eq!(super::cortex(&m.tree, &["merge", "fix"]).status.code(), Some(1));
+    // Settled by editing `one` in the session, then merged again: clean,
+    // the session's `one` and main's `two`.
+    let s = m.tmp.path().join("s-fix");
+    ok(&m.tree, &["mount", "--session", "fix", s.to_str().unwrap()]);
+    std::fs::write(s.join("lib.rs"), LIB.replace("    1\n", "    11 + 1\n")).unwrap();
+    umount(&m, &s);
+    let out = ok(&m.tree, &["merge", "fix"]);
+    assert!(out.contains("session closed"), "{out}");
     assert_eq!(
         std::fs::read_to_string(m.mnt.join("lib.rs")).unwrap(),
-        LIB.replace("    1\n", "    12\n")
+        LIB.replace("    1\n", "    11 + 1\n").replace("    2\n", "    22\n")
     );
 }
 
