@@ -30,6 +30,9 @@ pub struct SessionSummary {
     pub created: String,
     pub age_seconds: i64,
     pub changed_files: usize,
+    /// Where it is mounted (filled in by the daemon, which knows).
+    #[serde(default)]
+    pub mounted: Vec<String>,
 }
 
 /// One file a session changed.
@@ -113,6 +116,7 @@ pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
             created: info.created.to_rfc3339(),
             age_seconds: (now - info.created).num_seconds(),
             changed_files: changed,
+            mounted: Vec::new(),
         });
     }
     Ok(out)

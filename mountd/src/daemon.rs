@@ -432,7 +432,15 @@ impl Daemon {
             }
         }
         self.flush().await?;
-        let value = cortex::session::execute(&self.store, command).await?;
+        let mut value = cortex::session::execute(&self.store, command).await?;
+        if let (Command::List, Some(list)) = (command, value.as_array_mut()) {
+            for entry in list {
+                let name = entry["name"].as_str().unwrap_or_default().to_owned();
+                let at: Vec<String> =
+                    self.mounted_at(&name).iter().map(|p| p.display().to_string()).collect();
+                entry["mounted"] = serde_json::json!(at);
+            }
+        }
         match command {
             Command::Merge { name, .. } => {
                 let main = self.main.lock().unwrap().clone();

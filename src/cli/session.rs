@@ -125,8 +125,13 @@ pub async fn session(cx: &Context, args: SessionArgs) -> Result<ExitCode> {
                     println!("no sessions");
                 }
                 for s in list {
+                    let at = if s.mounted.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  mounted at {}", s.mounted.join(", "))
+                    };
                     println!(
-                        "{:<20} from {}#{:<5} {:>5} changed files  {} old",
+                        "{:<20} from {}#{:<5} {:>5} changed files  {} old{at}",
                         s.name,
                         s.origin,
                         s.base_snapshot,

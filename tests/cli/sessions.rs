@@ -46,6 +46,8 @@ fn sessions_are_isolated_and_merge_by_function() {
     let names: Vec<&str> =
         list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["agent-a", "agent-b"]);
+    assert_eq!(list[0]["mounted"][0], a.to_str().unwrap());
+    assert!(ok(&m.tree, &["session", "list"]).contains(&format!("mounted at {}", b.display())));
     let status = ok(&m.tree, &["status"]);
     assert!(status.contains("(agent-a)") && status.contains("(agent-b)"), "{status}");
 

@@ -257,3 +257,22 @@ async fn delete_modify_binary_and_renames() {
     assert_eq!(read(&t, "blob.bin").await.unwrap(), b"\0main");
     assert_eq!(read(&t, "gone.txt").await, None);
 }
+
+#[tokio::test]
+async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
+    let (t, _tree) = forked(&[("a.txt", b"original\n"), ("lib.rs", LIB.as_bytes())]).await;
+    let s = write_through(t.session("s").await.unwrap(), "a.txt", b"changed\n").await;
+    let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
+    let diff = session::diff(&t, "s", true).await.unwrap();
+    assert_eq!(diff.len(), 2);
+    assert_eq!(diff[1].units.len(), 1);
+    assert_eq!(
+        (diff[1].units[0].id.as_str(), diff[1].units[0].change.as_str()),
+        ("lib.rs::two", "changed")
+    );
+    // Back to the original bytes: no change at all.
+    let s = write_through(s, "a.txt", b"original\n").await;
+    drop(write_through(s, "lib.rs", LIB.as_bytes()).await);
+    assert!(session::diff(&t, "s", true).await.unwrap().is_empty());
+    assert!(session::list(&t).await.unwrap()[0].changed_files == 0);
+}
