@@ -225,3 +225,68 @@ fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
     let last = contents(exported(&tree, &tmp.path().join("final")));
     assert!(last == merged, "main after the merge is not the merged tree");
 }
+
+#[test]
+fn kill_9_of_the_daemon_mid_merge_leaves_main_as_it_was_or_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("proj");
+    let (mnt, smnt) = (tmp.path().join("m"), tmp.path().join("s"));
+    for d in [&tree, &mnt, &smnt] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(tree.join("README"), b"before\n").unwrap();
+    ok(&tree, &["init"]);
+    let old = contents(exported(&tree, &tmp.path().join("old")));
+    ok(&tree, &["mount", "--session", "big", "--create", smnt.to_str().unwrap()]);
+    generate(&smnt, 1);
+    std::fs::write(smnt.join("README"), b"after\n").unwrap();
+    let merged = contents(picture(&smnt));
+    ok(&tree, &["umount", smnt.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let m = mnt.to_str().unwrap();
+    let mut outcomes = Vec::new();
+    // From 300 ms on: the request has reached the daemon (a kill before it
+    // lets the CLI merge on its own, which the test above covers).
+    for (round, delay) in [300u64, 600, 900, 1200, 1600, 2000, 2500, 3500, 5000].iter().enumerate()
+    {
+        // The merge goes through the daemon serving main's mount.
+        ok(&tree, &["mount", m]);
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(&tree, &["status", "--json"])).unwrap();
+        let pid = status["daemon_pid"].as_u64().expect("the daemon's pid") as i32;
+        let mut child = command(&tree, &["merge", "big", "--keep"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        // SAFETY: sending a signal to a process we started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let finished = child.wait().unwrap().success();
+        ok(&tree, &["umount", m]); // the mount is stale now
+        for _ in 0..500 {
+            if cortex::store::is_free(&tree.join(".cortex")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let got = contents(exported(&tree, &tmp.path().join(format!("out{round}"))));
+        let which = if got == merged {
+            "merged"
+        } else if got == old {
+            "old"
+        } else {
+            panic!("round {round}: main is neither as it was nor merged ({} paths)", got.len())
+        };
+        outcomes.push((round, *delay, finished, which));
+        if which == "merged" {
+            break;
+        }
+    }
+    eprintln!(
+        "kill -9 of the daemon mid-merge (round, delay ms, merge finished, main): {outcomes:?}"
+    );
+    ok(&tree, &["merge", "big"]);
+    assert!(contents(exported(&tree, &tmp.path().join("final"))) == merged);
+}
