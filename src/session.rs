@@ -258,7 +258,10 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
         let committed = match store.commit(new).await {
             Ok(s) => s,
             // Main moved while we merged: again, against the new main.
-            Err(Error::HeadMoved { .. }) => continue,
+            Err(Error::HeadMoved { .. }) => {
+                tracing::info!(session = name, "main moved during the merge; merging again");
+                continue;
+            }
             Err(e) => return Err(e),
         };
         report.snapshot = Some(committed.id.0);

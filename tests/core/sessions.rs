@@ -276,3 +276,32 @@ async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
     assert!(session::diff(&t, "s", true).await.unwrap().is_empty());
     assert!(session::list(&t).await.unwrap()[0].changed_files == 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_while_main_moves_loses_nothing_of_either() {
+    let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
+    let mut s = t.session("s").await.unwrap();
+    for i in 0..30 {
+        s = write_through(s, &format!("s{i}.txt"), format!("session {i}\n").as_bytes()).await;
+    }
+    drop(s);
+    // Main moves again and again while the merge runs: a merge prepared
+    // against an older head must be computed again, not lose main's moves.
+    let writer = async {
+        for i in 0..15 {
+            main_writes(&t, &format!("m{i}.txt"), format!("main {i}\n").as_bytes()).await;
+        }
+    };
+    let merging = session::merge(&t, "s", MergeOptions::default());
+    let ((), report) = tokio::join!(writer, merging);
+    assert!(report.unwrap().complete());
+    for i in 0..15 {
+        assert_eq!(read(&t, &format!("m{i}.txt")).await.unwrap(), format!("main {i}\n").as_bytes());
+    }
+    for i in 0..30 {
+        assert_eq!(
+            read(&t, &format!("s{i}.txt")).await.unwrap(),
+            format!("session {i}\n").as_bytes()
+        );
+    }
+}
