@@ -163,7 +163,7 @@ fn kill_9_of_the_daemon_loses_nothing_fsynced() {
 
 /// Paths and file bytes (directories as None): what a merge must keep,
 /// times aside.
-fn contents(p: BTreeMap<Vec<u8>, Node>) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+fn contents(p: BTreeMap<Vec<u8>, Node>) -> Contents {
     p.into_iter()
         .map(|(path, node)| {
             let data = match node {
@@ -175,25 +175,51 @@ fn contents(p: BTreeMap<Vec<u8>, Node>) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         .collect()
 }
 
-#[test]
-fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("proj");
-    let smnt = tmp.path().join("s");
+type Contents = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// A store at `tmp/proj` whose session `big` changes 4,001 files (so its
+/// merge takes seconds): the tree, main's contents, and the merged ones.
+fn store_with_a_big_session(tmp: &Path, round: usize) -> (std::path::PathBuf, Contents, Contents) {
+    let tree = tmp.join("proj");
+    let smnt = tmp.join("s");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::create_dir_all(&smnt).unwrap();
     std::fs::write(tree.join("README"), b"before\n").unwrap();
     ok(&tree, &["init"]);
-    let old = contents(exported(&tree, &tmp.path().join("old")));
-
-    // A session that changes many files: its merge takes a while.
+    let old = contents(exported(&tree, &tmp.join("old")));
     ok(&tree, &["mount", "--session", "big", "--create", smnt.to_str().unwrap()]);
-    generate(&smnt, 0);
+    generate(&smnt, round);
     std::fs::write(smnt.join("README"), b"after\n").unwrap();
     let merged = contents(picture(&smnt));
     ok(&tree, &["umount", smnt.to_str().unwrap()]);
     // The daemon goes with its last mount.
     std::thread::sleep(Duration::from_millis(1500));
+    (tree, old, merged)
+}
+
+/// Exports main and says which it is: "old" or "merged" (anything else
+/// fails the test).
+fn old_or_merged(
+    tree: &Path,
+    out: &Path,
+    old: &Contents,
+    merged: &Contents,
+    round: usize,
+) -> &'static str {
+    let got = contents(exported(tree, out));
+    if got == *merged {
+        "merged"
+    } else if got == *old {
+        "old"
+    } else {
+        panic!("round {round}: main is neither as it was nor merged ({} paths)", got.len())
+    }
+}
+
+#[test]
+fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tree, old, merged) = store_with_a_big_session(tmp.path(), 0);
 
     let delays = [0u64, 10, 30, 60, 100, 200, 400, 800, 1500, 3000];
     let mut outcomes = Vec::new();
@@ -206,14 +232,8 @@ fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
         std::thread::sleep(Duration::from_millis(*delay));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
-        let got = contents(exported(&tree, &tmp.path().join(format!("out{round}"))));
-        let which = if got == merged {
-            "merged"
-        } else if got == old {
-            "old"
-        } else {
-            panic!("round {round}: main is neither as it was nor merged ({} paths)", got.len())
-        };
+        let out = tmp.path().join(format!("out{round}"));
+        let which = old_or_merged(&tree, &out, &old, &merged, round);
         outcomes.push((round, *delay, status.success(), which));
         if which == "merged" {
             break;
@@ -229,21 +249,9 @@ fn kill_9_mid_merge_leaves_main_as_it_was_or_merged() {
 #[test]
 fn kill_9_of_the_daemon_mid_merge_leaves_main_as_it_was_or_merged() {
     let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("proj");
-    let (mnt, smnt) = (tmp.path().join("m"), tmp.path().join("s"));
-    for d in [&tree, &mnt, &smnt] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    std::fs::write(tree.join("README"), b"before\n").unwrap();
-    ok(&tree, &["init"]);
-    let old = contents(exported(&tree, &tmp.path().join("old")));
-    ok(&tree, &["mount", "--session", "big", "--create", smnt.to_str().unwrap()]);
-    generate(&smnt, 1);
-    std::fs::write(smnt.join("README"), b"after\n").unwrap();
-    let merged = contents(picture(&smnt));
-    ok(&tree, &["umount", smnt.to_str().unwrap()]);
-    std::thread::sleep(Duration::from_millis(1500));
-
+    let (tree, old, merged) = store_with_a_big_session(tmp.path(), 1);
+    let mnt = tmp.path().join("m");
+    std::fs::create_dir_all(&mnt).unwrap();
     let m = mnt.to_str().unwrap();
     let mut outcomes = Vec::new();
     // From 300 ms on: the request has reached the daemon (a kill before it
@@ -271,14 +279,8 @@ fn kill_9_of_the_daemon_mid_merge_leaves_main_as_it_was_or_merged() {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let got = contents(exported(&tree, &tmp.path().join(format!("out{round}"))));
-        let which = if got == merged {
-            "merged"
-        } else if got == old {
-            "old"
-        } else {
-            panic!("round {round}: main is neither as it was nor merged ({} paths)", got.len())
-        };
+        let out = tmp.path().join(format!("out{round}"));
+        let which = old_or_merged(&tree, &out, &old, &merged, round);
         outcomes.push((round, *delay, finished, which));
         if which == "merged" {
             break;
