@@ -167,7 +167,7 @@ fn decode_bucket(s: &str) -> Result<Bucket> {
         .collect())
 }
 
-pub fn bucket_of(name: &str) -> u32 {
+fn bucket_of(name: &str) -> u32 {
     let hash = blake3::hash(name.as_bytes());
     let b = hash.as_bytes();
     u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % NAME_BUCKETS
@@ -589,11 +589,6 @@ fn apply_names(
             bucket.remove(&name);
         }
     }
-}
-
-/// Parses a stored confidence.
-pub fn confidence_of(s: &str) -> Result<Confidence> {
-    Confidence::parse(s).ok_or_else(|| Error::Corrupt(format!("edge confidence {s:?}")))
 }
 
 /// A unit as the commands show it.

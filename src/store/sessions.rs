@@ -74,16 +74,11 @@ fn info_of(row: SessionRow) -> Result<SessionInfo> {
 }
 
 impl Store {
-    /// The handle on main's namespace, whatever view this one is.
-    async fn main_view(&self) -> Result<Store> {
-        self.with_view(View::Main).await
-    }
-
     /// Forks a session named `name` from `origin` (main or a session) at
     /// its current head. Constant time: nothing is copied.
     pub async fn create_session(&self, name: &str, origin: &View) -> Result<SessionInfo> {
         check_name(name)?;
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         let from = match origin {
             View::Main => main.head().await?,
             View::Session(o) => main.session(o).await?.head().await?,
@@ -114,7 +109,7 @@ impl Store {
     /// The registry's record of a session.
     pub async fn session_info(&self, name: &str) -> Result<SessionInfo> {
         check_name(name)?;
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         let mut res = main
             .db
             .query("SELECT * FROM ONLY type::record('session', $name)")
@@ -132,7 +127,7 @@ impl Store {
 
     /// Every session, by name.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         let mut res = main
             .db
             .query("SELECT * FROM session ORDER BY id")
@@ -160,7 +155,7 @@ impl Store {
     /// contents stay (they may be shared).
     pub async fn remove_session(&self, name: &str) -> Result<()> {
         self.session_info(name).await?;
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         main.db
             .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
             .bind(("name", name.to_owned()))
@@ -176,18 +171,6 @@ impl Store {
             .and_then(|r| r.check())
             .map_err(|e| Error::db(format!("remove the namespace of session {name}"), e))?;
         Ok(())
-    }
-
-    /// The base of this view: for a session, the snapshot it was forked at
-    /// (of its origin) and its root; for main, None.
-    pub async fn base(&self) -> Result<Option<(SnapshotId, ContentHash)>> {
-        match &self.view {
-            View::Main => Ok(None),
-            View::Session(name) => {
-                let info = self.session_info(name).await?;
-                Ok(Some((SnapshotId(info.base_snapshot), info.base_root)))
-            }
-        }
     }
 }
 
@@ -245,7 +228,7 @@ impl Store {
         base: SnapshotId,
         root: ContentHash,
     ) -> Result<()> {
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         main.db
             .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
             .bind(("name", name.to_owned()))
@@ -282,7 +265,7 @@ impl Store {
                 c.target, c.session, c.session, c.target
             )));
         }
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         let rows: Vec<Claim> =
             targets.iter().map(|t| Claim { session: name.to_owned(), target: t.clone() }).collect();
         main.db
@@ -312,7 +295,7 @@ impl Store {
                 RecordId::new("claim", surrealdb::types::RecordIdKey::Array(key))
             })
             .collect();
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         main.db
             .query("DELETE $ids")
             .bind(("ids", ids))
@@ -324,7 +307,7 @@ impl Store {
 
     /// Every claim, by target.
     pub async fn claims(&self) -> Result<Vec<Claim>> {
-        let main = self.main_view().await?;
+        let main = self.with_main().await?;
         let mut res = main
             .db
             .query("SELECT session, target FROM claim ORDER BY target, session")
