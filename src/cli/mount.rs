@@ -99,7 +99,12 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
     let answer = match &dir {
         Some(dir) => {
             let request = Request::Umount { mountpoint: mountpoint.clone() };
-            control::call(dir, &request, PATIENCE)?
+            // A daemon dying as we ask (killed, its socket still taking the
+            // connection) is no daemon: its mount is stale, cleaned below.
+            control::call(dir, &request, PATIENCE).unwrap_or_else(|e| {
+                tracing::warn!("the mount daemon did not answer ({e}); cleaning up its mount");
+                None
+            })
         }
         None => None,
     };
