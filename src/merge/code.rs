@@ -8,8 +8,11 @@
 //! class's), else by lines. A conflict names the unit. Edits to different
 //! units never meet, however close their lines are.
 //!
-//! A version that does not parse cleanly is merged by lines only: its
-//! units are not to be trusted.
+//! Where a plain line merge (as `git merge-file` does it) is clean, its
+//! text is the answer: units only ever settle what lines cannot, so Cortex
+//! never merges worse than git, and where git merges it agrees with git. A
+//! version that does not parse cleanly is merged by lines only: its units
+//! are not to be trusted.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -161,6 +164,9 @@ pub fn merge_settled(
     theirs: &str,
     settled: &Settled,
 ) -> Merged {
+    if let Some(text) = lines::clean_text(&lines::merge(base, ours, theirs)) {
+        return Merged::Clean(text);
+    }
     let versions = (
         Version::parse(path, base, language),
         Version::parse(path, ours, language),

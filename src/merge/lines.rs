@@ -1,12 +1,13 @@
 //! Three-way merge of lines, as `git merge-file` does it: the changes each
-//! side made to the base (imara-diff, histogram) are taken where they do
-//! not meet; where they overlap or touch, identical changes are taken once
-//! and different ones are a conflict.
+//! side made to the base are taken where they do not meet; where they
+//! overlap or touch, identical changes are taken once and different ones
+//! are a conflict. Each side's changes are found as git finds them (Myers,
+//! then each hunk slid as far down as it goes, git's compaction without the
+//! indent heuristic): where a hunk sits decides whether two sides touch.
 
 use std::ops::Range;
 
-use imara_diff::intern::InternedInput;
-use imara_diff::{Algorithm, diff};
+use imara_diff::{Algorithm, Diff, InternedInput};
 
 /// A piece of a merge: lines both sides agree on, or a conflict.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,15 +31,15 @@ struct Hunk {
 
 fn hunks(base: &str, side: &str, ours: bool) -> Vec<Hunk> {
     let input = InternedInput::new(base, side);
-    let mut out = Vec::new();
-    diff(Algorithm::Histogram, &input, |b: Range<u32>, s: Range<u32>| {
-        out.push(Hunk {
-            base: b.start as usize..b.end as usize,
-            side: s.start as usize..s.end as usize,
+    let mut diff = Diff::compute(Algorithm::Myers, &input);
+    diff.postprocess_no_heuristic(&input);
+    diff.hunks()
+        .map(|h| Hunk {
+            base: h.before.start as usize..h.before.end as usize,
+            side: h.after.start as usize..h.after.end as usize,
             ours,
-        });
-    });
-    out
+        })
+        .collect()
 }
 
 /// Merges `ours` and `theirs`, both changed from `base`.

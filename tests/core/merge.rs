@@ -190,3 +190,28 @@ proptest! {
         check(path, base, &apply(base, &ours), &apply(base, &theirs));
     }
 }
+
+/// Cases random edits found where we once disagreed with git, kept as
+/// plain tests so that every run checks them.
+#[test]
+fn random_cases_that_once_disagreed_with_git() {
+    let e = |at, del, text: &str| Edit { at, del, text: text.to_owned() };
+    let cases = [
+        (
+            vec![e(50, 2, ""), e(135, 1, "")],
+            vec![e(24, 0, "pub fn extra() -> u8 {\n    7\n}\n"), e(59, 0, "    let y = 1;\n")],
+        ),
+        (vec![e(0, 0, "")], vec![e(19, 0, "")]),
+        (
+            vec![e(6, 0, "    let y = 1;\n")],
+            vec![
+                e(75, 2, "        self.n += 1;\n"),
+                e(3, 2, "pub fn extra() -> u8 {\n    7\n}\n"),
+                e(39, 2, ""),
+            ],
+        ),
+    ];
+    for (ours, theirs) in cases {
+        check("src/lib.rs", RUST, &apply(RUST, &ours), &apply(RUST, &theirs));
+    }
+}
