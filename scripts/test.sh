@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 scripts/fixtures.sh
+# The embedding model and the NumPy reference its vectors are checked against.
+CORTEX_MODEL_DIR="$(scripts/model.sh)"
+CORTEX_PYTHON="$(scripts/pyenv.sh)"
+export CORTEX_MODEL_DIR CORTEX_PYTHON
 
 step() { printf '\n== %s\n' "$*" >&2; }
 

@@ -60,6 +60,10 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
 
+    /// The embedding model is missing, broken, or failed.
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+
     /// An error from SurrealDB, with what we were doing.
     #[error("store: {context}: {message}")]
     Db { context: String, message: String },

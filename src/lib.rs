@@ -6,6 +6,7 @@
 //! snapshots), [`import`] and [`export`]. ARCHITECTURE.md has the map.
 
 pub mod control;
+pub mod embed;
 pub mod error;
 pub mod export;
 pub mod graph;
@@ -15,6 +16,7 @@ pub mod index;
 pub mod merge;
 pub mod par;
 pub mod query;
+pub mod search;
 pub mod session;
 pub mod snapshot;
 pub mod store;

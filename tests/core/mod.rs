@@ -1,9 +1,11 @@
 //! The core, driven through the library against a real store engine.
 
+mod embed;
 mod errors;
 mod graph;
 mod history;
 mod merge;
 mod roundtrip;
+mod search;
 mod sessions;
 mod vfs;

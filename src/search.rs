@@ -1,0 +1,351 @@
+//! Semantic and keyword search over code units: what a unit's searchable
+//! text is, how ranked lists are fused, and how the search rows follow the
+//! code graph and get their vectors. The SurrealQL is `store::search`'s.
+//!
+//! Rows follow the graph in the background: `sync` brings a view's rows
+//! from the snapshot they describe (`meta:search_root`) to the graph's,
+//! re-reading only files whose contents changed; vectors come from a cache
+//! shared by every view (keyed by model, window and text), so a unit is
+//! embedded once whatever its file, session or history, and only units
+//! whose text changed go to the model (`embed_pending`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{DEFAULT_WINDOW, MODEL_ID, Model};
+use crate::error::Result;
+use crate::graph::Unit;
+use crate::snapshot;
+use crate::store::Store;
+use crate::store::search::{SearchQuery, SearchRow};
+
+/// Bytes of a unit's body that go into its text (the model sees at most
+/// its window of tokens; this only bounds what is stored).
+const BODY_BYTES: usize = 1200;
+
+/// Vectors written per step of `embed_pending`.
+const EMBED_STEP: usize = 256;
+
+/// How results are ranked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Keyword and semantic ranks fused (reciprocal rank fusion).
+    #[default]
+    Hybrid,
+    /// Nearest vectors to the query's.
+    Semantic,
+    /// BM25 over names, identifiers, signatures and docs.
+    Keyword,
+}
+
+/// A search and its filters (applied before the top-k cut).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Search {
+    pub query: String,
+    pub mode: Mode,
+    /// A glob over file paths (`src/**/*.rs`).
+    pub path: Option<String>,
+    pub kind: Option<String>,
+    pub language: Option<String>,
+    pub limit: usize,
+}
+
+/// One ranked unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub id: String,
+    pub kind: String,
+    pub file: String,
+    pub line: u32,
+    pub signature: String,
+    /// Fused (hybrid), cosine similarity (semantic) or BM25 (keyword).
+    pub score: f64,
+}
+
+/// Results and how much of the view they cover.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub units: u64,
+    pub embedded: u64,
+    /// Set when semantic ranking was asked for and could not be done (no
+    /// model): keyword results are given instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How far a view's search rows and vectors are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub units: u64,
+    pub embedded: u64,
+}
+
+/// A unit's searchable text: kind, qualified name, signature, doc comment,
+/// then the start of its body. The model reads it from the start, so what
+/// names the unit comes first.
+pub fn unit_text(unit: &Unit, source: &[u8]) -> String {
+    let mut text = format!("{} {}\n", unit.kind.as_str(), unit.qname);
+    if !unit.signature.is_empty() {
+        text.push_str(&unit.signature);
+        text.push('\n');
+    }
+    if !unit.doc.is_empty() {
+        text.push_str(&unit.doc);
+        text.push('\n');
+    }
+    let (s, e) = (unit.start_byte as usize, (unit.end_byte as usize).min(source.len()));
+    if s < e {
+        let body = &source[s..e];
+        let cut = floor_char_boundary(body, BODY_BYTES);
+        text.push_str(&String::from_utf8_lossy(&body[..cut]));
+    }
+    text
+}
+
+fn floor_char_boundary(bytes: &[u8], at: usize) -> usize {
+    if at >= bytes.len() {
+        return bytes.len();
+    }
+    let mut i = at;
+    while i > 0 && (bytes[i] & 0xC0) == 0x80 {
+        i -= 1;
+    }
+    i
+}
+
+/// The cache key of a text's vector.
+pub fn vector_key(text: &str, window: usize) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(MODEL_ID.as_bytes());
+    h.update(&(window as u64).to_le_bytes());
+    h.update(text.as_bytes());
+    h.finalize().to_hex().to_string()
+}
+
+/// Reciprocal rank fusion: each list gives 1/(K + rank) to what it ranks.
+pub fn fuse(lists: &[Vec<String>], limit: usize) -> Vec<(String, f64)> {
+    const K: f64 = 60.0;
+    let mut scores: BTreeMap<&str, f64> = BTreeMap::new();
+    for list in lists {
+        for (rank, id) in list.iter().enumerate() {
+            *scores.entry(id.as_str()).or_default() += 1.0 / (K + rank as f64 + 1.0);
+        }
+    }
+    let mut out: Vec<(String, f64)> =
+        scores.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out.truncate(limit);
+    out
+}
+
+/// A path glob as a regular expression: `**` any path, `*` any name part,
+/// `?` one character; everything else literal.
+pub fn glob_regex(glob: &str) -> String {
+    let mut re = String::from("^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                if chars.peek() == Some(&'/') {
+                    chars.next();
+                    re.push_str("(?:.*/)?");
+                } else {
+                    re.push_str(".*");
+                }
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' => re.push(c),
+            c => {
+                re.push('\\');
+                re.push(c);
+            }
+        }
+    }
+    re.push('$');
+    re
+}
+
+/// Brings a view's search rows to its graph's snapshot: rows of files
+/// whose contents changed are replaced, with vectors from the cache where
+/// the text was embedded before. Returns how many files were re-read.
+pub async fn sync(store: &Store, window: usize) -> Result<usize> {
+    let Some(graph_root) = store.graph_root().await? else { return Ok(0) };
+    let synced = store.search_root(window).await?;
+    if synced == Some(graph_root) {
+        return Ok(0);
+    }
+    // Files whose rows change: every code file on a first sync, else the
+    // code files that differ between the two snapshots.
+    let paths: Vec<String> = match synced {
+        None => store.code_paths().await?,
+        Some(old) => snapshot::diff(store, old, graph_root)
+            .await?
+            .into_iter()
+            .filter_map(|c| String::from_utf8(c.path).ok())
+            .collect(),
+    };
+    let files = store.code_files(&paths).await?;
+    let contents = store.read_blobs(&files.iter().map(|f| f.content).collect::<Vec<_>>()).await?;
+    let mut rows = Vec::new();
+    for f in &files {
+        let source = contents.get(&f.content).map(|b| b.as_slice()).unwrap_or_default();
+        for u in f.parsed.units.iter().skip(1) {
+            let text = unit_text(u, source);
+            rows.push(SearchRow {
+                id: u.id.clone(),
+                file: f.path.clone(),
+                kind: u.kind.as_str().to_owned(),
+                lang: f.language.as_str().to_owned(),
+                line: u.start_line,
+                signature: u.signature.clone(),
+                key: vector_key(&text, window),
+                text,
+            });
+        }
+    }
+    store.replace_search_rows(&paths, &rows, synced.is_none(), graph_root, window).await?;
+    Ok(paths.len())
+}
+
+/// Embeds the view's units that have no vector yet, a step at a time, and
+/// reports progress after each step. Returns how many were embedded.
+pub async fn embed_pending(
+    store: &Store,
+    model: &Model,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let pending = store.pending_vectors(EMBED_STEP).await?;
+        if pending.is_empty() {
+            return Ok(total);
+        }
+        // The cache may have them (another view, an earlier text).
+        let keys: Vec<String> = pending.iter().map(|p| p.key.clone()).collect();
+        let mut known = store.cached_vectors(&keys).await?;
+        let todo: Vec<&str> = pending
+            .iter()
+            .filter(|p| !known.contains_key(&p.key))
+            .map(|p| p.text.as_str())
+            .collect();
+        let mut fresh = Vec::new();
+        if !todo.is_empty() {
+            let mut unique: Vec<&str> = todo.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            let vectors = tokio::task::block_in_place(|| model.embed(&unique, &|_| {}))
+                .map_err(crate::error::Error::from)?;
+            for (text, v) in unique.into_iter().zip(vectors) {
+                let key = vector_key(text, model.window());
+                fresh.push((key.clone(), v.clone()));
+                known.insert(key, v);
+            }
+        }
+        store.cache_vectors(&fresh).await?;
+        let done: Vec<(String, Vec<f32>)> =
+            pending.iter().map(|p| (p.id.clone(), known[&p.key].clone())).collect();
+        store.set_vectors(&pending, &done).await?;
+        total += done.len();
+        progress(store.search_progress().await?);
+    }
+}
+
+/// Runs a search on a view whose rows are synced. `model` is needed for
+/// semantic and hybrid ranking; without it those fall back to keywords.
+pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
+    let limit = s.limit.clamp(1, 200);
+    let progress = store.search_progress().await?;
+    let filters = SearchQuery {
+        path_regex: s.path.as_deref().map(glob_regex),
+        kind: s.kind.clone(),
+        language: s.language.clone(),
+    };
+    let mut note = None;
+    let mode = match (s.mode, model) {
+        (Mode::Keyword, _) => Mode::Keyword,
+        (m, Some(_)) => m,
+        (_, None) => {
+            note = Some(
+                "no embedding model: keyword results (install it with scripts/model.sh)".to_owned(),
+            );
+            Mode::Keyword
+        }
+    };
+    // Hybrid looks deeper into each list than it returns.
+    let depth = if mode == Mode::Hybrid { (limit * 5).max(50) } else { limit };
+    let keyword = match mode {
+        Mode::Keyword | Mode::Hybrid => store.keyword_search(&s.query, &filters, depth).await?,
+        Mode::Semantic => Vec::new(),
+    };
+    let semantic = match (mode, model) {
+        (Mode::Semantic | Mode::Hybrid, Some(model)) => {
+            let q = tokio::task::block_in_place(|| model.embed_one(&s.query))
+                .map_err(crate::error::Error::from)?;
+            store.vector_search(&q, &filters, depth).await?
+        }
+        _ => Vec::new(),
+    };
+    let ranked: Vec<(String, f64)> = match mode {
+        Mode::Keyword => keyword,
+        Mode::Semantic => semantic,
+        Mode::Hybrid => {
+            let ids = |l: &[(String, f64)]| l.iter().map(|(id, _)| id.clone()).collect();
+            fuse(&[ids(&keyword), ids(&semantic)], limit)
+        }
+    };
+    let ranked: Vec<(String, f64)> = ranked.into_iter().take(limit).collect();
+    let rows =
+        store.search_rows(&ranked.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()).await?;
+    let hits = ranked
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let r = rows.get(&id)?;
+            Some(Hit {
+                id,
+                kind: r.kind.clone(),
+                file: r.file.clone(),
+                line: r.line,
+                signature: r.signature.clone(),
+                score,
+            })
+        })
+        .collect();
+    Ok(Results { hits, units: progress.units, embedded: progress.embedded, note })
+}
+
+/// The default window, overridable for measurement (`CORTEX_EMBED_WINDOW`).
+pub fn window() -> usize {
+    std::env::var("CORTEX_EMBED_WINDOW")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .filter(|w| (8..=512).contains(w))
+        .unwrap_or(DEFAULT_WINDOW)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        let a = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
+        let b = vec!["y".to_owned(), "w".to_owned()];
+        let fused = fuse(&[a, b], 10);
+        assert_eq!(fused[0].0, "y");
+        assert_eq!(fused.len(), 4);
+        assert_eq!(fuse(&[vec!["q".to_owned()]], 0), vec![]);
+    }
+
+    #[test]
+    fn globs_become_anchored_regexes() {
+        assert_eq!(glob_regex("src/**/*.rs"), r"^src/(?:.*/)?[^/]*\.rs$");
+        assert_eq!(glob_regex("lib/?.js"), r"^lib/[^/]\.js$");
+        assert_eq!(glob_regex("a+b(c)"), r"^a\+b\(c\)$");
+        assert_eq!(glob_regex("tests/**"), r"^tests/.*$");
+    }
+}

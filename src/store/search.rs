@@ -1,0 +1,388 @@
+//! Search rows and vectors (migration 0011): `search_unit` (a row per unit
+//! with its text under a BM25 index), `search_vec` (the vectors embedded so
+//! far, under an HNSW index) in the view's namespace, and `vector_cache` in
+//! main's (a text's vector, shared by every view). `meta:search_root:<w>`
+//! names the snapshot the rows describe for window `w`.
+
+use std::collections::HashMap;
+
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::Store;
+use super::graph::key_string;
+use crate::error::{Error, Result};
+use crate::ids::ContentHash;
+use crate::search::Progress;
+
+/// Rows per INSERT statement.
+const BATCH: usize = 500;
+
+/// The HNSW search's candidate list (`ef`), at least the k asked for.
+const EF: usize = 64;
+
+/// A unit as search keeps it.
+#[derive(Clone, Debug)]
+pub struct SearchRow {
+    pub id: String,
+    pub file: String,
+    pub kind: String,
+    pub lang: String,
+    pub line: u32,
+    pub signature: String,
+    pub text: String,
+    pub key: String,
+}
+
+/// What is shown of a hit.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct HitRow {
+    pub id: RecordId,
+    pub file: String,
+    pub kind: String,
+    pub line: u32,
+    pub signature: String,
+}
+
+/// A unit waiting for its vector.
+#[derive(Clone, Debug, SurrealValue)]
+pub struct Pending {
+    pub id: String,
+    pub key: String,
+    pub text: String,
+    pub file: String,
+    pub kind: String,
+    pub lang: String,
+}
+
+#[derive(Debug, SurrealValue)]
+struct PendingRow {
+    id: RecordId,
+    key: String,
+    text: String,
+    file: String,
+    kind: String,
+    lang: String,
+}
+
+#[derive(Debug, SurrealValue)]
+struct Scored {
+    id: RecordId,
+    score: f64,
+}
+
+#[derive(Debug, SurrealValue)]
+struct CachedRow {
+    id: RecordId,
+    vector: Vec<f32>,
+}
+
+/// Filters, applied inside the index searches.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    pub path_regex: Option<String>,
+    pub kind: Option<String>,
+    pub language: Option<String>,
+}
+
+impl SearchQuery {
+    /// The WHERE conjuncts, each on a bound parameter.
+    fn conditions(&self) -> String {
+        let mut c = String::new();
+        if self.path_regex.is_some() {
+            c.push_str(" AND string::matches(file, $path_regex)");
+        }
+        if self.kind.is_some() {
+            c.push_str(" AND kind = $kind");
+        }
+        if self.language.is_some() {
+            c.push_str(" AND lang = $lang");
+        }
+        c
+    }
+}
+
+fn row_id(table: &str, id: &str) -> RecordId {
+    RecordId::new(table, id)
+}
+
+/// The words of a keyword query, lowercased, without the words that
+/// carry no meaning in a question ("where do we…"). Identifiers stay as
+/// they are for the analyzer to split.
+pub fn query_words(query: &str) -> String {
+    const STOP: &[&str] = &[
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "get",
+        "how", "i", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their",
+        "there", "this", "to", "we", "what", "when", "where", "which", "who", "why", "with", "you",
+        "our", "my", "me", "one", "some", "any", "all", "code", "function", "find",
+    ];
+    query
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty() && !STOP.contains(&w.to_lowercase().as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Store {
+    /// The snapshot root the search rows for `window` describe.
+    pub async fn search_root(&self, window: usize) -> Result<Option<ContentHash>> {
+        match self.meta_get(&format!("search_root_{window}")).await? {
+            Some(hex) if !hex.is_empty() => Ok(Some(ContentHash::from_hex(&hex)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Replaces the rows of `paths` with `rows` (all rows when `fresh`),
+    /// then records `root` as what they describe. Vectors already cached
+    /// are attached at once.
+    pub async fn replace_search_rows(
+        &self,
+        paths: &[String],
+        rows: &[SearchRow],
+        fresh: bool,
+        root: ContentHash,
+        window: usize,
+    ) -> Result<()> {
+        let key = format!("search_root_{window}");
+        self.meta_set(&key, "").await?;
+        let ctx = "write search rows";
+        if fresh {
+            self.db
+                .query("DELETE search_unit; DELETE search_vec;")
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db(ctx, e))?;
+        } else {
+            for chunk in paths.chunks(BATCH) {
+                self.db
+                    .query(
+                        "DELETE search_unit WHERE file IN $files; \
+                         DELETE search_vec WHERE file IN $files;",
+                    )
+                    .bind(("files", chunk.to_vec()))
+                    .await
+                    .and_then(|r| r.check())
+                    .map_err(|e| Error::db(ctx, e))?;
+            }
+        }
+        for chunk in rows.chunks(BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|r| r.key.clone()).collect();
+            let cached = self.cached_vectors(&keys).await?;
+            let units: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang,
+                        "line": r.line, "signature": r.signature, "text": r.text,
+                        "key": r.key, "embedded": cached.contains_key(&r.key),
+                    })
+                })
+                .collect();
+            let vecs: Vec<serde_json::Value> = chunk
+                .iter()
+                .filter_map(|r| {
+                    let v = cached.get(&r.key)?;
+                    Some(serde_json::json!({
+                        "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang, "embedding": v,
+                    }))
+                })
+                .collect();
+            self.db
+                .query(
+                    "FOR $u IN $units { \
+                       UPSERT type::record('search_unit', $u.id) CONTENT { \
+                         file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
+                         signature: $u.signature, text: $u.text, key: $u.key, \
+                         embedded: $u.embedded } }; \
+                     FOR $v IN $vecs { \
+                       UPSERT type::record('search_vec', $v.id) CONTENT { \
+                         file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
+                )
+                .bind(("units", units))
+                .bind(("vecs", vecs))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db(ctx, e))?;
+        }
+        self.meta_set(&key, &root.to_hex()).await
+    }
+
+    /// Up to `limit` units without a vector.
+    pub async fn pending_vectors(&self, limit: usize) -> Result<Vec<Pending>> {
+        let mut res = self
+            .db
+            .query(
+                "SELECT id, key, text, file, kind, lang FROM search_unit \
+                 WHERE embedded = false LIMIT $limit",
+            )
+            .bind(("limit", limit as i64))
+            .await
+            .map_err(|e| Error::db("find units to embed", e))?;
+        let rows: Vec<PendingRow> = res.take(0).map_err(|e| Error::db("find units to embed", e))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Pending {
+                    id: key_string(&r.id)?,
+                    key: r.key,
+                    text: r.text,
+                    file: r.file,
+                    kind: r.kind,
+                    lang: r.lang,
+                })
+            })
+            .collect()
+    }
+
+    /// Vectors the cache holds for these keys.
+    pub async fn cached_vectors(&self, keys: &[String]) -> Result<HashMap<String, Vec<f32>>> {
+        let ids: Vec<RecordId> = keys.iter().map(|k| row_id("vector_cache", k)).collect();
+        let mut res = self
+            .objects
+            .query("SELECT id, vector FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read cached vectors", e))?;
+        let rows: Vec<CachedRow> = res.take(0).map_err(|e| Error::db("read cached vectors", e))?;
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.vector))).collect()
+    }
+
+    /// Keeps vectors in the cache.
+    pub async fn cache_vectors(&self, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+        for chunk in vectors.chunks(BATCH) {
+            let rows: Vec<serde_json::Value> =
+                chunk.iter().map(|(k, v)| serde_json::json!({ "key": k, "vector": v })).collect();
+            self.objects
+                .query(
+                    "FOR $r IN $rows { \
+                       UPSERT type::record('vector_cache', $r.key) SET vector = $r.vector }",
+                )
+                .bind(("rows", rows))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db("cache vectors", e))?;
+        }
+        Ok(())
+    }
+
+    /// Gives these pending units their vectors.
+    pub async fn set_vectors(
+        &self,
+        units: &[Pending],
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()> {
+        let by_id: HashMap<&str, &Vec<f32>> =
+            vectors.iter().map(|(id, v)| (id.as_str(), v)).collect();
+        let rows: Vec<serde_json::Value> = units
+            .iter()
+            .filter_map(|u| {
+                let v = by_id.get(u.id.as_str())?;
+                Some(serde_json::json!({
+                    "id": u.id, "key": u.key, "file": u.file, "kind": u.kind, "lang": u.lang,
+                    "embedding": v,
+                }))
+            })
+            .collect();
+        for chunk in rows.chunks(BATCH) {
+            // A row replaced since it was read (another text) keeps waiting.
+            self.db
+                .query(
+                    "FOR $r IN $rows { \
+                       IF (SELECT VALUE key FROM ONLY type::record('search_unit', $r.id)) = $r.key { \
+                         UPSERT type::record('search_vec', $r.id) CONTENT { \
+                           file: $r.file, kind: $r.kind, lang: $r.lang, embedding: $r.embedding }; \
+                         UPDATE type::record('search_unit', $r.id) SET embedded = true; \
+                       } }",
+                )
+                .bind(("rows", chunk.to_vec()))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db("write vectors", e))?;
+        }
+        Ok(())
+    }
+
+    /// How many units the view has rows for, and how many have vectors.
+    pub async fn search_progress(&self) -> Result<Progress> {
+        let mut res = self
+            .db
+            .query(
+                "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
+                 (SELECT count() AS n FROM search_unit WHERE embedded = true GROUP ALL)[0].n ?? 0;",
+            )
+            .await
+            .map_err(|e| Error::db("count search rows", e))?;
+        let units: Option<i64> = res.take(0).map_err(|e| Error::db("count search rows", e))?;
+        let embedded: Option<i64> = res.take(1).map_err(|e| Error::db("count search rows", e))?;
+        Ok(Progress { units: units.unwrap_or(0) as u64, embedded: embedded.unwrap_or(0) as u64 })
+    }
+
+    /// Units ranked by BM25 for the query's words (any of them), best first.
+    pub async fn keyword_search(
+        &self,
+        query: &str,
+        filters: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>> {
+        let words = query_words(query);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, search::score(1) AS score FROM search_unit \
+             WHERE text @1,OR@ $words{} ORDER BY score DESC LIMIT $limit",
+            filters.conditions()
+        );
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("words", words))
+            .bind(("limit", limit as i64))
+            .bind(("path_regex", filters.path_regex.clone()))
+            .bind(("kind", filters.kind.clone()))
+            .bind(("lang", filters.language.clone()))
+            .await
+            .map_err(|e| Error::db("keyword search", e))?;
+        let rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("keyword search", e))?;
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()
+    }
+
+    /// The `limit` units nearest the vector (cosine similarity), best first.
+    pub async fn vector_search(
+        &self,
+        vector: &[f32],
+        filters: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>> {
+        // k and ef are numbers of ours, written into the operator (it takes
+        // no parameters); everything from the user is bound.
+        let sql = format!(
+            "SELECT id, 1 - vector::distance::knn() AS score FROM search_vec \
+             WHERE embedding <|{limit},{ef}|> $vector{} ORDER BY score DESC",
+            filters.conditions(),
+            ef = EF.max(limit),
+        );
+        let mut res = self
+            .db
+            .query(sql)
+            .bind(("vector", vector.to_vec()))
+            .bind(("path_regex", filters.path_regex.clone()))
+            .bind(("kind", filters.kind.clone()))
+            .bind(("lang", filters.language.clone()))
+            .await
+            .map_err(|e| Error::db("vector search", e))?;
+        let rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("vector search", e))?;
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()
+    }
+
+    /// What to show of these units.
+    pub async fn search_rows(&self, ids: &[String]) -> Result<HashMap<String, HitRow>> {
+        let ids: Vec<RecordId> = ids.iter().map(|id| row_id("search_unit", id)).collect();
+        let mut res = self
+            .db
+            .query("SELECT id, file, kind, line, signature FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read search rows", e))?;
+        let rows: Vec<HitRow> = res.take(0).map_err(|e| Error::db("read search rows", e))?;
+        rows.into_iter().map(|r| Ok((key_string(&r.id)?, r))).collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! Search on a real store with the real model: keyword (BM25, identifiers
+//! split), semantic (HNSW), hybrid; filters; rows and vectors following
+//! edits (re-embedding only what changed); a session's own results.
+
+use cortex::embed::{DEFAULT_WINDOW, Model};
+use cortex::index::index_head;
+use cortex::search::{self, Mode, Search};
+use cortex::store::{Store, View};
+
+use crate::common::{self, write};
+
+const UPLOAD: &str = "use std::path::Path;
+
+/// Sends a file to the server, trying again after a network failure, up to
+/// a number of attempts, waiting longer each time.
+pub fn retry_upload(path: &Path, attempts: u32) -> std::io::Result<()> {
+    for n in 0..attempts {
+        if send_once(path).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100 << n));
+    }
+    Err(std::io::Error::other(\"gave up\"))
+}
+
+fn send_once(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Reads key = value lines into a map.
+pub fn parse_config(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+";
+
+const CART: &str = "export class ShoppingCart {
+  constructor() { this.items = []; }
+  addItem(item) { this.items.push(item); }
+}
+
+export function computeTotalPrice(items, taxRate) {
+  const sum = items.reduce((s, i) => s + i.price * i.quantity, 0);
+  return sum * (1 + taxRate);
+}
+";
+
+async fn run(store: &Store, model: &Model, query: &str, mode: Mode) -> Vec<String> {
+    let s = Search { query: query.into(), mode, limit: 5, ..Search::default() };
+    search::search(store, Some(model), &s).await.unwrap().hits.into_iter().map(|h| h.id).collect()
+}
+
+async fn bring_up_to_date(store: &Store, model: &Model) -> usize {
+    index_head(store).await.unwrap();
+    search::sync(store, DEFAULT_WINDOW).await.unwrap();
+    search::embed_pending(store, model, &|_| {}).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keyword_semantic_and_hybrid_search_follow_the_tree() {
+    let model = Model::load(DEFAULT_WINDOW).expect("the model (scripts/model.sh)");
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    write(tree.path(), "src/upload.rs", UPLOAD.as_bytes());
+    write(tree.path(), "web/cart.js", CART.as_bytes());
+    common::import(&t, tree.path()).await;
+
+    // Keyword search works before anything is embedded.
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let before = search::search(
+        &t,
+        Some(&model),
+        &Search { query: "total price".into(), mode: Mode::Keyword, limit: 5, ..Search::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.hits[0].id, "web/cart.js::computeTotalPrice", "camelCase is split");
+    assert_eq!(before.embedded, 0);
+    let units = before.units;
+    assert_eq!(units, 7, "{before:?}");
+
+    let embedded = search::embed_pending(&t, &model, &|_| {}).await.unwrap();
+    assert_eq!(embedded as u64, units);
+    let p = t.search_progress().await.unwrap();
+    assert_eq!((p.units, p.embedded), (units, units));
+
+    // snake_case split; stemming (uploads / upload).
+    assert_eq!(run(&t, &model, "uploads", Mode::Keyword).await[0], "src/upload.rs::retry_upload");
+    // Words the code does not use: only meaning finds it.
+    let q = "send a file again when the network fails";
+    assert_eq!(run(&t, &model, q, Mode::Semantic).await[0], "src/upload.rs::retry_upload");
+    assert_eq!(run(&t, &model, q, Mode::Hybrid).await[0], "src/upload.rs::retry_upload");
+    let q = "how much does the basket cost including tax";
+    assert_eq!(run(&t, &model, q, Mode::Semantic).await[0], "web/cart.js::computeTotalPrice");
+
+    // Filters apply before the cut: the best match outside them is not
+    // returned, the best inside is.
+    let filtered = |path: Option<&str>, kind: Option<&str>, language: Option<&str>| Search {
+        query: "send a file again when the network fails".into(),
+        mode: Mode::Semantic,
+        path: path.map(str::to_owned),
+        kind: kind.map(str::to_owned),
+        language: language.map(str::to_owned),
+        limit: 1,
+    };
+    for (s, want) in [
+        (filtered(Some("web/**"), None, None), "web/"),
+        (filtered(None, Some("class"), None), "web/cart.js::ShoppingCart"),
+        (filtered(None, None, Some("javascript")), "web/"),
+        (filtered(Some("src/*.rs"), Some("function"), Some("rust")), "src/upload.rs::retry_upload"),
+    ] {
+        for mode in [Mode::Semantic, Mode::Keyword, Mode::Hybrid] {
+            let s = Search { mode, query: format!("{} cart upload", s.query), ..s.clone() };
+            let hits = search::search(&t, Some(&model), &s).await.unwrap().hits;
+            assert_eq!(hits.len(), 1, "{s:?}");
+            assert!(hits[0].id.starts_with(want), "{s:?}: {hits:?}");
+        }
+    }
+
+    // An edit: only the changed unit goes to the model; a deleted unit
+    // leaves the index.
+    let edited =
+        UPLOAD.replace("waiting longer each time", "waiting twice as long each time").replace(
+            "/// Reads key = value lines into a map.\npub fn parse_config",
+            "fn parse_config_gone",
+        );
+    let edited = edited[..edited.find("fn parse_config_gone").unwrap()].to_owned();
+    write(tree.path(), "src/upload.rs", edited.as_bytes());
+    common::import(&t, tree.path()).await;
+    assert_eq!(bring_up_to_date(&t, &model).await, 1, "only retry_upload's text changed");
+    let all = run(&t, &model, "parse config key value lines map", Mode::Keyword).await;
+    assert!(!all.iter().any(|id| id.contains("parse_config")), "{all:?}");
+    let p = t.search_progress().await.unwrap();
+    assert_eq!((p.units, p.embedded), (units - 1, units - 1));
+
+    // A session's search is its view's: its new unit is found there, not
+    // in main; its vectors for unchanged units come from the cache.
+    t.create_session("s1", &View::Main).await.unwrap();
+    let s1 = t.session("s1").await.unwrap();
+    let session_tree = tempfile::tempdir().unwrap();
+    write(session_tree.path(), "src/upload.rs", edited.as_bytes());
+    write(session_tree.path(), "web/cart.js", CART.as_bytes());
+    write(
+        session_tree.path(),
+        "src/zip.rs",
+        b"/// Packs files into a compressed archive.\npub fn make_archive(files: &[&str]) {}\n",
+    );
+    common::import(&s1, session_tree.path()).await;
+    assert_eq!(bring_up_to_date(&s1, &model).await, 1, "only the new unit is new to the model");
+    let q = "compress several files into one archive";
+    assert_eq!(run(&s1, &model, q, Mode::Hybrid).await[0], "src/zip.rs::make_archive");
+    assert!(!run(&t, &model, q, Mode::Hybrid).await.iter().any(|id| id.contains("zip")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_model_search_falls_back_to_keywords_and_says_so() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    write(tree.path(), "web/cart.js", CART.as_bytes());
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let s = Search { query: "total price".into(), limit: 3, ..Search::default() };
+    let r = search::search(&t, None, &s).await.unwrap();
+    assert_eq!(r.hits[0].id, "web/cart.js::computeTotalPrice");
+    assert!(r.note.as_deref().unwrap().contains("scripts/model.sh"), "{r:?}");
+    // Hostile query text is data, not SurrealQL.
+    for q in ["'; DELETE search_unit; --", "\") OR true --", "@1@ *", ""] {
+        let s = Search { query: q.into(), mode: Mode::Keyword, limit: 3, ..Search::default() };
+        search::search(&t, None, &s).await.unwrap();
+    }
+    assert_eq!(t.search_progress().await.unwrap().units, 4);
+}
