@@ -177,8 +177,7 @@ impl Model {
         let next = AtomicUsize::new(0);
         let finished = AtomicUsize::new(0);
         let failed: Mutex<Option<EmbedError>> = Mutex::new(None);
-        let workers =
-            std::thread::available_parallelism().map_or(1, |n| n.get()).min(batches.len());
+        let workers = workers().min(batches.len());
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
@@ -221,6 +220,32 @@ impl Model {
         let ids = self.tokenize(&[text])?;
         Ok(self.forward(&[ids[0].as_slice()])?.remove(0))
     }
+}
+
+/// Makes candle run each matrix product on the calling thread: our workers
+/// already keep every core busy, and candle's own threads inside them only
+/// contend (measured: 1,326 tokens/s with both, 1,787 with workers alone).
+/// Leaves an explicit `RAYON_NUM_THREADS` alone.
+///
+/// # Safety
+///
+/// Sets an environment variable: call at start-up, before any thread
+/// exists.
+pub unsafe fn single_threaded_kernels() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: the caller promises no other thread exists yet.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+}
+
+/// Workers running the model: one per core, or `CORTEX_EMBED_WORKERS`
+/// (for measuring).
+fn workers() -> usize {
+    std::env::var("CORTEX_EMBED_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .filter(|&w| w >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Cosine similarity of two vectors.

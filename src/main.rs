@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // SAFETY: first thing at start-up, before any thread exists.
+    unsafe { cortex::embed::single_threaded_kernels() };
     // Output piped into `head` ends quietly when the reader goes, as with
     // other Unix tools, instead of a panic on EPIPE.
     // SAFETY: restoring a signal's default disposition at start-up, before

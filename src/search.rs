@@ -20,9 +20,11 @@ use crate::snapshot;
 use crate::store::Store;
 use crate::store::search::{SearchQuery, SearchRow};
 
-/// Bytes of a unit's body that go into its text (the model sees at most
-/// its window of tokens; this only bounds what is stored).
+/// Bytes of a unit's body in its keyword text.
 const BODY_BYTES: usize = 1200;
+
+/// Bytes of a unit's body in the model's text.
+const EMBED_BODY_BYTES: usize = 0;
 
 /// Vectors written per step of `embed_pending`.
 const EMBED_STEP: usize = 256;
@@ -83,23 +85,48 @@ pub struct Progress {
     pub embedded: u64,
 }
 
-/// A unit's searchable text: kind, qualified name, signature, doc comment,
-/// then the start of its body. The model reads it from the start, so what
-/// names the unit comes first.
-pub fn unit_text(unit: &Unit, source: &[u8]) -> String {
+/// What the keyword index reads of a unit: kind, qualified name,
+/// signature, doc comment, then the start of its body (its identifiers).
+pub fn keyword_text(unit: &Unit, source: &[u8]) -> String {
+    unit_text(unit, source, BODY_BYTES)
+}
+
+/// What the model reads of a unit: the same, with less of the body. The
+/// name, signature and doc say what a unit is for; a long body costs
+/// tokens (the model's time grows with them) and mostly adds identifiers,
+/// which the keyword side has. `scripts/bench-search.sh` measures the
+/// choice (README).
+pub fn embed_text(unit: &Unit, source: &[u8]) -> String {
+    unit_text(unit, source, embed_body_bytes())
+}
+
+/// Bytes of body in the model's text: `EMBED_BODY_BYTES`, or
+/// `CORTEX_EMBED_BODY` (for measuring).
+pub fn embed_body_bytes() -> usize {
+    std::env::var("CORTEX_EMBED_BODY").ok().and_then(|b| b.parse().ok()).unwrap_or(EMBED_BODY_BYTES)
+}
+
+fn unit_text(unit: &Unit, source: &[u8], body_bytes: usize) -> String {
     let mut text = format!("{} {}\n", unit.kind.as_str(), unit.qname);
     if !unit.signature.is_empty() {
         text.push_str(&unit.signature);
         text.push('\n');
     }
-    if !unit.doc.is_empty() {
-        text.push_str(&unit.doc);
+    // The model gets the doc's summary (its first paragraph); the keyword
+    // index all of it.
+    let doc = if body_bytes < BODY_BYTES {
+        unit.doc.split("\n\n").next().unwrap_or_default()
+    } else {
+        unit.doc.as_str()
+    };
+    if !doc.is_empty() {
+        text.push_str(doc);
         text.push('\n');
     }
     let (s, e) = (unit.start_byte as usize, (unit.end_byte as usize).min(source.len()));
-    if s < e {
+    if s < e && body_bytes > 0 {
         let body = &source[s..e];
-        let cut = floor_char_boundary(body, BODY_BYTES);
+        let cut = floor_char_boundary(body, body_bytes);
         text.push_str(&String::from_utf8_lossy(&body[..cut]));
     }
     text
@@ -195,7 +222,8 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
     for f in &files {
         let source = contents.get(&f.content).map(|b| b.as_slice()).unwrap_or_default();
         for u in f.parsed.units.iter().skip(1) {
-            let text = unit_text(u, source);
+            let text = keyword_text(u, source);
+            let embed = embed_text(u, source);
             rows.push(SearchRow {
                 id: u.id.clone(),
                 file: f.path.clone(),
@@ -203,8 +231,9 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
                 lang: f.language.as_str().to_owned(),
                 line: u.start_line,
                 signature: u.signature.clone(),
-                key: vector_key(&text, window),
+                key: vector_key(&embed, window),
                 text,
+                embed,
             });
         }
     }
@@ -231,7 +260,7 @@ pub async fn embed_pending(
         let todo: Vec<&str> = pending
             .iter()
             .filter(|p| !known.contains_key(&p.key))
-            .map(|p| p.text.as_str())
+            .map(|p| p.embed.as_str())
             .collect();
         let mut fresh = Vec::new();
         if !todo.is_empty() {

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use cortex_mountd::daemon::{self, MountSpec};
 
 fn main() -> ExitCode {
+    // SAFETY: first thing at start-up, before any thread exists.
+    unsafe { cortex::embed::single_threaded_kernels() };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,surrealkv::lsm=error"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();

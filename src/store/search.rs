@@ -29,7 +29,10 @@ pub struct SearchRow {
     pub lang: String,
     pub line: u32,
     pub signature: String,
+    /// What the keyword index reads.
     pub text: String,
+    /// What the model reads.
+    pub embed: String,
     pub key: String,
 }
 
@@ -48,7 +51,7 @@ pub struct HitRow {
 pub struct Pending {
     pub id: String,
     pub key: String,
-    pub text: String,
+    pub embed: String,
     pub file: String,
     pub kind: String,
     pub lang: String,
@@ -58,7 +61,7 @@ pub struct Pending {
 struct PendingRow {
     id: RecordId,
     key: String,
-    text: String,
+    embed: String,
     file: String,
     kind: String,
     lang: String,
@@ -167,43 +170,131 @@ impl Store {
         for chunk in rows.chunks(BATCH) {
             let keys: Vec<String> = chunk.iter().map(|r| r.key.clone()).collect();
             let cached = self.cached_vectors(&keys).await?;
-            let units: Vec<serde_json::Value> = chunk
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang,
-                        "line": r.line, "signature": r.signature, "text": r.text,
-                        "key": r.key, "embedded": cached.contains_key(&r.key),
-                    })
-                })
-                .collect();
-            let vecs: Vec<serde_json::Value> = chunk
-                .iter()
-                .filter_map(|r| {
-                    let v = cached.get(&r.key)?;
-                    Some(serde_json::json!({
-                        "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang, "embedding": v,
-                    }))
-                })
-                .collect();
-            self.db
-                .query(
-                    "FOR $u IN $units { \
-                       UPSERT type::record('search_unit', $u.id) CONTENT { \
-                         file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
-                         signature: $u.signature, text: $u.text, key: $u.key, \
-                         embedded: $u.embedded } }; \
-                     FOR $v IN $vecs { \
-                       UPSERT type::record('search_vec', $v.id) CONTENT { \
-                         file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
-                )
-                .bind(("units", units))
-                .bind(("vecs", vecs))
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| Error::db(ctx, e))?;
+            self.insert_search_rows(chunk, &cached).await?;
         }
         self.meta_set(&key, &root.to_hex()).await
+    }
+
+    /// Writes rows, with the vectors `vectors` has for their keys.
+    async fn insert_search_rows(
+        &self,
+        rows: &[SearchRow],
+        vectors: &HashMap<String, Vec<f32>>,
+    ) -> Result<()> {
+        let units: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang,
+                    "line": r.line, "signature": r.signature, "text": r.text,
+                    "embed": r.embed, "key": r.key, "embedded": vectors.contains_key(&r.key),
+                })
+            })
+            .collect();
+        let vecs: Vec<serde_json::Value> = rows
+            .iter()
+            .filter_map(|r| {
+                let v = vectors.get(&r.key)?;
+                Some(serde_json::json!({
+                    "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang, "embedding": v,
+                }))
+            })
+            .collect();
+        self.db
+            .query(
+                "FOR $u IN $units { \
+                   UPSERT type::record('search_unit', $u.id) CONTENT { \
+                     file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
+                     signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
+                     embedded: $u.embedded } }; \
+                 FOR $v IN $vecs { \
+                   UPSERT type::record('search_vec', $v.id) CONTENT { \
+                     file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
+            )
+            .bind(("units", units))
+            .bind(("vecs", vecs))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| Error::db("write search rows", e))?;
+        Ok(())
+    }
+
+    /// For benchmarks only: copies the view's rows and vectors (under
+    /// `copyN/` paths, vectors nudged so that copies are not identical)
+    /// until there are `units` rows. Returns the count.
+    #[doc(hidden)]
+    pub async fn replicate_search_rows_for_bench(&self, units: usize) -> Result<u64> {
+        #[derive(Debug, SurrealValue)]
+        struct Full {
+            id: RecordId,
+            file: String,
+            kind: String,
+            lang: String,
+            line: u32,
+            signature: String,
+            text: String,
+            embed: String,
+            key: String,
+        }
+        #[derive(Debug, SurrealValue)]
+        struct Vector {
+            id: RecordId,
+            embedding: Vec<f32>,
+        }
+        let mut res = self
+            .db
+            .query("SELECT * FROM search_unit WHERE file !~ '^copy'; SELECT id, embedding FROM search_vec;")
+            .await
+            .map_err(|e| Error::db("read search rows", e))?;
+        let rows: Vec<Full> = res.take(0).map_err(|e| Error::db("read search rows", e))?;
+        let vecs: Vec<Vector> = res.take(1).map_err(|e| Error::db("read search rows", e))?;
+        let vecs: HashMap<String, Vec<f32>> = vecs
+            .into_iter()
+            .map(|v| Ok((key_string(&v.id)?, v.embedding)))
+            .collect::<Result<_>>()?;
+        let mut total = self.search_progress().await?.units as usize;
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut copy = 1;
+        while total < units && !rows.is_empty() {
+            let take = (units - total).min(rows.len());
+            let mut batch = Vec::new();
+            let mut vectors = HashMap::new();
+            for r in &rows[..take] {
+                let id = key_string(&r.id)?;
+                let key = format!("{}#copy{copy}", r.key);
+                if let Some(v) = vecs.get(&id) {
+                    let mut v: Vec<f32> = v
+                        .iter()
+                        .map(|x| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            x + ((seed % 2001) as f32 / 1000.0 - 1.0) * 0.02
+                        })
+                        .collect();
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    v.iter_mut().for_each(|x| *x /= n);
+                    vectors.insert(key.clone(), v);
+                }
+                batch.push(SearchRow {
+                    id: format!("{id}#copy{copy}"),
+                    file: format!("copy{copy}/{}", r.file),
+                    kind: r.kind.clone(),
+                    lang: r.lang.clone(),
+                    line: r.line,
+                    signature: r.signature.clone(),
+                    text: r.text.clone(),
+                    embed: r.embed.clone(),
+                    key,
+                });
+            }
+            for chunk in batch.chunks(BATCH) {
+                self.insert_search_rows(chunk, &vectors).await?;
+            }
+            total += take;
+            copy += 1;
+        }
+        Ok(total as u64)
     }
 
     /// Up to `limit` units without a vector.
@@ -211,7 +302,7 @@ impl Store {
         let mut res = self
             .db
             .query(
-                "SELECT id, key, text, file, kind, lang FROM search_unit \
+                "SELECT id, key, embed, file, kind, lang FROM search_unit \
                  WHERE embedded = false LIMIT $limit",
             )
             .bind(("limit", limit as i64))
@@ -223,7 +314,7 @@ impl Store {
                 Ok(Pending {
                     id: key_string(&r.id)?,
                     key: r.key,
-                    text: r.text,
+                    embed: r.embed,
                     file: r.file,
                     kind: r.kind,
                     lang: r.lang,
