@@ -60,6 +60,19 @@ pub enum Request {
     },
     /// A session command (`cortex session …`, `diff`, `merge`, `conflicts`).
     Session { command: crate::session::Command },
+    /// `cortex search`: in main's view (or `session`'s), brought up to date
+    /// first.
+    Search {
+        search: crate::search::Search,
+        #[serde(default)]
+        session: Option<String>,
+    },
+    /// `cortex index`: the graph and search rows of a view brought up to
+    /// date; embedding goes on in the background. Answers with progress.
+    Index {
+        #[serde(default)]
+        session: Option<String>,
+    },
 }
 
 /// A tree entry on the wire.
@@ -219,6 +232,9 @@ pub struct DaemonStatus {
     /// The code graph's size, and whether it describes main's head.
     pub code: crate::store::graph::GraphCounts,
     pub code_current: bool,
+    /// Units with search rows in main's view, and how many have vectors.
+    #[serde(default)]
+    pub search: crate::search::Progress,
 }
 
 impl DaemonStatus {
@@ -239,6 +255,7 @@ impl DaemonStatus {
             mounts,
             code: store.graph_counts().await?,
             code_current: store.graph_root().await? == Some(head.root),
+            search: store.search_progress().await?,
         })
     }
 }
@@ -265,6 +282,16 @@ pub enum Response {
     /// A session command's answer, as JSON (see `session::execute`).
     Session {
         value: serde_json::Value,
+    },
+    Search {
+        results: crate::search::Results,
+    },
+    Index {
+        report: crate::index::IndexReport,
+        progress: crate::search::Progress,
+        /// Why nothing is being embedded (no model), if so.
+        #[serde(default)]
+        note: Option<String>,
     },
     Error {
         message: String,

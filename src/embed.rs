@@ -181,6 +181,10 @@ impl Model {
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
+                    // Background work: what the user is doing goes first.
+                    // SAFETY: setpriority on the calling thread (who = 0);
+                    // no memory is touched.
+                    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
                     loop {
                         let b = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(b) else { break };

@@ -43,7 +43,7 @@ pub enum Mode {
 }
 
 /// A search and its filters (applied before the top-k cut).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Search {
     pub query: String,
     pub mode: Mode,
@@ -239,6 +239,19 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
     }
     store.replace_search_rows(&paths, &rows, synced.is_none(), graph_root, window).await?;
     Ok(paths.len())
+}
+
+/// Brings a view's graph and search rows to its head (vectors follow in
+/// `embed_pending`).
+pub async fn update(store: &Store) -> Result<crate::index::IndexReport> {
+    let report = crate::index::index_head(store).await?;
+    sync(store, window()).await?;
+    Ok(report)
+}
+
+/// The model at the default window, or why there is none.
+pub fn load_model() -> std::result::Result<Model, crate::embed::EmbedError> {
+    Model::load(window())
 }
 
 /// Embeds the view's units that have no vector yet, a step at a time, and

@@ -5,7 +5,7 @@
 //! others read. Changes reach the store on fsync, every second while there
 //! are any, and at unmount. The daemon exits when its last mount goes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,6 +15,8 @@ use anyhow::{Context, Result, bail};
 use cortex::control::{
     self, DaemonStatus, EntryInfo, MountInfo, Request, Response, SnapshotInfo, TransferInfo,
 };
+use cortex::embed::Model;
+use cortex::index::IndexReport;
 use cortex::store::{OpenOptions, Store, StoreLocation};
 use cortex::vfs::{Vfs, VfsConfig};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
@@ -69,6 +71,13 @@ struct Daemon {
     /// Set by the first mount: until then an empty daemon is starting, not done.
     ever_mounted: std::sync::atomic::AtomicBool,
     stop: Notify,
+    /// The embedding model, loaded on first need (an error when missing).
+    model: tokio::sync::OnceCell<std::result::Result<Arc<Model>, String>>,
+    /// Wakes the embedder: something may need vectors.
+    embed_wake: Notify,
+    /// Sessions whose search was asked for: the embedder keeps them current
+    /// too (besides main and mounted sessions).
+    searched: Mutex<BTreeSet<String>>,
 }
 
 /// Runs the daemon for the store directory `dir` until its last mount goes
@@ -87,6 +96,9 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         next_id: Default::default(),
         ever_mounted: Default::default(),
         stop: Notify::new(),
+        model: tokio::sync::OnceCell::new(),
+        embed_wake: Notify::new(),
+        searched: Mutex::new(BTreeSet::new()),
     });
     if let Some(spec) = first {
         daemon.mount(spec).await?;
@@ -94,6 +106,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     tracing::info!(store = %dir.display(), pid = std::process::id(), "mount daemon ready");
 
     let ticker = tokio::spawn(tick(daemon.clone()));
+    let embedder = tokio::spawn(embed(daemon.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -108,7 +121,9 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     }
     drop(listener); // clients now see "refused" rather than wait on us
     ticker.abort();
+    embedder.abort();
     let _ = ticker.await;
+    let _ = embedder.await;
     daemon.shutdown().await;
     // Close the store before the socket goes: a client that sees the socket
     // gone may open the store at once.
@@ -164,6 +179,8 @@ async fn tick(daemon: Arc<Daemon>) {
                 tracing::error!("flush failed: {e}");
             } else if let Err(e) = daemon.index().await {
                 tracing::error!("indexing failed: {e:#}");
+            } else {
+                daemon.embed_wake.notify_one();
             }
         }
         let sessions: Vec<SessionView> =
@@ -171,6 +188,8 @@ async fn tick(daemon: Arc<Daemon>) {
         for sv in sessions.iter().filter(|sv| sv.vfs.is_dirty()) {
             if let Err(e) = sv.vfs.flush().await {
                 tracing::error!("flush of a session failed: {e}");
+            } else {
+                daemon.embed_wake.notify_one();
             }
         }
         let gone: Vec<PathBuf> = {
@@ -190,6 +209,34 @@ async fn tick(daemon: Arc<Daemon>) {
         // A daemon nobody mounts through within a minute was started in vain.
         if empty && (ever || started.elapsed() > Duration::from_secs(60)) {
             daemon.stop.notify_one();
+        }
+    }
+}
+
+/// Keeps the search rows and vectors of main, the mounted sessions and the
+/// sessions searched current, in the background: woken after writes,
+/// imports and searches, and once a minute in case a wake was missed.
+async fn embed(daemon: Arc<Daemon>) {
+    loop {
+        let _ = tokio::time::timeout(Duration::from_secs(60), daemon.embed_wake.notified()).await;
+        let Ok(model) = daemon.model().await else { continue };
+        let mut views: Vec<Option<String>> = vec![None];
+        views.extend(daemon.sessions.lock().unwrap().keys().cloned().map(Some));
+        views.extend(daemon.searched.lock().unwrap().iter().cloned().map(Some));
+        views.dedup();
+        for view in views {
+            let result = async {
+                let (store, _) = daemon.updated_view(view.as_deref()).await?;
+                cortex::search::embed_pending(&store, &model, &|p| {
+                    tracing::debug!(units = p.units, embedded = p.embedded, "embedding");
+                })
+                .await?;
+                anyhow::Ok(())
+            };
+            if let Err(e) = result.await {
+                // A session removed meanwhile, say: not worth more than a line.
+                tracing::warn!(view = view.as_deref().unwrap_or("main"), "embedding: {e:#}");
+            }
         }
     }
 }
@@ -229,6 +276,8 @@ impl Daemon {
             }
             Request::Graph { query, session } => self.graph(&query, session.as_deref()).await,
             Request::Session { command } => self.session(&command).await,
+            Request::Search { search, session } => self.search(&search, session).await,
+            Request::Index { session } => self.index_view(session).await,
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -376,6 +425,7 @@ impl Daemon {
         }
         let mut info = TransferInfo::from_import(&r);
         info.index = Some(index);
+        self.embed_wake.notify_one();
         Ok(Response::Transfer(info))
     }
 
@@ -397,6 +447,59 @@ impl Daemon {
             cortex::index::index_head(&store).await?;
         }
         Ok(Response::Graph { answer: cortex::query::run(&store, query).await? })
+    }
+
+    /// The model, loaded once; the error says how to install it.
+    async fn model(&self) -> std::result::Result<Arc<Model>, String> {
+        self.model
+            .get_or_init(|| async {
+                tokio::task::spawn_blocking(|| cortex::search::load_model().map(Arc::new))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            })
+            .await
+            .clone()
+    }
+
+    /// A view's store handle, with its graph and search rows brought to
+    /// its head (after pending writes are flushed).
+    async fn updated_view(&self, session: Option<&str>) -> Result<(Store, IndexReport)> {
+        self.flush().await?;
+        let store = match session {
+            Some(name) => self.store.session(name).await?,
+            None => self.store.with_main().await?,
+        };
+        let _one = self.indexing.lock().await;
+        let report = cortex::search::update(&store).await?;
+        Ok((store, report))
+    }
+
+    /// `cortex search`: ranked units of a view.
+    async fn search(
+        &self,
+        search: &cortex::search::Search,
+        session: Option<String>,
+    ) -> Result<Response> {
+        let (store, _) = self.updated_view(session.as_deref()).await?;
+        if let Some(name) = session {
+            self.searched.lock().unwrap().insert(name);
+        }
+        let model = self.model().await.ok();
+        let results = cortex::search::search(&store, model.as_deref(), search).await?;
+        self.embed_wake.notify_one();
+        Ok(Response::Search { results })
+    }
+
+    /// `cortex index`: a view brought up to date, and how far embedding is.
+    async fn index_view(&self, session: Option<String>) -> Result<Response> {
+        let (store, report) = self.updated_view(session.as_deref()).await?;
+        if let Some(name) = session {
+            self.searched.lock().unwrap().insert(name);
+        }
+        let note = self.model().await.err();
+        self.embed_wake.notify_one();
+        Ok(Response::Index { report, progress: store.search_progress().await?, note })
     }
 
     /// A session command. Pending writes go to the store first; after a
@@ -469,6 +572,7 @@ impl Daemon {
             }
             _ => {}
         }
+        self.embed_wake.notify_one();
         Ok(Response::Session { value })
     }
 

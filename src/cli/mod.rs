@@ -10,6 +10,7 @@ mod log;
 mod ls;
 mod mount;
 mod output;
+mod search;
 mod session;
 mod status;
 
@@ -77,6 +78,10 @@ enum Command {
     Impact(graph::ImpactArgs),
     /// A unit's neighbourhood as Graphviz dot or Mermaid.
     Graph(graph::GraphArgs),
+    /// Search code units by meaning and keywords.
+    Search(search::SearchArgs),
+    /// Bring the code graph and search index up to date (--wait: embed all).
+    Index(search::IndexArgs),
     /// Sessions: copy-on-write views of main (new, list, rm).
     Session(session::SessionArgs),
     /// What a session changed, by file (and by unit with --units).
@@ -156,6 +161,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deps(args) => graph::deps(&cx, args).await,
         Command::Impact(args) => graph::impact(&cx, args).await,
         Command::Graph(args) => graph::graph(&cx, args).await,
+        Command::Search(args) => search::search(&cx, args).await,
+        Command::Index(args) => search::index(&cx, args).await,
         Command::Session(args) => session::session(&cx, args).await,
         Command::Diff(args) => session::diff(&cx, args).await,
         Command::Merge(args) => session::merge(&cx, args).await,

@@ -61,6 +61,7 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             },
             "daemon_pid": (s.pid != 0).then_some(s.pid),
             "code": { "files": s.code.files, "units": s.code.units, "edges": s.code.edges, "current": s.code_current },
+            "search": { "units": s.search.units, "embedded": s.search.embedded },
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
                 "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
             })).collect::<Vec<_>>(),
@@ -82,6 +83,12 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
         "code graph:  {} files, {} units, {} edges{behind}",
         s.code.files, s.code.units, s.code.edges
     );
+    let share = if s.search.units == 0 {
+        100.0
+    } else {
+        s.search.embedded as f64 * 100.0 / s.search.units as f64
+    };
+    println!("search:      {} units, {} embedded ({share:.0}%)", s.search.units, s.search.embedded);
     if s.mounts.is_empty() {
         println!("mounts:      none");
     } else {

@@ -1,0 +1,221 @@
+//! `cortex search` and `cortex index`. Like the graph commands, they ask the
+//! daemon when one holds the store (it keeps the model loaded and embeds in
+//! the background), else work on the store in this process.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use cortex::control::{Request, Response};
+use cortex::search::{self, Mode, Progress, Results, Search};
+use cortex::store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Context;
+use super::output::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What to look for, in words ("where do we retry failed uploads").
+    pub query: String,
+    /// Search this session's view instead of main's.
+    #[arg(long)]
+    pub session: Option<String>,
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub mode: Mode,
+    /// Only units in files matching this glob (`src/**/*.rs`).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Only units of this kind (function, method, struct, class, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only units in this language (rust, javascript).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// How many results (at most 200).
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    /// Index this session's view instead of main's.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Wait until every unit is embedded, with a progress bar.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn check_filters(args: &SearchArgs) -> Result<()> {
+    if let Some(kind) = &args.kind
+        && cortex::graph::UnitKind::parse(kind).is_none()
+    {
+        bail!(
+            "unknown kind {kind:?}: one of function, method, struct, enum, trait, impl, module, const, static, macro, type, class, binding"
+        );
+    }
+    if let Some(language) = &args.language
+        && !["rust", "javascript"].contains(&language.as_str())
+    {
+        bail!("unknown language {language:?}: rust or javascript");
+    }
+    if args.query.trim().is_empty() {
+        bail!("an empty query: say what to look for");
+    }
+    if args.query.len() > 4096 {
+        bail!("a query of {} bytes: at most 4,096", args.query.len());
+    }
+    Ok(())
+}
+
+pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
+    check_filters(&args)?;
+    let s = Search {
+        query: args.query.clone(),
+        mode: args.mode,
+        path: args.path.clone(),
+        kind: args.kind.clone(),
+        language: args.language.clone(),
+        limit: args.limit.clamp(1, 200),
+    };
+    let results = if let Some(dir) = cx.daemon()? {
+        match cx.ask(&dir, Request::Search { search: s, session: args.session.clone() })? {
+            Response::Search { results } => results,
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        }
+    } else {
+        cx.with_store(async |main| {
+            let store = view(main, &args.session).await?;
+            search::update(&store).await?;
+            let model = if args.mode == Mode::Keyword {
+                None
+            } else {
+                tokio::task::block_in_place(search::load_model).ok()
+            };
+            Ok(search::search(&store, model.as_ref(), &s).await?)
+        })
+        .await?
+    };
+    print_results(&results, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn view(main: &Store, session: &Option<String>) -> Result<Store> {
+    Ok(match session {
+        Some(name) => main.session(name).await?,
+        None => main.with_main().await?,
+    })
+}
+
+fn print_results(r: &Results, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "results": r.hits,
+            "units": r.units,
+            "embedded": r.embedded,
+            "note": r.note,
+        }));
+    }
+    if r.hits.is_empty() {
+        println!("no matching units");
+    }
+    for (i, h) in r.hits.iter().enumerate() {
+        println!("{:>2}. {} ({}) {}:{}  score {:.4}", i + 1, h.id, h.kind, h.file, h.line, h.score);
+        if !h.signature.is_empty() {
+            println!("    {}", h.signature);
+        }
+    }
+    println!("{}", coverage(r.units, r.embedded));
+    if let Some(note) = &r.note {
+        println!("note: {note}");
+    }
+    Ok(())
+}
+
+fn coverage(units: u64, embedded: u64) -> String {
+    let share = if units == 0 { 100.0 } else { embedded as f64 * 100.0 / units as f64 };
+    let rest = if embedded < units { " (`cortex index --wait` embeds the rest)" } else { "" };
+    format!("embedded: {embedded} of {units} units ({share:.0}%){rest}")
+}
+
+pub async fn index(cx: &Context, args: IndexArgs) -> Result<ExitCode> {
+    let (report, progress, note) = if let Some(dir) = cx.daemon()? {
+        let ask = || match cx.ask(&dir, Request::Index { session: args.session.clone() })? {
+            Response::Index { report, progress, note } => Ok((report, progress, note)),
+            other => bail!("unexpected answer from the mount daemon: {other:?}"),
+        };
+        let (report, mut progress, note) = ask()?;
+        if args.wait && note.is_none() && progress.embedded < progress.units {
+            // The daemon embeds in the background: follow it.
+            let bar = bar(progress);
+            while progress.embedded < progress.units {
+                std::thread::sleep(Duration::from_millis(500));
+                progress = ask()?.1;
+                bar.set_length(progress.units);
+                bar.set_position(progress.embedded);
+            }
+            bar.finish_and_clear();
+        }
+        (report, progress, note)
+    } else {
+        cx.with_store(async |main| {
+            let store = view(main, &args.session).await?;
+            let report = search::update(&store).await?;
+            let mut progress = store.search_progress().await?;
+            let mut note = None;
+            if args.wait && progress.embedded < progress.units {
+                match tokio::task::block_in_place(search::load_model) {
+                    Ok(model) => {
+                        let bar = bar(progress);
+                        search::embed_pending(&store, &model, &|p| {
+                            bar.set_length(p.units);
+                            bar.set_position(p.embedded);
+                        })
+                        .await?;
+                        bar.finish_and_clear();
+                        progress = store.search_progress().await?;
+                    }
+                    Err(e) => note = Some(e.to_string()),
+                }
+            }
+            Ok((report, progress, note))
+        })
+        .await?
+    };
+    if args.json {
+        print_json(&serde_json::json!({
+            "graph": report,
+            "units": progress.units,
+            "embedded": progress.embedded,
+            "note": note,
+        }))?;
+    } else {
+        println!(
+            "code graph: {} files parsed, {} removed, {} units, {} edges",
+            report.parsed, report.removed, report.units, report.edges
+        );
+        println!("{}", coverage(progress.units, progress.embedded));
+        if let Some(note) = &note {
+            println!("note: {note}");
+        }
+    }
+    // Waiting for vectors that cannot come is a failure the caller should see.
+    Ok(if args.wait && note.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn bar(p: Progress) -> ProgressBar {
+    let bar = ProgressBar::new(p.units);
+    bar.set_style(
+        ProgressStyle::with_template("embedding {bar:30} {pos}/{len} units, {per_sec}, eta {eta}")
+            .expect("static template"),
+    );
+    bar.set_position(p.embedded);
+    bar
+}
