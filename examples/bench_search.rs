@@ -125,6 +125,31 @@ async fn quality(dir: &str, queries: &str, window: usize) {
         out.insert(format!("{name}_recall10"), (recall / n).into());
     }
     out.insert("hybrid_misses".into(), misses.into());
+    // Fusion settings, from the same two lists of 50 per query.
+    let mut lists = Vec::new();
+    for q in &queries {
+        let get = async |mode| {
+            let s = Search { query: q.query.clone(), mode, limit: 50, ..Search::default() };
+            let hits = search::search(&store, Some(&model), &s).await.unwrap().hits;
+            hits.into_iter().map(|h| h.id).collect::<Vec<String>>()
+        };
+        let (k, s) = (get(Mode::Keyword).await, get(Mode::Semantic).await);
+        lists.push((k, s));
+    }
+    let mut grid = serde_json::Map::new();
+    for k in [10.0, 30.0, 60.0] {
+        for w in [0.2, 0.35, 0.5, 0.75, 1.0] {
+            let mut rr = 0.0;
+            for (q, (kw, sem)) in queries.iter().zip(&lists) {
+                let fused = search::fuse(&[(sem, 1.0), (kw, w)], k, 10);
+                if let Some(rank) = fused.iter().position(|(id, _)| answers(q, id)) {
+                    rr += 1.0 / (rank as f64 + 1.0);
+                }
+            }
+            grid.insert(format!("k{k}_w{w}"), (rr / queries.len() as f64).into());
+        }
+    }
+    out.insert("fusion_mrr10".into(), grid.into());
     println!("{}", serde_json::Value::Object(out));
 }
 
@@ -142,7 +167,11 @@ async fn latency(dir: &str, queries: &str, units: usize) {
     let mut out = serde_json::Map::new();
     out.insert("units".into(), total.into());
     out.insert("replicate_seconds".into(), replicate_s.into());
-    for mode in [Mode::Keyword, Mode::Semantic, Mode::Hybrid] {
+    let modes = match std::env::var("BENCH_MODES").as_deref() {
+        Ok("keyword") => vec![Mode::Keyword],
+        _ => vec![Mode::Keyword, Mode::Semantic, Mode::Hybrid],
+    };
+    for mode in modes {
         let mut times = Vec::new();
         for round in 0..2 {
             for q in &queries {

@@ -20,11 +20,22 @@ use crate::snapshot;
 use crate::store::Store;
 use crate::store::search::{SearchQuery, SearchRow};
 
-/// Bytes of a unit's body in its keyword text.
-const BODY_BYTES: usize = 1200;
+/// Bytes of a unit's body in its keyword text: its first identifiers.
+/// More body ranks worse for questions in words (MRR@10 over the bench
+/// queries, keyword alone: 1,200 bytes 0.285 / 0.567, 300 bytes 0.325 /
+/// 0.598, none 0.239 / 0.663 on semver / express).
+const BODY_BYTES: usize = 300;
 
 /// Bytes of a unit's body in the model's text.
 const EMBED_BODY_BYTES: usize = 0;
+
+/// Reciprocal rank fusion's k, and the keyword list's weight in it.
+/// Measured with `scripts/bench-search.sh` over k in {10, 30, 60} and
+/// weights 0.2 to 1: the keyword list at full weight pulls the better
+/// semantic ranking down; at 0.2 with k = 10 hybrid beats both on both
+/// query sets (README).
+pub const RRF_K: f64 = 10.0;
+pub const KEYWORD_WEIGHT: f64 = 0.2;
 
 /// Vectors written per step of `embed_pending`.
 const EMBED_STEP: usize = 256;
@@ -88,7 +99,7 @@ pub struct Progress {
 /// What the keyword index reads of a unit: kind, qualified name,
 /// signature, doc comment, then the start of its body (its identifiers).
 pub fn keyword_text(unit: &Unit, source: &[u8]) -> String {
-    unit_text(unit, source, BODY_BYTES)
+    unit_text(unit, source, BODY_BYTES, true)
 }
 
 /// What the model reads of a unit: the same, with less of the body. The
@@ -97,7 +108,7 @@ pub fn keyword_text(unit: &Unit, source: &[u8]) -> String {
 /// which the keyword side has. `scripts/bench-search.sh` measures the
 /// choice (README).
 pub fn embed_text(unit: &Unit, source: &[u8]) -> String {
-    unit_text(unit, source, embed_body_bytes())
+    unit_text(unit, source, embed_body_bytes(), false)
 }
 
 /// Bytes of body in the model's text: `EMBED_BODY_BYTES`, or
@@ -106,7 +117,7 @@ pub fn embed_body_bytes() -> usize {
     std::env::var("CORTEX_EMBED_BODY").ok().and_then(|b| b.parse().ok()).unwrap_or(EMBED_BODY_BYTES)
 }
 
-fn unit_text(unit: &Unit, source: &[u8], body_bytes: usize) -> String {
+fn unit_text(unit: &Unit, source: &[u8], body_bytes: usize, whole_doc: bool) -> String {
     let mut text = format!("{} {}\n", unit.kind.as_str(), unit.qname);
     if !unit.signature.is_empty() {
         text.push_str(&unit.signature);
@@ -114,10 +125,10 @@ fn unit_text(unit: &Unit, source: &[u8], body_bytes: usize) -> String {
     }
     // The model gets the doc's summary (its first paragraph); the keyword
     // index all of it.
-    let doc = if body_bytes < BODY_BYTES {
-        unit.doc.split("\n\n").next().unwrap_or_default()
-    } else {
+    let doc = if whole_doc {
         unit.doc.as_str()
+    } else {
+        unit.doc.split("\n\n").next().unwrap_or_default()
     };
     if !doc.is_empty() {
         text.push_str(doc);
@@ -152,13 +163,13 @@ pub fn vector_key(text: &str, window: usize) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Reciprocal rank fusion: each list gives 1/(K + rank) to what it ranks.
-pub fn fuse(lists: &[Vec<String>], limit: usize) -> Vec<(String, f64)> {
-    const K: f64 = 60.0;
+/// Reciprocal rank fusion: each list gives weight/(k + rank) to what it
+/// ranks (rank from 1).
+pub fn fuse(lists: &[(&[String], f64)], k: f64, limit: usize) -> Vec<(String, f64)> {
     let mut scores: BTreeMap<&str, f64> = BTreeMap::new();
-    for list in lists {
+    for (list, weight) in lists {
         for (rank, id) in list.iter().enumerate() {
-            *scores.entry(id.as_str()).or_default() += 1.0 / (K + rank as f64 + 1.0);
+            *scores.entry(id.as_str()).or_default() += weight / (k + rank as f64 + 1.0);
         }
     }
     let mut out: Vec<(String, f64)> =
@@ -166,6 +177,13 @@ pub fn fuse(lists: &[Vec<String>], limit: usize) -> Vec<(String, f64)> {
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     out.truncate(limit);
     out
+}
+
+/// The fusion hybrid search uses: the semantic list at full weight, the
+/// keyword list at `KEYWORD_WEIGHT`, k = `RRF_K` (chosen on the query sets
+/// of `scripts/bench-search.sh`; README has the figures).
+pub fn hybrid(keyword: &[String], semantic: &[String], limit: usize) -> Vec<(String, f64)> {
+    fuse(&[(semantic, 1.0), (keyword, KEYWORD_WEIGHT)], RRF_K, limit)
 }
 
 /// A path glob as a regular expression: `**` any path, `*` any name part,
@@ -301,7 +319,6 @@ pub async fn embed_pending(
 /// semantic and hybrid ranking; without it those fall back to keywords.
 pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
     let limit = s.limit.clamp(1, 200);
-    let progress = store.search_progress().await?;
     let filters = SearchQuery {
         path_regex: s.path.as_deref().map(glob_regex),
         kind: s.kind.clone(),
@@ -320,24 +337,38 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
     };
     // Hybrid looks deeper into each list than it returns.
     let depth = if mode == Mode::Hybrid { (limit * 5).max(50) } else { limit };
-    let keyword = match mode {
-        Mode::Keyword | Mode::Hybrid => store.keyword_search(&s.query, &filters, depth).await?,
-        Mode::Semantic => Vec::new(),
-    };
-    let semantic = match (mode, model) {
-        (Mode::Semantic | Mode::Hybrid, Some(model)) => {
-            let q = tokio::task::block_in_place(|| model.embed_one(&s.query))
-                .map_err(crate::error::Error::from)?;
-            store.vector_search(&q, &filters, depth).await?
+    // The query's vector is computed on a thread of its own while the
+    // keyword search and the counts run: the two take about as long.
+    let wants_keyword = matches!(mode, Mode::Keyword | Mode::Hybrid);
+    let model = model.filter(|_| matches!(mode, Mode::Semantic | Mode::Hybrid));
+    let (vector, keyword, progress) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let embedding = model.map(|m| scope.spawn(|| m.embed_one(&s.query)));
+            let (keyword, progress) = tokio::runtime::Handle::current().block_on(async {
+                let keyword = if wants_keyword {
+                    store.keyword_search(&s.query, &filters, depth).await
+                } else {
+                    Ok(Vec::new())
+                };
+                (keyword, store.search_progress().await)
+            });
+            let vector = embedding.map(|h| h.join().expect("the query's embedding thread"));
+            (vector, keyword, progress)
+        })
+    });
+    let (keyword, progress) = (keyword?, progress?);
+    let semantic = match vector {
+        Some(v) => {
+            store.vector_search(&v.map_err(crate::error::Error::from)?, &filters, depth).await?
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     let ranked: Vec<(String, f64)> = match mode {
         Mode::Keyword => keyword,
         Mode::Semantic => semantic,
         Mode::Hybrid => {
-            let ids = |l: &[(String, f64)]| l.iter().map(|(id, _)| id.clone()).collect();
-            fuse(&[ids(&keyword), ids(&semantic)], limit)
+            let ids = |l: &[(String, f64)]| l.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+            hybrid(&ids(&keyword), &ids(&semantic), limit)
         }
     };
     let ranked: Vec<(String, f64)> = ranked.into_iter().take(limit).collect();
@@ -377,10 +408,13 @@ mod tests {
     fn fusion_rewards_agreement() {
         let a = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
         let b = vec!["y".to_owned(), "w".to_owned()];
-        let fused = fuse(&[a, b], 10);
+        let fused = fuse(&[(&a, 1.0), (&b, 1.0)], 60.0, 10);
         assert_eq!(fused[0].0, "y");
         assert_eq!(fused.len(), 4);
-        assert_eq!(fuse(&[vec!["q".to_owned()]], 0), vec![]);
+        assert_eq!(fuse(&[(&a, 1.0)], 60.0, 0), vec![]);
+        // A lighter list moves things less.
+        let fused = fuse(&[(&a, 1.0), (&b, 0.1)], 60.0, 10);
+        assert_eq!(fused[0].0, "x");
     }
 
     #[test]

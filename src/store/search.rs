@@ -172,6 +172,7 @@ impl Store {
             let cached = self.cached_vectors(&keys).await?;
             self.insert_search_rows(chunk, &cached).await?;
         }
+        self.count_search_rows().await?;
         self.meta_set(&key, &root.to_hex()).await
     }
 
@@ -243,7 +244,7 @@ impl Store {
         }
         let mut res = self
             .db
-            .query("SELECT * FROM search_unit WHERE file !~ '^copy'; SELECT id, embedding FROM search_vec;")
+            .query("SELECT * FROM search_unit WHERE !string::starts_with(file, 'copy'); SELECT id, embedding FROM search_vec;")
             .await
             .map_err(|e| Error::db("read search rows", e))?;
         let rows: Vec<Full> = res.take(0).map_err(|e| Error::db("read search rows", e))?;
@@ -294,6 +295,7 @@ impl Store {
             total += take;
             copy += 1;
         }
+        self.count_search_rows().await?;
         Ok(total as u64)
     }
 
@@ -392,18 +394,33 @@ impl Store {
     }
 
     /// How many units the view has rows for, and how many have vectors.
+    /// The total is counted when rows change (`count_search_rows`); what
+    /// is still waiting is read from the index on `embedded`, so a search
+    /// does not scan the table.
     pub async fn search_progress(&self) -> Result<Progress> {
         let mut res = self
             .db
             .query(
-                "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
-                 (SELECT count() AS n FROM search_unit WHERE embedded = true GROUP ALL)[0].n ?? 0;",
+                "(SELECT VALUE value FROM ONLY meta:search_units) ?? '0'; \
+                 (SELECT count() AS n FROM search_unit WHERE embedded = false GROUP ALL)[0].n ?? 0;",
             )
             .await
             .map_err(|e| Error::db("count search rows", e))?;
-        let units: Option<i64> = res.take(0).map_err(|e| Error::db("count search rows", e))?;
-        let embedded: Option<i64> = res.take(1).map_err(|e| Error::db("count search rows", e))?;
-        Ok(Progress { units: units.unwrap_or(0) as u64, embedded: embedded.unwrap_or(0) as u64 })
+        let units: Option<String> = res.take(0).map_err(|e| Error::db("count search rows", e))?;
+        let pending: Option<i64> = res.take(1).map_err(|e| Error::db("count search rows", e))?;
+        let units: u64 = units.and_then(|u| u.parse().ok()).unwrap_or(0);
+        Ok(Progress { units, embedded: units.saturating_sub(pending.unwrap_or(0) as u64) })
+    }
+
+    /// Counts the rows (after they change) for `search_progress`.
+    async fn count_search_rows(&self) -> Result<()> {
+        let mut res = self
+            .db
+            .query("(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0")
+            .await
+            .map_err(|e| Error::db("count search rows", e))?;
+        let n: Option<i64> = res.take(0).map_err(|e| Error::db("count search rows", e))?;
+        self.meta_set("search_units", &n.unwrap_or(0).to_string()).await
     }
 
     /// Units ranked by BM25 for the query's words (any of them), best first.
