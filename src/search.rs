@@ -41,7 +41,7 @@ pub const KEYWORD_WEIGHT: f64 = 0.2;
 const EMBED_STEP: usize = 256;
 
 /// How results are ranked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Keyword and semantic ranks fused (reciprocal rank fusion).

@@ -22,7 +22,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub session: Option<String>,
     #[arg(long, value_enum, default_value = "hybrid")]
-    pub mode: Mode,
+    pub mode: ModeArg,
     /// Only units in files matching this glob (`src/**/*.rs`).
     #[arg(long)]
     pub path: Option<String>,
@@ -38,6 +38,27 @@ pub struct SearchArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How results are ranked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Keyword and semantic rankings fused.
+    Hybrid,
+    /// Nearest in meaning (the embedding model).
+    Semantic,
+    /// BM25 over names, identifiers, signatures and docs.
+    Keyword,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Hybrid => Mode::Hybrid,
+            ModeArg::Semantic => Mode::Semantic,
+            ModeArg::Keyword => Mode::Keyword,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,7 +100,7 @@ pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
     check_filters(&args)?;
     let s = Search {
         query: args.query.clone(),
-        mode: args.mode,
+        mode: args.mode.into(),
         path: args.path.clone(),
         kind: args.kind.clone(),
         language: args.language.clone(),
@@ -94,7 +115,7 @@ pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
         cx.with_store(async |main| {
             let store = view(main, &args.session).await?;
             search::update(&store).await?;
-            let model = if args.mode == Mode::Keyword {
+            let model = if args.mode == ModeArg::Keyword {
                 None
             } else {
                 tokio::task::block_in_place(search::load_model).ok()

@@ -5,6 +5,7 @@ mod crash;
 mod graph;
 mod merge_scenarios;
 mod mount;
+mod search;
 mod sessions;
 
 use std::path::{Path, PathBuf};
