@@ -20,6 +20,17 @@ const BATCH: usize = 500;
 /// The HNSW search's candidate list (`ef`), at least the k asked for.
 const EF: usize = 64;
 
+/// Buckets of the document-frequency table (`search_terms`).
+const TERM_BUCKETS: u64 = 1024;
+
+/// How many documents a keyword search may match, summed over its words'
+/// document frequencies. SurrealDB's BM25 scores every document that holds
+/// any word of an OR query (reading each one's term list): a question in
+/// words over 100,000 units took 1.7 s. Words beyond this budget, the
+/// commonest first, are left out; they weigh least in BM25 anyway. The
+/// rarest word is always kept.
+const MATCH_BUDGET: u64 = 2000;
+
 /// A unit as search keeps it.
 #[derive(Clone, Debug)]
 pub struct SearchRow {
@@ -125,7 +136,39 @@ pub fn query_words(query: &str) -> String {
         .join(" ")
 }
 
+fn term_bucket(term: &str) -> u64 {
+    let h = blake3::hash(term.as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) % TERM_BUCKETS
+}
+
 impl Store {
+    /// The query's terms, rarest first, as many as `MATCH_BUDGET` affords.
+    async fn affordable_words(&self, words: &str) -> Result<String> {
+        // Stems, each with a word of the query that has it.
+        let parts: HashMap<String, String> = crate::search::term_parts(words).into_iter().collect();
+        if parts.is_empty() {
+            return Ok(String::new());
+        }
+        let stems: Vec<String> = parts.keys().cloned().collect();
+        let df = self.term_frequencies(&stems).await?;
+        let mut ranked: Vec<(u64, String)> =
+            stems.into_iter().map(|t| (df[&t], parts[&t].clone())).collect();
+        ranked.sort();
+        let mut spent = 0;
+        let mut kept = Vec::new();
+        for (n, term) in ranked {
+            if n == 0 {
+                continue; // no unit has it: nothing to match
+            }
+            if !kept.is_empty() && spent + n > MATCH_BUDGET {
+                break;
+            }
+            spent += n;
+            kept.push(term);
+        }
+        Ok(kept.join(" "))
+    }
+
     /// The snapshot root the search rows for `window` describe.
     pub async fn search_root(&self, window: usize) -> Result<Option<ContentHash>> {
         match self.meta_get(&format!("search_root_{window}")).await? {
@@ -148,9 +191,31 @@ impl Store {
         let key = format!("search_root_{window}");
         self.meta_set(&key, "").await?;
         let ctx = "write search rows";
+        let mut delta: HashMap<String, i64> = HashMap::new();
+        for r in rows {
+            for t in crate::search::terms_of(&r.text) {
+                *delta.entry(t).or_default() += 1;
+            }
+        }
+        if !fresh {
+            for chunk in paths.chunks(BATCH) {
+                let mut res = self
+                    .db
+                    .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
+                    .bind(("files", chunk.to_vec()))
+                    .await
+                    .map_err(|e| Error::db(ctx, e))?;
+                let old: Vec<String> = res.take(0).map_err(|e| Error::db(ctx, e))?;
+                for text in old {
+                    for t in crate::search::terms_of(&text) {
+                        *delta.entry(t).or_default() -= 1;
+                    }
+                }
+            }
+        }
         if fresh {
             self.db
-                .query("DELETE search_unit; DELETE search_vec;")
+                .query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
                 .await
                 .and_then(|r| r.check())
                 .map_err(|e| Error::db(ctx, e))?;
@@ -172,6 +237,7 @@ impl Store {
             let cached = self.cached_vectors(&keys).await?;
             self.insert_search_rows(chunk, &cached).await?;
         }
+        self.adjust_terms(delta).await?;
         self.count_search_rows().await?;
         self.meta_set(&key, &root.to_hex()).await
     }
@@ -292,11 +358,95 @@ impl Store {
             for chunk in batch.chunks(BATCH) {
                 self.insert_search_rows(chunk, &vectors).await?;
             }
+            let mut delta: HashMap<String, i64> = HashMap::new();
+            for r in &batch {
+                for t in crate::search::terms_of(&r.text) {
+                    *delta.entry(t).or_default() += 1;
+                }
+            }
+            self.adjust_terms(delta).await?;
             total += take;
             copy += 1;
         }
         self.count_search_rows().await?;
         Ok(total as u64)
+    }
+
+    /// Adds `delta` to the document frequencies of terms.
+    async fn adjust_terms(&self, delta: HashMap<String, i64>) -> Result<()> {
+        let mut by_bucket: HashMap<u64, Vec<(String, i64)>> = HashMap::new();
+        for (term, d) in delta {
+            if d != 0 {
+                by_bucket.entry(term_bucket(&term)).or_default().push((term, d));
+            }
+        }
+        let buckets: Vec<u64> = by_bucket.keys().copied().collect();
+        let mut current = self.term_buckets(&buckets).await?;
+        let mut rows = Vec::new();
+        for (bucket, changes) in by_bucket {
+            let map = current.entry(bucket).or_default();
+            for (term, d) in changes {
+                let n = map.entry(term).or_default();
+                *n = (*n as i64 + d).max(0) as u64;
+            }
+            map.retain(|_, n| *n > 0);
+            rows.push(serde_json::json!({
+                "bucket": bucket as i64,
+                "terms": serde_json::to_string(map).expect("a map serialises"),
+            }));
+        }
+        for chunk in rows.chunks(BATCH) {
+            self.db
+                .query(
+                    "FOR $r IN $rows { \
+                       UPSERT type::record('search_terms', $r.bucket) SET terms = $r.terms }",
+                )
+                .bind(("rows", chunk.to_vec()))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| Error::db("write term counts", e))?;
+        }
+        Ok(())
+    }
+
+    async fn term_buckets(&self, buckets: &[u64]) -> Result<HashMap<u64, HashMap<String, u64>>> {
+        #[derive(Debug, SurrealValue)]
+        struct Row {
+            id: RecordId,
+            terms: String,
+        }
+        let ids: Vec<RecordId> =
+            buckets.iter().map(|b| RecordId::new("search_terms", *b as i64)).collect();
+        let mut res = self
+            .db
+            .query("SELECT id, terms FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .map_err(|e| Error::db("read term counts", e))?;
+        let rows: Vec<Row> = res.take(0).map_err(|e| Error::db("read term counts", e))?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let surrealdb::types::RecordIdKey::Number(n) = r.id.key else {
+                return Err(Error::Corrupt("unexpected key in search_terms".into()));
+            };
+            let map: HashMap<String, u64> = serde_json::from_str(&r.terms)
+                .map_err(|e| Error::Corrupt(format!("search_terms: {e}")))?;
+            out.insert(n as u64, map);
+        }
+        Ok(out)
+    }
+
+    /// How many units' keyword texts hold each term.
+    async fn term_frequencies(&self, terms: &[String]) -> Result<HashMap<String, u64>> {
+        let buckets: Vec<u64> = terms.iter().map(|t| term_bucket(t)).collect();
+        let found = self.term_buckets(&buckets).await?;
+        Ok(terms
+            .iter()
+            .map(|t| {
+                let n = found.get(&term_bucket(t)).and_then(|m| m.get(t)).copied().unwrap_or(0);
+                (t.clone(), n)
+            })
+            .collect())
     }
 
     /// Up to `limit` units without a vector.
@@ -430,7 +580,7 @@ impl Store {
         filters: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(String, f64)>> {
-        let words = query_words(query);
+        let words = self.affordable_words(&query_words(query)).await?;
         if words.is_empty() {
             return Ok(Vec::new());
         }
