@@ -153,6 +153,10 @@ impl Store {
         let df = self.term_frequencies(&stems).await?;
         let mut ranked: Vec<(u64, String)> =
             stems.into_iter().map(|t| (df[&t], parts[&t].clone())).collect();
+        if ranked.iter().all(|(n, _)| *n == 0) {
+            // No counts (rows written before they were kept): no pruning.
+            return Ok(words.to_owned());
+        }
         ranked.sort();
         let mut spent = 0;
         let mut kept = Vec::new();
