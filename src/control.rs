@@ -73,6 +73,17 @@ pub enum Request {
         #[serde(default)]
         session: Option<String>,
     },
+    /// An MCP tool call (`cortex mcp`), in main's view or `session`'s.
+    Tool {
+        #[serde(default)]
+        session: Option<String>,
+        name: String,
+        #[serde(default)]
+        args: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// Keeps the daemon running while this connection stays open (an MCP
+    /// server uses it: the daemon otherwise exits with its last mount).
+    Attach,
 }
 
 /// A tree entry on the wire.
@@ -292,6 +303,10 @@ pub enum Response {
         /// Why nothing is being embedded (no model), if so.
         #[serde(default)]
         note: Option<String>,
+    },
+    /// A tool's result, or the error the agent is told.
+    Tool {
+        outcome: std::result::Result<serde_json::Value, crate::tools::ToolError>,
     },
     Error {
         message: String,

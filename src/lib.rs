@@ -20,6 +20,7 @@ pub mod search;
 pub mod session;
 pub mod snapshot;
 pub mod store;
+pub mod tools;
 pub mod tree;
 pub mod vfs;
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{DEFAULT_WINDOW, MODEL_ID, Model};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::Unit;
 use crate::snapshot;
 use crate::store::Store;
@@ -63,6 +63,41 @@ pub struct Search {
     pub kind: Option<String>,
     pub language: Option<String>,
     pub limit: usize,
+}
+
+impl Search {
+    /// The longest query accepted, in bytes.
+    pub const QUERY_MAX: usize = 4096;
+
+    /// Refuses filters that name nothing and queries that say nothing, with
+    /// what would be accepted.
+    pub fn check(&self) -> Result<()> {
+        if let Some(kind) = &self.kind
+            && crate::graph::UnitKind::parse(kind).is_none()
+        {
+            return Err(Error::InvalidInput(format!(
+                "unknown kind {kind:?}: one of function, method, struct, enum, trait, impl, module, const, static, macro, type, class, binding"
+            )));
+        }
+        if let Some(language) = &self.language
+            && !["rust", "javascript"].contains(&language.as_str())
+        {
+            return Err(Error::InvalidInput(format!(
+                "unknown language {language:?}: rust or javascript"
+            )));
+        }
+        if self.query.trim().is_empty() {
+            return Err(Error::InvalidInput("an empty query: say what to look for".into()));
+        }
+        if self.query.len() > Self::QUERY_MAX {
+            return Err(Error::InvalidInput(format!(
+                "a query of {} bytes: at most {}",
+                self.query.len(),
+                Self::QUERY_MAX
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// One ranked unit.

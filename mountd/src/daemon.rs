@@ -17,9 +17,13 @@ use cortex::control::{
 };
 use cortex::embed::Model;
 use cortex::index::IndexReport;
+use cortex::query::{Answer, GraphQuery};
+use cortex::search::{Results, Search};
 use cortex::store::{OpenOptions, Store, StoreLocation};
-use cortex::vfs::{Vfs, VfsConfig};
+use cortex::tools::ToolError;
+use cortex::vfs::{Invalidation, Vfs, VfsConfig};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
@@ -78,6 +82,8 @@ struct Daemon {
     /// Sessions whose search was asked for: the embedder keeps them current
     /// too (besides main and mounted sessions).
     searched: Mutex<BTreeSet<String>>,
+    /// Connections that keep the daemon running (`cortex mcp` servers).
+    attached: std::sync::atomic::AtomicUsize,
 }
 
 /// Runs the daemon for the store directory `dir` until its last mount goes
@@ -99,6 +105,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         model: tokio::sync::OnceCell::new(),
         embed_wake: Notify::new(),
         searched: Mutex::new(BTreeSet::new()),
+        attached: Default::default(),
     });
     if let Some(spec) = first {
         daemon.mount(spec).await?;
@@ -132,7 +139,9 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     for _ in 0..250 {
         match Arc::try_unwrap(daemon) {
             Ok(d) => {
+                // Every view holds the database: all go before it closes.
                 drop(d.main);
+                drop(d.sessions);
                 match Arc::try_unwrap(d.store) {
                     Ok(store) => store.close().await,
                     Err(_) => tracing::warn!("store still referenced at exit"),
@@ -204,7 +213,8 @@ async fn tick(daemon: Arc<Daemon>) {
             tracing::info!(mountpoint = %path.display(), "unmounted from outside");
             daemon.forget_mount(&path);
         }
-        let empty = daemon.mounts.lock().unwrap().is_empty();
+        let empty = daemon.mounts.lock().unwrap().is_empty()
+            && daemon.attached.load(std::sync::atomic::Ordering::SeqCst) == 0;
         let ever = daemon.ever_mounted.load(std::sync::atomic::Ordering::SeqCst);
         // A daemon nobody mounts through within a minute was started in vain.
         if empty && (ever || started.elapsed() > Duration::from_secs(60)) {
@@ -244,8 +254,15 @@ async fn embed(daemon: Arc<Daemon>) {
 async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
+    let mut attached = false;
     while let Ok(Some(line)) = lines.next_line().await {
         let response = match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Attach) if !attached => {
+                attached = true;
+                daemon.attached.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                daemon.ever_mounted.store(true, std::sync::atomic::Ordering::SeqCst);
+                Response::Ok
+            }
             Ok(request) => daemon.handle(request).await,
             Err(e) => Response::Error { message: format!("unreadable request: {e}") },
         };
@@ -254,6 +271,9 @@ async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
         if write.write_all(text.as_bytes()).await.is_err() {
             break;
         }
+    }
+    if attached {
+        daemon.attached.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -278,6 +298,12 @@ impl Daemon {
             Request::Session { command } => self.session(&command).await,
             Request::Search { search, session } => self.search(&search, session).await,
             Request::Index { session } => self.index_view(session).await,
+            Request::Tool { session, name, args } => {
+                let result =
+                    cortex::tools::call(self.as_ref(), session.as_deref(), &name, args).await;
+                Ok(Response::Tool { outcome: result })
+            }
+            Request::Attach => Ok(Response::Ok),
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
     }
@@ -659,6 +685,54 @@ impl Daemon {
             .collect();
         Ok(DaemonStatus::of(&self.store, std::process::id(), mounts).await?)
     }
+}
+
+/// The MCP tools run here, on the daemon's views: a tool's write is seen by
+/// the view's mounts at once.
+impl cortex::tools::Host for Daemon {
+    async fn vfs(&self, session: Option<&str>) -> Result<Arc<Vfs>, ToolError> {
+        match session {
+            None => self.view().await.map_err(tool_error),
+            Some(name) => Ok(self.session_view(name, false).await.map_err(tool_error)?.vfs),
+        }
+    }
+
+    async fn changed(&self, session: Option<&str>, changes: Vec<Invalidation>) {
+        let peers = match session {
+            None => Some(self.peers.clone()),
+            Some(name) => self.sessions.lock().unwrap().get(name).map(|sv| sv.peers.clone()),
+        };
+        if let Some(peers) = peers
+            && !changes.is_empty()
+        {
+            let _ = tokio::task::spawn_blocking(move || peers.changed_outside(&changes)).await;
+        }
+    }
+
+    async fn graph(&self, query: &GraphQuery, session: Option<&str>) -> Result<Answer, ToolError> {
+        match Daemon::graph(self, query, session).await.map_err(tool_error)? {
+            Response::Graph { answer } => Ok(answer),
+            _ => Err(ToolError::new("the graph gave no answer")),
+        }
+    }
+
+    async fn search(&self, search: &Search, session: Option<&str>) -> Result<Results, ToolError> {
+        match Daemon::search(self, search, session.map(str::to_owned)).await.map_err(tool_error)? {
+            Response::Search { results } => Ok(results),
+            _ => Err(ToolError::new("the search gave no answer")),
+        }
+    }
+
+    async fn session(&self, command: &cortex::session::Command) -> Result<Value, ToolError> {
+        match Daemon::session(self, command).await.map_err(tool_error)? {
+            Response::Session { value } => Ok(value),
+            _ => Err(ToolError::new("the session command gave no answer")),
+        }
+    }
+}
+
+fn tool_error(e: anyhow::Error) -> ToolError {
+    ToolError::new(format!("{e:#}"))
 }
 
 /// A mountpoint must be an empty directory that is not a mount already.

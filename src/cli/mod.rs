@@ -8,6 +8,7 @@ mod import;
 mod init;
 mod log;
 mod ls;
+mod mcp;
 mod mount;
 mod output;
 mod search;
@@ -96,6 +97,8 @@ enum Command {
     Release(session::ReleaseArgs),
     /// Who claims or has changed what, and where sessions will conflict.
     Who(session::WhoArgs),
+    /// Serve the tree to agents: an MCP server on stdin/stdout.
+    Mcp(mcp::McpArgs),
 }
 
 /// What every command needs to find its store.
@@ -170,6 +173,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Claim(args) => session::claim(&cx, args).await,
         Command::Release(args) => session::release(&cx, args).await,
         Command::Who(args) => session::who(&cx, args).await,
+        Command::Mcp(args) => mcp::run(&cx, args).await,
     }
 }
 

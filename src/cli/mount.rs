@@ -161,7 +161,7 @@ fn flags(cmd: &mut Command, args: &MountArgs) {
     }
 }
 
-fn store_dir(cx: &Context) -> Result<PathBuf> {
+pub(super) fn store_dir(cx: &Context) -> Result<PathBuf> {
     match cx.locate(&std::env::current_dir()?)? {
         StoreLocation::Embedded(dir) => Ok(dir),
         other => bail!("mounting needs an embedded store; {other} is {}", other.kind()),
@@ -237,7 +237,7 @@ fn which(name: &str) -> Option<PathBuf> {
 }
 
 /// `cortex-mountd` beside this binary, or CORTEX_MOUNTD, or on PATH.
-fn mountd_binary() -> Result<PathBuf> {
+pub(super) fn mountd_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("CORTEX_MOUNTD") {
         return Ok(PathBuf::from(path));
     }
@@ -252,7 +252,7 @@ fn mountd_binary() -> Result<PathBuf> {
 
 /// Starts a daemon in the background, its log in the store directory, and
 /// waits until it listens.
-fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
+pub(super) fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
     let log_path = dir.join("mountd.log");
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -74,30 +74,7 @@ pub struct IndexArgs {
     pub json: bool,
 }
 
-fn check_filters(args: &SearchArgs) -> Result<()> {
-    if let Some(kind) = &args.kind
-        && cortex::graph::UnitKind::parse(kind).is_none()
-    {
-        bail!(
-            "unknown kind {kind:?}: one of function, method, struct, enum, trait, impl, module, const, static, macro, type, class, binding"
-        );
-    }
-    if let Some(language) = &args.language
-        && !["rust", "javascript"].contains(&language.as_str())
-    {
-        bail!("unknown language {language:?}: rust or javascript");
-    }
-    if args.query.trim().is_empty() {
-        bail!("an empty query: say what to look for");
-    }
-    if args.query.len() > 4096 {
-        bail!("a query of {} bytes: at most 4,096", args.query.len());
-    }
-    Ok(())
-}
-
 pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
-    check_filters(&args)?;
     let s = Search {
         query: args.query.clone(),
         mode: args.mode.into(),
@@ -106,6 +83,7 @@ pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
         language: args.language.clone(),
         limit: args.limit.clamp(1, 200),
     };
+    s.check()?;
     let results = if let Some(dir) = cx.daemon()? {
         match cx.ask(&dir, Request::Search { search: s, session: args.session.clone() })? {
             Response::Search { results } => results,

@@ -608,6 +608,11 @@ pub struct UnitInfo {
     pub complexity: i64,
     pub is_test: bool,
     pub exported: bool,
+    /// The unit's source: bytes `start_byte..end_byte` of its file.
+    #[serde(default)]
+    pub start_byte: i64,
+    #[serde(default)]
+    pub end_byte: i64,
 }
 
 impl UnitInfo {
@@ -627,6 +632,8 @@ impl UnitInfo {
             complexity: i64::from(u.complexity),
             is_test: u.is_test,
             exported: u.exported,
+            start_byte: i64::from(u.start_byte),
+            end_byte: i64::from(u.end_byte),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod commands;
 mod crash;
 mod graph;
+mod mcp;
 mod merge_scenarios;
 mod mount;
 mod search;

@@ -1,0 +1,170 @@
+//! `cortex mcp` driven by a real MCP client nobody here wrote: the Python
+//! `mcp` package (installed by scripts/pyenv.sh, found through
+//! CORTEX_PYTHON), running `tests/mcp/client.py` against the server over
+//! stdio. The script checks each answer and fails with the first wrong one.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{copy_tree, ok, registry_crate};
+use crate::cli::mount::Mounted;
+
+/// Runs a client scenario in `tree`; panics with its output if it fails.
+fn client(tree: &Path, scenario: &[&str]) -> String {
+    let python = std::env::var("CORTEX_PYTHON").expect(
+        "CORTEX_PYTHON names a python with the `mcp` package; scripts/test.sh sets it (scripts/pyenv.sh)",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
+    let want = serde_json::json!({
+        "unit": "src/eval.rs::matches_caret",
+        "caller": "src/eval.rs::matches_impl",
+        "file": "src/eval.rs",
+        "query": "caret",
+        "hit": "src/eval.rs::matches_caret",
+    });
+    let out = Command::new(python)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_cortex"))
+        .arg(tree)
+        .args(scenario)
+        .env("CORTEX_MCP_WANT", want.to_string())
+        .env_remove("CORTEX_STORE")
+        .output()
+        .expect("run the MCP client");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "client.py {scenario:?} failed:\n{text}");
+    text
+}
+
+/// A real crate (semver 1.0.28) imported, with a binary file and a symlink
+/// that points out of the tree.
+fn semver_tree(root: &Path) -> std::path::PathBuf {
+    let tree = root.join("tree");
+    copy_tree(&registry_crate("semver-1.0.28"), &tree);
+    std::fs::write(tree.join("data.bin"), [0u8, 159, 146, 150, 0, 1]).unwrap();
+    std::os::unix::fs::symlink("/etc", tree.join("link_out")).unwrap();
+    ok(&tree, &["init", "."]);
+    tree
+}
+
+#[test]
+fn every_tool_on_a_real_tree_with_writes_seen_through_a_mount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    ok(&tree, &["mount", mnt.to_str().unwrap()]);
+    let _unmount = Unmount(tree.clone(), mnt.clone());
+    let out = client(&tree, &["tools", mnt.to_str().unwrap()]);
+    assert!(out.contains("tools: ok"), "{out}");
+    // What the tools wrote is in the store, not only in the daemon's view.
+    ok(&tree, &["umount", mnt.to_str().unwrap()]);
+    assert_eq!(ok(&tree, &["cat", "src/extra.rs"]), "pub fn from_the_mount() -> u8 {\n    9\n}\n");
+}
+
+#[test]
+fn hostile_arguments_are_tool_errors_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let before = ok(&tree, &["log", "--json"]);
+    let out = client(&tree, &["hostile"]);
+    assert!(out.contains("calls refused, tree unchanged"), "{out}");
+    wait_for_daemon_exit(&tree);
+    assert_eq!(ok(&tree, &["log", "--json"]), before, "main moved under hostile input");
+}
+
+#[test]
+fn two_agents_on_two_sessions_merge_cleanly_and_conflict_where_expected() {
+    let m = Mounted::new(&[
+        (
+            "src/shapes.rs",
+            "pub fn area(w: u32, h: u32) -> u32 {\n    w * h\n}\n\npub fn perimeter(w: u32, h: u32) -> u32 {\n    2 * (w + h)\n}\n",
+        ),
+        ("src/units.rs", "pub fn to_millis(x: u64) -> u64 {\n    x * 1000\n}\n"),
+    ]);
+    let out = client(&m.tree, &["agents", "agent-a", "agent-b"]);
+    assert!(out.contains("agents: ok"), "{out}");
+    // main's mount shows the merge of agent-a at once.
+    assert!(
+        std::fs::read_to_string(m.mnt.join("src/shapes.rs")).unwrap().contains("saturating_mul(h)")
+    );
+}
+
+struct Unmount(std::path::PathBuf, std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = super::cortex(&self.0, &["umount", self.1.to_str().unwrap()]);
+    }
+}
+
+/// The daemon started for an MCP server exits once the server is gone
+/// (its socket goes last, after the store is closed).
+fn wait_for_daemon_exit(tree: &Path) {
+    let socket = tree.join(".cortex/mountd.sock");
+    for _ in 0..300 {
+        if !socket.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the daemon an MCP server started is still running after it left");
+}
+
+/// Bytes no MCP client library will send: invalid UTF-8 and a lone
+/// surrogate inside a tool call's arguments, and a line that is not JSON.
+/// Each is answered (a tool error for a call) and the server goes on.
+#[test]
+fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
+    ok(tmp.path(), &["init", "."]);
+    let mut server = super::command(tmp.path(), &["mcp"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = server.stdin.take().unwrap();
+    let mut output = BufReader::new(server.stdout.take().unwrap());
+    let mut send = |bytes: &[u8]| {
+        input.write_all(bytes).unwrap();
+        input.write_all(b"\n").unwrap();
+    };
+    send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\",\"arguments\":{\"path\":\"src/\xff\xfe.rs\"}}}");
+    send(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a\ud800.rs","content":"x"}}}"#);
+    send(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list""#);
+    send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"src/lib.rs"}}}"#);
+    let mut answers = std::collections::BTreeMap::new();
+    let mut line = String::new();
+    while answers.len() < 5 {
+        line.clear();
+        assert!(
+            output.read_line(&mut line).unwrap() > 0,
+            "the server stopped; answers so far: {answers:?}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        // A line that is not JSON has no id to answer with: null (0 here).
+        answers.insert(v["id"].as_u64().unwrap_or(0), v);
+    }
+    for id in [2, 3] {
+        assert_eq!(answers[&id]["result"]["isError"], true, "{:?}", answers[&id]);
+        let text = answers[&id]["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("the call was not run"), "{text}");
+    }
+    assert!(answers[&2]["result"]["content"][0]["text"].as_str().unwrap().contains("UTF-8"));
+    assert_eq!(answers[&0]["error"]["code"], -32700, "{:?}", answers[&0]);
+    assert_eq!(
+        answers[&5]["result"]["structuredContent"]["content"],
+        "pub fn one() -> u32 { 1 }\n"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(ok(tmp.path(), &["ls", "--json"]).matches("a\u{fffd}").count(), 0);
+}

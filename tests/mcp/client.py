@@ -1,0 +1,320 @@
+"""Drives `cortex mcp` with the Python `mcp` package (PyPI), a client
+nobody here wrote. Run by tests/cli/mcp.rs; exits non-zero with the first
+failed check.
+
+Usage: client.py CORTEX TREE SCENARIO [ARGS...]
+  tools MOUNT      every tool on a real tree; writes seen through MOUNT
+  hostile          hostile arguments to every tool: tool errors, still
+                   serving, the tree unchanged
+  agents A B       two servers on sessions A and B: the merge scenario
+"""
+
+import asyncio
+import json
+import os
+import re
+import sys
+import traceback
+
+import jsonschema
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+CORTEX, TREE, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
+EXTRA = sys.argv[4:]
+
+
+def check(cond, what):
+    if not cond:
+        fail(f"check failed: {what}")
+
+
+def fail(message):
+    """Ends the run at once: unwinding through the client's task groups
+    with a live server can hang, and the test wants the first failure."""
+    print(message, file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+class Cortex:
+    """One `cortex mcp` server and a client session on it."""
+
+    def __init__(self, session=None):
+        args = ["mcp"] + (["--session", session] if session else [])
+        self.params = StdioServerParameters(command=CORTEX, args=args, cwd=TREE, env=dict(os.environ))
+        self.schemas = {}
+
+    async def __aenter__(self):
+        self._stdio = stdio_client(self.params)
+        read, write = await self._stdio.__aenter__()
+        self._session = ClientSession(read, write)
+        self.s = await self._session.__aenter__()
+        await self.s.initialize()
+        tools = (await self.s.list_tools()).tools
+        self.tools = {t.name: t for t in tools}
+        return self
+
+    async def __aexit__(self, *exc):
+        if exc[0] is not None:
+            fail("".join(traceback.format_exception(*exc)))
+        await self._session.__aexit__(*exc)
+        await self._stdio.__aexit__(*exc)
+
+    async def raw(self, name, args):
+        return await self.s.call_tool(name, args)
+
+    async def ok(self, name, /, **args):
+        r = await self.raw(name, args)
+        text = "".join(getattr(c, "text", "") for c in r.content)
+        check(not r.is_error, f"{name}({args}) failed: {text}")
+        out = r.structured_content
+        check(isinstance(out, dict), f"{name}: structured content {out!r}")
+        jsonschema.validate(out, self.tools[name].output_schema)
+        return out
+
+    async def error(self, name, args):
+        r = await self.raw(name, args)
+        text = "".join(getattr(c, "text", "") for c in r.content)
+        check(r.is_error, f"{name}({str(args)[:200]}) should fail, gave {text[:300]}")
+        check(text and "panick" not in text, f"{name}: error text {text!r}")
+        return text
+
+
+async def tools(mount):
+    async with Cortex() as c:
+        names = sorted(c.tools)
+        want = sorted("""read_file write_file edit_file list_dir delete_path move_path list_units get_unit
+            find_symbol replace_unit callers callees dependencies impact search session_create session_list
+            session_changes diff merge_preview merge conflicts claim release who_is_editing""".split())
+        check(names == want, f"tools {names}")
+        for t in c.tools.values():
+            check(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", t.name), t.name)
+            check(t.description and len(t.description) > 30, f"{t.name} description")
+            jsonschema.Draft202012Validator.check_schema(t.input_schema)
+            jsonschema.Draft202012Validator.check_schema(t.output_schema)
+            for p, s in t.input_schema.get("properties", {}).items():
+                check(s.get("description"), f"{t.name}.{p} has no description")
+
+        # Files.
+        top = await c.ok("list_dir")
+        check(any(e["name"] == "src" and e["kind"] == "dir" for e in top["entries"]), top)
+        page = await c.ok("list_dir", path="src", limit=2)
+        check(len(page["entries"]) == 2 and page["next_cursor"], page)
+        rest = await c.ok("list_dir", path="src", cursor=page["next_cursor"], limit=1000)
+        check(page["total"] == len(page["entries"]) + len(rest["entries"]), "pages add up")
+        lib = await c.ok("read_file", path="src/lib.rs")
+        native = open(os.path.join(TREE, "src/lib.rs")).read()
+        check(lib["content"] == native and not lib["truncated"], "read_file = the file")
+        part = await c.ok("read_file", path="src/lib.rs", start_line=2, end_line=3)
+        check(part["content"] == "".join(native.splitlines(True)[1:3]), part)
+        w = await c.ok("write_file", path="notes/plan.md", content="step one\n")
+        check(w["created"], w)
+        check(open(os.path.join(mount, "notes/plan.md")).read() == "step one\n", "write seen through the mount")
+        await c.ok("edit_file", path="notes/plan.md", old_string="one", new_string="two")
+        check(open(os.path.join(mount, "notes/plan.md")).read() == "step two\n", "edit seen through the mount")
+        await c.ok("move_path", **{"from": "notes/plan.md", "to": "notes/done/plan.md"})
+        check(os.path.exists(os.path.join(mount, "notes/done/plan.md")), "move seen through the mount")
+        check(not os.path.exists(os.path.join(mount, "notes/plan.md")), "old name gone from the mount")
+        d = await c.ok("delete_path", path="notes", recursive=True)
+        check(d["deleted"] == 3, d)
+        check(not os.path.exists(os.path.join(mount, "notes")), "delete seen through the mount")
+        # The other way: a write through the mount, read by a tool.
+        with open(os.path.join(mount, "src/extra.rs"), "w") as f:
+            f.write("pub fn from_the_mount() -> u8 { 7 }\n")
+        r = await c.ok("read_file", path="src/extra.rs")
+        check("from_the_mount" in r["content"], r)
+
+        # Code.
+        units = await c.ok("list_units", path="src/lib.rs")
+        check(units["total"] > 5, units["total"])
+        found = await c.ok("find_symbol", name="from_the_mount")
+        check([u["id"] for u in found["units"]] == ["src/extra.rs::from_the_mount"], found)
+        target = WANT["unit"]
+        u = await c.ok("get_unit", id=target)
+        check(u["unit"]["id"] == target and "fn " in u["body"], u["unit"])
+        nobody = await c.ok("get_unit", id=target, body=False)
+        check("body" not in nobody, nobody)
+        callers = await c.ok("callers", id=target, depth=2)
+        ids = {x["unit"]["id"] for lv in callers["levels"] for x in lv["units"]}
+        check(WANT["caller"] in ids, f"{WANT['caller']} not among callers {sorted(ids)[:20]}")
+        callees = await c.ok("callees", id=WANT["caller"])
+        ids = {x["unit"]["id"] for lv in callees["levels"] for x in lv["units"]}
+        check(target in ids, f"callees {sorted(ids)[:20]}")
+        deps = await c.ok("dependencies", path=WANT["file"])
+        check(deps["imports"] or deps["imported_by"], deps)
+        impact = await c.ok("impact", targets=[target], depth=3)
+        check(impact["levels"] and impact["levels"][0]["depth"] == 1, impact)
+        for lv in impact["levels"]:
+            for x in lv["units"]:
+                check(x["confidence"] in ("resolved", "name_matched", "ambiguous"), x)
+        r = await c.ok("replace_unit", id="src/extra.rs::from_the_mount",
+                       source="pub fn from_the_mount() -> u8 {\n    8\n}")
+        check(r["units_now"] and r["units_now"][0]["end_line"] == 3, r)
+        check(open(os.path.join(mount, "src/extra.rs")).read() == "pub fn from_the_mount() -> u8 {\n    8\n}\n",
+              "replace_unit seen through the mount")
+
+        # Search (keyword: no wait for the embedder).
+        s = await c.ok("search", query=WANT["query"], mode="keyword", limit=5)
+        check(any(h["id"] == WANT["hit"] for h in s["hits"]), s)
+        s = await c.ok("search", query=WANT["query"], path="src/**", kind="function", limit=3)
+        check(len(s["hits"]) <= 3 and all(h["file"].startswith("src/") for h in s["hits"]), s)
+
+        # Sessions and claims.
+        created = await c.ok("session_create", name="side")
+        check(created["name"] == "side", created)
+        listed = await c.ok("session_list")
+        check([x["name"] for x in listed["sessions"]] == ["side"], listed)
+    async with Cortex(session="side") as side:
+        await side.ok("edit_file", path="src/extra.rs", old_string="    8\n", new_string="    9\n")
+        ch = await side.ok("session_changes")
+        check(ch["files"] == [{"path": "src/extra.rs", "op": "modified",
+                               "units": [{"id": "src/extra.rs::from_the_mount", "kind": "function", "change": "changed"}]}], ch)
+        dif = await side.ok("diff")
+        check([f["path"] for f in dif["files"]] == ["src/extra.rs"], dif)
+        cl = await side.ok("claim", targets=["src/extra.rs"])
+        check(cl["session"] == "side", cl)
+        who = await side.ok("who_is_editing")
+        check(any(x["target"] == "src/extra.rs" for x in who["claims"] + who["editing"]), who)
+        rel = await side.ok("release")
+        check(rel["session"] == "side", rel)
+        pre = await side.ok("merge_preview")
+        check(pre["taken"] == ["src/extra.rs"] and not pre["conflicts"] and pre["dry_run"], pre)
+        conf = await side.ok("conflicts")
+        check(conf["conflicts"] == [], conf)
+        m = await side.ok("merge")
+        check(m["taken"] == ["src/extra.rs"] and not m["closed"], m)
+    check("9" in open(os.path.join(mount, "src/extra.rs")).read(), "merge seen in main's mount")
+    print("tools: ok")
+
+
+async def hostile():
+    async with Cortex() as c:
+        before = await tree_picture(c)
+        paths = ["../etc/passwd", "/etc/passwd", "src/../../x", "a\x00b", "~root/.ssh", "x" * 5000,
+                 "link_out/passwd", "link_out/../../etc", "src/../..", "bad/" + "n" * 300]
+        sql = ["'; REMOVE TABLE file; --", "\"; DELETE code_file; --", "$session", "`x`; DELETE meta;",
+               "1; INFO FOR DB", "⟨x⟩ RETURN NONE"]
+        huge = "y" * (5 << 20)
+        path_args = {"read_file": ["path"], "write_file": ["path"], "edit_file": ["path"],
+                     "list_dir": ["path"], "delete_path": ["path"], "move_path": ["from", "to"],
+                     "list_units": ["path"], "dependencies": ["path"]}
+        base = {"write_file": {"content": "x"}, "edit_file": {"old_string": "a", "new_string": "b"},
+                "move_path": {"from": "src/lib.rs", "to": "moved.rs"}}
+        count = 0
+        for tool, keys in path_args.items():
+            for key in keys:
+                for p in paths:
+                    args = dict(base.get(tool, {}))
+                    args[key] = p
+                    if tool == "move_path" and key == "from":
+                        args["to"] = "safe.rs"
+                    await c.error(tool, args)
+                    count += 1
+        id_tools = ["get_unit", "replace_unit", "callers", "callees"]
+        for tool in id_tools:
+            for bad in ["no::such::unit", "", "x" * 5000] + sql:
+                args = {"id": bad}
+                if tool == "replace_unit":
+                    args["source"] = "fn x() {}"
+                await c.error(tool, args)
+                count += 1
+        for s in sql:
+            for tool, args in [("find_symbol", {"name": s}), ("impact", {"targets": [s]}),
+                               ("read_file", {"path": s}), ("session_create", {"name": s}),
+                               ("diff", {"session": s}), ("merge", {"session": s}),
+                               ("merge_preview", {"session": s}), ("conflicts", {"session": s}),
+                               ("claim", {"session": s, "targets": ["src/lib.rs"]}),
+                               ("search", {"query": "x", "kind": s}), ("search", {"query": "x", "mode": s}),
+                               ("session_changes", {"session": s})]:
+                await c.error(tool, args)
+                count += 1
+            # Where any string is fine, the answer is ordinary and nothing changes.
+            await c.ok("search", query=s, mode="keyword")
+            await c.ok("who_is_editing", target=s)
+        wrong_types = [("read_file", {"path": 7}), ("read_file", {"path": "src/lib.rs", "start_line": "one"}),
+                       ("read_file", {"path": "src/lib.rs", "start_line": -3}), ("list_dir", {"limit": 10**9}),
+                       ("write_file", {"path": "a.txt", "content": ["x"]}), ("impact", {"targets": "src/lib.rs"}),
+                       ("delete_path", {"path": "src", "recursive": "yes"}), ("callers", {"id": {"$ne": 1}}),
+                       ("list_dir", {"cursor": "zz"}), ("read_file", {"path": "src/lib.rs", "bogus": 1}),
+                       ("search", {"query": ""}), ("search", {"query": "q" * 5000}), ("get_unit", {}),
+                       ("no_such_tool", {}), ("write_file", {"path": "big.txt", "content": huge}),
+                       ("edit_file", {"path": "src/lib.rs", "old_string": "no such text", "new_string": "x"}),
+                       ("read_file", {"path": "data.bin"}), ("read_file", {"path": "link_out"}),
+                       ("write_file", {"path": "link_out", "content": "x"}), ("list_dir", {"path": "link_out"}), ("read_file", {"path": "src"}),
+                       ("read_file", {"path": "src/lib.rs", "start_line": 100000}),
+                       ("delete_path", {"path": "src"}), ("delete_path", {"path": ""}),
+                       ("move_path", {"from": "src", "to": "src/inner"}),
+                       ("move_path", {"from": "src/lib.rs", "to": "Cargo.toml"}),
+                       ("list_dir", {"path": "src/lib.rs"}), ("session_create", {"name": "Bad Name"}),
+                       ("diff", {}), ("merge", {}), ("claim", {"targets": ["x"]}), ("impact", {"targets": []}),
+                       ("edit_file", {"path": "src/lib.rs", "old_string": "", "new_string": "x"}),
+                       ("search", {"query": "x", "language": "cobol"})]
+        for tool, args in wrong_types:
+            await c.error(tool, args)
+            count += 1
+        # Invalid UTF-8 cannot be sent through this client: tests/cli/mcp.rs
+        # writes those bytes to the server itself.
+        # Still serving, nothing changed.
+        after = await tree_picture(c)
+        check(before == after, "the tree changed under hostile input")
+        listed = await c.ok("session_list")
+        check(listed["sessions"] == [], listed)
+        print(f"hostile: {count} calls refused, tree unchanged")
+
+
+async def tree_picture(c, path=""):
+    """Every file of the tree (through the tools) with its content."""
+    out = {}
+    listing = await c.ok("list_dir", path=path, limit=1000)
+    for e in listing["entries"]:
+        p = f"{path}/{e['name']}" if path else e["name"]
+        if e["kind"] == "dir":
+            out.update(await tree_picture(c, p))
+        elif e["kind"] == "file":
+            r = await c.raw("read_file", {"path": p})
+            out[p] = "".join(getattr(x, "text", "") for x in r.content)
+        else:
+            out[p] = e["kind"]
+    return out
+
+
+async def agents(a, b):
+    async with Cortex() as main:
+        await main.ok("session_create", name=a)
+        await main.ok("session_create", name=b)
+    async with Cortex(session=a) as ca, Cortex(session=b) as cb:
+        # Different functions of one file: both merge cleanly.
+        await ca.ok("replace_unit", id="src/shapes.rs::area", source="pub fn area(w: u32, h: u32) -> u32 {\n    w.saturating_mul(h)\n}")
+        await cb.ok("replace_unit", id="src/shapes.rs::perimeter", source="pub fn perimeter(w: u32, h: u32) -> u32 {\n    2 * w + 2 * h\n}")
+        # The same function of another file: a conflict for whoever is second.
+        await ca.ok("edit_file", path="src/units.rs", old_string="x * 1000", new_string="x * 1_000")
+        await cb.ok("edit_file", path="src/units.rs", old_string="x * 1000", new_string="x.saturating_mul(1000)")
+        pa = await ca.ok("merge_preview")
+        check(sorted(pa["taken"]) == ["src/shapes.rs", "src/units.rs"] and pa["conflicts"] == [], pa)
+        ma = await ca.ok("merge", session=a, keep=False)
+        check(ma["conflicts"] == [] and ma["snapshot"] is not None, ma)
+        pb = await cb.ok("merge_preview")
+        check(pb["merged"] == ["src/shapes.rs"], pb)
+        check([(x["path"], x["unit"]) for x in pb["conflicts"]] == [("src/units.rs", "src/units.rs::to_millis")], pb)
+        mb = await cb.ok("merge")
+        check(mb["snapshot"] is None and len(mb["conflicts"]) == 1, mb)
+        conf = await cb.ok("conflicts")
+        check(conf["conflicts"][0]["unit"] == "src/units.rs::to_millis", conf)
+    async with Cortex() as main:
+        shapes = (await main.ok("read_file", path="src/shapes.rs"))["content"]
+        check("saturating_mul(h)" in shapes and "2 * w + 2 * h" not in shapes, shapes)
+        units = (await main.ok("read_file", path="src/units.rs"))["content"]
+        check("x * 1_000" in units, units)
+    print("agents: ok")
+
+
+WANT = json.loads(os.environ.get("CORTEX_MCP_WANT", "{}"))
+
+if SCENARIO == "tools":
+    asyncio.run(tools(EXTRA[0]))
+elif SCENARIO == "hostile":
+    asyncio.run(hostile())
+elif SCENARIO == "agents":
+    asyncio.run(agents(EXTRA[0], EXTRA[1]))
+else:
+    raise SystemExit(f"unknown scenario {SCENARIO}")
