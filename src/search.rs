@@ -385,6 +385,7 @@ pub async fn embed_pending(
 /// Runs a search on a view whose rows are synced. `model` is needed for
 /// semantic and hybrid ranking; without it those fall back to keywords.
 pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
+    let started = std::time::Instant::now();
     let limit = s.limit.clamp(1, 200);
     let filters = SearchQuery {
         path_regex: s.path.as_deref().map(glob_regex),
@@ -424,6 +425,7 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
         })
     });
     let (keyword, progress) = (keyword?, progress?);
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "keyword ranks and counts");
     let semantic = match vector {
         Some(v) => {
             store.vector_search(&v.map_err(crate::error::Error::from)?, &filters, depth).await?
@@ -455,6 +457,7 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
             })
         })
         .collect();
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "search answered");
     Ok(Results { hits, units: progress.units, embedded: progress.embedded, note })
 }
 
