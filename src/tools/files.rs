@@ -254,9 +254,13 @@ fn make_dirs(vfs: &Vfs, path: &TreePath, changes: &mut Changes) -> Result<Attr, 
     let mut done = TreePath::default();
     for name in &path.0 {
         done.0.push(name.clone());
+        // Only a name that is not there is made; anything else there (a
+        // symlink out of the tree, a file) answers for itself.
+        let there = vfs.lookup(attr.ino, name.as_bytes()).is_ok();
         attr = match resolve(vfs, &done, true) {
             Ok(a) if a.kind == FileKind::Dir => a,
             Ok(_) => return Err(vfs_error(&done, VfsError::new(libc::ENOTDIR, "not a directory"))),
+            Err(e) if there => return Err(e),
             Err(_) => {
                 let made = vfs
                     .mkdir(attr.ino, name.as_bytes(), 0o755, caller())
@@ -283,6 +287,7 @@ pub async fn write_bytes(
         return Err(ToolError::new("the tree's root is a directory; name a file to write"));
     };
     let dir = make_dirs(vfs, &parent, changes)?;
+    let there = vfs.lookup(dir.ino, name.as_bytes()).is_ok();
     let (ino, created) = match resolve(vfs, path, true) {
         Ok(a) if a.kind == FileKind::File => {
             let set = SetAttr { size: Some(0), ..SetAttr::default() };
@@ -296,6 +301,7 @@ pub async fn write_bytes(
             )));
         }
         Ok(_) => return Err(ToolError::new(format!("{} is not a regular file", path.text()))),
+        Err(e) if there => return Err(e),
         Err(_) => {
             let a = vfs
                 .create(dir.ino, name.as_bytes(), 0o644, caller())

@@ -8,4 +8,5 @@ mod merge;
 mod roundtrip;
 mod search;
 mod sessions;
+mod tools;
 mod vfs;
