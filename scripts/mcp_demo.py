@@ -19,7 +19,7 @@ async def main():
         tools = (await s.list_tools()).tools
         print(f"{len(tools)} tools: {', '.join(t.name for t in tools)}")
 
-        async def call(name, **args):
+        async def call(name, /, **args):
             r = await s.call_tool(name, args)
             out = r.structured_content if not r.is_error else r.content[0].text
             print(f"\n> {name} {json.dumps(args)}\n{json.dumps(out, indent=1)[:600]}")

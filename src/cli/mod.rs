@@ -138,7 +138,20 @@ impl Context {
     /// closes it whatever `f` returned.
     async fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> Result<T>) -> Result<T> {
         let location = self.locate(&std::env::current_dir()?)?;
-        let store = Store::open(&location, OpenOptions::default()).await?;
+        let started = std::time::Instant::now();
+        let store = loop {
+            match Store::open(&location, OpenOptions::default()).await {
+                // A daemon that has stopped listening is closing the store:
+                // it is free in a moment.
+                Err(cortex::Error::Locked { holder, .. })
+                    if holder.contains("cortex-mountd")
+                        && started.elapsed() < std::time::Duration::from_secs(5) =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => break other?,
+            }
+        };
         let result = f(&store).await;
         store.close().await;
         result

@@ -39,13 +39,26 @@ impl Mounted {
 }
 
 impl Drop for Mounted {
+    /// Unmounts main's mount and any other (a session's) a test left under
+    /// its directory: a mount left behind keeps its daemon running.
     fn drop(&mut self) {
-        let _ = cortex(&self.tree, &["umount", self.mnt.to_str().unwrap()]);
-        let _ = Command::new("fusermount3")
-            .arg("-uz")
-            .arg(&self.mnt)
-            .stderr(std::process::Stdio::null())
-            .status();
+        let mut points = vec![self.mnt.clone()];
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        for line in mounts.lines() {
+            let Some(point) = line.split(' ').nth(1).map(PathBuf::from) else { continue };
+            if point.starts_with(self.tmp.path()) && point != self.mnt {
+                points.push(point);
+            }
+        }
+        // Sessions first: main's mount going last lets the daemon exit.
+        for point in points.iter().rev() {
+            let _ = cortex(&self.tree, &["umount", point.to_str().unwrap()]);
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(point)
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
