@@ -405,14 +405,23 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
     };
     // Hybrid looks deeper into each list than it returns.
     let depth = if mode == Mode::Hybrid { (limit * 5).max(50) } else { limit };
-    // The query's vector is computed on a thread of its own while the
-    // keyword search and the counts run: the two take about as long.
+    // The semantic side (the query's vector, then the nearest units) runs
+    // on a thread of its own while the keyword search and the counts run:
+    // the two take about as long.
     let wants_keyword = matches!(mode, Mode::Keyword | Mode::Hybrid);
     let model = model.filter(|_| matches!(mode, Mode::Semantic | Mode::Hybrid));
-    let (vector, keyword, progress) = tokio::task::block_in_place(|| {
+    let runtime = tokio::runtime::Handle::current();
+    let (semantic, keyword, progress) = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
-            let embedding = model.map(|m| scope.spawn(|| m.embed_one(&s.query)));
-            let (keyword, progress) = tokio::runtime::Handle::current().block_on(async {
+            let semantic = model.map(|m| {
+                let runtime = runtime.clone();
+                let filters = &filters;
+                scope.spawn(move || -> Result<Vec<(String, f64)>> {
+                    let vector = m.embed_one(&s.query)?;
+                    runtime.block_on(store.vector_search(&vector, filters, depth))
+                })
+            });
+            let (keyword, progress) = runtime.block_on(async {
                 let keyword = if wants_keyword {
                     store.keyword_search(&s.query, &filters, depth).await
                 } else {
@@ -420,18 +429,13 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
                 };
                 (keyword, store.search_progress().await)
             });
-            let vector = embedding.map(|h| h.join().expect("the query's embedding thread"));
-            (vector, keyword, progress)
+            let semantic = semantic.map(|h| h.join().expect("the semantic search thread"));
+            (semantic, keyword, progress)
         })
     });
     let (keyword, progress) = (keyword?, progress?);
-    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "keyword ranks and counts");
-    let semantic = match vector {
-        Some(v) => {
-            store.vector_search(&v.map_err(crate::error::Error::from)?, &filters, depth).await?
-        }
-        None => Vec::new(),
-    };
+    let semantic = semantic.transpose()?.unwrap_or_default();
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "ranks and counts");
     let ranked: Vec<(String, f64)> = match mode {
         Mode::Keyword => keyword,
         Mode::Semantic => semantic,

@@ -29,7 +29,12 @@ const TERM_BUCKETS: u64 = 1024;
 /// words over 100,000 units took 1.7 s. Words beyond this budget, the
 /// commonest first, are left out; they weigh least in BM25 anyway. The
 /// rarest word is always kept.
-const MATCH_BUDGET: u64 = 2000;
+const MATCH_BUDGET: u64 = CANDIDATES as u64;
+
+/// Most matches a keyword search scores (see `keyword_search`): with the
+/// words within MATCH_BUDGET, all of them; with one word commoner than
+/// that, the first CANDIDATES found.
+const CANDIDATES: usize = 500;
 
 /// A unit as search keeps it.
 #[derive(Clone, Debug)]
@@ -610,27 +615,33 @@ impl Store {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        // No ORDER BY: SurrealDB scores every match before a LIMIT that
+        // follows one (~50 µs a unit). Unordered, it stops at CANDIDATES
+        // matches, which are then ranked here: all of them whenever the
+        // words kept fit the budget, the first CANDIDATES otherwise.
         let sql = format!(
             "SELECT id, search::score(1) AS score FROM search_unit \
-             WHERE text @1,OR@ $words{} ORDER BY score DESC LIMIT $limit",
+             WHERE text @1,OR@ $words{} LIMIT $cap",
             filters.conditions()
         );
         let mut res = self
             .db
             .query(sql)
             .bind(("words", words))
-            .bind(("limit", limit as i64))
+            .bind(("cap", CANDIDATES as i64))
             .bind(("path_regex", filters.path_regex.clone()))
             .bind(("kind", filters.kind.clone()))
             .bind(("lang", filters.language.clone()))
             .await
             .map_err(|e| Error::db("keyword search", e))?;
-        let rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("keyword search", e))?;
+        let mut rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("keyword search", e))?;
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1e3,
             rows = rows.len(),
             "keyword query"
         );
+        rows.sort_by(|a, b| b.score.total_cmp(&a.score));
+        rows.truncate(limit);
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()
     }
 
