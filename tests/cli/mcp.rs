@@ -168,3 +168,15 @@ fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
     server.wait().unwrap();
     assert_eq!(ok(tmp.path(), &["ls", "--json"]).matches("a\u{fffd}").count(), 0);
 }
+
+#[test]
+fn a_server_on_a_session_that_does_not_exist_says_so_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write(tmp.path(), "a.txt", b"a\n");
+    ok(tmp.path(), &["init", "."]);
+    let err = super::fails(tmp.path(), &["mcp", "--session", "nosuch"]);
+    assert!(err.contains("no session named nosuch") && err.contains("session new"), "{err}");
+    let err = super::fails(tmp.path(), &["mcp", "--session", "Bad Name"]);
+    assert!(err.contains("session name"), "{err}");
+    wait_for_daemon_exit(tmp.path());
+}
