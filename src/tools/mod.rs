@@ -194,8 +194,12 @@ impl<'a> Args<'a> {
     }
 
     fn opt_bool(&self, key: &str) -> Result<bool, ToolError> {
+        self.bool_or(key, false)
+    }
+
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool, ToolError> {
         match self.map.get(key) {
-            None | Some(Value::Null) => Ok(false),
+            None | Some(Value::Null) => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => {
                 Err(ToolError::new(format!("`{key}` of {} must be true or false", self.tool)))
@@ -349,8 +353,7 @@ pub async fn call<H: Host>(
             let id = a.short("id")?;
             let unit = one_unit(host, session, id).await?;
             let mut out = json!({ "unit": unit });
-            if a.map.get("body").and_then(Value::as_bool) != Some(false) {
-                a.opt_bool("body")?;
+            if a.bool_or("body", true)? {
                 let vfs = host.vfs(session).await?;
                 let text = files::read_text(&vfs, &TreePath::parse(&unit.path)?).await?;
                 let body =
