@@ -659,7 +659,6 @@ impl<'a> FileParser<'a> {
         returns: &HashMap<String, String>,
     ) -> HashMap<String, String> {
         let mut out = HashMap::new();
-        let is_type = |t: &str| t.chars().next().is_some_and(|c| c.is_uppercase());
         if self.language == Language::JavaScript {
             for line in self.doc(unit).lines() {
                 let Some(rest) = line.trim().strip_prefix("@param") else { continue };
@@ -672,72 +671,93 @@ impl<'a> FileParser<'a> {
                 }
             }
         }
+        // Every node below the unit in one cursor walk, children before
+        // their parent (postorder); of two declarations of a name the
+        // first one seen here wins, and wins over the JSDoc.
+        let mut declared = HashMap::new();
+        let mut cursor = unit.walk();
+        'walk: loop {
+            while cursor.goto_first_child() {}
+            loop {
+                self.typed_name(cursor.node(), returns, &mut declared);
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+            }
+        }
+        out.extend(declared);
+        out
+    }
+
+    /// One node's part of `typed_names`.
+    fn typed_name(
+        &self,
+        node: Node,
+        returns: &HashMap<String, String>,
+        out: &mut HashMap<String, String>,
+    ) {
+        let is_type = |t: &str| t.chars().next().is_some_and(|c| c.is_uppercase());
         fn field<'t>(n: Node<'t>, f: &str) -> Option<Node<'t>> {
             n.child_by_field_name(f)
         }
-        let mut stack = vec![unit];
-        while let Some(node) = stack.pop() {
-            match node.kind() {
-                "parameter" => {
-                    if let (Some(p), Some(t)) = (field(node, "pattern"), field(node, "type"))
-                        && p.kind() == "identifier"
-                    {
-                        out.insert(self.text_of(p).to_owned(), type_name(self.text_of(t)));
-                    }
+        match node.kind() {
+            "parameter" => {
+                if let (Some(p), Some(t)) = (field(node, "pattern"), field(node, "type"))
+                    && p.kind() == "identifier"
+                {
+                    out.entry(self.text_of(p).to_owned())
+                        .or_insert_with(|| type_name(self.text_of(t)));
                 }
-                "let_declaration" => {
-                    let pattern = field(node, "pattern").filter(|p| p.kind() == "identifier");
-                    let ty =
-                        field(node, "type").map(|t| type_name(self.text_of(t))).or_else(|| {
-                            let value = field(node, "value")?;
-                            match value.kind() {
-                                "call_expression" => {
-                                    let path = field(field(value, "function")?, "path")?;
-                                    Some(type_name(self.text_of(path)))
-                                }
-                                "struct_expression" => {
-                                    Some(type_name(self.text_of(field(value, "name")?)))
-                                }
-                                _ => None,
-                            }
-                        });
-                    if let (Some(p), Some(t)) = (pattern, ty)
-                        && is_type(&t)
-                    {
-                        out.insert(self.text_of(p).to_owned(), t);
-                    }
-                }
-                "variable_declarator" => {
-                    let name = field(node, "name").filter(|n| n.kind() == "identifier");
-                    let ty = field(node, "value").and_then(|v| match v.kind() {
-                        "new_expression" => field(v, "constructor")
-                            .filter(|c| c.kind() == "identifier")
-                            .map(|c| self.text_of(c).to_owned()),
-                        "call_expression" => {
-                            let f = field(v, "function")?;
-                            let callee = match f.kind() {
-                                "identifier" => f,
-                                "member_expression"
-                                    if field(f, "object").is_some_and(|o| o.kind() == "this") =>
-                                {
-                                    field(f, "property")?
-                                }
-                                _ => return None,
-                            };
-                            returns.get(self.text_of(callee)).cloned()
-                        }
-                        _ => None,
-                    });
-                    if let (Some(n), Some(t)) = (name, ty) {
-                        out.insert(self.text_of(n).to_owned(), t);
-                    }
-                }
-                _ => {}
             }
-            let mut cursor = node.walk();
-            stack.extend(node.named_children(&mut cursor));
+            "let_declaration" => {
+                let pattern = field(node, "pattern").filter(|p| p.kind() == "identifier");
+                let ty = field(node, "type").map(|t| type_name(self.text_of(t))).or_else(|| {
+                    let value = field(node, "value")?;
+                    match value.kind() {
+                        "call_expression" => {
+                            let path = field(field(value, "function")?, "path")?;
+                            Some(type_name(self.text_of(path)))
+                        }
+                        "struct_expression" => Some(type_name(self.text_of(field(value, "name")?))),
+                        _ => None,
+                    }
+                });
+                if let (Some(p), Some(t)) = (pattern, ty)
+                    && is_type(&t)
+                {
+                    out.entry(self.text_of(p).to_owned()).or_insert(t);
+                }
+            }
+            "variable_declarator" => {
+                let name = field(node, "name").filter(|n| n.kind() == "identifier");
+                let ty = field(node, "value").and_then(|v| match v.kind() {
+                    "new_expression" => field(v, "constructor")
+                        .filter(|c| c.kind() == "identifier")
+                        .map(|c| self.text_of(c).to_owned()),
+                    "call_expression" => {
+                        let f = field(v, "function")?;
+                        let callee = match f.kind() {
+                            "identifier" => f,
+                            "member_expression"
+                                if field(f, "object").is_some_and(|o| o.kind() == "this") =>
+                            {
+                                field(f, "property")?
+                            }
+                            _ => return None,
+                        };
+                        returns.get(self.text_of(callee)).cloned()
+                    }
+                    _ => None,
+                });
+                if let (Some(n), Some(t)) = (name, ty) {
+                    out.entry(self.text_of(n).to_owned()).or_insert(t);
+                }
+            }
+            _ => {}
         }
-        out
     }
 
     fn token_tree_refs(&self, tree: Node, spans: &Spans, out: &mut Vec<Ref>) {

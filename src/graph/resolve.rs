@@ -312,10 +312,10 @@ impl FileContext<'_> {
                 self.rust_path(&r.path, &r.name, wanted).unwrap_or_else(|| {
                     // `Type::f` where Type is not ours to follow: any `Type::f`.
                     let ty = r.path.last().unwrap();
-                    let qualified = format!("{ty}::{}", r.name);
-                    let typed = self.by_name(&r.name, |s| {
-                        s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
-                    });
+                    let suffix = format!("::{ty}::{}", r.name);
+                    let qualified = &suffix[2..];
+                    let typed = self
+                        .by_name(&r.name, |s| s.qname == qualified || s.qname.ends_with(&suffix));
                     // A path into this crate that was not followed (a
                     // re-export, `pub use`): by name, without claiming more.
                     let ours = matches!(r.path[0].as_str(), "crate" | "self" | "super");
@@ -447,7 +447,9 @@ impl FileContext<'_> {
     /// Units named `name` anywhere that pass `keep`, with the confidence
     /// their number gives.
     fn by_name(&self, name: &str, keep: impl Fn(&Symbol) -> bool) -> Found {
-        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| keep(s)).collect();
+        // One past the limit is enough to know it is passed.
+        let all: Vec<&Symbol> =
+            self.table.named(name).iter().filter(|s| keep(s)).take(MAX_AMBIGUOUS + 1).collect();
         match all.len() {
             0 => Vec::new(),
             1 => vec![(all[0].id.clone(), Confidence::NameMatched)],
