@@ -112,8 +112,15 @@ impl Model {
             .map_err(|e| broken(format!("tokenizer.json: {e}")))?;
         let bytes =
             std::fs::read(&weights).map_err(|e| broken(format!("model.safetensors: {e}")))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+        let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
             .map_err(|e| broken(format!("model.safetensors: {e}")))?;
+        for (name, tensor) in tensors.iter_mut() {
+            if is_linear_weight(name, tensor) {
+                *tensor = transposed_storage(tensor)
+                    .map_err(|e| broken(format!("model.safetensors: {name}: {e}")))?;
+            }
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let bert = BertModel::load(vb, &config).map_err(|e| broken(format!("BERT: {e}")))?;
         Ok(Model { bert, tokenizer, window })
     }
@@ -224,6 +231,21 @@ impl Model {
         let ids = self.tokenize(&[text])?;
         Ok(self.forward(&[ids[0].as_slice()])?.remove(0))
     }
+}
+
+/// A dense layer's weight (out × in), as opposed to an embedding table
+/// (looked up by row) or a norm's vector.
+fn is_linear_weight(name: &str, tensor: &Tensor) -> bool {
+    tensor.rank() == 2 && name.ends_with(".weight") && !name.contains("embeddings.")
+}
+
+/// The same matrix, stored column by column. A linear layer multiplies by
+/// its weight transposed; stored this way, that transpose is contiguous and
+/// gemm reads it in place, instead of repacking the whole weight on every
+/// call. For a query of 15 tokens the repacking was more than half of the
+/// time: its vector took 44.8 ms, now 19.1 ms (mean of 100, one core).
+fn transposed_storage(weight: &Tensor) -> candle_core::Result<Tensor> {
+    weight.t()?.contiguous()?.t()
 }
 
 /// Makes candle run each matrix product on the calling thread: our workers
