@@ -10,7 +10,8 @@
 # (where the window starts to matter).
 # Throughput: units/s embedding the ignore crate's units, both cores.
 # Latency: p50/p95 per mode with express's units replicated to 10,000 and
-# 100,000 (vectors nudged so copies differ).
+# 100,000 (vectors nudged so copies differ), measured right after the copies
+# are written (the store still compacting them) and again after reopening.
 #
 # Usage: scripts/bench-search.sh [--quick]   (--quick: 10,000 units only)
 set -euo pipefail
@@ -75,8 +76,8 @@ done
 echo
 echo "### Search latency (express's units replicated, ms)"
 echo
-echo "| units | keyword p50 / p95 | semantic p50 / p95 | hybrid p50 / p95 |"
-echo "|---|---|---|---|"
+echo "| units | store | keyword p50 / p95 | semantic p50 / p95 | hybrid p50 / p95 |"
+echo "|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   rm -rf "$work/l.cortex"; cp -r "$work/express/.cortex" "$work/l.cortex"
   line=$("$bench" latency "$work/l.cortex" bench/queries-express.json "$n")
@@ -84,6 +85,7 @@ for n in "${sizes[@]}"; do
 import json, sys
 r = json.loads(sys.argv[1])
 f = lambda m: f"{r[m + '_p50_ms']:.1f} / {r[m + '_p95_ms']:.1f}"
-print(f"| {r['units']:,} | {f('keyword')} | {f('semantic')} | {f('hybrid')} |")
+for p, store in (("", "just written"), ("reopened_", "reopened")):
+    print(f"| {r['units']:,} | {store} | {f(p + 'keyword')} | {f(p + 'semantic')} | {f(p + 'hybrid')} |")
 PY
 done
