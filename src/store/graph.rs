@@ -203,7 +203,7 @@ fn decode_bucket_entries(s: &str, wanted: &BTreeSet<&str>) -> Result<Vec<(String
     let mut de = serde_json::Deserializer::from_str(s);
     let rows = serde::de::DeserializeSeed::deserialize(Wanted(wanted), &mut de)
         .and_then(|rows| de.end().map(|()| rows))
-        .map_err(|e| Error::Corrupt(format!("stored names: {e}")))?;
+        .map_err(codec::corrupt("names"))?;
     Ok(rows.into_iter().map(entry_of).collect())
 }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol};
 use crate::graph::{Diagnostic, Import, ParsedFile, Ref, RefKind, Unit, UnitKind};
 
-fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> Error {
+pub(crate) fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> Error {
     move |e| Error::Corrupt(format!("stored {what}: {e}"))
 }
 
