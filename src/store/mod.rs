@@ -17,6 +17,7 @@ mod history;
 pub mod location;
 mod lock;
 mod migrate;
+mod retry;
 pub mod search;
 pub mod sessions;
 

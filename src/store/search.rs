@@ -10,6 +10,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 
 use super::Store;
 use super::graph::key_string;
+use super::retry::retrying;
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
 use crate::search::Progress;
@@ -225,22 +226,26 @@ impl Store {
             }
         }
         if fresh {
-            self.db
-                .query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| Error::db(ctx, e))?;
+            retrying(ctx, || async {
+                self.db
+                    .query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
+                    .await?
+                    .check()
+            })
+            .await?;
         } else {
             for chunk in paths.chunks(BATCH) {
-                self.db
-                    .query(
-                        "DELETE search_unit WHERE file IN $files; \
-                         DELETE search_vec WHERE file IN $files;",
-                    )
-                    .bind(("files", chunk.to_vec()))
-                    .await
-                    .and_then(|r| r.check())
-                    .map_err(|e| Error::db(ctx, e))?;
+                retrying(ctx, || async {
+                    self.db
+                        .query(
+                            "DELETE search_unit WHERE file IN $files; \
+                             DELETE search_vec WHERE file IN $files;",
+                        )
+                        .bind(("files", chunk.to_vec()))
+                        .await?
+                        .check()
+                })
+                .await?;
             }
         }
         for chunk in rows.chunks(BATCH) {
@@ -278,22 +283,24 @@ impl Store {
                 }))
             })
             .collect();
-        self.db
-            .query(
-                "FOR $u IN $units { \
-                   UPSERT type::record('search_unit', $u.id) CONTENT { \
-                     file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
-                     signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
-                     embedded: $u.embedded } }; \
-                 FOR $v IN $vecs { \
-                   UPSERT type::record('search_vec', $v.id) CONTENT { \
-                     file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
-            )
-            .bind(("units", units))
-            .bind(("vecs", vecs))
-            .await
-            .and_then(|r| r.check())
-            .map_err(|e| Error::db("write search rows", e))?;
+        retrying("write search rows", || async {
+            self.db
+                .query(
+                    "FOR $u IN $units { \
+                       UPSERT type::record('search_unit', $u.id) CONTENT { \
+                         file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
+                         signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
+                         embedded: $u.embedded } }; \
+                     FOR $v IN $vecs { \
+                       UPSERT type::record('search_vec', $v.id) CONTENT { \
+                         file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
+                )
+                .bind(("units", units.clone()))
+                .bind(("vecs", vecs.clone()))
+                .await?
+                .check()
+        })
+        .await?;
         Ok(())
     }
 
@@ -537,21 +544,24 @@ impl Store {
             .collect();
         for chunk in rows.chunks(BATCH) {
             // A row replaced since it was read (another text) keeps waiting.
-            self.db
-                .query(
-                    "FOR $r IN $rows { \
-                       LET $u = (SELECT key, embedded FROM ONLY type::record('search_unit', $r.id)); \
-                       IF $u.key = $r.key AND $u.embedded = false { \
-                         UPSERT type::record('search_vec', $r.id) CONTENT { \
-                           file: $r.file, kind: $r.kind, lang: $r.lang, embedding: $r.embedding }; \
-                         UPDATE type::record('search_unit', $r.id) SET embedded = true; \
-                         UPSERT meta:search_embedded SET n = (n ?? 0) + 1; \
-                       } }",
-                )
-                .bind(("rows", chunk.to_vec()))
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| Error::db("write vectors", e))?;
+            // The guard makes a retried write count each vector once.
+            retrying("write vectors", || async {
+                self.db
+                    .query(
+                        "FOR $r IN $rows { \
+                           LET $u = (SELECT key, embedded FROM ONLY type::record('search_unit', $r.id)); \
+                           IF $u.key = $r.key AND $u.embedded = false { \
+                             UPSERT type::record('search_vec', $r.id) CONTENT { \
+                               file: $r.file, kind: $r.kind, lang: $r.lang, embedding: $r.embedding }; \
+                             UPDATE type::record('search_unit', $r.id) SET embedded = true; \
+                             UPSERT meta:search_embedded SET n = (n ?? 0) + 1; \
+                           } }",
+                    )
+                    .bind(("rows", chunk.to_vec()))
+                    .await?
+                    .check()
+            })
+            .await?;
         }
         Ok(())
     }

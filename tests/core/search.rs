@@ -174,3 +174,37 @@ async fn without_a_model_search_falls_back_to_keywords_and_says_so() {
     }
     assert_eq!(t.search_progress().await.unwrap().units, 4);
 }
+
+/// Writers racing on the same rows (two embedders, or SurrealDB's own index
+/// compaction, which runs every few seconds) conflict; a conflicted write is
+/// tried again, and each vector still counts once.
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_vector_writes_all_land_and_count_once() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    for n in 0..20 {
+        write(tree.path(), &format!("src/m{n}.rs"), UPLOAD.as_bytes());
+    }
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let pending = t.pending_vectors(1000).await.unwrap();
+    assert_eq!(pending.len(), 60);
+    let vectors: Vec<(String, Vec<f32>)> = pending
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut v = vec![0.0f32; 384];
+            v[i % 384] = 1.0;
+            (p.id.clone(), v)
+        })
+        .collect();
+    let write = || t.set_vectors(&pending, &vectors);
+    let (a, b, c, d) = tokio::join!(write(), write(), write(), write());
+    for r in [a, b, c, d] {
+        r.unwrap();
+    }
+    let p = t.search_progress().await.unwrap();
+    assert_eq!((p.units, p.embedded), (60, 60));
+    assert!(t.pending_vectors(1000).await.unwrap().is_empty());
+}
