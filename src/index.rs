@@ -164,9 +164,10 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             }
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbols read");
-        for path in store.code_paths().await? {
-            if !changed_paths.contains(&path) {
-                table.add_file(&path);
+        let old_root = previous.expect("an incremental index has a previous graph");
+        for path in store.code_paths_of(old_root).await?.iter() {
+            if !changed_paths.contains(path) {
+                table.add_file(path);
             }
         }
         for f in &parsed {
@@ -225,6 +226,16 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     report.resolved = write.edges.len();
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), edges = report.edges, "resolved");
     store.write_graph(write, file_writes, root).await?;
+    // The next run starts from here: its code paths are these.
+    let mut paths: BTreeSet<String> = match previous {
+        Some(old) if !report.full => store.code_paths_of(old).await?.iter().cloned().collect(),
+        _ => BTreeSet::new(),
+    };
+    for path in &removed {
+        paths.remove(path);
+    }
+    paths.extend(parsed.iter().map(|f| f.path.clone()));
+    store.remember_code_paths(root, paths.into_iter().collect());
     // Freeing a full index's parses takes a while: not on the way.
     std::thread::spawn(move || drop((parsed, to_resolve, before, table)));
     report.seconds = started.elapsed().as_secs_f64();

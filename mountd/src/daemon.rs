@@ -461,10 +461,15 @@ impl Daemon {
         query: &cortex::query::GraphQuery,
         session: Option<&str>,
     ) -> Result<Response> {
+        let started = std::time::Instant::now();
         self.flush().await?;
+        let flushed = started.elapsed();
         let Some(name) = session else {
             self.index().await?;
-            return Ok(Response::Graph { answer: cortex::query::run(&self.store, query).await? });
+            let indexed = started.elapsed();
+            let answer = cortex::query::run(&self.store, query).await?;
+            tracing::debug!(?flushed, ?indexed, answered = ?started.elapsed(), "graph query");
+            return Ok(Response::Graph { answer });
         };
         // A session's graph lives in its namespace; brought to its head.
         let store = self.store.session(name).await?;

@@ -66,6 +66,8 @@ pub struct Store {
     view: View,
     location: StoreLocation,
     _lock: Option<Arc<StoreLock>>,
+    /// Shared by every handle on the connection (see `graph.rs`).
+    code_paths: Arc<graph::CodePathsCache>,
 }
 
 /// Which view of the store a `Store` reads and writes.
@@ -117,6 +119,7 @@ impl Store {
             view: View::Main,
             location: location.clone(),
             _lock: lock.map(Arc::new),
+            code_paths: Arc::default(),
         };
         match store.prepare(options).await {
             Ok(()) => Ok(store),
@@ -178,6 +181,7 @@ impl Store {
             view,
             location: self.location.clone(),
             _lock: self._lock.clone(),
+            code_paths: self.code_paths.clone(),
         })
     }
 

@@ -869,11 +869,15 @@ impl Vfs {
         root: ContentHash,
         (files, bytes): (u64, u64),
     ) -> VfsResult<Snapshot> {
+        let started = std::time::Instant::now();
         for (hash, data) in &contents {
             self.store.put_content(*hash, data).await?;
         }
+        let contents_written = started.elapsed();
         self.store.put_trees(trees).await?;
+        let trees_written = started.elapsed();
         let changes = snapshot::diff(&self.store, parent.root, root).await?;
+        tracing::debug!(?contents_written, ?trees_written, diffed = ?started.elapsed(), "flush");
         let new = NewSnapshot {
             parent: parent.id,
             root,
