@@ -93,7 +93,7 @@ struct SnapshotRow {
     deleted: i64,
 }
 
-#[derive(SurrealValue)]
+#[derive(Clone, SurrealValue)]
 struct NewSnapshotRow {
     parent: Option<i64>,
     root: String,
@@ -130,15 +130,21 @@ fn journal_id(session: &str, seq: u64) -> RecordId {
     RecordId::new("journal", RecordIdKey::Array(key))
 }
 
-/// The error that failed a transaction, if one did. Every statement of a
-/// failed transaction reports an error; the one that matters is the one that
-/// is not "not executed due to a failed transaction".
-fn transaction_error(mut res: surrealdb::IndexedResults) -> Option<String> {
-    let mut errors: Vec<(usize, String)> =
-        res.take_errors().into_iter().map(|(i, e)| (i, e.to_string())).collect();
-    errors.sort();
-    let cause = errors.iter().find(|(_, e)| !e.contains("failed transaction"));
-    cause.or(errors.first()).map(|(_, e)| e.clone())
+/// Tries of a commit that the store refused as a conflicting transaction
+/// while main stayed where it was.
+const COMMIT_ATTEMPTS: u32 = 10;
+
+/// The error that failed a transaction, if one did, and whether the store
+/// refused it as conflicting with another. Every statement of a failed
+/// transaction reports an error; the one that matters is the one that is
+/// not "not executed due to a failed transaction".
+fn transaction_error(mut res: surrealdb::IndexedResults) -> Option<(String, bool)> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = res.take_errors().into_iter().collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let conflict = errors.iter().any(|(_, e)| super::retry::is_conflict(e));
+    let errors: Vec<String> = errors.iter().map(|(_, e)| e.to_string()).collect();
+    let cause = errors.iter().find(|e| !e.contains("failed transaction"));
+    cause.or(errors.first()).map(|e| (e.clone(), conflict))
 }
 
 fn snapshot_of(row: SnapshotRow) -> Result<Snapshot> {
@@ -263,50 +269,62 @@ impl Store {
             deleted: count(ChangeOp::Delete),
         };
         let id = new.parent.0 + 1;
-        let seq_base = self.journal_seq().await?;
-        let journal: Vec<JournalRow> = new
-            .changes
-            .iter()
-            .enumerate()
-            .map(|(i, change)| {
-                let text = String::from_utf8_lossy(&change.path).into_owned();
-                let raw = (text.as_bytes() != change.path.as_slice())
-                    .then(|| Bytes::from(change.path.clone()));
-                JournalRow {
-                    id: journal_id(self.view.name(), seq_base + 1 + i as u64),
-                    op: change.op.as_str().to_owned(),
-                    path: text,
-                    raw_path: raw,
-                    snapshot: id as i64,
-                }
-            })
-            .collect();
-        let journal_len = journal.len() as i64;
-        let res = self
-            .db
-            .query(
-                "BEGIN TRANSACTION;
-                 LET $head = (SELECT * FROM ONLY ref:main);
-                 IF $head.snapshot != $parent OR $head.seq != $seq_base {
-                     THROW 'cortex:head-moved';
-                 };
-                 CREATE type::record('snapshot', $id) CONTENT $row RETURN NONE;
-                 UPDATE ref:main SET snapshot = $id, seq = $seq_base + $journal_len RETURN NONE;
-                 INSERT INTO journal $journal RETURN NONE;
-                 COMMIT TRANSACTION;",
-            )
-            .bind(("parent", new.parent.0 as i64))
-            .bind(("seq_base", seq_base as i64))
-            .bind(("id", id as i64))
-            .bind(("row", row))
-            .bind(("journal", journal))
-            .bind(("journal_len", journal_len))
-            .await
-            .map_err(|e| Error::db("commit a snapshot of main", e))?;
-        if let Some(e) = transaction_error(res) {
-            if e.contains("cortex:head-moved") {
+        for attempt in 1.. {
+            let seq_base = self.journal_seq().await?;
+            let journal: Vec<JournalRow> = new
+                .changes
+                .iter()
+                .enumerate()
+                .map(|(i, change)| {
+                    let text = String::from_utf8_lossy(&change.path).into_owned();
+                    let raw = (text.as_bytes() != change.path.as_slice())
+                        .then(|| Bytes::from(change.path.clone()));
+                    JournalRow {
+                        id: journal_id(self.view.name(), seq_base + 1 + i as u64),
+                        op: change.op.as_str().to_owned(),
+                        path: text,
+                        raw_path: raw,
+                        snapshot: id as i64,
+                    }
+                })
+                .collect();
+            let journal_len = journal.len() as i64;
+            let res = self
+                .db
+                .query(
+                    "BEGIN TRANSACTION;
+                     LET $head = (SELECT * FROM ONLY ref:main);
+                     IF $head.snapshot != $parent OR $head.seq != $seq_base {
+                         THROW 'cortex:head-moved';
+                     };
+                     CREATE type::record('snapshot', $id) CONTENT $row RETURN NONE;
+                     UPDATE ref:main SET snapshot = $id, seq = $seq_base + $journal_len RETURN NONE;
+                     INSERT INTO journal $journal RETURN NONE;
+                     COMMIT TRANSACTION;",
+                )
+                .bind(("parent", new.parent.0 as i64))
+                .bind(("seq_base", seq_base as i64))
+                .bind(("id", id as i64))
+                .bind(("row", row.clone()))
+                .bind(("journal", journal))
+                .bind(("journal_len", journal_len))
+                .await
+                .map_err(|e| Error::db("commit a snapshot of main", e))?;
+            let Some((e, conflict)) = transaction_error(res) else { break };
+            // Another commit got there first: either our check saw it, or
+            // the store refused ours as a conflicting transaction. The head
+            // says which; a conflict with main still where it was (another
+            // writer's transaction touched the same keys and lost) is tried
+            // again.
+            if e.contains("cortex:head-moved") || conflict {
                 let head = self.head().await?;
-                return Err(Error::HeadMoved { expected: new.parent.0, found: head.id.0 });
+                if head.id != new.parent {
+                    return Err(Error::HeadMoved { expected: new.parent.0, found: head.id.0 });
+                }
+                if conflict && attempt < COMMIT_ATTEMPTS {
+                    tokio::time::sleep(std::time::Duration::from_millis(attempt as u64)).await;
+                    continue;
+                }
             }
             return Err(Error::db("commit a snapshot of main", e));
         }

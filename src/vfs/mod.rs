@@ -14,14 +14,14 @@
 
 mod error;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::{VfsError, VfsResult};
 
 use crate::ids::{ContentHash, InodeNo};
 use crate::snapshot;
-use crate::store::{NewSnapshot, Snapshot, Store};
+use crate::store::{ChangeOp, NewSnapshot, Snapshot, Store};
 use crate::tree::{Entry, EntryKind, MODE_MASK, SpecialKind, Timestamp, Tree};
 use crate::vfs_err;
 
@@ -232,7 +232,8 @@ impl Vfs {
     pub async fn load(store: Arc<Store>, config: VfsConfig) -> VfsResult<Vfs> {
         let head = store.head().await?;
         let entries = snapshot::walk(&store, head.root).await?;
-        let state = State::build(head, entries, None);
+        let root = head.root;
+        let state = State::build(head, root, entries, None);
         Ok(Vfs { store, config, state: Mutex::new(state), flushing: tokio::sync::Mutex::new(()) })
     }
 
@@ -248,11 +249,21 @@ impl Vfs {
         if new_head.id == old_head.id {
             return Ok(Vec::new());
         }
-        let entries = snapshot::walk(&self.store, new_head.root).await?;
+        // What this view changed and no flush committed yet is carried over:
+        // applied over the new head (a path both changed takes this view's
+        // version, as a later write would), and flushed next time.
+        let edits = self.unflushed_edits(&old_head).await?;
+        let root = if edits.is_empty() {
+            new_head.root
+        } else {
+            snapshot::apply(&self.store, new_head.root, &edits).await?
+        };
+        let entries = snapshot::walk(&self.store, root).await?;
         let changes = snapshot::diff(&self.store, old_head.root, new_head.root).await?;
         let mut state = self.lock();
         let old_paths = state.paths();
-        let rebuilt = State::build(new_head, entries, Some(&state));
+        let mut rebuilt = State::build(new_head, root, entries, Some(&state));
+        rebuilt.changed |= !edits.is_empty();
         let new_paths = rebuilt.paths();
         let mut out = Vec::new();
         for change in &changes {
@@ -276,6 +287,42 @@ impl Vfs {
         out.dedup();
         *state = rebuilt;
         Ok(out)
+    }
+
+    /// This view's changes since `head` that no flush committed, as edits
+    /// for `snapshot::apply` (a path to its entry now, or to `None`). Their
+    /// contents and trees are written to the store (objects no commit names
+    /// are harmless). Only what `snapshot::diff` sees is carried: contents,
+    /// kinds and modes of files, links and empty directories.
+    async fn unflushed_edits(
+        &self,
+        head: &Snapshot,
+    ) -> VfsResult<BTreeMap<Vec<u8>, Option<Entry>>> {
+        let (contents, trees, root) = {
+            let mut state = self.lock();
+            if !state.changed {
+                return Ok(BTreeMap::new());
+            }
+            let (mut contents, mut trees) = (Vec::new(), Vec::new());
+            let root = state.build_tree(InodeNo::ROOT, &mut contents, &mut trees)?;
+            (contents, trees, root.tree)
+        };
+        for (hash, data) in &contents {
+            self.store.put_content(*hash, data).await?;
+        }
+        self.store.put_trees(trees).await?;
+        let mut edits = BTreeMap::new();
+        for change in snapshot::diff(&self.store, head.root, root).await? {
+            let entry = match change.op {
+                ChangeOp::Delete => None,
+                _ => match snapshot::resolve(&self.store, root, &change.path).await? {
+                    snapshot::Resolved::Entry(e) => Some(e),
+                    snapshot::Resolved::Root(_) => continue,
+                },
+            };
+            edits.insert(change.path, entry);
+        }
+        Ok(edits)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -844,6 +891,7 @@ impl Vfs {
             state.changed = false;
             (state.head.clone(), contents, trees, root.tree, (root.files, root.bytes))
         };
+        let queued: HashSet<ContentHash> = contents.iter().map(|(h, _)| *h).collect();
         let result = self.write_and_commit(&parent, contents, trees, root, stats).await;
         match result {
             Ok(snapshot) => {
@@ -852,10 +900,12 @@ impl Vfs {
             }
             Err(e) => {
                 // Try again next time, re-encoding everything: the trees
-                // encoded this time may not all have reached the store.
+                // and contents of this time may not all have reached the
+                // store.
                 let mut state = self.lock();
                 state.changed = true;
                 state.encoded.clear();
+                state.rehash(&queued);
                 Err(e)
             }
         }
@@ -892,15 +942,21 @@ impl Vfs {
 }
 
 impl State {
-    /// A view of `head` from its entries (parents before children). With
+    /// A view of `head` from the entries of the tree `root_tree` (parents
+    /// before children): `head`'s own tree, or it with this view's
+    /// unflushed changes over it (`refresh`). With
     /// `old`, paths that exist in both keep their inode numbers and kernel
     /// references, read contents stay cached, unflushed contents win, and
     /// inodes the kernel still holds but that are gone stay as orphans.
-    fn build(head: Snapshot, entries: Vec<(Vec<u8>, Entry)>, old: Option<&State>) -> State {
+    fn build(
+        head: Snapshot,
+        root_tree: ContentHash,
+        entries: Vec<(Vec<u8>, Entry)>,
+        old: Option<&State>,
+    ) -> State {
         let now = Timestamp::now();
         let old_paths = old.map(State::paths).unwrap_or_default();
         let next_ino = old.map_or(2, |o| o.next_ino);
-        let root_tree = head.root;
         let mut state = State {
             nodes: HashMap::new(),
             next_ino,
@@ -1283,6 +1339,18 @@ impl State {
         trees.push((done.tree, encoded));
         self.encoded.insert(dir, done);
         Ok(done)
+    }
+
+    /// Forgets the hashes of contents a failed flush queued for the store,
+    /// so that the next flush queues them again.
+    fn rehash(&mut self, queued: &HashSet<ContentHash>) {
+        for node in self.nodes.values_mut() {
+            if let NodeKind::File { data: Data::Mem { hash, .. } } = &mut node.kind
+                && hash.is_some_and(|h| queued.contains(&h))
+            {
+                *hash = None;
+            }
+        }
     }
 
     /// A file's content hash, hashing (and queueing for the store) content

@@ -24,7 +24,20 @@ async fn write_through(store: Store, name: &str, data: &[u8]) -> Store {
     let truncate = SetAttr { size: Some(0), ..SetAttr::default() };
     vfs.setattr(ino, truncate, ME).await.unwrap();
     vfs.write(ino, 0, data).await.unwrap();
-    vfs.flush().await.unwrap().expect("a snapshot");
+    // Main may move under the view meanwhile (a merge this write races):
+    // the view catches up, keeping the write, and flushes again, as the
+    // daemon's view does after a merge.
+    let mut tries = 0;
+    loop {
+        match vfs.flush().await {
+            Ok(snapshot) => break assert!(snapshot.is_some(), "a snapshot"),
+            Err(e) if e.message.contains("moved") && tries < 10 => {
+                tries += 1;
+                vfs.refresh().await.unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
     drop(vfs);
     Arc::into_inner(store).expect("the only handle")
 }

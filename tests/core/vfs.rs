@@ -486,3 +486,43 @@ async fn refresh_follows_main_and_keeps_inode_numbers() {
     vfs.flush().await.unwrap();
     assert_eq!(vfs.head().id, store.head().await.unwrap().id);
 }
+
+/// Main moves while a view holds writes (a merge committed meanwhile): the
+/// view's flush is refused, nothing is lost, and after a refresh the writes
+/// (new files and removals included) land over the new main, which keeps
+/// its own change.
+#[tokio::test]
+async fn writes_a_moved_main_refused_survive_the_refresh() {
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.txt", b"one\n");
+    write(src.path(), "d/old.txt", b"old\n");
+    let (store, vfs) = vfs_of(common::store().await.store, Some(src.path())).await;
+    let new = vfs.create(InodeNo::ROOT, b"new.txt", 0o644, ME).unwrap();
+    vfs.write(new.ino, 0, b"created here\n").await.unwrap();
+    vfs.write(resolve(&vfs, "a.txt").unwrap(), 0, b"ONE\n").await.unwrap();
+    vfs.unlink(resolve(&vfs, "d").unwrap(), b"old.txt").unwrap();
+
+    // Another view commits first.
+    let other = Vfs::load(store.clone(), CONFIG).await.unwrap();
+    let theirs = other.create(InodeNo::ROOT, b"theirs.txt", 0o644, ME).unwrap();
+    other.write(theirs.ino, 0, b"from elsewhere\n").await.unwrap();
+    other.flush().await.unwrap().expect("a snapshot");
+
+    let refused = vfs.flush().await.unwrap_err();
+    assert!(refused.message.contains("main moved"), "{refused}");
+    assert!(vfs.is_dirty());
+    vfs.refresh().await.unwrap();
+    assert_eq!(vfs.read(new.ino, 0, 100).await.unwrap(), b"created here\n");
+    assert!(vfs.is_dirty());
+    vfs.flush().await.unwrap().expect("a snapshot");
+
+    let head = store.head().await.unwrap();
+    let read = async |path: &str| {
+        cortex::snapshot::read_file(&store, head.root, path.as_bytes()).await.ok()
+    };
+    assert_eq!(read("new.txt").await.unwrap(), b"created here\n");
+    assert_eq!(read("a.txt").await.unwrap(), b"ONE\n");
+    assert_eq!(read("d/old.txt").await, None);
+    assert_eq!(read("theirs.txt").await.unwrap(), b"from elsewhere\n");
+    assert!(!vfs.is_dirty());
+}
