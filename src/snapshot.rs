@@ -144,14 +144,12 @@ pub async fn diff(store: &Store, old: ContentHash, new: ContentHash) -> Result<V
         if a == b {
             continue;
         }
-        let a_tree = match a {
-            Some(h) => store.load_tree(h).await?,
-            None => Tree::default(),
-        };
-        let b_tree = match b {
-            Some(h) => store.load_tree(h).await?,
-            None => Tree::default(),
-        };
+        // Both sides in one read.
+        let wanted: Vec<ContentHash> = a.into_iter().chain(b).collect();
+        let mut loaded = store.load_trees(&wanted).await?;
+        let mut side =
+            |h: Option<ContentHash>| h.and_then(|h| loaded.remove(&h)).unwrap_or_default();
+        let (a_tree, b_tree) = (side(a), side(b));
         for (name, (x, y)) in pair_entries(&a_tree, &b_tree) {
             let path = join(&dir, name);
             let sub = |e: Option<&Entry>| match e.map(|e| &e.kind) {

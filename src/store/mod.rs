@@ -68,6 +68,8 @@ pub struct Store {
     _lock: Option<Arc<StoreLock>>,
     /// Shared by every handle on the connection (see `graph.rs`).
     code_paths: Arc<graph::CodePathsCache>,
+    /// Shared by every handle on the connection (see `content.rs`).
+    trees: Arc<content::TreeCache>,
 }
 
 /// Which view of the store a `Store` reads and writes.
@@ -120,6 +122,7 @@ impl Store {
             location: location.clone(),
             _lock: lock.map(Arc::new),
             code_paths: Arc::default(),
+            trees: Arc::default(),
         };
         match store.prepare(options).await {
             Ok(()) => Ok(store),
@@ -182,6 +185,7 @@ impl Store {
             location: self.location.clone(),
             _lock: self._lock.clone(),
             code_paths: self.code_paths.clone(),
+            trees: self.trees.clone(),
         })
     }
 
