@@ -111,6 +111,15 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         daemon.mount(spec).await?;
     }
     tracing::info!(store = %dir.display(), pid = std::process::id(), "mount daemon ready");
+    // The first write to index should not wait for the queries, nor for
+    // the list of code files.
+    std::thread::spawn(cortex::graph::Language::compile_all);
+    let warm = daemon.clone();
+    tokio::spawn(async move {
+        if let Ok(Some(root)) = warm.store.graph_root().await {
+            let _ = warm.store.code_paths_of(root).await;
+        }
+    });
 
     let ticker = tokio::spawn(tick(daemon.clone()));
     let embedder = tokio::spawn(embed(daemon.clone()));

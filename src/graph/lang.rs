@@ -24,6 +24,17 @@ pub struct Queries {
 }
 
 impl Language {
+    pub const ALL: [Language; 2] = [Language::Rust, Language::JavaScript];
+
+    /// Compiles every language's queries now, so that the first file
+    /// parsed does not wait for them (the first write through a fresh
+    /// mount took 70 ms to parse one file, 3 ms after).
+    pub fn compile_all() {
+        for language in Language::ALL {
+            language.queries();
+        }
+    }
+
     /// The language of a path, by its extension.
     pub fn of_path(path: &[u8]) -> Option<Language> {
         let name = path.rsplit(|&b| b == b'/').next()?;
