@@ -13,7 +13,6 @@ pub enum Language {
 
 /// A language's compiled queries, built once.
 pub struct Queries {
-    pub units: Query,
     /// Units, references and decision points in one query, so that a
     /// file's tree is walked once for all: its patterns are the units'
     /// (`..unit_patterns`), then the references', then the decisions'
@@ -97,11 +96,16 @@ impl Language {
             let compile = |src: &str| {
                 Query::new(&grammar, src).unwrap_or_else(|e| panic!("{} query: {e}", self.as_str()))
             };
-            let units = compile(units_src);
-            let unit_patterns = units.pattern_count();
-            let decision_patterns = unit_patterns + compile(refs_src).pattern_count();
+            // One compile (the costly part of a query is its analysis, a
+            // tenth of a second for these): which source a pattern came
+            // from is where it starts.
             let all = compile(&format!("{units_src}\n{refs_src}\n{decisions_src}"));
-            Queries { units, all, unit_patterns, decision_patterns }
+            let before = |end: usize| {
+                (0..all.pattern_count()).filter(|&i| all.start_byte_for_pattern(i) < end).count()
+            };
+            let unit_patterns = before(units_src.len());
+            let decision_patterns = before(units_src.len() + 1 + refs_src.len());
+            Queries { all, unit_patterns, decision_patterns }
         })
     }
 }

@@ -167,8 +167,8 @@ impl<'a> FileParser<'a> {
         let mut found = self.find_units(matches.of_patterns(0..queries.unit_patterns));
         if let Some(inner) = self.macro_items {
             // Units inside macro bodies, in source order among the others.
-            let inner = Matches::of(&queries.units, inner.root_node(), self.text.as_bytes());
-            let mut more = self.find_units(inner.of_patterns(0..usize::MAX));
+            let inner = Matches::of(&queries.all, inner.root_node(), self.text.as_bytes());
+            let mut more = self.find_units(inner.of_patterns(0..queries.unit_patterns));
             for f in &mut more {
                 f.in_macro = true;
             }

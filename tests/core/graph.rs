@@ -10,13 +10,19 @@ use crate::common;
 
 #[test]
 fn queries_compile_against_their_grammars() {
-    for language in [Language::Rust, Language::JavaScript] {
+    for language in Language::ALL {
+        let mut counts = Vec::new();
         for (name, source) in language.query_sources() {
             let query = tree_sitter::Query::new(&language.grammar(), source);
             assert!(query.is_ok(), "queries/{name}: {:?}", query.err());
+            counts.push(query.unwrap().pattern_count());
         }
-        // And the parser's own copy.
-        let _ = language.queries();
+        // And the parser's own copy, all three in one, split where each
+        // file's patterns begin.
+        let q = language.queries();
+        assert_eq!(q.unit_patterns, counts[0]);
+        assert_eq!(q.decision_patterns, counts[0] + counts[1]);
+        assert_eq!(q.all.pattern_count(), counts.iter().sum::<usize>());
     }
 }
 
