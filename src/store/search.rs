@@ -600,16 +600,20 @@ impl Store {
     /// Counts the rows and the vectors (after rows change) for
     /// `search_progress`.
     async fn count_search_rows(&self) -> Result<()> {
-        let mut res = self
-            .db
-            .query(
-                "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
-                 UPSERT meta:search_embedded SET n = (SELECT count() AS n FROM search_vec GROUP ALL)[0].n ?? 0;",
-            )
-            .await
-            .map_err(|e| Error::db("count search rows", e))?;
-        let n: Option<i64> = res.take(0).map_err(|e| Error::db("count search rows", e))?;
-        res.take::<Vec<serde_json::Value>>(1).map_err(|e| Error::db("count search rows", e))?;
+        // Counts written whole: racing `set_vectors`' increment, it is
+        // tried again.
+        let n: Option<i64> = retrying("count search rows", || async {
+            let mut res = self
+                .db
+                .query(
+                    "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
+                     UPSERT meta:search_embedded SET n = (SELECT count() AS n FROM search_vec GROUP ALL)[0].n ?? 0;",
+                )
+                .await?
+                .check()?;
+            res.take(0)
+        })
+        .await?;
         self.meta_set("search_units", &n.unwrap_or(0).to_string()).await
     }
 
