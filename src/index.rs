@@ -114,6 +114,8 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     // What the files parsed, resolved again or removed had before.
     let mut before: HashMap<String, CodeFile> = HashMap::new();
     let mut before_edges: HashMap<String, Vec<Edge>> = HashMap::new();
+    // The code paths the graph had (incremental runs).
+    let mut old_paths = None;
     if report.full {
         for f in &parsed {
             table.add_file(&f.path);
@@ -165,11 +167,13 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         }
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbols read");
         let old_root = previous.expect("an incremental index has a previous graph");
-        for path in store.code_paths_of(old_root).await?.iter() {
+        let paths = store.code_paths_of(old_root).await?;
+        for path in paths.iter() {
             if !changed_paths.contains(path) {
                 table.add_file(path);
             }
         }
+        old_paths = Some(paths);
         for f in &parsed {
             table.add_file(&f.path);
             for u in &f.parsed.units {
@@ -227,10 +231,8 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), edges = report.edges, "resolved");
     store.write_graph(write, file_writes, root).await?;
     // The next run starts from here: its code paths are these.
-    let mut paths: BTreeSet<String> = match previous {
-        Some(old) if !report.full => store.code_paths_of(old).await?.iter().cloned().collect(),
-        _ => BTreeSet::new(),
-    };
+    let mut paths: BTreeSet<String> =
+        old_paths.map(|p| p.iter().cloned().collect()).unwrap_or_default();
     for path in &removed {
         paths.remove(path);
     }

@@ -307,10 +307,7 @@ impl Vfs {
             let root = state.build_tree(InodeNo::ROOT, &mut contents, &mut trees)?;
             (contents, trees, root.tree)
         };
-        for (hash, data) in &contents {
-            self.store.put_content(*hash, data).await?;
-        }
-        self.store.put_trees(trees).await?;
+        self.write_objects(contents, trees).await?;
         let mut edits = BTreeMap::new();
         for change in snapshot::diff(&self.store, head.root, root).await? {
             let entry = match change.op {
@@ -891,43 +888,58 @@ impl Vfs {
             state.changed = false;
             (state.head.clone(), contents, trees, root.tree, (root.files, root.bytes))
         };
-        let queued: HashSet<ContentHash> = contents.iter().map(|(h, _)| *h).collect();
-        let result = self.write_and_commit(&parent, contents, trees, root, stats).await;
-        match result {
+        self.write_objects(contents, trees).await?;
+        match self.commit_tree(&parent, root, stats).await {
             Ok(snapshot) => {
                 self.lock().head = snapshot.clone();
                 Ok(Some(snapshot))
             }
             Err(e) => {
-                // Try again next time, re-encoding everything: the trees
-                // and contents of this time may not all have reached the
-                // store.
-                let mut state = self.lock();
-                state.changed = true;
-                state.encoded.clear();
-                state.rehash(&queued);
+                // Try again next time (the objects are in the store).
+                self.lock().changed = true;
                 Err(e)
             }
         }
     }
 
-    async fn write_and_commit(
+    /// Writes the contents and trees a flush or a refresh encoded. If that
+    /// fails, the view forgets having encoded them (and stays changed), so
+    /// that the next try hashes, encodes and writes them again: a tree must
+    /// never be committed naming objects that did not reach the store.
+    async fn write_objects(
         &self,
-        parent: &Snapshot,
         contents: Vec<(ContentHash, Arc<Vec<u8>>)>,
         trees: Vec<(ContentHash, Vec<u8>)>,
+    ) -> VfsResult<()> {
+        let started = std::time::Instant::now();
+        let queued: HashSet<ContentHash> = contents.iter().map(|(h, _)| *h).collect();
+        let written = async {
+            for (hash, data) in &contents {
+                self.store.put_content(*hash, data).await?;
+            }
+            self.store.put_trees(trees).await
+        }
+        .await;
+        tracing::debug!(elapsed = ?started.elapsed(), "objects written");
+        if let Err(e) = written {
+            let mut state = self.lock();
+            state.changed = true;
+            state.encoded.clear();
+            state.rehash(&queued);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Commits the tree `root`, written already, as main's next snapshot
+    /// after `parent`.
+    async fn commit_tree(
+        &self,
+        parent: &Snapshot,
         root: ContentHash,
         (files, bytes): (u64, u64),
     ) -> VfsResult<Snapshot> {
-        let started = std::time::Instant::now();
-        for (hash, data) in &contents {
-            self.store.put_content(*hash, data).await?;
-        }
-        let contents_written = started.elapsed();
-        self.store.put_trees(trees).await?;
-        let trees_written = started.elapsed();
         let changes = snapshot::diff(&self.store, parent.root, root).await?;
-        tracing::debug!(?contents_written, ?trees_written, diffed = ?started.elapsed(), "flush");
         let new = NewSnapshot {
             parent: parent.id,
             root,
