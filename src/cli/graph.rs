@@ -12,7 +12,7 @@ use cortex::query::{Answer, GraphQuery, Level};
 use cortex::store::graph::UnitInfo;
 
 use super::Context;
-use super::output::print_json;
+use super::output::{esc, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct UnitsArgs {
@@ -154,7 +154,7 @@ pub async fn units(cx: &Context, args: UnitsArgs) -> Result<ExitCode> {
             (None, 0) => String::new(),
             (None, n) => format!("  ({n} syntax errors; what parsed is shown)"),
         };
-        println!("{}{note}", f.path);
+        println!("{}{note}", esc(&f.path));
         for u in by_file.get(f.path.as_str()).into_iter().flatten() {
             if u.kind == "file" {
                 continue;
@@ -167,7 +167,7 @@ pub async fn units(cx: &Context, args: UnitsArgs) -> Result<ExitCode> {
             println!(
                 "{}{kind}{}  :{}-{}{test}",
                 "  ".repeat(depth),
-                u.name,
+                esc(&u.name),
                 u.start_line,
                 u.end_line
             );
@@ -186,7 +186,7 @@ pub async fn symbol(cx: &Context, args: SymbolArgs) -> Result<ExitCode> {
         bail!("no unit named {:?} (nor an id starting so)", args.name);
     }
     for u in &units {
-        println!("{}  {}  {}  {}", u.id, u.kind, location(u), u.signature);
+        println!("{}  {}  {}  {}", esc(&u.id), u.kind, esc(&location(u)), esc(&u.signature));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -200,9 +200,9 @@ fn print_levels(levels: &[Level], empty: &str) {
         for r in &level.units {
             println!(
                 "  {}  {}  {}  [{} {}, via {}]",
-                r.unit.id,
+                esc(&r.unit.id),
                 r.unit.kind,
-                location(&r.unit),
+                esc(&location(&r.unit)),
                 r.edge,
                 r.confidence,
                 r.via
@@ -223,7 +223,7 @@ pub async fn callers(cx: &Context, args: WalkArgs, callees: bool) -> Result<Exit
     }
     let Answer::Walk { start, levels, truncated, .. } = answer else { bail!("unexpected answer") };
     let what = if callees { "callees" } else { "callers" };
-    println!("{} of {}", what, start[0].id);
+    println!("{} of {}", what, esc(&start[0].id));
     print_levels(&levels, &format!("  none found ({what} outside the tree are not known)"));
     if truncated {
         println!("(stopped after {} units)", cortex::query::WALK_LIMIT);
@@ -237,19 +237,19 @@ pub async fn deps(cx: &Context, args: DepsArgs) -> Result<ExitCode> {
         return json(&answer);
     }
     let Answer::Deps { path, imports, imported_by } = answer else { bail!("unexpected answer") };
-    println!("{path} imports:");
+    println!("{} imports:", esc(&path));
     if imports.is_empty() {
         println!("  nothing in the tree");
     }
     for d in &imports {
-        println!("  {}  (line {}, {})", d.other, d.line, d.confidence);
+        println!("  {}  (line {}, {})", esc(&d.other), d.line, d.confidence);
     }
     println!("imported by:");
     if imported_by.is_empty() {
         println!("  nothing in the tree");
     }
     for d in &imported_by {
-        println!("  {}  (line {}, {})", d.other, d.line, d.confidence);
+        println!("  {}  (line {}, {})", esc(&d.other), d.line, d.confidence);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,7 +268,7 @@ pub async fn impact(cx: &Context, args: ImpactArgs) -> Result<ExitCode> {
     print_levels(&levels, "  nothing in the tree depends on them (as far as the graph knows)");
     println!("tests among them: {}", tests.len());
     for t in &tests {
-        println!("  {}  {}", t.id, location(t));
+        println!("  {}  {}", esc(&t.id), esc(&location(t)));
     }
     if truncated {
         println!("(stopped after {} units)", cortex::query::WALK_LIMIT);

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use cortex::control::{Request, Response, SnapshotInfo};
 
 use super::Context;
-use super::output::{human_bytes, print_json};
+use super::output::{esc, human_bytes, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,7 +49,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
             s.deleted,
             s.files,
             human_bytes(s.bytes),
-            s.message
+            esc(&s.message)
         );
     }
     Ok(ExitCode::SUCCESS)

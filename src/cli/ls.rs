@@ -10,7 +10,7 @@ use cortex::snapshot;
 use cortex::tree::{Entry, EntryKind};
 
 use super::Context;
-use super::output::{display_name, entry_json, mode_string, print_json, time_string};
+use super::output::{display_name, entry_json, esc, mode_string, print_json, time_string};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -50,10 +50,11 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
             _ => "-".into(),
         };
         let name = display_name(&entry.name);
+        let name = esc(&name);
         let shown = match &entry.kind {
             EntryKind::Dir { .. } => format!("{name}/"),
-            EntryKind::Symlink { target } => format!("{name} -> {}", display_name(target)),
-            EntryKind::File { .. } | EntryKind::Special { .. } => name,
+            EntryKind::Symlink { target } => format!("{name} -> {}", esc(&display_name(target))),
+            EntryKind::File { .. } | EntryKind::Special { .. } => name.into_owned(),
         };
         println!("{} {:>10} {} {}", mode_string(entry), size, time_string(entry.mtime.sec), shown);
     }

@@ -78,6 +78,24 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `text` safe to print on a terminal: control characters (newline, ESC,
+/// DEL, the C1 range) shown as escapes (`\n`, `\u{1b}`), so that a name in
+/// the tree can neither start a new line of output nor drive the terminal.
+pub fn esc(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A name for display and JSON: the text, lossily when it is not UTF-8.
 pub fn display_name(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -12,7 +12,7 @@ use cortex::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
-use super::output::print_json;
+use super::output::{esc, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
@@ -126,9 +126,17 @@ fn print_results(r: &Results, json: bool) -> Result<()> {
         println!("no matching units");
     }
     for (i, h) in r.hits.iter().enumerate() {
-        println!("{:>2}. {} ({}) {}:{}  score {:.4}", i + 1, h.id, h.kind, h.file, h.line, h.score);
+        println!(
+            "{:>2}. {} ({}) {}:{}  score {:.4}",
+            i + 1,
+            esc(&h.id),
+            h.kind,
+            esc(&h.file),
+            h.line,
+            h.score
+        );
         if !h.signature.is_empty() {
-            println!("    {}", h.signature);
+            println!("    {}", esc(&h.signature));
         }
     }
     println!("{}", coverage(r.units, r.embedded));

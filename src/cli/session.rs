@@ -10,7 +10,7 @@ use cortex::session::{Command, FileDiff, MergeOptions, MergeReport, SessionSumma
 use cortex::store::sessions::ConflictRecord;
 
 use super::Context;
-use super::output::print_json;
+use super::output::{esc, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct SessionArgs {
@@ -182,9 +182,9 @@ pub async fn diff(cx: &Context, args: DiffArgs) -> Result<ExitCode> {
             "deleted" => "D",
             _ => "M",
         };
-        println!("{mark} {}", f.path);
+        println!("{mark} {}", esc(&f.path));
         for u in &f.units {
-            println!("    {:<8} {} {}", u.change, u.kind, u.id);
+            println!("    {:<8} {} {}", u.change, u.kind, esc(&u.id));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -203,10 +203,10 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
         print_json(&value)?;
     } else {
         for p in &report.taken {
-            println!("taken   {p}");
+            println!("taken   {}", esc(p));
         }
         for p in &report.merged {
-            println!("merged  {p}");
+            println!("merged  {}", esc(p));
         }
         print_conflicts(&report.conflicts);
         match (&report.conflicts.is_empty(), report.dry_run, report.snapshot) {
@@ -230,9 +230,9 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
 fn print_conflicts(conflicts: &[ConflictRecord]) {
     for c in conflicts {
         if c.unit == c.path {
-            println!("CONFLICT ({}) {}", c.kind, c.path);
+            println!("CONFLICT ({}) {}", c.kind, esc(&c.path));
         } else {
-            println!("CONFLICT ({}) {} in {}", c.kind, c.unit, c.path);
+            println!("CONFLICT ({}) {} in {}", c.kind, esc(&c.unit), esc(&c.path));
         }
     }
 }
@@ -288,7 +288,7 @@ pub struct WhoArgs {
 pub async fn claim(cx: &Context, args: ClaimArgs) -> Result<ExitCode> {
     call(cx, Command::Claim { name: args.name.clone(), targets: args.targets.clone() }).await?;
     for t in &args.targets {
-        println!("{} claims {t}", args.name);
+        println!("{} claims {}", args.name, esc(t));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -308,10 +308,10 @@ pub async fn who(cx: &Context, args: WhoArgs) -> Result<ExitCode> {
     }
     let report: cortex::session::WhoReport = serde_json::from_value(value)?;
     for c in &report.claims {
-        println!("claimed  {:<40} by {}", c.target, c.session);
+        println!("claimed  {:<40} by {}", esc(&c.target), c.session);
     }
     for e in &report.editing {
-        println!("changed  {:<40} in {}", e.target, e.sessions.join(", "));
+        println!("changed  {:<40} in {}", esc(&e.target), e.sessions.join(", "));
     }
     for e in &report.ahead {
         println!(

@@ -200,3 +200,26 @@ fn a_corrupted_store_is_reported_not_trusted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("cortex: ") && err.contains("store"), "{err}");
 }
+
+/// A name in the tree cannot drive the terminal of whoever lists it: ESC,
+/// newline and DEL are printed as escapes, one entry per line; `--json`
+/// keeps the name exactly.
+#[test]
+fn ls_escapes_control_characters_in_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["red\x1b[31mtext", "two\nlines", "del\x7f", "plain.txt"];
+    for name in names {
+        std::fs::write(tmp.path().join(name), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink("to\x1b]0;title\x07", tmp.path().join("link")).unwrap();
+    ok(tmp.path(), &["init", "."]);
+    let out = ok(tmp.path(), &["ls"]);
+    assert!(!out.contains('\x1b') && !out.contains('\x7f') && !out.contains('\x07'), "{out:?}");
+    assert_eq!(out.lines().count(), names.len() + 1, "{out}");
+    assert!(out.contains("red\\u{1b}[31mtext") && out.contains("two\\nlines"), "{out}");
+    assert!(out.contains("link -> to\\u{1b}]0;title\\u{7}"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&ok(tmp.path(), &["ls", "--json"])).unwrap();
+    let listed: Vec<&str> =
+        json.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(listed.contains(&"two\nlines") && listed.contains(&"red\x1b[31mtext"), "{listed:?}");
+}
