@@ -36,7 +36,12 @@ pub enum Request {
         create: bool,
     },
     /// Flush and unmount.
-    Umount { mountpoint: PathBuf },
+    Umount {
+        mountpoint: PathBuf,
+        /// Unmount even if the final flush fails, losing what it held.
+        #[serde(default)]
+        discard: bool,
+    },
     /// Write every pending change to the store now.
     Flush,
     /// The store and the mounts.
@@ -80,6 +85,9 @@ pub enum Request {
         name: String,
         #[serde(default)]
         args: Option<serde_json::Map<String, serde_json::Value>>,
+        /// What the server's writes may reach (`cortex mcp --allow-git-writes`).
+        #[serde(default)]
+        policy: crate::tools::WritePolicy,
     },
     /// Keeps the daemon running while this connection stays open (an MCP
     /// server uses it: the daemon otherwise exits with its last mount).
@@ -246,6 +254,10 @@ pub struct DaemonStatus {
     /// Units with search rows in main's view, and how many have vectors.
     #[serde(default)]
     pub search: crate::search::Progress,
+    /// Set once the store failed to write (a full disk): writes are
+    /// refused from then on (`store::health`).
+    #[serde(default)]
+    pub failure: Option<crate::store::health::Failure>,
 }
 
 impl DaemonStatus {
@@ -267,6 +279,7 @@ impl DaemonStatus {
             code: store.graph_counts().await?,
             code_current: store.graph_root().await? == Some(head.root),
             search: store.search_progress().await?,
+            failure: crate::store::health::failure(),
         })
     }
 }
@@ -276,6 +289,9 @@ impl DaemonStatus {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Ok,
+    /// An unmount of a mountpoint this daemon does not serve (a stale
+    /// mount of a dead daemon, say: the CLI cleans it up).
+    NotMounted,
     Status(DaemonStatus),
     Entries {
         entries: Vec<EntryInfo>,

@@ -42,6 +42,10 @@ pub enum Error {
     )]
     Locked { store: PathBuf, holder: String },
 
+    /// Too little free space on the store's disk to open it.
+    #[error("{0}")]
+    NoRoom(String),
+
     /// The store was written by a newer cortex.
     #[error(
         "store schema version {found} is newer than this cortex understands (up to {supported}); upgrade cortex"
@@ -67,6 +71,20 @@ pub enum Error {
     /// An error from SurrealDB, with what we were doing.
     #[error("store: {context}: {message}")]
     Db { context: String, message: String },
+
+    /// The store failed to write (a full disk, an I/O error) and takes no
+    /// more writes from this process (`store::health`).
+    #[error("{}", failed_message(.0))]
+    StoreFailed(crate::store::health::Failure),
+}
+
+fn failed_message(f: &crate::store::health::Failure) -> String {
+    let what = if f.no_space { "the store's disk is full" } else { "the store failed to write" };
+    format!(
+        "{what} ({}); writes are refused until it is opened again: free space, then unmount and \
+         mount again (or rerun the command)",
+        f.reason
+    )
 }
 
 impl Error {
@@ -74,7 +92,13 @@ impl Error {
         Error::Io { action, path: path.into(), source }
     }
 
+    /// An error from SurrealDB. A storage failure in it (an OS error)
+    /// stops this process's writes to the store from now on.
     pub fn db(context: impl Into<String>, err: impl std::fmt::Display) -> Error {
-        Error::Db { context: context.into(), message: err.to_string() }
+        let message = err.to_string();
+        match crate::store::health::observe(&message) {
+            Some(failure) => Error::StoreFailed(failure),
+            None => Error::Db { context: context.into(), message },
+        }
     }
 }

@@ -164,8 +164,25 @@ pub async fn import(
         snapshot: None,
     };
     report.dirs = count_dirs(store, root_hash).await?;
-    let changes = snapshot::diff(store, head.root, root_hash).await?;
-    if !changes.is_empty() {
+    // Main may move while the directory is read (a mount's writes): the
+    // tree is the directory's whatever main is, so the commit is tried
+    // again on the new head, and after a few tries with main's turn alone.
+    let mut head = head;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let _turn = if tries > crate::store::TRIES_BEFORE_ALONE {
+            Some(store.main_turn(crate::store::Turn::Alone).await)
+        } else {
+            None
+        };
+        if tries > 1 {
+            head = store.head().await?;
+        }
+        let changes = snapshot::diff(store, head.root, root_hash).await?;
+        if changes.is_empty() {
+            break;
+        }
         let new = NewSnapshot {
             parent: head.id,
             root: root_hash,
@@ -175,7 +192,16 @@ pub async fn import(
             bytes: walked.bytes,
             changes,
         };
-        report.snapshot = Some(store.commit(new).await?);
+        match store.commit(new).await {
+            Ok(snapshot) => {
+                report.snapshot = Some(snapshot);
+                break;
+            }
+            Err(Error::HeadMoved { .. }) => {
+                tracing::info!(tries, "main moved during the import; committing again");
+            }
+            Err(e) => return Err(e),
+        }
     }
     report.elapsed = started.elapsed();
     Ok(report)

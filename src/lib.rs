@@ -9,6 +9,7 @@ pub mod control;
 pub mod embed;
 pub mod error;
 pub mod export;
+pub mod fsck;
 pub mod graph;
 pub mod ids;
 pub mod import;

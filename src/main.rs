@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     }
     let args = cli::Cli::parse();
     cli::init_logging();
+    cortex::store::health::enable();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -27,7 +28,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let outcome = runtime.block_on(cli::run(args));
+    // A blocking call still under way when the command has its answer (an
+    // MCP server's call to a daemon, when its client went away) is not
+    // waited for: dropping the runtime would wait for it without end.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cortex: {}", cli::one_line(&e));

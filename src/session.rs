@@ -203,7 +203,16 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
         return Err(Error::InvalidInput("merge from main's view of the store".into()));
     }
     let session = store.session(name).await?;
+    let mut tries = 0;
     loop {
+        // After a few tries against a main that keeps moving, the turn
+        // alone: the writers' flushes wait for this one commit.
+        tries += 1;
+        let _turn = if tries > crate::store::TRIES_BEFORE_ALONE && !options.dry_run {
+            Some(store.main_turn(crate::store::Turn::Alone).await)
+        } else {
+            None
+        };
         let info = store.session_info(name).await?;
         let main_head = store.head().await?;
         let theirs = session.head().await?.root;
@@ -259,7 +268,7 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
             Ok(s) => s,
             // Main moved while we merged: again, against the new main.
             Err(Error::HeadMoved { .. }) => {
-                tracing::info!(session = name, "main moved during the merge; merging again");
+                tracing::info!(session = name, tries, "main moved during the merge; merging again");
                 continue;
             }
             Err(e) => return Err(e),

@@ -189,9 +189,13 @@ async fn tick(daemon: Arc<Daemon>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         interval.tick().await;
+        // A store that failed to write takes nothing more (`store::health`);
+        // the failure was logged once, and mounts keep serving reads.
+        let failed = cortex::store::health::failure().is_some();
         let view = daemon.main.lock().unwrap().clone();
         if let Some(vfs) = view
             && vfs.is_dirty()
+            && !failed
         {
             if let Err(e) = vfs.flush().await {
                 tracing::error!("flush failed: {e}");
@@ -203,7 +207,7 @@ async fn tick(daemon: Arc<Daemon>) {
         }
         let sessions: Vec<SessionView> =
             daemon.sessions.lock().unwrap().values().cloned().collect();
-        for sv in sessions.iter().filter(|sv| sv.vfs.is_dirty()) {
+        for sv in sessions.iter().filter(|sv| sv.vfs.is_dirty() && !failed) {
             if let Err(e) = sv.vfs.flush().await {
                 tracing::error!("flush of a session failed: {e}");
             } else {
@@ -293,7 +297,7 @@ impl Daemon {
                 let spec = MountSpec { mountpoint, read_only, allow_other, session, create };
                 self.mount(spec).await.map(|()| Response::Ok)
             }
-            Request::Umount { mountpoint } => self.umount(&mountpoint).await.map(|()| Response::Ok),
+            Request::Umount { mountpoint, discard } => self.umount(&mountpoint, discard).await,
             Request::Flush => self.flush().await.map(|()| Response::Ok),
             Request::Status => self.status().await.map(Response::Status),
             Request::Ls { path } => self.ls(&path).await,
@@ -307,9 +311,10 @@ impl Daemon {
             Request::Session { command } => self.session(&command).await,
             Request::Search { search, session } => self.search(&search, session).await,
             Request::Index { session } => self.index_view(session).await,
-            Request::Tool { session, name, args } => {
+            Request::Tool { session, name, args, policy } => {
                 let result =
-                    cortex::tools::call(self.as_ref(), session.as_deref(), &name, args).await;
+                    cortex::tools::call(self.as_ref(), session.as_deref(), policy, &name, args)
+                        .await;
                 Ok(Response::Tool { outcome: result })
             }
             Request::Attach => Ok(Response::Ok),
@@ -385,12 +390,29 @@ impl Daemon {
         Ok(())
     }
 
-    async fn umount(self: &Arc<Self>, mountpoint: &Path) -> Result<()> {
+    /// Unmounts after a final flush. If that flush fails (the store's disk
+    /// is full, say), the mount stays, so that what it holds unsaved can
+    /// still be read and copied out, unless `discard` says to go anyway.
+    async fn umount(self: &Arc<Self>, mountpoint: &Path, discard: bool) -> Result<Response> {
         let path = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+        if !self.mounts.lock().unwrap().contains_key(&path) {
+            return Ok(Response::NotMounted);
+        }
+        if let Err(e) = self.flush().await {
+            if !discard {
+                bail!(
+                    "{} is still mounted: the final flush failed ({e:#}); what was written since \
+                     the last successful flush is only in the mount. Copy out what you need, or \
+                     fix the cause and try again; `cortex umount --discard {}` unmounts without it",
+                    path.display(),
+                    path.display()
+                );
+            }
+            tracing::error!(mountpoint = %path.display(), "unmounting without a final flush: {e:#}");
+        }
         let Some(mounted) = self.forget_mount(&path) else {
-            bail!("{} is not mounted by this daemon", path.display());
+            return Ok(Response::NotMounted);
         };
-        self.flush().await?;
         let result = tokio::task::spawn_blocking(move || mounted.session.umount_and_join()).await?;
         if let Err(e) = result {
             bail!("unmount {}: {e}", path.display());
@@ -398,7 +420,7 @@ impl Daemon {
         tracing::info!(mountpoint = %path.display(), "unmounted");
         // With no mounts left the ticker stops the daemon within a second,
         // after this answer has gone out.
-        Ok(())
+        Ok(Response::Ok)
     }
 
     /// Takes a mount out of the books; unmounting it is the caller's.

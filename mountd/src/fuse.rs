@@ -72,6 +72,33 @@ impl CortexFs {
     }
 }
 
+/// Runs one request's handler. A panic in it (a bug) costs that request,
+/// not the daemon and every mount it serves: the handler's reply, dropped
+/// as the panic unwinds, answers EIO (fuser does so for any reply not
+/// sent), and the panic is logged.
+fn guard(op: &'static str, handler: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(op, "a request panicked and was answered EIO: {what}");
+    }
+}
+
+/// For tests, in debug builds only: a lookup of the name given in
+/// `CORTEX_FAULT_PANIC` panics, so that a test can show that a panic costs
+/// one request and nothing else.
+#[cfg(debug_assertions)]
+fn injected_panic(name: &[u8]) {
+    static NAME: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+    let wanted = NAME.get_or_init(|| std::env::var_os("CORTEX_FAULT_PANIC"));
+    if wanted.as_ref().is_some_and(|w| w.as_bytes() == name) {
+        panic!("injected by CORTEX_FAULT_PANIC");
+    }
+}
+
 fn errno(e: VfsError) -> Errno {
     tracing::debug!(errno = e.errno, "{}", e.message);
     Errno::from_i32(e.errno)
@@ -182,39 +209,51 @@ impl Filesystem for CortexFs {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        if self.no_opendir {
-            // As for open: the kernel stops sending opendir, and keeps
-            // listings cached (FOPEN_CACHE_DIR) by default.
-            return reply.error(Errno::from_i32(libc::ENOSYS));
-        }
-        match self.vfs.getattr(ino(i)) {
-            // The kernel may keep listings: the daemon invalidates a
-            // directory when it changes from elsewhere.
-            Ok(_) => reply
-                .opened(FileHandle(0), FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE),
-            Err(e) => reply.error(errno(e)),
-        }
+        guard("opendir", || {
+            if self.no_opendir {
+                // As for open: the kernel stops sending opendir, and keeps
+                // listings cached (FOPEN_CACHE_DIR) by default.
+                return reply.error(Errno::from_i32(libc::ENOSYS));
+            }
+            match self.vfs.getattr(ino(i)) {
+                // The kernel may keep listings: the daemon invalidates a
+                // directory when it changes from elsewhere.
+                Ok(_) => reply.opened(
+                    FileHandle(0),
+                    FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+                ),
+                Err(e) => reply.error(errno(e)),
+            }
+        })
     }
 
     fn destroy(&mut self) {
-        if let Err(e) = self.runtime.block_on(self.vfs.flush()) {
-            tracing::error!("flush at unmount failed: {e}");
-        }
+        guard("destroy", || {
+            if let Err(e) = self.runtime.block_on(self.vfs.flush()) {
+                tracing::error!("flush at unmount failed: {e}");
+            }
+        })
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        entry(reply, self.vfs.lookup(ino(parent), name.as_bytes()));
+        guard("lookup", || {
+            #[cfg(debug_assertions)]
+            injected_panic(name.as_bytes());
+            entry(reply, self.vfs.lookup(ino(parent), name.as_bytes()));
+        })
     }
 
     fn forget(&self, _req: &Request, i: INodeNo, nlookup: u64) {
-        self.vfs.forget(ino(i), nlookup);
+        guard("forget", || {
+            self.vfs.forget(ino(i), nlookup);
+        })
     }
 
     fn getattr(&self, _req: &Request, i: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.vfs.getattr(ino(i)) {
+        guard("getattr", || match self.vfs.getattr(ino(i)) {
             Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
             Err(e) => reply.error(errno(e)),
-        }
+        })
     }
 
     fn setattr(
@@ -235,24 +274,28 @@ impl Filesystem for CortexFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let set = SetAttr {
-            mode: mode.map(|m| m & 0o7777),
-            uid,
-            gid,
-            size,
-            atime: atime.map(time_set),
-            mtime: mtime.map(time_set),
-        };
-        let result = self.runtime.block_on(self.vfs.setattr(ino(i), set, caller(req)));
-        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
-        match result {
-            Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
-            Err(e) => reply.error(errno(e)),
-        }
+        guard("setattr", || {
+            let set = SetAttr {
+                mode: mode.map(|m| m & 0o7777),
+                uid,
+                gid,
+                size,
+                atime: atime.map(time_set),
+                mtime: mtime.map(time_set),
+            };
+            let result = self.runtime.block_on(self.vfs.setattr(ino(i), set, caller(req)));
+            self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+            match result {
+                Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
+                Err(e) => reply.error(errno(e)),
+            }
+        })
     }
 
     fn readlink(&self, _req: &Request, i: INodeNo, reply: ReplyData) {
-        data(reply, self.vfs.readlink(ino(i)));
+        guard("readlink", || {
+            data(reply, self.vfs.readlink(ino(i)));
+        })
     }
 
     fn mknod(
@@ -265,17 +308,21 @@ impl Filesystem for CortexFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let perm = mode & !umask & 0o7777;
-        let name = name.as_bytes();
-        let result = match SpecialKind::from_mode(mode) {
-            Some(kind) => self.vfs.mknod(ino(parent), name, kind, rdev as u64, perm, caller(req)),
-            None if mode & libc::S_IFMT == libc::S_IFREG => {
-                self.vfs.create(ino(parent), name, perm, caller(req))
-            }
-            None => Err(VfsError::new(libc::EINVAL, "unknown file type")),
-        };
-        self.changed(&result, || self.name_changes(ino(parent), name));
-        entry(reply, result);
+        guard("mknod", || {
+            let perm = mode & !umask & 0o7777;
+            let name = name.as_bytes();
+            let result = match SpecialKind::from_mode(mode) {
+                Some(kind) => {
+                    self.vfs.mknod(ino(parent), name, kind, rdev as u64, perm, caller(req))
+                }
+                None if mode & libc::S_IFMT == libc::S_IFREG => {
+                    self.vfs.create(ino(parent), name, perm, caller(req))
+                }
+                None => Err(VfsError::new(libc::EINVAL, "unknown file type")),
+            };
+            self.changed(&result, || self.name_changes(ino(parent), name));
+            entry(reply, result);
+        })
     }
 
     fn mkdir(
@@ -287,24 +334,32 @@ impl Filesystem for CortexFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let perm = mode & !umask & 0o7777;
-        let result = self.vfs.mkdir(ino(parent), name.as_bytes(), perm, caller(req));
-        self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
-        entry(reply, result);
+        guard("mkdir", || {
+            let perm = mode & !umask & 0o7777;
+            let result = self.vfs.mkdir(ino(parent), name.as_bytes(), perm, caller(req));
+            self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
+            entry(reply, result);
+        })
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let changes = self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
-        let result = self.vfs.unlink(ino(parent), name.as_bytes());
-        self.changed(&result, || changes.unwrap_or_default());
-        empty(reply, result);
+        guard("unlink", || {
+            let changes =
+                self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
+            let result = self.vfs.unlink(ino(parent), name.as_bytes());
+            self.changed(&result, || changes.unwrap_or_default());
+            empty(reply, result);
+        })
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let changes = self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
-        let result = self.vfs.rmdir(ino(parent), name.as_bytes());
-        self.changed(&result, || changes.unwrap_or_default());
-        empty(reply, result);
+        guard("rmdir", || {
+            let changes =
+                self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
+            let result = self.vfs.rmdir(ino(parent), name.as_bytes());
+            self.changed(&result, || changes.unwrap_or_default());
+            empty(reply, result);
+        })
     }
 
     fn symlink(
@@ -315,10 +370,12 @@ impl Filesystem for CortexFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let (target, name) = (target.as_os_str().as_bytes(), link_name.as_bytes());
-        let result = self.vfs.symlink(ino(parent), name, target, caller(req));
-        self.changed(&result, || self.name_changes(ino(parent), name));
-        entry(reply, result);
+        guard("symlink", || {
+            let (target, name) = (target.as_os_str().as_bytes(), link_name.as_bytes());
+            let result = self.vfs.symlink(ino(parent), name, target, caller(req));
+            self.changed(&result, || self.name_changes(ino(parent), name));
+            entry(reply, result);
+        })
     }
 
     fn rename(
@@ -331,25 +388,27 @@ impl Filesystem for CortexFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let mode = if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            RenameMode::Exchange
-        } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-            RenameMode::NoReplace
-        } else if flags.is_empty() {
-            RenameMode::Replace
-        } else {
-            reply.error(Errno::from_i32(libc::EINVAL)); // RENAME_WHITEOUT
-            return;
-        };
-        let (a, b) = (name.as_bytes(), newname.as_bytes());
-        let changes = self.peers.shared().then(|| {
-            let mut both = self.name_changes(ino(parent), a);
-            both.extend(self.name_changes(ino(newparent), b));
-            both
-        });
-        let result = self.vfs.rename(ino(parent), a, ino(newparent), b, mode);
-        self.changed(&result, || changes.unwrap_or_default());
-        empty(reply, result);
+        guard("rename", || {
+            let mode = if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+                RenameMode::Exchange
+            } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
+                RenameMode::NoReplace
+            } else if flags.is_empty() {
+                RenameMode::Replace
+            } else {
+                reply.error(Errno::from_i32(libc::EINVAL)); // RENAME_WHITEOUT
+                return;
+            };
+            let (a, b) = (name.as_bytes(), newname.as_bytes());
+            let changes = self.peers.shared().then(|| {
+                let mut both = self.name_changes(ino(parent), a);
+                both.extend(self.name_changes(ino(newparent), b));
+                both
+            });
+            let result = self.vfs.rename(ino(parent), a, ino(newparent), b, mode);
+            self.changed(&result, || changes.unwrap_or_default());
+            empty(reply, result);
+        })
     }
 
     fn link(
@@ -360,22 +419,26 @@ impl Filesystem for CortexFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        let result = self.vfs.link(ino(i), ino(newparent), newname.as_bytes());
-        self.changed(&result, || self.name_changes(ino(newparent), newname.as_bytes()));
-        entry(reply, result);
+        guard("link", || {
+            let result = self.vfs.link(ino(i), ino(newparent), newname.as_bytes());
+            self.changed(&result, || self.name_changes(ino(newparent), newname.as_bytes()));
+            entry(reply, result);
+        })
     }
 
     fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        if self.no_open {
-            // ENOSYS here tells the kernel to stop sending opens at all.
-            return reply.error(Errno::from_i32(libc::ENOSYS));
-        }
-        match self.vfs.getattr(ino(i)) {
-            // The page cache stays valid across opens: the daemon invalidates
-            // it when a file changes from elsewhere.
-            Ok(_) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
-            Err(e) => reply.error(errno(e)),
-        }
+        guard("open", || {
+            if self.no_open {
+                // ENOSYS here tells the kernel to stop sending opens at all.
+                return reply.error(Errno::from_i32(libc::ENOSYS));
+            }
+            match self.vfs.getattr(ino(i)) {
+                // The page cache stays valid across opens: the daemon invalidates
+                // it when a file changes from elsewhere.
+                Ok(_) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+                Err(e) => reply.error(errno(e)),
+            }
+        })
     }
 
     fn read(
@@ -389,7 +452,9 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        data(reply, self.runtime.block_on(self.vfs.read(ino(i), offset, size)));
+        guard("read", || {
+            data(reply, self.runtime.block_on(self.vfs.read(ino(i), offset, size)));
+        })
     }
 
     fn write(
@@ -404,12 +469,14 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let result = self.runtime.block_on(self.vfs.write(ino(i), offset, data));
-        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
-        match result {
-            Ok(n) => reply.written(n),
-            Err(e) => reply.error(errno(e)),
-        }
+        guard("write", || {
+            let result = self.runtime.block_on(self.vfs.write(ino(i), offset, data));
+            self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+            match result {
+                Ok(n) => reply.written(n),
+                Err(e) => reply.error(errno(e)),
+            }
+        })
     }
 
     fn flush(
@@ -420,9 +487,11 @@ impl Filesystem for CortexFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        // Nothing to do at close (durability is fsync's), and ENOSYS tells
-        // the kernel to stop sending flush: a close costs no round trip.
-        reply.error(Errno::from_i32(libc::ENOSYS));
+        guard("flush", || {
+            // Nothing to do at close (durability is fsync's), and ENOSYS tells
+            // the kernel to stop sending flush: a close costs no round trip.
+            reply.error(Errno::from_i32(libc::ENOSYS));
+        })
     }
 
     fn fsync(
@@ -433,7 +502,9 @@ impl Filesystem for CortexFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        self.flush_view(reply);
+        guard("fsync", || {
+            self.flush_view(reply);
+        })
     }
 
     fn fsyncdir(
@@ -444,7 +515,9 @@ impl Filesystem for CortexFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        self.flush_view(reply);
+        guard("fsyncdir", || {
+            self.flush_view(reply);
+        })
     }
 
     fn readdir(
@@ -455,22 +528,26 @@ impl Filesystem for CortexFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.vfs.readdir(ino(i)) {
-            Ok(entries) => entries,
-            Err(e) => return reply.error(errno(e)),
-        };
-        for (index, e) in entries.iter().enumerate().skip(offset as usize) {
-            let name = OsStr::from_bytes(&e.name);
-            if reply.add(INodeNo(e.ino.0), index as u64 + 1, file_type(e.kind), name) {
-                break;
+        guard("readdir", || {
+            let entries = match self.vfs.readdir(ino(i)) {
+                Ok(entries) => entries,
+                Err(e) => return reply.error(errno(e)),
+            };
+            for (index, e) in entries.iter().enumerate().skip(offset as usize) {
+                let name = OsStr::from_bytes(&e.name);
+                if reply.add(INodeNo(e.ino.0), index as u64 + 1, file_type(e.kind), name) {
+                    break;
+                }
             }
-        }
-        reply.ok();
+            reply.ok();
+        })
     }
 
     fn statfs(&self, _req: &Request, _i: INodeNo, reply: ReplyStatfs) {
-        let s = self.vfs.statfs();
-        reply.statfs(s.blocks, s.bfree, s.bfree, s.files, s.ffree, s.bsize, s.namelen, s.bsize);
+        guard("statfs", || {
+            let s = self.vfs.statfs();
+            reply.statfs(s.blocks, s.bfree, s.bfree, s.files, s.ffree, s.bsize, s.namelen, s.bsize);
+        })
     }
 
     fn setxattr(
@@ -483,26 +560,28 @@ impl Filesystem for CortexFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        let mode = match flags {
-            0 => XattrMode::Any,
-            libc::XATTR_CREATE => XattrMode::Create,
-            libc::XATTR_REPLACE => XattrMode::Replace,
-            _ => return reply.error(Errno::from_i32(libc::EINVAL)),
-        };
-        let result = self.vfs.setxattr(ino(i), name.as_bytes(), value, mode);
-        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
-        empty(reply, result);
+        guard("setxattr", || {
+            let mode = match flags {
+                0 => XattrMode::Any,
+                libc::XATTR_CREATE => XattrMode::Create,
+                libc::XATTR_REPLACE => XattrMode::Replace,
+                _ => return reply.error(Errno::from_i32(libc::EINVAL)),
+            };
+            let result = self.vfs.setxattr(ino(i), name.as_bytes(), value, mode);
+            self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+            empty(reply, result);
+        })
     }
 
     fn getxattr(&self, _req: &Request, i: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        match self.vfs.getxattr(ino(i), name.as_bytes()) {
+        guard("getxattr", || match self.vfs.getxattr(ino(i), name.as_bytes()) {
             Ok(value) => xattr_reply(reply, &value, size),
             Err(e) => reply.error(errno(e)),
-        }
+        })
     }
 
     fn listxattr(&self, _req: &Request, i: INodeNo, size: u32, reply: ReplyXattr) {
-        match self.vfs.listxattr(ino(i)) {
+        guard("listxattr", || match self.vfs.listxattr(ino(i)) {
             Ok(names) => {
                 let mut list = Vec::new();
                 for name in names {
@@ -512,19 +591,23 @@ impl Filesystem for CortexFs {
                 xattr_reply(reply, &list, size);
             }
             Err(e) => reply.error(errno(e)),
-        }
+        })
     }
 
     fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let result = self.vfs.removexattr(ino(i), name.as_bytes());
-        self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
-        empty(reply, result);
+        guard("removexattr", || {
+            let result = self.vfs.removexattr(ino(i), name.as_bytes());
+            self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
+            empty(reply, result);
+        })
     }
 
     fn access(&self, _req: &Request, i: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
-        // Permission bits are checked by the kernel (default_permissions);
-        // here only existence is left to answer.
-        empty(reply, self.vfs.getattr(ino(i)).map(|_| ()));
+        guard("access", || {
+            // Permission bits are checked by the kernel (default_permissions);
+            // here only existence is left to answer.
+            empty(reply, self.vfs.getattr(ino(i)).map(|_| ()));
+        })
     }
 
     fn create(
@@ -537,19 +620,21 @@ impl Filesystem for CortexFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let perm = mode & !umask & 0o7777;
-        let result = self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req));
-        self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
-        match result {
-            Ok(attr) => reply.created(
-                &TTL,
-                &file_attr(&attr),
-                Generation(0),
-                FileHandle(0),
-                FopenFlags::FOPEN_KEEP_CACHE,
-            ),
-            Err(e) => reply.error(errno(e)),
-        }
+        guard("create", || {
+            let perm = mode & !umask & 0o7777;
+            let result = self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req));
+            self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
+            match result {
+                Ok(attr) => reply.created(
+                    &TTL,
+                    &file_attr(&attr),
+                    Generation(0),
+                    FileHandle(0),
+                    FopenFlags::FOPEN_KEEP_CACHE,
+                ),
+                Err(e) => reply.error(errno(e)),
+            }
+        })
     }
 }
 

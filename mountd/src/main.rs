@@ -11,12 +11,29 @@ use std::process::ExitCode;
 
 use cortex_mountd::daemon::{self, MountSpec};
 
+/// Stack of every thread the daemon starts (FUSE's, tokio's): a request
+/// on a tree as deep as a path may name (PATH_MAX, 2,048 levels, and more
+/// through relative paths) must not overflow it. Only what is touched is
+/// ever paged in.
+const STACK: usize = 64 << 20;
+
 fn main() -> ExitCode {
-    // SAFETY: first thing at start-up, before any thread exists.
-    unsafe { cortex::embed::single_threaded_kernels() };
+    // SAFETY: first thing at start-up, before any thread exists (fuser
+    // starts its threads with std's default size, which this sets).
+    unsafe {
+        std::env::set_var("RUST_MIN_STACK", STACK.to_string());
+        cortex::embed::single_threaded_kernels();
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,surrealkv::lsm=error"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // The log is a file (`.cortex/mountd.log`): no colour codes in it.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+    cortex::store::health::enable();
 
     let mut args = std::env::args_os().skip(1);
     let mut store = None;
@@ -50,7 +67,8 @@ fn main() -> ExitCode {
         session,
         create,
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().thread_stack_size(STACK).enable_all().build();
     let result = match runtime {
         Ok(rt) => rt.block_on(daemon::run(store, first)),
         Err(e) => Err(e.into()),

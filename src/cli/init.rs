@@ -40,7 +40,8 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
             args.dir.display()
         );
     }
-    let store = Store::open(&location, OpenOptions { create: true }).await?;
+    let store =
+        Store::open(&location, OpenOptions { create: true, ..OpenOptions::default() }).await?;
     let report = match store.meta_set("home", &home.to_string_lossy()).await {
         Ok(()) => import_with_progress(&store, &home, &args.walk, "init").await,
         Err(e) => Err(e.into()),

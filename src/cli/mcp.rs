@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result, bail};
 use cortex::control::{self, Request, Response};
 use cortex::store::{OpenOptions, Store, StoreLocation};
 use cortex::tools::local::LocalHost;
-use cortex::tools::{ToolError, ToolSpec};
+use cortex::tools::{ToolError, ToolSpec, WritePolicy};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -35,6 +35,11 @@ pub struct McpArgs {
     /// Work in this session's view instead of main's.
     #[arg(long, value_name = "NAME")]
     pub session: Option<String>,
+    /// Let the tools write below `.git/` (hooks, config): only for an agent
+    /// that must commit. Refused by default: a hook written there runs at
+    /// your next git command.
+    #[arg(long)]
+    pub allow_git_writes: bool,
 }
 
 /// Where the tools run.
@@ -54,16 +59,18 @@ impl Backend {
     async fn call(
         &self,
         session: Option<&str>,
+        policy: WritePolicy,
         name: &str,
         args: Option<Map<String, Value>>,
     ) -> Result<Value, ToolError> {
         match self {
-            Backend::Local(host) => cortex::tools::call(host, session, name, args).await,
+            Backend::Local(host) => cortex::tools::call(host, session, policy, name, args).await,
             Backend::Daemon { dir, attached } => {
                 let request = Request::Tool {
                     session: session.map(str::to_owned),
                     name: name.to_owned(),
                     args,
+                    policy,
                 };
                 let ask = |request: Request| {
                     let dir = dir.clone();
@@ -122,6 +129,7 @@ fn attach(dir: &std::path::Path) -> Result<UnixStream> {
 struct Server {
     backend: Arc<Backend>,
     session: Option<String>,
+    policy: WritePolicy,
     tools: Vec<Tool>,
 }
 
@@ -174,8 +182,10 @@ impl ServerHandler for Server {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let started = std::time::Instant::now();
-        let result =
-            self.backend.call(self.session.as_deref(), &request.name, request.arguments).await;
+        let result = self
+            .backend
+            .call(self.session.as_deref(), self.policy, &request.name, request.arguments)
+            .await;
         tracing::debug!(tool = %request.name, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "tool call");
         Ok(match result {
             Ok(value) => CallToolResult::structured(value),
@@ -189,16 +199,18 @@ impl ServerHandler for Server {
 const LINE_MAX: usize = 16 << 20;
 
 /// Stands between stdin/stdout and rmcp (`ours` is the far end of rmcp's
-/// pipe). A message that is not UTF-8 JSON would be dropped by rmcp without
-/// an answer, leaving the client waiting: here it is answered (a tool error
-/// for a `tools/call`, a JSON-RPC parse error otherwise) and the server
-/// goes on.
+/// pipe). A message rmcp would drop without an answer (not UTF-8, not
+/// JSON, nested past serde_json's depth limit, over [`LINE_MAX`]) or answer
+/// with the wrong error (`arguments` that are not an object) is answered
+/// here, with the request's id whenever it can be read, and the server goes
+/// on. When stdin ends, rmcp is told (it then stops and the process exits);
+/// when stdout is gone (the client went away), so are we.
 async fn gate(ours: tokio::io::DuplexStream) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let (from_server, mut to_server) = tokio::io::split(ours);
     let stdout = Arc::new(tokio::sync::Mutex::new(tokio::io::stdout()));
     let out = stdout.clone();
-    let answers = tokio::spawn(async move {
+    let mut answers = tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(from_server);
         let mut line = Vec::new();
         while matches!(lines.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
@@ -210,79 +222,281 @@ async fn gate(ours: tokio::io::DuplexStream) {
         }
     });
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let mut line = Vec::new();
-    while matches!(stdin.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
-        match refusal(&line) {
+    let client_gone = loop {
+        let message = tokio::select! {
+            message = read_message(&mut stdin) => message,
+            _ = &mut answers => break true,
+        };
+        let Some(message) = message else { break false };
+        match refusal(&message) {
             None => {
-                if to_server.write_all(&line).await.is_err() {
-                    break;
+                if to_server.write_all(&message.bytes).await.is_err() {
+                    break false;
                 }
             }
             Some(Some(answer)) => {
                 let mut out = stdout.lock().await;
-                let _ = out.write_all(answer.as_bytes()).await;
-                let _ = out.flush().await;
+                if out.write_all(answer.as_bytes()).await.is_err() || out.flush().await.is_err() {
+                    break true;
+                }
             }
             Some(None) => {}
         }
-        line.clear();
+    };
+    // rmcp sees the end of its input and stops. (Dropping one half of a
+    // split stream would not close it: the other half keeps it open.)
+    let _ = to_server.shutdown().await;
+    drop(to_server);
+    if client_gone {
+        tracing::info!("the MCP client closed its end; stopping");
+    } else {
+        let _ = answers.await;
     }
-    drop(to_server); // rmcp sees the end of input and stops
-    let _ = answers.await;
 }
 
-/// `None` when `line` may go to rmcp; otherwise the answer to send back, if
-/// it has an id to answer.
-fn refusal(line: &[u8]) -> Option<Option<String>> {
-    let why = match std::str::from_utf8(line) {
-        _ if line.len() > LINE_MAX => format!("the message is over {LINE_MAX} bytes"),
-        Err(_) => "the message is not valid UTF-8 (JSON text must be UTF-8)".to_owned(),
-        Ok(text) if text.trim().is_empty() => return None,
-        Ok(text) => match serde_json::from_str::<Value>(text) {
-            Ok(_) => return None,
-            Err(e) => format!("the message is not valid JSON ({e})"),
-        },
+/// One line from the client: its bytes (all of them, or the first
+/// [`LINE_MAX`] if it was longer) and what a scan of the whole line found.
+struct Message {
+    bytes: Vec<u8>,
+    oversize: bool,
+    head: Head,
+}
+
+/// Reads the next line, never holding more than [`LINE_MAX`] bytes of it.
+/// `None` at the end of input.
+async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(input: &mut R) -> Option<Message> {
+    use tokio::io::AsyncBufReadExt;
+    let mut message = Message { bytes: Vec::new(), oversize: false, head: Head::default() };
+    let mut scan = Scanner::default();
+    loop {
+        let buf = match input.fill_buf().await {
+            Ok(buf) => buf,
+            Err(e) => {
+                tracing::warn!("reading stdin: {e}");
+                return None;
+            }
+        };
+        if buf.is_empty() {
+            return (!message.bytes.is_empty() || message.oversize).then(|| {
+                message.head = scan.finish();
+                message
+            });
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (buf.len(), false),
+        };
+        scan.feed(&buf[..take]);
+        let room = LINE_MAX.saturating_sub(message.bytes.len());
+        if take > room {
+            message.oversize = true;
+        }
+        message.bytes.extend_from_slice(&buf[..take.min(room)]);
+        input.consume(take);
+        if done {
+            message.head = scan.finish();
+            return Some(message);
+        }
+    }
+}
+
+/// What a scan of a message found at its top level, without parsing it
+/// whole (it may be broken, too deep or too long to parse).
+#[derive(Debug, Default, PartialEq)]
+struct Head {
+    /// The `id` member's value (a number, a string or null), as JSON.
+    id: Option<Value>,
+    /// The `method` member's value, if a string.
+    method: Option<String>,
+}
+
+/// A byte-at-a-time scanner of JSON text that keeps the top-level `id` and
+/// `method` members. Nesting is a counter, so no depth is too deep; bytes
+/// kept per value are bounded.
+#[derive(Default)]
+struct Scanner {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// The top-level string or scalar being read, and whether it is a key.
+    token: Vec<u8>,
+    reading: Option<Reading>,
+    /// The last top-level key, while its value is read.
+    key: Option<Vec<u8>>,
+    head: Head,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    Key,
+    Value,
+}
+
+/// Longest key or value kept: ids and method names are short.
+const TOKEN_MAX: usize = 256;
+
+impl Scanner {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if self.in_string {
+            if self.depth == 1 && self.token.len() < TOKEN_MAX {
+                self.token.push(b);
+            }
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                if self.depth == 1 && self.reading == Some(Reading::Value) {
+                    self.value_done();
+                }
+            }
+            return;
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                if self.depth == 1 {
+                    self.token.clear();
+                    self.token.push(b);
+                    if self.reading.is_none() {
+                        self.reading = Some(Reading::Key);
+                    }
+                }
+            }
+            b':' if self.depth == 1 && self.reading == Some(Reading::Key) => {
+                self.key =
+                    serde_json::from_slice::<String>(&self.token).ok().map(String::into_bytes);
+                self.token.clear();
+                self.reading = Some(Reading::Value);
+            }
+            b'{' | b'[' => {
+                if self.depth == 1 && self.reading == Some(Reading::Value) {
+                    self.key = None; // an object or array value: not an id
+                    self.reading = None;
+                }
+                self.depth += 1;
+            }
+            b'}' | b']' => {
+                if self.depth == 1 && self.reading == Some(Reading::Value) {
+                    self.value_done();
+                }
+                self.depth = self.depth.saturating_sub(1);
+            }
+            b',' if self.depth == 1 => {
+                if self.reading == Some(Reading::Value) {
+                    self.value_done();
+                }
+                self.reading = None;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ if self.depth == 1
+                && self.reading == Some(Reading::Value)
+                && self.token.len() < TOKEN_MAX =>
+            {
+                self.token.push(b);
+            }
+            _ => {}
+        }
+    }
+
+    /// A top-level value ended: keep it if its key is one we want.
+    fn value_done(&mut self) {
+        let value = serde_json::from_slice::<Value>(&self.token).ok();
+        match (self.key.take().as_deref(), value) {
+            (Some(b"id"), Some(v)) if v.is_number() || v.is_string() || v.is_null() => {
+                self.head.id = Some(v);
+            }
+            (Some(b"method"), Some(Value::String(m))) => self.head.method = Some(m),
+            _ => {}
+        }
+        self.token.clear();
+        self.reading = None;
+    }
+
+    fn finish(self) -> Head {
+        self.head
+    }
+}
+
+/// `None` when `message` may go to rmcp; otherwise the answer to send back,
+/// if it has an id to answer.
+fn refusal(message: &Message) -> Option<Option<String>> {
+    let line = &message.bytes;
+    let head = &message.head;
+    let (why, code) = if message.oversize {
+        (format!("the message is over {LINE_MAX} bytes"), -32600)
+    } else {
+        match std::str::from_utf8(line) {
+            Err(_) => {
+                ("the message is not valid UTF-8 (JSON text must be UTF-8)".to_owned(), -32700)
+            }
+            Ok(text) if text.trim().is_empty() => return None,
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                Ok(parsed) => return bad_params(&parsed).map(Some),
+                Err(e) => (format!("the message is not valid JSON ({e})"), -32700),
+            },
+        }
     };
     tracing::warn!("refused a message: {why}");
-    // Its id and method, read from a repaired copy, say how to answer.
-    let head = &line[..line.len().min(LINE_MAX)];
-    let repaired = without_lone_surrogates(&String::from_utf8_lossy(head));
-    let message = serde_json::from_str::<Value>(&repaired).unwrap_or(Value::Null);
-    let id = message.get("id").cloned().unwrap_or(Value::Null);
-    if id.is_null() && message.get("method").is_some() {
+    let id = head.id.clone().unwrap_or(Value::Null);
+    if id.is_null() && head.method.is_some() {
         return Some(None); // a notification: nothing to answer
     }
-    let answer = if message["method"] == "tools/call" {
+    let answer = if head.method.as_deref() == Some("tools/call") {
+        let hint = match code {
+            -32600 => "send less at once (write a large file in parts with edit_file)",
+            _ => "send the arguments as UTF-8 JSON text",
+        };
         serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": {
-            "content": [{ "type": "text", "text": format!("{why}; the call was not run: send the arguments as UTF-8 text") }],
+            "content": [{ "type": "text", "text": format!("{why}; the call was not run: {hint}") }],
             "isError": true,
         }})
     } else {
-        serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32700, "message": why } })
+        serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": why } })
     };
     Some(Some(format!("{answer}\n")))
 }
 
-/// `text` with each `\uD800`–`\uDFFF` escape (a lone surrogate, which JSON
-/// parsers refuse) turned into U+FFFD.
-fn without_lone_surrogates(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("\\u") {
-        let (before, after) = rest.split_at(at);
-        out.push_str(before);
-        let hex = after.get(2..6).unwrap_or("");
-        let surrogate = u16::from_str_radix(hex, 16).is_ok_and(|c| (0xD800..=0xDFFF).contains(&c));
-        if surrogate {
-            out.push_str("\\ufffd");
-            rest = &after[6..];
-        } else {
-            out.push_str(&after[..2]);
-            rest = &after[2..];
-        }
+/// The answer to a `tools/call` whose parameters are not of the form MCP
+/// gives them (rmcp would answer "method not found"): -32602, invalid params.
+fn bad_params(message: &Value) -> Option<String> {
+    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return None;
     }
-    out.push_str(rest);
-    out
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let params = message.get("params");
+    let why = match params {
+        Some(Value::Object(p)) => match (p.get("name"), p.get("arguments")) {
+            (Some(Value::String(_)), None | Some(Value::Object(_) | Value::Null)) => return None,
+            (Some(Value::String(_)), Some(other)) => format!(
+                "`arguments` must be an object of the tool's parameters, not {}",
+                json_kind(other)
+            ),
+            _ => "`name` must be the tool's name, a string".to_owned(),
+        },
+        _ => "`params` must be an object with the tool's `name` and `arguments`".to_owned(),
+    };
+    tracing::warn!("refused a tools/call: {why}");
+    let answer = serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32602, "message": why } });
+    Some(format!("{answer}\n"))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 pub async fn run(cx: &Context, args: McpArgs) -> Result<ExitCode> {
@@ -303,8 +517,10 @@ pub async fn run(cx: &Context, args: McpArgs) -> Result<ExitCode> {
     let backend = Arc::new(backend);
     // A session that does not exist is an error now, not at the first call.
     if let Some(name) = &args.session {
-        let sessions =
-            backend.call(None, "session_list", None).await.map_err(|e| anyhow::anyhow!(e.0))?;
+        let sessions = backend
+            .call(None, WritePolicy::default(), "session_list", None)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.0))?;
         let known = sessions["sessions"]
             .as_array()
             .into_iter()
@@ -317,11 +533,23 @@ pub async fn run(cx: &Context, args: McpArgs) -> Result<ExitCode> {
     let server = Server {
         backend: backend.clone(),
         session: args.session.clone(),
+        policy: WritePolicy { git: args.allow_git_writes },
         tools: cortex::tools::catalogue().iter().map(tool).collect(),
     };
     let (ours, theirs) = tokio::io::duplex(1 << 20);
-    let pumps = tokio::spawn(gate(ours));
-    let service = server.serve(theirs).await.context("start the MCP server on stdio")?;
+    let mut pumps = tokio::spawn(gate(ours));
+    let service = match server.serve(theirs).await {
+        Ok(service) => service,
+        Err(e) => {
+            // The client closed its end before it said hello (the gate ends
+            // with stdin): nothing to serve, and nothing went wrong.
+            if tokio::time::timeout(Duration::from_secs(2), &mut pumps).await.is_ok() {
+                tracing::info!("stdin closed before the client initialised; stopping");
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(e).context("start the MCP server on stdio");
+        }
+    };
     service.waiting().await.context("the MCP server")?;
     pumps.abort();
     if let Ok(Backend::Local(host)) = Arc::try_unwrap(backend) {

@@ -3,6 +3,7 @@
 
 mod cat;
 mod export;
+mod fsck;
 mod graph;
 mod import;
 mod init;
@@ -99,6 +100,8 @@ enum Command {
     Who(session::WhoArgs),
     /// Serve the tree to agents: an MCP server on stdin/stdout.
     Mcp(mcp::McpArgs),
+    /// Check the store for damage (--repair DIR: recover into a new store).
+    Fsck(fsck::Args),
 }
 
 /// What every command needs to find its store.
@@ -187,6 +190,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Release(args) => session::release(&cx, args).await,
         Command::Who(args) => session::who(&cx, args).await,
         Command::Mcp(args) => mcp::run(&cx, args).await,
+        Command::Fsck(args) => fsck::run(&cx, args).await,
     }
 }
 
@@ -198,5 +202,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,surrealkv::lsm=error"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
 }

@@ -39,6 +39,10 @@ pub struct MountArgs {
 pub struct UmountArgs {
     /// The mountpoint to unmount.
     pub mountpoint: PathBuf,
+    /// Unmount even when the final flush fails (a full disk), losing what
+    /// was written through the mount since the last successful flush.
+    #[arg(long)]
+    pub discard: bool,
 }
 
 /// How long to wait for a daemon to come up or answer.
@@ -98,7 +102,7 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
     let dir = store_dir(cx).ok();
     let answer = match &dir {
         Some(dir) => {
-            let request = Request::Umount { mountpoint: mountpoint.clone() };
+            let request = Request::Umount { mountpoint: mountpoint.clone(), discard: args.discard };
             // A daemon dying as we ask (killed, its socket still taking the
             // connection) is no daemon: its mount is stale, cleaned below.
             control::call(dir, &request, PATIENCE).unwrap_or_else(|e| {
@@ -115,8 +119,10 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
             }
         }
         // No daemon, or not one of its mounts: a stale mount of a dead
-        // daemon is cleaned up with fusermount3.
-        Some(Response::Error { .. }) | None if is_cortex_mount(&mountpoint) => {
+        // daemon is cleaned up with fusermount3. (Any other error is the
+        // daemon's answer, such as a final flush that failed: the mount
+        // stays, and the user is told.)
+        Some(Response::NotMounted) | None if is_cortex_mount(&mountpoint) => {
             let status = Command::new("fusermount3").arg("-u").arg(&mountpoint).status();
             if !matches!(status, Ok(s) if s.success()) {
                 let lazy = Command::new("fusermount3").arg("-uz").arg(&mountpoint).status();
@@ -126,7 +132,9 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
             }
         }
         Some(Response::Error { message }) => bail!("{message}"),
-        None => bail!("{} is not a cortex mount", mountpoint.display()),
+        Some(Response::NotMounted) | None => {
+            bail!("{} is not a cortex mount", mountpoint.display())
+        }
         Some(other) => bail!("unexpected answer from the mount daemon: {other:?}"),
     }
     println!("unmounted {}", mountpoint.display());
@@ -251,8 +259,16 @@ pub(super) fn mountd_binary() -> Result<PathBuf> {
 }
 
 /// Starts a daemon in the background, its log in the store directory, and
-/// waits until it listens.
+/// waits until it listens. Commands starting one at the same moment take
+/// turns (a lock beside the store's): the second finds the first one's
+/// daemon listening and joins it instead of starting a rival that would
+/// find the store taken.
 pub(super) fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
+    let _turn = StartTurn::take(dir)?;
+    let socket = control::socket_path(dir);
+    if matches!(control::call(dir, &Request::Status, PATIENCE), Ok(Some(_))) {
+        return Ok(()); // started by whoever had the turn before us
+    }
     let log_path = dir.join("mountd.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -269,7 +285,6 @@ pub(super) fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
         .spawn()
         .with_context(|| format!("start {}", mountd.display()))?;
     let started = Instant::now();
-    let socket = control::socket_path(dir);
     while started.elapsed() < PATIENCE {
         if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
             return Ok(());
@@ -289,4 +304,29 @@ pub(super) fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
         PATIENCE.as_secs(),
         log_path.display()
     )
+}
+
+/// The turn to start a store's daemon: an exclusive `flock` on
+/// `.cortex/mountd.start`, dropped with the value (or the process).
+struct StartTurn {
+    _lock: std::fs::File,
+}
+
+impl StartTurn {
+    fn take(dir: &Path) -> Result<StartTurn> {
+        use std::os::fd::AsRawFd;
+        let path = dir.join("mountd.start");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("open {}", path.display()))?;
+        // SAFETY: flock on a descriptor we own; blocks until the turn is ours.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let err = std::io::Error::last_os_error();
+            bail!("lock {}: {err}", path.display());
+        }
+        Ok(StartTurn { _lock: file })
+    }
 }

@@ -9,7 +9,7 @@ use cortex::control::{self, DaemonStatus, Request, Response};
 use cortex::store::{SCHEMA_VERSION, Store, StoreLocation};
 
 use super::Context;
-use super::output::{human_bytes, print_json};
+use super::output::{esc, human_bytes, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,21 +62,29 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             "daemon_pid": (s.pid != 0).then_some(s.pid),
             "code": { "files": s.code.files, "units": s.code.units, "edges": s.code.edges, "current": s.code_current },
             "search": { "units": s.search.units, "embedded": s.search.embedded },
+            "failure": s.failure,
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
                 "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
             })).collect::<Vec<_>>(),
         }));
     }
     println!("store:       {} ({kind})", s.store);
+    if let Some(f) = &s.failure {
+        let what = if f.no_space { "DISK FULL" } else { "WRITE FAILED" };
+        println!(
+            "health:      {what}: writes are refused ({}); free space, then unmount and mount again",
+            esc(&f.reason)
+        );
+    }
     println!("schema:      version {}", s.schema_version);
     if let Some(home) = &s.home {
-        println!("tree:        {home}");
+        println!("tree:        {}", esc(home));
     }
     println!("main:        snapshot #{}, {} files, {}", s.head, s.files, human_bytes(s.bytes));
     let time = chrono::DateTime::parse_from_rfc3339(&s.last_change_time)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| s.last_change_time.clone());
-    println!("last change: {time} ({}: {})", s.last_change_source, s.last_change_message);
+    println!("last change: {time} ({}: {})", s.last_change_source, esc(&s.last_change_message));
     let behind =
         if s.code_current { "" } else { " (behind main: the next graph command catches up)" };
     println!(

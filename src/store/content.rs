@@ -4,6 +4,7 @@
 //! exists already is a no-op (`INSERT IGNORE`) and objects written by a
 //! change that never committed are harmless leftovers, never a half-state.
 
+use super::health;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -118,6 +119,7 @@ fn hash_of(id: &RecordId) -> Result<ContentHash> {
 impl Store {
     /// Writes blobs, in batches, skipping those that exist.
     pub async fn put_blobs(&self, blobs: Vec<BlobWrite>) -> Result<()> {
+        health::check_writable()?;
         let mut batch: Vec<BlobRow> = Vec::new();
         let mut weight = 0;
         for blob in blobs {
@@ -149,12 +151,14 @@ impl Store {
 
     /// Writes one chunk of a large content.
     pub async fn put_chunk(&self, hash: ContentHash, data: Vec<u8>) -> Result<()> {
+        health::check_writable()?;
         let row = DataRow { id: record("chunk", &hash), data: Bytes::from(data) };
         self.insert_ignore("chunk", vec![row]).await
     }
 
     /// Writes encoded trees, skipping those that exist.
     pub async fn put_trees(&self, trees: Vec<(ContentHash, Vec<u8>)>) -> Result<()> {
+        health::check_writable()?;
         let mut batch = Vec::new();
         let mut weight = 0;
         for (hash, data) in trees {
@@ -289,6 +293,35 @@ impl Store {
         Ok(out)
     }
 
+    /// One chunk of a large content, verified against its hash.
+    pub async fn read_chunk(&self, hash: ContentHash) -> Result<Vec<u8>> {
+        let (_, data) = self
+            .load_data("chunk", &[hash])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Corrupt(format!("chunk {hash} is missing")))?;
+        if ContentHash::of(&data) != hash {
+            return Err(Error::Corrupt(format!("chunk {hash} does not match its hash")));
+        }
+        Ok(data)
+    }
+
+    /// The chunks of a large content, in order; `None` for one stored whole.
+    pub async fn blob_chunks(&self, hash: ContentHash) -> Result<Option<Vec<ContentHash>>> {
+        let mut res = self
+            .objects
+            .query("SELECT VALUE chunks FROM $id")
+            .bind(("id", record("blob", &hash)))
+            .await
+            .map_err(|e| Error::db("read a content's chunk list", e))?;
+        let rows: Vec<Option<Vec<String>>> =
+            res.take(0).map_err(|e| Error::db("read a content's chunk list", e))?;
+        let Some(chunks) = rows.into_iter().next() else {
+            return Err(Error::Corrupt(format!("content {hash} is missing")));
+        };
+        chunks.map(|list| list.iter().map(|h| ContentHash::from_hex(h)).collect()).transpose()
+    }
+
     async fn read_chunks(&self, chunks: &[String], size: i64) -> Result<Vec<u8>> {
         let hashes = chunks.iter().map(|h| ContentHash::from_hex(h)).collect::<Result<Vec<_>>>()?;
         let mut data = Vec::with_capacity(size.max(0) as usize);
@@ -324,6 +357,7 @@ impl Store {
     /// Writes one file's content, as chunks when it is large. `hash` must be
     /// the blake3 hash of `data`.
     pub async fn put_content(&self, hash: ContentHash, data: &[u8]) -> Result<()> {
+        health::check_writable()?;
         if data.len() <= CHUNK_SIZE {
             return self.put_blobs(vec![BlobWrite::Inline { hash, data: data.to_vec() }]).await;
         }

@@ -21,6 +21,7 @@
 //! A write clears that mark first and sets it last, so a write cut short
 //! leaves no mark, and the next index rebuilds the graph from scratch.
 
+use super::health;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -288,11 +289,13 @@ impl Store {
     }
 
     async fn set_graph_root(&self, root: Option<ContentHash>) -> Result<()> {
+        health::check_writable()?;
         self.meta_set("graph_root", &root.map(|r| r.to_hex()).unwrap_or_default()).await
     }
 
     /// Drops the whole graph (before a rebuild).
     pub async fn clear_graph(&self) -> Result<()> {
+        health::check_writable()?;
         self.set_graph_root(None).await?;
         self.db
             .query("DELETE code_file; DELETE code_parse; DELETE code_edges; DELETE code_names;")
@@ -455,6 +458,7 @@ impl Store {
     /// Marks the graph as being written: until `write_graph` finishes, it
     /// describes no snapshot (an index cut short is redone from scratch).
     pub async fn begin_graph_write(&self) -> Result<()> {
+        health::check_writable()?;
         self.set_graph_root(None).await
     }
 
@@ -504,6 +508,7 @@ impl Store {
         files: FileWrites,
         root: ContentHash,
     ) -> Result<()> {
+        health::check_writable()?;
         let edges: Vec<EdgesRow> = crate::par::map(&change.edges, |(path, edges)| EdgesRow {
             id: file_record("code_edges", path),
             edges: codec::encode_edges(edges),

@@ -5,6 +5,7 @@
 //! moves the head and appends the journal in one transaction that first
 //! checks the head is still the parent the change was prepared against.
 
+use super::health;
 use surrealdb::types::{Array, Bytes, RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
@@ -181,6 +182,7 @@ impl Store {
         source: &str,
         message: &str,
     ) -> Result<()> {
+        health::check_writable()?;
         let mut res = self
             .db
             .query("SELECT VALUE snapshot FROM ONLY ref:main")
@@ -244,7 +246,7 @@ impl Store {
         let mut res = self
             .db
             .query("SELECT * FROM snapshot ORDER BY id DESC LIMIT $limit")
-            .bind(("limit", limit as i64))
+            .bind(("limit", limit.min(i64::MAX as usize) as i64))
             .await
             .map_err(|e| Error::db("read main's history", e))?;
         let rows: Vec<SnapshotRow> =
@@ -256,6 +258,7 @@ impl Store {
     /// `new.parent`; otherwise fails with `HeadMoved` and changes nothing.
     /// The trees and contents it names must have been written already.
     pub async fn commit(&self, new: NewSnapshot) -> Result<Snapshot> {
+        health::check_writable()?;
         let count = |op| new.changes.iter().filter(|c| c.op == op).count() as i64;
         let row = NewSnapshotRow {
             parent: Some(new.parent.0 as i64),

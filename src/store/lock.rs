@@ -36,9 +36,7 @@ impl StoreLock {
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                return Err(Error::Locked { store: dir.to_path_buf(), holder: describe(&holder) });
+                return Err(Error::Locked { store: dir.to_path_buf(), holder: holder(&mut file) });
             }
             return Err(Error::io("lock", &path, err));
         }
@@ -50,14 +48,40 @@ impl StoreLock {
     }
 }
 
-/// "pid 123: cortex import src" from the lock file's contents.
-fn describe(contents: &str) -> String {
-    let mut lines = contents.lines();
-    match (lines.next(), lines.next()) {
-        (Some(pid), Some(cmd)) if !pid.is_empty() => format!("pid {pid}: {cmd}"),
-        (Some(pid), None) if !pid.is_empty() => format!("pid {pid}"),
-        _ => "unknown process".into(),
+/// Who holds the lock, as the lock file says once its holder has written
+/// it. A holder takes the lock first and writes its name after, so for a
+/// moment the file still names the previous holder, perhaps long gone:
+/// a name is given only once it is of a live process.
+fn holder(file: &mut File) -> String {
+    for _ in 0..25 {
+        let mut contents = String::new();
+        let read = file.rewind().and_then(|()| file.read_to_string(&mut contents));
+        if read.is_ok()
+            && let Some(named) = describe(&contents)
+        {
+            return named;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    "a process that is just starting".into()
+}
+
+/// "pid 123: cortex import src" from the lock file's contents, if that
+/// process is alive.
+fn describe(contents: &str) -> Option<String> {
+    let mut lines = contents.lines();
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+    let alive = pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+    if !alive {
+        return None;
+    }
+    Some(match lines.next() {
+        Some(cmd) => format!("pid {pid}: {cmd}"),
+        None => format!("pid {pid}"),
+    })
 }
 
 fn own_command_line() -> String {

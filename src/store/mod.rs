@@ -10,9 +10,11 @@
 //! change prepared against an old head is refused rather than lost, and a
 //! crash at any point leaves main at the old snapshot or the new one.
 
+pub mod check;
 mod content;
 pub mod graph;
 mod graph_codec;
+pub mod health;
 mod history;
 pub mod location;
 mod lock;
@@ -70,7 +72,26 @@ pub struct Store {
     code_paths: Arc<graph::CodePathsCache>,
     /// Shared by every handle on the connection (see `content.rs`).
     trees: Arc<content::TreeCache>,
+    /// Turns to move main (see [`Store::main_turn`]).
+    main_turn: Arc<tokio::sync::RwLock<()>>,
 }
+
+/// How a change to main shares its turn ([`Store::main_turn`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    Shared,
+    Alone,
+}
+
+/// A turn to move main, held until dropped.
+#[derive(Debug)]
+pub enum MainTurn {
+    Shared(tokio::sync::OwnedRwLockReadGuard<()>),
+    Alone(tokio::sync::OwnedRwLockWriteGuard<()>),
+}
+
+/// Tries of a merge or an import before it takes main's turn alone.
+pub const TRIES_BEFORE_ALONE: u32 = 2;
 
 /// Which view of the store a `Store` reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +121,10 @@ impl std::fmt::Debug for Store {
 pub struct OpenOptions {
     /// Create the store if there is none (`cortex init`).
     pub create: bool,
+    /// Let the engine repair what it finds, even where that loses data
+    /// (`check::before_open` otherwise refuses). Only `cortex fsck
+    /// --repair` asks for it, and only on a copy of the store.
+    pub engine_repair: bool,
 }
 
 impl Store {
@@ -123,6 +148,7 @@ impl Store {
             _lock: lock.map(Arc::new),
             code_paths: Arc::default(),
             trees: Arc::default(),
+            main_turn: Arc::default(),
         };
         match store.prepare(options).await {
             Ok(()) => Ok(store),
@@ -151,11 +177,32 @@ impl Store {
 
     /// Opens a fresh in-memory store, for tests.
     pub async fn memory() -> Result<Store> {
-        Store::open(&StoreLocation::Memory, OpenOptions { create: true }).await
+        Store::open(&StoreLocation::Memory, OpenOptions { create: true, ..OpenOptions::default() })
+            .await
     }
 
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// The size and free space of the filesystem an embedded store lives
+    /// on; `None` for a store elsewhere (or if the system will not say).
+    pub fn disk_space(&self) -> Option<DiskSpace> {
+        let StoreLocation::Embedded(dir) = &self.location else { return None };
+        disk_space(dir)
+    }
+
+    /// A turn to move main, in this process. A mount's flush of main takes
+    /// a shared turn (`Turn::Shared`: flushes go on side by side, each
+    /// checking the head it was prepared against). A merge or an import
+    /// that main keeps moving under takes the turn alone (`Turn::Alone`)
+    /// after a few tries: flushes then wait for its one commit, so it
+    /// finishes however busy the writers are, and they lose nothing.
+    pub async fn main_turn(&self, turn: Turn) -> MainTurn {
+        match turn {
+            Turn::Shared => MainTurn::Shared(self.main_turn.clone().read_owned().await),
+            Turn::Alone => MainTurn::Alone(self.main_turn.clone().write_owned().await),
+        }
     }
 
     /// The view this handle reads and writes.
@@ -186,6 +233,7 @@ impl Store {
             _lock: self._lock.clone(),
             code_paths: self.code_paths.clone(),
             trees: self.trees.clone(),
+            main_turn: self.main_turn.clone(),
         })
     }
 
@@ -208,6 +256,7 @@ impl Store {
 
     /// Records a string fact in `meta`.
     pub async fn meta_set(&self, key: &str, value: &str) -> Result<()> {
+        health::check_writable()?;
         self.db
             .query("UPSERT type::record('meta', $key) SET value = $value")
             .bind(("key", key.to_owned()))
@@ -217,6 +266,33 @@ impl Store {
             .map_err(|e| Error::db("write meta", e))?;
         Ok(())
     }
+}
+
+/// A filesystem's size and the space left for this process (root may use
+/// the blocks the filesystem keeps back for it).
+#[derive(Clone, Copy, Debug)]
+pub struct DiskSpace {
+    pub total: u64,
+    pub available: u64,
+}
+
+/// `statvfs` of the filesystem holding `path`.
+pub fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path and `st` is a statvfs-sized buffer
+    // that the call fills; it is read only when the call succeeded.
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    let unit = st.f_frsize as u64;
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let free = if unsafe { libc::geteuid() } == 0 { st.f_bfree } else { st.f_bavail };
+    Some(DiskSpace { total: st.f_blocks as u64 * unit, available: free as u64 * unit })
 }
 
 async fn connect(url: &str) -> Result<Surreal<Any>> {
@@ -245,6 +321,11 @@ async fn open_embedded(
         )));
     }
     let lock = StoreLock::acquire(dir)?;
+    // Damage the engine would "repair" by losing data is refused first,
+    // before anything in the directory is touched.
+    if !options.engine_repair {
+        check::before_open(&kv, check::Tail::Cut)?;
+    }
     let kv_str = kv.to_str().ok_or_else(|| {
         Error::InvalidInput(format!("store path {} is not valid UTF-8", kv.display()))
     })?;
@@ -258,8 +339,14 @@ async fn open_embedded(
     let db = surrealdb::engine::any::connect(format!("surrealkv://{kv_str}?sync=every"))
         .await
         .map_err(|e| {
-            Error::Corrupt(format!("cannot open the store at {}: {}", kv.display(), one_line(&e)))
+            let message = one_line(&e);
+            if message.contains("(os error 28)") {
+                let available = disk_space(&kv).map_or(0, |d| d.available);
+                return check::no_room(&kv, check::room_needed(&kv), available);
+            }
+            Error::Corrupt(format!("cannot open the store at {}: {message}", kv.display()))
         })?;
+    health::arm();
     Ok((db, Some(lock)))
 }
 

@@ -10,6 +10,7 @@
 //! What is retried must be idempotent: every caller's statements are
 //! `UPSERT`s of whole rows, `DELETE`s, or guarded updates.
 
+use super::health;
 use std::time::Duration;
 
 use surrealdb::types::QueryError;
@@ -32,6 +33,7 @@ pub(crate) async fn retrying<T, F>(context: &str, write: impl FnMut() -> F) -> R
 where
     F: Future<Output = surrealdb::Result<T>>,
 {
+    health::check_writable()?;
     retrying_after(FIRST_WAIT, context, write).await
 }
 

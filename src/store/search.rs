@@ -4,6 +4,7 @@
 //! main's (a text's vector, shared by every view). `meta:search_root:<w>`
 //! names the snapshot the rows describe for window `w`.
 
+use super::health;
 use std::collections::HashMap;
 
 use surrealdb::types::{RecordId, SurrealValue};
@@ -200,6 +201,7 @@ impl Store {
         root: ContentHash,
         window: usize,
     ) -> Result<()> {
+        health::check_writable()?;
         let key = format!("search_root_{window}");
         self.meta_set(&key, "").await?;
         let ctx = "write search rows";
@@ -392,6 +394,7 @@ impl Store {
 
     /// Adds `delta` to the document frequencies of terms.
     async fn adjust_terms(&self, delta: HashMap<String, i64>) -> Result<()> {
+        health::check_writable()?;
         let mut by_bucket: HashMap<u64, Vec<(String, i64)>> = HashMap::new();
         for (term, d) in delta {
             if d != 0 {
@@ -508,6 +511,7 @@ impl Store {
 
     /// Keeps vectors in the cache.
     pub async fn cache_vectors(&self, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+        health::check_writable()?;
         for chunk in vectors.chunks(BATCH) {
             let rows: Vec<serde_json::Value> =
                 chunk.iter().map(|(k, v)| serde_json::json!({ "key": k, "vector": v })).collect();
@@ -530,6 +534,7 @@ impl Store {
         units: &[Pending],
         vectors: &[(String, Vec<f32>)],
     ) -> Result<()> {
+        health::check_writable()?;
         let by_id: HashMap<&str, &Vec<f32>> =
             vectors.iter().map(|(id, v)| (id.as_str(), v)).collect();
         let rows: Vec<serde_json::Value> = units
@@ -589,9 +594,13 @@ impl Store {
         };
         let (mut units, mut embedded) = read().await?;
         if embedded.is_none() {
-            // A store from before the counter: count once.
-            self.count_search_rows().await?;
-            (units, embedded) = read().await?;
+            // A store from before the counter: count once (unless the store
+            // takes no writes: then there is nothing to count from yet).
+            match self.count_search_rows().await {
+                Ok(()) => (units, embedded) = read().await?,
+                Err(Error::StoreFailed(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         let units: u64 = units.and_then(|u| u.parse().ok()).unwrap_or(0);
         Ok(Progress { units, embedded: (embedded.unwrap_or(0).max(0) as u64).min(units) })
@@ -600,6 +609,7 @@ impl Store {
     /// Counts the rows and the vectors (after rows change) for
     /// `search_progress`.
     async fn count_search_rows(&self) -> Result<()> {
+        health::check_writable()?;
         // Counts written whole: racing `set_vectors`' increment, it is
         // tried again.
         let n: Option<i64> = retrying("count search rows", || async {

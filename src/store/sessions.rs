@@ -7,6 +7,7 @@
 //! writes make new trees for the directories they touch (contents and
 //! trees are shared by hash), and its head moves in its own namespace.
 
+use super::health;
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::{Store, View, migrate};
@@ -77,6 +78,7 @@ impl Store {
     /// Forks a session named `name` from `origin` (main or a session) at
     /// its current head. Constant time: nothing is copied.
     pub async fn create_session(&self, name: &str, origin: &View) -> Result<SessionInfo> {
+        health::check_writable()?;
         check_name(name)?;
         let main = self.with_main().await?;
         let from = match origin {
@@ -154,6 +156,7 @@ impl Store {
     /// Removes a session: its registry record, then its namespace. Its
     /// contents stay (they may be shared).
     pub async fn remove_session(&self, name: &str) -> Result<()> {
+        health::check_writable()?;
         self.session_info(name).await?;
         let main = self.with_main().await?;
         main.db
@@ -198,6 +201,7 @@ pub struct ConflictRecord {
 impl Store {
     /// Replaces this session's conflicts.
     pub async fn set_conflicts(&self, conflicts: Vec<ConflictRecord>) -> Result<()> {
+        health::check_writable()?;
         self.db
             .query("BEGIN TRANSACTION; DELETE conflict; INSERT INTO conflict $rows RETURN NONE; COMMIT TRANSACTION;")
             .bind(("rows", conflicts))
@@ -228,6 +232,7 @@ impl Store {
         base: SnapshotId,
         root: ContentHash,
     ) -> Result<()> {
+        health::check_writable()?;
         let main = self.with_main().await?;
         main.db
             .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
@@ -252,6 +257,7 @@ impl Store {
     /// Claims `targets` for session `name`. A target another session holds
     /// is refused, naming the holder, and nothing is claimed.
     pub async fn claim(&self, name: &str, targets: &[String]) -> Result<()> {
+        health::check_writable()?;
         self.session_info(name).await?;
         let held: Vec<Claim> = self
             .claims()
@@ -279,6 +285,7 @@ impl Store {
 
     /// Releases the session's claims on `targets`, or all of them.
     pub async fn release(&self, name: &str, targets: &[String]) -> Result<usize> {
+        health::check_writable()?;
         let mine: Vec<Claim> = self
             .claims()
             .await?

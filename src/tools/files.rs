@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ToolError, bounded_text, lines_of};
+use super::{ToolError, WritePolicy, bounded_text, lines_of};
 use crate::ids::InodeNo;
 use crate::vfs::{Attr, Caller, FileKind, Invalidation, RenameMode, SetAttr, Vfs, VfsError};
 
@@ -102,6 +102,19 @@ fn caller() -> Caller {
 /// tree (the last one only if `follow`). A symlink that points out of the
 /// tree (absolute, or `..` above the root) is refused.
 pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolError> {
+    walk(vfs, path, follow, false).map(|(attr, _)| attr)
+}
+
+/// [`resolve`], also giving the names of the path it arrived at: where the
+/// symlinks on the way really lead. With `missing_ok`, a name that is not
+/// there ends the walk: the names still to walk (the rest of the path, or
+/// of a symlink's target) are taken as they are written.
+fn walk(
+    vfs: &Vfs,
+    path: &TreePath,
+    follow: bool,
+    missing_ok: bool,
+) -> Result<(Attr, Vec<String>), ToolError> {
     let root = vfs.getattr(InodeNo::ROOT).map_err(|e| vfs_error(path, e))?;
     let outside = || {
         ToolError::new(format!(
@@ -111,10 +124,10 @@ pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolErr
     };
     // Names still to walk, last first; the directories walked so far.
     let mut pending: Vec<String> = path.0.iter().rev().cloned().collect();
-    let mut here: Vec<Attr> = Vec::new();
+    let mut here: Vec<(Attr, String)> = Vec::new();
     let mut hops = 0;
     while let Some(name) = pending.pop() {
-        let dir = *here.last().unwrap_or(&root);
+        let dir = here.last().map_or(root, |(attr, _)| *attr);
         match name.as_str() {
             // Only symlink targets bring these: the user's paths cannot.
             "" | "." => continue,
@@ -127,10 +140,17 @@ pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolErr
         if dir.kind != FileKind::Dir {
             return Err(vfs_error(path, VfsError::new(libc::ENOTDIR, "not a directory")));
         }
-        let child = vfs.lookup(dir.ino, name.as_bytes()).map_err(|e| match e.errno {
-            libc::ENOENT => not_found(path),
-            _ => vfs_error(path, e),
-        })?;
+        let child = match vfs.lookup(dir.ino, name.as_bytes()) {
+            Ok(child) => child,
+            Err(e) if e.errno == libc::ENOENT && missing_ok => {
+                let mut names: Vec<String> = here.into_iter().map(|(_, n)| n).collect();
+                names.push(name);
+                names.extend(pending.into_iter().rev().filter(|n| !n.is_empty() && n != "."));
+                return Ok((dir, names));
+            }
+            Err(e) if e.errno == libc::ENOENT => return Err(not_found(path)),
+            Err(e) => return Err(vfs_error(path, e)),
+        };
         if child.kind == FileKind::Symlink && (follow || !pending.is_empty()) {
             hops += 1;
             if hops > SYMLINK_HOPS {
@@ -145,9 +165,41 @@ pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolErr
             pending.extend(target.split('/').rev().map(str::to_owned));
             continue;
         }
-        here.push(child);
+        here.push((child, name));
     }
-    Ok(*here.last().unwrap_or(&root))
+    let attr = here.last().map_or(root, |(attr, _)| *attr);
+    Ok((attr, here.into_iter().map(|(_, name)| name).collect()))
+}
+
+/// Directories no tool writes into: the store's own, and git's unless the
+/// server was started allowing it ([`WritePolicy`]).
+const STORE_DIR: &str = ".cortex";
+const GIT_DIR: &str = ".git";
+
+/// Refuses a write that would land in `.cortex/`, or in `.git/` unless
+/// `policy` allows it: by the path as written and by where its symlinks
+/// lead (the part of it that exists is resolved, the rest taken as written).
+pub fn may_write(vfs: &Vfs, path: &TreePath, policy: WritePolicy) -> Result<(), ToolError> {
+    // A walk that fails otherwise (a symlink out of the tree) is refused by
+    // the write itself; the path as written is checked all the same.
+    let real = walk(vfs, path, true, true).map(|(_, names)| names).unwrap_or_default();
+    for names in [&path.0, &real] {
+        if names.iter().any(|n| n == STORE_DIR) {
+            return Err(ToolError::new(format!(
+                "{}: the tools do not write into {STORE_DIR}/, where a cortex store lives; refused",
+                path.text()
+            )));
+        }
+        if !policy.git && names.iter().any(|n| n == GIT_DIR) {
+            return Err(ToolError::new(format!(
+                "{}: the tools do not write into {GIT_DIR}/ (a hook or config there runs code at \
+                 the person's next git command); refused. Use the session's files, or ask the person \
+                 to start the server with `cortex mcp --allow-git-writes`",
+                path.text()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The directory that holds `path`, and the last name.

@@ -57,6 +57,17 @@ impl From<crate::Error> for ToolError {
     }
 }
 
+/// What a server's writes may reach besides the tree's ordinary files.
+/// `.cortex/` is never writable (it is where a store lives when the tree is
+/// exported); `.git/` only when the person starting the server allows it:
+/// a hook or a config written there runs code at their next git command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WritePolicy {
+    /// Tools may write below `.git/` (`cortex mcp --allow-git-writes`).
+    #[serde(default)]
+    pub git: bool,
+}
+
 /// Where the tools run: the views and the services around them.
 pub trait Host: Sync {
     /// The VFS of main (`None`) or of a session.
@@ -264,6 +275,7 @@ fn check_short(key: &str, s: &str) -> Result<(), ToolError> {
 pub async fn call<H: Host>(
     host: &H,
     session: Option<&str>,
+    policy: WritePolicy,
     tool: &str,
     args: Option<Map<String, Value>>,
 ) -> Result<Value, ToolError> {
@@ -287,6 +299,7 @@ pub async fn call<H: Host>(
         "write_file" => {
             let (path, content) = (a.path("path")?, a.str("content")?);
             let vfs = host.vfs(session).await?;
+            files::may_write(&vfs, &path, policy)?;
             let mut changes = Vec::new();
             let result = files::write_bytes(&vfs, &path, content.as_bytes(), &mut changes).await;
             host.changed(session, changes).await;
@@ -298,6 +311,7 @@ pub async fn call<H: Host>(
             let (old, new) = (a.str("old_string")?, a.str("new_string")?);
             let all = a.opt_bool("replace_all")?;
             let vfs = host.vfs(session).await?;
+            files::may_write(&vfs, &path, policy)?;
             let mut changes = Vec::new();
             let result = files::edit_file(&vfs, &path, old, new, all, &mut changes).await;
             host.changed(session, changes).await;
@@ -314,6 +328,7 @@ pub async fn call<H: Host>(
         "delete_path" => {
             let (path, recursive) = (a.path("path")?, a.opt_bool("recursive")?);
             let vfs = host.vfs(session).await?;
+            files::may_write(&vfs, &path, policy)?;
             let mut changes = Vec::new();
             let result = files::delete_path(&vfs, &path, recursive, &mut changes);
             host.changed(session, changes).await;
@@ -323,6 +338,8 @@ pub async fn call<H: Host>(
             let (from, to) = (a.path("from")?, a.path("to")?);
             let overwrite = a.opt_bool("overwrite")?;
             let vfs = host.vfs(session).await?;
+            files::may_write(&vfs, &from, policy)?;
+            files::may_write(&vfs, &to, policy)?;
             let mut changes = Vec::new();
             let result = files::move_path(&vfs, &from, &to, overwrite, &mut changes);
             host.changed(session, changes).await;
@@ -386,6 +403,7 @@ pub async fn call<H: Host>(
             let unit = one_unit(host, session, id).await?;
             let path = TreePath::parse(&unit.path)?;
             let vfs = host.vfs(session).await?;
+            files::may_write(&vfs, &path, policy)?;
             let text = files::read_text(&vfs, &path).await?;
             let (start, end) = (unit.start_byte as usize, unit.end_byte as usize);
             if end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {

@@ -25,9 +25,14 @@ impl fmt::Display for VfsError {
 impl std::error::Error for VfsError {}
 
 impl From<crate::Error> for VfsError {
-    /// Store errors reach the filesystem as EIO: the caller cannot fix them.
+    /// Store errors reach the filesystem as EIO (the caller cannot fix
+    /// them), a full disk as ENOSPC.
     fn from(e: crate::Error) -> VfsError {
-        VfsError::new(libc::EIO, e.to_string())
+        let errno = match &e {
+            crate::Error::StoreFailed(f) if f.no_space => libc::ENOSPC,
+            _ => libc::EIO,
+        };
+        VfsError::new(errno, e.to_string())
     }
 }
 

@@ -12,12 +12,15 @@
 //! Every operation returns a `VfsError` carrying its errno. The FUSE layer
 //! in `mountd/` only translates; tests drive this module directly.
 
+mod chunks;
 mod error;
+mod large;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::{VfsError, VfsResult};
+use large::{Fetched, Large, Sealed};
 
 use crate::ids::{ContentHash, InodeNo};
 use crate::snapshot;
@@ -27,6 +30,31 @@ use crate::vfs_err;
 
 /// The longest file name accepted, as on ext4.
 pub const NAME_MAX: usize = 255;
+
+/// The largest file a view holds (EFBIG beyond it). A large file is held
+/// by chunk ([`LARGE`]) and a hole costs no memory, but a file's hash
+/// covers every byte, holes too: 64 GiB of hole cost 20 s of hashing the
+/// first time the file is flushed (then 32 bytes a chunk), and its chunk
+/// list in the store is 4 MiB.
+pub const FILE_SIZE_MAX: u64 = 64 << 30;
+
+/// Files over this size are held by 1 MiB chunk (`large.rs`): only what
+/// reads and writes touch is in memory. Smaller ones are held whole once
+/// read or written.
+pub const LARGE: u64 = 4 << 20;
+
+/// Resizes a (small) file's bytes to `size`, failing with ENOMEM (not
+/// aborting the process) when the memory is not there.
+fn resize(bytes: &mut Vec<u8>, size: u64) -> VfsResult<()> {
+    let size = usize::try_from(size).map_err(|_| vfs_err!(libc::EFBIG, "file size {size}"))?;
+    if size > bytes.len() {
+        bytes
+            .try_reserve_exact(size - bytes.len())
+            .map_err(|_| vfs_err!(libc::ENOMEM, "no memory for a file of {size} bytes"))?;
+    }
+    bytes.resize(size, 0);
+    Ok(())
+}
 
 /// Who is asking: the uid and gid of the calling process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +172,8 @@ enum Data {
     Stored { hash: ContentHash, size: u64 },
     /// In memory; `hash` is `None` once written and until flushed.
     Mem { bytes: Arc<Vec<u8>>, hash: Option<ContentHash> },
+    /// Over [`LARGE`]: by chunk, read and written in place.
+    Large(Box<Large>),
 }
 
 impl Data {
@@ -151,9 +181,29 @@ impl Data {
         match self {
             Data::Stored { size, .. } => *size,
             Data::Mem { bytes, .. } => bytes.len() as u64,
+            Data::Large(large) => large.size(),
         }
     }
 }
+
+/// A content a flush writes: whole, or (a large file) by chunk.
+enum ContentWrite {
+    Whole(ContentHash, Arc<Vec<u8>>),
+    Chunked(Sealed),
+}
+
+impl ContentWrite {
+    fn hash(&self) -> ContentHash {
+        match self {
+            ContentWrite::Whole(hash, _) => *hash,
+            ContentWrite::Chunked(sealed) => sealed.hash,
+        }
+    }
+}
+
+/// How many times an operation on a large file fetches what it needs
+/// before giving up (the file keeps changing under it): EAGAIN.
+const FETCH_ROUNDS: usize = 8;
 
 #[derive(Clone)]
 enum NodeKind {
@@ -217,8 +267,12 @@ pub struct Vfs {
     store: Arc<Store>,
     config: VfsConfig,
     state: Mutex<State>,
-    /// One flush at a time.
+    /// One flush (or refresh) at a time.
     flushing: tokio::sync::Mutex<()>,
+    /// What the kernel must forget after a flush caught up with a moved
+    /// main by itself: handed out by the next `refresh` (the daemon
+    /// refreshes after everything that moves main).
+    stashed: Mutex<Vec<Invalidation>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -234,7 +288,13 @@ impl Vfs {
         let entries = snapshot::walk(&store, head.root).await?;
         let root = head.root;
         let state = State::build(head, root, entries, None);
-        Ok(Vfs { store, config, state: Mutex::new(state), flushing: tokio::sync::Mutex::new(()) })
+        Ok(Vfs {
+            store,
+            config,
+            state: Mutex::new(state),
+            flushing: tokio::sync::Mutex::new(()),
+            stashed: Mutex::new(Vec::new()),
+        })
     }
 
     /// Catches up with main after it moved under the view (an import, later
@@ -244,6 +304,15 @@ impl Vfs {
     /// forget from its caches.
     pub async fn refresh(&self) -> VfsResult<Vec<Invalidation>> {
         let _one_at_a_time = self.flushing.lock().await;
+        let mut out = std::mem::take(&mut *self.stashed.lock().unwrap_or_else(|p| p.into_inner()));
+        out.extend(self.refresh_held().await?);
+        out.sort_by_key(|i| format!("{i:?}"));
+        out.dedup();
+        Ok(out)
+    }
+
+    /// `refresh`, the flush lock held by the caller.
+    async fn refresh_held(&self) -> VfsResult<Vec<Invalidation>> {
         let new_head = self.store.head().await?;
         let old_head = self.lock().head.clone();
         if new_head.id == old_head.id {
@@ -298,6 +367,7 @@ impl Vfs {
         &self,
         head: &Snapshot,
     ) -> VfsResult<BTreeMap<Vec<u8>, Option<Entry>>> {
+        self.prepare_large().await?;
         let (contents, trees, root) = {
             let mut state = self.lock();
             if !state.changed {
@@ -326,10 +396,13 @@ impl Vfs {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Refuses a change to a read-only view, and to any view once the
+    /// store has failed to write (ENOSPC or EIO: `store::health`).
     fn writable(&self) -> VfsResult<()> {
         if self.config.read_only {
             return Err(vfs_err!(libc::EROFS, "the mount is read-only"));
         }
+        crate::store::health::check_writable()?;
         Ok(())
     }
 
@@ -653,10 +726,8 @@ impl Vfs {
         if changes_anything {
             self.writable()?;
         }
-        if let Some(size) = set.size
-            && size > 0
-        {
-            self.ensure_loaded(ino).await?;
+        if let Some(size) = set.size {
+            self.set_size(ino, size).await?;
         }
         let mut state = self.lock();
         let now = Timestamp::now();
@@ -666,25 +737,7 @@ impl Vfs {
         };
         let config = self.config;
         let node = state.node_mut(ino)?;
-        if let Some(size) = set.size {
-            let NodeKind::File { data } = &mut node.kind else {
-                return Err(match node.kind {
-                    NodeKind::Dir { .. } => vfs_err!(libc::EISDIR, "cannot truncate a directory"),
-                    _ => vfs_err!(libc::EINVAL, "cannot truncate a symlink"),
-                });
-            };
-            if size > (1 << 40) {
-                return Err(vfs_err!(libc::EFBIG, "file size {size} is too large"));
-            }
-            let bytes = match data {
-                Data::Mem { bytes, .. } => {
-                    let mut b = std::mem::take(bytes);
-                    Arc::make_mut(&mut b).resize(size as usize, 0);
-                    b
-                }
-                Data::Stored { .. } => Arc::new(vec![0; size as usize]), // size is 0 here
-            };
-            *data = Data::Mem { bytes, hash: None };
+        if set.size.is_some() {
             node.mtime = now;
             node.ctime = now;
         }
@@ -721,6 +774,9 @@ impl Vfs {
 
     /// Reads up to `size` bytes at `offset`.
     pub async fn read(&self, ino: InodeNo, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
+        if self.open_large(ino).await? {
+            return self.read_large(ino, offset, size as u64).await;
+        }
         let bytes = self.ensure_loaded(ino).await?;
         let start = (offset as usize).min(bytes.len());
         let end = start.saturating_add(size as usize).min(bytes.len());
@@ -730,28 +786,31 @@ impl Vfs {
     /// Writes `data` at `offset`, growing the file as needed.
     pub async fn write(&self, ino: InodeNo, offset: u64, data: &[u8]) -> VfsResult<u32> {
         self.writable()?;
-        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= 1 << 40);
+        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= FILE_SIZE_MAX);
         let end = end.ok_or_else(|| vfs_err!(libc::EFBIG, "write past the largest file size"))?;
-        self.ensure_loaded(ino).await?;
+        if data.is_empty() {
+            self.file_size(ino)?; // a zero-length write changes nothing, even past the end
+            return Ok(0);
+        }
+        if !self.open_large(ino).await? {
+            self.ensure_loaded(ino).await?;
+            if end > LARGE {
+                self.make_large(ino)?;
+            }
+        }
+        let done = self
+            .with_large(
+                ino,
+                |large| large.needs_for_write(offset, data.len() as u64),
+                |large, fetched| large.write(offset, data, fetched),
+            )
+            .await?;
+        if done.is_none() {
+            self.write_small(ino, offset, end, data)?;
+        }
         let mut state = self.lock();
         let now = Timestamp::now();
         let node = state.node_mut(ino)?;
-        let NodeKind::File { data: content } = &mut node.kind else {
-            return Err(vfs_err!(libc::EISDIR, "inode {} is not a regular file", ino.0));
-        };
-        let Data::Mem { bytes, hash } = content else {
-            // Loaded above; a concurrent truncate to zero leaves Mem too.
-            return Err(vfs_err!(libc::EIO, "content of inode {} vanished", ino.0));
-        };
-        if data.is_empty() {
-            return Ok(0); // a zero-length write changes nothing, even past the end
-        }
-        let buf = Arc::make_mut(bytes);
-        if buf.len() < end as usize {
-            buf.resize(end as usize, 0);
-        }
-        buf[offset as usize..end as usize].copy_from_slice(data);
-        *hash = None;
         node.mtime = now;
         node.ctime = now;
         // Writing clears setuid and setgid, as on a local filesystem.
@@ -760,13 +819,190 @@ impl Vfs {
         Ok(data.len() as u32)
     }
 
-    /// The content of a file, reading it from the store the first time.
+    /// `write` into a file held whole.
+    fn write_small(&self, ino: InodeNo, offset: u64, end: u64, data: &[u8]) -> VfsResult<()> {
+        let mut state = self.lock();
+        let node = state.node_mut(ino)?;
+        let NodeKind::File { data: content } = &mut node.kind else {
+            return Err(vfs_err!(libc::EISDIR, "inode {} is not a regular file", ino.0));
+        };
+        let Data::Mem { bytes, hash } = content else {
+            // Loaded above; a concurrent truncate to zero leaves Mem too.
+            return Err(vfs_err!(libc::EAGAIN, "content of inode {} changed while written", ino.0));
+        };
+        let buf = Arc::make_mut(bytes);
+        if buf.len() < end as usize {
+            resize(buf, end)?;
+        }
+        buf[offset as usize..end as usize].copy_from_slice(data);
+        *hash = None;
+        Ok(())
+    }
+
+    /// A regular file's size (EISDIR, EINVAL for other kinds).
+    fn file_size(&self, ino: InodeNo) -> VfsResult<u64> {
+        match &self.lock().node(ino)?.kind {
+            NodeKind::File { data } => Ok(data.size()),
+            NodeKind::Dir { .. } => Err(vfs_err!(libc::EISDIR, "inode {} is a directory", ino.0)),
+            _ => Err(vfs_err!(libc::EINVAL, "inode {} is not a regular file", ino.0)),
+        }
+    }
+
+    /// Sets a file's size: a large file by chunk (a hole to grow, chunks
+    /// dropped to shrink), a small one in memory; crossing [`LARGE`] moves
+    /// it between the two.
+    async fn set_size(&self, ino: InodeNo, size: u64) -> VfsResult<()> {
+        match &self.lock().node(ino)?.kind {
+            NodeKind::File { .. } => {}
+            NodeKind::Dir { .. } => {
+                return Err(vfs_err!(libc::EISDIR, "cannot truncate a directory"));
+            }
+            _ => return Err(vfs_err!(libc::EINVAL, "cannot truncate a symlink")),
+        }
+        if size > FILE_SIZE_MAX {
+            return Err(vfs_err!(libc::EFBIG, "file size {size} is over {FILE_SIZE_MAX}"));
+        }
+        if size == 0 {
+            let mut state = self.lock();
+            if let NodeKind::File { data } = &mut state.node_mut(ino)?.kind {
+                *data = Data::Mem { bytes: Arc::new(Vec::new()), hash: None };
+            }
+            return Ok(());
+        }
+        let large = self.open_large(ino).await?;
+        if !large {
+            self.ensure_loaded(ino).await?;
+            if size > LARGE {
+                self.make_large(ino)?;
+            }
+        }
+        if large && size <= LARGE {
+            // Small again: whole in memory.
+            let bytes = self
+                .with_large(ino, |l| l.needs_all(), |l, fetched| l.to_bytes(fetched))
+                .await?
+                .ok_or_else(|| vfs_err!(libc::EAGAIN, "content of inode {} changed", ino.0))?;
+            let mut state = self.lock();
+            if let NodeKind::File { data } = &mut state.node_mut(ino)?.kind {
+                *data = Data::Mem { bytes: Arc::new(bytes), hash: None };
+            }
+        }
+        let resized = self
+            .with_large(ino, |l| l.needs_for_resize(size), |l, fetched| l.resize(size, fetched))
+            .await?;
+        if resized.is_none() {
+            let mut state = self.lock();
+            let NodeKind::File { data } = &mut state.node_mut(ino)?.kind else {
+                return Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0));
+            };
+            let Data::Mem { bytes, hash } = data else {
+                return Err(vfs_err!(libc::EAGAIN, "content of inode {} changed", ino.0));
+            };
+            resize(Arc::make_mut(bytes), size)?;
+            *hash = None;
+        }
+        Ok(())
+    }
+
+    /// Turns a small file in memory into a large one (it is growing past
+    /// [`LARGE`]).
+    fn make_large(&self, ino: InodeNo) -> VfsResult<()> {
+        let mut state = self.lock();
+        if let NodeKind::File { data } = &mut state.node_mut(ino)?.kind
+            && let Data::Mem { bytes, .. } = data
+        {
+            *data = Data::Large(Box::new(Large::from_bytes(bytes)));
+        }
+        Ok(())
+    }
+
+    /// True when the file is large (held by chunk): a stored one over
+    /// [`LARGE`] is opened so, by its chunk list, nothing of it read.
+    async fn open_large(&self, ino: InodeNo) -> VfsResult<bool> {
+        let hash = {
+            let state = self.lock();
+            match &state.node(ino)?.kind {
+                NodeKind::File { data: Data::Large(_) } => return Ok(true),
+                NodeKind::File { data: Data::Stored { hash, size } } if *size > LARGE => *hash,
+                _ => return Ok(false),
+            }
+        };
+        let chunks = self.store.blob_chunks(hash).await?;
+        let mut state = self.lock();
+        let NodeKind::File { data } = &mut state.node_mut(ino)?.kind else {
+            return Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0));
+        };
+        match data {
+            Data::Stored { hash: h, size } if *h == hash => {
+                let Some(chunks) = chunks else {
+                    return Err(vfs_err!(
+                        libc::EIO,
+                        "content {hash} of {size} bytes is not chunked"
+                    ));
+                };
+                *data = Data::Large(Box::new(Large::stored(hash, *size, chunks)));
+                Ok(true)
+            }
+            Data::Large(_) => Ok(true),
+            _ => Ok(false),
+        }
+    }
+
+    /// Runs `apply` on a large file once what `needs` asks for is fetched
+    /// (outside the lock: other requests go on meanwhile). `None` if the
+    /// file is not large; EAGAIN if it kept changing under the fetches.
+    async fn with_large<T>(
+        &self,
+        ino: InodeNo,
+        needs: impl Fn(&Large) -> Vec<(u64, ContentHash)>,
+        mut apply: impl FnMut(&mut Large, &Fetched) -> Result<T, u64>,
+    ) -> VfsResult<Option<T>> {
+        for _ in 0..FETCH_ROUNDS {
+            let wanted = {
+                let state = self.lock();
+                match &state.node(ino)?.kind {
+                    NodeKind::File { data: Data::Large(large) } => needs(large),
+                    _ => return Ok(None),
+                }
+            };
+            let fetched = self.fetch(&wanted).await?;
+            let mut state = self.lock();
+            let NodeKind::File { data: Data::Large(large) } = &mut state.node_mut(ino)?.kind else {
+                return Ok(None);
+            };
+            if let Ok(out) = apply(large, &fetched) {
+                large.cache(&fetched);
+                return Ok(Some(out));
+            }
+        }
+        Err(vfs_err!(libc::EAGAIN, "inode {} kept changing while its chunks were read", ino.0))
+    }
+
+    async fn read_large(&self, ino: InodeNo, offset: u64, size: u64) -> VfsResult<Vec<u8>> {
+        self.with_large(ino, |l| l.needs_for_read(offset, size), |l, f| l.read(offset, size, f))
+            .await?
+            .ok_or_else(|| vfs_err!(libc::EAGAIN, "content of inode {} changed while read", ino.0))
+    }
+
+    /// Stored chunks' bytes, by index.
+    async fn fetch(&self, wanted: &[(u64, ContentHash)]) -> VfsResult<Fetched> {
+        let mut out = Fetched::with_capacity(wanted.len());
+        for (index, hash) in wanted {
+            out.insert(*index, Arc::new(self.store.read_chunk(*hash).await?));
+        }
+        Ok(out)
+    }
+
+    /// The content of a small file, reading it from the store the first time.
     async fn ensure_loaded(&self, ino: InodeNo) -> VfsResult<Arc<Vec<u8>>> {
         let hash = {
             let state = self.lock();
             match &state.node(ino)?.kind {
                 NodeKind::File { data: Data::Mem { bytes, .. } } => return Ok(bytes.clone()),
                 NodeKind::File { data: Data::Stored { hash, .. } } => *hash,
+                NodeKind::File { data: Data::Large(_) } => {
+                    return Err(vfs_err!(libc::EAGAIN, "inode {} became large", ino.0));
+                }
                 NodeKind::Dir { .. } => {
                     return Err(vfs_err!(libc::EISDIR, "inode {} is a directory", ino.0));
                 }
@@ -786,25 +1022,95 @@ impl Vfs {
                     Ok(bytes)
                 }
                 Data::Mem { bytes, .. } => Ok(bytes.clone()),
-                Data::Stored { .. } => Err(vfs_err!(libc::EAGAIN, "content changed while read")),
+                _ => Err(vfs_err!(libc::EAGAIN, "content changed while read")),
             },
             _ => Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0)),
         }
     }
 
+    /// Learns the chaining values a flush needs of large files written
+    /// since the last one: their stored chunks not in memory are read, one
+    /// at a time (a flush must not hold a whole large file).
+    async fn prepare_large(&self) -> VfsResult<()> {
+        for _ in 0..FETCH_ROUNDS {
+            let wanted: Vec<(InodeNo, u64, ContentHash)> = {
+                let state = self.lock();
+                state
+                    .nodes
+                    .iter()
+                    .filter_map(|(ino, n)| match &n.kind {
+                        NodeKind::File { data: Data::Large(l) } => Some((*ino, l.needs_for_hash())),
+                        _ => None,
+                    })
+                    .flat_map(|(ino, needs)| needs.into_iter().map(move |(i, h)| (ino, i, h)))
+                    .collect()
+            };
+            let holes: Vec<(InodeNo, Vec<u64>)> = {
+                let state = self.lock();
+                state
+                    .nodes
+                    .iter()
+                    .filter_map(|(ino, n)| match &n.kind {
+                        NodeKind::File { data: Data::Large(l) } => Some((*ino, l.holes_for_hash())),
+                        _ => None,
+                    })
+                    .filter(|(_, h)| !h.is_empty())
+                    .collect()
+            };
+            for (ino, indices) in holes {
+                // Hashing holes is CPU work: off the async workers.
+                let cvs = tokio::task::spawn_blocking(move || large::hole_cvs(&indices))
+                    .await
+                    .map_err(|e| vfs_err!(libc::EIO, "hashing holes: {e}"))?;
+                let mut state = self.lock();
+                if let Some(Node { kind: NodeKind::File { data: Data::Large(l) }, .. }) =
+                    state.nodes.get_mut(&ino)
+                {
+                    l.learn_holes(cvs);
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            for (ino, index, hash) in wanted {
+                let fetched = self.fetch(&[(index, hash)]).await?;
+                let mut state = self.lock();
+                if let Some(Node { kind: NodeKind::File { data: Data::Large(l) }, .. }) =
+                    state.nodes.get_mut(&ino)
+                {
+                    l.learn_cvs(&fetched);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Space as the store's own filesystem has it (an embedded store; a
+    /// remote one reports a nominal terabyte), so that `df` in a mount
+    /// tells how close the store's disk is to full. Files are counted as
+    /// the view holds them.
     pub fn statfs(&self) -> StatFs {
-        let state = self.lock();
-        let used: u64 = state
-            .nodes
-            .values()
-            .map(|n| if let NodeKind::File { data } = &n.kind { data.size() } else { 0 })
-            .sum();
+        let (nodes, used) = {
+            let state = self.lock();
+            let used: u64 = state
+                .nodes
+                .values()
+                .map(|n| if let NodeKind::File { data } = &n.kind { data.size() } else { 0 })
+                .sum();
+            (state.nodes.len() as u64, used)
+        };
         let bsize = 4096u64;
-        let blocks = (1u64 << 40) / bsize;
+        let (blocks, bfree) =
+            self.store.disk_space().map(|d| (d.total / bsize, d.available / bsize)).unwrap_or_else(
+                || {
+                    let blocks = (1u64 << 40) / bsize;
+                    (blocks, blocks - used.div_ceil(bsize).min(blocks))
+                },
+            );
         StatFs {
             blocks,
-            bfree: blocks - used.div_ceil(bsize).min(blocks),
-            files: state.nodes.len() as u64 + 1_000_000,
+            bfree,
+            files: nodes + 1_000_000,
             ffree: 1_000_000,
             bsize: bsize as u32,
             namelen: NAME_MAX as u32,
@@ -875,12 +1181,38 @@ impl Vfs {
     /// `None` when there was nothing to write.
     pub async fn flush(&self) -> VfsResult<Option<Snapshot>> {
         let _one_at_a_time = self.flushing.lock().await;
+        // Main's flushes share their turn; a merge that main kept moving
+        // under takes it alone, and this waits for its one commit.
+        let _turn = match self.store.view() {
+            crate::store::View::Main if self.is_dirty() => {
+                Some(self.store.main_turn(crate::store::Turn::Shared).await)
+            }
+            _ => None,
+        };
+        // Main moved since this view last saw it (a merge, an import): catch
+        // up, keeping this view's writes over the new head, and flush them
+        // again, so that an fsync racing a merge succeeds rather than fails.
+        for _ in 0..FETCH_ROUNDS {
+            match self.flush_held().await? {
+                Flushed::Done(snapshot) => return Ok(snapshot),
+                Flushed::HeadMoved => {
+                    let invalidations = self.refresh_held().await?;
+                    self.stashed.lock().unwrap_or_else(|p| p.into_inner()).extend(invalidations);
+                }
+            }
+        }
+        Err(vfs_err!(libc::EAGAIN, "main kept moving while this view was flushed"))
+    }
+
+    /// One try of `flush`, the flush lock held by the caller.
+    async fn flush_held(&self) -> VfsResult<Flushed> {
         // Hash and encode under the lock (memory work only), then write and
         // commit without it so that other requests go on.
+        self.prepare_large().await?;
         let (parent, contents, trees, root, stats) = {
             let mut state = self.lock();
             if !state.changed {
-                return Ok(None);
+                return Ok(Flushed::Done(None));
             }
             let mut contents = Vec::new();
             let mut trees = Vec::new();
@@ -892,12 +1224,15 @@ impl Vfs {
         match self.commit_tree(&parent, root, stats).await {
             Ok(snapshot) => {
                 self.lock().head = snapshot.clone();
-                Ok(Some(snapshot))
+                Ok(Flushed::Done(Some(snapshot)))
             }
             Err(e) => {
                 // Try again next time (the objects are in the store).
                 self.lock().changed = true;
-                Err(e)
+                match e {
+                    crate::Error::HeadMoved { .. } => Ok(Flushed::HeadMoved),
+                    e => Err(e.into()),
+                }
             }
         }
     }
@@ -908,26 +1243,42 @@ impl Vfs {
     /// never be committed naming objects that did not reach the store.
     async fn write_objects(
         &self,
-        contents: Vec<(ContentHash, Arc<Vec<u8>>)>,
+        contents: Vec<ContentWrite>,
         trees: Vec<(ContentHash, Vec<u8>)>,
     ) -> VfsResult<()> {
         let started = std::time::Instant::now();
-        let queued: HashSet<ContentHash> = contents.iter().map(|(h, _)| *h).collect();
+        let queued: HashSet<ContentHash> = contents.iter().map(ContentWrite::hash).collect();
         let written = async {
-            for (hash, data) in &contents {
-                self.store.put_content(*hash, data).await?;
+            for content in &contents {
+                match content {
+                    ContentWrite::Whole(hash, data) => self.store.put_content(*hash, data).await?,
+                    ContentWrite::Chunked(sealed) => {
+                        for (hash, data) in &sealed.new {
+                            self.store.put_chunk(*hash, data.to_vec()).await?;
+                        }
+                        self.store
+                            .put_blobs(vec![crate::store::BlobWrite::Chunked {
+                                hash: sealed.hash,
+                                size: sealed.size,
+                                chunks: sealed.chunks.clone(),
+                            }])
+                            .await?;
+                    }
+                }
             }
             self.store.put_trees(trees).await
         }
         .await;
         tracing::debug!(elapsed = ?started.elapsed(), "objects written");
+        let mut state = self.lock();
         if let Err(e) = written {
-            let mut state = self.lock();
             state.changed = true;
             state.encoded.clear();
             state.rehash(&queued);
             return Err(e.into());
         }
+        // Chunks of large files are in the store now: out of memory.
+        state.settle(&queued);
         Ok(())
     }
 
@@ -938,7 +1289,7 @@ impl Vfs {
         parent: &Snapshot,
         root: ContentHash,
         (files, bytes): (u64, u64),
-    ) -> VfsResult<Snapshot> {
+    ) -> crate::Result<Snapshot> {
         let changes = snapshot::diff(&self.store, parent.root, root).await?;
         let new = NewSnapshot {
             parent: parent.id,
@@ -949,8 +1300,16 @@ impl Vfs {
             bytes,
             changes,
         };
-        Ok(self.store.commit(new).await?)
+        self.store.commit(new).await
     }
+}
+
+/// What one try of a flush came to.
+enum Flushed {
+    /// Committed (the new snapshot), or nothing to commit.
+    Done(Option<Snapshot>),
+    /// Main is no longer at the head the view was flushed against.
+    HeadMoved,
 }
 
 impl State {
@@ -1037,6 +1396,14 @@ impl State {
                                 unflushed.push(ino);
                             }
                             Data::Mem { bytes: bytes.clone(), hash: *hash }
+                        }
+                        Some(NodeKind::File { data: Data::Large(large) })
+                            if large.hash().is_none() || large.hash() == Some(content) =>
+                        {
+                            if large.hash().is_none() {
+                                unflushed.push(ino);
+                            }
+                            Data::Large(large.clone())
                         }
                         _ => Data::Stored { hash: content, size },
                     };
@@ -1253,28 +1620,66 @@ impl State {
     /// Fills `encoded` for a tree just loaded, from the stored tree hash
     /// of each directory; returns the subtree of `dir`.
     fn seed_encoded(&mut self, dir: InodeNo, trees: &HashMap<InodeNo, ContentHash>) -> Subtree {
-        let children: Vec<InodeNo> = match self.nodes.get(&dir).map(|n| &n.kind) {
-            Some(NodeKind::Dir { children, .. }) => children.values().copied().collect(),
-            _ => Vec::new(),
-        };
-        let mut sum = Subtree { tree: trees[&dir], files: 0, bytes: 0 };
-        for child in children {
-            match self.nodes.get(&child).map(|n| &n.kind) {
-                Some(NodeKind::Dir { .. }) => {
-                    let sub = self.seed_encoded(child, trees);
-                    sum.files += sub.files;
-                    sum.bytes += sub.bytes;
+        self.post_order(dir, |state, d| {
+            let children: Vec<InodeNo> = match state.nodes.get(&d).map(|n| &n.kind) {
+                Some(NodeKind::Dir { children, .. }) => children.values().copied().collect(),
+                _ => Vec::new(),
+            };
+            let mut sum = Subtree { tree: trees[&d], files: 0, bytes: 0 };
+            for child in children {
+                match state.nodes.get(&child).map(|n| &n.kind) {
+                    Some(NodeKind::Dir { .. }) => {
+                        let sub = state.encoded[&child];
+                        sum.files += sub.files;
+                        sum.bytes += sub.bytes;
+                    }
+                    Some(NodeKind::File { data }) => {
+                        sum.files += 1;
+                        sum.bytes += data.size();
+                    }
+                    Some(_) => sum.files += 1,
+                    None => {}
                 }
-                Some(NodeKind::File { data }) => {
-                    sum.files += 1;
-                    sum.bytes += data.size();
+            }
+            state.encoded.insert(d, sum);
+            Ok(())
+        })
+        .expect("seeding cannot fail")
+    }
+
+    /// Runs `each` on every directory below `top` (and `top`) that has no
+    /// entry in `encoded`, children before parents, without recursion: a
+    /// tree 4,000 directories deep must not overflow a thread's stack.
+    /// `each` must fill the directory's entry. Returns `top`'s.
+    fn post_order(
+        &mut self,
+        top: InodeNo,
+        mut each: impl FnMut(&mut State, InodeNo) -> VfsResult<()>,
+    ) -> VfsResult<Subtree> {
+        let mut stack = vec![(top, false)];
+        while let Some((dir, children_done)) = stack.pop() {
+            if self.encoded.contains_key(&dir) {
+                continue;
+            }
+            if children_done {
+                each(self, dir)?;
+                continue;
+            }
+            stack.push((dir, true));
+            if let NodeKind::Dir { children, .. } = &self.node(dir)?.kind {
+                for ino in children.values() {
+                    let is_dir =
+                        matches!(self.nodes.get(ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+                    if is_dir && !self.encoded.contains_key(ino) {
+                        stack.push((*ino, false));
+                    }
                 }
-                Some(_) => sum.files += 1,
-                None => {}
             }
         }
-        self.encoded.insert(dir, sum);
-        sum
+        self.encoded
+            .get(&top)
+            .copied()
+            .ok_or_else(|| vfs_err!(libc::EIO, "directory {} was not encoded", top.0))
     }
 
     fn reap(&mut self, ino: InodeNo) {
@@ -1302,12 +1707,22 @@ impl State {
     fn build_tree(
         &mut self,
         dir: InodeNo,
-        contents: &mut Vec<(ContentHash, Arc<Vec<u8>>)>,
+        contents: &mut Vec<ContentWrite>,
         trees: &mut Vec<(ContentHash, Vec<u8>)>,
     ) -> VfsResult<Subtree> {
-        if let Some(done) = self.encoded.get(&dir) {
-            return Ok(*done);
+        if !matches!(self.node(dir)?.kind, NodeKind::Dir { .. }) {
+            return Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", dir.0));
         }
+        self.post_order(dir, |state, d| state.encode_dir(d, contents, trees))
+    }
+
+    /// Encodes one directory whose subdirectories are encoded already.
+    fn encode_dir(
+        &mut self,
+        dir: InodeNo,
+        contents: &mut Vec<ContentWrite>,
+        trees: &mut Vec<(ContentHash, Vec<u8>)>,
+    ) -> VfsResult<()> {
         let children: Vec<(Vec<u8>, InodeNo)> = match &self.node(dir)?.kind {
             NodeKind::Dir { children, .. } => {
                 children.iter().map(|(n, i)| (n.clone(), *i)).collect()
@@ -1319,7 +1734,9 @@ impl State {
         for (name, ino) in children {
             let kind = match &self.node(ino)?.kind {
                 NodeKind::Dir { .. } => {
-                    let sub = self.build_tree(ino, contents, trees)?;
+                    let sub = self.encoded.get(&ino).copied().ok_or_else(|| {
+                        vfs_err!(libc::EIO, "directory {} encoded before its child", dir.0)
+                    })?;
                     files += sub.files;
                     bytes += sub.bytes;
                     EntryKind::Dir { tree: sub.tree }
@@ -1350,17 +1767,37 @@ impl State {
         let done = Subtree { tree: ContentHash::of(&encoded), files, bytes };
         trees.push((done.tree, encoded));
         self.encoded.insert(dir, done);
-        Ok(done)
+        Ok(())
     }
 
     /// Forgets the hashes of contents a failed flush queued for the store,
     /// so that the next flush queues them again.
     fn rehash(&mut self, queued: &HashSet<ContentHash>) {
         for node in self.nodes.values_mut() {
-            if let NodeKind::File { data: Data::Mem { hash, .. } } = &mut node.kind
-                && hash.is_some_and(|h| queued.contains(&h))
+            match &mut node.kind {
+                NodeKind::File { data: Data::Mem { hash, .. } }
+                    if hash.is_some_and(|h| queued.contains(&h)) =>
+                {
+                    *hash = None;
+                }
+                NodeKind::File { data: Data::Large(large) }
+                    if large.hash().is_some_and(|h| queued.contains(&h)) =>
+                {
+                    large.unseal();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After a flush wrote `queued`: large files among them let go of the
+    /// chunks they had in memory.
+    fn settle(&mut self, queued: &HashSet<ContentHash>) {
+        for node in self.nodes.values_mut() {
+            if let NodeKind::File { data: Data::Large(large) } = &mut node.kind
+                && large.hash().is_some_and(|h| queued.contains(&h))
             {
-                *hash = None;
+                large.settle();
             }
         }
     }
@@ -1370,7 +1807,7 @@ impl State {
     fn file_hash(
         &mut self,
         ino: InodeNo,
-        contents: &mut Vec<(ContentHash, Arc<Vec<u8>>)>,
+        contents: &mut Vec<ContentWrite>,
     ) -> VfsResult<(ContentHash, u64)> {
         let node = self.node_mut(ino)?;
         let NodeKind::File { data } = &mut node.kind else {
@@ -1382,9 +1819,20 @@ impl State {
             Data::Mem { bytes, hash } => {
                 let h = ContentHash::of(bytes);
                 *hash = Some(h);
-                contents.push((h, bytes.clone()));
+                contents.push(ContentWrite::Whole(h, bytes.clone()));
                 Ok((h, bytes.len() as u64))
             }
+            Data::Large(large) => match large.hash() {
+                Some(hash) => Ok((hash, large.size())),
+                None => {
+                    let sealed = large.seal().map_err(|index| {
+                        vfs_err!(libc::EAGAIN, "chunk {index} of inode {} was not read", ino.0)
+                    })?;
+                    let done = (sealed.hash, sealed.size);
+                    contents.push(ContentWrite::Chunked(sealed));
+                    Ok(done)
+                }
+            },
         }
     }
 }

@@ -150,8 +150,7 @@ fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
             "the server stopped; answers so far: {answers:?}"
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        // A line that is not JSON has no id to answer with: null (0 here).
-        answers.insert(v["id"].as_u64().unwrap_or(0), v);
+        answers.insert(v["id"].as_u64().expect("every answer carries its request's id"), v);
     }
     for id in [2, 3] {
         assert_eq!(answers[&id]["result"]["isError"], true, "{:?}", answers[&id]);
@@ -159,7 +158,8 @@ fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
         assert!(text.contains("the call was not run"), "{text}");
     }
     assert!(answers[&2]["result"]["content"][0]["text"].as_str().unwrap().contains("UTF-8"));
-    assert_eq!(answers[&0]["error"]["code"], -32700, "{:?}", answers[&0]);
+    // Even a line that is not JSON is answered with its id when it has one.
+    assert_eq!(answers[&4]["error"]["code"], -32700, "{:?}", answers[&4]);
     assert_eq!(
         answers[&5]["result"]["structuredContent"]["content"],
         "pub fn one() -> u32 { 1 }\n"
@@ -179,4 +179,88 @@ fn a_server_on_a_session_that_does_not_exist_says_so_at_start() {
     let err = super::fails(tmp.path(), &["mcp", "--session", "Bad Name"]);
     assert!(err.contains("session name"), "{err}");
     wait_for_daemon_exit(tmp.path());
+}
+
+/// `cortex mcp` ends when its input does (the client closed it), and lets
+/// go of the daemon it started: nothing stays attached to the store.
+#[test]
+fn the_server_exits_when_its_input_closes() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
+    ok(tmp.path(), &["init", "."]);
+    let mut server = super::command(tmp.path(), &["mcp"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Generous: this is about ending at all, not about how fast.
+    let mut status = None;
+    for _ in 0..1200 {
+        if let Some(s) = server.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        server.kill().unwrap();
+        panic!("cortex mcp </dev/null did not exit");
+    };
+    assert!(status.success(), "{status}");
+    wait_for_daemon_exit(tmp.path());
+}
+
+/// Messages rmcp cannot read are answered with their own id, so the client
+/// is not left waiting: one over the size limit (its id at the very end),
+/// one nested past the parser's depth, and a tools/call whose arguments
+/// are not an object (-32602, invalid params).
+#[test]
+fn refusals_carry_the_request_id() {
+    use std::io::{BufRead, BufReader, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
+    ok(tmp.path(), &["init", "."]);
+    let mut server = super::command(tmp.path(), &["mcp"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = server.stdin.take().unwrap();
+    let mut output = BufReader::new(server.stdout.take().unwrap());
+    let mut send = |bytes: &[u8]| {
+        input.write_all(bytes).unwrap();
+        input.write_all(b"\n").unwrap();
+        input.flush().unwrap();
+    };
+    send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let big = "x".repeat(17 << 20);
+    send(format!(r#"{{"jsonrpc":"2.0","method":"tools/call","params":{{"name":"write_file","arguments":{{"path":"a","content":"{big}"}}}},"id":"big-one"}}"#).as_bytes());
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    send(
+        format!(r#"{{"jsonrpc":"2.0","method":"tools/list","params":{{"x":{deep}}},"id":77}}"#)
+            .as_bytes(),
+    );
+    send(br#"{"jsonrpc":"2.0","id":78,"method":"tools/call","params":{"name":"read_file","arguments":"src/lib.rs"}}"#);
+    send(br#"{"jsonrpc":"2.0","id":79,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"src/lib.rs"}}}"#);
+    let mut answers = std::collections::BTreeMap::new();
+    let mut line = String::new();
+    while answers.len() < 5 {
+        line.clear();
+        assert!(output.read_line(&mut line).unwrap() > 0, "the server stopped: {answers:?}");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        answers.insert(v["id"].to_string(), v);
+    }
+    assert!(!answers.contains_key("null"), "an answer without its id: {answers:?}");
+    let big = &answers["\"big-one\""];
+    assert_eq!(big["result"]["isError"], true, "{big}");
+    assert!(big["result"]["content"][0]["text"].as_str().unwrap().contains("over"), "{big}");
+    assert!(answers["77"]["error"]["code"].is_i64(), "{:?}", answers["77"]);
+    assert_eq!(answers["78"]["error"]["code"], -32602, "{:?}", answers["78"]);
+    assert_eq!(
+        answers["79"]["result"]["structuredContent"]["content"],
+        "pub fn one() -> u32 { 1 }\n"
+    );
+    drop(input);
+    assert!(server.wait().unwrap().success());
 }

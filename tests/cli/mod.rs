@@ -2,7 +2,9 @@
 
 mod commands;
 mod crash;
+mod damaged;
 mod graph;
+mod limits;
 mod mcp;
 mod merge_scenarios;
 mod mount;

@@ -387,3 +387,45 @@ fn semantics_through_the_kernel() {
     assert_eq!(m.sh("stat -c %h hard"), "1\n");
     assert_eq!(m.sh("stat -c '%F %a' fifo"), "fifo 640\n");
 }
+
+/// Two `cortex mount`s of one store started at the same moment, with no
+/// daemon running: both succeed, served by one daemon (the second joins the
+/// daemon the first started instead of starting a rival).
+#[test]
+fn two_mounts_started_at_once_join_one_daemon() {
+    let m = Mounted::new(&[("a.txt", "a\n")]);
+    m.umount();
+    let points: Vec<PathBuf> = (0..3).map(|i| m.tmp.path().join(format!("at-once-{i}"))).collect();
+    for round in 0..3 {
+        for p in &points {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let spawned: Vec<_> = points
+            .iter()
+            .map(|p| {
+                super::command(&m.tree, &["mount", p.to_str().unwrap()])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in spawned {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: a concurrent mount failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let status = ok(&m.tree, &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(status["mounts"].as_array().unwrap().len(), points.len(), "{status}");
+        for p in &points {
+            assert_eq!(std::fs::read_to_string(p.join("a.txt")).unwrap(), "a\n");
+        }
+        for p in &points {
+            ok(&m.tree, &["umount", p.to_str().unwrap()]);
+        }
+    }
+}

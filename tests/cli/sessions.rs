@@ -281,3 +281,66 @@ fn eight_sessions_written_at_once_lose_and_misroute_nothing() {
     want.insert("main-only.txt".into(), "main\n".into());
     assert_eq!(files_below(&m.mnt), want);
 }
+
+/// A merge finishes while a writer keeps flushing main (fsync after every
+/// write): after a few tries it takes main's turn alone, the writer's next
+/// flush waits for that one commit, and neither side loses anything. So
+/// does an import into that moving main.
+#[test]
+fn a_merge_and_an_import_finish_beside_a_continuous_writer() {
+    let m = Mounted::new(&[("lib.rs", LIB)]);
+    let s = mount_session(&m, "busy");
+    for i in 0..600 {
+        let dir = s.join(format!("gen/d{:02}", i % 20));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("f{i:03}.rs")),
+            format!("pub fn f{i}() -> u32 {{ {i} }}\n"),
+        )
+        .unwrap();
+    }
+    umount(&m, &s);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, mnt) = (stop.clone(), m.mnt.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut written = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(mnt.join("log.txt"))
+                    .unwrap();
+                writeln!(f, "line {written}").unwrap();
+                f.sync_all().unwrap();
+                written += 1;
+            }
+            written
+        })
+    };
+    // Let the writer get going, then merge under it.
+    while !m.mnt.join("log.txt").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = ok(&m.tree, &["merge", "busy"]);
+    assert!(out.contains("merged session busy into main"), "{out}");
+    let outside = m.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("imported.txt"), "in\n").unwrap();
+    let imported = ok(&m.tree, &["import", outside.to_str().unwrap()]);
+    assert!(imported.contains("imported"), "{imported}");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.join().unwrap();
+    assert!(written > 0);
+    m.umount();
+    // The merge landed before the import replaced main with `outside`; the
+    // log's lines all reached the store before that (each was fsynced).
+    let log = ok(&m.tree, &["log", "--json"]);
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let sources: Vec<&str> =
+        log.as_array().unwrap().iter().map(|s| s["source"].as_str().unwrap()).collect();
+    assert!(sources.contains(&"merge"), "{sources:?}");
+    assert_eq!(ok(&m.tree, &["cat", "imported.txt"]), "in\n");
+}

@@ -33,7 +33,10 @@ pub async fn store() -> TestStore {
         Ok("surrealkv") => {
             let dir = tempfile::tempdir().unwrap();
             let location = StoreLocation::Embedded(dir.path().join(".cortex"));
-            let store = Store::open(&location, OpenOptions { create: true }).await.unwrap();
+            let store =
+                Store::open(&location, OpenOptions { create: true, ..OpenOptions::default() })
+                    .await
+                    .unwrap();
             TestStore { store, dir: Some(dir) }
         }
         Ok("mem") | Err(_) => TestStore { store: Store::memory().await.unwrap(), dir: None },

@@ -192,6 +192,13 @@ async def hostile():
         before = await tree_picture(c)
         paths = ["../etc/passwd", "/etc/passwd", "src/../../x", "a\x00b", "~root/.ssh", "x" * 5000,
                  "link_out/passwd", "link_out/../../etc", "src/../..", "bad/" + "n" * 300]
+        # Where a write would plant code or reach a store: refused by default.
+        for tool, args in [("write_file", {"path": ".git/hooks/pre-commit", "content": "#!/bin/sh\n"}),
+                           ("write_file", {"path": ".git/config", "content": "[core]\n"}),
+                           ("write_file", {"path": ".cortex/store/x", "content": "x"}),
+                           ("move_path", {"from": "src/lib.rs", "to": ".git/hooks/post-checkout"})]:
+            message = await c.error(tool, args)
+            check("refused" in message, message)
         sql = ["'; REMOVE TABLE file; --", "\"; DELETE code_file; --", "$session", "`x`; DELETE meta;",
                "1; INFO FOR DB", "⟨x⟩ RETURN NONE"]
         huge = "y" * (5 << 20)
