@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,8 @@ class Ledger:
     def __init__(self):
         self.lock = threading.Lock()
         self.entries = []  # (view, path, sha, time)
-        self.merges = []  # (session, time the merge began)
+        self.merges = []  # (session, time the merge began): merged
+        self.attempts = []  # every merge begun, its CLI killed or not
         self.counts = {"writes": 0, "write_errors": 0, "kills": 0, "cli_kills": 0,
                        "merges": 0, "merge_failures": 0, "disk_full": 0, "remounts": 0}
 
@@ -100,7 +102,9 @@ class Chaos:
                     break
                 time.sleep(0.2)
             else:
-                raise RuntimeError(f"cannot mount {view}: {out.stderr.strip()}")
+                log = os.path.join(self.tree, ".cortex", "mountd.log")
+                tail = open(log, errors="replace").read()[-3000:] if os.path.exists(log) else ""
+                raise RuntimeError(f"cannot mount {view}: {out.stderr.strip()}\n{tail}")
         self.mounted.set()
 
     def unmount_all(self, discard=False):
@@ -158,6 +162,8 @@ class Chaos:
     def merge(self, kill_cli):
         s = self.rng.choice(SESSIONS)
         began = time.monotonic()
+        with self.ledger.lock:
+            self.ledger.attempts.append((s, began))
         proc = subprocess.Popen([CORTEX, "merge", s, "--keep", "--strategy", "theirs"],
                                 cwd=self.tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -239,8 +245,9 @@ class Chaos:
                     if not os.path.exists(p):
                         lost.append(("main (merged from " + s + ")", rel))
         # No view holds another session's files, unless they came by a
-        # merge: into main, and into a session rebased (--keep) after it.
-        merges = self.ledger.merges
+        # merge (a killed CLI's merge may have landed): into main, and into
+        # a session rebased (--keep) after it.
+        merges = self.ledger.attempts
         for view, point in self.points.items():
             for other in SESSIONS:
                 if other == view or not os.path.exists(os.path.join(point, other)):
@@ -274,14 +281,19 @@ class Chaos:
 def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 180
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 14
-    with tempfile.TemporaryDirectory(prefix="cortex-chaos-") as root:
-        c = Chaos(root, seconds, seed)
-        try:
-            c.setup()
-            c.soak()
-            ok = c.verify()
-        finally:
-            c.cleanup()
+    root = tempfile.mkdtemp(prefix="cortex-chaos-")
+    c = Chaos(root, seconds, seed)
+    ok = False
+    try:
+        c.setup()
+        c.soak()
+        ok = c.verify()
+    finally:
+        c.cleanup()
+        if ok:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept for a look: {root} (its store: disk.img, mount it with -o loop)")
     sys.exit(0 if ok else 1)
 
 

@@ -192,6 +192,57 @@ fn unit_changes(path: &str, language: Language, before: &str, after: &str) -> Ve
         .collect()
 }
 
+/// Moves a kept session's head onto the merged main: `committed`, with
+/// whatever the session wrote since the merge read it at `merged_from`
+/// (its mount may be flushing as the merge lands) applied over it. Tried
+/// again if the session moves meanwhile.
+async fn rebase_kept(
+    store: &Store,
+    session: &Store,
+    merged_from: ContentHash,
+    committed: &crate::store::Snapshot,
+) -> Result<()> {
+    loop {
+        let head = session.head().await?;
+        let root = if head.root == merged_from {
+            committed.root
+        } else {
+            let mut edits = BTreeMap::new();
+            for change in snapshot::diff(store, merged_from, head.root).await? {
+                let entry = match change.op {
+                    ChangeOp::Delete => None,
+                    _ => match snapshot::resolve(store, head.root, &change.path).await? {
+                        Resolved::Entry(e) => Some(e),
+                        Resolved::Root(_) => continue,
+                    },
+                };
+                edits.insert(change.path, entry);
+            }
+            snapshot::apply(store, committed.root, &edits).await?
+        };
+        if root == head.root {
+            return Ok(());
+        }
+        let changes = snapshot::diff(store, head.root, root).await?;
+        let rebased = session
+            .commit(NewSnapshot {
+                parent: head.id,
+                root,
+                source: "rebase".into(),
+                message: format!("rebased on main {}", committed.id),
+                files: committed.files,
+                bytes: committed.bytes,
+                changes,
+            })
+            .await;
+        match rebased {
+            Ok(_) => return Ok(()),
+            Err(Error::HeadMoved { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The session's conflicts from its last merge attempt.
 pub async fn conflicts(store: &Store, name: &str) -> Result<Vec<ConflictRecord>> {
     store.session(name).await?.conflicts().await
@@ -275,22 +326,11 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
         };
         report.snapshot = Some(committed.id.0);
         if options.keep {
+            rebase_kept(store, &session, theirs, &committed).await?;
+            // The base moves only once the session's head is on the merged
+            // main: a base ahead of its head would read, at the next merge,
+            // as the session deleting all main gained meanwhile.
             store.rebase_session(name, committed.id, committed.root).await?;
-            let head = session.head().await?;
-            if head.root != committed.root {
-                let changes = snapshot::diff(store, head.root, committed.root).await?;
-                session
-                    .commit(NewSnapshot {
-                        parent: head.id,
-                        root: committed.root,
-                        source: "rebase".into(),
-                        message: format!("rebased on main {}", committed.id),
-                        files: committed.files,
-                        bytes: committed.bytes,
-                        changes,
-                    })
-                    .await?;
-            }
         } else {
             store.remove_session(name).await?;
             report.closed = true;

@@ -84,29 +84,29 @@ pub fn before_open(kv: &Path, tail: Tail) -> Result<()> {
 /// half-done.
 const OPEN_ROOM: u64 = 1 << 20;
 
-/// The room opening (and closing) the store takes: the engine writes the
-/// commits its log holds into tables (at the latest when it closes), so as
-/// much as the live log, and a little more.
+/// The room opening the store takes: the engine writes into tables the
+/// commits of every live log segment but the newest (which it keeps in
+/// memory), and a little more.
 pub(super) fn room_needed(kv: &Path) -> u64 {
     let log_number = manifest(kv).map_or(0, |(n, _)| n);
-    live_log_bytes(&kv.join("wal"), log_number) + OPEN_ROOM
+    older_log_bytes(&kv.join("wal"), log_number) + OPEN_ROOM
 }
 
-fn live_log_bytes(dir: &Path, log_number: u64) -> u64 {
-    segments(dir, "wal")
+fn older_log_bytes(dir: &Path, log_number: u64) -> u64 {
+    let live: Vec<(u64, PathBuf)> = segments(dir, "wal")
         .unwrap_or_default()
-        .iter()
+        .into_iter()
         .filter(|(id, _)| *id >= log_number)
-        .filter_map(|(_, path)| std::fs::metadata(path).ok())
-        .map(|m| m.len())
-        .sum()
+        .collect();
+    let older = live.len().saturating_sub(1);
+    live[..older].iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
 }
 
 /// Refuses to open a store whose disk has less room than an open takes,
 /// saying how much.
 fn room_to_open(kv: &Path, log_number: u64) -> Result<()> {
     let Some(space) = super::disk_space(kv) else { return Ok(()) };
-    let need = live_log_bytes(&kv.join("wal"), log_number) + OPEN_ROOM;
+    let need = older_log_bytes(&kv.join("wal"), log_number) + OPEN_ROOM;
     if space.available >= need {
         return Ok(());
     }
@@ -117,8 +117,8 @@ fn room_to_open(kv: &Path, log_number: u64) -> Result<()> {
 pub(super) fn no_room(kv: &Path, need: u64, available: u64) -> Error {
     let mib = |b: u64| b.div_ceil(1 << 20);
     Error::NoRoom(format!(
-        "the disk of the store at {} is too full to open it: the engine writes the commits its \
-         log holds into tables, so {} MiB must be free and {} MiB are; free space and try again \
+        "the disk of the store at {} is too full to open it: opening writes the commits of its \
+         log into tables, so {} MiB must be free and {} MiB are; free space and try again \
          (nothing in the store was changed or lost)",
         kv.display(),
         mib(need),
