@@ -337,7 +337,7 @@ fn a_merge_and_an_import_finish_beside_a_continuous_writer() {
     m.umount();
     // The merge landed before the import replaced main with `outside`; the
     // log's lines all reached the store before that (each was fsynced).
-    let log = ok(&m.tree, &["log", "--json"]);
+    let log = ok(&m.tree, &["log", "--json", "--limit", "1000000"]);
     let log: serde_json::Value = serde_json::from_str(&log).unwrap();
     let sources: Vec<&str> =
         log.as_array().unwrap().iter().map(|s| s["source"].as_str().unwrap()).collect();
