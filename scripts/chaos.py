@@ -78,7 +78,7 @@ class Chaos:
         os.makedirs(disk)
         self.image = os.path.join(self.root, "disk.img")
         with open(self.image, "wb") as f:
-            f.truncate(768 << 20)
+            f.truncate(4 << 30)  # sparse: costs what the store uses
         subprocess.run(["mkfs.ext4", "-q", "-F", self.image], check=True)
         subprocess.run(["mount", "-o", "loop", self.image, disk], check=True)
         self.disk = disk

@@ -390,16 +390,16 @@ fn intact_in_blocks(data: &[u8], from: usize) -> bool {
 
 fn vlogs(dir: &Path) -> Result<()> {
     let files = segments(dir, "vlog")?;
-    for (i, (id, path)) in files.iter().enumerate() {
-        let newest = i + 1 == files.len();
+    for (id, path) in &files {
         let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
         let len = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
         let mut magic = [0u8; 4];
         let header_ok = len >= VLOG_HEADER
             && std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0).is_ok()
             && &magic == VLOG_MAGIC;
-        // The newest may be empty: made, then the process died.
-        if !(header_ok || newest && len == 0) {
+        // An empty one was made and never written (a process died, or the
+        // disk was full): no table can point into it.
+        if !(header_ok || len == 0) {
             return Err(damaged(
                 dir.parent().unwrap_or(dir),
                 format!("its value log {id} has no valid header"),
