@@ -26,3 +26,17 @@ pub mod tree;
 pub mod vfs;
 
 pub use error::{Error, Result};
+
+/// Logs to stderr through `tracing`: `CORTEX_LOG` sets the filter, else
+/// `default_filter`. Colour codes only on a terminal (the daemon's stderr
+/// is `.cortex/mountd.log`). Both binaries call it first thing.
+pub fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}

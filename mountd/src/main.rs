@@ -24,15 +24,7 @@ fn main() -> ExitCode {
         std::env::set_var("RUST_MIN_STACK", STACK.to_string());
         cortex::embed::single_threaded_kernels();
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,surrealkv::lsm=error"));
-    // The log is a file (`.cortex/mountd.log`): no colour codes in it.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    cortex::init_logging("info,surrealkv::lsm=error");
     cortex::store::health::enable();
 
     let mut args = std::env::args_os().skip(1);

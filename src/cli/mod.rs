@@ -200,12 +200,5 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 /// handle is dropped as the process exits, even after `Store::close` has shut
 /// it down and released its lock; that one is not worth a user's attention.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,surrealkv::lsm=error"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+    cortex::init_logging("warn,surrealkv::lsm=error");
 }

@@ -115,28 +115,43 @@ fn wait_for_daemon_exit(tree: &Path) {
     panic!("the daemon an MCP server started is still running after it left");
 }
 
-/// Bytes no MCP client library will send: invalid UTF-8 and a lone
-/// surrogate inside a tool call's arguments, and a line that is not JSON.
-/// Each is answered (a tool error for a call) and the server goes on.
-#[test]
-fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
-    use std::io::{BufRead, BufReader, Write};
-    let tmp = tempfile::tempdir().unwrap();
-    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
-    ok(tmp.path(), &["init", "."]);
-    let mut server = super::command(tmp.path(), &["mcp"])
+/// A `cortex mcp` in a small initialised tree, driven by hand over its
+/// pipes, the MCP handshake (initialize, initialized) already sent.
+fn raw_server(
+    tree: &Path,
+) -> (std::process::Child, std::process::ChildStdin, std::io::BufReader<std::process::ChildStdout>)
+{
+    crate::common::write(tree, "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
+    ok(tree, &["init", "."]);
+    let mut server = super::command(tree, &["mcp"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut input = server.stdin.take().unwrap();
-    let mut output = BufReader::new(server.stdout.take().unwrap());
-    let mut send = |bytes: &[u8]| {
-        input.write_all(bytes).unwrap();
-        input.write_all(b"\n").unwrap();
-    };
-    send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
-    send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let output = std::io::BufReader::new(server.stdout.take().unwrap());
+    send_line(&mut input, br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    send_line(&mut input, br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    (server, input, output)
+}
+
+/// One message (a line) to a server.
+fn send_line(input: &mut std::process::ChildStdin, bytes: &[u8]) {
+    use std::io::Write;
+    input.write_all(bytes).unwrap();
+    input.write_all(b"\n").unwrap();
+    input.flush().unwrap();
+}
+
+/// Bytes no MCP client library will send: invalid UTF-8 and a lone
+/// surrogate inside a tool call's arguments, and a line that is not JSON.
+/// Each is answered (a tool error for a call) and the server goes on.
+#[test]
+fn invalid_utf8_and_broken_json_are_answered_and_the_server_goes_on() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut server, mut input, mut output) = raw_server(tmp.path());
+    let mut send = |bytes: &[u8]| send_line(&mut input, bytes);
     send(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"read_file\",\"arguments\":{\"path\":\"src/\xff\xfe.rs\"}}}");
     send(br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a\ud800.rs","content":"x"}}}"#);
     send(br#"{"jsonrpc":"2.0","id":4,"method":"tools/list""#);
@@ -216,24 +231,10 @@ fn the_server_exits_when_its_input_closes() {
 /// are not an object (-32602, invalid params).
 #[test]
 fn refusals_carry_the_request_id() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
-    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
-    ok(tmp.path(), &["init", "."]);
-    let mut server = super::command(tmp.path(), &["mcp"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = server.stdin.take().unwrap();
-    let mut output = BufReader::new(server.stdout.take().unwrap());
-    let mut send = |bytes: &[u8]| {
-        input.write_all(bytes).unwrap();
-        input.write_all(b"\n").unwrap();
-        input.flush().unwrap();
-    };
-    send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
-    send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let (mut server, mut input, mut output) = raw_server(tmp.path());
+    let mut send = |bytes: &[u8]| send_line(&mut input, bytes);
     let big = "x".repeat(17 << 20);
     send(format!(r#"{{"jsonrpc":"2.0","method":"tools/call","params":{{"name":"write_file","arguments":{{"path":"a","content":"{big}"}}}},"id":"big-one"}}"#).as_bytes());
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
