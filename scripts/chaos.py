@@ -49,7 +49,8 @@ class Ledger:
         self.merges = []  # (session, time the merge began): merged
         self.attempts = []  # every merge begun, its CLI killed or not
         self.counts = {"writes": 0, "write_errors": 0, "kills": 0, "cli_kills": 0,
-                       "merges": 0, "merge_failures": 0, "disk_full": 0, "remounts": 0}
+                       "merges": 0, "merge_failures": 0, "disk_full": 0, "remounts": 0,
+                       "recoveries": 0, "recovery_failures": 0}
 
     def add(self, view, path, sha):
         with self.lock:
@@ -193,6 +194,17 @@ class Chaos:
         self.ledger.count("disk_full")
         time.sleep(2)  # writers meet the full disk
         os.remove(ballast)
+        # The daemon reopens its store once there is room, mounts staying;
+        # if it has not within half a minute, that is counted, and the
+        # mounts are started again.
+        for _ in range(300):
+            status = run(["status"], self.tree, check=False)
+            if status.returncode == 0 and "DISK FULL" not in status.stdout \
+                    and "WRITE FAILED" not in status.stdout:
+                self.ledger.count("recoveries")
+                return
+            time.sleep(0.1)
+        self.ledger.count("recovery_failures")
         self.unmount_all(discard=True)
         self.mount_all()
         self.ledger.count("remounts")
@@ -264,7 +276,8 @@ class Chaos:
         print(f"operations: {c['writes']} fsynced writes, {c['write_errors']} refused, "
               f"{c['merges']} merges ({c['merge_failures']} not clean), "
               f"{c['kills']} daemon kills, {c['cli_kills']} merging-CLI kills, "
-              f"{c['disk_full']} disk-full phases, {c['remounts']} remounts")
+              f"{c['disk_full']} disk-full phases ({c['recoveries']} recovered in place, "
+              f"{c['recovery_failures']} not), {c['remounts']} remounts")
         print(f"checked: {checked} fsynced files, {in_main} merged copies in main")
         print(f"lost: {len(lost)}")
         print(f"misrouted: {len(misrouted)}")

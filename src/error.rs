@@ -81,8 +81,8 @@ pub enum Error {
 fn failed_message(f: &crate::store::health::Failure) -> String {
     let what = if f.no_space { "the store's disk is full" } else { "the store failed to write" };
     format!(
-        "{what} ({}); writes are refused until it is opened again: free space, then unmount and \
-         mount again (or rerun the command)",
+        "{what} ({}); writes are refused until the store is opened again: free space (a mount \
+         daemon reopens it by itself once there is room; a command, when rerun)",
         f.reason
     )
 }

@@ -84,7 +84,12 @@ struct Daemon {
     searched: Mutex<BTreeSet<String>>,
     /// Connections that keep the daemon running (`cortex mcp` servers).
     attached: std::sync::atomic::AtomicUsize,
+    /// When the failed store was last tried to be reopened (`recover`).
+    last_recovery: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often a failed store is tried to be reopened.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Runs the daemon for the store directory `dir` until its last mount goes
 /// or it is told to stop.
@@ -106,6 +111,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         embed_wake: Notify::new(),
         searched: Mutex::new(BTreeSet::new()),
         attached: Default::default(),
+        last_recovery: Default::default(),
     });
     if let Some(spec) = first {
         daemon.mount(spec).await?;
@@ -189,9 +195,10 @@ async fn tick(daemon: Arc<Daemon>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     loop {
         interval.tick().await;
-        // A store that failed to write takes nothing more (`store::health`);
-        // the failure was logged once, and mounts keep serving reads.
-        let failed = cortex::store::health::failure().is_some();
+        // A store that failed to write takes nothing more (`store::health`)
+        // until it is reopened, once its disk has room; mounts serve reads
+        // meanwhile and keep their writes for the flush after.
+        let failed = cortex::store::health::failure().is_some() && !daemon.recover().await;
         let view = daemon.main.lock().unwrap().clone();
         if let Some(vfs) = view
             && vfs.is_dirty()
@@ -645,6 +652,26 @@ impl Daemon {
     }
 
     /// Writes every view's pending changes: main's and the sessions'.
+    /// Reopens the store after a storage failure, once its disk has room
+    /// (tried every few seconds): true when writes are taken again.
+    async fn recover(&self) -> bool {
+        let mut last = self.last_recovery.lock().await;
+        if last.is_some_and(|at| at.elapsed() < RECOVERY_INTERVAL) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        match self.store.reopen().await {
+            Ok(()) => {
+                tracing::info!("the store was reopened after its failure; unsaved writes follow");
+                true
+            }
+            Err(e) => {
+                tracing::debug!("the failed store is not reopened yet: {e}");
+                false
+            }
+        }
+    }
+
     async fn flush(&self) -> Result<()> {
         let view = self.main.lock().unwrap().clone();
         if let Some(vfs) = view {

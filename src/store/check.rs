@@ -92,6 +92,20 @@ pub(super) fn room_needed(kv: &Path) -> u64 {
     older_log_bytes(&kv.join("wal"), log_number) + OPEN_ROOM
 }
 
+/// The room reopening a failed store takes (`Store::reopen`): closing the
+/// engine writes the commits it holds in memory (those of the newest log
+/// segment) into a table, and opening it again those of the older ones.
+pub(super) fn room_to_recover(kv: &Path) -> u64 {
+    let log_number = manifest(kv).map_or(0, |(n, _)| n);
+    let newest = segments(&kv.join("wal"), "wal")
+        .unwrap_or_default()
+        .into_iter()
+        .rfind(|(id, _)| *id >= log_number)
+        .and_then(|(_, p)| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    room_needed(kv) + newest
+}
+
 fn older_log_bytes(dir: &Path, log_number: u64) -> u64 {
     let live: Vec<(u64, PathBuf)> = segments(dir, "wal")
         .unwrap_or_default()

@@ -183,7 +183,8 @@ impl Store {
             "tree" => "INSERT IGNORE INTO tree $rows RETURN NONE",
             other => unreachable!("no objects table {other}"),
         };
-        self.objects
+        self.objects()
+            .await?
             .query(sql)
             .bind(("rows", rows))
             .await
@@ -234,7 +235,8 @@ impl Store {
         for batch in hashes.chunks(BATCH_ROWS) {
             let ids: Vec<RecordId> = batch.iter().map(|h| record(table, h)).collect();
             let mut res = self
-                .objects
+                .objects()
+                .await?
                 .query("SELECT id, data FROM $ids")
                 .bind(("ids", ids))
                 .await
@@ -266,7 +268,8 @@ impl Store {
             batch_start += batch.len();
             let ids: Vec<RecordId> = batch.iter().map(|h| record("blob", h)).collect();
             let mut res = self
-                .objects
+                .objects()
+                .await?
                 .query("SELECT id, size, data, chunks FROM $ids")
                 .bind(("ids", ids))
                 .await
@@ -309,7 +312,8 @@ impl Store {
     /// The chunks of a large content, in order; `None` for one stored whole.
     pub async fn blob_chunks(&self, hash: ContentHash) -> Result<Option<Vec<ContentHash>>> {
         let mut res = self
-            .objects
+            .objects()
+            .await?
             .query("SELECT VALUE chunks FROM $id")
             .bind(("id", record("blob", &hash)))
             .await
@@ -343,7 +347,8 @@ impl Store {
     /// How many rows a table of objects holds (for tests and status).
     pub async fn count_objects(&self, table: &str) -> Result<u64> {
         let mut res = self
-            .objects
+            .objects()
+            .await?
             .query("SELECT VALUE count() FROM type::table($table) GROUP ALL")
             .bind(("table", table.to_owned()))
             .await

@@ -297,7 +297,8 @@ impl Store {
     pub async fn clear_graph(&self) -> Result<()> {
         health::check_writable()?;
         self.set_graph_root(None).await?;
-        self.db
+        self.db()
+            .await?
             .query("DELETE code_file; DELETE code_parse; DELETE code_edges; DELETE code_names;")
             .await
             .and_then(|r| r.check())
@@ -339,7 +340,8 @@ impl Store {
     /// The paths of every code file in the graph.
     pub async fn code_paths(&self) -> Result<Vec<String>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT VALUE id FROM code_file")
             .await
             .map_err(|e| Error::db("list code files", e))?;
@@ -352,7 +354,8 @@ impl Store {
         let files: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
         let parses: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM $files; SELECT * FROM $parses;")
             .bind(("files", files))
             .bind(("parses", parses))
@@ -384,7 +387,8 @@ impl Store {
     pub async fn code_edges(&self, paths: &[String]) -> Result<Vec<(String, Vec<Edge>)>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_edges", p)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM $ids")
             .bind(("ids", ids))
             .await
@@ -397,7 +401,8 @@ impl Store {
     async fn units_of_files(&self, paths: &[String]) -> Result<Vec<(String, Vec<Unit>)>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT id, units FROM $ids")
             .bind(("ids", ids))
             .await
@@ -430,7 +435,8 @@ impl Store {
     async fn bucket_rows(&self, buckets: &BTreeSet<u32>) -> Result<Vec<BucketRow>> {
         let ids: Vec<RecordId> = buckets.iter().map(|&b| bucket_record(b)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM $ids")
             .bind(("ids", ids))
             .await
@@ -491,8 +497,9 @@ impl Store {
                 gone.push(file_record("code_parse", &f.path));
             }
         }
-        let db = self.db.clone();
+        let (conn, ns) = (self.conn.clone(), self.ns.clone());
         FileWrites(tokio::spawn(async move {
+            let db = conn.client(&ns).await?;
             delete_ids(&db, gone).await?;
             insert_rows(&db, "INSERT INTO code_file $rows RETURN NONE", rows).await?;
             insert_rows(&db, "INSERT INTO code_parse $rows RETURN NONE", parses).await
@@ -518,7 +525,7 @@ impl Store {
         // making; otherwise after their old records are gone.
         let mut edges = Some(edges);
         let edge_writes = if change.fresh {
-            let (db, rows) = (self.db.clone(), edges.take().unwrap_or_default());
+            let (db, rows) = (self.db().await?.clone(), edges.take().unwrap_or_default());
             Some(FileWrites(tokio::spawn(async move {
                 insert_rows(&db, "INSERT INTO code_edges $rows RETURN NONE", rows).await
             })))
@@ -561,7 +568,7 @@ impl Store {
                 gone.push(file_record("code_edges", path));
             }
             gone.extend(buckets.keys().map(|&b| bucket_record(b)));
-            delete_ids(&self.db, gone).await?;
+            delete_ids(&*self.db().await?, gone).await?;
             buckets
         };
         tracing::debug!(buckets = buckets.len(), "name index updated in memory");
@@ -574,9 +581,11 @@ impl Store {
         });
         tracing::debug!("graph rows built");
         if let Some(rows) = edges {
-            insert_rows(&self.db, "INSERT INTO code_edges $rows RETURN NONE", rows).await?;
+            insert_rows(&*self.db().await?, "INSERT INTO code_edges $rows RETURN NONE", rows)
+                .await?;
         }
-        insert_rows(&self.db, "INSERT INTO code_names $rows RETURN NONE", buckets).await?;
+        insert_rows(&*self.db().await?, "INSERT INTO code_names $rows RETURN NONE", buckets)
+            .await?;
         if let Some(writes) = edge_writes {
             writes.wait().await?;
         }
@@ -930,7 +939,8 @@ impl Store {
         let paths = self.code_paths_under(path).await?;
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query(
                 "SELECT record::id(id) AS path, language, skipped, diagnostics FROM $ids \
                  ORDER BY path",
@@ -960,7 +970,8 @@ impl Store {
         let sql = "SELECT count() AS count FROM code_file GROUP ALL; \
                    SELECT math::sum(units) AS count FROM code_file GROUP ALL; \
                    SELECT math::sum(count) AS count FROM code_edges GROUP ALL;";
-        let mut res = self.db.query(sql).await.map_err(|e| Error::db("count the graph", e))?;
+        let mut res =
+            self.db().await?.query(sql).await.map_err(|e| Error::db("count the graph", e))?;
         let mut counts = [0u64; 3];
         for (i, slot) in counts.iter_mut().enumerate() {
             let row: Option<CountRow> = res.take(i).map_err(|e| Error::db("count the graph", e))?;

@@ -9,7 +9,9 @@
 //! the engine) is recorded here, and every write after it is refused with
 //! [`Error::StoreFailed`] before it reaches the engine: writers get ENOSPC
 //! or EIO, readers go on, `cortex status` says so, and a fresh open of the
-//! store (the next daemon) recovers it, the tear cut off at the tail.
+//! store recovers it, the tear cut off at the tail: the daemon reopens its
+//! store in place once the disk has room (`Store::reopen`), the next
+//! command or daemon otherwise.
 //!
 //! One record per process. The binaries (`cortex`, `cortex-mountd`), each
 //! of which opens at most one embedded store (its lock), enable it; it is
@@ -62,6 +64,13 @@ pub fn failure() -> Option<Failure> {
     failed().clone()
 }
 
+/// The store was reopened cleanly (`Store::reopen`): writes go on.
+pub(crate) fn clear() {
+    if failed().take().is_some() {
+        tracing::info!("the store was reopened: writes are taken again");
+    }
+}
+
 /// Refuses a write once the store has failed.
 pub(crate) fn check_writable() -> Result<()> {
     match failure() {
@@ -80,9 +89,9 @@ pub(crate) fn observe(message: &str) -> Option<Failure> {
     let mut slot = failed();
     if slot.is_none() {
         tracing::error!(
-            "the store failed to write ({message}); no more writes go to it from this process: \
-             unmount and mount again once the disk is healthy (writes already in a mount stay \
-             readable there until then)"
+            "the store failed to write ({message}); no more writes go to it until it is opened \
+             again: a daemon does so by itself once the disk has room (writes already in a mount \
+             stay there, readable, and are saved then)"
         );
         *slot = Some(failure);
     }

@@ -184,7 +184,8 @@ impl Store {
     ) -> Result<()> {
         health::check_writable()?;
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT VALUE snapshot FROM ONLY ref:main")
             .await
             .map_err(|e| Error::db("read main's head", e))?;
@@ -203,7 +204,8 @@ impl Store {
             modified: 0,
             deleted: 0,
         };
-        self.db
+        self.db()
+            .await?
             .query(
                 "BEGIN TRANSACTION;
                  CREATE snapshot:0 CONTENT $row RETURN NONE;
@@ -220,7 +222,7 @@ impl Store {
     /// Main's current snapshot.
     pub async fn head(&self) -> Result<Snapshot> {
         let mut res = self
-            .db
+            .db().await?
             .query("SELECT * FROM ONLY type::record('snapshot', (SELECT VALUE snapshot FROM ONLY ref:main))")
             .await
             .map_err(|e| Error::db("read main's head", e))?;
@@ -231,7 +233,8 @@ impl Store {
     /// A snapshot by number.
     pub async fn snapshot(&self, id: SnapshotId) -> Result<Snapshot> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM ONLY type::record('snapshot', $id)")
             .bind(("id", id.0 as i64))
             .await
@@ -244,7 +247,8 @@ impl Store {
     /// Main's snapshots, newest first, at most `limit`.
     pub async fn log(&self, limit: usize) -> Result<Vec<Snapshot>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM snapshot ORDER BY id DESC LIMIT $limit")
             .bind(("limit", limit.min(i64::MAX as usize) as i64))
             .await
@@ -293,7 +297,8 @@ impl Store {
                 .collect();
             let journal_len = journal.len() as i64;
             let res = self
-                .db
+                .db()
+                .await?
                 .query(
                     "BEGIN TRANSACTION;
                      LET $head = (SELECT * FROM ONLY ref:main);
@@ -336,7 +341,8 @@ impl Store {
 
     async fn journal_seq(&self) -> Result<u64> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT VALUE seq FROM ONLY ref:main")
             .await
             .map_err(|e| Error::db("read the journal position", e))?;
@@ -349,7 +355,8 @@ impl Store {
     /// first, at most `limit`.
     pub async fn journal(&self, after: u64, limit: usize) -> Result<Vec<JournalEntry>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM journal:[$who, $from]..=[$who, $to] LIMIT $limit")
             .bind(("who", self.view.name().to_owned()))
             .bind(("from", after as i64 + 1))

@@ -11,6 +11,7 @@
 //! crash at any point leaves main at the old snapshot or the new one.
 
 pub mod check;
+mod connection;
 mod content;
 pub mod graph;
 mod graph_codec;
@@ -63,11 +64,11 @@ fn namespace_of(view: &View) -> String {
 /// code graph and its facts live in the view's own namespace (`db`): `main`,
 /// or `session_<name>` for a session.
 pub struct Store {
-    db: Surreal<Any>,
-    objects: Surreal<Any>,
+    /// The engine's clients, shared by every handle (see `connection.rs`).
+    conn: Arc<connection::Connection>,
+    /// This view's namespace.
+    ns: String,
     view: View,
-    location: StoreLocation,
-    _lock: Option<Arc<StoreLock>>,
     /// Shared by every handle on the connection (see `graph.rs`).
     code_paths: Arc<graph::CodePathsCache>,
     /// Shared by every handle on the connection (see `content.rs`).
@@ -112,7 +113,7 @@ impl View {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("location", &self.location.to_string()).finish()
+        f.debug_struct("Store").field("location", &self.location().to_string()).finish()
     }
 }
 
@@ -141,11 +142,9 @@ impl Store {
             .await
             .map_err(|e| Error::db("select the main namespace", e))?;
         let store = Store {
-            objects: db.clone(),
-            db,
+            conn: Arc::new(connection::Connection::new(location.clone(), db, lock)),
+            ns: MAIN_NS.to_owned(),
             view: View::Main,
-            location: location.clone(),
-            _lock: lock.map(Arc::new),
             code_paths: Arc::default(),
             trees: Arc::default(),
             main_turn: Arc::default(),
@@ -162,11 +161,11 @@ impl Store {
 
     /// Migrates (or refuses) the store and makes sure main has a head.
     async fn prepare(&self, options: OpenOptions) -> Result<()> {
-        let location = &self.location;
+        let location = self.location();
         // Memory and remote stores are set up on first use; an embedded store
         // directory is only set up by `cortex init`.
         let allow_fresh = options.create || !matches!(location, StoreLocation::Embedded(_));
-        let before = migrate::apply(&self.db, allow_fresh).await?;
+        let before = migrate::apply(&*self.db().await?, allow_fresh).await?;
         if before == 0 && !allow_fresh {
             return Err(Error::NoStore(format!(
                 "{location} is not an initialised cortex store; run `cortex init`"
@@ -182,13 +181,46 @@ impl Store {
     }
 
     pub fn location(&self) -> &StoreLocation {
-        &self.location
+        self.conn.location()
+    }
+
+    /// This view's client of the engine.
+    async fn db(&self) -> Result<Arc<Surreal<Any>>> {
+        self.conn.client(&self.ns).await
+    }
+
+    /// The client of main's namespace, where the objects every view shares
+    /// live.
+    async fn objects(&self) -> Result<Arc<Surreal<Any>>> {
+        self.conn.client(MAIN_NS).await
+    }
+
+    /// Opens the engine again after a storage failure stopped writes
+    /// (`health`), once its disk has room: the daemon's way back from a
+    /// full disk without unmounting. Every handle on the connection goes on
+    /// with the new engine. Refused for a store that did not fail, or is
+    /// not embedded, or whose disk still lacks the room.
+    pub async fn reopen(&self) -> Result<()> {
+        let Some(failure) = health::failure() else {
+            return Err(Error::InvalidInput("the store has not failed; nothing to reopen".into()));
+        };
+        let StoreLocation::Embedded(dir) = self.location() else {
+            return Err(Error::StoreFailed(failure));
+        };
+        let kv = dir.join("store");
+        let need = check::room_to_recover(&kv);
+        if let Some(space) = disk_space(&kv)
+            && space.available < need
+        {
+            return Err(check::no_room(&kv, need, space.available));
+        }
+        self.conn.reopen().await
     }
 
     /// The size and free space of the filesystem an embedded store lives
     /// on; `None` for a store elsewhere (or if the system will not say).
     pub fn disk_space(&self) -> Option<DiskSpace> {
-        let StoreLocation::Embedded(dir) = &self.location else { return None };
+        let StoreLocation::Embedded(dir) = self.location() else { return None };
         disk_space(dir)
     }
 
@@ -219,18 +251,12 @@ impl Store {
     /// Another handle on the same store, seen through `view` (the session's
     /// namespace must exist: see `sessions.rs`). Shares the connection.
     pub(crate) async fn with_view(&self, view: View) -> Result<Store> {
-        let db = self.objects.clone();
         let ns = namespace_of(&view);
-        db.use_ns(ns.clone())
-            .use_db(DATABASE)
-            .await
-            .map_err(|e| Error::db(format!("select namespace {ns}"), e))?;
+        self.conn.client(&ns).await?;
         Ok(Store {
-            db,
-            objects: self.objects.clone(),
+            conn: self.conn.clone(),
+            ns,
             view,
-            location: self.location.clone(),
-            _lock: self._lock.clone(),
             code_paths: self.code_paths.clone(),
             trees: self.trees.clone(),
             main_turn: self.main_turn.clone(),
@@ -239,13 +265,14 @@ impl Store {
 
     /// The schema version recorded in the store.
     pub async fn schema_version(&self) -> Result<u64> {
-        migrate::current_version(&self.db).await
+        migrate::current_version(&*self.db().await?).await
     }
 
     /// Reads a string fact from `meta` (such as the tree's home directory).
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT VALUE value FROM ONLY type::record('meta', $key)")
             .bind(("key", key.to_owned()))
             .await
@@ -257,7 +284,8 @@ impl Store {
     /// Records a string fact in `meta`.
     pub async fn meta_set(&self, key: &str, value: &str) -> Result<()> {
         health::check_writable()?;
-        self.db
+        self.db()
+            .await?
             .query("UPSERT type::record('meta', $key) SET value = $value")
             .bind(("key", key.to_owned()))
             .bind(("value", value.to_owned()))
@@ -326,6 +354,14 @@ async fn open_embedded(
     if !options.engine_repair {
         check::before_open(&kv, check::Tail::Cut)?;
     }
+    let db = connect_embedded(&kv).await?;
+    health::arm();
+    Ok((db, Some(lock)))
+}
+
+/// Starts the engine on the store directory `kv`, checked by the caller
+/// (`check::before_open`).
+async fn connect_embedded(kv: &std::path::Path) -> Result<Surreal<Any>> {
     let kv_str = kv.to_str().ok_or_else(|| {
         Error::InvalidInput(format!("store path {} is not valid UTF-8", kv.display()))
     })?;
@@ -336,18 +372,14 @@ async fn open_embedded(
         )));
     }
     // sync=every: a commit returns once it is on disk (commits are grouped).
-    let db = surrealdb::engine::any::connect(format!("surrealkv://{kv_str}?sync=every"))
-        .await
-        .map_err(|e| {
-            let message = one_line(&e);
-            if message.contains("(os error 28)") {
-                let available = disk_space(&kv).map_or(0, |d| d.available);
-                return check::no_room(&kv, check::room_needed(&kv), available);
-            }
-            Error::Corrupt(format!("cannot open the store at {}: {message}", kv.display()))
-        })?;
-    health::arm();
-    Ok((db, Some(lock)))
+    surrealdb::engine::any::connect(format!("surrealkv://{kv_str}?sync=every")).await.map_err(|e| {
+        let message = one_line(&e);
+        if message.contains("(os error 28)") {
+            let available = disk_space(kv).map_or(0, |d| d.available);
+            return check::no_room(kv, check::room_needed(kv), available);
+        }
+        Error::Corrupt(format!("cannot open the store at {}: {message}", kv.display()))
+    })
 }
 
 async fn open_remote(url: &str) -> Result<Surreal<Any>> {
@@ -380,7 +412,8 @@ impl Store {
     /// a store "from a newer cortex".
     #[doc(hidden)]
     pub async fn force_schema_version_for_tests(&self, version: u64) -> Result<()> {
-        self.db
+        self.db()
+            .await?
             .query("UPSERT meta:schema SET version = $version")
             .bind(("version", version as i64))
             .await
@@ -395,21 +428,10 @@ impl Store {
     /// let go of its files, so that another process can open it at once.
     /// (Dropping a `Store` also closes it, but in the background.)
     pub async fn close(self) {
-        let Store { db, objects, location, _lock, .. } = self;
-        drop(db);
-        drop(objects);
-        if _lock.as_ref().is_some_and(|l| Arc::strong_count(l) > 1) {
-            return; // another view of the store still holds it open
+        let Store { conn, .. } = self;
+        // Another view of the store still holds it open, or this one.
+        if let Ok(conn) = Arc::try_unwrap(conn) {
+            conn.close().await;
         }
-        if let StoreLocation::Embedded(dir) = &location {
-            let engine_lock = dir.join("store").join("LOCK");
-            for _ in 0..1000 {
-                if lock::is_free(&engine_lock) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-        drop(_lock);
     }
 }

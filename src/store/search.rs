@@ -214,7 +214,8 @@ impl Store {
         if !fresh {
             for chunk in paths.chunks(BATCH) {
                 let mut res = self
-                    .db
+                    .db()
+                    .await?
                     .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
                     .bind(("files", chunk.to_vec()))
                     .await
@@ -228,24 +229,24 @@ impl Store {
             }
         }
         if fresh {
+            let db = self.db().await?;
             retrying(ctx, || async {
-                self.db
-                    .query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
+                db.query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
                     .await?
                     .check()
             })
             .await?;
         } else {
             for chunk in paths.chunks(BATCH) {
+                let db = self.db().await?;
                 retrying(ctx, || async {
-                    self.db
-                        .query(
-                            "DELETE search_unit WHERE file IN $files; \
+                    db.query(
+                        "DELETE search_unit WHERE file IN $files; \
                              DELETE search_vec WHERE file IN $files;",
-                        )
-                        .bind(("files", chunk.to_vec()))
-                        .await?
-                        .check()
+                    )
+                    .bind(("files", chunk.to_vec()))
+                    .await?
+                    .check()
                 })
                 .await?;
             }
@@ -285,10 +286,10 @@ impl Store {
                 }))
             })
             .collect();
+        let db = self.db().await?;
         retrying("write search rows", || async {
-            self.db
-                .query(
-                    "FOR $u IN $units { \
+            db.query(
+                "FOR $u IN $units { \
                        UPSERT type::record('search_unit', $u.id) CONTENT { \
                          file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
                          signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
@@ -296,11 +297,11 @@ impl Store {
                      FOR $v IN $vecs { \
                        UPSERT type::record('search_vec', $v.id) CONTENT { \
                          file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
-                )
-                .bind(("units", units.clone()))
-                .bind(("vecs", vecs.clone()))
-                .await?
-                .check()
+            )
+            .bind(("units", units.clone()))
+            .bind(("vecs", vecs.clone()))
+            .await?
+            .check()
         })
         .await?;
         Ok(())
@@ -329,7 +330,7 @@ impl Store {
             embedding: Vec<f32>,
         }
         let mut res = self
-            .db
+            .db().await?
             .query("SELECT * FROM search_unit WHERE !string::starts_with(file, 'copy'); SELECT id, embedding FROM search_vec;")
             .await
             .map_err(|e| Error::db("read search rows", e))?;
@@ -417,7 +418,8 @@ impl Store {
             }));
         }
         for chunk in rows.chunks(BATCH) {
-            self.db
+            self.db()
+                .await?
                 .query(
                     "FOR $r IN $rows { \
                        UPSERT type::record('search_terms', $r.bucket) SET terms = $r.terms }",
@@ -439,7 +441,8 @@ impl Store {
         let ids: Vec<RecordId> =
             buckets.iter().map(|b| RecordId::new("search_terms", *b as i64)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT id, terms FROM $ids")
             .bind(("ids", ids))
             .await
@@ -473,7 +476,8 @@ impl Store {
     /// Up to `limit` units without a vector.
     pub async fn pending_vectors(&self, limit: usize) -> Result<Vec<Pending>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query(
                 "SELECT id, key, embed, file, kind, lang FROM search_unit \
                  WHERE embedded = false LIMIT $limit",
@@ -500,7 +504,8 @@ impl Store {
     pub async fn cached_vectors(&self, keys: &[String]) -> Result<HashMap<String, Vec<f32>>> {
         let ids: Vec<RecordId> = keys.iter().map(|k| row_id("vector_cache", k)).collect();
         let mut res = self
-            .objects
+            .objects()
+            .await?
             .query("SELECT id, vector FROM $ids")
             .bind(("ids", ids))
             .await
@@ -515,7 +520,8 @@ impl Store {
         for chunk in vectors.chunks(BATCH) {
             let rows: Vec<serde_json::Value> =
                 chunk.iter().map(|(k, v)| serde_json::json!({ "key": k, "vector": v })).collect();
-            self.objects
+            self.objects()
+                .await?
                 .query(
                     "FOR $r IN $rows { \
                        UPSERT type::record('vector_cache', $r.key) SET vector = $r.vector }",
@@ -550,8 +556,9 @@ impl Store {
         for chunk in rows.chunks(BATCH) {
             // A row replaced since it was read (another text) keeps waiting.
             // The guard makes a retried write count each vector once.
+            let db = self.db().await?;
             retrying("write vectors", || async {
-                self.db
+                db
                     .query(
                         "FOR $r IN $rows { \
                            LET $u = (SELECT key, embedded FROM ONLY type::record('search_unit', $r.id)); \
@@ -579,7 +586,8 @@ impl Store {
     pub async fn search_progress(&self) -> Result<Progress> {
         let read = async || -> Result<(Option<String>, Option<i64>)> {
             let mut res = self
-                .db
+                .db()
+                .await?
                 .query(
                     "(SELECT VALUE value FROM ONLY meta:search_units) ?? '0'; \
                      SELECT VALUE n FROM ONLY meta:search_embedded;",
@@ -612,9 +620,9 @@ impl Store {
         health::check_writable()?;
         // Counts written whole: racing `set_vectors`' increment, it is
         // tried again.
+        let db = self.db().await?;
         let n: Option<i64> = retrying("count search rows", || async {
-            let mut res = self
-                .db
+            let mut res = db
                 .query(
                     "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
                      UPSERT meta:search_embedded SET n = (SELECT count() AS n FROM search_vec GROUP ALL)[0].n ?? 0;",
@@ -650,7 +658,8 @@ impl Store {
             filters.conditions()
         );
         let mut res = self
-            .db
+            .db()
+            .await?
             .query(sql)
             .bind(("words", words))
             .bind(("cap", CANDIDATES as i64))
@@ -686,7 +695,8 @@ impl Store {
             ef = EF.max(limit),
         );
         let mut res = self
-            .db
+            .db()
+            .await?
             .query(sql)
             .bind(("vector", vector.to_vec()))
             .bind(("path_regex", filters.path_regex.clone()))
@@ -702,7 +712,8 @@ impl Store {
     pub async fn search_rows(&self, ids: &[String]) -> Result<HashMap<String, HitRow>> {
         let ids: Vec<RecordId> = ids.iter().map(|id| row_id("search_unit", id)).collect();
         let mut res = self
-            .db
+            .db()
+            .await?
             .query("SELECT id, file, kind, line, signature FROM $ids")
             .bind(("ids", ids))
             .await

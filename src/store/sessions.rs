@@ -91,7 +91,8 @@ impl Store {
             base_root: from.root.to_hex(),
         };
         let res = main
-            .db
+            .db()
+            .await?
             .query("CREATE type::record('session', $name) CONTENT $row RETURN NONE")
             .bind(("name", name.to_owned()))
             .bind(("row", row))
@@ -113,7 +114,8 @@ impl Store {
         check_name(name)?;
         let main = self.with_main().await?;
         let mut res = main
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM ONLY type::record('session', $name)")
             .bind(("name", name.to_owned()))
             .await
@@ -131,7 +133,8 @@ impl Store {
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let main = self.with_main().await?;
         let mut res = main
-            .db
+            .db()
+            .await?
             .query("SELECT * FROM session ORDER BY id")
             .await
             .map_err(|e| Error::db("read the session registry", e))?;
@@ -146,7 +149,7 @@ impl Store {
     pub async fn session(&self, name: &str) -> Result<Store> {
         let info = self.session_info(name).await?;
         let store = self.with_view(View::Session(name.to_owned())).await?;
-        migrate::apply(&store.db, true).await?;
+        migrate::apply(&*store.db().await?, true).await?;
         store
             .ensure_head_at(info.base_root, "fork", &format!("forked from {}", info.origin))
             .await?;
@@ -159,7 +162,8 @@ impl Store {
         health::check_writable()?;
         self.session_info(name).await?;
         let main = self.with_main().await?;
-        main.db
+        main.db()
+            .await?
             .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
             .bind(("name", name.to_owned()))
             .await
@@ -168,7 +172,8 @@ impl Store {
         // A namespace is an identifier, not a value: the name was checked
         // against [a-z0-9][a-z0-9_-]* above, so it cannot carry SurrealQL.
         let ns = super::namespace_of(&View::Session(name.to_owned()));
-        main.db
+        main.db()
+            .await?
             .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))
             .await
             .and_then(|r| r.check())
@@ -202,7 +207,7 @@ impl Store {
     /// Replaces this session's conflicts.
     pub async fn set_conflicts(&self, conflicts: Vec<ConflictRecord>) -> Result<()> {
         health::check_writable()?;
-        self.db
+        self.db().await?
             .query("BEGIN TRANSACTION; DELETE conflict; INSERT INTO conflict $rows RETURN NONE; COMMIT TRANSACTION;")
             .bind(("rows", conflicts))
             .await
@@ -214,7 +219,8 @@ impl Store {
     /// This session's conflicts from its last merge attempt.
     pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
         let mut res = self
-            .db
+            .db()
+            .await?
             .query(
                 "SELECT path, unit, kind, base, ours, theirs, main_hash, session_hash \
                  FROM conflict ORDER BY path, unit",
@@ -234,7 +240,7 @@ impl Store {
     ) -> Result<()> {
         health::check_writable()?;
         let main = self.with_main().await?;
-        main.db
+        main.db().await?
             .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
             .bind(("name", name.to_owned()))
             .bind(("base", base.0 as i64))
@@ -274,7 +280,7 @@ impl Store {
         let main = self.with_main().await?;
         let rows: Vec<Claim> =
             targets.iter().map(|t| Claim { session: name.to_owned(), target: t.clone() }).collect();
-        main.db
+        main.db().await?
             .query("FOR $c IN $rows { UPSERT type::record('claim', [$c.target, $c.session]) CONTENT $c RETURN NONE; }")
             .bind(("rows", rows))
             .await
@@ -303,7 +309,8 @@ impl Store {
             })
             .collect();
         let main = self.with_main().await?;
-        main.db
+        main.db()
+            .await?
             .query("DELETE $ids")
             .bind(("ids", ids))
             .await
@@ -316,7 +323,8 @@ impl Store {
     pub async fn claims(&self) -> Result<Vec<Claim>> {
         let main = self.with_main().await?;
         let mut res = main
-            .db
+            .db()
+            .await?
             .query("SELECT session, target FROM claim ORDER BY target, session")
             .await
             .map_err(|e| Error::db("read claims", e))?;

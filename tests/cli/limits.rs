@@ -79,7 +79,9 @@ fn write_synced(path: &Path, data: &[u8]) -> Result<(), std::io::Error> {
 /// The disk under the store fills while a mount is written with fsync:
 /// every fsync that returned 0 is in the store afterwards, byte for byte;
 /// past the failure writes are refused (not acknowledged and lost), reads
-/// go on, `status` says so, and `umount` tells the truth in its exit code.
+/// go on, `status` says so, and `umount` tells the truth in its exit code;
+/// once space comes back the daemon reopens its store and saves what the
+/// mount held, without an unmount.
 #[test]
 fn a_full_disk_loses_no_fsynced_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -126,37 +128,46 @@ fn a_full_disk_loses_no_fsynced_file() {
     let status = ok(&tree, &["status"]);
     assert!(status.contains("DISK FULL") || status.contains("WRITE FAILED"), "{status}");
 
-    // Space comes back. The daemon that saw the failure writes nothing
-    // more (a torn log record sits at the end of the store's WAL): new
-    // writes are refused rather than acknowledged and lost at recovery.
+    // Reads go on while writes are refused.
+    let (first, bytes) = &saved[0];
+    assert_eq!(&std::fs::read(mnt.join(first)).unwrap(), bytes);
+    let refused = write_synced(&mnt.join("while-full.txt"), b"no room\n").unwrap_err();
+    assert!(matches!(refused.raw_os_error(), Some(libc::ENOSPC | libc::EIO)), "{refused}");
+
+    // Unmounting tells the truth: with writes it could not save, it
+    // refuses, the mount staying (`--discard` would let them go).
+    let out = cortex(&tree, &["umount", mnt.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "umount succeeded with unsaved writes");
+    assert!(err.contains("still mounted") && err.contains("--discard"), "{err}");
+    assert!(std::fs::read_dir(&mnt).is_ok(), "refused, yet the mount is gone");
+
+    // Space comes back. The daemon reopens its store (the torn record at
+    // the end of its log cut off, never appended after) and takes writes
+    // again, without an unmount: what the mount held unsaved is saved too.
     std::fs::remove_file(disk.at.join("ballast")).unwrap();
+    let mut status = String::new();
+    for _ in 0..600 {
+        status = ok(&tree, &["status"]);
+        if !status.contains("DISK FULL") && !status.contains("WRITE FAILED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!status.contains("DISK FULL") && !status.contains("WRITE FAILED"), "{status}");
     for i in 0..5 {
         let name = format!("after-{i}.txt");
         let data = format!("written after space came back {i}\n").into_bytes();
-        if write_synced(&mnt.join(&name), &data).is_ok() {
-            saved.push((name, data));
-        }
+        write_synced(&mnt.join(&name), &data).unwrap();
+        saved.push((name, data));
     }
-    // Reads go on.
-    let (first, bytes) = &saved[0];
-    assert_eq!(&std::fs::read(mnt.join(first)).unwrap(), bytes);
 
-    // Unmounting tells the truth: it succeeds only if everything the mount
-    // shows was saved (the failure met a background write and the next
-    // write was refused), and otherwise refuses, the mount staying, until
-    // told to discard.
+    // Everything the mount shows was saved: unmounting succeeds.
     let listed: Vec<String> = std::fs::read_dir(&mnt)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    let out = cortex(&tree, &["umount", mnt.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    let unsaved = !out.status.success();
-    if unsaved {
-        assert!(err.contains("still mounted") && err.contains("--discard"), "{err}");
-        assert!(std::fs::read_dir(&mnt).is_ok(), "refused, yet the mount is gone");
-        ok(&tree, &["umount", "--discard", mnt.to_str().unwrap()]);
-    }
+    ok(&tree, &["umount", mnt.to_str().unwrap()]);
 
     // Opened again (the store recovers its log's torn tail): every file
     // whose fsync returned 0 is there, byte for byte.
@@ -183,11 +194,9 @@ fn a_full_disk_loses_no_fsynced_file() {
     }
     std::fs::remove_file(&filler).unwrap();
 
-    if !unsaved {
-        let stored = ok(&tree, &["ls"]);
-        for name in &listed {
-            assert!(stored.contains(name.as_str()), "umount succeeded but {name} was not saved");
-        }
+    let stored = ok(&tree, &["ls"]);
+    for name in &listed {
+        assert!(stored.contains(name.as_str()), "umount succeeded but {name} was not saved");
     }
     let status = ok(&tree, &["status"]);
     assert!(!status.contains("DISK FULL"), "{status}");
