@@ -79,7 +79,10 @@ class Chaos:
         os.makedirs(disk)
         self.image = os.path.join(self.root, "disk.img")
         with open(self.image, "wb") as f:
-            f.truncate(4 << 30)  # sparse: costs what the store uses
+            # Sparse: costs what the store uses. Every snapshot is kept, and
+            # each fsync commits one, so the store grows with the fsyncs
+            # (about 1 GiB a minute with five writers here).
+            f.truncate(16 << 30)
         subprocess.run(["mkfs.ext4", "-q", "-F", self.image], check=True)
         subprocess.run(["mount", "-o", "loop", self.image, disk], check=True)
         self.disk = disk
@@ -186,9 +189,17 @@ class Chaos:
         ballast = os.path.join(self.disk, "ballast")
         try:
             with open(ballast, "wb") as f:
+                # Reserve nearly all the free space at once (fast, and the
+                # sparse image stays small), then write to the last block.
+                st = os.statvfs(self.disk)
+                room = st.f_bfree * st.f_frsize
+                if room > 2 << 20:
+                    os.posix_fallocate(f.fileno(), 0, room - (1 << 20))
+                f.seek(0, os.SEEK_END)
                 while True:
-                    f.write(os.urandom(1 << 20))
+                    f.write(os.urandom(64 << 10))
                     f.flush()
+                    os.fsync(f.fileno())
         except OSError:
             pass
         self.ledger.count("disk_full")
@@ -279,6 +290,11 @@ class Chaos:
               f"{c['disk_full']} disk-full phases ({c['recoveries']} recovered in place, "
               f"{c['recovery_failures']} not), {c['remounts']} remounts")
         print(f"checked: {checked} fsynced files, {in_main} merged copies in main")
+        store = os.path.join(self.tree, ".cortex", "store")
+        sizes = {part: sum(os.path.getsize(os.path.join(d, f))
+                           for d, _, fs in os.walk(os.path.join(store, part)) for f in fs)
+                 for part in ("wal", "vlog", "sstables")}
+        print("store: " + ", ".join(f"{p} {b / (1 << 20):.0f} MiB" for p, b in sizes.items()))
         print(f"lost: {len(lost)}")
         print(f"misrouted: {len(misrouted)}")
         for item in (lost + misrouted)[:20]:

@@ -306,9 +306,9 @@ pub enum Response {
     Graph {
         answer: crate::query::Answer,
     },
-    /// A session command's answer, as JSON (see `session::execute`).
+    /// A session command's answer (see `session::execute`).
     Session {
-        value: serde_json::Value,
+        outcome: crate::session::Outcome,
     },
     Search {
         results: crate::search::Results,

@@ -75,10 +75,19 @@ pub enum Error {
     /// The store failed to write (a full disk, an I/O error) and takes no
     /// more writes from this process (`store::health`).
     #[error("{}", failed_message(.0))]
-    StoreFailed(crate::store::health::Failure),
+    StoreFailed(Failure),
 }
 
-fn failed_message(f: &crate::store::health::Failure) -> String {
+/// A storage failure that stopped the store's writes (`store::health`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// The engine's own words.
+    pub reason: String,
+    /// The disk was full (ENOSPC, EDQUOT), rather than failing otherwise.
+    pub no_space: bool,
+}
+
+fn failed_message(f: &Failure) -> String {
     let what = if f.no_space { "the store's disk is full" } else { "the store failed to write" };
     format!(
         "{what} ({}); writes are refused until the store is opened again: free space (a mount \
@@ -90,15 +99,5 @@ fn failed_message(f: &crate::store::health::Failure) -> String {
 impl Error {
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io { action, path: path.into(), source }
-    }
-
-    /// An error from SurrealDB. A storage failure in it (an OS error)
-    /// stops this process's writes to the store from now on.
-    pub fn db(context: impl Into<String>, err: impl std::fmt::Display) -> Error {
-        let message = err.to_string();
-        match crate::store::health::observe(&message) {
-            Some(failure) => Error::StoreFailed(failure),
-            None => Error::Db { context: context.into(), message },
-        }
     }
 }

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod import;
 pub mod index;
 pub mod merge;
+pub mod mountinfo;
 pub mod par;
 pub mod query;
 pub mod search;

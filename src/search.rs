@@ -124,12 +124,7 @@ pub struct Results {
     pub note: Option<String>,
 }
 
-/// How far a view's search rows and vectors are.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
-    pub units: u64,
-    pub embedded: u64,
-}
+pub use crate::store::search::Progress;
 
 /// What the keyword index reads of a unit: kind, qualified name,
 /// signature, doc comment, then the start of its body (its identifiers).
@@ -187,38 +182,6 @@ fn floor_char_boundary(bytes: &[u8], at: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// The words of a text as the keyword side counts them for document
-/// frequencies: split at anything not a letter or digit and at camelCase
-/// humps, lowercased, at least two characters, stemmed as the index's
-/// analyzer stems them (snowball, English; rust-stemmers, which SurrealDB
-/// uses too).
-pub fn terms_of(text: &str) -> std::collections::BTreeSet<String> {
-    term_parts(text).into_iter().map(|(stem, _)| stem).collect()
-}
-
-/// Each part of `terms_of` before stemming, with its stem.
-pub fn term_parts(text: &str) -> Vec<(String, String)> {
-    let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
-    let mut out = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        let mut start = 0;
-        let chars: Vec<(usize, char)> = word.char_indices().collect();
-        for i in 1..=chars.len() {
-            let boundary =
-                i == chars.len() || (chars[i].1.is_uppercase() && chars[i - 1].1.is_lowercase());
-            if boundary {
-                let end = chars.get(i).map_or(word.len(), |c| c.0);
-                let part = word[start..end].to_lowercase();
-                if part.chars().count() >= 2 {
-                    out.push((stemmer.stem(&part).into_owned(), part));
-                }
-                start = end;
-            }
-        }
-    }
-    out
 }
 
 /// The cache key of a text's vector.
@@ -494,13 +457,6 @@ mod tests {
         // A lighter list moves things less.
         let fused = fuse(&[(&a, 1.0), (&b, 0.01)], 60.0, 10);
         assert_eq!(fused[0].0, "x");
-    }
-
-    #[test]
-    fn terms_split_identifiers() {
-        let t: Vec<String> =
-            terms_of("fn retryUpload(file_path: &Path) -> x").into_iter().collect();
-        assert_eq!(t, ["file", "fn", "path", "retri", "upload"]);
     }
 
     #[test]

@@ -622,9 +622,54 @@ pub enum Command {
     },
 }
 
-/// Runs `command` on main's `store`; the answer as JSON.
-pub async fn execute(store: &Store, command: &Command) -> Result<serde_json::Value> {
-    let json = |v: &dyn erased::Json| v.to_json();
+/// A session command's answer. The edges turn it into their own form
+/// (`control::json_of` for CLI and MCP JSON, text in the CLI); the wire
+/// carries it as it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Created(Created),
+    Listed(Vec<SessionSummary>),
+    Removed(Removed),
+    Diff(Vec<FileDiff>),
+    Merged(MergeReport),
+    Conflicts(Vec<ConflictRecord>),
+    Claimed(Claimed),
+    Released(Released),
+    Who(WhoReport),
+}
+
+/// A session forked (`Command::New`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    pub name: String,
+    pub origin: String,
+    pub base_snapshot: u64,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A session removed (`Command::Remove`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub removed: String,
+}
+
+/// Targets claimed by a session (`Command::Claim`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    pub session: String,
+    pub claimed: Vec<String>,
+}
+
+/// Claims a session let go of (`Command::Release`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    pub session: String,
+    pub released: usize,
+}
+
+/// Runs `command` on main's `store`.
+pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
     Ok(match command {
         Command::New { name, from } => {
             let origin = match from.as_deref() {
@@ -632,42 +677,29 @@ pub async fn execute(store: &Store, command: &Command) -> Result<serde_json::Val
                 Some(s) => View::Session(s.to_owned()),
             };
             let info = store.create_session(name, &origin).await?;
-            serde_json::json!({
-                "name": info.name,
-                "origin": info.origin,
-                "base_snapshot": info.base_snapshot,
-                "created": info.created.to_rfc3339(),
+            Outcome::Created(Created {
+                name: info.name,
+                origin: info.origin,
+                base_snapshot: info.base_snapshot,
+                created: info.created.to_rfc3339(),
             })
         }
-        Command::List => json(&list(store).await?),
+        Command::List => Outcome::Listed(list(store).await?),
         Command::Remove { name, .. } => {
             store.remove_session(name).await?;
-            serde_json::json!({ "removed": name })
+            Outcome::Removed(Removed { removed: name.clone() })
         }
-        Command::Diff { name, units } => json(&diff(store, name, *units).await?),
-        Command::Merge { name, options } => json(&merge(store, name, *options).await?),
-        Command::Conflicts { name } => json(&conflicts(store, name).await?),
+        Command::Diff { name, units } => Outcome::Diff(diff(store, name, *units).await?),
+        Command::Merge { name, options } => Outcome::Merged(merge(store, name, *options).await?),
+        Command::Conflicts { name } => Outcome::Conflicts(conflicts(store, name).await?),
         Command::Claim { name, targets } => {
             store.claim(name, targets).await?;
-            serde_json::json!({ "session": name, "claimed": targets })
+            Outcome::Claimed(Claimed { session: name.clone(), claimed: targets.clone() })
         }
         Command::Release { name, targets } => {
             let released = store.release(name, targets).await?;
-            serde_json::json!({ "session": name, "released": released })
+            Outcome::Released(Released { session: name.clone(), released })
         }
-        Command::Who { target } => json(&who(store, target.as_deref()).await?),
+        Command::Who { target } => Outcome::Who(who(store, target.as_deref()).await?),
     })
-}
-
-mod erased {
-    /// Any serialisable answer, as JSON.
-    pub trait Json {
-        fn to_json(&self) -> serde_json::Value;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::to_value(self).expect("answers serialise")
-        }
-    }
 }

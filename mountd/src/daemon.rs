@@ -19,11 +19,11 @@ use cortex::embed::Model;
 use cortex::index::IndexReport;
 use cortex::query::{Answer, GraphQuery};
 use cortex::search::{Results, Search};
+use cortex::session::Outcome;
 use cortex::store::{OpenOptions, Store, StoreLocation};
 use cortex::tools::ToolError;
 use cortex::vfs::{Invalidation, Vfs, VfsConfig};
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
@@ -347,7 +347,7 @@ impl Daemon {
         if self.mounts.lock().unwrap().contains_key(&mountpoint) {
             bail!("{} is already mounted by this daemon", mountpoint.display());
         }
-        check_mountpoint(&mountpoint)?;
+        cortex::mountinfo::check_mountpoint(&mountpoint)?;
         let (view, vfs, peers) = match &spec.session {
             None => ("main".to_owned(), self.view().await?, self.peers.clone()),
             Some(name) => {
@@ -604,13 +604,11 @@ impl Daemon {
             }
         }
         self.flush().await?;
-        let mut value = cortex::session::execute(&self.store, command).await?;
-        if let (Command::List, Some(list)) = (command, value.as_array_mut()) {
+        let mut outcome = cortex::session::execute(&self.store, command).await?;
+        if let Outcome::Listed(list) = &mut outcome {
             for entry in list {
-                let name = entry["name"].as_str().unwrap_or_default().to_owned();
-                let at: Vec<String> =
-                    self.mounted_at(&name).iter().map(|p| p.display().to_string()).collect();
-                entry["mounted"] = serde_json::json!(at);
+                entry.mounted =
+                    self.mounted_at(&entry.name).iter().map(|p| p.display().to_string()).collect();
             }
         }
         match command {
@@ -623,7 +621,7 @@ impl Daemon {
                         .await?;
                 }
                 // A closed session's view goes; a kept one sees the new main.
-                let closed = value["closed"].as_bool().unwrap_or(false);
+                let closed = matches!(&outcome, Outcome::Merged(report) if report.closed);
                 let session = if closed {
                     self.sessions.lock().unwrap().remove(name);
                     None
@@ -642,7 +640,7 @@ impl Daemon {
             _ => {}
         }
         self.embed_wake.notify_one();
-        Ok(Response::Session { value })
+        Ok(Response::Session { outcome })
     }
 
     /// Brings the code graph to main's head; one run at a time.
@@ -786,9 +784,9 @@ impl cortex::tools::Host for Daemon {
         }
     }
 
-    async fn session(&self, command: &cortex::session::Command) -> Result<Value, ToolError> {
+    async fn session(&self, command: &cortex::session::Command) -> Result<Outcome, ToolError> {
         match Daemon::session(self, command).await.map_err(tool_error)? {
-            Response::Session { value } => Ok(value),
+            Response::Session { outcome } => Ok(outcome),
             _ => Err(ToolError::new("the session command gave no answer")),
         }
     }
@@ -796,46 +794,4 @@ impl cortex::tools::Host for Daemon {
 
 fn tool_error(e: anyhow::Error) -> ToolError {
     ToolError::new(format!("{e:#}"))
-}
-
-/// A mountpoint must be an empty directory that is not a mount already.
-pub fn check_mountpoint(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("mountpoint {}", path.display()))?;
-    if !meta.is_dir() {
-        bail!("mountpoint {} is not a directory", path.display());
-    }
-    if is_mountpoint(path) {
-        bail!("{} is already a mountpoint; unmount it first", path.display());
-    }
-    if std::fs::read_dir(path)?.next().is_some() {
-        bail!("mountpoint {} is not empty", path.display());
-    }
-    Ok(())
-}
-
-/// True when `path` is listed in /proc/self/mountinfo.
-pub fn is_mountpoint(path: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
-    let wanted = path.to_string_lossy();
-    info.lines().any(|line| line.split(' ').nth(4).map(unescape).as_deref() == Some(&*wanted))
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 4 <= bytes.len()
-            && let Ok(v) = u8::from_str_radix(&field[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

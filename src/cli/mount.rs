@@ -56,7 +56,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     }
     let mountpoint = std::fs::canonicalize(&args.mountpoint)
         .with_context(|| format!("mountpoint {}", args.mountpoint.display()))?;
-    check_mountpoint(&mountpoint)?;
+    cortex::mountinfo::check_mountpoint(&mountpoint)?;
     let mountd = mountd_binary()?;
 
     if args.foreground {
@@ -122,7 +122,7 @@ pub async fn umount(cx: &Context, args: UmountArgs) -> Result<ExitCode> {
         // daemon is cleaned up with fusermount3. (Any other error is the
         // daemon's answer, such as a final flush that failed: the mount
         // stays, and the user is told.)
-        Some(Response::NotMounted) | None if is_cortex_mount(&mountpoint) => {
+        Some(Response::NotMounted) | None if cortex::mountinfo::is_cortex_mount(&mountpoint) => {
             let status = Command::new("fusermount3").arg("-u").arg(&mountpoint).status();
             if !matches!(status, Ok(s) if s.success()) {
                 let lazy = Command::new("fusermount3").arg("-uz").arg(&mountpoint).status();
@@ -184,43 +184,6 @@ fn check_fuse() -> Result<()> {
         bail!("fusermount3 is not installed; install the fuse3 package (apt-get install fuse3)");
     }
     Ok(())
-}
-
-fn check_mountpoint(path: &Path) -> Result<()> {
-    if !path.is_dir() {
-        bail!("mountpoint {} is not a directory", path.display());
-    }
-    if is_cortex_mount(path) || mounted(path) {
-        bail!("{} is already a mountpoint; unmount it first", path.display());
-    }
-    if std::fs::read_dir(path)?.next().is_some() {
-        bail!("mountpoint {} is not empty", path.display());
-    }
-    Ok(())
-}
-
-/// The mountinfo lines for `path`, whatever the filesystem.
-fn mount_lines(path: &Path) -> Vec<String> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return vec![] };
-    let wanted = path.to_string_lossy().replace(' ', "\\040");
-    info.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
-        .map(String::from)
-        .collect()
-}
-
-fn mounted(path: &Path) -> bool {
-    !mount_lines(path).is_empty()
-}
-
-/// A FUSE mount whose source is "cortex" (`... - fuse cortex rw,...`).
-fn is_cortex_mount(path: &Path) -> bool {
-    mount_lines(path).iter().any(|line| {
-        let Some((_, tail)) = line.split_once(" - ") else { return false };
-        let mut fields = tail.split(' ');
-        let fstype = fields.next().unwrap_or("");
-        fstype.starts_with("fuse") && fields.next() == Some("cortex")
-    })
 }
 
 /// An absolute path with `.` and `..` resolved lexically (a dead mount

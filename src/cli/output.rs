@@ -71,7 +71,7 @@ pub fn time_string(sec: i64) -> String {
 }
 
 /// Prints a JSON value and a newline to stdout.
-pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cortex::control::{Request, Response};
-use cortex::session::{Command, FileDiff, MergeOptions, MergeReport, SessionSummary, Strategy};
+use cortex::session::{Command, MergeOptions, Outcome, Strategy};
 use cortex::store::sessions::ConflictRecord;
 
 use super::Context;
@@ -91,36 +91,47 @@ pub struct ConflictsArgs {
 }
 
 /// Runs a session command through the daemon or on the store.
-async fn call(cx: &Context, command: Command) -> Result<serde_json::Value> {
+async fn call(cx: &Context, command: Command) -> Result<Outcome> {
     if let Some(dir) = cx.daemon()? {
         return match cx.ask(&dir, Request::Session { command })? {
-            Response::Session { value } => Ok(value),
+            Response::Session { outcome } => Ok(outcome),
             other => bail!("unexpected answer from the mount daemon: {other:?}"),
         };
     }
     cx.with_store(async |store| Ok(cortex::session::execute(store, &command).await?)).await
 }
 
+/// The answer of the kind a command gets (`Outcome::$variant`).
+macro_rules! answer {
+    ($outcome:expr, $variant:ident) => {
+        match $outcome {
+            Outcome::$variant(v) => v,
+            other => bail!("a session command got another answer: {other:?}"),
+        }
+    };
+}
+
 pub async fn session(cx: &Context, args: SessionArgs) -> Result<ExitCode> {
     match args.command {
         SessionCommand::New { name, from, json } => {
-            let value = call(cx, Command::New { name: name.clone(), from: Some(from) }).await?;
+            let created = answer!(
+                call(cx, Command::New { name: name.clone(), from: Some(from) }).await?,
+                Created
+            );
             if json {
-                print_json(&value)?;
+                print_json(&created)?;
             } else {
                 println!(
                     "session {name} forked from {} at snapshot #{}",
-                    value["origin"].as_str().unwrap_or("?"),
-                    value["base_snapshot"]
+                    created.origin, created.base_snapshot
                 );
             }
         }
         SessionCommand::List { json } => {
-            let value = call(cx, Command::List).await?;
+            let list = answer!(call(cx, Command::List).await?, Listed);
             if json {
-                print_json(&value)?;
+                print_json(&list)?;
             } else {
-                let list: Vec<SessionSummary> = serde_json::from_value(value)?;
                 if list.is_empty() {
                     println!("no sessions");
                 }
@@ -159,10 +170,12 @@ fn age(seconds: i64) -> String {
 }
 
 pub async fn diff(cx: &Context, args: DiffArgs) -> Result<ExitCode> {
-    let value = call(cx, Command::Diff { name: args.name.clone(), units: args.units }).await?;
-    let files: Vec<FileDiff> = serde_json::from_value(value.clone())?;
+    let files = answer!(
+        call(cx, Command::Diff { name: args.name.clone(), units: args.units }).await?,
+        Diff
+    );
     if args.json {
-        print_json(&value)?;
+        print_json(&files)?;
         return Ok(ExitCode::SUCCESS);
     }
     let count = |op: &str| files.iter().filter(|f| f.op == op).count();
@@ -197,10 +210,10 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
         StrategyArg::Theirs => Strategy::Theirs,
     };
     let options = MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep };
-    let value = call(cx, Command::Merge { name: args.name.clone(), options }).await?;
-    let report: MergeReport = serde_json::from_value(value.clone())?;
+    let report =
+        answer!(call(cx, Command::Merge { name: args.name.clone(), options }).await?, Merged);
     if args.json {
-        print_json(&value)?;
+        print_json(&report)?;
     } else {
         for p in &report.taken {
             println!("taken   {}", esc(p));
@@ -238,12 +251,11 @@ fn print_conflicts(conflicts: &[ConflictRecord]) {
 }
 
 pub async fn conflicts(cx: &Context, args: ConflictsArgs) -> Result<ExitCode> {
-    let value = call(cx, Command::Conflicts { name: args.name }).await?;
+    let conflicts = answer!(call(cx, Command::Conflicts { name: args.name }).await?, Conflicts);
     if args.json {
-        print_json(&value)?;
+        print_json(&conflicts)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let conflicts: Vec<ConflictRecord> = serde_json::from_value(value)?;
     if conflicts.is_empty() {
         println!("no conflicts");
     }
@@ -294,19 +306,20 @@ pub async fn claim(cx: &Context, args: ClaimArgs) -> Result<ExitCode> {
 }
 
 pub async fn release(cx: &Context, args: ReleaseArgs) -> Result<ExitCode> {
-    let value =
-        call(cx, Command::Release { name: args.name.clone(), targets: args.targets }).await?;
-    println!("{} released {} claims", args.name, value["released"]);
+    let released = answer!(
+        call(cx, Command::Release { name: args.name.clone(), targets: args.targets }).await?,
+        Released
+    );
+    println!("{} released {} claims", args.name, released.released);
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn who(cx: &Context, args: WhoArgs) -> Result<ExitCode> {
-    let value = call(cx, Command::Who { target: args.target }).await?;
+    let report = answer!(call(cx, Command::Who { target: args.target }).await?, Who);
     if args.json {
-        print_json(&value)?;
+        print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report: cortex::session::WhoReport = serde_json::from_value(value)?;
     for c in &report.claims {
         println!("claimed  {:<40} by {}", esc(&c.target), c.session);
     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
+use super::health::db_error;
 use super::lock::StoreLock;
 use super::{DATABASE, MAIN_NS, StoreLocation, check, health};
 use crate::error::{Error, Result};
@@ -82,6 +83,13 @@ impl Connection {
         Ok(client)
     }
 
+    /// Drops the client of a namespace that was removed (never main's).
+    pub(super) async fn forget(&self, ns: &str) {
+        if ns != MAIN_NS {
+            self.clients.write().await.by_ns.remove(ns);
+        }
+    }
+
     /// Closes the engine and opens it again, for a store whose writes
     /// stopped (`health`): the engine's log may end in a torn record, after
     /// which nothing may be appended, so the old engine goes, the tear is cut
@@ -112,7 +120,7 @@ impl Connection {
         main.use_ns(MAIN_NS)
             .use_db(DATABASE)
             .await
-            .map_err(|e| Error::db("select the main namespace", e))?;
+            .map_err(|e| db_error("select the main namespace", e))?;
         let mut by_ns = HashMap::new();
         for ns in namespaces.iter().filter(|ns| ns.as_str() != MAIN_NS) {
             by_ns.insert(ns.clone(), Arc::new(bind(&main, ns).await?));
@@ -148,7 +156,7 @@ async fn bind(main: &Surreal<Any>, ns: &str) -> Result<Surreal<Any>> {
         .use_ns(ns.to_owned())
         .use_db(DATABASE)
         .await
-        .map_err(|e| Error::db(format!("select namespace {ns}"), e))?;
+        .map_err(|e| db_error(format!("select namespace {ns}"), e))?;
     Ok(client)
 }
 

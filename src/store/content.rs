@@ -4,13 +4,13 @@
 //! exists already is a no-op (`INSERT IGNORE`) and objects written by a
 //! change that never committed are harmless leftovers, never a half-state.
 
-use super::health;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use surrealdb::types::{Bytes, RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
+use super::health::{self, db_error};
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
 use crate::tree::Tree;
@@ -189,7 +189,7 @@ impl Store {
             .bind(("rows", rows))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db(format!("write {table} objects"), e))?;
+            .map_err(|e| db_error(format!("write {table} objects"), e))?;
         Ok(())
     }
 
@@ -240,9 +240,9 @@ impl Store {
                 .query("SELECT id, data FROM $ids")
                 .bind(("ids", ids))
                 .await
-                .map_err(|e| Error::db(format!("read {table} objects"), e))?;
+                .map_err(|e| db_error(format!("read {table} objects"), e))?;
             let rows: Vec<DataRow> =
-                res.take(0).map_err(|e| Error::db(format!("read {table} objects"), e))?;
+                res.take(0).map_err(|e| db_error(format!("read {table} objects"), e))?;
             for row in rows {
                 out.push((hash_of(&row.id)?, row.data.to_vec()));
             }
@@ -273,8 +273,8 @@ impl Store {
                 .query("SELECT id, size, data, chunks FROM $ids")
                 .bind(("ids", ids))
                 .await
-                .map_err(|e| Error::db("read contents", e))?;
-            let rows: Vec<BlobRow> = res.take(0).map_err(|e| Error::db("read contents", e))?;
+                .map_err(|e| db_error("read contents", e))?;
+            let rows: Vec<BlobRow> = res.take(0).map_err(|e| db_error("read contents", e))?;
             for row in rows {
                 let hash = hash_of(&row.id)?;
                 let data = match (row.data, row.chunks) {
@@ -317,9 +317,9 @@ impl Store {
             .query("SELECT VALUE chunks FROM $id")
             .bind(("id", record("blob", &hash)))
             .await
-            .map_err(|e| Error::db("read a content's chunk list", e))?;
+            .map_err(|e| db_error("read a content's chunk list", e))?;
         let rows: Vec<Option<Vec<String>>> =
-            res.take(0).map_err(|e| Error::db("read a content's chunk list", e))?;
+            res.take(0).map_err(|e| db_error("read a content's chunk list", e))?;
         let Some(chunks) = rows.into_iter().next() else {
             return Err(Error::Corrupt(format!("content {hash} is missing")));
         };
@@ -352,8 +352,8 @@ impl Store {
             .query("SELECT VALUE count() FROM type::table($table) GROUP ALL")
             .bind(("table", table.to_owned()))
             .await
-            .map_err(|e| Error::db(format!("count {table}"), e))?;
-        let counts: Vec<i64> = res.take(0).map_err(|e| Error::db(format!("count {table}"), e))?;
+            .map_err(|e| db_error(format!("count {table}"), e))?;
+        let counts: Vec<i64> = res.take(0).map_err(|e| db_error(format!("count {table}"), e))?;
         Ok(counts.first().copied().unwrap_or(0) as u64)
     }
 }

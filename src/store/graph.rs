@@ -21,7 +21,6 @@
 //! A write clears that mark first and sets it last, so a write cut short
 //! leaves no mark, and the next index rebuilds the graph from scratch.
 
-use super::health;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -29,6 +28,7 @@ use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
 use super::graph_codec as codec;
+use super::health::{self, db_error};
 use crate::error::{Error, Result};
 use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol, SymbolTable, target_key};
 use crate::graph::{Language, ParsedFile, Unit};
@@ -302,7 +302,7 @@ impl Store {
             .query("DELETE code_file; DELETE code_parse; DELETE code_edges; DELETE code_names;")
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("clear the graph", e))?;
+            .map_err(|e| db_error("clear the graph", e))?;
         Ok(())
     }
 
@@ -344,8 +344,8 @@ impl Store {
             .await?
             .query("SELECT VALUE id FROM code_file")
             .await
-            .map_err(|e| Error::db("list code files", e))?;
-        let ids: Vec<RecordId> = res.take(0).map_err(|e| Error::db("list code files", e))?;
+            .map_err(|e| db_error("list code files", e))?;
+        let ids: Vec<RecordId> = res.take(0).map_err(|e| db_error("list code files", e))?;
         ids.iter().map(key_string).collect()
     }
 
@@ -360,9 +360,9 @@ impl Store {
             .bind(("files", files))
             .bind(("parses", parses))
             .await
-            .map_err(|e| Error::db("read code files", e))?;
-        let files: Vec<CodeFileRow> = res.take(0).map_err(|e| Error::db("read code files", e))?;
-        let parses: Vec<ParseRow> = res.take(1).map_err(|e| Error::db("read code files", e))?;
+            .map_err(|e| db_error("read code files", e))?;
+        let files: Vec<CodeFileRow> = res.take(0).map_err(|e| db_error("read code files", e))?;
+        let parses: Vec<ParseRow> = res.take(1).map_err(|e| db_error("read code files", e))?;
         let mut parses: HashMap<String, ParseRow> =
             parses.into_iter().map(|p| Ok((key_string(&p.id)?, p))).collect::<Result<_>>()?;
         files
@@ -392,8 +392,8 @@ impl Store {
             .query("SELECT * FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read edges", e))?;
-        let rows: Vec<EdgesRow> = res.take(0).map_err(|e| Error::db("read edges", e))?;
+            .map_err(|e| db_error("read edges", e))?;
+        let rows: Vec<EdgesRow> = res.take(0).map_err(|e| db_error("read edges", e))?;
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_edges(&r.edges)?))).collect()
     }
 
@@ -406,13 +406,13 @@ impl Store {
             .query("SELECT id, units FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read units", e))?;
+            .map_err(|e| db_error("read units", e))?;
         #[derive(SurrealValue)]
         struct Row {
             id: RecordId,
             units: String,
         }
-        let rows: Vec<Row> = res.take(0).map_err(|e| Error::db("read units", e))?;
+        let rows: Vec<Row> = res.take(0).map_err(|e| db_error("read units", e))?;
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_units(&r.units)?))).collect()
     }
 
@@ -440,8 +440,8 @@ impl Store {
             .query("SELECT * FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read the name index", e))?;
-        res.take(0).map_err(|e| Error::db("read the name index", e))
+            .map_err(|e| db_error("read the name index", e))?;
+        res.take(0).map_err(|e| db_error("read the name index", e))
     }
 
     /// Files that are to one of `names` any of the roles in `roles`.
@@ -618,7 +618,7 @@ async fn delete_ids(
             .bind(("ids", chunk.to_vec()))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("replace graph records", e))?;
+            .map_err(|e| db_error("replace graph records", e))?;
     }
     Ok(())
 }
@@ -636,7 +636,7 @@ async fn insert_rows<T: SurrealValue>(
             .bind(("rows", batch))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("write the graph", e))?;
+            .map_err(|e| db_error("write the graph", e))?;
     }
     Ok(())
 }
@@ -947,8 +947,8 @@ impl Store {
             )
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read code files", e))?;
-        res.take(0).map_err(|e| Error::db("read code files", e))
+            .map_err(|e| db_error("read code files", e))?;
+        res.take(0).map_err(|e| db_error("read code files", e))
     }
 }
 
@@ -971,10 +971,10 @@ impl Store {
                    SELECT math::sum(units) AS count FROM code_file GROUP ALL; \
                    SELECT math::sum(count) AS count FROM code_edges GROUP ALL;";
         let mut res =
-            self.db().await?.query(sql).await.map_err(|e| Error::db("count the graph", e))?;
+            self.db().await?.query(sql).await.map_err(|e| db_error("count the graph", e))?;
         let mut counts = [0u64; 3];
         for (i, slot) in counts.iter_mut().enumerate() {
-            let row: Option<CountRow> = res.take(i).map_err(|e| Error::db("count the graph", e))?;
+            let row: Option<CountRow> = res.take(i).map_err(|e| db_error("count the graph", e))?;
             *slot = row.map_or(0, |r| r.count as u64);
         }
         Ok(GraphCounts { files: counts[0], units: counts[1], edges: counts[2] })

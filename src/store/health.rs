@@ -23,6 +23,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use crate::error::Failure;
 use crate::error::{Error, Result};
 
 /// Why writes stopped, once they have.
@@ -44,15 +45,6 @@ pub(crate) fn arm() {
     if ENABLED.load(Ordering::SeqCst) {
         ARMED.store(true, Ordering::SeqCst);
     }
-}
-
-/// The storage failure that stopped writes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Failure {
-    /// The engine's own words.
-    pub reason: String,
-    /// The disk was full (ENOSPC, EDQUOT), rather than failing otherwise.
-    pub no_space: bool,
 }
 
 fn failed() -> std::sync::MutexGuard<'static, Option<Failure>> {
@@ -96,6 +88,16 @@ pub(crate) fn observe(message: &str) -> Option<Failure> {
         *slot = Some(failure);
     }
     slot.clone()
+}
+
+/// An error from SurrealDB, with what the store was doing. A storage
+/// failure in it (an OS error) stops writes (`observe`).
+pub(crate) fn db_error(context: impl Into<String>, err: impl std::fmt::Display) -> Error {
+    let message = err.to_string();
+    match observe(&message) {
+        Some(failure) => Error::StoreFailed(failure),
+        None => Error::Db { context: context.into(), message },
+    }
 }
 
 /// The storage failure an engine error reports, if it is one.

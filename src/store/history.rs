@@ -5,10 +5,10 @@
 //! moves the head and appends the journal in one transaction that first
 //! checks the head is still the parent the change was prepared against.
 
-use super::health;
 use surrealdb::types::{Array, Bytes, RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
+use super::health::{self, db_error};
 use crate::error::{Error, Result};
 use crate::ids::{ContentHash, SnapshotId};
 use crate::tree::Tree;
@@ -188,8 +188,8 @@ impl Store {
             .await?
             .query("SELECT VALUE snapshot FROM ONLY ref:main")
             .await
-            .map_err(|e| Error::db("read main's head", e))?;
-        let head: Option<i64> = res.take(0).map_err(|e| Error::db("read main's head", e))?;
+            .map_err(|e| db_error("read main's head", e))?;
+        let head: Option<i64> = res.take(0).map_err(|e| db_error("read main's head", e))?;
         if head.is_some() {
             return Ok(());
         }
@@ -215,7 +215,7 @@ impl Store {
             .bind(("row", row))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("create main's first snapshot", e))?;
+            .map_err(|e| db_error("create main's first snapshot", e))?;
         Ok(())
     }
 
@@ -225,8 +225,8 @@ impl Store {
             .db().await?
             .query("SELECT * FROM ONLY type::record('snapshot', (SELECT VALUE snapshot FROM ONLY ref:main))")
             .await
-            .map_err(|e| Error::db("read main's head", e))?;
-        let row: Option<SnapshotRow> = res.take(0).map_err(|e| Error::db("read main's head", e))?;
+            .map_err(|e| db_error("read main's head", e))?;
+        let row: Option<SnapshotRow> = res.take(0).map_err(|e| db_error("read main's head", e))?;
         snapshot_of(row.ok_or_else(|| Error::Corrupt("main has no head snapshot".into()))?)
     }
 
@@ -238,9 +238,9 @@ impl Store {
             .query("SELECT * FROM ONLY type::record('snapshot', $id)")
             .bind(("id", id.0 as i64))
             .await
-            .map_err(|e| Error::db(format!("read snapshot {id}"), e))?;
+            .map_err(|e| db_error(format!("read snapshot {id}"), e))?;
         let row: Option<SnapshotRow> =
-            res.take(0).map_err(|e| Error::db(format!("read snapshot {id}"), e))?;
+            res.take(0).map_err(|e| db_error(format!("read snapshot {id}"), e))?;
         snapshot_of(row.ok_or_else(|| Error::NotFound(format!("snapshot {id}")))?)
     }
 
@@ -252,9 +252,8 @@ impl Store {
             .query("SELECT * FROM snapshot ORDER BY id DESC LIMIT $limit")
             .bind(("limit", limit.min(i64::MAX as usize) as i64))
             .await
-            .map_err(|e| Error::db("read main's history", e))?;
-        let rows: Vec<SnapshotRow> =
-            res.take(0).map_err(|e| Error::db("read main's history", e))?;
+            .map_err(|e| db_error("read main's history", e))?;
+        let rows: Vec<SnapshotRow> = res.take(0).map_err(|e| db_error("read main's history", e))?;
         rows.into_iter().map(snapshot_of).collect()
     }
 
@@ -317,7 +316,7 @@ impl Store {
                 .bind(("journal", journal))
                 .bind(("journal_len", journal_len))
                 .await
-                .map_err(|e| Error::db("commit a snapshot of main", e))?;
+                .map_err(|e| db_error("commit a snapshot of main", e))?;
             let Some((e, conflict)) = transaction_error(res) else { break };
             // Another commit got there first: either our check saw it, or
             // the store refused ours as a conflicting transaction. The head
@@ -334,7 +333,7 @@ impl Store {
                     continue;
                 }
             }
-            return Err(Error::db("commit a snapshot of main", e));
+            return Err(db_error("commit a snapshot of main", e));
         }
         self.snapshot(SnapshotId(id)).await
     }
@@ -345,9 +344,8 @@ impl Store {
             .await?
             .query("SELECT VALUE seq FROM ONLY ref:main")
             .await
-            .map_err(|e| Error::db("read the journal position", e))?;
-        let seq: Option<i64> =
-            res.take(0).map_err(|e| Error::db("read the journal position", e))?;
+            .map_err(|e| db_error("read the journal position", e))?;
+        let seq: Option<i64> = res.take(0).map_err(|e| db_error("read the journal position", e))?;
         Ok(seq.unwrap_or(0) as u64)
     }
 
@@ -363,9 +361,8 @@ impl Store {
             .bind(("to", i64::MAX))
             .bind(("limit", limit as i64))
             .await
-            .map_err(|e| Error::db("read the journal", e))?;
-        let rows: Vec<JournalReadRow> =
-            res.take(0).map_err(|e| Error::db("read the journal", e))?;
+            .map_err(|e| db_error("read the journal", e))?;
+        let rows: Vec<JournalReadRow> = res.take(0).map_err(|e| db_error("read the journal", e))?;
         rows.into_iter()
             .map(|row| {
                 let RecordIdKey::Array(key) = &row.id.key else {

@@ -7,6 +7,7 @@
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
+use super::health::db_error;
 use crate::error::{Error, Result};
 
 include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
@@ -19,7 +20,7 @@ pub async fn current_version(db: &Surreal<Any>) -> Result<u64> {
     let mut res = db
         .query("SELECT VALUE version FROM ONLY meta:schema")
         .await
-        .map_err(|e| Error::db("read the schema version", e))?;
+        .map_err(|e| db_error("read the schema version", e))?;
     let version: Option<i64> = match res.take(0) {
         Ok(v) => v,
         // SurrealDB 3 refuses to read a table that was never defined: a
@@ -47,7 +48,7 @@ pub async fn apply(db: &Surreal<Any>, allow_fresh: bool) -> Result<u64> {
             .bind(("version", number as i64))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db(format!("apply migration {name}"), e))?;
+            .map_err(|e| db_error(format!("apply migration {name}"), e))?;
         tracing::info!(migration = name, "applied");
     }
     Ok(current)

@@ -23,6 +23,7 @@ mod migrate;
 mod retry;
 pub mod search;
 pub mod sessions;
+pub mod terms;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub fn is_free(dir: &std::path::Path) -> bool {
 }
 
 use crate::error::{Error, Result};
+use health::db_error;
 use lock::StoreLock;
 
 /// The namespace and database that hold main.
@@ -140,7 +142,7 @@ impl Store {
         db.use_ns(MAIN_NS)
             .use_db(DATABASE)
             .await
-            .map_err(|e| Error::db("select the main namespace", e))?;
+            .map_err(|e| db_error("select the main namespace", e))?;
         let store = Store {
             conn: Arc::new(connection::Connection::new(location.clone(), db, lock)),
             ns: MAIN_NS.to_owned(),
@@ -276,8 +278,8 @@ impl Store {
             .query("SELECT VALUE value FROM ONLY type::record('meta', $key)")
             .bind(("key", key.to_owned()))
             .await
-            .map_err(|e| Error::db("read meta", e))?;
-        let value: Option<String> = res.take(0).map_err(|e| Error::db("read meta", e))?;
+            .map_err(|e| db_error("read meta", e))?;
+        let value: Option<String> = res.take(0).map_err(|e| db_error("read meta", e))?;
         Ok(value)
     }
 
@@ -291,7 +293,7 @@ impl Store {
             .bind(("value", value.to_owned()))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("write meta", e))?;
+            .map_err(|e| db_error("write meta", e))?;
         Ok(())
     }
 }
@@ -326,7 +328,7 @@ pub fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
 async fn connect(url: &str) -> Result<Surreal<Any>> {
     surrealdb::engine::any::connect(url)
         .await
-        .map_err(|e| Error::db(format!("open {}", location::redact_url(url)), e))
+        .map_err(|e| db_error(format!("open {}", location::redact_url(url)), e))
 }
 
 async fn open_embedded(
@@ -391,7 +393,7 @@ async fn open_remote(url: &str) -> Result<Surreal<Any>> {
         (Some(username), Some(password)) => {
             db.signin(Root { username, password })
                 .await
-                .map_err(|e| Error::db(format!("sign in to {}", location::redact_url(url)), e))?;
+                .map_err(|e| db_error(format!("sign in to {}", location::redact_url(url)), e))?;
         }
         (None, None) => {}
         _ => {
@@ -418,7 +420,7 @@ impl Store {
             .bind(("version", version as i64))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("write the schema version", e))?;
+            .map_err(|e| db_error("write the schema version", e))?;
         Ok(())
     }
 }

@@ -10,12 +10,12 @@
 //! What is retried must be idempotent: every caller's statements are
 //! `UPSERT`s of whole rows, `DELETE`s, or guarded updates.
 
-use super::health;
 use std::time::Duration;
 
 use surrealdb::types::QueryError;
 
-use crate::error::{Error, Result};
+use super::health::{self, db_error};
+use crate::error::Result;
 
 /// Tries after a conflict. The waits double from FIRST_WAIT: 5 ms to 1.3 s,
 /// about 2.5 s in all, well past one compaction's transaction.
@@ -53,7 +53,7 @@ where
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
-            Err(e) => return Err(Error::db(context, e)),
+            Err(e) => return Err(db_error(context, e)),
         }
     }
     unreachable!("the loop returns")

@@ -4,17 +4,24 @@
 //! main's (a text's vector, shared by every view). `meta:search_root:<w>`
 //! names the snapshot the rows describe for window `w`.
 
-use super::health;
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::Store;
 use super::graph::key_string;
+use super::health::{self, db_error};
 use super::retry::retrying;
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
-use crate::search::Progress;
+
+/// How far a view's search rows and vectors are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub units: u64,
+    pub embedded: u64,
+}
 
 /// Rows per INSERT statement.
 const BATCH: usize = 500;
@@ -153,7 +160,7 @@ impl Store {
     /// The query's terms, rarest first, as many as `MATCH_BUDGET` affords.
     async fn affordable_words(&self, words: &str) -> Result<String> {
         // Stems, each with a word of the query that has it.
-        let parts: HashMap<String, String> = crate::search::term_parts(words).into_iter().collect();
+        let parts: HashMap<String, String> = super::terms::term_parts(words).into_iter().collect();
         if parts.is_empty() {
             return Ok(String::new());
         }
@@ -207,7 +214,7 @@ impl Store {
         let ctx = "write search rows";
         let mut delta: HashMap<String, i64> = HashMap::new();
         for r in rows {
-            for t in crate::search::terms_of(&r.text) {
+            for t in super::terms::terms_of(&r.text) {
                 *delta.entry(t).or_default() += 1;
             }
         }
@@ -219,10 +226,10 @@ impl Store {
                     .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
                     .bind(("files", chunk.to_vec()))
                     .await
-                    .map_err(|e| Error::db(ctx, e))?;
-                let old: Vec<String> = res.take(0).map_err(|e| Error::db(ctx, e))?;
+                    .map_err(|e| db_error(ctx, e))?;
+                let old: Vec<String> = res.take(0).map_err(|e| db_error(ctx, e))?;
                 for text in old {
-                    for t in crate::search::terms_of(&text) {
+                    for t in super::terms::terms_of(&text) {
                         *delta.entry(t).or_default() -= 1;
                     }
                 }
@@ -333,9 +340,9 @@ impl Store {
             .db().await?
             .query("SELECT * FROM search_unit WHERE !string::starts_with(file, 'copy'); SELECT id, embedding FROM search_vec;")
             .await
-            .map_err(|e| Error::db("read search rows", e))?;
-        let rows: Vec<Full> = res.take(0).map_err(|e| Error::db("read search rows", e))?;
-        let vecs: Vec<Vector> = res.take(1).map_err(|e| Error::db("read search rows", e))?;
+            .map_err(|e| db_error("read search rows", e))?;
+        let rows: Vec<Full> = res.take(0).map_err(|e| db_error("read search rows", e))?;
+        let vecs: Vec<Vector> = res.take(1).map_err(|e| db_error("read search rows", e))?;
         let vecs: HashMap<String, Vec<f32>> = vecs
             .into_iter()
             .map(|v| Ok((key_string(&v.id)?, v.embedding)))
@@ -381,7 +388,7 @@ impl Store {
             }
             let mut delta: HashMap<String, i64> = HashMap::new();
             for r in &batch {
-                for t in crate::search::terms_of(&r.text) {
+                for t in super::terms::terms_of(&r.text) {
                     *delta.entry(t).or_default() += 1;
                 }
             }
@@ -427,7 +434,7 @@ impl Store {
                 .bind(("rows", chunk.to_vec()))
                 .await
                 .and_then(|r| r.check())
-                .map_err(|e| Error::db("write term counts", e))?;
+                .map_err(|e| db_error("write term counts", e))?;
         }
         Ok(())
     }
@@ -446,8 +453,8 @@ impl Store {
             .query("SELECT id, terms FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read term counts", e))?;
-        let rows: Vec<Row> = res.take(0).map_err(|e| Error::db("read term counts", e))?;
+            .map_err(|e| db_error("read term counts", e))?;
+        let rows: Vec<Row> = res.take(0).map_err(|e| db_error("read term counts", e))?;
         let mut out = HashMap::new();
         for r in rows {
             let surrealdb::types::RecordIdKey::Number(n) = r.id.key else {
@@ -484,8 +491,8 @@ impl Store {
             )
             .bind(("limit", limit as i64))
             .await
-            .map_err(|e| Error::db("find units to embed", e))?;
-        let rows: Vec<PendingRow> = res.take(0).map_err(|e| Error::db("find units to embed", e))?;
+            .map_err(|e| db_error("find units to embed", e))?;
+        let rows: Vec<PendingRow> = res.take(0).map_err(|e| db_error("find units to embed", e))?;
         rows.into_iter()
             .map(|r| {
                 Ok(Pending {
@@ -509,8 +516,8 @@ impl Store {
             .query("SELECT id, vector FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read cached vectors", e))?;
-        let rows: Vec<CachedRow> = res.take(0).map_err(|e| Error::db("read cached vectors", e))?;
+            .map_err(|e| db_error("read cached vectors", e))?;
+        let rows: Vec<CachedRow> = res.take(0).map_err(|e| db_error("read cached vectors", e))?;
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.vector))).collect()
     }
 
@@ -529,7 +536,7 @@ impl Store {
                 .bind(("rows", rows))
                 .await
                 .and_then(|r| r.check())
-                .map_err(|e| Error::db("cache vectors", e))?;
+                .map_err(|e| db_error("cache vectors", e))?;
         }
         Ok(())
     }
@@ -593,11 +600,11 @@ impl Store {
                      SELECT VALUE n FROM ONLY meta:search_embedded;",
                 )
                 .await
-                .map_err(|e| Error::db("count search rows", e))?;
+                .map_err(|e| db_error("count search rows", e))?;
             let units: Option<String> =
-                res.take(0).map_err(|e| Error::db("count search rows", e))?;
+                res.take(0).map_err(|e| db_error("count search rows", e))?;
             let embedded: Option<i64> =
-                res.take(1).map_err(|e| Error::db("count search rows", e))?;
+                res.take(1).map_err(|e| db_error("count search rows", e))?;
             Ok((units, embedded))
         };
         let (mut units, mut embedded) = read().await?;
@@ -667,8 +674,8 @@ impl Store {
             .bind(("kind", filters.kind.clone()))
             .bind(("lang", filters.language.clone()))
             .await
-            .map_err(|e| Error::db("keyword search", e))?;
-        let mut rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("keyword search", e))?;
+            .map_err(|e| db_error("keyword search", e))?;
+        let mut rows: Vec<Scored> = res.take(0).map_err(|e| db_error("keyword search", e))?;
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1e3,
             rows = rows.len(),
@@ -703,8 +710,8 @@ impl Store {
             .bind(("kind", filters.kind.clone()))
             .bind(("lang", filters.language.clone()))
             .await
-            .map_err(|e| Error::db("vector search", e))?;
-        let rows: Vec<Scored> = res.take(0).map_err(|e| Error::db("vector search", e))?;
+            .map_err(|e| db_error("vector search", e))?;
+        let rows: Vec<Scored> = res.take(0).map_err(|e| db_error("vector search", e))?;
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()
     }
 
@@ -717,8 +724,8 @@ impl Store {
             .query("SELECT id, file, kind, line, signature FROM $ids")
             .bind(("ids", ids))
             .await
-            .map_err(|e| Error::db("read search rows", e))?;
-        let rows: Vec<HitRow> = res.take(0).map_err(|e| Error::db("read search rows", e))?;
+            .map_err(|e| db_error("read search rows", e))?;
+        let rows: Vec<HitRow> = res.take(0).map_err(|e| db_error("read search rows", e))?;
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, r))).collect()
     }
 }

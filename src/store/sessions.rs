@@ -7,9 +7,9 @@
 //! writes make new trees for the directories they touch (contents and
 //! trees are shared by hash), and its head moves in its own namespace.
 
-use super::health;
 use surrealdb::types::{RecordId, SurrealValue};
 
+use super::health::{self, db_error};
 use super::{Store, View, migrate};
 use crate::error::{Error, Result};
 use crate::ids::{ContentHash, SnapshotId};
@@ -102,7 +102,7 @@ impl Store {
             if e.to_string().contains("already exists") {
                 return Err(Error::InvalidInput(format!("session {name} exists already")));
             }
-            return Err(Error::db(format!("create session {name}"), e));
+            return Err(db_error(format!("create session {name}"), e));
         }
         // Its namespace gets its schema and first snapshot when first
         // opened (`session`): forking is this one record.
@@ -119,9 +119,9 @@ impl Store {
             .query("SELECT * FROM ONLY type::record('session', $name)")
             .bind(("name", name.to_owned()))
             .await
-            .map_err(|e| Error::db("read the session registry", e))?;
+            .map_err(|e| db_error("read the session registry", e))?;
         let row: Option<SessionRow> =
-            res.take(0).map_err(|e| Error::db("read the session registry", e))?;
+            res.take(0).map_err(|e| db_error("read the session registry", e))?;
         info_of(row.ok_or_else(|| {
             Error::InvalidInput(format!(
                 "no session named {name}; `cortex session list` shows them, `cortex session new {name}` makes it"
@@ -137,9 +137,9 @@ impl Store {
             .await?
             .query("SELECT * FROM session ORDER BY id")
             .await
-            .map_err(|e| Error::db("read the session registry", e))?;
+            .map_err(|e| db_error("read the session registry", e))?;
         let rows: Vec<SessionRow> =
-            res.take(0).map_err(|e| Error::db("read the session registry", e))?;
+            res.take(0).map_err(|e| db_error("read the session registry", e))?;
         rows.into_iter().map(info_of).collect()
     }
 
@@ -168,7 +168,7 @@ impl Store {
             .bind(("name", name.to_owned()))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db(format!("remove session {name}"), e))?;
+            .map_err(|e| db_error(format!("remove session {name}"), e))?;
         // A namespace is an identifier, not a value: the name was checked
         // against [a-z0-9][a-z0-9_-]* above, so it cannot carry SurrealQL.
         let ns = super::namespace_of(&View::Session(name.to_owned()));
@@ -177,7 +177,10 @@ impl Store {
             .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db(format!("remove the namespace of session {name}"), e))?;
+            .map_err(|e| db_error(format!("remove the namespace of session {name}"), e))?;
+        // Its client names a namespace that is gone: a session made again
+        // under the name gets a new one.
+        self.conn.forget(&ns).await;
         Ok(())
     }
 }
@@ -212,7 +215,7 @@ impl Store {
             .bind(("rows", conflicts))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("record the session's conflicts", e))?;
+            .map_err(|e| db_error("record the session's conflicts", e))?;
         Ok(())
     }
 
@@ -226,8 +229,8 @@ impl Store {
                  FROM conflict ORDER BY path, unit",
             )
             .await
-            .map_err(|e| Error::db("read the session's conflicts", e))?;
-        res.take(0).map_err(|e| Error::db("read the session's conflicts", e))
+            .map_err(|e| db_error("read the session's conflicts", e))?;
+        res.take(0).map_err(|e| db_error("read the session's conflicts", e))
     }
 
     /// Moves a session's base (after a merge that keeps it): it now starts
@@ -247,7 +250,7 @@ impl Store {
             .bind(("root", root.to_hex()))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db(format!("rebase session {name}"), e))?;
+            .map_err(|e| db_error(format!("rebase session {name}"), e))?;
         Ok(())
     }
 }
@@ -285,7 +288,7 @@ impl Store {
             .bind(("rows", rows))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("record claims", e))?;
+            .map_err(|e| db_error("record claims", e))?;
         Ok(())
     }
 
@@ -315,7 +318,7 @@ impl Store {
             .bind(("ids", ids))
             .await
             .and_then(|r| r.check())
-            .map_err(|e| Error::db("release claims", e))?;
+            .map_err(|e| db_error("release claims", e))?;
         Ok(mine.len())
     }
 
@@ -327,7 +330,7 @@ impl Store {
             .await?
             .query("SELECT session, target FROM claim ORDER BY target, session")
             .await
-            .map_err(|e| Error::db("read claims", e))?;
-        res.take(0).map_err(|e| Error::db("read claims", e))
+            .map_err(|e| db_error("read claims", e))?;
+        res.take(0).map_err(|e| db_error("read claims", e))
     }
 }

@@ -8,13 +8,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 use super::{Host, ToolError};
 use crate::embed::Model;
 use crate::query::{Answer, GraphQuery};
 use crate::search::{Results, Search};
-use crate::session::Command;
+use crate::session::{Command, Outcome};
 use crate::store::Store;
 use crate::vfs::{Invalidation, Vfs, VfsConfig};
 
@@ -118,9 +116,9 @@ impl Host for LocalHost {
         Ok(crate::search::search(&store, model.as_deref(), search).await?)
     }
 
-    async fn session(&self, command: &Command) -> Result<Value, ToolError> {
+    async fn session(&self, command: &Command) -> Result<Outcome, ToolError> {
         self.flush().await?;
-        let value = crate::session::execute(&self.store, command).await?;
+        let outcome = crate::session::execute(&self.store, command).await?;
         // Views loaded before a merge or removal show the new heads.
         let views: Vec<Arc<Vfs>> = self.views.lock().unwrap().values().cloned().collect();
         for vfs in views {
@@ -129,6 +127,6 @@ impl Host for LocalHost {
         if let Command::Remove { name, .. } = command {
             self.views.lock().unwrap().remove(name);
         }
-        Ok(value)
+        Ok(outcome)
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::query::{Answer, GraphQuery};
 use crate::search::{Mode, Results, Search};
-use crate::session::{Command, MergeOptions, Strategy};
+use crate::session::{Command, MergeOptions, Outcome, Strategy};
 use crate::vfs::{Invalidation, Vfs};
 use files::TreePath;
 
@@ -94,7 +94,8 @@ pub trait Host: Sync {
         session: Option<&str>,
     ) -> impl Future<Output = Result<Results, ToolError>> + Send;
     /// A session command, as `cortex session …` runs it.
-    fn session(&self, command: &Command) -> impl Future<Output = Result<Value, ToolError>> + Send;
+    fn session(&self, command: &Command)
+    -> impl Future<Output = Result<Outcome, ToolError>> + Send;
 }
 
 /// The lines of `text`, each with its newline.
@@ -486,31 +487,33 @@ pub async fn call<H: Host>(
         "session_create" => {
             let name = a.short("name")?.to_owned();
             let from = a.opt_short("from")?.map(str::to_owned);
-            host.session(&Command::New { name, from }).await
+            outcome_json(host.session(&Command::New { name, from }).await?)
         }
         "session_list" => {
-            let list = host.session(&Command::List).await?;
+            let list = outcome_json(host.session(&Command::List).await?)?;
             Ok(json!({ "sessions": list }))
         }
         "diff" => {
             let name = session_arg(&a, session)?;
-            let files = host.session(&Command::Diff { name: name.clone(), units: true }).await?;
+            let files = outcome_json(
+                host.session(&Command::Diff { name: name.clone(), units: true }).await?,
+            )?;
             Ok(json!({ "session": name, "files": files }))
         }
         "session_changes" => {
             let name = session_arg(&a, session)?;
-            let files = host.session(&Command::Diff { name: name.clone(), units: true }).await?;
-            let mut targets: Vec<String> = Vec::new();
-            for file in files.as_array().into_iter().flatten() {
-                for unit in file["units"].as_array().into_iter().flatten() {
-                    if unit["change"] != "removed"
-                        && let Some(id) = unit["id"].as_str()
-                    {
-                        targets.push(id.to_owned());
-                    }
-                }
-            }
-            targets.truncate(100);
+            let Outcome::Diff(files) =
+                host.session(&Command::Diff { name: name.clone(), units: true }).await?
+            else {
+                return Err(unexpected_session());
+            };
+            let targets: Vec<String> = files
+                .iter()
+                .flat_map(|f| &f.units)
+                .filter(|u| u.change != "removed")
+                .map(|u| u.id.clone())
+                .take(100)
+                .collect();
             let impact = if targets.is_empty() {
                 json!({ "start": [], "levels": [], "tests": [], "truncated": false })
             } else {
@@ -528,11 +531,12 @@ pub async fn call<H: Host>(
                 // A server merging its own session goes on working in it.
                 keep: a.opt_bool("keep")? || session == Some(name.as_str()),
             };
-            host.session(&Command::Merge { name, options }).await
+            outcome_json(host.session(&Command::Merge { name, options }).await?)
         }
         "conflicts" => {
             let name = session_arg(&a, session)?;
-            let conflicts = host.session(&Command::Conflicts { name: name.clone() }).await?;
+            let conflicts =
+                outcome_json(host.session(&Command::Conflicts { name: name.clone() }).await?)?;
             Ok(json!({ "session": name, "conflicts": conflicts }))
         }
         "claim" => {
@@ -541,19 +545,39 @@ pub async fn call<H: Host>(
             if targets.is_empty() {
                 return Err(ToolError::new("claim needs `targets`: file paths or unit ids"));
             }
-            host.session(&Command::Claim { name, targets }).await
+            outcome_json(host.session(&Command::Claim { name, targets }).await?)
         }
         "release" => {
             let name = session_arg(&a, session)?;
             let targets = a.strings("targets")?;
-            host.session(&Command::Release { name, targets }).await
+            outcome_json(host.session(&Command::Release { name, targets }).await?)
         }
         "who_is_editing" => {
             let target = a.opt_short("target")?.map(str::to_owned);
-            host.session(&Command::Who { target }).await
+            outcome_json(host.session(&Command::Who { target }).await?)
         }
         _ => Err(ToolError::new(format!("{tool} is listed but not served; a bug in cortex"))),
     }
+}
+
+/// A session command's answer as a tool's JSON.
+fn outcome_json(outcome: Outcome) -> Result<Value, ToolError> {
+    let value = match outcome {
+        Outcome::Created(v) => serde_json::to_value(v),
+        Outcome::Listed(v) => serde_json::to_value(v),
+        Outcome::Removed(v) => serde_json::to_value(v),
+        Outcome::Diff(v) => serde_json::to_value(v),
+        Outcome::Merged(v) => serde_json::to_value(v),
+        Outcome::Conflicts(v) => serde_json::to_value(v),
+        Outcome::Claimed(v) => serde_json::to_value(v),
+        Outcome::Released(v) => serde_json::to_value(v),
+        Outcome::Who(v) => serde_json::to_value(v),
+    };
+    value.map_err(|e| ToolError::new(format!("an answer did not serialise: {e}; a bug in cortex")))
+}
+
+fn unexpected_session() -> ToolError {
+    ToolError::new("the session command answered another question; a bug in cortex")
 }
 
 fn unexpected() -> ToolError {
