@@ -1,0 +1,444 @@
+//! A view's inodes in memory: the node table, names, links and the
+//! bookkeeping of what changed since the last flush.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::*;
+use crate::ids::{ContentHash, InodeNo};
+use crate::snapshot;
+use crate::store::Snapshot;
+use crate::tree::{Entry, EntryKind, MODE_MASK, SpecialKind, Timestamp};
+use crate::vfs_err;
+use large::{Large, Sealed};
+
+#[derive(Clone)]
+pub(super) enum Data {
+    /// In the store, not yet read.
+    Stored { hash: ContentHash, size: u64 },
+    /// In memory; `hash` is `None` once written and until flushed.
+    Mem { bytes: Arc<Vec<u8>>, hash: Option<ContentHash> },
+    /// Over [`LARGE`]: by chunk, read and written in place.
+    Large(Box<Large>),
+}
+
+impl Data {
+    pub(super) fn size(&self) -> u64 {
+        match self {
+            Data::Stored { size, .. } => *size,
+            Data::Mem { bytes, .. } => bytes.len() as u64,
+            Data::Large(large) => large.size(),
+        }
+    }
+}
+
+/// A content a flush writes: whole, or (a large file) by chunk.
+pub(super) enum ContentWrite {
+    Whole(ContentHash, Arc<Vec<u8>>),
+    Chunked(Sealed),
+}
+
+impl ContentWrite {
+    pub(super) fn hash(&self) -> ContentHash {
+        match self {
+            ContentWrite::Whole(hash, _) => *hash,
+            ContentWrite::Chunked(sealed) => sealed.hash,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(super) enum NodeKind {
+    Dir { children: BTreeMap<Vec<u8>, InodeNo>, parent: InodeNo },
+    File { data: Data },
+    Symlink { target: Vec<u8> },
+    Special { kind: SpecialKind, rdev: u64 },
+}
+
+#[derive(Clone)]
+pub(super) struct Node {
+    pub(super) kind: NodeKind,
+    pub(super) mode: u32,
+    pub(super) owner: Option<(u32, u32)>,
+    pub(super) atime: Timestamp,
+    pub(super) mtime: Timestamp,
+    pub(super) ctime: Timestamp,
+    pub(super) nlink: u32,
+    /// References the kernel holds (lookups not yet forgotten).
+    pub(super) lookups: u64,
+    /// The directories naming this inode, once per name.
+    pub(super) parents: Vec<InodeNo>,
+    pub(super) xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Node {
+    pub(super) fn file_kind(&self) -> FileKind {
+        match self.kind {
+            NodeKind::Dir { .. } => FileKind::Dir,
+            NodeKind::File { .. } => FileKind::File,
+            NodeKind::Symlink { .. } => FileKind::Symlink,
+            NodeKind::Special { kind, .. } => FileKind::Special(kind),
+        }
+    }
+}
+
+pub(super) struct State {
+    pub(super) nodes: HashMap<InodeNo, Node>,
+    pub(super) next_ino: u64,
+    /// The snapshot the view was last flushed to (or loaded from).
+    pub(super) head: Snapshot,
+    /// Changed since `head`.
+    pub(super) changed: bool,
+    /// Directories whose subtree is unchanged since it was last encoded,
+    /// with that encoding: a flush re-encodes only the rest. Invariant: a
+    /// directory missing here has every ancestor missing too.
+    pub(super) encoded: HashMap<InodeNo, Subtree>,
+}
+
+/// What encoding a directory's subtree gave.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Subtree {
+    pub(super) tree: ContentHash,
+    /// Files, symlinks and special files below it, and the files' bytes.
+    pub(super) files: u64,
+    pub(super) bytes: u64,
+}
+
+pub(super) fn check_name(name: &[u8]) -> VfsResult<()> {
+    if name.len() > NAME_MAX {
+        return Err(vfs_err!(libc::ENAMETOOLONG, "name longer than {NAME_MAX} bytes"));
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(vfs_err!(libc::EINVAL, "invalid name {}", show(name)));
+    }
+    Ok(())
+}
+
+pub(super) fn show(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}
+
+impl State {
+    /// A view of `head` from the entries of the tree `root_tree` (parents
+    /// before children): `head`'s own tree, or it with this view's
+    /// unflushed changes over it (`refresh`). With
+    /// `old`, paths that exist in both keep their inode numbers and kernel
+    /// references, read contents stay cached, unflushed contents win, and
+    /// inodes the kernel still holds but that are gone stay as orphans.
+    pub(super) fn build(
+        head: Snapshot,
+        root_tree: ContentHash,
+        entries: Vec<(Vec<u8>, Entry)>,
+        old: Option<&State>,
+    ) -> State {
+        let now = Timestamp::now();
+        let old_paths = old.map(State::paths).unwrap_or_default();
+        let next_ino = old.map_or(2, |o| o.next_ino);
+        let mut state = State {
+            nodes: HashMap::new(),
+            next_ino,
+            head,
+            changed: false,
+            encoded: HashMap::new(),
+        };
+        // The stored tree of each directory, and files written but not flushed.
+        let mut trees: HashMap<InodeNo, ContentHash> = HashMap::from([(InodeNo::ROOT, root_tree)]);
+        let mut unflushed = Vec::new();
+        let root = match old.and_then(|o| o.nodes.get(&InodeNo::ROOT)) {
+            Some(r) => Node {
+                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
+                nlink: 2,
+                ..r.clone()
+            },
+            None => Node {
+                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
+                mode: 0o755,
+                owner: None,
+                atime: now,
+                mtime: now,
+                ctime: now,
+                nlink: 2,
+                lookups: 1,
+                parents: Vec::new(),
+                xattrs: BTreeMap::new(),
+            },
+        };
+        state.nodes.insert(InodeNo::ROOT, root);
+        let mut dirs: HashMap<Vec<u8>, InodeNo> = HashMap::new();
+        dirs.insert(Vec::new(), InodeNo::ROOT);
+        for (path, entry) in entries {
+            let parent_path = match path.iter().rposition(|&b| b == b'/') {
+                Some(i) => path[..i].to_vec(),
+                None => Vec::new(),
+            };
+            let parent = dirs[&parent_path];
+            let previous = old_paths.get(&path).and_then(|ino| {
+                let node = old?.nodes.get(ino)?;
+                let same_kind = matches!(
+                    (&node.kind, &entry.kind),
+                    (NodeKind::Dir { .. }, EntryKind::Dir { .. })
+                        | (NodeKind::File { .. }, EntryKind::File { .. })
+                        | (NodeKind::Symlink { .. }, EntryKind::Symlink { .. })
+                        | (NodeKind::Special { .. }, EntryKind::Special { .. })
+                );
+                same_kind.then_some((*ino, node))
+            });
+            let ino = match previous {
+                Some((ino, _)) => ino,
+                None => state.alloc(),
+            };
+            let kind = match entry.kind {
+                EntryKind::Dir { tree } => {
+                    dirs.insert(path.clone(), ino);
+                    trees.insert(ino, tree);
+                    NodeKind::Dir { children: BTreeMap::new(), parent }
+                }
+                EntryKind::File { content, size } => {
+                    let data = match previous.map(|(_, n)| &n.kind) {
+                        Some(NodeKind::File { data: Data::Mem { bytes, hash } })
+                            if hash.is_none() || *hash == Some(content) =>
+                        {
+                            if hash.is_none() {
+                                unflushed.push(ino);
+                            }
+                            Data::Mem { bytes: bytes.clone(), hash: *hash }
+                        }
+                        Some(NodeKind::File { data: Data::Large(large) })
+                            if large.hash().is_none() || large.hash() == Some(content) =>
+                        {
+                            if large.hash().is_none() {
+                                unflushed.push(ino);
+                            }
+                            Data::Large(large.clone())
+                        }
+                        _ => Data::Stored { hash: content, size },
+                    };
+                    NodeKind::File { data }
+                }
+                EntryKind::Symlink { target } => NodeKind::Symlink { target },
+                EntryKind::Special { kind, rdev } => NodeKind::Special { kind, rdev },
+            };
+            let is_dir = matches!(kind, NodeKind::Dir { .. });
+            let lookups = previous.map_or(0, |(_, n)| n.lookups);
+            state.nodes.insert(
+                ino,
+                Node {
+                    kind,
+                    mode: entry.mode & MODE_MASK,
+                    owner: entry.owner,
+                    atime: entry.mtime,
+                    mtime: entry.mtime,
+                    ctime: entry.mtime,
+                    nlink: if is_dir { 2 } else { 1 },
+                    lookups,
+                    parents: Vec::new(),
+                    xattrs: entry.xattrs.into_iter().collect(),
+                },
+            );
+            state.link_child(parent, entry.name, ino);
+        }
+        state.seed_encoded(InodeNo::ROOT, &trees);
+        for ino in unflushed {
+            state.dirty(ino);
+        }
+        // Inodes the kernel still holds that are gone from the tree.
+        if let Some(old) = old {
+            for (ino, node) in &old.nodes {
+                if node.lookups > 0 && !state.nodes.contains_key(ino) {
+                    let mut orphan = Node { nlink: 0, parents: Vec::new(), ..node.clone() };
+                    if let NodeKind::Dir { children, parent } = &mut orphan.kind {
+                        children.clear();
+                        *parent = *ino;
+                    }
+                    state.nodes.insert(*ino, orphan);
+                }
+            }
+        }
+        state
+    }
+
+    /// Every path of the view with its inode ("" is the root).
+    pub(super) fn paths(&self) -> HashMap<Vec<u8>, InodeNo> {
+        let mut out = HashMap::new();
+        let mut stack = vec![(Vec::new(), InodeNo::ROOT)];
+        while let Some((path, ino)) = stack.pop() {
+            if let Some(Node { kind: NodeKind::Dir { children, .. }, .. }) = self.nodes.get(&ino) {
+                for (name, child) in children {
+                    stack.push((snapshot::join(&path, name), *child));
+                }
+            }
+            out.insert(path, ino);
+        }
+        out
+    }
+
+    pub(super) fn alloc(&mut self) -> InodeNo {
+        let ino = InodeNo(self.next_ino);
+        self.next_ino += 1;
+        ino
+    }
+
+    pub(super) fn node(&self, ino: InodeNo) -> VfsResult<&Node> {
+        self.nodes.get(&ino).ok_or_else(|| vfs_err!(libc::ENOENT, "no inode {}", ino.0))
+    }
+
+    pub(super) fn node_mut(&mut self, ino: InodeNo) -> VfsResult<&mut Node> {
+        self.nodes.get_mut(&ino).ok_or_else(|| vfs_err!(libc::ENOENT, "no inode {}", ino.0))
+    }
+
+    pub(super) fn attr(&self, ino: InodeNo, config: &VfsConfig) -> VfsResult<Attr> {
+        let node = self.node(ino)?;
+        let (uid, gid) = node.owner.unwrap_or((config.uid, config.gid));
+        let size = match &node.kind {
+            NodeKind::File { data } => data.size(),
+            NodeKind::Symlink { target } => target.len() as u64,
+            NodeKind::Special { .. } => 0,
+            NodeKind::Dir { children, .. } => 4096.max(children.len() as u64 * 32),
+        };
+        Ok(Attr {
+            ino,
+            kind: node.file_kind(),
+            size,
+            mode: node.mode,
+            nlink: node.nlink,
+            uid,
+            gid,
+            atime: node.atime,
+            mtime: node.mtime,
+            ctime: node.ctime,
+            rdev: match node.kind {
+                NodeKind::Special { rdev, .. } => rdev,
+                _ => 0,
+            },
+        })
+    }
+
+    pub(super) fn child(&self, parent: InodeNo, name: &[u8]) -> VfsResult<InodeNo> {
+        match &self.node(parent)?.kind {
+            NodeKind::Dir { children, parent: up } => match name {
+                b"." => Ok(parent),
+                b".." => Ok(*up),
+                _ => children.get(name).copied().ok_or_else(|| {
+                    vfs_err!(libc::ENOENT, "no {} in inode {}", show(name), parent.0)
+                }),
+            },
+            _ => Err(vfs_err!(libc::ENOTDIR, "inode {} is not a directory", parent.0)),
+        }
+    }
+
+    pub(super) fn link_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
+        let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.parents.push(parent);
+        }
+        if let Some(Node { kind: NodeKind::Dir { children, .. }, nlink, .. }) =
+            self.nodes.get_mut(&parent)
+        {
+            children.insert(name, ino);
+            if is_dir {
+                *nlink += 1;
+            }
+        }
+    }
+
+    pub(super) fn unlink_child(&mut self, parent: InodeNo, name: &[u8]) -> Option<InodeNo> {
+        let Some(Node { kind: NodeKind::Dir { children, .. }, .. }) = self.nodes.get_mut(&parent)
+        else {
+            return None;
+        };
+        let ino = children.remove(name)?;
+        if let Some(node) = self.nodes.get_mut(&ino)
+            && let Some(i) = node.parents.iter().position(|&p| p == parent)
+        {
+            node.parents.swap_remove(i);
+        }
+        let is_dir = matches!(self.nodes.get(&ino).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        if is_dir && let Some(p) = self.nodes.get_mut(&parent) {
+            p.nlink -= 1;
+        }
+        Some(ino)
+    }
+
+    /// Points `name` in `parent` at `ino`, in place (for exchange).
+    pub(super) fn set_child(&mut self, parent: InodeNo, name: Vec<u8>, ino: InodeNo) {
+        self.unlink_child(parent, &name);
+        self.link_child(parent, name, ino);
+    }
+
+    pub(super) fn reparent(&mut self, ino: InodeNo, new_parent: InodeNo) {
+        if let Some(Node { kind: NodeKind::Dir { parent, .. }, .. }) = self.nodes.get_mut(&ino) {
+            *parent = new_parent;
+        }
+    }
+
+    /// True when `ancestor` is `ino` or one of its parents.
+    pub(super) fn is_ancestor(&self, ancestor: InodeNo, mut ino: InodeNo) -> bool {
+        loop {
+            if ino == ancestor {
+                return true;
+            }
+            match self.nodes.get(&ino).map(|n| &n.kind) {
+                Some(NodeKind::Dir { parent, .. }) if *parent != ino => ino = *parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Removes one name of `ino` from `parent` and drops the inode once no
+    /// name and no kernel reference is left.
+    pub(super) fn remove_name(&mut self, parent: InodeNo, name: &[u8], ino: InodeNo) {
+        let now = Timestamp::now();
+        self.unlink_child(parent, name);
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.nlink = match node.kind {
+                NodeKind::Dir { .. } => 0,
+                _ => node.nlink.saturating_sub(1),
+            };
+            node.ctime = now;
+        }
+        self.touch_dir(parent, now);
+        self.dirty(parent);
+        self.reap(ino);
+    }
+
+    /// Records that `ino` changed in a way its directory entries show
+    /// (content, mode, owner, mtime, xattrs, or for a directory, its
+    /// names): the directories above it must be encoded again.
+    pub(super) fn dirty(&mut self, ino: InodeNo) {
+        self.changed = true;
+        let starts = match self.nodes.get(&ino) {
+            Some(Node { kind: NodeKind::Dir { .. }, .. }) => vec![ino],
+            Some(node) => node.parents.clone(),
+            None => return,
+        };
+        for mut dir in starts {
+            // Stop at the first directory already dirty: by the invariant
+            // its ancestors are too.
+            while self.encoded.remove(&dir).is_some() {
+                match self.nodes.get(&dir).map(|n| &n.kind) {
+                    Some(NodeKind::Dir { parent, .. }) if *parent != dir => dir = *parent,
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    pub(super) fn reap(&mut self, ino: InodeNo) {
+        if ino == InodeNo::ROOT {
+            return;
+        }
+        if let Some(node) = self.nodes.get(&ino)
+            && node.nlink == 0
+            && node.lookups == 0
+        {
+            self.nodes.remove(&ino);
+        }
+    }
+
+    pub(super) fn touch_dir(&mut self, dir: InodeNo, now: Timestamp) {
+        if let Some(node) = self.nodes.get_mut(&dir) {
+            node.mtime = now;
+            node.ctime = now;
+        }
+    }
+}
