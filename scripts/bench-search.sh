@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Search: retrieval quality, embedding throughput and search latency
-# (issue 6), in process (examples/bench_search.rs), printed as Markdown.
+# (issue 6), in process (scripts/bench/bench_search.rs), printed as Markdown.
 #
 # Quality: 50 questions over a real crate (semver, from cargo's registry)
-# and 50 over a real npm package (express), in bench/queries-*.json, each
+# and 50 over a real npm package (express), in scripts/queries/queries-*.json, each
 # with the units that answer it: MRR@10 and recall@10 for keyword,
 # semantic and hybrid, for the model's text as shipped (name, signature,
 # doc summary) at 128 and 256 tokens, and with the unit's whole body added
@@ -21,7 +21,7 @@ scripts/fixtures.sh >&2
 CORTEX_MODEL_DIR="$(scripts/model.sh)"
 export CORTEX_MODEL_DIR
 source scripts/build.sh
-cargo build --workspace --examples --quiet
+cargo build --workspace --examples --features cortex/bench --quiet
 bench="$CARGO_TARGET_DIR/debug/examples/bench_search"
 sizes=(10000 100000)
 [ "${1:-}" = "--quick" ] && sizes=(10000)
@@ -46,7 +46,7 @@ for body in 0 1200; do
   for window in 128 256; do
     for name in semver express; do
       rm -rf "$work/q.cortex"; cp -r "$work/$name/.cortex" "$work/q.cortex"
-      line=$(CORTEX_EMBED_BODY=$body "$bench" quality "$work/q.cortex" "bench/queries-$name.json" "$window")
+      line=$(CORTEX_EMBED_BODY=$body "$bench" quality "$work/q.cortex" "scripts/queries/queries-$name.json" "$window")
       python3 - "$line" "$body" "$window" "$name" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
@@ -80,7 +80,7 @@ echo "| units | store | keyword p50 / p95 | semantic p50 / p95 | hybrid p50 / p9
 echo "|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   rm -rf "$work/l.cortex"; cp -r "$work/express/.cortex" "$work/l.cortex"
-  line=$("$bench" latency "$work/l.cortex" bench/queries-express.json "$n")
+  line=$("$bench" latency "$work/l.cortex" scripts/queries/queries-express.json "$n")
   python3 - "$line" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])

@@ -142,6 +142,37 @@ fn the_architecture_holds() {
     assert!(broken.is_empty(), "the architecture is broken:\n{}", broken.join("\n"));
 }
 
+/// The top level is the design's: the crates, the data they ship
+/// (`queries/`, `migrations/`), tests, scripts and the documents. Anything
+/// else (benchmarks, examples, stray output) belongs under one of them.
+#[test]
+fn the_top_level_is_as_designed() {
+    const EXPECTED: &[&str] = &[
+        "ARCHITECTURE.md",
+        "Cargo.lock",
+        "Cargo.toml",
+        "README.md",
+        "SEMANTICS.md",
+        "build.rs",
+        "migrations",
+        "mountd",
+        "queries",
+        "rustfmt.toml",
+        "scripts",
+        "src",
+        "tests",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut extra: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && name != "target")
+        .filter(|name| !EXPECTED.contains(&name.as_str()))
+        .collect();
+    extra.sort();
+    assert!(extra.is_empty(), "not in the design's top level: {extra:?}");
+}
+
 /// The check itself finds what it should: a rule broken on purpose in a
 /// scratch tree is reported, its own words and comments are not.
 #[test]

@@ -316,8 +316,9 @@ impl Store {
 
     /// For benchmarks only: copies the view's rows and vectors (under
     /// `copyN/` paths, vectors nudged so that copies are not identical)
-    /// until there are `units` rows. Returns the count.
-    #[doc(hidden)]
+    /// until there are `units` rows. Returns the count. Built only with
+    /// the `bench` feature (`scripts/bench-search.sh`).
+    #[cfg(feature = "bench")]
     pub async fn replicate_search_rows_for_bench(&self, units: usize) -> Result<u64> {
         #[derive(Debug, SurrealValue)]
         struct Full {
