@@ -68,9 +68,15 @@ pub enum Error {
     #[error(transparent)]
     Embed(#[from] crate::embed::EmbedError),
 
-    /// An error from SurrealDB, with what we were doing.
-    #[error("store: {context}: {message}")]
-    Db { context: String, message: String },
+    /// An error from SurrealDB, with what we were doing; `kind` is what a
+    /// caller may act on, `source` the engine's own error.
+    #[error("store: {context}: {source}")]
+    Db {
+        context: String,
+        kind: DbErrorKind,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// The store failed to write (a full disk, an I/O error) and takes no
     /// more writes from this process (`store::health`).
@@ -85,6 +91,19 @@ pub struct Failure {
     pub reason: String,
     /// The disk was full (ENOSPC, EDQUOT), rather than failing otherwise.
     pub no_space: bool,
+}
+
+/// What a SurrealDB error means to its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// The record (or namespace, table) exists already.
+    AlreadyExists,
+    /// The record, table or namespace does not exist.
+    NotFound,
+    /// A transaction conflicted with another; trying again may succeed.
+    Conflict,
+    /// Anything else.
+    Other,
 }
 
 fn failed_message(f: &Failure) -> String {

@@ -26,7 +26,7 @@ pub mod tools;
 pub mod tree;
 pub mod vfs;
 
-pub use error::{Error, Result};
+pub use error::{DbErrorKind, Error, Result};
 
 /// Logs to stderr through `tracing`: `CORTEX_LOG` sets the filter, else
 /// `default_filter`. Colour codes only on a terminal (the daemon's stderr

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::error::Failure;
-use crate::error::{Error, Result};
+use crate::error::{DbErrorKind, Error, Result};
 
 /// Why writes stopped, once they have.
 static FAILED: Mutex<Option<Failure>> = Mutex::new(None);
@@ -92,11 +92,19 @@ pub(crate) fn observe(message: &str) -> Option<Failure> {
 
 /// An error from SurrealDB, with what the store was doing. A storage
 /// failure in it (an OS error) stops writes (`observe`).
-pub(crate) fn db_error(context: impl Into<String>, err: impl std::fmt::Display) -> Error {
-    let message = err.to_string();
-    match observe(&message) {
+pub(crate) fn db_error(context: impl Into<String>, err: surrealdb::Error) -> Error {
+    let kind = if err.is_already_exists() {
+        DbErrorKind::AlreadyExists
+    } else if err.is_not_found() {
+        DbErrorKind::NotFound
+    } else if super::retry::is_conflict(&err) {
+        DbErrorKind::Conflict
+    } else {
+        DbErrorKind::Other
+    };
+    match observe(&err.to_string()) {
         Some(failure) => Error::StoreFailed(failure),
-        None => Error::Db { context: context.into(), message },
+        None => Error::Db { context: context.into(), kind, source: Box::new(err) },
     }
 }
 

@@ -139,13 +139,16 @@ const COMMIT_ATTEMPTS: u32 = 10;
 /// refused it as conflicting with another. Every statement of a failed
 /// transaction reports an error; the one that matters is the one that is
 /// not "not executed due to a failed transaction".
-fn transaction_error(mut res: surrealdb::IndexedResults) -> Option<(String, bool)> {
+fn transaction_error(mut res: surrealdb::IndexedResults) -> Option<(surrealdb::Error, bool)> {
     let mut errors: Vec<(usize, surrealdb::Error)> = res.take_errors().into_iter().collect();
+    if errors.is_empty() {
+        return None;
+    }
     errors.sort_by_key(|(i, _)| *i);
     let conflict = errors.iter().any(|(_, e)| super::retry::is_conflict(e));
-    let errors: Vec<String> = errors.iter().map(|(_, e)| e.to_string()).collect();
-    let cause = errors.iter().find(|e| !e.contains("failed transaction"));
-    cause.or(errors.first()).map(|e| (e.clone(), conflict))
+    let cause =
+        errors.iter().position(|(_, e)| !e.to_string().contains("failed transaction")).unwrap_or(0);
+    Some((errors.swap_remove(cause).1, conflict))
 }
 
 fn snapshot_of(row: SnapshotRow) -> Result<Snapshot> {
@@ -323,7 +326,8 @@ impl Store {
             // says which; a conflict with main still where it was (another
             // writer's transaction touched the same keys and lost) is tried
             // again.
-            if e.contains("cortex:head-moved") || conflict {
+            // `cortex:head-moved` is this query's own THROW.
+            if e.to_string().contains("cortex:head-moved") || conflict {
                 let head = self.head().await?;
                 if head.id != new.parent {
                     return Err(Error::HeadMoved { expected: new.parent.0, found: head.id.0 });

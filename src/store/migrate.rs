@@ -25,7 +25,7 @@ pub async fn current_version(db: &Surreal<Any>) -> Result<u64> {
         Ok(v) => v,
         // SurrealDB 3 refuses to read a table that was never defined: a
         // store that has not been migrated at all.
-        Err(e) if e.to_string().contains("does not exist") => None,
+        Err(e) if e.is_not_found() => None,
         Err(e) => return Err(Error::Corrupt(format!("unreadable schema version: {e}"))),
     };
     Ok(version.unwrap_or(0).max(0) as u64)

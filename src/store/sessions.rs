@@ -11,7 +11,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 
 use super::health::{self, db_error};
 use super::{Store, View, migrate};
-use crate::error::{Error, Result};
+use crate::error::{DbErrorKind, Error, Result};
 use crate::ids::{ContentHash, SnapshotId};
 
 /// A session as the registry has it.
@@ -98,11 +98,12 @@ impl Store {
             .bind(("row", row))
             .await
             .and_then(|r| r.check());
-        if let Err(e) = res {
-            if e.to_string().contains("already exists") {
+        match res.map_err(|e| db_error(format!("create session {name}"), e)) {
+            Err(Error::Db { kind: DbErrorKind::AlreadyExists, .. }) => {
                 return Err(Error::InvalidInput(format!("session {name} exists already")));
             }
-            return Err(db_error(format!("create session {name}"), e));
+            Err(e) => return Err(e),
+            Ok(_) => {}
         }
         // Its namespace gets its schema and first snapshot when first
         // opened (`session`): forking is this one record.
