@@ -94,6 +94,29 @@ pub enum Request {
     Attach,
 }
 
+impl Request {
+    /// The request's name, for logs and spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Mount { .. } => "mount",
+            Request::Umount { .. } => "umount",
+            Request::Flush => "flush",
+            Request::Status => "status",
+            Request::Ls { .. } => "ls",
+            Request::Cat { .. } => "cat",
+            Request::Log { .. } => "log",
+            Request::Export { .. } => "export",
+            Request::Import { .. } => "import",
+            Request::Graph { .. } => "graph",
+            Request::Session { .. } => "session",
+            Request::Search { .. } => "search",
+            Request::Index { .. } => "index",
+            Request::Tool { .. } => "tool",
+            Request::Attach => "attach",
+        }
+    }
+}
+
 /// A tree entry on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct EntryInfo {

@@ -31,6 +31,13 @@ impl ContentHash {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()
     }
 
+    /// The first 12 hex digits, for logs.
+    pub fn short(&self) -> String {
+        let mut hex = self.to_hex();
+        hex.truncate(12);
+        hex
+    }
+
     /// Parses 64 hex digits.
     pub fn from_hex(hex: &str) -> Result<ContentHash> {
         blake3::Hash::from_hex(hex)

@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use crate::error::Result;
 use crate::graph::resolve::Symbol;
 use crate::graph::resolve::{Edge, SymbolTable, file_stem, resolve_file, target_key};
@@ -49,7 +51,11 @@ pub async fn index_head(store: &Store) -> Result<IndexReport> {
     index_root(store, head.root).await
 }
 
-/// Brings the graph to the snapshot whose root tree is `root`.
+/// Brings the graph to the snapshot whose root tree is `root`, in stages,
+/// each a span (`index.changes`, `index.parse`, `index.symbols`,
+/// `index.resolve`, `index.write`: with `CORTEX_LOG=cortex=debug` each
+/// logs its time as it closes).
+#[tracing::instrument(name = "index", skip_all, fields(root = %root.short()))]
 pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport> {
     let started = Instant::now();
     let same_version = store.meta_get("graph_version").await?.as_deref() == Some(GRAPH_VERSION);
@@ -58,79 +64,141 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         return Ok(IndexReport::default());
     }
     let mut report = IndexReport { full: previous.is_none(), ..IndexReport::default() };
-    // The code files to parse (path, content) and to drop.
-    let mut changed: Vec<(String, ContentHash)> = Vec::new();
-    let mut removed: Vec<String> = Vec::new();
-    match previous {
-        None => {
-            store.clear_graph().await?;
-            store.meta_set("graph_version", GRAPH_VERSION).await?;
-            for (path, entry) in snapshot::walk(store, root).await? {
-                if let (EntryKind::File { content, .. }, Ok(path)) =
-                    (&entry.kind, String::from_utf8(path))
-                    && Language::of_path(path.as_bytes()).is_some()
-                {
-                    changed.push((path, *content));
-                }
-            }
-        }
-        Some(old) => {
-            for change in snapshot::diff(store, old, root).await? {
-                let Ok(path) = String::from_utf8(change.path) else { continue };
-                if Language::of_path(path.as_bytes()).is_none() {
-                    continue;
-                }
-                let now = match change.op {
-                    ChangeOp::Delete => None,
-                    _ => match snapshot::resolve(store, root, path.as_bytes()).await {
-                        Ok(Resolved::Entry(e)) => match e.kind {
-                            EntryKind::File { content, .. } => Some(content),
-                            _ => None,
-                        },
-                        _ => None,
-                    },
-                };
-                match now {
-                    Some(content) => changed.push((path, content)),
-                    None => removed.push(path),
-                }
-            }
-        }
-    }
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), files = changed.len(), "to parse");
+    let (changed, removed) = changes(store, previous, root).await?;
     let parsed = parse_all(store, &changed).await?;
-    tracing::debug!(files = parsed.len(), seconds = started.elapsed().as_secs_f64(), "parsed");
     report.parsed = parsed.len();
     report.removed = removed.len();
     report.skipped = parsed.iter().filter(|f| f.parsed.skipped.is_some()).count();
     report.with_errors = parsed.iter().filter(|f| !f.parsed.diagnostics.is_empty()).count();
     report.units = parsed.iter().map(|f| f.parsed.units.len()).sum();
 
-    // What to resolve, and the units it may resolve to.
-    let changed_paths: BTreeSet<String> =
-        parsed.iter().map(|f| f.path.clone()).chain(removed.iter().cloned()).collect();
-    let mut table = SymbolTable::default();
-    let mut to_resolve: Vec<CodeFile> = Vec::new();
-    // What the files parsed, resolved again or removed had before.
-    let mut before: HashMap<String, CodeFile> = HashMap::new();
-    let mut before_edges: HashMap<String, Vec<Edge>> = HashMap::new();
-    // The code paths the graph had (incremental runs).
-    let mut old_paths = None;
-    if report.full {
-        for f in &parsed {
-            table.add_file(&f.path);
-            for u in &f.parsed.units {
-                table.add(Symbol::of(u, &f.path));
+    let known = match previous {
+        None => Known::full(&parsed),
+        Some(old_root) => Known::around(store, old_root, &parsed, &removed).await?,
+    };
+    store.begin_graph_write().await?;
+    let file_writes = store.write_files(&parsed, report.full);
+    let write = resolve_all(&parsed, &removed, &known, report.full);
+    report.edges = write.edges.iter().map(|(_, edges)| edges.len()).sum();
+    report.resolved = write.edges.len();
+    store
+        .write_graph(write, file_writes, root)
+        .instrument(tracing::debug_span!("index.write"))
+        .await?;
+    // The next run starts from here: its code paths are these.
+    let mut paths: BTreeSet<String> =
+        known.old_paths.iter().flat_map(|p| p.iter().cloned()).collect();
+    for path in &removed {
+        paths.remove(path);
+    }
+    paths.extend(parsed.iter().map(|f| f.path.clone()));
+    store.remember_code_paths(root, paths.into_iter().collect());
+    // Freeing a full index's parses takes a while: not on the way.
+    std::thread::spawn(move || drop((parsed, known)));
+    report.seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        parsed = report.parsed,
+        removed = report.removed,
+        resolved = report.resolved,
+        seconds = report.seconds,
+        "code graph updated"
+    );
+    Ok(report)
+}
+
+/// The code files to parse (path, content) and the paths gone.
+type Changes = (Vec<(String, ContentHash)>, Vec<String>);
+
+/// The code files to parse and the ones gone, between the graph's
+/// snapshot (`previous`; none: everything) and `root`.
+#[tracing::instrument(name = "index.changes", level = "debug", skip_all)]
+async fn changes(
+    store: &Store,
+    previous: Option<ContentHash>,
+    root: ContentHash,
+) -> Result<Changes> {
+    let mut changed: Vec<(String, ContentHash)> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    let Some(old) = previous else {
+        store.clear_graph().await?;
+        store.meta_set("graph_version", GRAPH_VERSION).await?;
+        for (path, entry) in snapshot::walk(store, root).await? {
+            if let (EntryKind::File { content, .. }, Ok(path)) =
+                (&entry.kind, String::from_utf8(path))
+                && Language::of_path(path.as_bytes()).is_some()
+            {
+                changed.push((path, *content));
             }
         }
-    } else {
-        // Names whose units came, went or changed in what resolution sees
-        // of them, and the stems of files that came or went: only files
-        // whose keys or edges meet those can resolve differently now.
+        return Ok((changed, removed));
+    };
+    for change in snapshot::diff(store, old, root).await? {
+        let Ok(path) = String::from_utf8(change.path) else { continue };
+        if Language::of_path(path.as_bytes()).is_none() {
+            continue;
+        }
+        let now = match change.op {
+            ChangeOp::Delete => None,
+            _ => match snapshot::resolve(store, root, path.as_bytes()).await {
+                Ok(Resolved::Entry(e)) => match e.kind {
+                    EntryKind::File { content, .. } => Some(content),
+                    _ => None,
+                },
+                _ => None,
+            },
+        };
+        match now {
+            Some(content) => changed.push((path, content)),
+            None => removed.push(path),
+        }
+    }
+    tracing::debug!(files = changed.len(), removed = removed.len(), "to parse");
+    Ok((changed, removed))
+}
+
+/// What resolution sees besides the files just parsed: the symbol table,
+/// the other files to resolve again, and what the changed files had before.
+#[derive(Default)]
+struct Known {
+    table: SymbolTable,
+    /// Files not parsed whose references may resolve differently now.
+    to_resolve: Vec<CodeFile>,
+    /// What the files parsed, resolved again or removed had before.
+    before: HashMap<String, CodeFile>,
+    before_edges: HashMap<String, Vec<Edge>>,
+    /// The code paths the graph had (incremental runs).
+    old_paths: Option<std::sync::Arc<Vec<String>>>,
+    /// The paths parsed or removed.
+    changed_paths: BTreeSet<String>,
+}
+
+impl Known {
+    /// A first index: the table is what was parsed.
+    fn full(parsed: &[CodeFile]) -> Known {
+        let mut known = Known::default();
+        known.add_parsed(parsed);
+        known.changed_paths = parsed.iter().map(|f| f.path.clone()).collect();
+        known
+    }
+
+    /// An incremental index from the graph of `old_root`: names whose units
+    /// came, went or changed in what resolution sees of them, and the stems
+    /// of files that came or went, decide which other files can resolve
+    /// differently now; only their keys' symbols are read.
+    #[tracing::instrument(name = "index.symbols", level = "debug", skip_all)]
+    async fn around(
+        store: &Store,
+        old_root: ContentHash,
+        parsed: &[CodeFile],
+        removed: &[String],
+    ) -> Result<Known> {
+        let changed_paths: BTreeSet<String> =
+            parsed.iter().map(|f| f.path.clone()).chain(removed.iter().cloned()).collect();
         let changed: Vec<String> = changed_paths.iter().cloned().collect();
         let old = store.code_files(&changed).await?;
-        let mut touched = changed_symbols(&old, &parsed);
-        before.extend(old.into_iter().map(|f| (f.path.clone(), f)));
+        let mut touched = changed_symbols(&old, parsed);
+        let before: HashMap<String, CodeFile> =
+            old.into_iter().map(|f| (f.path.clone(), f)).collect();
         for path in &changed_paths {
             let came = parsed.iter().any(|f| &f.path == path) && !before.contains_key(path);
             if came || removed.contains(path) {
@@ -145,51 +213,59 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             .into_iter()
             .filter(|p| !changed_paths.contains(p))
             .collect();
-        tracing::debug!(
-            seconds = started.elapsed().as_secs_f64(),
-            others = others.len(),
-            "others found"
-        );
-        to_resolve = store.code_files(&others).await?;
+        tracing::debug!(others = others.len(), "others found");
+        let to_resolve = store.code_files(&others).await?;
         let mut old_edges: Vec<String> = changed;
         old_edges.extend(others);
-        before_edges.extend(store.code_edges(&old_edges).await?);
+        let before_edges: HashMap<String, Vec<Edge>> =
+            store.code_edges(&old_edges).await?.into_iter().collect();
         let mut keys: HashSet<String> = HashSet::new();
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
         }
         let keys: Vec<String> = keys.into_iter().collect();
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), keys = keys.len(), "keys");
+        tracing::debug!(keys = keys.len(), "keys");
+        let mut table = SymbolTable::default();
         for s in store.symbols_named(&keys).await? {
             if !changed_paths.contains(&s.path) {
                 table.add(s);
             }
         }
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbols read");
-        let old_root = previous.expect("an incremental index has a previous graph");
         let paths = store.code_paths_of(old_root).await?;
         for path in paths.iter() {
             if !changed_paths.contains(path) {
                 table.add_file(path);
             }
         }
-        old_paths = Some(paths);
-        for f in &parsed {
-            table.add_file(&f.path);
+        let mut known = Known {
+            table,
+            to_resolve,
+            before,
+            before_edges,
+            old_paths: Some(paths),
+            changed_paths,
+        };
+        known.add_parsed(parsed);
+        Ok(known)
+    }
+
+    fn add_parsed(&mut self, parsed: &[CodeFile]) {
+        for f in parsed {
+            self.table.add_file(&f.path);
             for u in &f.parsed.units {
-                table.add(Symbol::of(u, &f.path));
+                self.table.add(Symbol::of(u, &f.path));
             }
         }
     }
+}
 
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "symbol table ready");
-    store.begin_graph_write().await?;
-    let file_writes = store.write_files(&parsed, report.full);
-    let mut write =
-        GraphWrite { removed: removed.clone(), fresh: report.full, ..GraphWrite::default() };
+/// Resolves the parsed files and the others `known` names, on every core,
+/// into the graph's next write.
+#[tracing::instrument(name = "index.resolve", level = "debug", skip_all)]
+fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: bool) -> GraphWrite {
+    let mut write = GraphWrite { removed: removed.to_vec(), fresh: full, ..GraphWrite::default() };
     let no_edges: Vec<Edge> = Vec::new();
-    let files: Vec<&CodeFile> = parsed.iter().chain(to_resolve.iter()).collect();
-    let full = report.full;
+    let files: Vec<&CodeFile> = parsed.iter().chain(known.to_resolve.iter()).collect();
     let resolved = crate::par::map(&files, |f| {
         let edges: Vec<Edge> = resolve_file(
             &f.path,
@@ -197,15 +273,15 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
             &f.parsed.units,
             &f.parsed.refs,
             &f.parsed.imports,
-            &table,
+            &known.table,
         );
-        let old_parse = match before.get(&f.path) {
+        let old_parse = match known.before.get(&f.path) {
             Some(old) => Some(&old.parsed),
             // A file resolved again, not parsed: its parse is the same.
-            None if !full && !changed_paths.contains(&f.path) => Some(&f.parsed),
+            None if !full && !known.changed_paths.contains(&f.path) => Some(&f.parsed),
             None => None,
         };
-        let old_edges = before_edges.get(&f.path).unwrap_or(&no_edges);
+        let old_edges = known.before_edges.get(&f.path).unwrap_or(&no_edges);
         let names = (
             f.path.clone(),
             FileNames::of(&f.path, old_parse, old_edges),
@@ -214,41 +290,19 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         (edges, names)
     });
     for (f, (edges, names)) in files.iter().zip(resolved) {
-        report.edges += edges.len();
         write.names.push(names);
         write.edges.push((f.path.clone(), edges));
     }
-    for path in &removed {
-        let old_parse = before.get(path).map(|f| &f.parsed);
-        let old_edges = before_edges.get(path).unwrap_or(&no_edges);
+    for path in removed {
+        let old_parse = known.before.get(path).map(|f| &f.parsed);
+        let old_edges = known.before_edges.get(path).unwrap_or(&no_edges);
         write.names.push((
             path.clone(),
             FileNames::of(path, old_parse, old_edges),
             FileNames::default(),
         ));
     }
-    report.resolved = write.edges.len();
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), edges = report.edges, "resolved");
-    store.write_graph(write, file_writes, root).await?;
-    // The next run starts from here: its code paths are these.
-    let mut paths: BTreeSet<String> =
-        old_paths.map(|p| p.iter().cloned().collect()).unwrap_or_default();
-    for path in &removed {
-        paths.remove(path);
-    }
-    paths.extend(parsed.iter().map(|f| f.path.clone()));
-    store.remember_code_paths(root, paths.into_iter().collect());
-    // Freeing a full index's parses takes a while: not on the way.
-    std::thread::spawn(move || drop((parsed, to_resolve, before, table)));
-    report.seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        parsed = report.parsed,
-        removed = report.removed,
-        resolved = report.resolved,
-        seconds = report.seconds,
-        "code graph updated"
-    );
-    Ok(report)
+    write
 }
 
 /// The names whose symbols differ between two parses of the same files,
@@ -271,6 +325,7 @@ fn changed_symbols(before: &[CodeFile], after: &[CodeFile]) -> BTreeSet<String> 
 /// Reads and parses files: contents are read from the store a batch at a
 /// time while parser threads, one per core, take files one by one (an
 /// even split by count left one core idle at the end of every batch).
+#[tracing::instrument(name = "index.parse", level = "debug", skip_all, fields(files = files.len()))]
 async fn parse_all(store: &Store, files: &[(String, ContentHash)]) -> Result<Vec<CodeFile>> {
     type Job = (usize, String, ContentHash, Vec<u8>);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -35,7 +35,16 @@ pub fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CORTEX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // With CORTEX_LOG_SPANS=1 a span logs its time as it closes: the
+    // index's stages, control requests, tool calls, FUSE requests (each at
+    // debug level: CORTEX_LOG decides which are on).
+    let spans = if std::env::var_os("CORTEX_LOG_SPANS").is_some_and(|v| v == "1") {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     tracing_subscriber::fmt()
+        .with_span_events(spans)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)

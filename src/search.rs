@@ -347,8 +347,8 @@ pub async fn embed_pending(
 
 /// Runs a search on a view whose rows are synced. `model` is needed for
 /// semantic and hybrid ranking; without it those fall back to keywords.
+#[tracing::instrument(name = "search", level = "debug", skip_all, fields(mode = ?s.mode))]
 pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
-    let started = std::time::Instant::now();
     let limit = s.limit.clamp(1, 200);
     let filters = SearchQuery {
         path_regex: s.path.as_deref().map(glob_regex),
@@ -403,7 +403,7 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
     });
     let (keyword, progress) = (keyword?, progress?);
     let semantic = semantic.transpose()?.unwrap_or_default();
-    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "ranks and counts");
+    tracing::debug!(keyword = keyword.len(), semantic = semantic.len(), "ranked");
     let ranked: Vec<(String, f64)> = match mode {
         Mode::Keyword => keyword,
         Mode::Semantic => semantic,
@@ -429,7 +429,6 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
             })
         })
         .collect();
-    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "search answered");
     Ok(Results { hits, units: progress.units, embedded: progress.embedded, note })
 }
 

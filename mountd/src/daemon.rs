@@ -27,6 +27,7 @@ use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::fuse::CortexFs;
 use crate::peers::{MountId, Peers};
@@ -299,6 +300,15 @@ async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
 
 impl Daemon {
     async fn handle(self: &Arc<Self>, request: Request) -> Response {
+        let span = tracing::debug_span!("request", kind = request.kind());
+        let response = self.answer(request).instrument(span.clone()).await;
+        if let Response::Error { message } = &response {
+            span.in_scope(|| tracing::debug!("answered with an error: {message}"));
+        }
+        response
+    }
+
+    async fn answer(self: &Arc<Self>, request: Request) -> Response {
         let result = match request {
             Request::Mount { mountpoint, read_only, allow_other, session, create } => {
                 let spec = MountSpec { mountpoint, read_only, allow_other, session, create };
@@ -499,14 +509,12 @@ impl Daemon {
         query: &cortex::query::GraphQuery,
         session: Option<&str>,
     ) -> Result<Response> {
-        let started = std::time::Instant::now();
-        self.flush().await?;
-        let flushed = started.elapsed();
+        self.flush().instrument(tracing::debug_span!("flush")).await?;
         let Some(name) = session else {
             self.index().await?;
-            let indexed = started.elapsed();
-            let answer = cortex::query::run(&self.store, query).await?;
-            tracing::debug!(?flushed, ?indexed, answered = ?started.elapsed(), "graph query");
+            let answer = cortex::query::run(&self.store, query)
+                .instrument(tracing::debug_span!("graph.query"))
+                .await?;
             return Ok(Response::Graph { answer });
         };
         // A session's graph lives in its namespace; brought to its head.

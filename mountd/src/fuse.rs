@@ -76,7 +76,14 @@ impl CortexFs {
 /// not the daemon and every mount it serves: the handler's reply, dropped
 /// as the panic unwinds, answers EIO (fuser does so for any reply not
 /// sent), and the panic is logged.
-fn guard(op: &'static str, handler: impl FnOnce()) {
+fn guard(op: &'static str, ino: u64, name: Option<&OsStr>, handler: impl FnOnce()) {
+    // Everything logged while the request runs (its error, a store
+    // failure, a panic) carries the operation, the inode and the name.
+    let span = match name {
+        Some(name) => tracing::debug_span!("fuse", op, ino, name = %name.to_string_lossy()),
+        None => tracing::debug_span!("fuse", op, ino),
+    };
+    let _in = span.enter();
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
         let what = panic
             .downcast_ref::<&str>()
@@ -209,7 +216,7 @@ impl Filesystem for CortexFs {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        guard("opendir", || {
+        guard("opendir", i.0, None, || {
             if self.no_opendir {
                 // As for open: the kernel stops sending opendir, and keeps
                 // listings cached (FOPEN_CACHE_DIR) by default.
@@ -228,7 +235,7 @@ impl Filesystem for CortexFs {
     }
 
     fn destroy(&mut self) {
-        guard("destroy", || {
+        guard("destroy", 0, None, || {
             if let Err(e) = self.runtime.block_on(self.vfs.flush()) {
                 tracing::error!("flush at unmount failed: {e}");
             }
@@ -236,7 +243,7 @@ impl Filesystem for CortexFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        guard("lookup", || {
+        guard("lookup", parent.0, Some(name), || {
             #[cfg(debug_assertions)]
             injected_panic(name.as_bytes());
             entry(reply, self.vfs.lookup(ino(parent), name.as_bytes()));
@@ -244,13 +251,13 @@ impl Filesystem for CortexFs {
     }
 
     fn forget(&self, _req: &Request, i: INodeNo, nlookup: u64) {
-        guard("forget", || {
+        guard("forget", i.0, None, || {
             self.vfs.forget(ino(i), nlookup);
         })
     }
 
     fn getattr(&self, _req: &Request, i: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        guard("getattr", || match self.vfs.getattr(ino(i)) {
+        guard("getattr", i.0, None, || match self.vfs.getattr(ino(i)) {
             Ok(attr) => reply.attr(&TTL, &file_attr(&attr)),
             Err(e) => reply.error(errno(e)),
         })
@@ -274,7 +281,7 @@ impl Filesystem for CortexFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        guard("setattr", || {
+        guard("setattr", i.0, None, || {
             let set = SetAttr {
                 mode: mode.map(|m| m & 0o7777),
                 uid,
@@ -293,7 +300,7 @@ impl Filesystem for CortexFs {
     }
 
     fn readlink(&self, _req: &Request, i: INodeNo, reply: ReplyData) {
-        guard("readlink", || {
+        guard("readlink", i.0, None, || {
             data(reply, self.vfs.readlink(ino(i)));
         })
     }
@@ -308,7 +315,7 @@ impl Filesystem for CortexFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        guard("mknod", || {
+        guard("mknod", parent.0, Some(name), || {
             let perm = mode & !umask & 0o7777;
             let name = name.as_bytes();
             let result = match SpecialKind::from_mode(mode) {
@@ -334,7 +341,7 @@ impl Filesystem for CortexFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        guard("mkdir", || {
+        guard("mkdir", parent.0, Some(name), || {
             let perm = mode & !umask & 0o7777;
             let result = self.vfs.mkdir(ino(parent), name.as_bytes(), perm, caller(req));
             self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));
@@ -343,7 +350,7 @@ impl Filesystem for CortexFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        guard("unlink", || {
+        guard("unlink", parent.0, Some(name), || {
             let changes =
                 self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
             let result = self.vfs.unlink(ino(parent), name.as_bytes());
@@ -353,7 +360,7 @@ impl Filesystem for CortexFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        guard("rmdir", || {
+        guard("rmdir", parent.0, Some(name), || {
             let changes =
                 self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
             let result = self.vfs.rmdir(ino(parent), name.as_bytes());
@@ -370,7 +377,7 @@ impl Filesystem for CortexFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        guard("symlink", || {
+        guard("symlink", parent.0, Some(link_name), || {
             let (target, name) = (target.as_os_str().as_bytes(), link_name.as_bytes());
             let result = self.vfs.symlink(ino(parent), name, target, caller(req));
             self.changed(&result, || self.name_changes(ino(parent), name));
@@ -388,7 +395,7 @@ impl Filesystem for CortexFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        guard("rename", || {
+        guard("rename", parent.0, Some(name), || {
             let mode = if flags.contains(RenameFlags::RENAME_EXCHANGE) {
                 RenameMode::Exchange
             } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
@@ -419,7 +426,7 @@ impl Filesystem for CortexFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        guard("link", || {
+        guard("link", i.0, None, || {
             let result = self.vfs.link(ino(i), ino(newparent), newname.as_bytes());
             self.changed(&result, || self.name_changes(ino(newparent), newname.as_bytes()));
             entry(reply, result);
@@ -427,7 +434,7 @@ impl Filesystem for CortexFs {
     }
 
     fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        guard("open", || {
+        guard("open", i.0, None, || {
             if self.no_open {
                 // ENOSYS here tells the kernel to stop sending opens at all.
                 return reply.error(Errno::from_i32(libc::ENOSYS));
@@ -452,7 +459,7 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        guard("read", || {
+        guard("read", i.0, None, || {
             data(reply, self.runtime.block_on(self.vfs.read(ino(i), offset, size)));
         })
     }
@@ -469,7 +476,7 @@ impl Filesystem for CortexFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        guard("write", || {
+        guard("write", i.0, None, || {
             let result = self.runtime.block_on(self.vfs.write(ino(i), offset, data));
             self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
             match result {
@@ -482,12 +489,12 @@ impl Filesystem for CortexFs {
     fn flush(
         &self,
         _req: &Request,
-        _i: INodeNo,
+        i: INodeNo,
         _fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        guard("flush", || {
+        guard("flush", i.0, None, || {
             // Nothing to do at close (durability is fsync's), and ENOSYS tells
             // the kernel to stop sending flush: a close costs no round trip.
             reply.error(Errno::from_i32(libc::ENOSYS));
@@ -497,12 +504,12 @@ impl Filesystem for CortexFs {
     fn fsync(
         &self,
         _req: &Request,
-        _i: INodeNo,
+        i: INodeNo,
         _fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        guard("fsync", || {
+        guard("fsync", i.0, None, || {
             self.flush_view(reply);
         })
     }
@@ -510,12 +517,12 @@ impl Filesystem for CortexFs {
     fn fsyncdir(
         &self,
         _req: &Request,
-        _i: INodeNo,
+        i: INodeNo,
         _fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        guard("fsyncdir", || {
+        guard("fsyncdir", i.0, None, || {
             self.flush_view(reply);
         })
     }
@@ -528,7 +535,7 @@ impl Filesystem for CortexFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        guard("readdir", || {
+        guard("readdir", i.0, None, || {
             let entries = match self.vfs.readdir(ino(i)) {
                 Ok(entries) => entries,
                 Err(e) => return reply.error(errno(e)),
@@ -543,8 +550,8 @@ impl Filesystem for CortexFs {
         })
     }
 
-    fn statfs(&self, _req: &Request, _i: INodeNo, reply: ReplyStatfs) {
-        guard("statfs", || {
+    fn statfs(&self, _req: &Request, i: INodeNo, reply: ReplyStatfs) {
+        guard("statfs", i.0, None, || {
             let s = self.vfs.statfs();
             reply.statfs(s.blocks, s.bfree, s.bfree, s.files, s.ffree, s.bsize, s.namelen, s.bsize);
         })
@@ -560,7 +567,7 @@ impl Filesystem for CortexFs {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        guard("setxattr", || {
+        guard("setxattr", i.0, Some(name), || {
             let mode = match flags {
                 0 => XattrMode::Any,
                 libc::XATTR_CREATE => XattrMode::Create,
@@ -574,14 +581,14 @@ impl Filesystem for CortexFs {
     }
 
     fn getxattr(&self, _req: &Request, i: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        guard("getxattr", || match self.vfs.getxattr(ino(i), name.as_bytes()) {
+        guard("getxattr", i.0, Some(name), || match self.vfs.getxattr(ino(i), name.as_bytes()) {
             Ok(value) => xattr_reply(reply, &value, size),
             Err(e) => reply.error(errno(e)),
         })
     }
 
     fn listxattr(&self, _req: &Request, i: INodeNo, size: u32, reply: ReplyXattr) {
-        guard("listxattr", || match self.vfs.listxattr(ino(i)) {
+        guard("listxattr", i.0, None, || match self.vfs.listxattr(ino(i)) {
             Ok(names) => {
                 let mut list = Vec::new();
                 for name in names {
@@ -595,7 +602,7 @@ impl Filesystem for CortexFs {
     }
 
     fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        guard("removexattr", || {
+        guard("removexattr", i.0, Some(name), || {
             let result = self.vfs.removexattr(ino(i), name.as_bytes());
             self.changed(&result, || vec![Invalidation::Inode(ino(i))]);
             empty(reply, result);
@@ -603,7 +610,7 @@ impl Filesystem for CortexFs {
     }
 
     fn access(&self, _req: &Request, i: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
-        guard("access", || {
+        guard("access", i.0, None, || {
             // Permission bits are checked by the kernel (default_permissions);
             // here only existence is left to answer.
             empty(reply, self.vfs.getattr(ino(i)).map(|_| ()));
@@ -620,7 +627,7 @@ impl Filesystem for CortexFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        guard("create", || {
+        guard("create", parent.0, Some(name), || {
             let perm = mode & !umask & 0o7777;
             let result = self.vfs.create(ino(parent), name.as_bytes(), perm, caller(req));
             self.changed(&result, || self.name_changes(ino(parent), name.as_bytes()));

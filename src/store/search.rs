@@ -644,15 +644,15 @@ impl Store {
     }
 
     /// Units ranked by BM25 for the query's words (any of them), best first.
+    #[tracing::instrument(name = "search.keyword", level = "debug", skip_all)]
     pub async fn keyword_search(
         &self,
         query: &str,
         filters: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<(String, f64)>> {
-        let started = std::time::Instant::now();
         let words = self.affordable_words(&query_words(query)).await?;
-        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, ?words, "keyword words");
+        tracing::debug!(?words, "keyword words");
         if words.is_empty() {
             return Ok(Vec::new());
         }
@@ -677,11 +677,7 @@ impl Store {
             .await
             .map_err(|e| db_error("keyword search", e))?;
         let mut rows: Vec<Scored> = res.take(0).map_err(|e| db_error("keyword search", e))?;
-        tracing::debug!(
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            rows = rows.len(),
-            "keyword query"
-        );
+        tracing::debug!(rows = rows.len(), "keyword query");
         rows.sort_by(|a, b| b.score.total_cmp(&a.score));
         rows.truncate(limit);
         rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()

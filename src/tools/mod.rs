@@ -273,6 +273,7 @@ fn check_short(key: &str, s: &str) -> Result<(), ToolError> {
 }
 
 /// Runs the tool `name` for a server scoped to `session` (main if none).
+#[tracing::instrument(level = "debug", skip(host, policy, args), err(level = "debug", Display))]
 pub async fn call<H: Host>(
     host: &H,
     session: Option<&str>,

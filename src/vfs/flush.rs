@@ -84,12 +84,12 @@ impl Vfs {
     /// fails, the view forgets having encoded them (and stays changed), so
     /// that the next try hashes, encodes and writes them again: a tree must
     /// never be committed naming objects that did not reach the store.
+    #[tracing::instrument(name = "flush.objects", level = "debug", skip_all, fields(contents = contents.len(), trees = trees.len()))]
     pub(super) async fn write_objects(
         &self,
         contents: Vec<ContentWrite>,
         trees: Vec<(ContentHash, Vec<u8>)>,
     ) -> VfsResult<()> {
-        let started = std::time::Instant::now();
         let queued: HashSet<ContentHash> = contents.iter().map(ContentWrite::hash).collect();
         let written = async {
             for content in &contents {
@@ -112,7 +112,6 @@ impl Vfs {
             self.store.put_trees(trees).await
         }
         .await;
-        tracing::debug!(elapsed = ?started.elapsed(), "objects written");
         let mut state = self.lock();
         if let Err(e) = written {
             state.changed = true;
