@@ -210,7 +210,7 @@ async fn walk(
         .iter()
         .flat_map(|l| l.units.iter())
         .map(|r| r.unit.clone())
-        .filter(|u| u.is_test && u.kind != "file")
+        .filter(|u| u.is_test && u.kind != crate::graph::UnitKind::File)
         .collect();
     Ok(Answer::Walk { start, levels, tests, truncated })
 }

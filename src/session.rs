@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::graph::{Language, parse_file};
+use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
 use crate::merge::code::{self, Merged};
+use crate::merge::{ConflictKind, ConflictRecord};
 use crate::snapshot::{self, Resolved};
-use crate::store::sessions::ConflictRecord;
 use crate::store::{ChangeOp, NewSnapshot, Store, View};
 use crate::tree::{Entry, EntryKind};
 
@@ -39,18 +39,44 @@ pub struct SessionSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileDiff {
     pub path: String,
-    /// `added`, `modified` or `deleted`.
-    pub op: String,
+    pub op: FileOp,
     /// For code files with `--units`: the units added, removed or changed.
     pub units: Vec<UnitDiff>,
+}
+
+/// What happened to a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileOp {
+    Added,
+    Modified,
+    Deleted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitDiff {
     pub id: String,
-    pub kind: String,
-    /// `added`, `removed` or `changed`.
-    pub change: String,
+    pub kind: UnitKind,
+    pub change: UnitChange,
+}
+
+/// What happened to a unit (by its body's hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitChange {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl std::fmt::Display for UnitChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            UnitChange::Added => "added",
+            UnitChange::Removed => "removed",
+            UnitChange::Changed => "changed",
+        })
+    }
 }
 
 /// How a merge settles conflicts.
@@ -150,9 +176,9 @@ pub async fn diff(store: &Store, name: &str, units: bool) -> Result<Vec<FileDiff
     for change in snapshot::diff(store, info.base_root, head.root).await? {
         let path = text_path(&change.path);
         let op = match change.op {
-            ChangeOp::Add => "added",
-            ChangeOp::Modify => "modified",
-            ChangeOp::Delete => "deleted",
+            ChangeOp::Add => FileOp::Added,
+            ChangeOp::Modify => FileOp::Modified,
+            ChangeOp::Delete => FileOp::Deleted,
         };
         let mut unit_diffs = Vec::new();
         if units && let Some(language) = Language::of_path(&change.path) {
@@ -162,19 +188,19 @@ pub async fn diff(store: &Store, name: &str, units: bool) -> Result<Vec<FileDiff
             let after = text_at(store, after.as_ref()).await?.unwrap_or_default();
             unit_diffs = unit_changes(&path, language, &before, &after);
         }
-        out.push(FileDiff { path, op: op.into(), units: unit_diffs });
+        out.push(FileDiff { path, op, units: unit_diffs });
     }
     Ok(out)
 }
 
 /// Units added, removed or changed (by body hash) between two texts.
 fn unit_changes(path: &str, language: Language, before: &str, after: &str) -> Vec<UnitDiff> {
-    let units = |text: &str| -> BTreeMap<String, (String, String)> {
+    let units = |text: &str| -> BTreeMap<String, (UnitKind, String)> {
         parse_file(path, text.as_bytes(), language)
             .units
             .into_iter()
             .skip(1)
-            .map(|u| (u.id, (u.kind.as_str().to_owned(), u.body_hash)))
+            .map(|u| (u.id, (u.kind, u.body_hash)))
             .collect()
     };
     let (a, b) = (units(before), units(after));
@@ -182,12 +208,12 @@ fn unit_changes(path: &str, language: Language, before: &str, after: &str) -> Ve
     ids.into_iter()
         .filter_map(|id| {
             let (change, kind) = match (a.get(id), b.get(id)) {
-                (None, Some((k, _))) => ("added", k),
-                (Some((k, _)), None) => ("removed", k),
-                (Some((_, x)), Some((k, y))) if x != y => ("changed", k),
+                (None, Some((k, _))) => (UnitChange::Added, k),
+                (Some((k, _)), None) => (UnitChange::Removed, k),
+                (Some((_, x)), Some((k, y))) if x != y => (UnitChange::Changed, k),
                 _ => return None,
             };
-            Some(UnitDiff { id: id.clone(), kind: kind.clone(), change: change.into() })
+            Some(UnitDiff { id: id.clone(), kind: *kind, change })
         })
         .collect()
 }
@@ -428,20 +454,22 @@ async fn plan(
             (bytes_hash(o.as_ref()).await?, bytes_hash(t.as_ref()).await?);
         let file_settled =
             settled.get(&shown).is_some_and(|(m, s)| *m == ours_hash && *s != theirs_hash);
-        let conflict =
-            |kind: &str, unit: String, texts: [Option<String>; 3], hashes: (String, String)| {
-                let [base, ours, theirs] = texts;
-                ConflictRecord {
-                    path: shown.clone(),
-                    unit,
-                    kind: kind.into(),
-                    base,
-                    ours,
-                    theirs,
-                    main_hash: Some(hashes.0),
-                    session_hash: Some(hashes.1),
-                }
-            };
+        let conflict = |kind: ConflictKind,
+                        unit: String,
+                        texts: [Option<String>; 3],
+                        hashes: (String, String)| {
+            let [base, ours, theirs] = texts;
+            ConflictRecord {
+                path: shown.clone(),
+                unit,
+                kind,
+                base,
+                ours,
+                theirs,
+                main_hash: Some(hashes.0),
+                session_hash: Some(hashes.1),
+            }
+        };
         match (&o, &t) {
             (None, None) => continue,
             (Some(x), Some(y)) if x.same_content(y) => continue,
@@ -460,7 +488,7 @@ async fn plan(
                         plan.edits.insert(path.clone(), t.clone());
                     }
                     Strategy::Auto => plan.conflicts.push(conflict(
-                        "delete/modify",
+                        ConflictKind::DeleteModify,
                         shown.clone(),
                         texts,
                         (ours_hash, theirs_hash),
@@ -476,7 +504,7 @@ async fn plan(
             text_at(store, o.as_ref()).await?,
             text_at(store, t.as_ref()).await?,
         );
-        let kind = if b.is_some() { "content" } else { "add/add" };
+        let kind = if b.is_some() { ConflictKind::Content } else { ConflictKind::AddAdd };
         let merged = match (&texts, b.is_some()) {
             ((Some(bt), Some(ot), Some(tt)), _) => Some(merge_text(&shown, bt, ot, tt, settled)),
             ((None, Some(ot), Some(tt)), false) => Some(merge_text(&shown, "", ot, tt, settled)),
@@ -509,7 +537,7 @@ async fn plan(
                         plan.edits.insert(path.clone(), t.clone());
                     }
                     _ => plan.conflicts.push(conflict(
-                        "binary",
+                        ConflictKind::Binary,
                         shown.clone(),
                         [base_text, ours_text, theirs_text],
                         (ours_hash, theirs_hash),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cortex::control::{Request, Response};
+use cortex::graph::UnitKind;
 use cortex::query::{Answer, GraphQuery, Level};
 use cortex::store::graph::UnitInfo;
 
@@ -156,14 +157,15 @@ pub async fn units(cx: &Context, args: UnitsArgs) -> Result<ExitCode> {
         };
         println!("{}{note}", esc(&f.path));
         for u in by_file.get(f.path.as_str()).into_iter().flatten() {
-            if u.kind == "file" {
+            if u.kind == UnitKind::File {
                 continue;
             }
             // Indent by nesting: the qualified name's depth.
             let depth = u.qname.matches("::").count() + 1;
             let test = if u.is_test { " [test]" } else { "" };
             // An impl's name says what it is ("impl Display for Parser").
-            let kind = if u.kind == "impl" { String::new() } else { format!("{} ", u.kind) };
+            let kind =
+                if u.kind == UnitKind::Impl { String::new() } else { format!("{} ", u.kind) };
             println!(
                 "{}{kind}{}  :{}-{}{test}",
                 "  ".repeat(depth),

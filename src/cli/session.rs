@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cortex::control::{Request, Response};
-use cortex::session::{Command, MergeOptions, Outcome, Strategy};
-use cortex::store::sessions::ConflictRecord;
+use cortex::merge::ConflictRecord;
+use cortex::session::{Command, FileOp, MergeOptions, Outcome, Strategy};
 
 use super::Context;
 use super::output::{esc, print_json};
@@ -178,22 +178,22 @@ pub async fn diff(cx: &Context, args: DiffArgs) -> Result<ExitCode> {
         print_json(&files)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let count = |op: &str| files.iter().filter(|f| f.op == op).count();
+    let count = |op: FileOp| files.iter().filter(|f| f.op == op).count();
     if args.stat {
         println!(
             "{} files changed: {} added, {} modified, {} deleted",
             files.len(),
-            count("added"),
-            count("modified"),
-            count("deleted")
+            count(FileOp::Added),
+            count(FileOp::Modified),
+            count(FileOp::Deleted)
         );
         return Ok(ExitCode::SUCCESS);
     }
     for f in &files {
-        let mark = match f.op.as_str() {
-            "added" => "A",
-            "deleted" => "D",
-            _ => "M",
+        let mark = match f.op {
+            FileOp::Added => "A",
+            FileOp::Deleted => "D",
+            FileOp::Modified => "M",
         };
         println!("{mark} {}", esc(&f.path));
         for u in &f.units {

@@ -4,11 +4,17 @@ use std::sync::OnceLock;
 
 use tree_sitter::Query;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     Rust,
     JavaScript,
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// A language's compiled queries, built once.
@@ -107,5 +113,24 @@ impl Language {
             let decision_patterns = before(units_src.len() + 1 + refs_src.len());
             Queries { all, unit_patterns, decision_patterns }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::UnitKind;
+
+    /// JSON (CLI, MCP, the wire) names languages and kinds as the text
+    /// output does.
+    #[test]
+    fn serialised_names_are_the_shown_names() {
+        for language in Language::ALL {
+            assert_eq!(serde_json::to_value(language).unwrap(), language.as_str());
+        }
+        for kind in crate::graph::ALL_KINDS {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(UnitKind::parse(kind.as_str()), Some(kind));
+        }
     }
 }

@@ -38,6 +38,12 @@ pub enum UnitKind {
     Binding,
 }
 
+impl std::fmt::Display for UnitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 impl UnitKind {
     pub fn as_str(self) -> &'static str {
         match self {

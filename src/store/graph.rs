@@ -31,7 +31,7 @@ use super::graph_codec as codec;
 use super::health::{self, db_error};
 use crate::error::{Error, Result};
 use crate::graph::resolve::{Confidence, Edge, EdgeKind, Symbol, SymbolTable, target_key};
-use crate::graph::{Language, ParsedFile, Unit};
+use crate::graph::{Language, ParsedFile, Unit, UnitKind};
 use crate::ids::ContentHash;
 
 /// Rows per INSERT statement.
@@ -398,7 +398,7 @@ impl Store {
     }
 
     /// The units of these files, by file (those the graph has).
-    async fn units_of_files(&self, paths: &[String]) -> Result<Vec<(String, Vec<Unit>)>> {
+    async fn units_of_files(&self, paths: &[String]) -> Result<Vec<FileUnits>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
             .db()
@@ -413,7 +413,15 @@ impl Store {
             units: String,
         }
         let rows: Vec<Row> = res.take(0).map_err(|e| db_error("read units", e))?;
-        rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_units(&r.units)?))).collect()
+        rows.into_iter()
+            .map(|r| {
+                let path = key_string(&r.id)?;
+                let language = Language::of_path(path.as_bytes()).ok_or_else(|| {
+                    Error::Corrupt(format!("the graph holds units of {path}, not a code file"))
+                })?;
+                Ok(FileUnits { path, language, units: codec::decode_units(&r.units)? })
+            })
+            .collect()
     }
 
     /// The name index's entries for `names` (those it has).
@@ -702,15 +710,22 @@ fn apply_names(
     }
 }
 
+/// A code file's units, as the graph holds them.
+struct FileUnits {
+    path: String,
+    language: Language,
+    units: Vec<Unit>,
+}
+
 /// A unit as the commands show it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnitInfo {
     pub id: String,
-    pub kind: String,
+    pub kind: UnitKind,
     pub name: String,
     pub qname: String,
     pub path: String,
-    pub language: String,
+    pub language: Language,
     pub parent: Option<String>,
     pub start_line: i64,
     pub end_line: i64,
@@ -727,14 +742,15 @@ pub struct UnitInfo {
 }
 
 impl UnitInfo {
-    fn of(u: &Unit, path: &str) -> UnitInfo {
+    fn of(u: &Unit, file: &FileUnits) -> UnitInfo {
+        let (path, language) = (file.path.as_str(), file.language);
         UnitInfo {
             id: u.id.clone(),
-            kind: u.kind.as_str().to_owned(),
+            kind: u.kind,
             name: u.name.clone(),
             qname: u.qname.clone(),
             path: path.to_owned(),
-            language: Language::of_path(path.as_bytes()).map_or("", |l| l.as_str()).to_owned(),
+            language,
             parent: u.parent.clone(),
             start_line: i64::from(u.start_line),
             end_line: i64::from(u.end_line),
@@ -798,13 +814,13 @@ impl Store {
     pub async fn units_under(&self, path: &str) -> Result<Vec<UnitInfo>> {
         let paths = self.code_paths_under(path).await?;
         let mut files = self.units_of_files(&paths).await?;
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files
             .iter()
-            .flat_map(|(path, units)| {
-                let mut units: Vec<&Unit> = units.iter().collect();
+            .flat_map(|f| {
+                let mut units: Vec<&Unit> = f.units.iter().collect();
                 units.sort_by_key(|u| u.start_byte);
-                units.into_iter().map(move |u| UnitInfo::of(u, path))
+                units.into_iter().map(move |u| UnitInfo::of(u, f))
             })
             .collect())
     }
@@ -817,12 +833,12 @@ impl Store {
         let files = self.files_with(&names, role::DEFINES).await?;
         let mut by_name = Vec::new();
         let mut by_qname = Vec::new();
-        for (path, units) in self.units_of_files(&files).await? {
-            for u in &units {
+        for f in self.units_of_files(&files).await? {
+            for u in &f.units {
                 if u.name == query {
-                    by_name.push(UnitInfo::of(u, &path));
+                    by_name.push(UnitInfo::of(u, &f));
                 } else if u.name == last && u.qname == query {
-                    by_qname.push(UnitInfo::of(u, &path));
+                    by_qname.push(UnitInfo::of(u, &f));
                 }
             }
         }
@@ -838,12 +854,9 @@ impl Store {
                 .filter(|p| p.starts_with(query) || query.starts_with(&format!("{p}::")))
                 .cloned()
                 .collect();
-            for (path, units) in self.units_of_files(&files).await? {
+            for f in self.units_of_files(&files).await? {
                 found.extend(
-                    units
-                        .iter()
-                        .filter(|u| u.id.starts_with(query))
-                        .map(|u| UnitInfo::of(u, &path)),
+                    f.units.iter().filter(|u| u.id.starts_with(query)).map(|u| UnitInfo::of(u, &f)),
                 );
             }
             found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -860,9 +873,9 @@ impl Store {
         }
         let paths: Vec<String> = paths.into_iter().collect();
         let mut by_id: HashMap<String, UnitInfo> = HashMap::new();
-        for (path, units) in self.units_of_files(&paths).await? {
-            for u in &units {
-                by_id.insert(u.id.clone(), UnitInfo::of(u, &path));
+        for f in self.units_of_files(&paths).await? {
+            for u in &f.units {
+                by_id.insert(u.id.clone(), UnitInfo::of(u, &f));
             }
         }
         Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
@@ -894,12 +907,10 @@ impl Store {
                 let units = self.units_by_id(ids).await?;
                 let paths: BTreeSet<String> = units.iter().map(|u| u.path.clone()).collect();
                 let mut out = Vec::new();
-                for (path, children) in
-                    self.units_of_files(&paths.into_iter().collect::<Vec<_>>()).await?
-                {
-                    for c in &children {
+                for f in self.units_of_files(&paths.into_iter().collect::<Vec<_>>()).await? {
+                    for c in &f.units {
                         if let Some(parent) = c.parent.as_deref().filter(|p| wanted.contains(p)) {
-                            out.push(contains(parent, &UnitInfo::of(c, &path)));
+                            out.push(contains(parent, &UnitInfo::of(c, &f)));
                         }
                     }
                 }

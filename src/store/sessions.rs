@@ -13,6 +13,7 @@ use super::health::{self, db_error};
 use super::{Store, View, migrate};
 use crate::error::{DbErrorKind, Error, Result};
 use crate::ids::{ContentHash, SnapshotId};
+use crate::merge::{ConflictKind, ConflictRecord};
 
 /// A session as the registry has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,25 +187,48 @@ impl Store {
     }
 }
 
-/// A conflict kept with a session (see `session::merge`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
-pub struct ConflictRecord {
-    pub path: String,
-    /// The unit's id, or the file's path for text between units or a file
-    /// that conflicts as a whole.
-    pub unit: String,
-    /// `content`, `delete/modify`, `add/add` or `binary`.
-    pub kind: String,
-    pub base: Option<String>,
-    pub ours: Option<String>,
-    pub theirs: Option<String>,
-    /// blake3 (hex) of main's and the session's whole unit (or file) when
-    /// recorded: a later merge takes the session's side of a conflict the
-    /// session has since settled (main unchanged, the session changed).
-    #[serde(default)]
-    pub main_hash: Option<String>,
-    #[serde(default)]
-    pub session_hash: Option<String>,
+/// A conflict as its row holds it (`merge::ConflictRecord` outside).
+#[derive(SurrealValue)]
+struct ConflictRow {
+    path: String,
+    unit: String,
+    kind: String,
+    base: Option<String>,
+    ours: Option<String>,
+    theirs: Option<String>,
+    main_hash: Option<String>,
+    session_hash: Option<String>,
+}
+
+impl ConflictRow {
+    fn of(c: ConflictRecord) -> ConflictRow {
+        ConflictRow {
+            path: c.path,
+            unit: c.unit,
+            kind: c.kind.as_str().to_owned(),
+            base: c.base,
+            ours: c.ours,
+            theirs: c.theirs,
+            main_hash: c.main_hash,
+            session_hash: c.session_hash,
+        }
+    }
+
+    fn record(self) -> Result<ConflictRecord> {
+        let kind = ConflictKind::parse(&self.kind).ok_or_else(|| {
+            Error::Corrupt(format!("a conflict of an unknown kind {:?}", self.kind))
+        })?;
+        Ok(ConflictRecord {
+            path: self.path,
+            unit: self.unit,
+            kind,
+            base: self.base,
+            ours: self.ours,
+            theirs: self.theirs,
+            main_hash: self.main_hash,
+            session_hash: self.session_hash,
+        })
+    }
 }
 
 impl Store {
@@ -213,7 +237,7 @@ impl Store {
         health::check_writable()?;
         self.db().await?
             .query("BEGIN TRANSACTION; DELETE conflict; INSERT INTO conflict $rows RETURN NONE; COMMIT TRANSACTION;")
-            .bind(("rows", conflicts))
+            .bind(("rows", conflicts.into_iter().map(ConflictRow::of).collect::<Vec<_>>()))
             .await
             .and_then(|r| r.check())
             .map_err(|e| db_error("record the session's conflicts", e))?;
@@ -231,7 +255,9 @@ impl Store {
             )
             .await
             .map_err(|e| db_error("read the session's conflicts", e))?;
-        res.take(0).map_err(|e| db_error("read the session's conflicts", e))
+        let rows: Vec<ConflictRow> =
+            res.take(0).map_err(|e| db_error("read the session's conflicts", e))?;
+        rows.into_iter().map(ConflictRow::record).collect()
     }
 
     /// Moves a session's base (after a merge that keeps it): it now starts

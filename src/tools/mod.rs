@@ -426,7 +426,9 @@ pub async fn call<H: Host>(
             };
             let after: Vec<_> = units
                 .into_iter()
-                .filter(|u| u.start_byte as usize == start && u.kind != "file")
+                .filter(|u| {
+                    u.start_byte as usize == start && u.kind != crate::graph::UnitKind::File
+                })
                 .collect();
             Ok(
                 json!({ "path": unit.path, "replaced": id, "bytes": edited.len(), "units_now": after }),
@@ -511,7 +513,7 @@ pub async fn call<H: Host>(
             let targets: Vec<String> = files
                 .iter()
                 .flat_map(|f| &f.units)
-                .filter(|u| u.change != "removed")
+                .filter(|u| u.change != crate::session::UnitChange::Removed)
                 .map(|u| u.id.clone())
                 .take(100)
                 .collect();

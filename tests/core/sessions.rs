@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use cortex::ids::InodeNo;
-use cortex::session::{self, MergeOptions, Strategy};
+use cortex::merge::ConflictKind;
+use cortex::session::{self, MergeOptions, Strategy, UnitChange};
 use cortex::store::{Store, View};
 use cortex::vfs::{Caller, SetAttr, Vfs, VfsConfig};
 
@@ -194,7 +195,7 @@ async fn the_same_function_changed_differently_conflicts_and_main_stays() {
     assert!(!report.complete());
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(report.conflicts[0].unit, "lib.rs::one");
-    assert_eq!(report.conflicts[0].kind, "content");
+    assert_eq!(report.conflicts[0].kind, ConflictKind::Content);
     assert_eq!(t.head().await.unwrap().id, before.id, "main did not move");
     // Kept with the session.
     let kept = session::conflicts(&t, "s").await.unwrap();
@@ -250,14 +251,11 @@ async fn delete_modify_binary_and_renames() {
     drop(vfs);
 
     let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
-    let kinds: Vec<(String, String)> =
-        report.conflicts.iter().map(|c| (c.path.clone(), c.kind.clone())).collect();
+    let kinds: Vec<(&str, ConflictKind)> =
+        report.conflicts.iter().map(|c| (c.path.as_str(), c.kind)).collect();
     assert_eq!(
         kinds,
-        [
-            ("blob.bin".to_owned(), "binary".to_owned()),
-            ("gone.txt".to_owned(), "delete/modify".to_owned())
-        ]
+        [("blob.bin", ConflictKind::Binary), ("gone.txt", ConflictKind::DeleteModify)]
     );
     // The rename carries main's edit: with --strategy ours for the rest.
     let report =
@@ -280,8 +278,8 @@ async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
     assert_eq!(diff.len(), 2);
     assert_eq!(diff[1].units.len(), 1);
     assert_eq!(
-        (diff[1].units[0].id.as_str(), diff[1].units[0].change.as_str()),
-        ("lib.rs::two", "changed")
+        (diff[1].units[0].id.as_str(), diff[1].units[0].change),
+        ("lib.rs::two", UnitChange::Changed)
     );
     // Back to the original bytes: no change at all.
     let s = write_through(s, "a.txt", b"original\n").await;
