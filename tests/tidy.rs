@@ -177,6 +177,28 @@ fn the_top_level_is_as_designed() {
     assert!(extra.is_empty(), "not in the design's top level: {extra:?}");
 }
 
+/// The library builds without the command line's dependencies, and the
+/// daemon links none of them: they are optional, behind the `cli` feature
+/// (the default, which the `cortex` binary requires), and the daemon takes
+/// the library without default features.
+#[test]
+fn the_cli_dependencies_stay_out_of_the_library_and_the_daemon() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let package = &manifest[manifest.find("[package]").unwrap()..];
+    for dep in ["clap", "indicatif", "rmcp"] {
+        let line = package
+            .lines()
+            .find(|l| l.starts_with(&format!("{dep} ")) || l.starts_with(&format!("{dep}.")))
+            .unwrap_or_else(|| panic!("{dep} is not a dependency of the package"));
+        assert!(line.contains("optional = true"), "{dep} is not optional: {line}");
+        assert!(package.contains(&format!("\"dep:{dep}\"")), "the cli feature lacks {dep}");
+    }
+    let daemon = std::fs::read_to_string(root.join("mountd/Cargo.toml")).unwrap();
+    let cortex = daemon.lines().find(|l| l.starts_with("cortex ")).unwrap();
+    assert!(cortex.contains("default-features = false"), "the daemon takes the CLI: {cortex}");
+}
+
 /// The check itself finds what it should: a rule broken on purpose in a
 /// scratch tree is reported, its own words and comments are not.
 #[test]
