@@ -64,7 +64,8 @@ pub async fn check(store: &Store) -> Result<Report> {
     let mut seen = Seen::default();
     let mut views = vec![(View::Main, store.with_main().await?)];
     for info in store.sessions().await? {
-        views.push((View::Session(info.name.clone()), store.session(&info.name).await?));
+        let view = View::Session(crate::ids::SessionName::parse(&info.name)?);
+        views.push((view, store.session(&info.name).await?));
     }
     for (view, handle) in &views {
         for snapshot in handle.log(usize::MAX).await? {

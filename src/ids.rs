@@ -85,9 +85,41 @@ impl InodeNo {
 }
 
 /// A session's name. Names become SurrealDB namespace identifiers, so they
-/// are restricted to `[a-z0-9][a-z0-9_-]{0,62}`; `main` is reserved.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// are restricted to `[a-z0-9][a-z0-9_-]{0,62}`; `main` is reserved. The
+/// only way to make one is `parse` (deserialising parses too), so a
+/// `SessionName` is always a checked name.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct SessionName(String);
+
+impl TryFrom<String> for SessionName {
+    type Error = Error;
+    fn try_from(name: String) -> Result<SessionName> {
+        SessionName::parse(&name)
+    }
+}
+
+impl From<SessionName> for String {
+    fn from(name: SessionName) -> String {
+        name.0
+    }
+}
+
+impl std::ops::Deref for SessionName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SessionName {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<SessionName> {
+        SessionName::parse(name)
+    }
+}
 
 impl SessionName {
     pub fn parse(name: &str) -> Result<SessionName> {
@@ -100,12 +132,12 @@ impl SessionName {
             && bytes[1..].iter().all(|&b| valid_rest(b));
         if !ok {
             return Err(Error::InvalidInput(format!(
-                "invalid session name {name:?}: use 1 to 63 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+                "bad session name {name:?}: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit"
             )));
         }
         if name == "main" {
             return Err(Error::InvalidInput(
-                "\"main\" is reserved for the main tree and cannot name a session".into(),
+                "\"main\" is not a session; it is what sessions fork from".into(),
             ));
         }
         Ok(SessionName(name.to_owned()))

@@ -702,7 +702,7 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         Command::New { name, from } => {
             let origin = match from.as_deref() {
                 None | Some("main") => View::Main,
-                Some(s) => View::Session(s.to_owned()),
+                Some(s) => View::Session(crate::ids::SessionName::parse(s)?),
             };
             let info = store.create_session(name, &origin).await?;
             Outcome::Created(Created {

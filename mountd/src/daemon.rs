@@ -695,7 +695,7 @@ impl Daemon {
         if let Some(sv) = self.sessions.lock().unwrap().get(name) {
             return Ok(sv.clone());
         }
-        cortex::store::sessions::check_name(name)?;
+        cortex::ids::SessionName::parse(name)?;
         let exists = self.store.sessions().await?.iter().any(|s| s.name == name);
         if !exists {
             if !create {

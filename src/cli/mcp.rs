@@ -501,7 +501,7 @@ fn json_kind(v: &Value) -> &'static str {
 
 pub async fn run(cx: &Context, args: McpArgs) -> Result<ExitCode> {
     if let Some(name) = &args.session {
-        cortex::store::sessions::check_name(name)?;
+        cortex::ids::SessionName::parse(name)?;
     }
     let location = cx.locate(&std::env::current_dir()?)?;
     let backend = match location {

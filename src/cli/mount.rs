@@ -52,7 +52,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let dir = store_dir(cx)?;
     check_fuse()?;
     if let Some(name) = &args.session {
-        cortex::store::sessions::check_name(name)?;
+        cortex::ids::SessionName::parse(name)?;
     }
     let mountpoint = std::fs::canonicalize(&args.mountpoint)
         .with_context(|| format!("mountpoint {}", args.mountpoint.display()))?;

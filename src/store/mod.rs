@@ -43,6 +43,7 @@ pub fn is_free(dir: &std::path::Path) -> bool {
 }
 
 use crate::error::{Error, Result};
+use crate::ids::SessionName;
 use health::db_error;
 use lock::StoreLock;
 
@@ -50,8 +51,8 @@ use lock::StoreLock;
 const MAIN_NS: &str = "main";
 const DATABASE: &str = "cortex";
 
-/// A view's namespace. Session names are checked (`sessions::check_name`)
-/// before they get here: they become identifiers.
+/// A view's namespace: a `SessionName` is checked, so it may become an
+/// identifier.
 fn namespace_of(view: &View) -> String {
     match view {
         View::Main => MAIN_NS.to_owned(),
@@ -100,7 +101,7 @@ pub const TRIES_BEFORE_ALONE: u32 = 2;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum View {
     Main,
-    Session(String),
+    Session(SessionName),
 }
 
 impl View {
@@ -108,7 +109,7 @@ impl View {
     pub fn name(&self) -> &str {
         match self {
             View::Main => "main",
-            View::Session(name) => name,
+            View::Session(name) => name.as_str(),
         }
     }
 }

@@ -12,7 +12,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 use super::health::{self, db_error};
 use super::{Store, View, migrate};
 use crate::error::{DbErrorKind, Error, Result};
-use crate::ids::{ContentHash, SnapshotId};
+use crate::ids::{ContentHash, SessionName, SnapshotId};
 use crate::merge::{ConflictKind, ConflictRecord};
 
 /// A session as the registry has it.
@@ -43,28 +43,6 @@ struct NewSessionRow {
     base_root: String,
 }
 
-/// Session names become namespace names: `[a-z0-9][a-z0-9_-]{0,62}`, and
-/// not `main`.
-pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !ok {
-        return Err(Error::InvalidInput(format!(
-            "bad session name {name:?}: use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit"
-        )));
-    }
-    if name == "main" {
-        return Err(Error::InvalidInput(
-            "\"main\" is not a session; it is what sessions fork from".into(),
-        ));
-    }
-    Ok(())
-}
-
 fn info_of(row: SessionRow) -> Result<SessionInfo> {
     Ok(SessionInfo {
         name: super::graph::key_string(&row.id)?,
@@ -80,7 +58,7 @@ impl Store {
     /// its current head. Constant time: nothing is copied.
     pub async fn create_session(&self, name: &str, origin: &View) -> Result<SessionInfo> {
         health::check_writable()?;
-        check_name(name)?;
+        SessionName::parse(name)?;
         let main = self.with_main().await?;
         let from = match origin {
             View::Main => main.head().await?,
@@ -113,7 +91,7 @@ impl Store {
 
     /// The registry's record of a session.
     pub async fn session_info(&self, name: &str) -> Result<SessionInfo> {
-        check_name(name)?;
+        SessionName::parse(name)?;
         let main = self.with_main().await?;
         let mut res = main
             .db()
@@ -150,7 +128,7 @@ impl Store {
     /// short finishes here).
     pub async fn session(&self, name: &str) -> Result<Store> {
         let info = self.session_info(name).await?;
-        let store = self.with_view(View::Session(name.to_owned())).await?;
+        let store = self.with_view(View::Session(SessionName::parse(name)?)).await?;
         migrate::apply(&*store.db().await?, true).await?;
         store
             .ensure_head_at(info.base_root, "fork", &format!("forked from {}", info.origin))
@@ -171,9 +149,9 @@ impl Store {
             .await
             .and_then(|r| r.check())
             .map_err(|e| db_error(format!("remove session {name}"), e))?;
-        // A namespace is an identifier, not a value: the name was checked
-        // against [a-z0-9][a-z0-9_-]* above, so it cannot carry SurrealQL.
-        let ns = super::namespace_of(&View::Session(name.to_owned()));
+        // A namespace is an identifier, not a value: a SessionName is
+        // [a-z0-9][a-z0-9_-]*, so it cannot carry SurrealQL.
+        let ns = super::namespace_of(&View::Session(SessionName::parse(name)?));
         main.db()
             .await?
             .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))

@@ -88,7 +88,7 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     assert!(read(&s1, "later.txt").await.is_none());
 
     // A session forked from a session starts from its head.
-    let three = t.create_session("three", &View::Session("one".into())).await.unwrap();
+    let three = t.create_session("three", &View::Session("one".parse().unwrap())).await.unwrap();
     assert_eq!(three.origin, "one");
     let s3 = t.session("three").await.unwrap();
     assert_eq!(read(&s3, "new.txt").await.unwrap(), b"only in one\n");
