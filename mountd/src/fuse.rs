@@ -63,7 +63,21 @@ impl CortexFs {
         }
     }
 
-    /// What removing or replacing the name `name` in `parent` touches.
+    /// Answers a removal or a rename, telling the view's other mounts what
+    /// the VFS says it touched.
+    fn removed(&self, reply: ReplyEmpty, result: Result<Vec<Invalidation>, VfsError>) {
+        match result {
+            Ok(touched) => {
+                if self.peers.shared() {
+                    self.peers.changed(self.id, touched);
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    /// What making the name `name` in `parent` touches.
     fn name_changes(&self, parent: InodeNo, name: &[u8]) -> Vec<Invalidation> {
         let mut out =
             vec![Invalidation::Entry { parent, name: name.to_vec() }, Invalidation::Inode(parent)];
@@ -351,21 +365,15 @@ impl Filesystem for CortexFs {
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         guard("unlink", parent.0, Some(name), || {
-            let changes =
-                self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
             let result = self.vfs.unlink(ino(parent), name.as_bytes());
-            self.changed(&result, || changes.unwrap_or_default());
-            empty(reply, result);
+            self.removed(reply, result);
         })
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         guard("rmdir", parent.0, Some(name), || {
-            let changes =
-                self.peers.shared().then(|| self.name_changes(ino(parent), name.as_bytes()));
             let result = self.vfs.rmdir(ino(parent), name.as_bytes());
-            self.changed(&result, || changes.unwrap_or_default());
-            empty(reply, result);
+            self.removed(reply, result);
         })
     }
 
@@ -407,14 +415,8 @@ impl Filesystem for CortexFs {
                 return;
             };
             let (a, b) = (name.as_bytes(), newname.as_bytes());
-            let changes = self.peers.shared().then(|| {
-                let mut both = self.name_changes(ino(parent), a);
-                both.extend(self.name_changes(ino(newparent), b));
-                both
-            });
             let result = self.vfs.rename(ino(parent), a, ino(newparent), b, mode);
-            self.changed(&result, || changes.unwrap_or_default());
-            empty(reply, result);
+            self.removed(reply, result);
         })
     }
 

@@ -476,12 +476,10 @@ pub fn delete_path(
             }
         }
         count += empty_dir(vfs, path, attr.ino)?;
-        vfs.rmdir(dir.ino, name.as_bytes()).map_err(|e| vfs_error(path, e))?;
+        changes.extend(vfs.rmdir(dir.ino, name.as_bytes()).map_err(|e| vfs_error(path, e))?);
     } else {
-        vfs.unlink(dir.ino, name.as_bytes()).map_err(|e| vfs_error(path, e))?;
+        changes.extend(vfs.unlink(dir.ino, name.as_bytes()).map_err(|e| vfs_error(path, e))?);
     }
-    changes.push(Invalidation::Entry { parent: dir.ino, name: name.as_bytes().to_vec() });
-    changes.push(Invalidation::Inode(dir.ino));
     Ok(count + 1)
 }
 
@@ -520,11 +518,9 @@ pub fn move_path(
     }
     let dst_dir = make_dirs(vfs, &to_parent, changes)?;
     let mode = if overwrite { RenameMode::Replace } else { RenameMode::NoReplace };
-    vfs.rename(src_dir.ino, src_name.as_bytes(), dst_dir.ino, to_name.as_bytes(), mode)
+    let touched = vfs
+        .rename(src_dir.ino, src_name.as_bytes(), dst_dir.ino, to_name.as_bytes(), mode)
         .map_err(|e| vfs_error(if e.errno == libc::EEXIST { to } else { from }, e))?;
-    changes.push(Invalidation::Entry { parent: src_dir.ino, name: src_name.as_bytes().to_vec() });
-    changes.push(Invalidation::Entry { parent: dst_dir.ino, name: to_name.as_bytes().to_vec() });
-    changes.push(Invalidation::Inode(src_dir.ino));
-    changes.push(Invalidation::Inode(dst_dir.ino));
+    changes.extend(touched);
     Ok(())
 }

@@ -183,7 +183,23 @@ impl Vfs {
         state.attr(ino, &self.config)
     }
 
-    pub fn unlink(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
+    /// What removing or replacing the name `name` in `parent` touches in
+    /// the kernel's caches: the name, the directory, and the inode it named.
+    fn name_changes(&self, parent: InodeNo, name: &[u8]) -> Vec<Invalidation> {
+        let mut out =
+            vec![Invalidation::Entry { parent, name: name.to_vec() }, Invalidation::Inode(parent)];
+        out.extend(self.peek(parent, name).map(Invalidation::Inode));
+        out
+    }
+
+    /// Removes a file's name; answers what the kernel must forget.
+    pub fn unlink(&self, parent: InodeNo, name: &[u8]) -> VfsResult<Vec<Invalidation>> {
+        let touched = self.name_changes(parent, name);
+        self.unlink_name(parent, name)?;
+        Ok(touched)
+    }
+
+    fn unlink_name(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
         self.writable()?;
         let mut state = self.lock();
         let ino = state.child(parent, name)?;
@@ -194,7 +210,14 @@ impl Vfs {
         Ok(())
     }
 
-    pub fn rmdir(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
+    /// Removes an empty directory; answers what the kernel must forget.
+    pub fn rmdir(&self, parent: InodeNo, name: &[u8]) -> VfsResult<Vec<Invalidation>> {
+        let touched = self.name_changes(parent, name);
+        self.rmdir_name(parent, name)?;
+        Ok(touched)
+    }
+
+    fn rmdir_name(&self, parent: InodeNo, name: &[u8]) -> VfsResult<()> {
         self.writable()?;
         if name == b"." {
             return Err(vfs_err!(libc::EINVAL, "cannot remove ."));
@@ -212,7 +235,23 @@ impl Vfs {
         Ok(())
     }
 
+    /// Renames; answers what the kernel must forget: both names, both
+    /// directories, the inode moved and the one it replaced.
     pub fn rename(
+        &self,
+        parent: InodeNo,
+        name: &[u8],
+        new_parent: InodeNo,
+        new_name: &[u8],
+        mode: RenameMode,
+    ) -> VfsResult<Vec<Invalidation>> {
+        let mut touched = self.name_changes(parent, name);
+        touched.extend(self.name_changes(new_parent, new_name));
+        self.rename_names(parent, name, new_parent, new_name, mode)?;
+        Ok(touched)
+    }
+
+    fn rename_names(
         &self,
         parent: InodeNo,
         name: &[u8],

@@ -159,6 +159,35 @@ async fn writes_flush_to_a_new_snapshot_of_main() {
     assert_eq!(again.read(e, 0, 100).await.unwrap(), b"012XY56789\0\0!");
 }
 
+/// Removals and renames say what the kernel must forget, the inode a
+/// rename replaced included, so that no caller works it out.
+#[tokio::test]
+async fn removals_and_renames_answer_what_they_touched() {
+    let (_store, vfs) = vfs_of(common::store().await.store, None).await;
+    let root = InodeNo::ROOT;
+    let d = vfs.mkdir(root, b"d", 0o755, ME).unwrap();
+    let a = vfs.create(root, b"a", 0o644, ME).unwrap();
+    let b = vfs.create(d.ino, b"b", 0o644, ME).unwrap();
+    let touched = vfs.rename(root, b"a", d.ino, b"b", RenameMode::Replace).unwrap();
+    for expected in [
+        Invalidation::Entry { parent: root, name: b"a".to_vec() },
+        Invalidation::Entry { parent: d.ino, name: b"b".to_vec() },
+        Invalidation::Inode(root),
+        Invalidation::Inode(d.ino),
+        Invalidation::Inode(a.ino),
+        Invalidation::Inode(b.ino),
+    ] {
+        assert!(touched.contains(&expected), "{expected:?} missing from {touched:?}");
+    }
+    let touched = vfs.unlink(d.ino, b"b").unwrap();
+    assert!(touched.contains(&Invalidation::Inode(a.ino)), "{touched:?}");
+    assert!(touched.contains(&Invalidation::Entry { parent: d.ino, name: b"b".to_vec() }));
+    let touched = vfs.rmdir(root, b"d").unwrap();
+    assert!(touched.contains(&Invalidation::Inode(d.ino)), "{touched:?}");
+    // A refused change touched nothing, and says so by failing.
+    assert!(vfs.unlink(root, b"d").is_err());
+}
+
 #[tokio::test]
 async fn errnos_of_namespace_operations() {
     let (_store, vfs) = vfs_of(common::store().await.store, None).await;
@@ -168,7 +197,9 @@ async fn errnos_of_namespace_operations() {
     let f = vfs.create(root, b"f", 0o644, ME).unwrap();
     vfs.mkdir(root, b"e", 0o755, ME).unwrap();
 
-    let errno = |r: Result<(), cortex::vfs::VfsError>| r.unwrap_err().errno;
+    fn errno<T: std::fmt::Debug>(r: Result<T, cortex::vfs::VfsError>) -> i32 {
+        r.unwrap_err().errno
+    }
     assert_eq!(vfs.create(root, b"f", 0o644, ME).unwrap_err().errno, libc::EEXIST);
     assert_eq!(vfs.mkdir(root, b"d", 0o755, ME).unwrap_err().errno, libc::EEXIST);
     assert_eq!(vfs.create(root, &[b'x'; 256], 0o644, ME).unwrap_err().errno, libc::ENAMETOOLONG);
@@ -357,18 +388,18 @@ async fn apply_vfs(vfs: &Vfs, op: &Op) -> Result<(), i32> {
         }
         Op::Unlink(path) => {
             let (parent, name, _) = walk(vfs, path, false)?;
-            vfs.unlink(parent, &name).map_err(e)
+            vfs.unlink(parent, &name).map(drop).map_err(e)
         }
         Op::Rmdir(path) => {
             let (parent, name, _) = walk(vfs, path, false)?;
-            vfs.rmdir(parent, &name).map_err(e)
+            vfs.rmdir(parent, &name).map(drop).map_err(e)
         }
         Op::Rename(a, b) => {
             // The kernel walks both paths before it looks at the names.
             let (pa, na, found) = walk(vfs, a, false)?;
             let (pb, nb, _) = walk(vfs, b, false)?;
             found.ok_or(libc::ENOENT)?;
-            vfs.rename(pa, &na, pb, &nb, RenameMode::Replace).map_err(e)
+            vfs.rename(pa, &na, pb, &nb, RenameMode::Replace).map(drop).map_err(e)
         }
         Op::Truncate(path, n) => {
             let ino = existing(path, true)?;
