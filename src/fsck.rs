@@ -64,7 +64,7 @@ pub async fn check(store: &Store) -> Result<Report> {
     let mut seen = Seen::default();
     let mut views = vec![(View::Main, store.with_main().await?)];
     for info in store.sessions().await? {
-        let view = View::Session(crate::ids::SessionName::parse(&info.name)?);
+        let view = View::Session(info.name.clone());
         views.push((view, store.session(&info.name).await?));
     }
     for (view, handle) in &views {

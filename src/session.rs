@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
+use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
 use crate::merge::{ConflictKind, ConflictRecord};
 use crate::snapshot::{self, Resolved};
@@ -136,7 +137,7 @@ pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
         let head = session.head().await?;
         let changed = snapshot::diff(store, info.base_root, head.root).await?.len();
         out.push(SessionSummary {
-            name: info.name,
+            name: info.name.to_string(),
             origin: info.origin,
             base_snapshot: info.base_snapshot,
             created: info.created.to_rfc3339(),
@@ -168,7 +169,7 @@ async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>>
 
 /// What the session `name` changed from its base, by content; with
 /// `units`, which units of each code file.
-pub async fn diff(store: &Store, name: &str, units: bool) -> Result<Vec<FileDiff>> {
+pub async fn diff(store: &Store, name: &SessionName, units: bool) -> Result<Vec<FileDiff>> {
     let info = store.session_info(name).await?;
     let session = store.session(name).await?;
     let head = session.head().await?;
@@ -270,12 +271,16 @@ async fn rebase_kept(
 }
 
 /// The session's conflicts from its last merge attempt.
-pub async fn conflicts(store: &Store, name: &str) -> Result<Vec<ConflictRecord>> {
+pub async fn conflicts(store: &Store, name: &SessionName) -> Result<Vec<ConflictRecord>> {
     store.session(name).await?.conflicts().await
 }
 
 /// Merges the session `name` into main (`store` is main's handle).
-pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<MergeReport> {
+pub async fn merge(
+    store: &Store,
+    name: &SessionName,
+    options: MergeOptions,
+) -> Result<MergeReport> {
     if store.view() != &View::Main {
         return Err(Error::InvalidInput("merge from main's view of the store".into()));
     }
@@ -302,7 +307,7 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
             .collect();
         let plan = plan(store, base, ours, theirs, options.strategy, &settled).await?;
         let mut report = MergeReport {
-            session: name.to_owned(),
+            session: name.to_string(),
             taken: plan.taken,
             merged: plan.merged,
             conflicts: plan.conflicts,
@@ -345,7 +350,7 @@ pub async fn merge(store: &Store, name: &str, options: MergeOptions) -> Result<M
             Ok(s) => s,
             // Main moved while we merged: again, against the new main.
             Err(Error::HeadMoved { .. }) => {
-                tracing::info!(session = name, tries, "main moved during the merge; merging again");
+                tracing::info!(session = %name, tries, "main moved during the merge; merging again");
                 continue;
             }
             Err(e) => return Err(e),
@@ -591,9 +596,9 @@ pub async fn who(store: &Store, target: Option<&str>) -> Result<WhoReport> {
     let mut by_target: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for info in store.sessions().await? {
         for file in diff(store, &info.name, true).await? {
-            by_target.entry(file.path.clone()).or_default().insert(info.name.clone());
+            by_target.entry(file.path.clone()).or_default().insert(info.name.to_string());
             for u in file.units {
-                by_target.entry(u.id).or_default().insert(info.name.clone());
+                by_target.entry(u.id).or_default().insert(info.name.to_string());
             }
         }
     }
@@ -617,32 +622,32 @@ pub async fn who(store: &Store, target: Option<&str>) -> Result<WhoReport> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     New {
-        name: String,
+        name: SessionName,
         from: Option<String>,
     },
     List,
     /// `force`: its mounts are unmounted first (by the daemon).
     Remove {
-        name: String,
+        name: SessionName,
         force: bool,
     },
     Diff {
-        name: String,
+        name: SessionName,
         units: bool,
     },
     Merge {
-        name: String,
+        name: SessionName,
         options: MergeOptions,
     },
     Conflicts {
-        name: String,
+        name: SessionName,
     },
     Claim {
-        name: String,
+        name: SessionName,
         targets: Vec<String>,
     },
     Release {
-        name: String,
+        name: SessionName,
         targets: Vec<String>,
     },
     Who {
@@ -702,11 +707,11 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         Command::New { name, from } => {
             let origin = match from.as_deref() {
                 None | Some("main") => View::Main,
-                Some(s) => View::Session(crate::ids::SessionName::parse(s)?),
+                Some(s) => View::Session(SessionName::parse(s)?),
             };
             let info = store.create_session(name, &origin).await?;
             Outcome::Created(Created {
-                name: info.name,
+                name: info.name.to_string(),
                 origin: info.origin,
                 base_snapshot: info.base_snapshot,
                 created: info.created.to_rfc3339(),
@@ -715,18 +720,18 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         Command::List => Outcome::Listed(list(store).await?),
         Command::Remove { name, .. } => {
             store.remove_session(name).await?;
-            Outcome::Removed(Removed { removed: name.clone() })
+            Outcome::Removed(Removed { removed: name.to_string() })
         }
         Command::Diff { name, units } => Outcome::Diff(diff(store, name, *units).await?),
         Command::Merge { name, options } => Outcome::Merged(merge(store, name, *options).await?),
         Command::Conflicts { name } => Outcome::Conflicts(conflicts(store, name).await?),
         Command::Claim { name, targets } => {
             store.claim(name, targets).await?;
-            Outcome::Claimed(Claimed { session: name.clone(), claimed: targets.clone() })
+            Outcome::Claimed(Claimed { session: name.to_string(), claimed: targets.clone() })
         }
         Command::Release { name, targets } => {
             let released = store.release(name, targets).await?;
-            Outcome::Released(Released { session: name.clone(), released })
+            Outcome::Released(Released { session: name.to_string(), released })
         }
         Command::Who { target } => Outcome::Who(who(store, target.as_deref()).await?),
     })

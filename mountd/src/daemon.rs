@@ -518,7 +518,7 @@ impl Daemon {
             return Ok(Response::Graph { answer });
         };
         // A session's graph lives in its namespace; brought to its head.
-        let store = self.store.session(name).await?;
+        let store = self.store.session(&cortex::ids::SessionName::parse(name)?).await?;
         {
             let _one = self.indexing.lock().await;
             cortex::index::index_head(&store).await?;
@@ -544,7 +544,7 @@ impl Daemon {
     async fn updated_view(&self, session: Option<&str>) -> Result<(Store, IndexReport)> {
         self.flush().await?;
         let store = match session {
-            Some(name) => self.store.session(name).await?,
+            Some(name) => self.store.session(&cortex::ids::SessionName::parse(name)?).await?,
             None => self.store.with_main().await?,
         };
         let _one = self.indexing.lock().await;
@@ -631,10 +631,10 @@ impl Daemon {
                 // A closed session's view goes; a kept one sees the new main.
                 let closed = matches!(&outcome, Outcome::Merged(report) if report.closed);
                 let session = if closed {
-                    self.sessions.lock().unwrap().remove(name);
+                    self.sessions.lock().unwrap().remove(name.as_str());
                     None
                 } else {
-                    self.sessions.lock().unwrap().get(name).cloned()
+                    self.sessions.lock().unwrap().get(name.as_str()).cloned()
                 };
                 if let Some(sv) = session {
                     let invalidations = sv.vfs.refresh().await?;
@@ -643,7 +643,7 @@ impl Daemon {
                 }
             }
             Command::Remove { name, .. } => {
-                self.sessions.lock().unwrap().remove(name);
+                self.sessions.lock().unwrap().remove(name.as_str());
             }
             _ => {}
         }
@@ -695,8 +695,8 @@ impl Daemon {
         if let Some(sv) = self.sessions.lock().unwrap().get(name) {
             return Ok(sv.clone());
         }
-        cortex::ids::SessionName::parse(name)?;
-        let exists = self.store.sessions().await?.iter().any(|s| s.name == name);
+        let name = &cortex::ids::SessionName::parse(name)?;
+        let exists = self.store.sessions().await?.iter().any(|s| &s.name == name);
         if !exists {
             if !create {
                 bail!(
@@ -712,7 +712,7 @@ impl Daemon {
         let vfs = Arc::new(Vfs::load(store, config).await?);
         let sv = SessionView { vfs, peers: Peers::new() };
         let mut sessions = self.sessions.lock().unwrap();
-        Ok(sessions.entry(name.to_owned()).or_insert(sv).clone())
+        Ok(sessions.entry(name.to_string()).or_insert(sv).clone())
     }
 
     /// Where a view is mounted.

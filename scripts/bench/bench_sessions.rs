@@ -28,7 +28,7 @@ async fn main() {
 
     let mut fork = Vec::new();
     for i in 0..9 {
-        let name = format!("fork-{i}");
+        let name: cortex::ids::SessionName = format!("fork-{i}").parse().unwrap();
         let started = Instant::now();
         store.create_session(&name, &View::Main).await.unwrap();
         fork.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -37,8 +37,8 @@ async fn main() {
 
     // A session that changes 10 files (new ones, in the tree's first
     // directory and at the top).
-    store.create_session("ten", &View::Main).await.unwrap();
-    let view = Arc::new(store.session("ten").await.unwrap());
+    store.create_session(&"ten".parse().unwrap(), &View::Main).await.unwrap();
+    let view = Arc::new(store.session(&"ten".parse().unwrap()).await.unwrap());
     let me = Caller { uid: 0, gid: 0 };
     let vfs =
         Vfs::load(view.clone(), VfsConfig { uid: 0, gid: 0, read_only: false }).await.unwrap();
@@ -54,17 +54,21 @@ async fn main() {
     let mut merge = Vec::new();
     for _ in 0..9 {
         let started = Instant::now();
-        let d = session::diff(&store, "ten", false).await.unwrap();
+        let d = session::diff(&store, &"ten".parse().unwrap(), false).await.unwrap();
         diff.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(d.len(), 10);
         let started = Instant::now();
-        let m = session::merge(&store, "ten", MergeOptions { dry_run: true, ..Default::default() })
-            .await
-            .unwrap();
+        let m = session::merge(
+            &store,
+            &"ten".parse().unwrap(),
+            MergeOptions { dry_run: true, ..Default::default() },
+        )
+        .await
+        .unwrap();
         merge.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(m.taken.len(), 10);
     }
-    store.remove_session("ten").await.unwrap();
+    store.remove_session(&"ten".parse().unwrap()).await.unwrap();
     println!(
         "{}",
         serde_json::json!({

@@ -107,7 +107,7 @@ async fn ask(cx: &Context, query: GraphQuery, session: &Option<String>) -> Resul
     }
     cx.with_store(async |main| {
         let view = match session {
-            Some(name) => Some(main.session(name).await?),
+            Some(name) => Some(main.session(&name.parse()?).await?),
             None => None,
         };
         let store = view.as_ref().unwrap_or(main);

@@ -108,7 +108,7 @@ pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
 
 async fn view(main: &Store, session: &Option<String>) -> Result<Store> {
     Ok(match session {
-        Some(name) => main.session(name).await?,
+        Some(name) => main.session(&name.parse()?).await?,
         None => main.with_main().await?,
     })
 }

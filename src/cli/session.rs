@@ -115,7 +115,7 @@ pub async fn session(cx: &Context, args: SessionArgs) -> Result<ExitCode> {
     match args.command {
         SessionCommand::New { name, from, json } => {
             let created = answer!(
-                call(cx, Command::New { name: name.clone(), from: Some(from) }).await?,
+                call(cx, Command::New { name: name.parse()?, from: Some(from) }).await?,
                 Created
             );
             if json {
@@ -153,7 +153,7 @@ pub async fn session(cx: &Context, args: SessionArgs) -> Result<ExitCode> {
             }
         }
         SessionCommand::Rm { name, force } => {
-            call(cx, Command::Remove { name: name.clone(), force }).await?;
+            call(cx, Command::Remove { name: name.parse()?, force }).await?;
             println!("session {name} removed");
         }
     }
@@ -171,7 +171,7 @@ fn age(seconds: i64) -> String {
 
 pub async fn diff(cx: &Context, args: DiffArgs) -> Result<ExitCode> {
     let files = answer!(
-        call(cx, Command::Diff { name: args.name.clone(), units: args.units }).await?,
+        call(cx, Command::Diff { name: args.name.parse()?, units: args.units }).await?,
         Diff
     );
     if args.json {
@@ -211,7 +211,7 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
     };
     let options = MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep };
     let report =
-        answer!(call(cx, Command::Merge { name: args.name.clone(), options }).await?, Merged);
+        answer!(call(cx, Command::Merge { name: args.name.parse()?, options }).await?, Merged);
     if args.json {
         print_json(&report)?;
     } else {
@@ -251,7 +251,8 @@ fn print_conflicts(conflicts: &[ConflictRecord]) {
 }
 
 pub async fn conflicts(cx: &Context, args: ConflictsArgs) -> Result<ExitCode> {
-    let conflicts = answer!(call(cx, Command::Conflicts { name: args.name }).await?, Conflicts);
+    let conflicts =
+        answer!(call(cx, Command::Conflicts { name: args.name.parse()? }).await?, Conflicts);
     if args.json {
         print_json(&conflicts)?;
         return Ok(ExitCode::SUCCESS);
@@ -298,7 +299,7 @@ pub struct WhoArgs {
 }
 
 pub async fn claim(cx: &Context, args: ClaimArgs) -> Result<ExitCode> {
-    call(cx, Command::Claim { name: args.name.clone(), targets: args.targets.clone() }).await?;
+    call(cx, Command::Claim { name: args.name.parse()?, targets: args.targets.clone() }).await?;
     for t in &args.targets {
         println!("{} claims {}", args.name, esc(t));
     }
@@ -307,7 +308,7 @@ pub async fn claim(cx: &Context, args: ClaimArgs) -> Result<ExitCode> {
 
 pub async fn release(cx: &Context, args: ReleaseArgs) -> Result<ExitCode> {
     let released = answer!(
-        call(cx, Command::Release { name: args.name.clone(), targets: args.targets }).await?,
+        call(cx, Command::Release { name: args.name.parse()?, targets: args.targets }).await?,
         Released
     );
     println!("{} released {} claims", args.name, released.released);

@@ -18,7 +18,7 @@ use crate::merge::{ConflictKind, ConflictRecord};
 /// A session as the registry has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
-    pub name: String,
+    pub name: SessionName,
     /// The view it was forked from: `main` or a session's name.
     pub origin: String,
     /// The origin's snapshot it was forked at, and that snapshot's root.
@@ -45,7 +45,8 @@ struct NewSessionRow {
 
 fn info_of(row: SessionRow) -> Result<SessionInfo> {
     Ok(SessionInfo {
-        name: super::graph::key_string(&row.id)?,
+        name: SessionName::parse(&super::graph::key_string(&row.id)?)
+            .map_err(|e| Error::Corrupt(format!("the session registry holds {e}")))?,
         origin: row.origin,
         base_snapshot: row.base_snapshot.max(0) as u64,
         base_root: ContentHash::from_hex(&row.base_root)?,
@@ -56,9 +57,8 @@ fn info_of(row: SessionRow) -> Result<SessionInfo> {
 impl Store {
     /// Forks a session named `name` from `origin` (main or a session) at
     /// its current head. Constant time: nothing is copied.
-    pub async fn create_session(&self, name: &str, origin: &View) -> Result<SessionInfo> {
+    pub async fn create_session(&self, name: &SessionName, origin: &View) -> Result<SessionInfo> {
         health::check_writable()?;
-        SessionName::parse(name)?;
         let main = self.with_main().await?;
         let from = match origin {
             View::Main => main.head().await?,
@@ -73,7 +73,7 @@ impl Store {
             .db()
             .await?
             .query("CREATE type::record('session', $name) CONTENT $row RETURN NONE")
-            .bind(("name", name.to_owned()))
+            .bind(("name", name.to_string()))
             .bind(("row", row))
             .await
             .and_then(|r| r.check());
@@ -90,14 +90,13 @@ impl Store {
     }
 
     /// The registry's record of a session.
-    pub async fn session_info(&self, name: &str) -> Result<SessionInfo> {
-        SessionName::parse(name)?;
+    pub async fn session_info(&self, name: &SessionName) -> Result<SessionInfo> {
         let main = self.with_main().await?;
         let mut res = main
             .db()
             .await?
             .query("SELECT * FROM ONLY type::record('session', $name)")
-            .bind(("name", name.to_owned()))
+            .bind(("name", name.to_string()))
             .await
             .map_err(|e| db_error("read the session registry", e))?;
         let row: Option<SessionRow> =
@@ -126,9 +125,9 @@ impl Store {
     /// A handle on the session `name`, its namespace brought to the current
     /// schema and given its first snapshot if it has none yet (a fork cut
     /// short finishes here).
-    pub async fn session(&self, name: &str) -> Result<Store> {
+    pub async fn session(&self, name: &SessionName) -> Result<Store> {
         let info = self.session_info(name).await?;
-        let store = self.with_view(View::Session(SessionName::parse(name)?)).await?;
+        let store = self.with_view(View::Session(name.clone())).await?;
         migrate::apply(&*store.db().await?, true).await?;
         store
             .ensure_head_at(info.base_root, "fork", &format!("forked from {}", info.origin))
@@ -138,20 +137,20 @@ impl Store {
 
     /// Removes a session: its registry record, then its namespace. Its
     /// contents stay (they may be shared).
-    pub async fn remove_session(&self, name: &str) -> Result<()> {
+    pub async fn remove_session(&self, name: &SessionName) -> Result<()> {
         health::check_writable()?;
         self.session_info(name).await?;
         let main = self.with_main().await?;
         main.db()
             .await?
             .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
-            .bind(("name", name.to_owned()))
+            .bind(("name", name.to_string()))
             .await
             .and_then(|r| r.check())
             .map_err(|e| db_error(format!("remove session {name}"), e))?;
         // A namespace is an identifier, not a value: a SessionName is
         // [a-z0-9][a-z0-9_-]*, so it cannot carry SurrealQL.
-        let ns = super::namespace_of(&View::Session(SessionName::parse(name)?));
+        let ns = super::namespace_of(&View::Session(name.clone()));
         main.db()
             .await?
             .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))
@@ -242,7 +241,7 @@ impl Store {
     /// from main's snapshot `base` with root `root`.
     pub async fn rebase_session(
         &self,
-        name: &str,
+        name: &SessionName,
         base: SnapshotId,
         root: ContentHash,
     ) -> Result<()> {
@@ -250,7 +249,7 @@ impl Store {
         let main = self.with_main().await?;
         main.db().await?
             .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
-            .bind(("name", name.to_owned()))
+            .bind(("name", name.to_string()))
             .bind(("base", base.0 as i64))
             .bind(("root", root.to_hex()))
             .await
@@ -270,14 +269,14 @@ pub struct Claim {
 impl Store {
     /// Claims `targets` for session `name`. A target another session holds
     /// is refused, naming the holder, and nothing is claimed.
-    pub async fn claim(&self, name: &str, targets: &[String]) -> Result<()> {
+    pub async fn claim(&self, name: &SessionName, targets: &[String]) -> Result<()> {
         health::check_writable()?;
         self.session_info(name).await?;
         let held: Vec<Claim> = self
             .claims()
             .await?
             .into_iter()
-            .filter(|c| c.session != name && targets.contains(&c.target))
+            .filter(|c| c.session != name.as_str() && targets.contains(&c.target))
             .collect();
         if let Some(c) = held.first() {
             return Err(Error::InvalidInput(format!(
@@ -286,8 +285,10 @@ impl Store {
             )));
         }
         let main = self.with_main().await?;
-        let rows: Vec<Claim> =
-            targets.iter().map(|t| Claim { session: name.to_owned(), target: t.clone() }).collect();
+        let rows: Vec<Claim> = targets
+            .iter()
+            .map(|t| Claim { session: name.to_string(), target: t.clone() })
+            .collect();
         main.db().await?
             .query("FOR $c IN $rows { UPSERT type::record('claim', [$c.target, $c.session]) CONTENT $c RETURN NONE; }")
             .bind(("rows", rows))
@@ -298,13 +299,15 @@ impl Store {
     }
 
     /// Releases the session's claims on `targets`, or all of them.
-    pub async fn release(&self, name: &str, targets: &[String]) -> Result<usize> {
+    pub async fn release(&self, name: &SessionName, targets: &[String]) -> Result<usize> {
         health::check_writable()?;
         let mine: Vec<Claim> = self
             .claims()
             .await?
             .into_iter()
-            .filter(|c| c.session == name && (targets.is_empty() || targets.contains(&c.target)))
+            .filter(|c| {
+                c.session == name.as_str() && (targets.is_empty() || targets.contains(&c.target))
+            })
             .collect();
         let ids: Vec<RecordId> = mine
             .iter()

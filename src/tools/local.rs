@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Host, ToolError};
 use crate::embed::Model;
+use crate::ids::SessionName;
 use crate::query::{Answer, GraphQuery};
 use crate::search::{Results, Search};
 use crate::session::{Command, Outcome};
@@ -39,7 +40,7 @@ impl LocalHost {
     /// A view's store handle.
     async fn view_store(&self, session: Option<&str>) -> Result<Store, ToolError> {
         Ok(match session {
-            Some(name) => self.store.session(name).await?,
+            Some(name) => self.store.session(&SessionName::parse(name)?).await?,
             None => self.store.with_main().await?,
         })
     }
@@ -125,7 +126,7 @@ impl Host for LocalHost {
             let _ = vfs.refresh().await;
         }
         if let Command::Remove { name, .. } = command {
-            self.views.lock().unwrap().remove(name);
+            self.views.lock().unwrap().remove(name.as_str());
         }
         Ok(outcome)
     }

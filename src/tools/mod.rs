@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::ids::SessionName;
 use crate::query::{Answer, GraphQuery};
 use crate::search::{Mode, Results, Search};
 use crate::session::{Command, MergeOptions, Outcome, Strategy};
@@ -488,7 +489,7 @@ pub async fn call<H: Host>(
             Ok(serde_json::to_value(results).expect("results serialise"))
         }
         "session_create" => {
-            let name = a.short("name")?.to_owned();
+            let name = SessionName::parse(a.short("name")?)?;
             let from = a.opt_short("from")?.map(str::to_owned);
             outcome_json(host.session(&Command::New { name, from }).await?)
         }
@@ -522,7 +523,7 @@ pub async fn call<H: Host>(
             } else {
                 let query =
                     GraphQuery::Impact { targets, depth: a.opt_uint("depth", 2, 10)? as u32 };
-                walk_answer(host.graph(&query, Some(&name)).await?, 300)?
+                walk_answer(host.graph(&query, Some(name.as_str())).await?, 300)?
             };
             Ok(json!({ "session": name, "files": files, "impact": impact }))
         }
@@ -589,9 +590,9 @@ fn unexpected() -> ToolError {
 
 /// The session a session tool is about: its `session` argument, else the
 /// server's own.
-fn session_arg(a: &Args, session: Option<&str>) -> Result<String, ToolError> {
+fn session_arg(a: &Args, session: Option<&str>) -> Result<SessionName, ToolError> {
     match a.opt_short("session")?.or(session) {
-        Some(name) => Ok(name.to_owned()),
+        Some(name) => Ok(SessionName::parse(name)?),
         None => Err(ToolError::new(format!(
             "{} needs `session`: this server works on main (session_list shows the sessions)",
             a.tool

@@ -28,6 +28,11 @@ impl std::ops::Deref for TestStore {
 
 /// `mem://` normally; SurrealKV in a temporary directory when
 /// CORTEX_TEST_ENGINE=surrealkv.
+/// A session's name, for tests (a bad one is a bug in the test).
+pub fn sn(name: &str) -> cortex::ids::SessionName {
+    name.parse().expect("a test's session name")
+}
+
 pub async fn store() -> TestStore {
     match std::env::var("CORTEX_TEST_ENGINE").as_deref() {
         Ok("surrealkv") => {

@@ -138,8 +138,8 @@ async fn keyword_semantic_and_hybrid_search_follow_the_tree() {
 
     // A session's search is its view's: its new unit is found there, not
     // in main; its vectors for unchanged units come from the cache.
-    t.create_session("s1", &View::Main).await.unwrap();
-    let s1 = t.session("s1").await.unwrap();
+    t.create_session(&common::sn("s1"), &View::Main).await.unwrap();
+    let s1 = t.session(&common::sn("s1")).await.unwrap();
     let session_tree = tempfile::tempdir().unwrap();
     write(session_tree.path(), "src/upload.rs", edited.as_bytes());
     write(session_tree.path(), "web/cart.js", CART.as_bytes());

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use cortex::ids::InodeNo;
+use cortex::ids::SessionName;
 use cortex::merge::ConflictKind;
 use cortex::session::{self, MergeOptions, Strategy, UnitChange};
 use cortex::store::{Store, View};
 use cortex::vfs::{Caller, SetAttr, Vfs, VfsConfig};
 
-use crate::common::{self, write};
+use crate::common::{self, sn, write};
 
 const ME: Caller = Caller { uid: 1000, gid: 1000 };
 const CONFIG: VfsConfig = VfsConfig { uid: 1000, gid: 1000, read_only: false };
@@ -63,12 +64,12 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     write(tree.path(), "a.txt", b"main's a\n");
     common::import(&t, tree.path()).await;
 
-    let one = t.create_session("one", &View::Main).await.unwrap();
+    let one = t.create_session(&sn("one"), &View::Main).await.unwrap();
     assert_eq!(one.origin, "main");
-    let two = t.create_session("two", &View::Main).await.unwrap();
+    let two = t.create_session(&sn("two"), &View::Main).await.unwrap();
     assert_eq!(one.base_root, two.base_root);
 
-    let s1 = write_through(t.session("one").await.unwrap(), "a.txt", b"one's a\n").await;
+    let s1 = write_through(t.session(&sn("one")).await.unwrap(), "a.txt", b"one's a\n").await;
     let s1 = write_through(s1, "new.txt", b"only in one\n").await;
     assert_eq!(read(&s1, "a.txt").await.unwrap(), b"one's a\n");
     assert_eq!(read(&s1, "new.txt").await.unwrap(), b"only in one\n");
@@ -76,7 +77,7 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     // Main and the other session do not see them.
     assert_eq!(read(&t, "a.txt").await.unwrap(), b"main's a\n");
     assert!(read(&t, "new.txt").await.is_none());
-    let s2 = t.session("two").await.unwrap();
+    let s2 = t.session(&sn("two")).await.unwrap();
     assert_eq!(read(&s2, "a.txt").await.unwrap(), b"main's a\n");
     assert!(read(&s2, "new.txt").await.is_none());
 
@@ -88,20 +89,23 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     assert!(read(&s1, "later.txt").await.is_none());
 
     // A session forked from a session starts from its head.
-    let three = t.create_session("three", &View::Session("one".parse().unwrap())).await.unwrap();
+    let three =
+        t.create_session(&sn("three"), &View::Session("one".parse().unwrap())).await.unwrap();
     assert_eq!(three.origin, "one");
-    let s3 = t.session("three").await.unwrap();
+    let s3 = t.session(&sn("three")).await.unwrap();
     assert_eq!(read(&s3, "new.txt").await.unwrap(), b"only in one\n");
 
-    let names: Vec<String> = t.sessions().await.unwrap().into_iter().map(|s| s.name).collect();
+    let names: Vec<String> =
+        t.sessions().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["one", "three", "two"]);
-    t.remove_session("two").await.unwrap();
-    let names: Vec<String> = t.sessions().await.unwrap().into_iter().map(|s| s.name).collect();
+    t.remove_session(&sn("two")).await.unwrap();
+    let names: Vec<String> =
+        t.sessions().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["one", "three"]);
-    assert!(t.session("two").await.is_err());
+    assert!(t.session(&sn("two")).await.is_err());
     // The name can be used again, from scratch.
-    t.create_session("two", &View::Main).await.unwrap();
-    let s2 = t.session("two").await.unwrap();
+    t.create_session(&sn("two"), &View::Main).await.unwrap();
+    let s2 = t.session(&sn("two")).await.unwrap();
     assert!(read(&s2, "later.txt").await.is_some(), "forked from main now");
 }
 
@@ -109,15 +113,16 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
 async fn bad_and_unknown_session_names_are_refused_clearly() {
     let t = common::store().await;
     for bad in ["", "Main", "a b", "-x", "../x", "x;DROP", "main", &"a".repeat(64), "ünï"] {
-        let err = t.create_session(bad, &View::Main).await.unwrap_err().to_string();
+        // A bad name never becomes a SessionName, so no store call sees it.
+        let err = SessionName::parse(bad).unwrap_err().to_string();
         assert!(err.contains("session"), "{bad:?}: {err}");
     }
-    let err = t.session("nope").await.unwrap_err().to_string();
+    let err = t.session(&sn("nope")).await.unwrap_err().to_string();
     assert!(err.contains("no session named nope"), "{err}");
-    t.create_session("dup", &View::Main).await.unwrap();
-    let err = t.create_session("dup", &View::Main).await.unwrap_err().to_string();
+    t.create_session(&sn("dup"), &View::Main).await.unwrap();
+    let err = t.create_session(&sn("dup"), &View::Main).await.unwrap_err().to_string();
     assert!(err.contains("exists already"), "{err}");
-    assert!(t.remove_session("nope").await.is_err());
+    assert!(t.remove_session(&sn("nope")).await.is_err());
     assert_eq!(t.sessions().await.unwrap().len(), 1);
 }
 
@@ -131,8 +136,8 @@ async fn forking_copies_nothing() {
     common::import(&t, tree.path()).await;
     let trees = t.count_objects("tree").await.unwrap();
     let blobs = t.count_objects("blob").await.unwrap();
-    t.create_session("big", &View::Main).await.unwrap();
-    let s = t.session("big").await.unwrap();
+    t.create_session(&sn("big"), &View::Main).await.unwrap();
+    let s = t.session(&sn("big")).await.unwrap();
     assert_eq!(s.head().await.unwrap().root, t.head().await.unwrap().root);
     assert_eq!(t.count_objects("tree").await.unwrap(), trees);
     assert_eq!(t.count_objects("blob").await.unwrap(), blobs);
@@ -148,7 +153,7 @@ async fn forked(files: &[(&str, &[u8])]) -> (common::TestStore, tempfile::TempDi
         write(tree.path(), path, data);
     }
     common::import(&t, tree.path()).await;
-    t.create_session("s", &View::Main).await.unwrap();
+    t.create_session(&sn("s"), &View::Main).await.unwrap();
     (t, tree)
 }
 
@@ -162,11 +167,11 @@ async fn main_writes(t: &Store, name: &str, data: &[u8]) {
 async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes()), ("notes.txt", b"a\n")]).await;
     main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
-    let s = t.session("s").await.unwrap();
+    let s = t.session(&sn("s")).await.unwrap();
     let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
     drop(write_through(s, "new.txt", b"from the session\n").await);
 
-    let dry = session::merge(&t, "s", MergeOptions { dry_run: true, ..Default::default() })
+    let dry = session::merge(&t, &sn("s"), MergeOptions { dry_run: true, ..Default::default() })
         .await
         .unwrap();
     assert!(dry.complete() && dry.snapshot.is_none());
@@ -174,7 +179,7 @@ async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session
     assert_eq!(dry.taken, ["new.txt"]);
     assert_eq!(read(&t, "new.txt").await, None, "a dry run changes nothing");
 
-    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
     assert!(report.complete() && report.closed, "{report:?}");
     let merged = String::from_utf8(read(&t, "lib.rs").await.unwrap()).unwrap();
     assert_eq!(merged, LIB.replace("    1\n", "    10\n").replace("    2\n", "    20\n"));
@@ -187,33 +192,33 @@ async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session
 async fn the_same_function_changed_differently_conflicts_and_main_stays() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
     main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
-    let s = t.session("s").await.unwrap();
+    let s = t.session(&sn("s")).await.unwrap();
     drop(write_through(s, "lib.rs", LIB.replace("    1\n", "    11\n").as_bytes()).await);
     let before = t.head().await.unwrap();
 
-    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
     assert!(!report.complete());
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(report.conflicts[0].unit, "lib.rs::one");
     assert_eq!(report.conflicts[0].kind, ConflictKind::Content);
     assert_eq!(t.head().await.unwrap().id, before.id, "main did not move");
     // Kept with the session.
-    let kept = session::conflicts(&t, "s").await.unwrap();
+    let kept = session::conflicts(&t, &sn("s")).await.unwrap();
     assert_eq!(kept, report.conflicts);
 
     // --strategy theirs resolves it the session's way.
     let report = session::merge(
         &t,
-        "s",
+        &sn("s"),
         MergeOptions { strategy: Strategy::Theirs, keep: true, ..Default::default() },
     )
     .await
     .unwrap();
     assert!(report.complete() && !report.closed);
     assert_eq!(read(&t, "lib.rs").await.unwrap(), LIB.replace("    1\n", "    11\n").as_bytes());
-    assert!(session::conflicts(&t, "s").await.unwrap().is_empty());
+    assert!(session::conflicts(&t, &sn("s")).await.unwrap().is_empty());
     // Kept, rebased: nothing left to merge, and it sees the new main.
-    assert!(session::diff(&t, "s", false).await.unwrap().is_empty());
+    assert!(session::diff(&t, &sn("s"), false).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -234,7 +239,7 @@ async fn delete_modify_binary_and_renames() {
     drop(write_through(main, "old.rs", LIB.replace("    2\n", "    22\n").as_bytes()).await);
 
     // The session: edits gone.txt, changes the binary, renames old.rs.
-    let s = t.session("s").await.unwrap();
+    let s = t.session(&sn("s")).await.unwrap();
     let s = write_through(s, "gone.txt", b"edited\n").await;
     let s = write_through(s, "blob.bin", b"\0session").await;
     let s = Arc::new(s);
@@ -250,7 +255,7 @@ async fn delete_modify_binary_and_renames() {
     vfs.flush().await.unwrap();
     drop(vfs);
 
-    let report = session::merge(&t, "s", MergeOptions::default()).await.unwrap();
+    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
     let kinds: Vec<(&str, ConflictKind)> =
         report.conflicts.iter().map(|c| (c.path.as_str(), c.kind)).collect();
     assert_eq!(
@@ -258,10 +263,13 @@ async fn delete_modify_binary_and_renames() {
         [("blob.bin", ConflictKind::Binary), ("gone.txt", ConflictKind::DeleteModify)]
     );
     // The rename carries main's edit: with --strategy ours for the rest.
-    let report =
-        session::merge(&t, "s", MergeOptions { strategy: Strategy::Ours, ..Default::default() })
-            .await
-            .unwrap();
+    let report = session::merge(
+        &t,
+        &sn("s"),
+        MergeOptions { strategy: Strategy::Ours, ..Default::default() },
+    )
+    .await
+    .unwrap();
     assert!(report.complete(), "{report:?}");
     assert_eq!(read(&t, "old.rs").await, None);
     assert_eq!(read(&t, "new.rs").await.unwrap(), LIB.replace("    2\n", "    22\n").as_bytes());
@@ -272,9 +280,9 @@ async fn delete_modify_binary_and_renames() {
 #[tokio::test]
 async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
     let (t, _tree) = forked(&[("a.txt", b"original\n"), ("lib.rs", LIB.as_bytes())]).await;
-    let s = write_through(t.session("s").await.unwrap(), "a.txt", b"changed\n").await;
+    let s = write_through(t.session(&sn("s")).await.unwrap(), "a.txt", b"changed\n").await;
     let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
-    let diff = session::diff(&t, "s", true).await.unwrap();
+    let diff = session::diff(&t, &sn("s"), true).await.unwrap();
     assert_eq!(diff.len(), 2);
     assert_eq!(diff[1].units.len(), 1);
     assert_eq!(
@@ -284,14 +292,14 @@ async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
     // Back to the original bytes: no change at all.
     let s = write_through(s, "a.txt", b"original\n").await;
     drop(write_through(s, "lib.rs", LIB.as_bytes()).await);
-    assert!(session::diff(&t, "s", true).await.unwrap().is_empty());
+    assert!(session::diff(&t, &sn("s"), true).await.unwrap().is_empty());
     assert!(session::list(&t).await.unwrap()[0].changed_files == 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_while_main_moves_loses_nothing_of_either() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
-    let mut s = t.session("s").await.unwrap();
+    let mut s = t.session(&sn("s")).await.unwrap();
     for i in 0..30 {
         s = write_through(s, &format!("s{i}.txt"), format!("session {i}\n").as_bytes()).await;
     }
@@ -303,7 +311,8 @@ async fn a_merge_while_main_moves_loses_nothing_of_either() {
             main_writes(&t, &format!("m{i}.txt"), format!("main {i}\n").as_bytes()).await;
         }
     };
-    let merging = session::merge(&t, "s", MergeOptions::default());
+    let s_name = sn("s");
+    let merging = session::merge(&t, &s_name, MergeOptions::default());
     let ((), report) = tokio::join!(writer, merging);
     assert!(report.unwrap().complete());
     for i in 0..15 {
