@@ -60,9 +60,19 @@ pub enum Error {
     #[error("main moved from {expected} to {found} while this change was prepared")]
     HeadMoved { expected: u64, found: u64 },
 
+    /// What the store's daemon answered a request with: its own error, in
+    /// its words.
+    #[error("{0}")]
+    Daemon(String),
+
     /// A bug or a crashed worker thread, not the user's doing.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// A filesystem operation on a view failed: its errno, and what
+    /// failed (`vfs::VfsError` converts to it and back).
+    #[error("{message} ({})", std::io::Error::from_raw_os_error(*errno))]
+    Fs { errno: i32, message: String },
 
     /// The embedding model is missing, broken, or failed.
     #[error(transparent)]
@@ -119,4 +129,20 @@ impl Error {
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io { action, path: path.into(), source }
     }
+}
+
+/// An error and its causes on one line, each said once: what the
+/// commands print.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        let text = text.lines().next().unwrap_or_default().trim().to_owned();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = e.source();
+    }
+    parts.join(": ")
 }

@@ -89,15 +89,7 @@ pub async fn import(
     progress: Arc<dyn Progress>,
 ) -> Result<ImportReport> {
     let started = Instant::now();
-    let root = std::fs::canonicalize(dir).map_err(|e| Error::io("import", dir, e))?;
-    let meta = std::fs::metadata(&root).map_err(|e| Error::io("import", &root, e))?;
-    if !meta.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "cannot import {}: not a directory",
-            dir.display()
-        )));
-    }
-    std::fs::read_dir(&root).map_err(|e| Error::io("read directory", &root, e))?;
+    let root = readable_dir(dir)?;
 
     let head = store.head().await?;
     // Contents main already has need not be sent again.
@@ -117,13 +109,54 @@ pub async fn import(
         tokio::task::spawn_blocking(move || walk(&root, &options, known, tx, progress))
     };
 
-    // Write what the walker sends, in batches, while it goes on.
+    let written = write_contents(store, &mut rx).await;
+    let walked = walker.await.map_err(|e| Error::InvalidInput(format!("import walker: {e}")))??;
+    written?;
+
+    let (root_hash, trees) = build_trees(walked.dirs)?;
+    store.put_trees(trees).await?;
+
+    let mut report = ImportReport {
+        files: walked.files,
+        dirs: 0,
+        symlinks: walked.symlinks,
+        bytes: walked.bytes,
+        skipped: walked.skipped,
+        elapsed: Duration::ZERO,
+        snapshot: None,
+    };
+    report.dirs = count_dirs(store, root_hash).await?;
+    let message = format!("{} {}", options.source, root.display());
+    let counts = (walked.files + walked.symlinks + walked.specials, walked.bytes);
+    report.snapshot = commit(store, head, root_hash, counts, &options.source, message).await?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// `dir`, made absolute, if it is a directory this process can read.
+fn readable_dir(dir: &Path) -> Result<PathBuf> {
+    let root = std::fs::canonicalize(dir).map_err(|e| Error::io("import", dir, e))?;
+    let meta = std::fs::metadata(&root).map_err(|e| Error::io("import", &root, e))?;
+    if !meta.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "cannot import {}: not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::read_dir(&root).map_err(|e| Error::io("read directory", &root, e))?;
+    Ok(root)
+}
+
+/// Writes what the walker sends, blobs in batches, while it goes on. After
+/// a failed write the rest is drained unwritten, so the walker can finish;
+/// the first error is the answer.
+async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result<()> {
     let mut pending: Vec<BlobWrite> = Vec::new();
     let mut pending_bytes = 0usize;
     let mut write_error = None;
     while let Some(msg) = rx.recv().await {
         if write_error.is_some() {
-            continue; // drain so the walker can finish
+            continue;
         }
         let result = match msg {
             Write::Chunk(hash, data) => store.put_chunk(hash, data).await,
@@ -145,29 +178,25 @@ pub async fn import(
             write_error = Some(e);
         }
     }
-    let walked = walker.await.map_err(|e| Error::InvalidInput(format!("import walker: {e}")))??;
-    if let Some(e) = write_error {
-        return Err(e);
+    match write_error {
+        Some(e) => Err(e),
+        None => store.put_blobs(pending).await,
     }
-    store.put_blobs(pending).await?;
+}
 
-    let (root_hash, trees) = build_trees(walked.dirs)?;
-    store.put_trees(trees).await?;
-
-    let mut report = ImportReport {
-        files: walked.files,
-        dirs: 0,
-        symlinks: walked.symlinks,
-        bytes: walked.bytes,
-        skipped: walked.skipped,
-        elapsed: Duration::ZERO,
-        snapshot: None,
-    };
-    report.dirs = count_dirs(store, root_hash).await?;
-    // Main may move while the directory is read (a mount's writes): the
-    // tree is the directory's whatever main is, so the commit is tried
-    // again on the new head, and after a few tries with main's turn alone.
-    let mut head = head;
+/// Makes the imported tree main's new snapshot; `None` when main already
+/// is that tree. Main may move while the directory is read (a mount's
+/// writes): the tree is the directory's whatever main is, so the commit is
+/// tried again on the new head, and after a few tries with main's turn
+/// alone.
+async fn commit(
+    store: &Store,
+    mut head: Snapshot,
+    root_hash: ContentHash,
+    (files, bytes): (u64, u64),
+    source: &str,
+    message: String,
+) -> Result<Option<Snapshot>> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -181,30 +210,25 @@ pub async fn import(
         }
         let changes = snapshot::diff(store, head.root, root_hash).await?;
         if changes.is_empty() {
-            break;
+            return Ok(None);
         }
         let new = NewSnapshot {
             parent: head.id,
             root: root_hash,
-            source: options.source.clone(),
-            message: format!("{} {}", options.source, root.display()),
-            files: walked.files + walked.symlinks + walked.specials,
-            bytes: walked.bytes,
+            source: source.to_owned(),
+            message: message.clone(),
+            files,
+            bytes,
             changes,
         };
         match store.commit(new).await {
-            Ok(snapshot) => {
-                report.snapshot = Some(snapshot);
-                break;
-            }
+            Ok(snapshot) => return Ok(Some(snapshot)),
             Err(Error::HeadMoved { .. }) => {
                 tracing::info!(tries, "main moved during the import; committing again");
             }
             Err(e) => return Err(e),
         }
     }
-    report.elapsed = started.elapsed();
-    Ok(report)
 }
 
 async fn count_dirs(store: &Store, root: ContentHash) -> Result<u64> {

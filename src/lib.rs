@@ -5,7 +5,6 @@
 //! [`tree`] (what a directory is), [`snapshot`] (reading and comparing
 //! snapshots), [`import`] and [`export`]. ARCHITECTURE.md has the map.
 
-pub mod control;
 pub mod embed;
 pub mod error;
 pub mod export;
@@ -19,10 +18,10 @@ pub mod mountinfo;
 pub mod par;
 pub mod query;
 pub mod search;
+pub mod service;
 pub mod session;
 pub mod snapshot;
 pub mod store;
-pub mod tools;
 pub mod tree;
 pub mod vfs;
 

@@ -38,6 +38,7 @@ pub enum GraphQuery {
 
 /// A unit reached by a walk: from which unit, how surely.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Reached {
     pub unit: UnitInfo,
     /// The unit it was reached from (one step closer to the start).
@@ -50,12 +51,14 @@ pub struct Reached {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Level {
     pub depth: u32,
     pub units: Vec<Reached>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DepEdge {
     /// The file or unit on the other side.
     pub other: String,

@@ -42,6 +42,7 @@ const EMBED_STEP: usize = 256;
 
 /// How results are ranked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Keyword and semantic ranks fused (reciprocal rank fusion).
@@ -102,6 +103,7 @@ impl Search {
 
 /// One ranked unit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Hit {
     pub id: String,
     pub kind: String,
@@ -114,6 +116,7 @@ pub struct Hit {
 
 /// Results and how much of the view they cover.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Results {
     pub hits: Vec<Hit>,
     pub units: u64,
@@ -345,6 +348,49 @@ pub async fn embed_pending(
     }
 }
 
+/// What the semantic side, the keyword side and the counts answered.
+type Sides = (Option<Result<Vec<(String, f64)>>>, Result<Vec<(String, f64)>>, Result<Progress>);
+
+/// The two sides of a search at once: the keyword search and the counts
+/// on a thread of their own while this one computes the query's vector and
+/// asks for the nearest units (the two take about as long). The model runs
+/// here, on a thread that lives on, not on a fresh one per search: its
+/// matrix kernels keep work buffers per thread (measured at 100,000 units:
+/// the query's vector took 25-34 ms p50 on a fresh thread, 18-23 ms here).
+fn both_sides(
+    store: &Store,
+    model: Option<&Model>,
+    query: &str,
+    filters: &SearchQuery,
+    depth: usize,
+    wants_keyword: bool,
+) -> Sides {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let other = {
+                let runtime = runtime.clone();
+                scope.spawn(move || {
+                    runtime.block_on(async {
+                        let keyword = if wants_keyword {
+                            store.keyword_search(query, filters, depth).await
+                        } else {
+                            Ok(Vec::new())
+                        };
+                        (keyword, store.search_progress().await)
+                    })
+                })
+            };
+            let semantic = model.map(|m| -> Result<Vec<(String, f64)>> {
+                let vector = m.embed_one(query)?;
+                runtime.block_on(store.vector_search(&vector, filters, depth))
+            });
+            let (keyword, progress) = other.join().expect("the keyword search thread");
+            (semantic, keyword, progress)
+        })
+    })
+}
+
 /// Runs a search on a view whose rows are synced. `model` is needed for
 /// semantic and hybrid ranking; without it those fall back to keywords.
 #[tracing::instrument(name = "search", level = "debug", skip_all, fields(mode = ?s.mode))]
@@ -368,39 +414,10 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
     };
     // Hybrid looks deeper into each list than it returns.
     let depth = if mode == Mode::Hybrid { (limit * 5).max(50) } else { limit };
-    // The keyword search and the counts run on a thread of their own while
-    // this one computes the query's vector and asks for the nearest units:
-    // the two sides take about as long. The model runs here, on a thread
-    // that lives on, not on a fresh one per search: its matrix kernels keep
-    // work buffers per thread (measured at 100,000 units: the query's vector
-    // took 25-34 ms p50 on a fresh thread, 18-23 ms here).
     let wants_keyword = matches!(mode, Mode::Keyword | Mode::Hybrid);
     let model = model.filter(|_| matches!(mode, Mode::Semantic | Mode::Hybrid));
-    let runtime = tokio::runtime::Handle::current();
-    let (semantic, keyword, progress) = tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            let other = {
-                let runtime = runtime.clone();
-                let filters = &filters;
-                scope.spawn(move || {
-                    runtime.block_on(async {
-                        let keyword = if wants_keyword {
-                            store.keyword_search(&s.query, filters, depth).await
-                        } else {
-                            Ok(Vec::new())
-                        };
-                        (keyword, store.search_progress().await)
-                    })
-                })
-            };
-            let semantic = model.map(|m| -> Result<Vec<(String, f64)>> {
-                let vector = m.embed_one(&s.query)?;
-                runtime.block_on(store.vector_search(&vector, &filters, depth))
-            });
-            let (keyword, progress) = other.join().expect("the keyword search thread");
-            (semantic, keyword, progress)
-        })
-    });
+    let (semantic, keyword, progress) =
+        both_sides(store, model, &s.query, &filters, depth, wants_keyword);
     let (keyword, progress) = (keyword?, progress?);
     let semantic = semantic.transpose()?.unwrap_or_default();
     tracing::debug!(keyword = keyword.len(), semantic = semantic.len(), "ranked");

@@ -17,13 +17,14 @@ use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
 use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
-use crate::merge::{ConflictKind, ConflictRecord};
+use crate::merge::{ConflictKind, ConflictRecord, Merge};
 use crate::snapshot::{self, Resolved};
 use crate::store::{ChangeOp, NewSnapshot, Store, View};
 use crate::tree::{Entry, EntryKind};
 
 /// A session as `cortex session list` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionSummary {
     pub name: String,
     pub origin: String,
@@ -38,6 +39,7 @@ pub struct SessionSummary {
 
 /// One file a session changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FileDiff {
     pub path: String,
     pub op: FileOp,
@@ -47,6 +49,7 @@ pub struct FileDiff {
 
 /// What happened to a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileOp {
     Added,
@@ -55,6 +58,7 @@ pub enum FileOp {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitDiff {
     pub id: String,
     pub kind: UnitKind,
@@ -63,6 +67,7 @@ pub struct UnitDiff {
 
 /// What happened to a unit (by its body's hash).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UnitChange {
     Added,
@@ -102,6 +107,7 @@ pub struct MergeOptions {
 
 /// What a merge did (or, dry, would do).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MergeReport {
     pub session: String,
     /// Paths taken from the session as they are.
@@ -305,7 +311,8 @@ pub async fn merge(
             .into_iter()
             .filter_map(|c| Some((c.unit, (c.main_hash?, c.session_hash?))))
             .collect();
-        let plan = plan(store, base, ours, theirs, options.strategy, &settled).await?;
+        let roots = Merge { base, ours, theirs };
+        let plan = plan(store, roots, options.strategy, &settled).await?;
         let mut report = MergeReport {
             session: name.to_string(),
             taken: plan.taken,
@@ -323,27 +330,14 @@ pub async fn merge(
         }
         let root = snapshot::apply(store, ours, &plan.edits).await?;
         let changes = snapshot::diff(store, ours, root).await?;
-        let (mut files, mut bytes) = (main_head.files as i64, main_head.bytes as i64);
-        for (path, new) in &plan.edits {
-            let old = entry_at(store, ours, path).await?;
-            for (e, sign) in [(old.as_ref(), -1i64), (new.as_ref(), 1)] {
-                match e.map(|e| &e.kind) {
-                    Some(EntryKind::File { size, .. }) => {
-                        files += sign;
-                        bytes += sign * *size as i64;
-                    }
-                    Some(EntryKind::Dir { .. }) | None => {}
-                    Some(_) => files += sign,
-                }
-            }
-        }
+        let (files, bytes) = counts_after(store, &main_head, &plan.edits).await?;
         let new = NewSnapshot {
             parent: main_head.id,
             root,
             source: "merge".into(),
             message: format!("merge session {name}: {} changes", changes.len()),
-            files: files.max(0) as u64,
-            bytes: bytes.max(0) as u64,
+            files,
+            bytes,
             changes,
         };
         let committed = match store.commit(new).await {
@@ -356,202 +350,247 @@ pub async fn merge(
             Err(e) => return Err(e),
         };
         report.snapshot = Some(committed.id.0);
-        if options.keep {
-            rebase_kept(store, &session, theirs, &committed).await?;
-            // The base moves only once the session's head is on the merged
-            // main: a base ahead of its head would read, at the next merge,
-            // as the session deleting all main gained meanwhile.
-            store.rebase_session(name, committed.id, committed.root).await?;
-        } else {
-            store.remove_session(name).await?;
-            report.closed = true;
-        }
+        report.closed = !options.keep;
+        after_merge(store, (name, &session), theirs, &committed, options.keep).await?;
         return Ok(report);
     }
 }
 
+/// The session after its merge into `committed`: kept, rebased on it
+/// (`theirs` was its root as merged), or removed.
+async fn after_merge(
+    store: &Store,
+    (name, session): (&SessionName, &Store),
+    theirs: ContentHash,
+    committed: &crate::store::Snapshot,
+    keep: bool,
+) -> Result<()> {
+    if !keep {
+        return store.remove_session(name).await;
+    }
+    rebase_kept(store, session, theirs, committed).await?;
+    // The base moves only once the session's head is on the merged main: a
+    // base ahead of its head would read, at the next merge, as the session
+    // deleting all main gained meanwhile.
+    store.rebase_session(name, committed.id, committed.root).await
+}
+
+/// Main's count of files and bytes once `edits` are made to `head`.
+async fn counts_after(
+    store: &Store,
+    head: &crate::store::Snapshot,
+    edits: &BTreeMap<Vec<u8>, Option<Entry>>,
+) -> Result<(u64, u64)> {
+    let (mut files, mut bytes) = (head.files as i64, head.bytes as i64);
+    for (path, new) in edits {
+        let old = entry_at(store, head.root, path).await?;
+        for (e, sign) in [(old.as_ref(), -1i64), (new.as_ref(), 1)] {
+            match e.map(|e| &e.kind) {
+                Some(EntryKind::File { size, .. }) => {
+                    files += sign;
+                    bytes += sign * *size as i64;
+                }
+                Some(EntryKind::Dir { .. }) | None => {}
+                Some(_) => files += sign,
+            }
+        }
+    }
+    Ok((files.max(0) as u64, bytes.max(0) as u64))
+}
+
 /// The edits that bring the session's changes into main.
+#[derive(Default)]
 struct Plan {
     edits: BTreeMap<Vec<u8>, Option<Entry>>,
     taken: Vec<String>,
     merged: Vec<String>,
     conflicts: Vec<ConflictRecord>,
+    /// Paths already settled (by a rename), not to be planned again.
+    done: BTreeSet<Vec<u8>>,
+}
+
+/// What a merge is planned from: the three roots, how conflicts settle,
+/// and the conflicts the user settled already.
+struct Planner<'a> {
+    store: &'a Store,
+    roots: Merge<ContentHash>,
+    strategy: Strategy,
+    settled: &'a code::Settled,
 }
 
 async fn plan(
     store: &Store,
-    base: ContentHash,
-    ours: ContentHash,
-    theirs: ContentHash,
+    roots: Merge<ContentHash>,
     strategy: Strategy,
     settled: &code::Settled,
 ) -> Result<Plan> {
-    let ch_theirs = snapshot::diff(store, base, theirs).await?;
-    let ch_ours = snapshot::diff(store, base, ours).await?;
-    let ours_changed: BTreeMap<Vec<u8>, ChangeOp> =
-        ch_ours.iter().map(|c| (c.path.clone(), c.op)).collect();
-    let mut plan = Plan {
-        edits: BTreeMap::new(),
-        taken: Vec::new(),
-        merged: Vec::new(),
-        conflicts: Vec::new(),
-    };
-    let mut done: BTreeSet<Vec<u8>> = BTreeSet::new();
-
-    // Renames (same content moved): a rename on one side carries the other
-    // side's edit of the old path to the new one.
-    for (side_changes, other_changed, renamer_is_theirs) in [
-        (&ch_theirs, &ours_changed, true),
-        (&ch_ours, &ch_theirs.iter().map(|c| (c.path.clone(), c.op)).collect(), false),
-    ] {
-        let deleted: Vec<&Vec<u8>> =
-            side_changes.iter().filter(|c| c.op == ChangeOp::Delete).map(|c| &c.path).collect();
-        let added: Vec<&Vec<u8>> =
-            side_changes.iter().filter(|c| c.op == ChangeOp::Add).map(|c| &c.path).collect();
-        let renamer_root = if renamer_is_theirs { theirs } else { ours };
-        for old in deleted {
-            if other_changed.get(old) != Some(&ChangeOp::Modify) {
-                continue;
-            }
-            let Some(base_entry) = entry_at(store, base, old).await? else { continue };
-            for new in &added {
-                let Some(moved) = entry_at(store, renamer_root, new).await? else { continue };
-                if !moved.same_content(&base_entry) || other_changed.contains_key(*new) {
-                    continue;
-                }
-                // old → new on one side, old edited on the other: the edit
-                // goes to new, old goes.
-                let edited_root = if renamer_is_theirs { ours } else { theirs };
-                let edited = entry_at(store, edited_root, old).await?;
-                plan.edits.insert((*new).clone(), edited);
-                plan.edits.insert(old.clone(), None);
-                plan.merged.push(format!("{} -> {}", text_path(old), text_path(new)));
-                done.insert(old.clone());
-                done.insert((*new).clone());
-                break;
-            }
-        }
-    }
-
+    let ch_theirs = snapshot::diff(store, roots.base, roots.theirs).await?;
+    let ch_ours = snapshot::diff(store, roots.base, roots.ours).await?;
+    let planner = Planner { store, roots, strategy, settled };
+    let mut plan = Plan::default();
+    planner.carry_renames(&ch_ours, &ch_theirs, &mut plan).await?;
+    let ours_changed = changed_paths(&ch_ours);
     for change in &ch_theirs {
-        let path = &change.path;
-        if done.contains(path) {
+        if plan.done.contains(&change.path) {
             continue;
         }
-        let shown = text_path(path);
-        let t = entry_at(store, theirs, path).await?;
-        if !ours_changed.contains_key(path) {
-            plan.edits.insert(path.clone(), t);
-            plan.taken.push(shown);
-            continue;
-        }
-        let o = entry_at(store, ours, path).await?;
-        let b = entry_at(store, base, path).await?;
-        // A whole file's texts' hashes, for conflicts of the file as such.
-        let bytes_hash = async |e: Option<&Entry>| -> Result<String> {
-            Ok(match e.map(|e| &e.kind) {
-                Some(EntryKind::File { content, .. }) => content.to_hex(),
-                Some(_) => "special".into(),
-                None => String::new(),
-            })
-        };
-        let (ours_hash, theirs_hash) =
-            (bytes_hash(o.as_ref()).await?, bytes_hash(t.as_ref()).await?);
-        let file_settled =
-            settled.get(&shown).is_some_and(|(m, s)| *m == ours_hash && *s != theirs_hash);
-        let conflict = |kind: ConflictKind,
-                        unit: String,
-                        texts: [Option<String>; 3],
-                        hashes: (String, String)| {
-            let [base, ours, theirs] = texts;
-            ConflictRecord {
-                path: shown.clone(),
-                unit,
-                kind,
-                base,
-                ours,
-                theirs,
-                main_hash: Some(hashes.0),
-                session_hash: Some(hashes.1),
-            }
-        };
-        match (&o, &t) {
-            (None, None) => continue,
-            (Some(x), Some(y)) if x.same_content(y) => continue,
-            (Some(_), None) | (None, Some(_)) if b.is_some() => {
-                let texts = [
-                    text_at(store, b.as_ref()).await?,
-                    text_at(store, o.as_ref()).await?,
-                    text_at(store, t.as_ref()).await?,
-                ];
-                match strategy {
-                    Strategy::Ours => {}
-                    Strategy::Theirs => {
-                        plan.edits.insert(path.clone(), t.clone());
-                    }
-                    Strategy::Auto if file_settled => {
-                        plan.edits.insert(path.clone(), t.clone());
-                    }
-                    Strategy::Auto => plan.conflicts.push(conflict(
-                        ConflictKind::DeleteModify,
-                        shown.clone(),
-                        texts,
-                        (ours_hash, theirs_hash),
-                    )),
-                }
-                continue;
-            }
-            _ => {}
-        }
-        // Changed (or added) on both sides, differently.
-        let texts = (
-            text_at(store, b.as_ref()).await?,
-            text_at(store, o.as_ref()).await?,
-            text_at(store, t.as_ref()).await?,
-        );
-        let kind = if b.is_some() { ConflictKind::Content } else { ConflictKind::AddAdd };
-        let merged = match (&texts, b.is_some()) {
-            ((Some(bt), Some(ot), Some(tt)), _) => Some(merge_text(&shown, bt, ot, tt, settled)),
-            ((None, Some(ot), Some(tt)), false) => Some(merge_text(&shown, "", ot, tt, settled)),
-            _ => None,
-        };
-        let (base_text, ours_text, theirs_text) = texts;
-        match merged {
-            Some(Merged::Clean(text)) => {
-                let entry = with_content(store, o.as_ref().or(t.as_ref()), &text).await?;
-                plan.edits.insert(path.clone(), Some(entry));
-                plan.merged.push(shown);
-            }
-            other => match strategy {
-                Strategy::Ours => {}
-                Strategy::Theirs => {
-                    plan.edits.insert(path.clone(), t.clone());
-                }
-                Strategy::Auto => match other {
-                    Some(Merged::Conflicts { conflicts, .. }) => {
-                        for c in conflicts {
-                            plan.conflicts.push(conflict(
-                                kind,
-                                c.unit,
-                                [Some(c.base), Some(c.ours), Some(c.theirs)],
-                                (c.main_hash, c.session_hash),
-                            ));
-                        }
-                    }
-                    _ if file_settled => {
-                        plan.edits.insert(path.clone(), t.clone());
-                    }
-                    _ => plan.conflicts.push(conflict(
-                        ConflictKind::Binary,
-                        shown.clone(),
-                        [base_text, ours_text, theirs_text],
-                        (ours_hash, theirs_hash),
-                    )),
-                },
-            },
-        }
+        planner.plan_path(&change.path, ours_changed.contains_key(&change.path), &mut plan).await?;
     }
     Ok(plan)
+}
+
+fn changed_paths(changes: &[crate::store::Change]) -> BTreeMap<Vec<u8>, ChangeOp> {
+    changes.iter().map(|c| (c.path.clone(), c.op)).collect()
+}
+
+/// A file's content as the settled conflicts name it: its hash, `special`
+/// for what is not a file, empty for nothing.
+fn content_id(entry: Option<&Entry>) -> String {
+    match entry.map(|e| &e.kind) {
+        Some(EntryKind::File { content, .. }) => content.to_hex(),
+        Some(_) => "special".into(),
+        None => String::new(),
+    }
+}
+
+impl Planner<'_> {
+    async fn entry(&self, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
+        entry_at(self.store, root, path).await
+    }
+
+    /// Renames (same content moved): a rename on one side carries the
+    /// other side's edit of the old path to the new one.
+    async fn carry_renames(
+        &self,
+        ch_ours: &[crate::store::Change],
+        ch_theirs: &[crate::store::Change],
+        plan: &mut Plan,
+    ) -> Result<()> {
+        let roots = &self.roots;
+        let (ours_changed, theirs_changed) = (changed_paths(ch_ours), changed_paths(ch_theirs));
+        // (the renaming side's changes, the other side's, the renaming
+        // side's root, the editing side's root)
+        let sides = [
+            (ch_theirs, &ours_changed, roots.theirs, roots.ours),
+            (ch_ours, &theirs_changed, roots.ours, roots.theirs),
+        ];
+        for (side_changes, other_changed, renamer_root, edited_root) in sides {
+            let of_op = |op| side_changes.iter().filter(move |c| c.op == op).map(|c| &c.path);
+            let added: Vec<&Vec<u8>> = of_op(ChangeOp::Add).collect();
+            for old in of_op(ChangeOp::Delete) {
+                if other_changed.get(old) != Some(&ChangeOp::Modify) {
+                    continue;
+                }
+                let Some(base_entry) = self.entry(roots.base, old).await? else { continue };
+                for new in &added {
+                    let Some(moved) = self.entry(renamer_root, new).await? else { continue };
+                    if !moved.same_content(&base_entry) || other_changed.contains_key(*new) {
+                        continue;
+                    }
+                    // old → new on one side, old edited on the other: the
+                    // edit goes to new, old goes.
+                    let edited = self.entry(edited_root, old).await?;
+                    plan.edits.insert((*new).clone(), edited);
+                    plan.edits.insert(old.clone(), None);
+                    plan.merged.push(format!("{} -> {}", text_path(old), text_path(new)));
+                    plan.done.insert(old.clone());
+                    plan.done.insert((*new).clone());
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans one path the session changed (`ours_changed`: main did too).
+    async fn plan_path(&self, path: &[u8], ours_changed: bool, plan: &mut Plan) -> Result<()> {
+        let roots = &self.roots;
+        let theirs = self.entry(roots.theirs, path).await?;
+        if !ours_changed {
+            plan.edits.insert(path.to_vec(), theirs);
+            plan.taken.push(text_path(path));
+            return Ok(());
+        }
+        let entries = Merge {
+            base: self.entry(roots.base, path).await?,
+            ours: self.entry(roots.ours, path).await?,
+            theirs,
+        };
+        match (&entries.ours, &entries.theirs) {
+            (None, None) => Ok(()),
+            (Some(x), Some(y)) if x.same_content(y) => Ok(()),
+            _ => self.plan_both(path, entries, plan).await,
+        }
+    }
+
+    /// Plans a path both sides changed, differently: merged where it
+    /// merges, else as the strategy says, else a conflict.
+    async fn plan_both(
+        &self,
+        path: &[u8],
+        entries: Merge<Option<Entry>>,
+        plan: &mut Plan,
+    ) -> Result<()> {
+        let shown = text_path(path);
+        let hashes = (content_id(entries.ours.as_ref()), content_id(entries.theirs.as_ref()));
+        // The user settled the whole file's conflict before, for this
+        // version of main's side.
+        let file_settled =
+            self.settled.get(&shown).is_some_and(|(m, s)| *m == hashes.0 && *s != hashes.1);
+        let texts = Merge {
+            base: text_at(self.store, entries.base.as_ref()).await?,
+            ours: text_at(self.store, entries.ours.as_ref()).await?,
+            theirs: text_at(self.store, entries.theirs.as_ref()).await?,
+        };
+        // The whole file as one conflict, of `kind`.
+        let whole = |kind: ConflictKind, sides: Merge<Option<String>>| ConflictRecord {
+            path: shown.clone(),
+            unit: shown.clone(),
+            kind,
+            sides,
+            main_hash: Some(hashes.0.clone()),
+            session_hash: Some(hashes.1.clone()),
+        };
+        let based = entries.base.is_some();
+        let take_theirs = |plan: &mut Plan| {
+            plan.edits.insert(path.to_vec(), entries.theirs.clone());
+        };
+        if based && (entries.ours.is_none() || entries.theirs.is_none()) {
+            match self.strategy {
+                Strategy::Ours => {}
+                Strategy::Theirs => take_theirs(plan),
+                Strategy::Auto if file_settled => take_theirs(plan),
+                Strategy::Auto => plan.conflicts.push(whole(ConflictKind::DeleteModify, texts)),
+            }
+            return Ok(());
+        }
+        let merged = match (&texts.base, &texts.ours, &texts.theirs) {
+            (Some(bt), Some(ot), Some(tt)) => Some(merge_text(&shown, bt, ot, tt, self.settled)),
+            (None, Some(ot), Some(tt)) if !based => {
+                Some(merge_text(&shown, "", ot, tt, self.settled))
+            }
+            _ => None,
+        };
+        match (merged, self.strategy) {
+            (Some(Merged::Clean(text)), _) => {
+                let like = entries.ours.as_ref().or(entries.theirs.as_ref());
+                let entry = with_content(self.store, like, &text).await?;
+                plan.edits.insert(path.to_vec(), Some(entry));
+                plan.merged.push(shown);
+            }
+            (_, Strategy::Ours) => {}
+            (_, Strategy::Theirs) => take_theirs(plan),
+            // Of content as the merge saw it; add/add where the file has
+            // no base.
+            (Some(Merged::Conflicts { conflicts, .. }), Strategy::Auto) => {
+                let kind = if based { ConflictKind::Content } else { ConflictKind::AddAdd };
+                plan.conflicts.extend(conflicts.into_iter().map(|c| ConflictRecord { kind, ..c }))
+            }
+            (None, Strategy::Auto) if file_settled => take_theirs(plan),
+            (None, Strategy::Auto) => plan.conflicts.push(whole(ConflictKind::Binary, texts)),
+        }
+        Ok(())
+    }
 }
 
 fn merge_text(path: &str, base: &str, ours: &str, theirs: &str, settled: &code::Settled) -> Merged {
@@ -574,6 +613,7 @@ async fn with_content(store: &Store, like: Option<&Entry>, text: &str) -> Result
 /// Who is on what: claims, what live sessions have changed (files and
 /// units), and where two sessions meet (conflicts ahead).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WhoReport {
     pub claims: Vec<crate::store::sessions::Claim>,
     /// Each file or unit some session changed, with those sessions.
@@ -584,6 +624,7 @@ pub struct WhoReport {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Editing {
     pub target: String,
     pub sessions: Vec<String>,
@@ -673,6 +714,7 @@ pub enum Outcome {
 
 /// A session forked (`Command::New`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Created {
     pub name: String,
     pub origin: String,
@@ -683,12 +725,14 @@ pub struct Created {
 
 /// A session removed (`Command::Remove`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Removed {
     pub removed: String,
 }
 
 /// Targets claimed by a session (`Command::Claim`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Claimed {
     pub session: String,
     pub claimed: Vec<String>,
@@ -696,6 +740,7 @@ pub struct Claimed {
 
 /// Claims a session let go of (`Command::Release`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Released {
     pub session: String,
     pub released: usize,

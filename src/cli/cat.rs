@@ -5,9 +5,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response};
-use cortex::snapshot;
+use anyhow::Result;
 
 use super::Context;
 
@@ -19,19 +17,7 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let path = args.path.as_bytes().to_vec();
-    let data = match cx.daemon()? {
-        Some(dir) => match cx.ask(&dir, Request::Cat { path })? {
-            Response::Bytes { data } => data,
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        },
-        None => {
-            cx.with_store(async |store| {
-                let head = store.head().await?;
-                Ok(snapshot::read_file(store, head.root, &path).await?)
-            })
-            .await?
-        }
-    };
+    let data = cx.with_service(async |svc| Ok(svc.cat(path).await?)).await?;
     let mut out = std::io::stdout().lock();
     out.write_all(&data)?;
     out.flush()?;

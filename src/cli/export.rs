@@ -2,11 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response, TransferInfo};
-use cortex::export::ExportOptions;
+use anyhow::Result;
 
 use super::Context;
 use super::output::{human_bytes, print_json};
@@ -25,24 +22,7 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let dir = std::path::absolute(&args.dir)?;
-    let info = match cx.daemon()? {
-        Some(store) => {
-            match cx.ask(&store, Request::Export { dir: dir.clone(), force: args.force })? {
-                Response::Transfer(info) => info,
-                other => bail!("unexpected answer from the mount daemon: {other:?}"),
-            }
-        }
-        None => {
-            cx.with_store(async |store| {
-                let head = store.head().await?;
-                let started = Instant::now();
-                let options = ExportOptions { force: args.force };
-                let r = cortex::export::export(store, head.root, &dir, options).await?;
-                Ok(TransferInfo::from_export(&r, &head, started.elapsed().as_secs_f64()))
-            })
-            .await?
-        }
-    };
+    let info = cx.with_service(async |svc| Ok(svc.export(dir, args.force).await?)).await?;
     if args.json {
         print_json(&serde_json::json!({
             "snapshot": info.snapshot.as_ref().map(|s| s.id), "files": info.files, "dirs": info.dirs,

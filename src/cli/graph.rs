@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use cortex::control::{Request, Response};
 use cortex::graph::UnitKind;
 use cortex::query::{Answer, GraphQuery, Level};
 use cortex::store::graph::UnitInfo;
@@ -96,25 +95,10 @@ pub struct GraphArgs {
     pub format: Format,
 }
 
-/// Asks the graph, through the daemon or the store.
+/// Asks a view's graph.
 async fn ask(cx: &Context, query: GraphQuery, session: &Option<String>) -> Result<Answer> {
-    if let Some(dir) = cx.daemon()? {
-        let request = Request::Graph { query, session: session.clone() };
-        return match cx.ask(&dir, request)? {
-            Response::Graph { answer } => Ok(answer),
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        };
-    }
-    cx.with_store(async |main| {
-        let view = match session {
-            Some(name) => Some(main.session(&name.parse()?).await?),
-            None => None,
-        };
-        let store = view.as_ref().unwrap_or(main);
-        cortex::index::index_head(store).await?;
-        Ok(cortex::query::run(store, &query).await?)
-    })
-    .await
+    let view = super::view_of(session)?;
+    cx.with_service(async |svc| Ok(svc.graph(view, query).await?)).await
 }
 
 fn json(answer: &Answer) -> Result<ExitCode> {

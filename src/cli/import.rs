@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response, TransferInfo};
+use anyhow::Result;
 use cortex::import::{ImportOptions, ImportReport, Progress};
+use cortex::service::control::TransferInfo;
 use cortex::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -37,30 +37,22 @@ pub struct WalkArgs {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let dir = std::path::absolute(&args.dir)?;
-    // A daemon holding the store imports for us, and its mounts follow.
-    if let Some(store) = cx.daemon()? {
-        let request = Request::Import {
-            dir,
-            include_git: args.walk.include_git,
-            no_ignore: args.walk.no_ignore,
-        };
-        return match cx.ask(&store, request)? {
-            Response::Transfer(info) => {
-                print_report(&info, args.json)?;
-                Ok(ExitCode::SUCCESS)
-            }
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        };
-    }
     // The store of the current directory, or failing that the one of DIR.
     let cwd = std::env::current_dir()?;
     let location = cx.locate(&cwd).or_else(|_| cx.locate(&args.dir))?;
-    let store = Store::open(&location, Default::default()).await?;
-    let report = import_with_progress(&store, &dir, &args.walk, "import").await;
-    store.close().await;
-    let (report, index) = report?;
-    let mut info = transfer_info(&report);
-    info.index = index;
+    let options = ImportOptions {
+        include_git: args.walk.include_git,
+        no_ignore: args.walk.no_ignore,
+        source: "import".to_owned(),
+    };
+    // A daemon holding the store imports for us, and its mounts follow.
+    let info = super::with_service_at(location, async |svc| {
+        let bar = Arc::new(Spinner::new());
+        let info = svc.import(dir, options, bar.clone()).await;
+        bar.0.finish_and_clear();
+        Ok(info?)
+    })
+    .await?;
     print_report(&info, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

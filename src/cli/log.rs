@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response, SnapshotInfo};
+use anyhow::Result;
 
 use super::Context;
 use super::output::{esc, human_bytes, print_json};
@@ -19,18 +18,7 @@ pub struct Args {
 }
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
-    let log: Vec<SnapshotInfo> = match cx.daemon()? {
-        Some(dir) => match cx.ask(&dir, Request::Log { limit: args.limit })? {
-            Response::Log { snapshots } => snapshots,
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        },
-        None => {
-            cx.with_store(async |store| {
-                Ok(store.log(args.limit).await?.iter().map(SnapshotInfo::from).collect())
-            })
-            .await?
-        }
-    };
+    let log = cx.with_service(async |svc| Ok(svc.log(args.limit).await?)).await?;
     if args.json {
         print_json(&serde_json::to_value(&log)?)?;
         return Ok(ExitCode::SUCCESS);

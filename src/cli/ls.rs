@@ -4,9 +4,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response};
-use cortex::snapshot;
+use anyhow::Result;
 use cortex::tree::{Entry, EntryKind};
 
 use super::Context;
@@ -24,21 +22,9 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let path = args.path.as_bytes().to_vec();
-    let listing: Vec<(Vec<u8>, Entry)> = match cx.daemon()? {
-        Some(dir) => match cx.ask(&dir, Request::Ls { path })? {
-            Response::Entries { entries } => {
-                entries.iter().map(|e| Ok((e.path.clone(), e.entry()?))).collect::<Result<_>>()?
-            }
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        },
-        None => {
-            cx.with_store(async |store| {
-                let head = store.head().await?;
-                Ok(snapshot::list(store, head.root, &path).await?)
-            })
-            .await?
-        }
-    };
+    let entries = cx.with_service(async |svc| Ok(svc.ls(path).await?)).await?;
+    let listing: Vec<(Vec<u8>, Entry)> =
+        entries.iter().map(|e| Ok((e.path.clone(), e.entry()?))).collect::<Result<_>>()?;
     if args.json {
         let items: Vec<_> = listing.iter().map(|(p, e)| entry_json(p, e)).collect();
         print_json(&serde_json::Value::Array(items))?;

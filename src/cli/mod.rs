@@ -20,8 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cortex::control::{Request, Response};
-use cortex::store::{OpenOptions, Store, StoreLocation};
+use cortex::service::{Remote, Service, Views};
+use cortex::store::{OpenOptions, Store, StoreLocation, View};
 
 pub use output::one_line;
 
@@ -119,46 +119,75 @@ impl Context {
         })
     }
 
-    /// The store directory of a running mount daemon, if one holds the store:
-    /// then commands go through it instead of opening the store.
+    /// The store directory of a running mount daemon, if one holds the store.
     fn daemon(&self) -> Result<Option<std::path::PathBuf>> {
         let location = self.locate(&std::env::current_dir()?)?;
-        let StoreLocation::Embedded(dir) = location else { return Ok(None) };
-        let socket = cortex::control::socket_path(&dir);
-        Ok(std::os::unix::net::UnixStream::connect(socket).is_ok().then_some(dir))
+        Ok(daemon_of(&location))
     }
 
-    /// Asks the daemon of store `dir`; its errors become ours.
-    fn ask(&self, dir: &std::path::Path, request: Request) -> Result<Response> {
-        match cortex::control::call(dir, &request, std::time::Duration::from_secs(3600))? {
-            Some(Response::Error { message }) => anyhow::bail!("{message}"),
-            Some(response) => Ok(response),
-            None => anyhow::bail!("the mount daemon went away"),
-        }
+    /// Runs `f` on the store's [`Service`]: its daemon's if one holds the
+    /// store (so mounts see what the command does at once), else the store
+    /// opened here, and closed after whatever `f` returned.
+    async fn with_service<T>(&self, f: impl AsyncFnOnce(&dyn Service) -> Result<T>) -> Result<T> {
+        let location = self.locate(&std::env::current_dir()?)?;
+        with_service_at(location, f).await
     }
 
     /// Opens the store for the current directory, runs `f` on it, and
     /// closes it whatever `f` returned.
     async fn with_store<T>(&self, f: impl AsyncFnOnce(&Store) -> Result<T>) -> Result<T> {
         let location = self.locate(&std::env::current_dir()?)?;
-        let started = std::time::Instant::now();
-        let store = loop {
-            match Store::open(&location, OpenOptions::default()).await {
-                // A daemon that has stopped listening is closing the store:
-                // it is free in a moment.
-                Err(cortex::Error::Locked { holder, .. })
-                    if holder.contains("cortex-mountd")
-                        && started.elapsed() < std::time::Duration::from_secs(5) =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                other => break other?,
-            }
-        };
+        let store = open_store(&location).await?;
         let result = f(&store).await;
         store.close().await;
         result
     }
+}
+
+/// The directory of the daemon that holds the store at `location`, if one
+/// runs.
+fn daemon_of(location: &StoreLocation) -> Option<std::path::PathBuf> {
+    let StoreLocation::Embedded(dir) = location else { return None };
+    let socket = cortex::service::control::socket_path(dir);
+    std::os::unix::net::UnixStream::connect(socket).is_ok().then(|| dir.clone())
+}
+
+/// [`Context::with_service`] for the store at `location`.
+async fn with_service_at<T>(
+    location: StoreLocation,
+    f: impl AsyncFnOnce(&dyn Service) -> Result<T>,
+) -> Result<T> {
+    if let Some(dir) = daemon_of(&location) {
+        return f(&Remote::new(dir)).await;
+    }
+    let views = Views::in_process(open_store(&location).await?);
+    let result = f(&views).await;
+    views.shut().await;
+    result
+}
+
+/// Opens the store at `location`, waiting a moment for a daemon that is
+/// closing it.
+async fn open_store(location: &StoreLocation) -> Result<Store> {
+    let started = std::time::Instant::now();
+    Ok(loop {
+        match Store::open(location, OpenOptions::default()).await {
+            // A daemon that has stopped listening is closing the store:
+            // it is free in a moment.
+            Err(cortex::Error::Locked { holder, .. })
+                if holder.contains("cortex-mountd")
+                    && started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => break other?,
+        }
+    })
+}
+
+/// The view a command's `--session` names (main without one).
+fn view_of(session: &Option<String>) -> Result<View> {
+    Ok(View::of(session.as_deref().map(str::parse).transpose()?))
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {

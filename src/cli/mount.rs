@@ -5,11 +5,11 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use cortex::control::{self, Request, Response};
+use cortex::service::control::{self, Request, Response};
 use cortex::store::StoreLocation;
 
 use super::Context;
@@ -57,7 +57,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let mountpoint = std::fs::canonicalize(&args.mountpoint)
         .with_context(|| format!("mountpoint {}", args.mountpoint.display()))?;
     cortex::mountinfo::check_mountpoint(&mountpoint)?;
-    let mountd = mountd_binary()?;
+    let mountd = cortex::service::daemon::mountd_binary()?;
 
     if args.foreground {
         let mut cmd = Command::new(&mountd);
@@ -77,7 +77,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let response = match control::call(&dir, &request, PATIENCE)? {
         Some(response) => response,
         None => {
-            start_daemon(&mountd, &dir)?;
+            cortex::service::daemon::start(&mountd, &dir)?;
             control::call(&dir, &request, PATIENCE)?
                 .context("the mount daemon started but does not answer")?
         }
@@ -180,7 +180,7 @@ fn check_fuse() -> Result<()> {
     if !Path::new("/dev/fuse").exists() {
         bail!("/dev/fuse is missing: this machine cannot mount FUSE filesystems");
     }
-    if which("fusermount3").is_none() {
+    if cortex::service::daemon::which("fusermount3").is_none() {
         bail!("fusermount3 is not installed; install the fuse3 package (apt-get install fuse3)");
     }
     Ok(())
@@ -200,96 +200,4 @@ fn lexical_absolute(path: &Path) -> Result<PathBuf> {
         }
     }
     Ok(out)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// `cortex-mountd` beside this binary, or CORTEX_MOUNTD, or on PATH.
-pub(super) fn mountd_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("CORTEX_MOUNTD") {
-        return Ok(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()?.with_file_name("cortex-mountd");
-    if beside.is_file() {
-        return Ok(beside);
-    }
-    which("cortex-mountd").context(
-        "cortex-mountd is not installed beside cortex or on PATH; build it with `cargo build --workspace`",
-    )
-}
-
-/// Starts a daemon in the background, its log in the store directory, and
-/// waits until it listens. Commands starting one at the same moment take
-/// turns (a lock beside the store's): the second finds the first one's
-/// daemon listening and joins it instead of starting a rival that would
-/// find the store taken.
-pub(super) fn start_daemon(mountd: &Path, dir: &Path) -> Result<()> {
-    let _turn = StartTurn::take(dir)?;
-    let socket = control::socket_path(dir);
-    if matches!(control::call(dir, &Request::Status, PATIENCE), Ok(Some(_))) {
-        return Ok(()); // started by whoever had the turn before us
-    }
-    let log_path = dir.join("mountd.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("open {}", log_path.display()))?;
-    let mut child = Command::new(mountd)
-        .arg("--store")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("start {}", mountd.display()))?;
-    let started = Instant::now();
-    while started.elapsed() < PATIENCE {
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait()? {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let last = log.lines().rev().find(|l| l.starts_with("cortex-mountd:")).unwrap_or("");
-            bail!(
-                "the mount daemon exited ({status}): {}",
-                last.trim_start_matches("cortex-mountd: ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!(
-        "the mount daemon did not start listening within {}s; see {}",
-        PATIENCE.as_secs(),
-        log_path.display()
-    )
-}
-
-/// The turn to start a store's daemon: an exclusive `flock` on
-/// `.cortex/mountd.start`, dropped with the value (or the process).
-struct StartTurn {
-    _lock: std::fs::File,
-}
-
-impl StartTurn {
-    fn take(dir: &Path) -> Result<StartTurn> {
-        use std::os::fd::AsRawFd;
-        let path = dir.join("mountd.start");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("open {}", path.display()))?;
-        // SAFETY: flock on a descriptor we own; blocks until the turn is ours.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            let err = std::io::Error::last_os_error();
-            bail!("lock {}: {err}", path.display());
-        }
-        Ok(StartTurn { _lock: file })
-    }
 }

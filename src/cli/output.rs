@@ -6,15 +6,7 @@ use cortex::tree::{Entry, EntryKind, SpecialKind};
 
 /// An error (with its causes) as one line.
 pub fn one_line(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        let text = text.lines().next().unwrap_or_default().trim().to_owned();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
+    cortex::error::one_line(e.as_ref())
 }
 
 /// 1536 -> "1.5 KiB".

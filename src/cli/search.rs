@@ -3,12 +3,10 @@
 //! the background), else work on the store in this process.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Result, bail};
-use cortex::control::{Request, Response};
-use cortex::search::{self, Mode, Progress, Results, Search};
-use cortex::store::Store;
+use anyhow::Result;
+use cortex::search::{Mode, Progress, Results, Search};
+use cortex::service::IndexState;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Context;
@@ -84,33 +82,10 @@ pub async fn search(cx: &Context, args: SearchArgs) -> Result<ExitCode> {
         limit: args.limit.clamp(1, 200),
     };
     s.check()?;
-    let results = if let Some(dir) = cx.daemon()? {
-        match cx.ask(&dir, Request::Search { search: s, session: args.session.clone() })? {
-            Response::Search { results } => results,
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        }
-    } else {
-        cx.with_store(async |main| {
-            let store = view(main, &args.session).await?;
-            search::update(&store).await?;
-            let model = if args.mode == ModeArg::Keyword {
-                None
-            } else {
-                tokio::task::block_in_place(search::load_model).ok()
-            };
-            Ok(search::search(&store, model.as_ref(), &s).await?)
-        })
-        .await?
-    };
+    let view = super::view_of(&args.session)?;
+    let results = cx.with_service(async |svc| Ok(svc.search(view, s).await?)).await?;
     print_results(&results, args.json)?;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn view(main: &Store, session: &Option<String>) -> Result<Store> {
-    Ok(match session {
-        Some(name) => main.session(&name.parse()?).await?,
-        None => main.with_main().await?,
-    })
 }
 
 fn print_results(r: &Results, json: bool) -> Result<()> {
@@ -153,49 +128,28 @@ fn coverage(units: u64, embedded: u64) -> String {
 }
 
 pub async fn index(cx: &Context, args: IndexArgs) -> Result<ExitCode> {
-    let (report, progress, note) = if let Some(dir) = cx.daemon()? {
-        let ask = || match cx.ask(&dir, Request::Index { session: args.session.clone() })? {
-            Response::Index { report, progress, note } => Ok((report, progress, note)),
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        };
-        let (report, mut progress, note) = ask()?;
-        if args.wait && note.is_none() && progress.embedded < progress.units {
-            // The daemon embeds in the background: follow it.
-            let bar = bar(progress);
-            while progress.embedded < progress.units {
-                std::thread::sleep(Duration::from_millis(500));
-                progress = ask()?.1;
-                bar.set_length(progress.units);
-                bar.set_position(progress.embedded);
+    let view = super::view_of(&args.session)?;
+    let state = cx
+        .with_service(async |svc| {
+            if !args.wait {
+                return Ok(svc.index(view).await?);
             }
-            bar.finish_and_clear();
-        }
-        (report, progress, note)
-    } else {
-        cx.with_store(async |main| {
-            let store = view(main, &args.session).await?;
-            let report = search::update(&store).await?;
-            let mut progress = store.search_progress().await?;
-            let mut note = None;
-            if args.wait && progress.embedded < progress.units {
-                match tokio::task::block_in_place(search::load_model) {
-                    Ok(model) => {
-                        let bar = bar(progress);
-                        search::embed_pending(&store, &model, &|p| {
-                            bar.set_length(p.units);
-                            bar.set_position(p.embedded);
-                        })
-                        .await?;
-                        bar.finish_and_clear();
-                        progress = store.search_progress().await?;
-                    }
-                    Err(e) => note = Some(e.to_string()),
-                }
+            let bar = std::sync::Mutex::new(None::<ProgressBar>);
+            let state = svc
+                .embed_all(view, &|p| {
+                    let mut bar = bar.lock().unwrap();
+                    let bar = bar.get_or_insert_with(|| progress_bar(p));
+                    bar.set_length(p.units);
+                    bar.set_position(p.embedded);
+                })
+                .await;
+            if let Some(bar) = bar.lock().unwrap().take() {
+                bar.finish_and_clear();
             }
-            Ok((report, progress, note))
+            Ok(state?)
         })
-        .await?
-    };
+        .await?;
+    let IndexState { report, progress, note } = state;
     if args.json {
         print_json(&serde_json::json!({
             "graph": report,
@@ -217,7 +171,7 @@ pub async fn index(cx: &Context, args: IndexArgs) -> Result<ExitCode> {
     Ok(if args.wait && note.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn bar(p: Progress) -> ProgressBar {
+fn progress_bar(p: Progress) -> ProgressBar {
     let bar = ProgressBar::new(p.units);
     bar.set_style(
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} units, {per_sec}, eta {eta}")

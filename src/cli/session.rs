@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use cortex::control::{Request, Response};
 use cortex::merge::ConflictRecord;
 use cortex::session::{Command, FileOp, MergeOptions, Outcome, Strategy};
 
@@ -90,15 +89,9 @@ pub struct ConflictsArgs {
     json: bool,
 }
 
-/// Runs a session command through the daemon or on the store.
+/// Runs a session command.
 async fn call(cx: &Context, command: Command) -> Result<Outcome> {
-    if let Some(dir) = cx.daemon()? {
-        return match cx.ask(&dir, Request::Session { command })? {
-            Response::Session { outcome } => Ok(outcome),
-            other => bail!("unexpected answer from the mount daemon: {other:?}"),
-        };
-    }
-    cx.with_store(async |store| Ok(cortex::session::execute(store, &command).await?)).await
+    cx.with_service(async |svc| Ok(svc.session(command).await?)).await
 }
 
 /// The answer of the kind a command gets (`Outcome::$variant`).
@@ -262,7 +255,9 @@ pub async fn conflicts(cx: &Context, args: ConflictsArgs) -> Result<ExitCode> {
     }
     for c in &conflicts {
         print_conflicts(std::slice::from_ref(c));
-        for (side, text) in [("base", &c.base), ("main", &c.ours), ("session", &c.theirs)] {
+        for (side, text) in
+            [("base", &c.sides.base), ("main", &c.sides.ours), ("session", &c.sides.theirs)]
+        {
             println!("  --- {side}");
             match text {
                 Some(t) => t.lines().for_each(|l| println!("  | {l}")),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use cortex::control::{self, DaemonStatus, Request, Response};
+use cortex::service::control::{self, DaemonStatus, Request, Response};
 use cortex::store::{SCHEMA_VERSION, Store, StoreLocation};
 
 use super::Context;

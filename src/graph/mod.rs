@@ -2,11 +2,16 @@
 //! relations between them, parsed with tree-sitter. This module is pure: it
 //! turns a file's bytes into units and references (`parse`) and references
 //! into edges (`resolve`); `store::graph` keeps the result and `index`
-//! decides what to re-parse.
+//! decides what to re-parse. `parse` and `resolve` hold what every language
+//! shares; each language's own rules (its imports, docs, exports, declared
+//! types, module paths) live in its file: `rust`, `javascript`. A new
+//! language is a grammar and queries (`lang`, `queries/`) and such a file.
 
+mod javascript;
 pub mod lang;
 pub mod parse;
 pub mod resolve;
+mod rust;
 
 pub use lang::Language;
 pub use parse::parse_file;
@@ -17,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PARSE_BYTES: usize = 2 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     /// The file itself: the unit top-level code and imports belong to.

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Import, ImportKind, Language, Ref, RefKind, Unit, UnitKind};
+use super::{Import, Language, Ref, RefKind, Unit, UnitKind};
 
 /// More candidates than this for a name and no edge is drawn: a guess
 /// among so many says nothing.
@@ -108,7 +108,7 @@ impl Symbol {
     }
 
     /// A top-level unit of its file.
-    fn top_level(&self) -> bool {
+    pub(super) fn top_level(&self) -> bool {
         !self.qname.contains("::")
     }
 }
@@ -142,11 +142,11 @@ impl SymbolTable {
         self.files.remove(path);
     }
 
-    fn named(&self, name: &str) -> &[Symbol] {
+    pub(super) fn named(&self, name: &str) -> &[Symbol] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    fn has_file(&self, path: &str) -> bool {
+    pub(super) fn has_file(&self, path: &str) -> bool {
         self.files.contains(path)
     }
 
@@ -250,24 +250,24 @@ pub fn resolve_file(
     edges
 }
 
-struct FileContext<'a> {
-    path: &'a str,
+pub(super) struct FileContext<'a> {
+    pub(super) path: &'a str,
     language: Language,
     /// This file's own units.
     units: &'a [Unit],
-    imports: &'a [Import],
-    table: &'a SymbolTable,
+    pub(super) imports: &'a [Import],
+    pub(super) table: &'a SymbolTable,
     /// How deep `rust_path` is in following imports: `use a as b; use b
     /// as a;` must not loop.
-    depth: std::cell::Cell<u32>,
+    pub(super) depth: std::cell::Cell<u32>,
     /// The inline modules (`mod tests { … }`) around the reference being
     /// resolved: `self` and `super` start from there.
-    inline: std::cell::RefCell<Vec<String>>,
+    pub(super) inline: std::cell::RefCell<Vec<String>>,
 }
 
-type Found = Vec<(String, Confidence)>;
+pub(super) type Found = Vec<(String, Confidence)>;
 
-fn one(s: &Symbol) -> Found {
+pub(super) fn one(s: &Symbol) -> Found {
     vec![(s.id.clone(), Confidence::Resolved)]
 }
 
@@ -460,7 +460,7 @@ impl FileContext<'_> {
         }
     }
 
-    fn in_file(&self, file: &str, name: &str, keep: impl Fn(&Symbol) -> bool) -> Found {
+    pub(super) fn in_file(&self, file: &str, name: &str, keep: impl Fn(&Symbol) -> bool) -> Found {
         let all: Vec<&Symbol> =
             self.table.named(name).iter().filter(|s| s.path == file && keep(s)).collect();
         match all.as_slice() {
@@ -474,248 +474,14 @@ impl FileContext<'_> {
         self.table.named(name).iter().any(|s| s.kind.is_type())
     }
 
-    fn import_named(&self, local: &str) -> Option<&Import> {
+    pub(super) fn import_named(&self, local: &str) -> Option<&Import> {
         self.imports.iter().find(|i| i.local == local && !i.path.is_empty())
     }
 
-    // --- Rust paths -------------------------------------------------------
-
-    /// Where a Rust path (`segments::name`) leads, if it can be followed
-    /// through this crate's modules.
-    fn rust_path(
-        &self,
-        segments: &[String],
-        name: &str,
-        wanted: fn(UnitKind) -> bool,
-    ) -> Option<Found> {
-        if self.depth.get() >= 8 {
-            return None;
-        }
-        self.depth.set(self.depth.get() + 1);
-        let found = self.rust_path_inner(segments, name, wanted);
-        self.depth.set(self.depth.get() - 1);
-        found
-    }
-
-    fn rust_path_inner(
-        &self,
-        segments: &[String],
-        name: &str,
-        wanted: fn(UnitKind) -> bool,
-    ) -> Option<Found> {
-        let (root, mut module) = rust_module_of(self.path);
-        module.extend(self.inline.borrow().iter().cloned());
-        let mut rest: Vec<String> = segments.to_vec();
-        // Expand the first segment.
-        match rest.first().map(String::as_str) {
-            Some("crate") => {
-                module.clear();
-                rest.remove(0);
-            }
-            Some("self") => {
-                rest.remove(0);
-            }
-            Some("super") => {
-                while rest.first().is_some_and(|s| s == "super") {
-                    module.pop();
-                    rest.remove(0);
-                }
-            }
-            Some(first) => {
-                let first = first.to_owned();
-                if let Some(import) =
-                    self.import_named(&first).filter(|i| i.kind == ImportKind::Use)
-                {
-                    // `use crate::store::Store;` then `Store::open`.
-                    let mut expanded = import.path.clone();
-                    expanded.extend(rest.into_iter().skip(1));
-                    if expanded.first().is_some_and(|s| s != &first) || expanded.len() > 1 {
-                        return self.rust_path(&expanded, name, wanted);
-                    }
-                    return None;
-                }
-                // A type of this file: `Type::f`.
-                let qualified = format!("{}::{name}", rest.join("::"));
-                let here = self.in_file(self.path, name, |s| {
-                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
-                });
-                if !here.is_empty() {
-                    return Some(here);
-                }
-                // `mod x;` of this file, or a sibling module: relative path.
-                let declared =
-                    self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first);
-                if !declared {
-                    return None; // an external crate, or not ours to follow
-                }
-            }
-            None => {}
-        }
-        module.extend(rest);
-        // `module::name` as a file's top-level unit, or `module = …::Type`.
-        if let Some(file) = self.rust_module_file(&root, &module) {
-            let found = self.in_file(&file, name, |s| s.top_level() && wanted(s.kind));
-            if !found.is_empty() {
-                return Some(found);
-            }
-        }
-        if let Some((ty, parent)) = module.split_last() {
-            let qualified = format!("{ty}::{name}");
-            if let Some(file) = self.rust_module_file(&root, parent) {
-                let found = self.in_file(&file, name, |s| s.qname == qualified);
-                if !found.is_empty() {
-                    return Some(found);
-                }
-            }
-            // The impl may live in another file of the crate.
-            let anywhere: Vec<&Symbol> = self
-                .table
-                .named(name)
-                .iter()
-                .filter(|s| s.path.starts_with(&root) && s.qname == qualified)
-                .collect();
-            if let [s] = anywhere.as_slice() {
-                return Some(one(s));
-            }
-            // A module inline in a file: `mod inner { fn f() }`.
-            let inline = module.join("::");
-            let found = self
-                .table
-                .named(name)
-                .iter()
-                .find(|s| s.path.starts_with(&root) && s.qname == format!("{inline}::{name}"));
-            if let Some(s) = found {
-                return Some(one(s));
-            }
-        }
-        None
-    }
-
-    /// The file of a module path in the crate rooted at `root` (`src/`).
-    fn rust_module_file(&self, root: &str, module: &[String]) -> Option<String> {
-        if module.is_empty() {
-            return ["lib.rs", "main.rs"]
-                .iter()
-                .map(|f| format!("{root}{f}"))
-                .find(|p| self.table.has_file(p));
-        }
-        let base = format!("{root}{}", module.join("/"));
-        [format!("{base}.rs"), format!("{base}/mod.rs")]
-            .into_iter()
-            .find(|p| self.table.has_file(p))
-    }
-
-    // --- JavaScript modules ------------------------------------------------
-
-    /// The file a relative module specifier names, if it is in the tree.
-    fn js_module_file(&self, spec: &str) -> Option<String> {
-        if !spec.starts_with("./") && !spec.starts_with("../") {
-            return None; // a package
-        }
-        let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
-        let joined = normalize(&format!("{dir}/{spec}"))?;
-        let candidates = [
-            joined.clone(),
-            format!("{joined}.js"),
-            format!("{joined}.mjs"),
-            format!("{joined}.cjs"),
-            format!("{joined}.jsx"),
-            format!("{joined}/index.js"),
-        ];
-        candidates.into_iter().find(|p| self.table.has_file(p))
-    }
-
-    fn js_import_target(&self, import: &Import, wanted: fn(UnitKind) -> bool) -> Option<Found> {
-        let file = self.js_module_file(import.path.first()?)?;
-        let imported = import.path.get(1).map_or("*", String::as_str);
-        let found = match imported {
-            "*" => return None,
-            // `import name from`: the target's top-level unit of that name
-            // (`export default function name`).
-            "default" => self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind)),
-            name => self.in_file(&file, name, |s| s.top_level() && wanted(s.kind)),
-        };
-        (!found.is_empty()).then_some(found)
-    }
-
     fn resolve_import(&self, import: &Import) -> Option<(String, Confidence)> {
-        match (self.language, import.kind) {
-            (Language::Rust, ImportKind::Mod) => {
-                let (root, mut module) = rust_module_of(self.path);
-                module.push(import.local.clone());
-                let file = self.rust_module_file(&root, &module)?;
-                Some((file, Confidence::Resolved))
-            }
-            (Language::Rust, _) => {
-                let (last, init) = import.path.split_last()?;
-                if last == "*" || init.is_empty() {
-                    return None;
-                }
-                let target = self.rust_path(init, last, |_| true);
-                if let Some(found) = target.filter(|f| f.len() == 1) {
-                    return found.into_iter().next();
-                }
-                // `use crate::a::b;` importing a module: its file.
-                let (root, mut module) = rust_module_of(self.path);
-                match init.first().map(String::as_str) {
-                    Some("crate") => module = init[1..].to_vec(),
-                    Some("self") => module.extend(init[1..].iter().cloned()),
-                    Some("super") => {
-                        module.pop();
-                        module.extend(init[1..].iter().cloned());
-                    }
-                    _ => return None,
-                }
-                module.push(last.clone());
-                self.rust_module_file(&root, &module).map(|f| (f, Confidence::Resolved))
-            }
-            (Language::JavaScript, _) => {
-                let spec = import.path.first()?;
-                let file = self.js_module_file(spec)?;
-                if let Some(found) = self.js_import_target(import, |_| true)
-                    && let [(id, c)] = found.as_slice()
-                {
-                    return Some((id.clone(), *c));
-                }
-                Some((file, Confidence::Resolved))
-            }
+        match self.language {
+            Language::Rust => self.rust_import(import),
+            Language::JavaScript => self.js_import(import),
         }
     }
-}
-
-/// A Rust file's crate root directory (ending in `/`, or empty) and module
-/// path: `src/a/b.rs` → (`src/`, [a, b]); `src/lib.rs` → (`src/`, []).
-/// Files outside a `src/` directory are crate roots of their own.
-pub fn rust_module_of(path: &str) -> (String, Vec<String>) {
-    let (root, rest) = match path.rfind("src/") {
-        Some(i) if i == 0 || path.as_bytes()[i - 1] == b'/' => (&path[..i + 4], &path[i + 4..]),
-        _ => {
-            let dir = path.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
-            return (dir, Vec::new());
-        }
-    };
-    let mut module: Vec<String> =
-        rest.trim_end_matches(".rs").split('/').map(str::to_owned).collect();
-    if module.last().is_some_and(|m| m == "mod") {
-        module.pop();
-    }
-    if module.len() == 1 && (module[0] == "lib" || module[0] == "main") {
-        module.clear();
-    }
-    (root.to_owned(), module)
-}
-
-/// `a/./b/../c` → `a/c`; None when it climbs out of the tree.
-fn normalize(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }

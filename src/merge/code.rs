@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::lines::{self, Chunk};
+use super::{ConflictKind, ConflictRecord, Merge};
 use crate::graph::{Language, Unit, parse_file};
 
 /// What merging one file gave.
@@ -26,22 +27,24 @@ pub enum Merged {
     /// The text with conflict markers, and each conflict.
     Conflicts {
         text: String,
-        conflicts: Vec<Conflict>,
+        /// Each a `Content` conflict, named after its unit (or the file's
+        /// path for the text between units), with the hashes of main's and
+        /// the session's whole text of it: how a later merge tells a
+        /// settled conflict (see `Settled`).
+        conflicts: Vec<ConflictRecord>,
     },
 }
 
-/// A conflict: the unit it is in (its id, or the file's path for the text
-/// between units), and the three versions of that unit or region.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Conflict {
-    pub unit: String,
-    pub base: String,
-    pub ours: String,
-    pub theirs: String,
-    /// blake3 (hex) of main's and the session's whole text of the unit (or
-    /// file): how a later merge tells a settled conflict (see `Settled`).
-    pub main_hash: String,
-    pub session_hash: String,
+/// A content conflict in `unit` of `path`, whose whole texts are `whole`.
+fn conflict(path: &str, unit: &str, sides: Merge<String>, whole: (&str, &str)) -> ConflictRecord {
+    ConflictRecord {
+        path: path.to_owned(),
+        unit: unit.to_owned(),
+        kind: ConflictKind::Content,
+        sides: sides.map(Some),
+        main_hash: Some(text_hash(whole.0)),
+        session_hash: Some(text_hash(whole.1)),
+    }
 }
 
 /// Conflicts recorded by an earlier merge, by unit id (or path): the hashes
@@ -181,7 +184,7 @@ pub fn merge_settled(
         Region { end: ours.len(), ..region(&o) },
         Region { end: theirs.len(), ..region(&t) },
     );
-    let mut cx = Cx { conflicts: Vec::new(), settled };
+    let mut cx = Cx { path, conflicts: Vec::new(), settled };
     let text = merge_region(&rb, &ro, &rt, &mut cx);
     let conflicts = cx.conflicts;
     if conflicts.is_empty() { Merged::Clean(text) } else { Merged::Conflicts { text, conflicts } }
@@ -190,7 +193,8 @@ pub fn merge_settled(
 /// What a merge carries down the units: the conflicts so far, and those
 /// settled before.
 struct Cx<'s> {
-    conflicts: Vec<Conflict>,
+    path: &'s str,
+    conflicts: Vec<ConflictRecord>,
     settled: &'s Settled,
 }
 
@@ -213,25 +217,25 @@ pub fn by_lines_settled(
         None if is_settled(settled, path, ours, theirs) => Merged::Clean(theirs.to_owned()),
         None => Merged::Conflicts {
             text: lines::with_markers(&chunks, "main", "session"),
-            conflicts: conflicts_of(path, &chunks, ours, theirs),
+            conflicts: conflicts_of(path, path, &chunks, (ours, theirs)),
         },
     }
 }
 
-/// The conflicts of `chunks`, in `unit` whose whole texts are `ours` and
-/// `theirs`.
-fn conflicts_of(unit: &str, chunks: &[Chunk], ours: &str, theirs: &str) -> Vec<Conflict> {
+/// The conflicts of `chunks`, in `unit` of `path` whose whole texts are
+/// `whole` (main's, the session's).
+fn conflicts_of(
+    path: &str,
+    unit: &str,
+    chunks: &[Chunk],
+    whole: (&str, &str),
+) -> Vec<ConflictRecord> {
     chunks
         .iter()
         .filter_map(|c| match c {
-            Chunk::Conflict { base, ours: o, theirs: t } => Some(Conflict {
-                unit: unit.to_owned(),
-                base: base.concat(),
-                ours: o.concat(),
-                theirs: t.concat(),
-                main_hash: text_hash(ours),
-                session_hash: text_hash(theirs),
-            }),
+            Chunk::Conflict(sides) => {
+                Some(conflict(path, unit, sides.clone().map(|lines| lines.concat()), whole))
+            }
             Chunk::Clean(_) => None,
         })
         .collect()
@@ -246,23 +250,21 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     for c in &chunks {
         match c {
             Chunk::Clean(lines) => skeleton.extend(lines.iter().copied()),
-            Chunk::Conflict { base, ours, theirs }
-                if base.iter().all(|l| l.trim().is_empty())
-                    && only_new_units(ours, b)
-                    && only_new_units(theirs, b) =>
+            Chunk::Conflict(sides)
+                if sides.base.iter().all(|l| l.trim().is_empty())
+                    && only_new_units(&sides.ours, b)
+                    && only_new_units(&sides.theirs, b) =>
             {
-                skeleton.extend(ours.iter().copied());
-                skeleton.extend(theirs.iter().copied());
+                skeleton.extend(sides.ours.iter().copied());
+                skeleton.extend(sides.theirs.iter().copied());
             }
-            Chunk::Conflict { base, ours, theirs } => {
-                cx.conflicts.push(Conflict {
-                    unit: b.owner.clone(),
-                    base: fill(&base.concat(), b),
-                    ours: fill(&ours.concat(), o),
-                    theirs: fill(&theirs.concat(), t),
-                    main_hash: text_hash(o.text()),
-                    session_hash: text_hash(t.text()),
-                });
+            Chunk::Conflict(sides) => {
+                let filled = Merge {
+                    base: fill(&sides.base.concat(), b),
+                    ours: fill(&sides.ours.concat(), o),
+                    theirs: fill(&sides.theirs.concat(), t),
+                };
+                cx.conflicts.push(conflict(cx.path, &b.owner, filled, (o.text(), t.text())));
                 skeleton.push_str(&lines::with_markers(std::slice::from_ref(c), "main", "session"));
             }
         }
@@ -284,15 +286,9 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
                 } else {
                     (String::new(), side_text)
                 };
-                let (main_hash, session_hash) = (text_hash(&ours), text_hash(&theirs));
-                cx.conflicts.push(Conflict {
-                    unit: id.clone(),
-                    base: base_text.to_owned(),
-                    ours,
-                    theirs,
-                    main_hash,
-                    session_hash,
-                });
+                let whole = (ours.clone(), theirs.clone());
+                let sides = Merge { base: base_text.to_owned(), ours, theirs };
+                cx.conflicts.push(conflict(cx.path, id, sides, (&whole.0, &whole.1)));
             }
         }
     }
@@ -359,9 +355,9 @@ fn merge_unit<'a>(
     match (text(b), text(o), text(t)) {
         (_, Some(x), None) | (_, None, Some(x)) => x.to_owned(),
         (Some(base), Some(x), Some(y)) => {
-            if x == y || y == base {
-                x.to_owned()
-            } else if x == base || is_settled(cx.settled, id, x, y) {
+            if let Some(text) = (Merge { base, ours: x, theirs: y }).resolve_trivial() {
+                text.to_string()
+            } else if is_settled(cx.settled, id, x, y) {
                 y.to_owned()
             } else {
                 // Changed on both sides: by its own units, or by lines.
@@ -374,7 +370,7 @@ fn merge_unit<'a>(
                     match lines::clean_text(&chunks) {
                         Some(text) => text,
                         None => {
-                            cx.conflicts.extend(conflicts_of(id, &chunks, x, y));
+                            cx.conflicts.extend(conflicts_of(cx.path, id, &chunks, (x, y)));
                             lines::with_markers(&chunks, "main", "session")
                         }
                     }
@@ -389,7 +385,7 @@ fn merge_unit<'a>(
                 y.to_owned()
             } else {
                 let chunks = lines::merge("", x, y);
-                cx.conflicts.extend(conflicts_of(id, &chunks, x, y));
+                cx.conflicts.extend(conflicts_of(cx.path, id, &chunks, (x, y)));
                 lines::with_markers(&chunks, "main", "session")
             }
         }

@@ -9,11 +9,14 @@ use std::ops::Range;
 
 use imara_diff::{Algorithm, Diff, InternedInput};
 
-/// A piece of a merge: lines both sides agree on, or a conflict.
+use super::Merge;
+
+/// A piece of a merge: lines both sides agree on, or the three versions of
+/// lines they do not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {
     Clean(Vec<&'a str>),
-    Conflict { base: Vec<&'a str>, ours: Vec<&'a str>, theirs: Vec<&'a str> },
+    Conflict(Merge<Vec<&'a str>>),
 }
 
 /// Lines with their line ends, so that joining them gives the text back.
@@ -63,12 +66,9 @@ pub fn merge<'a>(base: &'a str, ours: &'a str, theirs: &'a str) -> Vec<Chunk<'a>
         }
         let group = &all[i..j];
         clean.extend(&b[at..start]);
-        let side_text = |is_ours: bool, lines: &[&'a str]| -> Option<Vec<&'a str>> {
+        // A side's version of base[start..end]: its hunks applied.
+        let side_text = |is_ours: bool, lines: &[&'a str]| -> Vec<&'a str> {
             let mine: Vec<&Hunk> = group.iter().filter(|h| h.ours == is_ours).collect();
-            if mine.is_empty() {
-                return None;
-            }
-            // The side's version of base[start..end]: its hunks applied.
             let mut text = Vec::new();
             let mut pos = start;
             for h in mine {
@@ -77,18 +77,21 @@ pub fn merge<'a>(base: &'a str, ours: &'a str, theirs: &'a str) -> Vec<Chunk<'a>
                 pos = h.base.end;
             }
             text.extend(&b[pos..end]);
-            Some(text)
+            text
         };
-        match (side_text(true, &o), side_text(false, &t)) {
-            (Some(x), None) | (None, Some(x)) => clean.extend(x),
-            (Some(x), Some(y)) if x == y => clean.extend(x),
-            (Some(x), Some(y)) => {
+        let sides = Merge {
+            base: b[start..end].to_vec(),
+            ours: side_text(true, &o),
+            theirs: side_text(false, &t),
+        };
+        match sides.resolve_trivial() {
+            Some(lines) => clean.extend(lines),
+            None => {
                 if !clean.is_empty() {
                     out.push(Chunk::Clean(std::mem::take(&mut clean)));
                 }
-                out.push(Chunk::Conflict { base: b[start..end].to_vec(), ours: x, theirs: y });
+                out.push(Chunk::Conflict(sides));
             }
-            (None, None) => unreachable!("a group has hunks"),
         }
         at = end;
         i = j;
@@ -106,7 +109,7 @@ pub fn clean_text(chunks: &[Chunk]) -> Option<String> {
     for c in chunks {
         match c {
             Chunk::Clean(lines) => out.extend(lines.iter().copied()),
-            Chunk::Conflict { .. } => return None,
+            Chunk::Conflict(_) => return None,
         }
     }
     Some(out)
@@ -126,11 +129,11 @@ pub fn with_markers(chunks: &[Chunk], ours: &str, theirs: &str) -> String {
     for c in chunks {
         match c {
             Chunk::Clean(lines) => out.extend(lines.iter().copied()),
-            Chunk::Conflict { ours: o, theirs: t, .. } => {
+            Chunk::Conflict(sides) => {
                 out.push_str(&format!("<<<<<<< {ours}\n"));
-                push_lines(&mut out, o);
+                push_lines(&mut out, &sides.ours);
                 out.push_str("=======\n");
-                push_lines(&mut out, t);
+                push_lines(&mut out, &sides.theirs);
                 out.push_str(&format!(">>>>>>> {theirs}\n"));
             }
         }
@@ -167,7 +170,11 @@ mod tests {
             chunks,
             vec![
                 Chunk::Clean(vec!["a\n"]),
-                Chunk::Conflict { base: vec!["b\n"], ours: vec!["O\n"], theirs: vec!["T\n"] },
+                Chunk::Conflict(Merge {
+                    base: vec!["b\n"],
+                    ours: vec!["O\n"],
+                    theirs: vec!["T\n"]
+                }),
                 Chunk::Clean(vec!["c\n"]),
             ]
         );

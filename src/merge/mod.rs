@@ -1,11 +1,47 @@
 //! Merging: three versions of a file into one (`lines` for any text,
 //! `code` by unit for Rust and JavaScript). Pure: no store, no I/O.
+//!
+//! One vocabulary throughout, after jj's `Merge<T>`: three versions of a
+//! thing are a [`Merge`], which settles itself when at most one side
+//! changed ([`Merge::resolve_trivial`]); what does not settle is a
+//! [`ConflictRecord`], whether lines, a unit or a whole file met it.
 
 pub mod code;
 pub mod lines;
 
+/// Three versions of one thing: what both sides started from (`base`),
+/// main's (`ours`) and the session's (`theirs`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Merge<T> {
+    pub base: T,
+    pub ours: T,
+    pub theirs: T,
+}
+
+impl<T: PartialEq> Merge<T> {
+    /// The answer when it needs no merging: both sides alike, or only one
+    /// changed from the base (that one); `None` when both changed, apart.
+    pub fn resolve_trivial(&self) -> Option<&T> {
+        if self.ours == self.theirs || self.theirs == self.base {
+            Some(&self.ours)
+        } else if self.ours == self.base {
+            Some(&self.theirs)
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Merge<T> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Merge<U> {
+        Merge { base: f(self.base), ours: f(self.ours), theirs: f(self.theirs) }
+    }
+}
+
 /// What kind of conflict a session's merge met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ConflictKind {
     /// Both sides changed the same text differently.
     #[serde(rename = "content")]
@@ -49,17 +85,20 @@ impl std::fmt::Display for ConflictKind {
     }
 }
 
-/// A conflict kept with a session (see `session::merge`).
+/// A conflict: of lines, a unit or a whole file, as a merge meets it and
+/// as a session keeps it (see `session::merge`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConflictRecord {
     pub path: String,
     /// The unit's id, or the file's path for text between units or a file
     /// that conflicts as a whole.
     pub unit: String,
     pub kind: ConflictKind,
-    pub base: Option<String>,
-    pub ours: Option<String>,
-    pub theirs: Option<String>,
+    /// The three texts of the conflicting region (none where a side has
+    /// no such file, or it is not text).
+    #[serde(flatten)]
+    pub sides: Merge<Option<String>>,
     /// blake3 (hex) of main's and the session's whole unit (or file) when
     /// recorded: a later merge takes the session's side of a conflict the
     /// session has since settled (main unchanged, the session changed).
@@ -72,6 +111,33 @@ pub struct ConflictRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_merge_settles_itself_when_at_most_one_side_changed() {
+        let m = |b, o, t| Merge { base: b, ours: o, theirs: t }.resolve_trivial().copied();
+        assert_eq!(m(1, 1, 1), Some(1));
+        assert_eq!(m(1, 2, 1), Some(2));
+        assert_eq!(m(1, 1, 3), Some(3));
+        assert_eq!(m(1, 4, 4), Some(4));
+        assert_eq!(m(1, 2, 3), None);
+    }
+
+    #[test]
+    fn a_conflict_record_shows_its_sides_beside_its_names() {
+        let c = ConflictRecord {
+            path: "a.rs".into(),
+            unit: "a.rs::f".into(),
+            kind: ConflictKind::Content,
+            sides: Merge { base: Some("b".into()), ours: Some("o".into()), theirs: None },
+            main_hash: None,
+            session_hash: None,
+        };
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["base"], "b");
+        assert_eq!(json["ours"], "o");
+        assert!(json["theirs"].is_null());
+        assert_eq!(serde_json::from_value::<ConflictRecord>(json).unwrap(), c);
+    }
 
     #[test]
     fn conflict_kinds_serialise_and_parse_as_shown() {

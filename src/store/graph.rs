@@ -541,43 +541,9 @@ impl Store {
             None
         };
         let buckets = if change.fresh {
-            let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
-            for (path, _, after) in &change.names {
-                for (name, &role) in &after.roles {
-                    let bucket = buckets.entry(bucket_of(name)).or_default();
-                    bucket.entry(name.clone()).or_default().files.insert(path.clone(), role);
-                }
-                for s in &after.symbols {
-                    let bucket = buckets.entry(bucket_of(&s.name)).or_default();
-                    bucket.entry(s.name.clone()).or_default().symbols.push(s.clone());
-                }
-            }
-            buckets
+            fresh_buckets(&change)
         } else {
-            let touched: BTreeSet<u32> = change
-                .names
-                .iter()
-                .flat_map(|(_, before, after)| changed_names(before, after))
-                .map(|n| bucket_of(&n))
-                .collect();
-            let mut buckets: BTreeMap<u32, Bucket> =
-                touched.iter().map(|&b| (b, Bucket::new())).collect();
-            buckets.extend(self.read_buckets(&touched).await?);
-            for (path, before, after) in &change.names {
-                apply_names(&mut buckets, path, before, after);
-            }
-            // Replaced rows go first, by id (no scan).
-            let mut gone: Vec<RecordId> = Vec::new();
-            for path in &change.removed {
-                gone.push(file_record("code_file", path));
-                gone.push(file_record("code_parse", path));
-            }
-            for path in change.removed.iter().chain(change.edges.iter().map(|(p, _)| p)) {
-                gone.push(file_record("code_edges", path));
-            }
-            gone.extend(buckets.keys().map(|&b| bucket_record(b)));
-            delete_ids(&*self.db().await?, gone).await?;
-            buckets
+            self.updated_buckets(&change).await?
         };
         tracing::debug!(buckets = buckets.len(), "name index updated in memory");
 
@@ -605,6 +571,35 @@ impl Store {
         self.set_graph_root(Some(root)).await?;
         tracing::debug!("graph root set");
         Ok(())
+    }
+
+    /// The name index's buckets that `change` touches, read and updated:
+    /// what it replaces is deleted (by id, no scan) for the new rows to
+    /// take its place.
+    async fn updated_buckets(&self, change: &GraphWrite) -> Result<BTreeMap<u32, Bucket>> {
+        let touched: BTreeSet<u32> = change
+            .names
+            .iter()
+            .flat_map(|(_, before, after)| changed_names(before, after))
+            .map(|n| bucket_of(&n))
+            .collect();
+        let mut buckets: BTreeMap<u32, Bucket> =
+            touched.iter().map(|&b| (b, Bucket::new())).collect();
+        buckets.extend(self.read_buckets(&touched).await?);
+        for (path, before, after) in &change.names {
+            apply_names(&mut buckets, path, before, after);
+        }
+        let mut gone: Vec<RecordId> = Vec::new();
+        for path in &change.removed {
+            gone.push(file_record("code_file", path));
+            gone.push(file_record("code_parse", path));
+        }
+        for path in change.removed.iter().chain(change.edges.iter().map(|(p, _)| p)) {
+            gone.push(file_record("code_edges", path));
+        }
+        gone.extend(buckets.keys().map(|&b| bucket_record(b)));
+        delete_ids(&*self.db().await?, gone).await?;
+        Ok(buckets)
     }
 }
 
@@ -719,6 +714,7 @@ struct FileUnits {
 
 /// A unit as the commands show it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitInfo {
     pub id: String,
     pub kind: UnitKind,
@@ -990,6 +986,22 @@ impl Store {
         }
         Ok(GraphCounts { files: counts[0], units: counts[1], edges: counts[2] })
     }
+}
+
+/// The name index of a graph written whole: every name of every file.
+fn fresh_buckets(change: &GraphWrite) -> BTreeMap<u32, Bucket> {
+    let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
+    for (path, _, after) in &change.names {
+        for (name, &role) in &after.roles {
+            let bucket = buckets.entry(bucket_of(name)).or_default();
+            bucket.entry(name.clone()).or_default().files.insert(path.clone(), role);
+        }
+        for s in &after.symbols {
+            let bucket = buckets.entry(bucket_of(&s.name)).or_default();
+            bucket.entry(s.name.clone()).or_default().symbols.push(s.clone());
+        }
+    }
+    buckets
 }
 
 #[cfg(test)]

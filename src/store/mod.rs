@@ -98,13 +98,19 @@ pub enum MainTurn {
 pub const TRIES_BEFORE_ALONE: u32 = 2;
 
 /// Which view of the store a `Store` reads and writes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum View {
     Main,
     Session(SessionName),
 }
 
 impl View {
+    /// Main's view, or the session's if one is named.
+    pub fn of(session: Option<SessionName>) -> View {
+        session.map_or(View::Main, View::Session)
+    }
+
     /// `main`, or the session's name.
     pub fn name(&self) -> &str {
         match self {

@@ -318,6 +318,8 @@ impl Store {
     /// `copyN/` paths, vectors nudged so that copies are not identical)
     /// until there are `units` rows. Returns the count. Built only with
     /// the `bench` feature (`scripts/bench-search.sh`).
+    // Long: a benchmark's fixture, read top to bottom once; its two row
+    // types are its own.
     #[cfg(feature = "bench")]
     pub async fn replicate_search_rows_for_bench(&self, units: usize) -> Result<u64> {
         #[derive(Debug, SurrealValue)]

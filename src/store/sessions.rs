@@ -13,7 +13,7 @@ use super::health::{self, db_error};
 use super::{Store, View, migrate};
 use crate::error::{DbErrorKind, Error, Result};
 use crate::ids::{ContentHash, SessionName, SnapshotId};
-use crate::merge::{ConflictKind, ConflictRecord};
+use crate::merge::{ConflictKind, ConflictRecord, Merge};
 
 /// A session as the registry has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,9 +183,9 @@ impl ConflictRow {
             path: c.path,
             unit: c.unit,
             kind: c.kind.as_str().to_owned(),
-            base: c.base,
-            ours: c.ours,
-            theirs: c.theirs,
+            base: c.sides.base,
+            ours: c.sides.ours,
+            theirs: c.sides.theirs,
             main_hash: c.main_hash,
             session_hash: c.session_hash,
         }
@@ -199,9 +199,7 @@ impl ConflictRow {
             path: self.path,
             unit: self.unit,
             kind,
-            base: self.base,
-            ours: self.ours,
-            theirs: self.theirs,
+            sides: Merge { base: self.base, ours: self.ours, theirs: self.theirs },
             main_hash: self.main_hash,
             session_hash: self.session_hash,
         })
@@ -261,6 +259,7 @@ impl Store {
 
 /// An advisory claim: a session working on a file or a unit.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, SurrealValue)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Claim {
     pub session: String,
     pub target: String,

@@ -29,10 +29,17 @@ impl From<crate::Error> for VfsError {
     /// them), a full disk as ENOSPC.
     fn from(e: crate::Error) -> VfsError {
         let errno = match &e {
+            crate::Error::Fs { errno, message } => return VfsError::new(*errno, message.clone()),
             crate::Error::StoreFailed(f) if f.no_space => libc::ENOSPC,
             _ => libc::EIO,
         };
         VfsError::new(errno, e.to_string())
+    }
+}
+
+impl From<VfsError> for crate::Error {
+    fn from(e: VfsError) -> crate::Error {
+        crate::Error::Fs { errno: e.errno, message: e.message }
     }
 }
 

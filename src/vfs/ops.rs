@@ -302,35 +302,7 @@ impl Vfs {
             }
             (_, existing) => {
                 if let Some(victim) = existing {
-                    // Replacing a directory that contains the source: the
-                    // kernel calls that "not empty", whatever the kinds.
-                    if state.is_ancestor(victim, parent) {
-                        return Err(vfs_err!(libc::ENOTEMPTY, "{} is not empty", show(new_name)));
-                    }
-                    match (&state.node(victim)?.kind, moving_dir) {
-                        (NodeKind::Dir { children, .. }, true) if !children.is_empty() => {
-                            return Err(vfs_err!(
-                                libc::ENOTEMPTY,
-                                "{} is not empty",
-                                show(new_name)
-                            ));
-                        }
-                        (NodeKind::Dir { .. }, false) => {
-                            return Err(vfs_err!(
-                                libc::EISDIR,
-                                "{} is a directory",
-                                show(new_name)
-                            ));
-                        }
-                        (_, true) if !matches!(state.node(victim)?.kind, NodeKind::Dir { .. }) => {
-                            return Err(vfs_err!(
-                                libc::ENOTDIR,
-                                "{} is not a directory",
-                                show(new_name)
-                            ));
-                        }
-                        _ => {}
-                    }
+                    replaceable(&state, victim, parent, moving_dir, new_name)?;
                     state.remove_name(new_parent, new_name, victim);
                 }
                 state.unlink_child(parent, name);
@@ -435,5 +407,33 @@ impl Vfs {
         node.ctime = Timestamp::now();
         state.dirty(ino);
         Ok(())
+    }
+}
+
+/// Whether a rename may replace `victim` (named `new_name`) with what
+/// moves out of `parent` (a directory when `moving_dir`), as rename(2)
+/// says: a directory only by a directory, and only an empty one.
+fn replaceable(
+    state: &State,
+    victim: InodeNo,
+    parent: InodeNo,
+    moving_dir: bool,
+    new_name: &[u8],
+) -> VfsResult<()> {
+    // Replacing a directory that contains the source: the kernel calls
+    // that "not empty", whatever the kinds.
+    if state.is_ancestor(victim, parent) {
+        return Err(vfs_err!(libc::ENOTEMPTY, "{} is not empty", show(new_name)));
+    }
+    match (&state.node(victim)?.kind, moving_dir) {
+        (NodeKind::Dir { children, .. }, true) if !children.is_empty() => {
+            Err(vfs_err!(libc::ENOTEMPTY, "{} is not empty", show(new_name)))
+        }
+        (NodeKind::Dir { .. }, false) => {
+            Err(vfs_err!(libc::EISDIR, "{} is a directory", show(new_name)))
+        }
+        (NodeKind::Dir { .. }, true) => Ok(()),
+        (_, true) => Err(vfs_err!(libc::ENOTDIR, "{} is not a directory", show(new_name))),
+        (_, false) => Ok(()),
     }
 }

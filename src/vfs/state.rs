@@ -144,44 +144,16 @@ impl State {
         // The stored tree of each directory, and files written but not flushed.
         let mut trees: HashMap<InodeNo, ContentHash> = HashMap::from([(InodeNo::ROOT, root_tree)]);
         let mut unflushed = Vec::new();
-        let root = match old.and_then(|o| o.nodes.get(&InodeNo::ROOT)) {
-            Some(r) => Node {
-                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
-                nlink: 2,
-                ..r.clone()
-            },
-            None => Node {
-                kind: NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT },
-                mode: 0o755,
-                owner: None,
-                atime: now,
-                mtime: now,
-                ctime: now,
-                nlink: 2,
-                lookups: 1,
-                parents: Vec::new(),
-                xattrs: BTreeMap::new(),
-            },
-        };
+        let root = root_node(old.and_then(|o| o.nodes.get(&InodeNo::ROOT)), now);
         state.nodes.insert(InodeNo::ROOT, root);
         let mut dirs: HashMap<Vec<u8>, InodeNo> = HashMap::new();
         dirs.insert(Vec::new(), InodeNo::ROOT);
         for (path, entry) in entries {
-            let parent_path = match path.iter().rposition(|&b| b == b'/') {
-                Some(i) => path[..i].to_vec(),
-                None => Vec::new(),
-            };
-            let parent = dirs[&parent_path];
+            let parent_len = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
+            let parent = dirs[&path[..parent_len]];
             let previous = old_paths.get(&path).and_then(|ino| {
                 let node = old?.nodes.get(ino)?;
-                let same_kind = matches!(
-                    (&node.kind, &entry.kind),
-                    (NodeKind::Dir { .. }, EntryKind::Dir { .. })
-                        | (NodeKind::File { .. }, EntryKind::File { .. })
-                        | (NodeKind::Symlink { .. }, EntryKind::Symlink { .. })
-                        | (NodeKind::Special { .. }, EntryKind::Special { .. })
-                );
-                same_kind.then_some((*ino, node))
+                same_kind(&node.kind, &entry.kind).then_some((*ino, node))
             });
             let ino = match previous {
                 Some((ino, _)) => ino,
@@ -194,25 +166,10 @@ impl State {
                     NodeKind::Dir { children: BTreeMap::new(), parent }
                 }
                 EntryKind::File { content, size } => {
-                    let data = match previous.map(|(_, n)| &n.kind) {
-                        Some(NodeKind::File { data: Data::Mem { bytes, hash } })
-                            if hash.is_none() || *hash == Some(content) =>
-                        {
-                            if hash.is_none() {
-                                unflushed.push(ino);
-                            }
-                            Data::Mem { bytes: bytes.clone(), hash: *hash }
-                        }
-                        Some(NodeKind::File { data: Data::Large(large) })
-                            if large.hash().is_none() || large.hash() == Some(content) =>
-                        {
-                            if large.hash().is_none() {
-                                unflushed.push(ino);
-                            }
-                            Data::Large(large.clone())
-                        }
-                        _ => Data::Stored { hash: content, size },
-                    };
+                    let (data, flushed) = file_data(previous.map(|(_, n)| n), content, size);
+                    if !flushed {
+                        unflushed.push(ino);
+                    }
                     NodeKind::File { data }
                 }
                 EntryKind::Symlink { target } => NodeKind::Symlink { target },
@@ -241,20 +198,25 @@ impl State {
         for ino in unflushed {
             state.dirty(ino);
         }
-        // Inodes the kernel still holds that are gone from the tree.
         if let Some(old) = old {
-            for (ino, node) in &old.nodes {
-                if node.lookups > 0 && !state.nodes.contains_key(ino) {
-                    let mut orphan = Node { nlink: 0, parents: Vec::new(), ..node.clone() };
-                    if let NodeKind::Dir { children, parent } = &mut orphan.kind {
-                        children.clear();
-                        *parent = *ino;
-                    }
-                    state.nodes.insert(*ino, orphan);
-                }
-            }
+            state.keep_orphans(old);
         }
         state
+    }
+
+    /// Inodes the kernel still holds that are gone from the tree stay, as
+    /// orphans (no links, no children), until it forgets them.
+    fn keep_orphans(&mut self, old: &State) {
+        for (ino, node) in &old.nodes {
+            if node.lookups > 0 && !self.nodes.contains_key(ino) {
+                let mut orphan = Node { nlink: 0, parents: Vec::new(), ..node.clone() };
+                if let NodeKind::Dir { children, parent } = &mut orphan.kind {
+                    children.clear();
+                    *parent = *ino;
+                }
+                self.nodes.insert(*ino, orphan);
+            }
+        }
     }
 
     /// Every path of the view with its inode ("" is the root).
@@ -440,5 +402,56 @@ impl State {
             node.mtime = now;
             node.ctime = now;
         }
+    }
+}
+
+/// An inode keeps its number across a rebuild only as the same kind.
+fn same_kind(node: &NodeKind, entry: &EntryKind) -> bool {
+    matches!(
+        (node, entry),
+        (NodeKind::Dir { .. }, EntryKind::Dir { .. })
+            | (NodeKind::File { .. }, EntryKind::File { .. })
+            | (NodeKind::Symlink { .. }, EntryKind::Symlink { .. })
+            | (NodeKind::Special { .. }, EntryKind::Special { .. })
+    )
+}
+
+/// The root directory: as it was (times, mode, lookups), else new.
+fn root_node(old: Option<&Node>, now: Timestamp) -> Node {
+    let kind = NodeKind::Dir { children: BTreeMap::new(), parent: InodeNo::ROOT };
+    match old {
+        Some(r) => Node { kind, nlink: 2, ..r.clone() },
+        None => Node {
+            kind,
+            mode: 0o755,
+            owner: None,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            nlink: 2,
+            lookups: 1,
+            parents: Vec::new(),
+            xattrs: BTreeMap::new(),
+        },
+    }
+}
+
+/// A file's data when the view is built again: what the inode held, if
+/// it holds this content or content not yet flushed (writes are never
+/// lost to a refresh), else the stored content. With whether it is
+/// flushed.
+fn file_data(previous: Option<&Node>, content: ContentHash, size: u64) -> (Data, bool) {
+    match previous.map(|n| &n.kind) {
+        Some(NodeKind::File { data: Data::Mem { bytes, hash } })
+            if hash.is_none() || *hash == Some(content) =>
+        {
+            (Data::Mem { bytes: bytes.clone(), hash: *hash }, hash.is_some())
+        }
+        Some(NodeKind::File { data: Data::Large(large) })
+            if large.hash().is_none() || large.hash() == Some(content) =>
+        {
+            (Data::Large(large.clone()), large.hash().is_some())
+        }
+        _ => (Data::Stored { hash: content, size }, true),
     }
 }

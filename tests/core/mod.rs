@@ -8,5 +8,4 @@ mod merge;
 mod roundtrip;
 mod search;
 mod sessions;
-mod tools;
 mod vfs;

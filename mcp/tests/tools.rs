@@ -1,18 +1,30 @@
-//! The MCP tools without MCP or FUSE: `cortex::tools::call` on a store
-//! through the in-process host. The protocol and the daemon are covered by
-//! `cli::mcp`; here, what each tool does and refuses.
+//! The MCP tools without MCP or FUSE: `cortex_mcp::call` on a store held
+//! in process. The protocol and the daemon are covered by the main suite's
+//! `cli::mcp` (a real MCP client); here, what each tool does and refuses,
+//! and that the catalogue is what the types say.
 
-use cortex::tools::files::TreePath;
-use cortex::tools::local::LocalHost;
-use cortex::tools::{TEXT_MAX, TRUNCATED, ToolError, WritePolicy, call};
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::TestStore;
+use cortex::service::files::{TEXT_MAX, TRUNCATED, TreePath};
+use cortex::service::{Views, WritePolicy};
+use cortex_mcp::{Cx, ToolError};
 use serde_json::{Value, json};
 
-use crate::common::{self, TestStore};
+async fn call(
+    host: &Views,
+    policy: WritePolicy,
+    tool: &str,
+    args: Option<serde_json::Map<String, Value>>,
+) -> Result<Value, ToolError> {
+    cortex_mcp::call(&Cx { service: host, session: None, policy }, tool, args).await
+}
 
 async fn host(
     files: &[(&str, &str)],
     links: &[(&str, &str)],
-) -> (LocalHost, Option<tempfile::TempDir>) {
+) -> (Views, Option<tempfile::TempDir>) {
     let tree = tempfile::tempdir().unwrap();
     for (path, text) in files {
         common::write(tree.path(), path, text.as_bytes());
@@ -22,23 +34,23 @@ async fn host(
     }
     let TestStore { store, dir } = common::store().await;
     common::import(&store, tree.path()).await;
-    (LocalHost::new(store), dir)
+    (Views::in_process(store), dir)
 }
 
-async fn ok(host: &LocalHost, tool: &str, args: Value) -> Value {
+async fn ok(host: &Views, tool: &str, args: Value) -> Value {
     let args = args.as_object().cloned();
-    call(host, None, WritePolicy::default(), tool, args.clone())
+    call(host, WritePolicy::default(), tool, args.clone())
         .await
         .unwrap_or_else(|e| panic!("{tool} {args:?}: {e}"))
 }
 
-async fn err(host: &LocalHost, tool: &str, args: Value) -> String {
+async fn err(host: &Views, tool: &str, args: Value) -> String {
     err_with(host, WritePolicy::default(), tool, args).await
 }
 
-async fn err_with(host: &LocalHost, policy: WritePolicy, tool: &str, args: Value) -> String {
+async fn err_with(host: &Views, policy: WritePolicy, tool: &str, args: Value) -> String {
     let args = args.as_object().cloned();
-    match call(host, None, policy, tool, args.clone()).await {
+    match call(host, policy, tool, args.clone()).await {
         Ok(v) => panic!("{tool} {args:?} should fail, gave {v}"),
         Err(ToolError(message)) => message,
     }
@@ -49,11 +61,11 @@ fn paths_stay_inside_the_tree() {
     assert_eq!(TreePath::parse("src//./lib.rs").unwrap().text(), "src/lib.rs");
     assert_eq!(TreePath::parse("").unwrap().text(), "");
     for bad in ["/etc/passwd", "../x", "src/../../x", "a\0b", "~/x"] {
-        let e = TreePath::parse(bad).unwrap_err();
-        assert!(e.0.contains("tree") || e.0.contains("NUL"), "{bad}: {e}");
+        let e = TreePath::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("tree") || e.contains("NUL"), "{bad}: {e}");
     }
-    assert!(TreePath::parse(&"x".repeat(5000)).unwrap_err().0.contains("4096"));
-    assert!(TreePath::parse(&"n".repeat(300)).unwrap_err().0.contains("255"));
+    assert!(TreePath::parse(&"x".repeat(5000)).unwrap_err().to_string().contains("4096"));
+    assert!(TreePath::parse(&"n".repeat(300)).unwrap_err().to_string().contains("255"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,7 +206,6 @@ async fn writes_into_git_and_cortex_are_refused_unless_allowed() {
     let allow = WritePolicy { git: true };
     let made = call(
         &h,
-        None,
         allow,
         "write_file",
         json!({"path": ".git/config", "content": "[core]\n"}).as_object().cloned(),
@@ -224,7 +235,7 @@ async fn writes_into_git_and_cortex_are_refused_unless_allowed() {
         err_with(&h, allow, "write_file", json!({"path": ".cortex/lock", "content": "x"})).await;
     assert!(e.contains(".cortex/") && e.contains("refused"), "{e}");
     // A symlink in the tree that leads into .git/ is followed, then refused.
-    let vfs = cortex::tools::Host::vfs(&h, None).await.unwrap();
+    let vfs = h.vfs(&cortex::store::View::Main).await.unwrap();
     let caller = cortex::vfs::Caller { uid: 0, gid: 0 };
     vfs.symlink(cortex::ids::InodeNo::ROOT, b"hooks", b".git/hooks", caller).unwrap();
     vfs.symlink(cortex::ids::InodeNo::ROOT, b"gitdir", b".git", caller).unwrap();
@@ -237,7 +248,6 @@ async fn writes_into_git_and_cortex_are_refused_unless_allowed() {
     assert!(e.contains("no such file"), "{e}");
     let wrote = call(
         &h,
-        None,
         allow,
         "write_file",
         json!({"path": ".git/hooks/pre-commit", "content": hook}).as_object().cloned(),

@@ -3,7 +3,9 @@
 //! One daemon (`cortex-mountd`) owns an embedded store and listens on
 //! `.cortex/mountd.sock` (mode 0600: only the owner may talk to it). A client
 //! sends one JSON request per line and reads one JSON response per line.
-//! These are edge types: the daemon and the CLI convert to and from them.
+//! These are edge types: the daemon converts them to calls of its
+//! [`Views`](super::Views), and [`Remote`](super::Remote) makes them from
+//! calls of the [`Service`](super::Service).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -12,9 +14,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::IndexState;
+use super::files::{PathAnswer, PathOp, WritePolicy};
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
-use crate::store::{Snapshot, Store};
+use crate::store::{Snapshot, Store, View};
 use crate::tree::{Entry, EntryKind, SpecialKind, Timestamp};
 
 /// The socket's file name inside the store directory.
@@ -56,39 +60,17 @@ pub enum Request {
     Export { dir: PathBuf, force: bool },
     /// `cortex import`: `dir` imported into main; mounts see it at once.
     Import { dir: PathBuf, include_git: bool, no_ignore: bool },
-    /// A question to the code graph of main (or of `session`), brought up
-    /// to date first.
-    Graph {
-        query: crate::query::GraphQuery,
-        #[serde(default)]
-        session: Option<String>,
-    },
+    /// A question to a view's code graph, brought up to date first.
+    Graph { query: crate::query::GraphQuery, view: View },
     /// A session command (`cortex session …`, `diff`, `merge`, `conflicts`).
     Session { command: crate::session::Command },
-    /// `cortex search`: in main's view (or `session`'s), brought up to date
-    /// first.
-    Search {
-        search: crate::search::Search,
-        #[serde(default)]
-        session: Option<String>,
-    },
+    /// `cortex search`: in a view, brought up to date first.
+    Search { search: crate::search::Search, view: View },
     /// `cortex index`: the graph and search rows of a view brought up to
     /// date; embedding goes on in the background. Answers with progress.
-    Index {
-        #[serde(default)]
-        session: Option<String>,
-    },
-    /// An MCP tool call (`cortex mcp`), in main's view or `session`'s.
-    Tool {
-        #[serde(default)]
-        session: Option<String>,
-        name: String,
-        #[serde(default)]
-        args: Option<serde_json::Map<String, serde_json::Value>>,
-        /// What the server's writes may reach (`cortex mcp --allow-git-writes`).
-        #[serde(default)]
-        policy: crate::tools::WritePolicy,
-    },
+    Index { view: View },
+    /// A file operation by path in a view (the MCP file tools).
+    Path { view: View, operation: PathOp, policy: WritePolicy },
     /// Keeps the daemon running while this connection stays open (an MCP
     /// server uses it: the daemon otherwise exits with its last mount).
     Attach,
@@ -111,7 +93,7 @@ impl Request {
             Request::Session { .. } => "session",
             Request::Search { .. } => "search",
             Request::Index { .. } => "index",
-            Request::Tool { .. } => "tool",
+            Request::Path { .. } => "path",
             Request::Attach => "attach",
         }
     }
@@ -336,16 +318,9 @@ pub enum Response {
     Search {
         results: crate::search::Results,
     },
-    Index {
-        report: crate::index::IndexReport,
-        progress: crate::search::Progress,
-        /// Why nothing is being embedded (no model), if so.
-        #[serde(default)]
-        note: Option<String>,
-    },
-    /// A tool's result, or the error the agent is told.
-    Tool {
-        outcome: std::result::Result<serde_json::Value, crate::tools::ToolError>,
+    Index(IndexState),
+    Path {
+        answer: PathAnswer,
     },
     Error {
         message: String,

@@ -1,13 +1,238 @@
-//! The file tools on a view's VFS: paths as agents write them, checked so
+//! File operations on a view by path, as agents write paths: checked so
 //! that nothing leaves the tree, then resolved, read and written through
 //! the same VFS the mounts serve (so a mount of the view sees a write at
-//! once, once its kernel cache is told).
+//! once, once its kernel cache is told). [`run`] is the one entry point:
+//! a [`PathOp`] in, a [`PathAnswer`] and what it invalidated out.
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::{ToolError, WritePolicy, bounded_text, lines_of};
+use crate::error::{Error, Result};
 use crate::ids::InodeNo;
 use crate::vfs::{Attr, Caller, FileKind, Invalidation, RenameMode, SetAttr, Vfs, VfsError};
+
+/// The largest text answered at once (a file's lines, a unit's body);
+/// longer text is cut at a line, with [`TRUNCATED`] at the end.
+pub const TEXT_MAX: usize = 100_000;
+/// The marker that ends text cut short.
+pub const TRUNCATED: &str = "\n[… truncated by cortex: ask for a later range]\n";
+
+/// A refusal the caller can act on: the message says what to do instead.
+fn refuse(message: impl Into<String>) -> Error {
+    Error::InvalidInput(message.into())
+}
+
+/// What writes by path may reach besides the tree's ordinary files.
+/// `.cortex/` is never writable (it is where a store lives when the tree is
+/// exported); `.git/` only when the person starting the server allows it:
+/// a hook or a config written there runs code at their next git command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritePolicy {
+    /// Writes may go below `.git/` (`cortex mcp --allow-git-writes`).
+    #[serde(default)]
+    pub git: bool,
+}
+
+/// A file operation by path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PathOp {
+    /// Lines `start_line..=end_line` (1-based) of a text file, bounded.
+    Read { path: TreePath, start_line: usize, end_line: Option<usize> },
+    /// Bytes `start..end` of a text file (a unit's span), bounded.
+    ReadSpan { path: TreePath, start: usize, end: usize },
+    /// A file's whole content replaced (the file and its directories made
+    /// if missing).
+    Write { path: TreePath, content: String },
+    /// An exact string replaced, once (it must be unique) or everywhere.
+    Edit { path: TreePath, old: String, new: String, all: bool },
+    /// Bytes `start..end` of a text file replaced by `text` (a unit's new
+    /// source).
+    Splice { path: TreePath, start: usize, end: usize, text: String },
+    /// A directory's entries by name, a page at a time.
+    List { path: TreePath, offset: usize, limit: usize },
+    /// A file, a symlink, or a directory (with `recursive`, and what is in it).
+    Delete { path: TreePath, recursive: bool },
+    /// A rename (the destination's directories made).
+    Move { from: TreePath, to: TreePath, overwrite: bool },
+}
+
+impl PathOp {
+    /// Whether the operation writes.
+    pub fn writes(&self) -> bool {
+        !matches!(self, PathOp::Read { .. } | PathOp::ReadSpan { .. } | PathOp::List { .. })
+    }
+
+    /// The paths it writes (checked against the [`WritePolicy`]).
+    fn written(&self) -> Vec<&TreePath> {
+        match self {
+            PathOp::Read { .. } | PathOp::ReadSpan { .. } | PathOp::List { .. } => vec![],
+            PathOp::Write { path, .. }
+            | PathOp::Edit { path, .. }
+            | PathOp::Splice { path, .. }
+            | PathOp::Delete { path, .. } => vec![path],
+            PathOp::Move { from, to, .. } => vec![from, to],
+        }
+    }
+}
+
+/// Lines of a text file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FileText {
+    pub path: String,
+    pub start_line: usize,
+    /// The last line given (`start_line - 1` when none is).
+    pub end_line: usize,
+    pub total_lines: usize,
+    /// The whole file's size.
+    pub bytes: usize,
+    pub content: String,
+    /// Cut at [`TEXT_MAX`]; then `next_start_line` is where to go on.
+    pub truncated: bool,
+    pub next_start_line: Option<usize>,
+}
+
+/// One entry of a directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: EntryType,
+    pub size: u64,
+}
+
+/// What a directory entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    Special,
+}
+
+/// A page of a directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Listing {
+    pub path: String,
+    pub entries: Vec<DirEntry>,
+    pub total: usize,
+    /// Where the next page starts, if there is one.
+    pub next: Option<usize>,
+}
+
+/// What a [`PathOp`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum PathAnswer {
+    Lines(FileText),
+    Span { text: String, truncated: bool },
+    Written { created: bool, bytes: usize },
+    Edited { replacements: usize, bytes: usize },
+    Spliced { bytes: usize },
+    Listing(Listing),
+    Deleted { count: usize },
+    Moved,
+}
+
+/// Runs `op` on `vfs`: its answer, and what it invalidated (for the kernel
+/// caches of the view's mounts; given even when the operation failed part
+/// way).
+pub async fn run(vfs: &Vfs, op: PathOp, policy: WritePolicy) -> (Result<PathAnswer>, Changes) {
+    let mut changes = Vec::new();
+    let answer = run_op(vfs, op, policy, &mut changes).await;
+    (answer, changes)
+}
+
+async fn run_op(
+    vfs: &Vfs,
+    op: PathOp,
+    policy: WritePolicy,
+    changes: &mut Changes,
+) -> Result<PathAnswer> {
+    for path in op.written() {
+        may_write(vfs, path, policy)?;
+    }
+    Ok(match op {
+        PathOp::Read { path, start_line, end_line } => {
+            PathAnswer::Lines(read_file(vfs, &path, start_line, end_line).await?)
+        }
+        PathOp::ReadSpan { path, start, end } => {
+            let text = read_text(vfs, &path).await?;
+            let span = text.get(start..end).unwrap_or_default();
+            let (text, _, truncated) = bounded_text(span);
+            PathAnswer::Span { text, truncated }
+        }
+        PathOp::Write { path, content } => {
+            let created = write_bytes(vfs, &path, content.as_bytes(), changes).await?;
+            PathAnswer::Written { created, bytes: content.len() }
+        }
+        PathOp::Edit { path, old, new, all } => {
+            let (replacements, bytes) = edit_file(vfs, &path, &old, &new, all, changes).await?;
+            PathAnswer::Edited { replacements, bytes }
+        }
+        PathOp::Splice { path, start, end, text } => {
+            let old = read_text(vfs, &path).await?;
+            if end > old.len()
+                || start > end
+                || !old.is_char_boundary(start)
+                || !old.is_char_boundary(end)
+            {
+                return Err(refuse(format!(
+                    "bytes {start}..{end} are not a span of {}; it changed: look it up again",
+                    path.text()
+                )));
+            }
+            let edited = format!("{}{}{}", &old[..start], text, &old[end..]);
+            write_bytes(vfs, &path, edited.as_bytes(), changes).await?;
+            PathAnswer::Spliced { bytes: edited.len() }
+        }
+        PathOp::List { path, offset, limit } => {
+            PathAnswer::Listing(list_dir(vfs, &path, offset, limit)?)
+        }
+        PathOp::Delete { path, recursive } => {
+            PathAnswer::Deleted { count: delete_path(vfs, &path, recursive, changes)? }
+        }
+        PathOp::Move { from, to, overwrite } => {
+            move_path(vfs, &from, &to, overwrite, changes)?;
+            PathAnswer::Moved
+        }
+    })
+}
+
+/// The lines of `text`, each with its newline.
+pub fn lines_of(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// `text` bounded to [`TEXT_MAX`] at a line boundary: the text (with the
+/// marker if cut), how many whole lines it has, and whether it was cut.
+pub fn bounded_text(text: &str) -> (String, usize, bool) {
+    if text.len() <= TEXT_MAX {
+        return (text.to_owned(), lines_of(text).len(), false);
+    }
+    let mut out = String::new();
+    let mut lines = 0;
+    for line in lines_of(text) {
+        if out.len() + line.len() > TEXT_MAX {
+            break;
+        }
+        out.push_str(line);
+        lines += 1;
+    }
+    if lines == 0 {
+        // One huge line: cut inside it, at a character boundary.
+        let mut end = TEXT_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&text[..end]);
+    }
+    out.push_str(TRUNCATED);
+    (out, lines, true)
+}
 
 /// The longest path accepted, as PATH_MAX.
 pub const PATH_MAX: usize = 4096;
@@ -18,22 +243,36 @@ const SYMLINK_HOPS: usize = 40;
 
 /// A path inside the tree, as components. Relative to the tree's root; no
 /// `..`, no NUL, no absolute paths (they name something outside).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct TreePath(pub Vec<String>);
 
+impl TryFrom<String> for TreePath {
+    type Error = Error;
+    fn try_from(raw: String) -> Result<TreePath> {
+        TreePath::parse(&raw)
+    }
+}
+
+impl From<TreePath> for String {
+    fn from(path: TreePath) -> String {
+        path.text()
+    }
+}
+
 impl TreePath {
-    pub fn parse(raw: &str) -> Result<TreePath, ToolError> {
+    pub fn parse(raw: &str) -> Result<TreePath> {
         if raw.len() > PATH_MAX {
-            return Err(ToolError::new(format!(
+            return Err(refuse(format!(
                 "the path is {} bytes; paths are limited to {PATH_MAX}",
                 raw.len()
             )));
         }
         if raw.contains('\0') {
-            return Err(ToolError::new("the path contains a NUL byte"));
+            return Err(refuse("the path contains a NUL byte"));
         }
         if raw.starts_with('/') || raw.starts_with('~') {
-            return Err(ToolError::new(format!(
+            return Err(refuse(format!(
                 "{raw:?} is absolute; paths are relative to the root of the tree \
                  (`src/lib.rs`), and nothing outside the tree can be reached"
             )));
@@ -43,12 +282,12 @@ impl TreePath {
             match part {
                 "" | "." => {}
                 ".." => {
-                    return Err(ToolError::new(format!(
+                    return Err(refuse(format!(
                         "{raw:?} contains `..`; paths stay inside the tree: write them from its root"
                     )));
                 }
                 name if name.len() > crate::vfs::NAME_MAX => {
-                    return Err(ToolError::new(format!(
+                    return Err(refuse(format!(
                         "a name in {raw:?} is longer than {} bytes",
                         crate::vfs::NAME_MAX
                     )));
@@ -76,7 +315,7 @@ impl TreePath {
 /// What a tool did to a view, for the kernel caches of its mounts.
 pub type Changes = Vec<Invalidation>;
 
-fn vfs_error(path: &TreePath, e: VfsError) -> ToolError {
+fn vfs_error(path: &TreePath, e: VfsError) -> Error {
     let what = if path.is_root() { "the tree's root".to_owned() } else { path.text() };
     let hint = match e.errno {
         libc::ENOENT => "; list_dir shows what is there",
@@ -85,10 +324,10 @@ fn vfs_error(path: &TreePath, e: VfsError) -> ToolError {
         libc::EROFS => "; this view is read-only",
         _ => "",
     };
-    ToolError::new(format!("{what}: {}{hint}", e.message))
+    refuse(format!("{what}: {}{hint}", e.message))
 }
 
-fn not_found(path: &TreePath) -> ToolError {
+fn not_found(path: &TreePath) -> Error {
     vfs_error(path, VfsError::new(libc::ENOENT, "no such file or directory"))
 }
 
@@ -101,7 +340,7 @@ fn caller() -> Caller {
 /// Resolves `path` to its inode, following symlinks that stay inside the
 /// tree (the last one only if `follow`). A symlink that points out of the
 /// tree (absolute, or `..` above the root) is refused.
-pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolError> {
+pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr> {
     walk(vfs, path, follow, false).map(|(attr, _)| attr)
 }
 
@@ -109,18 +348,10 @@ pub fn resolve(vfs: &Vfs, path: &TreePath, follow: bool) -> Result<Attr, ToolErr
 /// symlinks on the way really lead. With `missing_ok`, a name that is not
 /// there ends the walk: the names still to walk (the rest of the path, or
 /// of a symlink's target) are taken as they are written.
-fn walk(
-    vfs: &Vfs,
-    path: &TreePath,
-    follow: bool,
-    missing_ok: bool,
-) -> Result<(Attr, Vec<String>), ToolError> {
+fn walk(vfs: &Vfs, path: &TreePath, follow: bool, missing_ok: bool) -> Result<(Attr, Vec<String>)> {
     let root = vfs.getattr(InodeNo::ROOT).map_err(|e| vfs_error(path, e))?;
     let outside = || {
-        ToolError::new(format!(
-            "{}: a symlink on the way points outside the tree; refused",
-            path.text()
-        ))
+        refuse(format!("{}: a symlink on the way points outside the tree; refused", path.text()))
     };
     // Names still to walk, last first; the directories walked so far.
     let mut pending: Vec<String> = path.0.iter().rev().cloned().collect();
@@ -154,7 +385,7 @@ fn walk(
         if child.kind == FileKind::Symlink && (follow || !pending.is_empty()) {
             hops += 1;
             if hops > SYMLINK_HOPS {
-                return Err(ToolError::new(format!("{}: too many symlinks", path.text())));
+                return Err(refuse(format!("{}: too many symlinks", path.text())));
             }
             let target = vfs.readlink(child.ino).map_err(|e| vfs_error(path, e))?;
             let target = String::from_utf8(target).map_err(|_| outside())?;
@@ -179,19 +410,19 @@ const GIT_DIR: &str = ".git";
 /// Refuses a write that would land in `.cortex/`, or in `.git/` unless
 /// `policy` allows it: by the path as written and by where its symlinks
 /// lead (the part of it that exists is resolved, the rest taken as written).
-pub fn may_write(vfs: &Vfs, path: &TreePath, policy: WritePolicy) -> Result<(), ToolError> {
+pub fn may_write(vfs: &Vfs, path: &TreePath, policy: WritePolicy) -> Result<()> {
     // A walk that fails otherwise (a symlink out of the tree) is refused by
     // the write itself; the path as written is checked all the same.
     let real = walk(vfs, path, true, true).map(|(_, names)| names).unwrap_or_default();
     for names in [&path.0, &real] {
         if names.iter().any(|n| n == STORE_DIR) {
-            return Err(ToolError::new(format!(
+            return Err(refuse(format!(
                 "{}: the tools do not write into {STORE_DIR}/, where a cortex store lives; refused",
                 path.text()
             )));
         }
         if !policy.git && names.iter().any(|n| n == GIT_DIR) {
-            return Err(ToolError::new(format!(
+            return Err(refuse(format!(
                 "{}: the tools do not write into {GIT_DIR}/ (a hook or config there runs code at \
                  the person's next git command); refused. Use the session's files, or ask the person \
                  to start the server with `cortex mcp --allow-git-writes`",
@@ -203,11 +434,9 @@ pub fn may_write(vfs: &Vfs, path: &TreePath, policy: WritePolicy) -> Result<(), 
 }
 
 /// The directory that holds `path`, and the last name.
-fn parent_of<'a>(vfs: &Vfs, path: &'a TreePath) -> Result<(Attr, &'a str), ToolError> {
+fn parent_of<'a>(vfs: &Vfs, path: &'a TreePath) -> Result<(Attr, &'a str)> {
     let Some((parent, name)) = path.split_last() else {
-        return Err(ToolError::new(
-            "the tree's root cannot be changed this way; name a path in it",
-        ));
+        return Err(refuse("the tree's root cannot be changed this way; name a path in it"));
     };
     let dir = resolve(vfs, &parent, true)?;
     if dir.kind != FileKind::Dir {
@@ -217,20 +446,17 @@ fn parent_of<'a>(vfs: &Vfs, path: &'a TreePath) -> Result<(Attr, &'a str), ToolE
 }
 
 /// Reads a whole file (text or not).
-pub async fn read_bytes(vfs: &Vfs, path: &TreePath) -> Result<Vec<u8>, ToolError> {
+pub async fn read_bytes(vfs: &Vfs, path: &TreePath) -> Result<Vec<u8>> {
     let attr = resolve(vfs, path, true)?;
     match attr.kind {
         FileKind::File => {}
         FileKind::Dir => {
-            return Err(ToolError::new(format!(
-                "{} is a directory; list_dir lists it",
-                path.text()
-            )));
+            return Err(refuse(format!("{} is a directory; list_dir lists it", path.text())));
         }
-        _ => return Err(ToolError::new(format!("{} is not a regular file", path.text()))),
+        _ => return Err(refuse(format!("{} is not a regular file", path.text()))),
     }
     if attr.size > FILE_MAX {
-        return Err(ToolError::new(format!(
+        return Err(refuse(format!(
             "{} is {} bytes; files over {} bytes are not read whole here",
             path.text(),
             attr.size,
@@ -252,31 +478,31 @@ pub async fn read_bytes(vfs: &Vfs, path: &TreePath) -> Result<Vec<u8>, ToolError
 }
 
 /// Reads a text file: UTF-8 without NUL bytes, or an error that says so.
-pub async fn read_text(vfs: &Vfs, path: &TreePath) -> Result<String, ToolError> {
+pub async fn read_text(vfs: &Vfs, path: &TreePath) -> Result<String> {
     let bytes = read_bytes(vfs, path).await?;
     let len = bytes.len();
     match String::from_utf8(bytes) {
         Ok(text) if !text.contains('\0') => Ok(text),
-        _ => Err(ToolError::new(format!(
+        _ => Err(refuse(format!(
             "{} is binary or not UTF-8 ({len} bytes); the file tools read and edit text only",
             path.text()
         ))),
     }
 }
 
-/// `read_file`: lines `start..=end` (1-based) of a text file, bounded.
-pub async fn read_file(
+/// Lines `start..=end` (1-based) of a text file, bounded.
+async fn read_file(
     vfs: &Vfs,
     path: &TreePath,
     start: usize,
     end: Option<usize>,
-) -> Result<Value, ToolError> {
+) -> Result<FileText> {
     let text = read_text(vfs, path).await?;
     let lines = lines_of(&text);
     let total = lines.len();
     let start = start.max(1);
     if start > total.max(1) {
-        return Err(ToolError::new(format!(
+        return Err(refuse(format!(
             "{} has {total} lines; start_line {start} is past the end",
             path.text()
         )));
@@ -285,23 +511,20 @@ pub async fn read_file(
     let wanted: String = lines.get(start - 1..end).unwrap_or_default().concat();
     let (content, shown, truncated) = bounded_text(&wanted);
     let last = if shown == 0 { start.saturating_sub(1) } else { start + shown - 1 };
-    let mut out = json!({
-        "path": path.text(),
-        "start_line": start,
-        "end_line": last,
-        "total_lines": total,
-        "bytes": text.len(),
-        "content": content,
-        "truncated": truncated,
-    });
-    if truncated {
-        out["next_start_line"] = json!(last + 1);
-    }
-    Ok(out)
+    Ok(FileText {
+        path: path.text(),
+        start_line: start,
+        end_line: last,
+        total_lines: total,
+        bytes: text.len(),
+        content,
+        truncated,
+        next_start_line: truncated.then_some(last + 1),
+    })
 }
 
 /// Makes the directories of `path` that are missing.
-fn make_dirs(vfs: &Vfs, path: &TreePath, changes: &mut Changes) -> Result<Attr, ToolError> {
+fn make_dirs(vfs: &Vfs, path: &TreePath, changes: &mut Changes) -> Result<Attr> {
     let mut attr = vfs.getattr(InodeNo::ROOT).map_err(|e| vfs_error(path, e))?;
     let mut done = TreePath::default();
     for name in &path.0 {
@@ -329,14 +552,14 @@ fn make_dirs(vfs: &Vfs, path: &TreePath, changes: &mut Changes) -> Result<Attr, 
 
 /// Replaces a file's content (creating it, and its directories, if need be).
 /// Answers whether it was created.
-pub async fn write_bytes(
+async fn write_bytes(
     vfs: &Vfs,
     path: &TreePath,
     data: &[u8],
     changes: &mut Changes,
-) -> Result<bool, ToolError> {
+) -> Result<bool> {
     let Some((parent, name)) = path.split_last() else {
-        return Err(ToolError::new("the tree's root is a directory; name a file to write"));
+        return Err(refuse("the tree's root is a directory; name a file to write"));
     };
     let dir = make_dirs(vfs, &parent, changes)?;
     let there = vfs.lookup(dir.ino, name.as_bytes()).is_ok();
@@ -347,12 +570,9 @@ pub async fn write_bytes(
             (a.ino, false)
         }
         Ok(a) if a.kind == FileKind::Dir => {
-            return Err(ToolError::new(format!(
-                "{} is a directory; name a file to write",
-                path.text()
-            )));
+            return Err(refuse(format!("{} is a directory; name a file to write", path.text())));
         }
-        Ok(_) => return Err(ToolError::new(format!("{} is not a regular file", path.text()))),
+        Ok(_) => return Err(refuse(format!("{} is not a regular file", path.text()))),
         Err(e) if there => return Err(e),
         Err(_) => {
             let a = vfs
@@ -376,28 +596,28 @@ pub async fn write_bytes(
     Ok(created)
 }
 
-/// `edit_file`: replaces an exact string (once, unless `all`).
-pub async fn edit_file(
+/// Replaces an exact string (once, unless `all`): how many, and the new size.
+async fn edit_file(
     vfs: &Vfs,
     path: &TreePath,
     old: &str,
     new: &str,
     all: bool,
     changes: &mut Changes,
-) -> Result<Value, ToolError> {
+) -> Result<(usize, usize)> {
     if old.is_empty() {
-        return Err(ToolError::new("old_string is empty; give the exact text to replace"));
+        return Err(refuse("old_string is empty; give the exact text to replace"));
     }
     let text = read_text(vfs, path).await?;
     let count = text.matches(old).count();
     if count == 0 {
-        return Err(ToolError::new(format!(
+        return Err(refuse(format!(
             "old_string was not found in {}; read_file shows its current text (whitespace counts)",
             path.text()
         )));
     }
     if count > 1 && !all {
-        return Err(ToolError::new(format!(
+        return Err(refuse(format!(
             "old_string occurs {count} times in {}; include more surrounding text to make it unique, \
              or pass replace_all",
             path.text()
@@ -405,66 +625,50 @@ pub async fn edit_file(
     }
     let edited = if all { text.replace(old, new) } else { text.replacen(old, new, 1) };
     write_bytes(vfs, path, edited.as_bytes(), changes).await?;
-    Ok(
-        json!({ "path": path.text(), "replacements": if all { count } else { 1 }, "bytes": edited.len() }),
-    )
+    Ok((if all { count } else { 1 }, edited.len()))
 }
 
-fn kind_name(kind: FileKind) -> &'static str {
+fn entry_type(kind: FileKind) -> EntryType {
     match kind {
-        FileKind::File => "file",
-        FileKind::Dir => "dir",
-        FileKind::Symlink => "symlink",
-        FileKind::Special(_) => "special",
+        FileKind::File => EntryType::File,
+        FileKind::Dir => EntryType::Dir,
+        FileKind::Symlink => EntryType::Symlink,
+        FileKind::Special(_) => EntryType::Special,
     }
 }
 
-/// `list_dir`: a directory's entries by name, a page at a time.
-pub fn list_dir(
-    vfs: &Vfs,
-    path: &TreePath,
-    offset: usize,
-    limit: usize,
-) -> Result<Value, ToolError> {
+/// A directory's entries by name, a page at a time.
+fn list_dir(vfs: &Vfs, path: &TreePath, offset: usize, limit: usize) -> Result<Listing> {
     let dir = resolve(vfs, path, true)?;
     if dir.kind != FileKind::Dir {
-        return Err(ToolError::new(format!(
-            "{} is not a directory; read_file reads files",
-            path.text()
-        )));
+        return Err(refuse(format!("{} is not a directory; read_file reads files", path.text())));
     }
     let mut entries = vfs.readdir(dir.ino).map_err(|e| vfs_error(path, e))?;
     entries.retain(|e| e.name != b"." && e.name != b"..");
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     let total = entries.len();
-    let page: Vec<Value> = entries
+    let page = entries
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|e| {
-            let size = vfs.getattr(e.ino).map(|a| a.size).unwrap_or(0);
-            json!({
-                "name": String::from_utf8_lossy(&e.name),
-                "kind": kind_name(e.kind),
-                "size": size,
-            })
+        .map(|e| DirEntry {
+            name: String::from_utf8_lossy(&e.name).into_owned(),
+            kind: entry_type(e.kind),
+            size: vfs.getattr(e.ino).map(|a| a.size).unwrap_or(0),
         })
         .collect();
-    let mut out = json!({ "path": path.text(), "entries": page, "total": total });
-    if offset + limit < total {
-        out["next_cursor"] = json!((offset + limit).to_string());
-    }
-    Ok(out)
+    let next = (offset + limit < total).then_some(offset + limit);
+    Ok(Listing { path: path.text(), entries: page, total, next })
 }
 
-/// `delete_path`: a file, a symlink, or a directory (with `recursive`, and
+/// Deletes a file, a symlink, or a directory (with `recursive`, and
 /// what is in it). Answers how many entries went.
-pub fn delete_path(
+fn delete_path(
     vfs: &Vfs,
     path: &TreePath,
     recursive: bool,
     changes: &mut Changes,
-) -> Result<usize, ToolError> {
+) -> Result<usize> {
     let (dir, name) = parent_of(vfs, path)?;
     let attr = resolve(vfs, path, false)?;
     let mut count = 0;
@@ -483,7 +687,7 @@ pub fn delete_path(
     Ok(count + 1)
 }
 
-fn empty_dir(vfs: &Vfs, path: &TreePath, ino: InodeNo) -> Result<usize, ToolError> {
+fn empty_dir(vfs: &Vfs, path: &TreePath, ino: InodeNo) -> Result<usize> {
     let mut count = 0;
     for e in vfs.readdir(ino).map_err(|e| vfs_error(path, e))? {
         if e.name == b"." || e.name == b".." {
@@ -500,21 +704,21 @@ fn empty_dir(vfs: &Vfs, path: &TreePath, ino: InodeNo) -> Result<usize, ToolErro
     Ok(count)
 }
 
-/// `move_path`: renames a file or directory (its new directories made).
-pub fn move_path(
+/// Renames a file or directory (its new directories made).
+fn move_path(
     vfs: &Vfs,
     from: &TreePath,
     to: &TreePath,
     overwrite: bool,
     changes: &mut Changes,
-) -> Result<(), ToolError> {
+) -> Result<()> {
     let (src_dir, src_name) = parent_of(vfs, from)?;
     resolve(vfs, from, false)?;
     let Some((to_parent, to_name)) = to.split_last() else {
-        return Err(ToolError::new("the destination is the tree's root; name a path in it"));
+        return Err(refuse("the destination is the tree's root; name a path in it"));
     };
     if to.0.starts_with(&from.0) {
-        return Err(ToolError::new(format!("{} cannot move inside itself", from.text())));
+        return Err(refuse(format!("{} cannot move inside itself", from.text())));
     }
     let dst_dir = make_dirs(vfs, &to_parent, changes)?;
     let mode = if overwrite { RenameMode::Replace } else { RenameMode::NoReplace };

@@ -1,0 +1,26 @@
+//! The cortex MCP server: what an agent can ask of a view of the tree (main,
+//! or a session) beyond plain files, as MCP tools over stdio.
+//!
+//! - [`tool`]: what a tool is. Each tool is a type: its parameters a struct
+//!   (the input schema is derived from it, unknown fields refused), its
+//!   answer a type (the output schema derived likewise), so the catalogue
+//!   `tools/list` shows cannot drift from what the tools take and give.
+//! - [`tools`]: the tools, by what they touch: files, the code graph and
+//!   search, sessions.
+//! - [`server`]: the rmcp server that lists and calls them, behind a gate
+//!   that answers what rmcp would drop.
+//!
+//! The tools run against a [`cortex::service::Service`]: the daemon that
+//! holds an embedded store (so agents, mounts and the CLI share one live
+//! store: a tool's write is in every mount of that view at once), or the
+//! store opened in this process when it is remote. Only this crate knows
+//! rmcp.
+
+pub mod server;
+pub mod tool;
+pub mod tools;
+
+mod gate;
+
+pub use server::{Options, run};
+pub use tool::{Cx, ToolError, call, catalogue};

@@ -1,0 +1,195 @@
+//! The MCP server on stdin/stdout (rmcp): lists the catalogue, runs calls
+//! against the store's [`Service`]. Logs go to stderr; stdout carries only
+//! the protocol.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use cortex::ids::SessionName;
+use cortex::service::{Remote, Service, Views, WritePolicy};
+use cortex::session::{Command, Outcome};
+use cortex::store::{OpenOptions, Store, StoreLocation};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+
+use crate::tool::{Cx, Effect, Spec};
+
+/// What `cortex mcp` was asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The store (`--store`, else CORTEX_STORE); default: found from the
+    /// current directory.
+    pub store: Option<String>,
+    /// Work in this session's view instead of main's.
+    pub session: Option<String>,
+    /// Let the tools write below `.git/`.
+    pub allow_git_writes: bool,
+}
+
+struct Server {
+    service: Arc<dyn Service>,
+    session: Option<SessionName>,
+    policy: WritePolicy,
+    tools: Vec<Tool>,
+}
+
+fn tool(spec: &Spec) -> Tool {
+    let annotations = ToolAnnotations::with_title(spec.title)
+        .read_only(spec.effect == Effect::ReadOnly)
+        .destructive(spec.effect == Effect::Destructive)
+        .open_world(false);
+    Tool::new(spec.name, spec.description, Arc::new(spec.input.clone()))
+        .with_title(spec.title)
+        .with_raw_output_schema(Arc::new(spec.output.clone()))
+        .with_annotations(annotations)
+}
+
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        let view = match &self.session {
+            Some(name) => format!("session {name}"),
+            None => "main".to_owned(),
+        };
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("cortex", env!("CARGO_PKG_VERSION")).with_title("Cortex"),
+            )
+            .with_instructions(format!(
+                "A source tree in a database, with its code graph. This server works on {view}. Paths are \
+                 relative to the tree's root. Use search to find code by meaning, callers/callees/impact \
+                 before changing a function, and session tools to work apart and merge."
+            ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.tools.clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let cx = Cx {
+            service: self.service.as_ref(),
+            session: self.session.as_ref(),
+            policy: self.policy,
+        };
+        let result = crate::tool::call(&cx, &request.name, request.arguments).await;
+        Ok(match result {
+            Ok(value) => CallToolResult::structured(value),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(e.0)]),
+        }
+        .into())
+    }
+}
+
+/// The store's service: its daemon (started if none runs, kept running
+/// while this server is attached, started again if it dies) for an
+/// embedded store; the store opened here for a remote one (returned too,
+/// to be closed at the end).
+async fn connect(location: StoreLocation) -> Result<(Arc<dyn Service>, Option<Arc<Views>>)> {
+    match location {
+        StoreLocation::Embedded(dir) => {
+            let attached = Mutex::new(attach(dir.clone()).await?);
+            let d = dir.clone();
+            let restart = move || {
+                *attached.lock().unwrap() = cortex::service::daemon::attach(&d)?;
+                Ok(())
+            };
+            let remote: Arc<dyn Service> = Arc::new(Remote::restarting(dir, Box::new(restart)));
+            Ok((remote, None))
+        }
+        remote => {
+            let store = Store::open(&remote, OpenOptions::default()).await?;
+            let views = Arc::new(Views::in_process(store));
+            let service: Arc<dyn Service> = views.clone();
+            Ok((service, Some(views)))
+        }
+    }
+}
+
+async fn attach(dir: PathBuf) -> Result<std::os::unix::net::UnixStream> {
+    Ok(tokio::task::spawn_blocking(move || cortex::service::daemon::attach(&dir)).await??)
+}
+
+/// Serves MCP on stdin/stdout until the client goes.
+pub async fn run(options: Options) -> Result<()> {
+    let session = options.session.as_deref().map(SessionName::parse).transpose()?;
+    let spec = options.store.clone().or_else(|| std::env::var("CORTEX_STORE").ok());
+    let location = match spec {
+        Some(spec) => StoreLocation::parse(&spec)?,
+        None => StoreLocation::discover(&std::env::current_dir()?)?,
+    };
+    let (service, local) = connect(location).await?;
+    // A session that does not exist is an error now, not at the first call.
+    if let Some(name) = &session {
+        let Outcome::Listed(sessions) = service.session(Command::List).await? else {
+            bail!("listing the sessions got another answer");
+        };
+        if !sessions.iter().any(|s| s.name == name.as_str()) {
+            bail!("no session named {name}; `cortex session new {name}` makes one");
+        }
+    }
+    let server = Server {
+        service: service.clone(),
+        session,
+        policy: WritePolicy { git: options.allow_git_writes },
+        tools: crate::tool::catalogue().iter().map(tool).collect(),
+    };
+    let served = serve(server).await;
+    drop(service);
+    if let Some(views) = local {
+        close(views).await;
+    }
+    served
+}
+
+async fn serve(server: Server) -> Result<()> {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let mut pumps = tokio::spawn(crate::gate::gate(ours));
+    let served = match server.serve(theirs).await {
+        Ok(service) => service.waiting().await.map(|_| ()).context("the MCP server"),
+        Err(e) => {
+            // The client closed its end before it said hello (the gate ends
+            // with stdin): nothing to serve, and nothing went wrong.
+            if tokio::time::timeout(Duration::from_secs(2), &mut pumps).await.is_ok() {
+                tracing::info!("stdin closed before the client initialised; stopping");
+                Ok(())
+            } else {
+                Err(e).context("start the MCP server on stdio")
+            }
+        }
+    };
+    pumps.abort();
+    served
+}
+
+/// Closes a store held here once the server's handles on it are gone,
+/// saving what the tools wrote.
+async fn close(mut views: Arc<Views>) {
+    for _ in 0..500 {
+        match Arc::try_unwrap(views) {
+            Ok(views) => return views.shut().await,
+            Err(still) => {
+                views = still;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tracing::warn!("the store is still in use at exit; its last writes were flushed");
+    if let Err(e) = views.flush().await {
+        tracing::error!("flush at exit failed: {e}");
+    }
+}

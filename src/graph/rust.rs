@@ -1,0 +1,519 @@
+//! Rust: what of a file's syntax tree only Rust has. Items inside
+//! item-level macros, `use` trees, calls inside macro arguments, struct
+//! fields, doc comments and `#[test]` read from the text above an item,
+//! and the declared types of names. `parse` calls these where a language
+//! differs; `resolve` has Rust's module paths.
+
+use std::collections::HashMap;
+
+use tree_sitter::{Node, Tree};
+
+use super::parse::{FileParser, Spans};
+use super::resolve::{Confidence, FileContext, Found, Symbol, one};
+use super::{Import, ImportKind, Ref, RefKind, UnitKind};
+
+impl<'a> FileParser<'a> {
+    /// A Rust struct's named fields and their types.
+    pub(super) fn fields_of(&self, node: Node) -> Vec<(String, String)> {
+        let Some(body) = node.child_by_field_name("body") else { return Vec::new() };
+        let mut cursor = body.walk();
+        body.named_children(&mut cursor)
+            .filter_map(|field| {
+                let name = field.child_by_field_name("name")?;
+                let ty = field.child_by_field_name("type")?;
+                Some((self.text_of(name).to_owned(), type_name(self.text_of(ty))))
+            })
+            .collect()
+    }
+
+    pub(super) fn token_tree_refs(&self, tree: Node, spans: &Spans, out: &mut Vec<Ref>) {
+        let mut cursor = tree.walk();
+        let tokens: Vec<Node> = tree.children(&mut cursor).collect();
+        let ident = |n: &Node| matches!(n.kind(), "identifier" | "self" | "super" | "crate");
+        let mut i = 0;
+        while i < tokens.len() {
+            let t = tokens[i];
+            if t.kind() == "token_tree" {
+                self.token_tree_refs(t, spans, out);
+                i += 1;
+                continue;
+            }
+            if !ident(&t) {
+                i += 1;
+                continue;
+            }
+            let mut segments = vec![self.text_of(t).to_owned()];
+            let mut j = i + 1;
+            while j + 1 < tokens.len() && tokens[j].kind() == "::" && ident(&tokens[j + 1]) {
+                segments.push(self.text_of(tokens[j + 1]).to_owned());
+                j += 2;
+            }
+            let next = tokens.get(j);
+            let after_dot = i >= 1 && tokens[i - 1].kind() == ".";
+            let name = segments.pop().unwrap_or_default();
+            let from = spans.enclosing(t.start_byte());
+            let line = Self::line(t);
+            let mut push = |kind, path, receiver| {
+                out.push(Ref {
+                    from,
+                    kind,
+                    name: name.clone(),
+                    path,
+                    receiver,
+                    receiver_type: None,
+                    line,
+                })
+            };
+            match next {
+                Some(n) if n.kind() == "token_tree" && self.text_of(*n).starts_with('(') => {
+                    if after_dot && segments.is_empty() {
+                        let receiver = (i >= 2 && ident(&tokens[i - 2]))
+                            .then(|| self.text_of(tokens[i - 2]).to_owned());
+                        push(RefKind::MethodCall, Vec::new(), receiver);
+                    } else if !after_dot {
+                        push(RefKind::Call, segments, None);
+                    }
+                }
+                Some(n) if n.kind() == "!" && segments.is_empty() => {
+                    push(RefKind::Macro, Vec::new(), None)
+                }
+                _ => {}
+            }
+            i = j;
+        }
+    }
+
+    pub(super) fn use_tree(&self, node: Node, prefix: &[String], line: u32, out: &mut Vec<Import>) {
+        let joined = |extra: &str| {
+            let mut p = prefix.to_vec();
+            p.extend(path_segments(extra));
+            p
+        };
+        match node.kind() {
+            "use_list" => {
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    self.use_tree(child, prefix, line, out);
+                }
+            }
+            "scoped_use_list" => {
+                let path = node.child_by_field_name("path").map(|p| self.text_of(p)).unwrap_or("");
+                let prefix = joined(path);
+                if let Some(list) = node.child_by_field_name("list") {
+                    self.use_tree(list, &prefix, line, out);
+                }
+            }
+            "use_as_clause" => {
+                let path = node.child_by_field_name("path").map(|p| self.text_of(p)).unwrap_or("");
+                let alias =
+                    node.child_by_field_name("alias").map(|a| self.text_of(a)).unwrap_or("");
+                out.push(Import {
+                    kind: ImportKind::Use,
+                    local: alias.to_owned(),
+                    path: joined(path),
+                    line,
+                });
+            }
+            "use_wildcard" => {
+                let text = self.text_of(node).trim_end_matches('*').trim_end_matches("::");
+                out.push(Import {
+                    kind: ImportKind::Use,
+                    local: "*".into(),
+                    path: joined(text),
+                    line,
+                });
+            }
+            _ => {
+                // identifier, scoped_identifier, self, crate, super
+                let mut path = joined(self.text_of(node));
+                if path.last().is_some_and(|s| s == "self") {
+                    path.pop(); // `use a::b::{self}` imports `b`
+                }
+                if let Some(local) = path.last().cloned() {
+                    out.push(Import { kind: ImportKind::Use, local, path, line });
+                }
+            }
+        }
+    }
+
+    /// The lines above a Rust item, nearest first, when the item starts
+    /// its line; `None` when something else precedes it on that line.
+    pub(super) fn lines_above(&self, node: Node) -> Option<impl Iterator<Item = &'a str>> {
+        let before = &self.text[..node.start_byte()];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        if !before[line_start..].trim().is_empty() {
+            return None;
+        }
+        Some(before[..line_start].lines().rev().map(str::trim))
+    }
+
+    /// A Rust item's doc comment read from the text above it, when every
+    /// line between is plain (`///`, `//`, a one-line attribute, blank);
+    /// `None` leaves it to the syntax tree. Walking siblings back in the
+    /// tree is linear in the siblings before, for every item of a file.
+    pub(super) fn doc_from_text(&self, node: Node) -> Option<String> {
+        let mut lines: Vec<&str> = Vec::new();
+        for line in self.lines_above(node)? {
+            if line.is_empty() || (line.starts_with("#[") && line.ends_with(']')) {
+                continue;
+            }
+            if line.starts_with("///") && !line.starts_with("////") {
+                lines.push(line.trim_start_matches("///").trim());
+                continue;
+            }
+            if line.starts_with("//") || line.ends_with(['{', '}', ';', ',']) {
+                break;
+            }
+            return None;
+        }
+        lines.reverse();
+        Some(lines.join("\n").trim().to_owned())
+    }
+
+    pub(super) fn has_test_attribute(&self, node: Node) -> bool {
+        // From the text when the lines above are plain (see doc_from_text).
+        if let Some(lines) = self.lines_above(node) {
+            for line in lines {
+                if line.is_empty() || line.starts_with("//") {
+                    continue;
+                }
+                if line.starts_with("#[") && line.ends_with(']') {
+                    let inner = line.trim_start_matches("#[").trim_end_matches(']');
+                    let path = inner.split('(').next().unwrap_or("").trim();
+                    if path.rsplit("::").next() == Some("test") {
+                        return true;
+                    }
+                    continue;
+                }
+                if line.ends_with(['{', '}', ';', ',']) {
+                    return false;
+                }
+                break;
+            }
+        }
+        let mut prev = node.prev_sibling();
+        while let Some(p) = prev {
+            match p.kind() {
+                "attribute_item" => {
+                    let inner = self.text_of(p).trim_start_matches("#[").trim_end_matches(']');
+                    let path = inner.split('(').next().unwrap_or("").trim();
+                    if path.rsplit("::").next() == Some("test") {
+                        return true;
+                    }
+                }
+                "line_comment" | "block_comment" => {}
+                _ => return false,
+            }
+            prev = p.prev_sibling();
+        }
+        false
+    }
+
+    /// A Rust item is exported when it has a visibility (`pub`, `pub(crate)`…).
+    pub(super) fn rust_exported(&self, node: Node) -> bool {
+        let mut cursor = node.walk();
+        node.children(&mut cursor).any(|c| c.kind() == "visibility_modifier")
+    }
+
+    /// One node's part of `typed_names`: `x: T` parameters, `let x: T`,
+    /// `let x = T::new(..)` and `let x = T { .. }`.
+    pub(super) fn rust_typed_name(&self, node: Node, out: &mut HashMap<String, String>) {
+        let is_type = |t: &str| t.chars().next().is_some_and(|c| c.is_uppercase());
+        fn field<'t>(n: Node<'t>, f: &str) -> Option<Node<'t>> {
+            n.child_by_field_name(f)
+        }
+        match node.kind() {
+            "parameter" => {
+                if let (Some(p), Some(t)) = (field(node, "pattern"), field(node, "type"))
+                    && p.kind() == "identifier"
+                {
+                    out.entry(self.text_of(p).to_owned())
+                        .or_insert_with(|| type_name(self.text_of(t)));
+                }
+            }
+            "let_declaration" => {
+                let pattern = field(node, "pattern").filter(|p| p.kind() == "identifier");
+                let ty = field(node, "type").map(|t| type_name(self.text_of(t))).or_else(|| {
+                    let value = field(node, "value")?;
+                    match value.kind() {
+                        "call_expression" => {
+                            let path = field(field(value, "function")?, "path")?;
+                            Some(type_name(self.text_of(path)))
+                        }
+                        "struct_expression" => Some(type_name(self.text_of(field(value, "name")?))),
+                        _ => None,
+                    }
+                });
+                if let (Some(p), Some(t)) = (pattern, ty)
+                    && is_type(&t)
+                {
+                    out.entry(self.text_of(p).to_owned()).or_insert(t);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The insides of `name! { … }` at item level (in a file, module or impl).
+pub(super) fn macro_item_bodies(tree: &Tree) -> Vec<tree_sitter::Range> {
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "source_file" | "declaration_list" => {
+                let mut cursor = node.walk();
+                stack.extend(node.named_children(&mut cursor));
+            }
+            "mod_item" | "impl_item" | "trait_item" => {
+                stack.extend(node.child_by_field_name("body"));
+            }
+            "macro_invocation" => {
+                let mut cursor = node.walk();
+                let body = node.named_children(&mut cursor).find(|c| c.kind() == "token_tree");
+                let Some(body) = body else { continue };
+                let (Some(open), Some(close)) =
+                    (body.child(0), body.child(body.child_count().saturating_sub(1)))
+                else {
+                    continue;
+                };
+                if open.kind() == "{" && close.kind() == "}" && open.end_byte() < close.start_byte()
+                {
+                    out.push(tree_sitter::Range {
+                        start_byte: open.end_byte(),
+                        end_byte: close.start_byte(),
+                        start_point: open.end_position(),
+                        end_point: close.start_position(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort_by_key(|r| r.start_byte);
+    out
+}
+
+/// A query's matches, copied out of the cursor (which lends them one at a
+/// `a::b::<T>::c` → [a, b, c]; generics and whitespace dropped.
+pub(super) fn path_segments(text: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut clean = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 && !c.is_whitespace() => clean.push(c),
+            _ => {}
+        }
+    }
+    clean.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The type an impl is for, as its bare name: `Foo<T>` → `Foo`,
+/// `&'a mut crate::x::Foo` → `Foo`.
+pub(super) fn type_name(text: &str) -> String {
+    let segments = path_segments(text.trim_start_matches(['&', '*']).trim());
+    let last = segments.last().cloned().unwrap_or_default();
+    last.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned()
+}
+
+// --- Resolution: Rust paths through the crate's modules ----------------
+
+impl FileContext<'_> {
+    /// Where a Rust path (`segments::name`) leads, if it can be followed
+    /// through this crate's modules.
+    pub(super) fn rust_path(
+        &self,
+        segments: &[String],
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        if self.depth.get() >= 8 {
+            return None;
+        }
+        self.depth.set(self.depth.get() + 1);
+        let found = self.rust_path_inner(segments, name, wanted);
+        self.depth.set(self.depth.get() - 1);
+        found
+    }
+
+    pub(super) fn rust_path_inner(
+        &self,
+        segments: &[String],
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        let (root, mut module) = rust_module_of(self.path);
+        module.extend(self.inline.borrow().iter().cloned());
+        let mut rest: Vec<String> = segments.to_vec();
+        // Expand the first segment.
+        match rest.first().map(String::as_str) {
+            Some("crate") => {
+                module.clear();
+                rest.remove(0);
+            }
+            Some("self") => {
+                rest.remove(0);
+            }
+            Some("super") => {
+                while rest.first().is_some_and(|s| s == "super") {
+                    module.pop();
+                    rest.remove(0);
+                }
+            }
+            Some(first) => {
+                let first = first.to_owned();
+                if let Some(import) =
+                    self.import_named(&first).filter(|i| i.kind == ImportKind::Use)
+                {
+                    // `use crate::store::Store;` then `Store::open`.
+                    let mut expanded = import.path.clone();
+                    expanded.extend(rest.into_iter().skip(1));
+                    if expanded.first().is_some_and(|s| s != &first) || expanded.len() > 1 {
+                        return self.rust_path(&expanded, name, wanted);
+                    }
+                    return None;
+                }
+                // A type of this file: `Type::f`.
+                let qualified = format!("{}::{name}", rest.join("::"));
+                let here = self.in_file(self.path, name, |s| {
+                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
+                });
+                if !here.is_empty() {
+                    return Some(here);
+                }
+                // `mod x;` of this file, or a sibling module: relative path.
+                let declared =
+                    self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first);
+                if !declared {
+                    return None; // an external crate, or not ours to follow
+                }
+            }
+            None => {}
+        }
+        module.extend(rest);
+        self.rust_in_module(&root, &module, name, wanted)
+    }
+
+    /// `name` in `module` of the crate at `root`: a file's top-level unit,
+    /// a type's member (`module = …::Type`), or in a module inline in a
+    /// file.
+    fn rust_in_module(
+        &self,
+        root: &str,
+        module: &[String],
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        if let Some(file) = self.rust_module_file(root, module) {
+            let found = self.in_file(&file, name, |s| s.top_level() && wanted(s.kind));
+            if !found.is_empty() {
+                return Some(found);
+            }
+        }
+        if let Some((ty, parent)) = module.split_last() {
+            let qualified = format!("{ty}::{name}");
+            if let Some(file) = self.rust_module_file(root, parent) {
+                let found = self.in_file(&file, name, |s| s.qname == qualified);
+                if !found.is_empty() {
+                    return Some(found);
+                }
+            }
+            // The impl may live in another file of the crate.
+            let anywhere: Vec<&Symbol> = self
+                .table
+                .named(name)
+                .iter()
+                .filter(|s| s.path.starts_with(root) && s.qname == qualified)
+                .collect();
+            if let [s] = anywhere.as_slice() {
+                return Some(one(s));
+            }
+            // A module inline in a file: `mod inner { fn f() }`.
+            let inline = module.join("::");
+            let found = self
+                .table
+                .named(name)
+                .iter()
+                .find(|s| s.path.starts_with(root) && s.qname == format!("{inline}::{name}"));
+            if let Some(s) = found {
+                return Some(one(s));
+            }
+        }
+        None
+    }
+
+    /// The file of a module path in the crate rooted at `root` (`src/`).
+    pub(super) fn rust_module_file(&self, root: &str, module: &[String]) -> Option<String> {
+        if module.is_empty() {
+            return ["lib.rs", "main.rs"]
+                .iter()
+                .map(|f| format!("{root}{f}"))
+                .find(|p| self.table.has_file(p));
+        }
+        let base = format!("{root}{}", module.join("/"));
+        [format!("{base}.rs"), format!("{base}/mod.rs")]
+            .into_iter()
+            .find(|p| self.table.has_file(p))
+    }
+
+    /// Where a `use` or `mod` declaration leads: the unit it names, or the
+    /// file of the module it names.
+    pub(super) fn rust_import(&self, import: &Import) -> Option<(String, Confidence)> {
+        if import.kind == ImportKind::Mod {
+            let (root, mut module) = rust_module_of(self.path);
+            module.push(import.local.clone());
+            let file = self.rust_module_file(&root, &module)?;
+            return Some((file, Confidence::Resolved));
+        }
+        let (last, init) = import.path.split_last()?;
+        if last == "*" || init.is_empty() {
+            return None;
+        }
+        let target = self.rust_path(init, last, |_| true);
+        if let Some(found) = target.filter(|f| f.len() == 1) {
+            return found.into_iter().next();
+        }
+        // `use crate::a::b;` importing a module: its file.
+        let (root, mut module) = rust_module_of(self.path);
+        match init.first().map(String::as_str) {
+            Some("crate") => module = init[1..].to_vec(),
+            Some("self") => module.extend(init[1..].iter().cloned()),
+            Some("super") => {
+                module.pop();
+                module.extend(init[1..].iter().cloned());
+            }
+            _ => return None,
+        }
+        module.push(last.clone());
+        self.rust_module_file(&root, &module).map(|f| (f, Confidence::Resolved))
+    }
+}
+
+/// A Rust file's crate root directory (ending in `/`, or empty) and module
+/// path: `src/a/b.rs` → (`src/`, [a, b]); `src/lib.rs` → (`src/`, []).
+/// Files outside a `src/` directory are crate roots of their own.
+pub(super) fn rust_module_of(path: &str) -> (String, Vec<String>) {
+    let (root, rest) = match path.rfind("src/") {
+        Some(i) if i == 0 || path.as_bytes()[i - 1] == b'/' => (&path[..i + 4], &path[i + 4..]),
+        _ => {
+            let dir = path.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+            return (dir, Vec::new());
+        }
+    };
+    let mut module: Vec<String> =
+        rest.trim_end_matches(".rs").split('/').map(str::to_owned).collect();
+    if module.last().is_some_and(|m| m == "mod") {
+        module.pop();
+    }
+    if module.len() == 1 && (module[0] == "lib" || module[0] == "main") {
+        module.clear();
+    }
+    (root.to_owned(), module)
+}
+
+/// Files whose every unit counts as a test: those under a `tests/` folder.
+pub(super) fn is_test_path(path: &str) -> bool {
+    path.starts_with("tests/") || path.contains("/tests/")
+}

@@ -1,0 +1,143 @@
+//! Starting a store's daemon (`cortex-mountd`) and attaching to it: what
+//! `cortex mount` and the MCP server do when none runs yet.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::control::{self, Request, Response};
+use crate::error::{Error, Result};
+
+/// How long a daemon may take to start listening.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The first file called `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// A companion binary of this one (`cortex-mountd`, `cortex-mcp`): the
+/// file named by `env` if set, else beside this binary, else on PATH.
+pub fn companion(name: &str, env: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| Error::io("find", Path::new("/proc/self/exe"), e))?;
+    let beside = exe.with_file_name(name);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    which(name).ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name} is not installed beside {} or on PATH; build it with `cargo build --workspace`",
+            exe.display()
+        ))
+    })
+}
+
+/// `cortex-mountd` beside this binary, or CORTEX_MOUNTD, or on PATH.
+pub fn mountd_binary() -> Result<PathBuf> {
+    companion("cortex-mountd", "CORTEX_MOUNTD")
+}
+
+/// Starts a daemon in the background, its log in the store directory, and
+/// waits until it listens. Processes starting one at the same moment take
+/// turns (a lock beside the store's): the second finds the first one's
+/// daemon listening and joins it instead of starting a rival that would
+/// find the store taken.
+pub fn start(mountd: &Path, dir: &Path) -> Result<()> {
+    let _turn = StartTurn::take(dir)?;
+    let socket = control::socket_path(dir);
+    if matches!(control::call(dir, &Request::Status, PATIENCE), Ok(Some(_))) {
+        return Ok(()); // started by whoever had the turn before us
+    }
+    let log_path = dir.join("mountd.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io("open", &log_path, e))?;
+    let log_err = log.try_clone().map_err(|e| Error::io("open", &log_path, e))?;
+    let mut child = Command::new(mountd)
+        .arg("--store")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::io("start", mountd, e))?;
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        if UnixStream::connect(&socket).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = log.lines().rev().find(|l| l.starts_with("cortex-mountd:")).unwrap_or("");
+            return Err(Error::Daemon(format!(
+                "the mount daemon exited ({status}): {}",
+                last.trim_start_matches("cortex-mountd: ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(Error::Daemon(format!(
+        "the mount daemon did not start listening within {}s; see {}",
+        PATIENCE.as_secs(),
+        log_path.display()
+    )))
+}
+
+/// Starts the store's daemon if none runs, and attaches to it: the daemon
+/// keeps running while the returned connection stays open (it otherwise
+/// exits with its last mount).
+pub fn attach(dir: &Path) -> Result<UnixStream> {
+    let socket = control::socket_path(dir);
+    if UnixStream::connect(&socket).is_err() {
+        start(&mountd_binary()?, dir)?;
+    }
+    let io = |e| Error::io("talk to the mount daemon at", &socket, e);
+    let mut stream = UnixStream::connect(&socket).map_err(io)?;
+    let mut line = serde_json::to_string(&Request::Attach).expect("requests serialise");
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+    match serde_json::from_str::<Response>(&answer) {
+        Ok(Response::Ok) => Ok(stream),
+        _ => Err(Error::Daemon(format!(
+            "the cortex daemon at {} did not accept this server: {answer:?}",
+            dir.display()
+        ))),
+    }
+}
+
+/// The turn to start a store's daemon: an exclusive `flock` on
+/// `.cortex/mountd.start`, dropped with the value (or the process).
+struct StartTurn {
+    _lock: std::fs::File,
+}
+
+impl StartTurn {
+    fn take(dir: &Path) -> Result<StartTurn> {
+        use std::os::fd::AsRawFd;
+        let path = dir.join("mountd.start");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        // SAFETY: flock on a descriptor we own; blocks until the turn is ours.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(Error::io("lock", &path, std::io::Error::last_os_error()));
+        }
+        Ok(StartTurn { _lock: file })
+    }
+}
