@@ -19,7 +19,7 @@ use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
 use crate::merge::{ConflictKind, ConflictRecord, Merge};
 use crate::snapshot::{self, Resolved};
-use crate::store::{ChangeOp, NewSnapshot, Store, View};
+use crate::store::{ChangeOp, Main, NewSnapshot, Store, View};
 use crate::tree::{Entry, EntryKind};
 
 /// A session as `cortex session list` shows it.
@@ -281,15 +281,9 @@ pub async fn conflicts(store: &Store, name: &SessionName) -> Result<Vec<Conflict
     store.session(name).await?.conflicts().await
 }
 
-/// Merges the session `name` into main (`store` is main's handle).
-pub async fn merge(
-    store: &Store,
-    name: &SessionName,
-    options: MergeOptions,
-) -> Result<MergeReport> {
-    if store.view() != &View::Main {
-        return Err(Error::InvalidInput("merge from main's view of the store".into()));
-    }
+/// Merges the session `name` into main.
+pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Result<MergeReport> {
+    let store: &Store = main;
     let session = store.session(name).await?;
     let mut tries = 0;
     loop {
@@ -768,7 +762,9 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
             Outcome::Removed(Removed { removed: name.to_string() })
         }
         Command::Diff { name, units } => Outcome::Diff(diff(store, name, *units).await?),
-        Command::Merge { name, options } => Outcome::Merged(merge(store, name, *options).await?),
+        Command::Merge { name, options } => {
+            Outcome::Merged(merge(&store.main().await?, name, *options).await?)
+        }
         Command::Conflicts { name } => Outcome::Conflicts(conflicts(store, name).await?),
         Command::Claim { name, targets } => {
             store.claim(name, targets).await?;

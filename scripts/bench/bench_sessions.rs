@@ -52,6 +52,7 @@ async fn main() {
 
     let mut diff = Vec::new();
     let mut merge = Vec::new();
+    let main = store.main().await.unwrap();
     for _ in 0..9 {
         let started = Instant::now();
         let d = session::diff(&store, &"ten".parse().unwrap(), false).await.unwrap();
@@ -59,7 +60,7 @@ async fn main() {
         assert_eq!(d.len(), 10);
         let started = Instant::now();
         let m = session::merge(
-            &store,
+            &main,
             &"ten".parse().unwrap(),
             MergeOptions { dry_run: true, ..Default::default() },
         )

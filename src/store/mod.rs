@@ -80,6 +80,17 @@ pub struct Store {
     main_turn: Arc<tokio::sync::RwLock<()>>,
 }
 
+/// A handle on main's view, and only main's: made by [`Store::main`].
+#[derive(Debug)]
+pub struct Main(Store);
+
+impl std::ops::Deref for Main {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
 /// How a change to main shares its turn ([`Store::main_turn`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -255,6 +266,13 @@ impl Store {
     /// would have.
     pub async fn with_main(&self) -> Result<Store> {
         self.with_view(View::Main).await
+    }
+
+    /// Main's handle, from any view's: what only main may do (a merge
+    /// moves main) takes a [`Main`], so a session's handle cannot be given
+    /// in its place.
+    pub async fn main(&self) -> Result<Main> {
+        Ok(Main(self.with_view(View::Main).await?))
     }
 
     /// Another handle on the same store, seen through `view` (the session's

@@ -171,15 +171,20 @@ async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session
     let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
     drop(write_through(s, "new.txt", b"from the session\n").await);
 
-    let dry = session::merge(&t, &sn("s"), MergeOptions { dry_run: true, ..Default::default() })
-        .await
-        .unwrap();
+    let dry = session::merge(
+        &t.main().await.unwrap(),
+        &sn("s"),
+        MergeOptions { dry_run: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
     assert!(dry.complete() && dry.snapshot.is_none());
     assert_eq!(dry.merged, ["lib.rs"]);
     assert_eq!(dry.taken, ["new.txt"]);
     assert_eq!(read(&t, "new.txt").await, None, "a dry run changes nothing");
 
-    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
+    let report =
+        session::merge(&t.main().await.unwrap(), &sn("s"), MergeOptions::default()).await.unwrap();
     assert!(report.complete() && report.closed, "{report:?}");
     let merged = String::from_utf8(read(&t, "lib.rs").await.unwrap()).unwrap();
     assert_eq!(merged, LIB.replace("    1\n", "    10\n").replace("    2\n", "    20\n"));
@@ -196,7 +201,8 @@ async fn the_same_function_changed_differently_conflicts_and_main_stays() {
     drop(write_through(s, "lib.rs", LIB.replace("    1\n", "    11\n").as_bytes()).await);
     let before = t.head().await.unwrap();
 
-    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
+    let report =
+        session::merge(&t.main().await.unwrap(), &sn("s"), MergeOptions::default()).await.unwrap();
     assert!(!report.complete());
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(report.conflicts[0].unit, "lib.rs::one");
@@ -208,7 +214,7 @@ async fn the_same_function_changed_differently_conflicts_and_main_stays() {
 
     // --strategy theirs resolves it the session's way.
     let report = session::merge(
-        &t,
+        &t.main().await.unwrap(),
         &sn("s"),
         MergeOptions { strategy: Strategy::Theirs, keep: true, ..Default::default() },
     )
@@ -255,7 +261,8 @@ async fn delete_modify_binary_and_renames() {
     vfs.flush().await.unwrap();
     drop(vfs);
 
-    let report = session::merge(&t, &sn("s"), MergeOptions::default()).await.unwrap();
+    let report =
+        session::merge(&t.main().await.unwrap(), &sn("s"), MergeOptions::default()).await.unwrap();
     let kinds: Vec<(&str, ConflictKind)> =
         report.conflicts.iter().map(|c| (c.path.as_str(), c.kind)).collect();
     assert_eq!(
@@ -264,7 +271,7 @@ async fn delete_modify_binary_and_renames() {
     );
     // The rename carries main's edit: with --strategy ours for the rest.
     let report = session::merge(
-        &t,
+        &t.main().await.unwrap(),
         &sn("s"),
         MergeOptions { strategy: Strategy::Ours, ..Default::default() },
     )
@@ -312,7 +319,8 @@ async fn a_merge_while_main_moves_loses_nothing_of_either() {
         }
     };
     let s_name = sn("s");
-    let merging = session::merge(&t, &s_name, MergeOptions::default());
+    let main = t.main().await.unwrap();
+    let merging = session::merge(&main, &s_name, MergeOptions::default());
     let ((), report) = tokio::join!(writer, merging);
     assert!(report.unwrap().complete());
     for i in 0..15 {
