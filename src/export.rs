@@ -84,7 +84,7 @@ pub async fn export(
                 _ => None,
             })
             .collect();
-        let contents = store.read_blobs(&hashes).await?;
+        let contents = store.objects().read_blobs(&hashes).await?;
         for ((dest, entry), hash) in batch.iter().zip(&hashes) {
             let data = &contents[hash];
             write_file(dest, data, entry.mode)?;

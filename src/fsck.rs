@@ -63,12 +63,12 @@ pub async fn check(store: &Store) -> Result<Report> {
     let mut report = Report::default();
     let mut seen = Seen::default();
     let mut views = vec![(View::Main, store.with_main().await?)];
-    for info in store.sessions().await? {
+    for info in store.sessions().list().await? {
         let view = View::Session(info.name.clone());
-        views.push((view, store.session(&info.name).await?));
+        views.push((view, store.sessions().session(&info.name).await?));
     }
     for (view, handle) in &views {
-        for snapshot in handle.log(usize::MAX).await? {
+        for snapshot in handle.history().log(usize::MAX).await? {
             let damage = check_tree(store, snapshot.root, &mut seen, &mut report).await?;
             report.snapshots.push(SnapshotCheck {
                 view: view.name().to_owned(),
@@ -99,7 +99,7 @@ async fn check_tree(
             // Its subtrees were walked when it was first seen.
             continue;
         }
-        let tree = match store.load_trees(&[hash]).await {
+        let tree = match store.objects().load_trees(&[hash]).await {
             Ok(mut loaded) => loaded.remove(&hash).expect("load_trees gives what it was asked"),
             Err(e) => {
                 let why = e.to_string();
@@ -149,14 +149,14 @@ async fn read_contents(
     batch: &[ContentHash],
     report: &mut Report,
 ) -> Vec<(ContentHash, Option<String>)> {
-    if let Ok(found) = store.read_blobs(batch).await {
+    if let Ok(found) = store.objects().read_blobs(batch).await {
         report.contents += found.len() as u64;
         report.bytes += found.values().map(|d| d.len() as u64).sum::<u64>();
         return batch.iter().map(|h| (*h, None)).collect();
     }
     let mut out = Vec::with_capacity(batch.len());
     for hash in batch {
-        match store.read_blob(*hash).await {
+        match store.objects().read_blob(*hash).await {
             Ok(data) => {
                 report.contents += 1;
                 report.bytes += data.len() as u64;
@@ -173,13 +173,13 @@ async fn read_contents(
 async fn derived(store: &Store, snapshots: &[SnapshotCheck], report: &mut Report) -> Result<()> {
     let roots: Vec<&str> =
         snapshots.iter().filter(|s| s.view == "main").map(|s| s.root.as_str()).collect();
-    if let Some(root) = store.graph_root().await? {
+    if let Some(root) = store.graph().graph_root().await? {
         if !roots.contains(&root.to_hex().as_str()) {
             report
                 .problems
                 .push(format!("the code graph describes {root}, which no snapshot of main has"));
         } else {
-            for path in store.code_paths_of(root).await?.iter() {
+            for path in store.graph().code_paths_of(root).await?.iter() {
                 match crate::snapshot::resolve(store, root, path.as_bytes()).await {
                     Ok(crate::snapshot::Resolved::Entry(e)) if matches!(e.kind, EntryKind::File { .. }) => {}
                     _ => report.problems.push(format!(
@@ -189,7 +189,7 @@ async fn derived(store: &Store, snapshots: &[SnapshotCheck], report: &mut Report
             }
         }
     }
-    if let Some(root) = store.search_root(crate::search::window()).await?
+    if let Some(root) = store.search().search_root(crate::search::window()).await?
         && !roots.contains(&root.to_hex().as_str())
     {
         report
@@ -210,7 +210,7 @@ pub async fn recover(from: &Store, from_snapshot: &Snapshot, into: &Store) -> Re
         if !done.insert(hash) {
             continue;
         }
-        let tree = from.load_tree(hash).await?;
+        let tree = from.objects().load_tree(hash).await?;
         let mut contents = Vec::new();
         for entry in tree.entries() {
             match &entry.kind {
@@ -220,28 +220,29 @@ pub async fn recover(from: &Store, from_snapshot: &Snapshot, into: &Store) -> Re
             }
         }
         for content in contents {
-            let data = from.read_blob(content).await?;
-            into.put_content(content, &data).await?;
+            let data = from.objects().read_blob(content).await?;
+            into.objects().put_content(content, &data).await?;
         }
         trees.push((hash, tree.encode()));
         if trees.len() >= 512 {
-            into.put_trees(std::mem::take(&mut trees)).await?;
+            into.objects().put_trees(std::mem::take(&mut trees)).await?;
         }
     }
-    into.put_trees(trees).await?;
-    let head = into.head().await?;
+    into.objects().put_trees(trees).await?;
+    let head = into.history().head().await?;
     let changes = crate::snapshot::diff(into, head.root, root).await?;
     if changes.is_empty() {
         return Err(Error::InvalidInput("the snapshot to recover is empty".into()));
     }
-    into.commit(NewSnapshot {
-        parent: head.id,
-        root,
-        source: "fsck".into(),
-        message: format!("recovered snapshot {} by cortex fsck", from_snapshot.id),
-        files: from_snapshot.files,
-        bytes: from_snapshot.bytes,
-        changes,
-    })
-    .await
+    into.history()
+        .commit(NewSnapshot {
+            parent: head.id,
+            root,
+            source: "fsck".into(),
+            message: format!("recovered snapshot {} by cortex fsck", from_snapshot.id),
+            files: from_snapshot.files,
+            bytes: from_snapshot.bytes,
+            changes,
+        })
+        .await
 }

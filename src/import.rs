@@ -91,7 +91,7 @@ pub async fn import(
     let started = Instant::now();
     let root = readable_dir(dir)?;
 
-    let head = store.head().await?;
+    let head = store.history().head().await?;
     // Contents main already has need not be sent again.
     let known: HashSet<ContentHash> = snapshot::walk(store, head.root)
         .await?
@@ -114,7 +114,7 @@ pub async fn import(
     written?;
 
     let (root_hash, trees) = build_trees(walked.dirs)?;
-    store.put_trees(trees).await?;
+    store.objects().put_trees(trees).await?;
 
     let mut report = ImportReport {
         files: walked.files,
@@ -159,7 +159,7 @@ async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result
             continue;
         }
         let result = match msg {
-            Write::Chunk(hash, data) => store.put_chunk(hash, data).await,
+            Write::Chunk(hash, data) => store.objects().put_chunk(hash, data).await,
             Write::Blob(blob) => {
                 pending_bytes += match &blob {
                     BlobWrite::Inline { data, .. } => data.len(),
@@ -168,7 +168,7 @@ async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result
                 pending.push(blob);
                 if pending.len() >= 512 || pending_bytes >= 8 << 20 {
                     pending_bytes = 0;
-                    store.put_blobs(std::mem::take(&mut pending)).await
+                    store.objects().put_blobs(std::mem::take(&mut pending)).await
                 } else {
                     Ok(())
                 }
@@ -180,7 +180,7 @@ async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result
     }
     match write_error {
         Some(e) => Err(e),
-        None => store.put_blobs(pending).await,
+        None => store.objects().put_blobs(pending).await,
     }
 }
 
@@ -206,7 +206,7 @@ async fn commit(
             None
         };
         if tries > 1 {
-            head = store.head().await?;
+            head = store.history().head().await?;
         }
         let changes = snapshot::diff(store, head.root, root_hash).await?;
         if changes.is_empty() {
@@ -221,7 +221,7 @@ async fn commit(
             bytes,
             changes,
         };
-        match store.commit(new).await {
+        match store.history().commit(new).await {
             Ok(snapshot) => return Ok(Some(snapshot)),
             Err(Error::HeadMoved { .. }) => {
                 tracing::info!(tries, "main moved during the import; committing again");

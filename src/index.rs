@@ -47,7 +47,7 @@ pub struct IndexReport {
 
 /// Brings the graph to main's head.
 pub async fn index_head(store: &Store) -> Result<IndexReport> {
-    let head = store.head().await?;
+    let head = store.history().head().await?;
     index_root(store, head.root).await
 }
 
@@ -59,7 +59,7 @@ pub async fn index_head(store: &Store) -> Result<IndexReport> {
 pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport> {
     let started = Instant::now();
     let same_version = store.meta_get("graph_version").await?.as_deref() == Some(GRAPH_VERSION);
-    let previous = if same_version { store.graph_root().await? } else { None };
+    let previous = if same_version { store.graph().graph_root().await? } else { None };
     if previous == Some(root) {
         return Ok(IndexReport::default());
     }
@@ -76,12 +76,13 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         None => Known::full(&parsed),
         Some(old_root) => Known::around(store, old_root, &parsed, &removed).await?,
     };
-    store.begin_graph_write().await?;
-    let file_writes = store.write_files(&parsed, report.full);
+    store.graph().begin_graph_write().await?;
+    let file_writes = store.graph().write_files(&parsed, report.full);
     let write = resolve_all(&parsed, &removed, &known, report.full);
     report.edges = write.edges.iter().map(|(_, edges)| edges.len()).sum();
     report.resolved = write.edges.len();
     store
+        .graph()
         .write_graph(write, file_writes, root)
         .instrument(tracing::debug_span!("index.write"))
         .await?;
@@ -92,7 +93,7 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         paths.remove(path);
     }
     paths.extend(parsed.iter().map(|f| f.path.clone()));
-    store.remember_code_paths(root, paths.into_iter().collect());
+    store.graph().remember_code_paths(root, paths.into_iter().collect());
     // Freeing a full index's parses takes a while: not on the way.
     std::thread::spawn(move || drop((parsed, known)));
     report.seconds = started.elapsed().as_secs_f64();
@@ -120,7 +121,7 @@ async fn changes(
     let mut changed: Vec<(String, ContentHash)> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let Some(old) = previous else {
-        store.clear_graph().await?;
+        store.graph().clear_graph().await?;
         store.meta_set("graph_version", GRAPH_VERSION).await?;
         for (path, entry) in snapshot::walk(store, root).await? {
             if let (EntryKind::File { content, .. }, Ok(path)) =
@@ -195,7 +196,7 @@ impl Known {
         let changed_paths: BTreeSet<String> =
             parsed.iter().map(|f| f.path.clone()).chain(removed.iter().cloned()).collect();
         let changed: Vec<String> = changed_paths.iter().cloned().collect();
-        let old = store.code_files(&changed).await?;
+        let old = store.graph().code_files(&changed).await?;
         let mut touched = changed_symbols(&old, parsed);
         let before: HashMap<String, CodeFile> =
             old.into_iter().map(|f| (f.path.clone(), f)).collect();
@@ -208,17 +209,18 @@ impl Known {
         }
         let touched: Vec<String> = touched.into_iter().collect();
         let others: Vec<String> = store
+            .graph()
             .files_with(&touched, role::KEY | role::TARGET)
             .await?
             .into_iter()
             .filter(|p| !changed_paths.contains(p))
             .collect();
         tracing::debug!(others = others.len(), "others found");
-        let to_resolve = store.code_files(&others).await?;
+        let to_resolve = store.graph().code_files(&others).await?;
         let mut old_edges: Vec<String> = changed;
         old_edges.extend(others);
         let before_edges: HashMap<String, Vec<Edge>> =
-            store.code_edges(&old_edges).await?.into_iter().collect();
+            store.graph().code_edges(&old_edges).await?.into_iter().collect();
         let mut keys: HashSet<String> = HashSet::new();
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
@@ -226,12 +228,12 @@ impl Known {
         let keys: Vec<String> = keys.into_iter().collect();
         tracing::debug!(keys = keys.len(), "keys");
         let mut table = SymbolTable::default();
-        for s in store.symbols_named(&keys).await? {
+        for s in store.graph().symbols_named(&keys).await? {
             if !changed_paths.contains(&s.path) {
                 table.add(s);
             }
         }
-        let paths = store.code_paths_of(old_root).await?;
+        let paths = store.graph().code_paths_of(old_root).await?;
         for path in paths.iter() {
             if !changed_paths.contains(path) {
                 table.add_file(path);
@@ -355,7 +357,7 @@ async fn parse_all(store: &Store, files: &[(String, ContentHash)]) -> Result<Vec
     for batch in files.chunks(PARSE_BATCH) {
         let hashes: Vec<ContentHash> = batch.iter().map(|(_, h)| *h).collect();
         let read_started = Instant::now();
-        let contents = store.read_blobs(&hashes).await?;
+        let contents = store.objects().read_blobs(&hashes).await?;
         reading += read_started.elapsed();
         for (path, hash) in batch {
             // Two files may share one content.

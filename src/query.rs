@@ -88,14 +88,14 @@ pub async fn run(store: &Store, query: &GraphQuery) -> Result<Answer> {
     match query {
         GraphQuery::Units { path } => {
             let path = path.trim_matches('/');
-            let files = store.code_files_under(path).await?;
+            let files = store.graph().code_files_under(path).await?;
             if files.is_empty() && !path.is_empty() {
                 return Err(Error::NotFound(format!("{path} (no Rust or JavaScript files there)")));
             }
-            Ok(Answer::Units { units: store.units_under(path).await?, files })
+            Ok(Answer::Units { units: store.graph().units_under(path).await?, files })
         }
         GraphQuery::Symbol { name } => {
-            Ok(Answer::Symbols { units: store.find_units(name, SYMBOL_LIMIT).await? })
+            Ok(Answer::Symbols { units: store.graph().find_units(name, SYMBOL_LIMIT).await? })
         }
         GraphQuery::Callers { id, depth } => {
             let start = vec![one_unit(store, id).await?];
@@ -110,7 +110,7 @@ pub async fn run(store: &Store, query: &GraphQuery) -> Result<Answer> {
             let mut start = Vec::new();
             for target in targets {
                 let target = target.trim_end_matches('/');
-                let in_file = store.units_under(target).await?;
+                let in_file = store.graph().units_under(target).await?;
                 if in_file.is_empty() {
                     start.push(one_unit(store, target).await?);
                 } else {
@@ -128,10 +128,10 @@ pub async fn run(store: &Store, query: &GraphQuery) -> Result<Answer> {
 /// The unit an argument names: its id, or a name or id prefix that only
 /// one unit has.
 pub async fn one_unit(store: &Store, arg: &str) -> Result<UnitInfo> {
-    if let Some(u) = store.units_by_id(&[arg.to_owned()]).await?.into_iter().next() {
+    if let Some(u) = store.graph().units_by_id(&[arg.to_owned()]).await?.into_iter().next() {
         return Ok(u);
     }
-    let found = store.find_units(arg, 10).await?;
+    let found = store.graph().find_units(arg, 10).await?;
     match found.as_slice() {
         [] => Err(Error::NotFound(format!("{arg} (no unit with that id, name or id prefix)"))),
         [u] => Ok(u.clone()),
@@ -172,7 +172,7 @@ async fn walk(
         }
         let mut next: BTreeMap<String, (String, String, String, i64)> = BTreeMap::new();
         for kind in kinds {
-            for e in store.edges_of(*kind, &frontier, incoming).await? {
+            for e in store.graph().edges_of(*kind, &frontier, incoming).await? {
                 let (here, there) = if incoming { (&e.to, &e.from) } else { (&e.from, &e.to) };
                 if seen.contains(there) || next.contains_key(there) {
                     continue;
@@ -188,6 +188,7 @@ async fn walk(
         }
         let ids: Vec<String> = next.keys().cloned().collect();
         let mut units: Vec<Reached> = store
+            .graph()
             .units_by_id(&ids)
             .await?
             .into_iter()
@@ -219,11 +220,12 @@ async fn walk(
 }
 
 async fn deps(store: &Store, path: &str) -> Result<Answer> {
-    let file = store.units_by_id(&[path.to_owned()]).await?;
+    let file = store.graph().units_by_id(&[path.to_owned()]).await?;
     if file.is_empty() {
         return Err(Error::NotFound(format!("{path} (not a Rust or JavaScript file of the tree)")));
     }
-    let in_file: Vec<String> = store.units_under(path).await?.into_iter().map(|u| u.id).collect();
+    let in_file: Vec<String> =
+        store.graph().units_under(path).await?.into_iter().map(|u| u.id).collect();
     let shown = |e: &EdgeInfo, other: &str| DepEdge {
         other: other.to_owned(),
         path: other.split("::").next().unwrap_or(other).to_owned(),
@@ -231,12 +233,14 @@ async fn deps(store: &Store, path: &str) -> Result<Answer> {
         line: e.line,
     };
     let imports: Vec<DepEdge> = store
+        .graph()
         .edges_of(EdgeKind::Imports, &[path.to_owned()], false)
         .await?
         .iter()
         .map(|e| shown(e, &e.to))
         .collect();
     let imported_by: Vec<DepEdge> = store
+        .graph()
         .edges_of(EdgeKind::Imports, &in_file, true)
         .await?
         .iter()
@@ -257,7 +261,7 @@ async fn neighbourhood(store: &Store, id: &str, depth: u32) -> Result<Answer> {
         let mut next = Vec::new();
         for kind in kinds {
             for incoming in [true, false] {
-                for e in store.edges_of(kind, &frontier, incoming).await? {
+                for e in store.graph().edges_of(kind, &frontier, incoming).await? {
                     let other = if incoming { &e.from } else { &e.to };
                     if !nodes.contains_key(other) && !next.contains(other) {
                         next.push(other.clone());
@@ -274,7 +278,7 @@ async fn neighbourhood(store: &Store, id: &str, depth: u32) -> Result<Answer> {
         if nodes.len() + next.len() > WALK_LIMIT {
             break;
         }
-        for u in store.units_by_id(&next).await? {
+        for u in store.graph().units_by_id(&next).await? {
             nodes.insert(u.id.clone(), u);
         }
         frontier = next;

@@ -252,23 +252,24 @@ pub fn glob_regex(glob: &str) -> String {
 /// whose contents changed are replaced, with vectors from the cache where
 /// the text was embedded before. Returns how many files were re-read.
 pub async fn sync(store: &Store, window: usize) -> Result<usize> {
-    let Some(graph_root) = store.graph_root().await? else { return Ok(0) };
-    let synced = store.search_root(window).await?;
+    let Some(graph_root) = store.graph().graph_root().await? else { return Ok(0) };
+    let synced = store.search().search_root(window).await?;
     if synced == Some(graph_root) {
         return Ok(0);
     }
     // Files whose rows change: every code file on a first sync, else the
     // code files that differ between the two snapshots.
     let paths: Vec<String> = match synced {
-        None => store.code_paths().await?,
+        None => store.graph().code_paths().await?,
         Some(old) => snapshot::diff(store, old, graph_root)
             .await?
             .into_iter()
             .filter_map(|c| String::from_utf8(c.path).ok())
             .collect(),
     };
-    let files = store.code_files(&paths).await?;
-    let contents = store.read_blobs(&files.iter().map(|f| f.content).collect::<Vec<_>>()).await?;
+    let files = store.graph().code_files(&paths).await?;
+    let contents =
+        store.objects().read_blobs(&files.iter().map(|f| f.content).collect::<Vec<_>>()).await?;
     let mut rows = Vec::new();
     for f in &files {
         let source = contents.get(&f.content).map(|b| b.as_slice()).unwrap_or_default();
@@ -288,7 +289,7 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
             });
         }
     }
-    store.replace_search_rows(&paths, &rows, synced.is_none(), graph_root, window).await?;
+    store.search().replace_search_rows(&paths, &rows, synced.is_none(), graph_root, window).await?;
     Ok(paths.len())
 }
 
@@ -314,13 +315,13 @@ pub async fn embed_pending(
 ) -> Result<usize> {
     let mut total = 0;
     loop {
-        let pending = store.pending_vectors(EMBED_STEP).await?;
+        let pending = store.search().pending_vectors(EMBED_STEP).await?;
         if pending.is_empty() {
             return Ok(total);
         }
         // The cache may have them (another view, an earlier text).
         let keys: Vec<String> = pending.iter().map(|p| p.key.clone()).collect();
-        let mut known = store.cached_vectors(&keys).await?;
+        let mut known = store.search().cached_vectors(&keys).await?;
         let todo: Vec<&str> = pending
             .iter()
             .filter(|p| !known.contains_key(&p.key))
@@ -339,12 +340,12 @@ pub async fn embed_pending(
                 known.insert(key, v);
             }
         }
-        store.cache_vectors(&fresh).await?;
+        store.search().cache_vectors(&fresh).await?;
         let done: Vec<(String, Vec<f32>)> =
             pending.iter().map(|p| (p.id.clone(), known[&p.key].clone())).collect();
-        store.set_vectors(&pending, &done).await?;
+        store.search().set_vectors(&pending, &done).await?;
         total += done.len();
-        progress(store.search_progress().await?);
+        progress(store.search().search_progress().await?);
     }
 }
 
@@ -373,17 +374,17 @@ fn both_sides(
                 scope.spawn(move || {
                     runtime.block_on(async {
                         let keyword = if wants_keyword {
-                            store.keyword_search(query, filters, depth).await
+                            store.search().keyword_search(query, filters, depth).await
                         } else {
                             Ok(Vec::new())
                         };
-                        (keyword, store.search_progress().await)
+                        (keyword, store.search().search_progress().await)
                     })
                 })
             };
             let semantic = model.map(|m| -> Result<Vec<(String, f64)>> {
                 let vector = m.embed_one(query)?;
-                runtime.block_on(store.vector_search(&vector, filters, depth))
+                runtime.block_on(store.search().vector_search(&vector, filters, depth))
             });
             let (keyword, progress) = other.join().expect("the keyword search thread");
             (semantic, keyword, progress)
@@ -430,8 +431,10 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
         }
     };
     let ranked: Vec<(String, f64)> = ranked.into_iter().take(limit).collect();
-    let rows =
-        store.search_rows(&ranked.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()).await?;
+    let rows = store
+        .search()
+        .search_rows(&ranked.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>())
+        .await?;
     let hits = ranked
         .into_iter()
         .filter_map(|(id, score)| {

@@ -138,9 +138,9 @@ fn text_path(path: &[u8]) -> String {
 pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
     let now = chrono::Utc::now();
     let mut out = Vec::new();
-    for info in store.sessions().await? {
-        let session = store.session(&info.name).await?;
-        let head = session.head().await?;
+    for info in store.sessions().list().await? {
+        let session = store.sessions().session(&info.name).await?;
+        let head = session.history().head().await?;
         let changed = snapshot::diff(store, info.base_root, head.root).await?.len();
         out.push(SessionSummary {
             name: info.name.to_string(),
@@ -166,7 +166,7 @@ async fn entry_at(store: &Store, root: ContentHash, path: &[u8]) -> Result<Optio
 async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>> {
     match entry.map(|e| &e.kind) {
         Some(EntryKind::File { content, .. }) => {
-            let bytes = store.read_blob(*content).await?;
+            let bytes = store.objects().read_blob(*content).await?;
             Ok(String::from_utf8(bytes).ok().filter(|t| !t.contains('\0')))
         }
         _ => Ok(None),
@@ -176,9 +176,9 @@ async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>>
 /// What the session `name` changed from its base, by content; with
 /// `units`, which units of each code file.
 pub async fn diff(store: &Store, name: &SessionName, units: bool) -> Result<Vec<FileDiff>> {
-    let info = store.session_info(name).await?;
-    let session = store.session(name).await?;
-    let head = session.head().await?;
+    let info = store.sessions().session_info(name).await?;
+    let session = store.sessions().session(name).await?;
+    let head = session.history().head().await?;
     let mut out = Vec::new();
     for change in snapshot::diff(store, info.base_root, head.root).await? {
         let path = text_path(&change.path);
@@ -236,7 +236,7 @@ async fn rebase_kept(
     committed: &crate::store::Snapshot,
 ) -> Result<()> {
     loop {
-        let head = session.head().await?;
+        let head = session.history().head().await?;
         let root = if head.root == merged_from {
             committed.root
         } else {
@@ -258,6 +258,7 @@ async fn rebase_kept(
         }
         let changes = snapshot::diff(store, head.root, root).await?;
         let rebased = session
+            .history()
             .commit(NewSnapshot {
                 parent: head.id,
                 root,
@@ -278,13 +279,13 @@ async fn rebase_kept(
 
 /// The session's conflicts from its last merge attempt.
 pub async fn conflicts(store: &Store, name: &SessionName) -> Result<Vec<ConflictRecord>> {
-    store.session(name).await?.conflicts().await
+    store.sessions().session(name).await?.sessions().conflicts().await
 }
 
 /// Merges the session `name` into main.
 pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Result<MergeReport> {
     let store: &Store = main;
-    let session = store.session(name).await?;
+    let session = store.sessions().session(name).await?;
     let mut tries = 0;
     loop {
         // After a few tries against a main that keeps moving, the turn
@@ -295,11 +296,12 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
         } else {
             None
         };
-        let info = store.session_info(name).await?;
-        let main_head = store.head().await?;
-        let theirs = session.head().await?.root;
+        let info = store.sessions().session_info(name).await?;
+        let main_head = store.history().head().await?;
+        let theirs = session.history().head().await?.root;
         let (base, ours) = (info.base_root, main_head.root);
         let settled: code::Settled = session
+            .sessions()
             .conflicts()
             .await?
             .into_iter()
@@ -318,7 +320,7 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
         if options.dry_run {
             return Ok(report);
         }
-        session.set_conflicts(report.conflicts.clone()).await?;
+        session.sessions().set_conflicts(report.conflicts.clone()).await?;
         if !report.complete() {
             return Ok(report);
         }
@@ -334,7 +336,7 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             bytes,
             changes,
         };
-        let committed = match store.commit(new).await {
+        let committed = match store.history().commit(new).await {
             Ok(s) => s,
             // Main moved while we merged: again, against the new main.
             Err(Error::HeadMoved { .. }) => {
@@ -360,13 +362,13 @@ async fn after_merge(
     keep: bool,
 ) -> Result<()> {
     if !keep {
-        return store.remove_session(name).await;
+        return store.sessions().remove_session(name).await;
     }
     rebase_kept(store, session, theirs, committed).await?;
     // The base moves only once the session's head is on the merged main: a
     // base ahead of its head would read, at the next merge, as the session
     // deleting all main gained meanwhile.
-    store.rebase_session(name, committed.id, committed.root).await
+    store.sessions().rebase_session(name, committed.id, committed.root).await
 }
 
 /// Main's count of files and bytes once `edits` are made to `head`.
@@ -597,7 +599,7 @@ fn merge_text(path: &str, base: &str, ours: &str, theirs: &str, settled: &code::
 /// `like` with its content replaced by `text` (stored first).
 async fn with_content(store: &Store, like: Option<&Entry>, text: &str) -> Result<Entry> {
     let hash = ContentHash::of(text.as_bytes());
-    store.put_content(hash, text.as_bytes()).await?;
+    store.objects().put_content(hash, text.as_bytes()).await?;
     let mut entry =
         like.cloned().ok_or_else(|| Error::Internal("merged a file with no side".into()))?;
     entry.kind = EntryKind::File { content: hash, size: text.len() as u64 };
@@ -629,7 +631,7 @@ pub struct Editing {
 pub async fn who(store: &Store, target: Option<&str>) -> Result<WhoReport> {
     let concerns = |t: &str| target.is_none_or(|want| t == want || t.starts_with(want));
     let mut by_target: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for info in store.sessions().await? {
+    for info in store.sessions().list().await? {
         for file in diff(store, &info.name, true).await? {
             by_target.entry(file.path.clone()).or_default().insert(info.name.to_string());
             for u in file.units {
@@ -638,7 +640,7 @@ pub async fn who(store: &Store, target: Option<&str>) -> Result<WhoReport> {
         }
     }
     let claims: Vec<_> =
-        store.claims().await?.into_iter().filter(|c| concerns(&c.target)).collect();
+        store.sessions().claims().await?.into_iter().filter(|c| concerns(&c.target)).collect();
     let mut report = WhoReport { claims, ..WhoReport::default() };
     for (t, sessions) in by_target.into_iter().filter(|(t, _)| concerns(t)) {
         let claimed_by_other =
@@ -748,7 +750,7 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
                 None | Some("main") => View::Main,
                 Some(s) => View::Session(SessionName::parse(s)?),
             };
-            let info = store.create_session(name, &origin).await?;
+            let info = store.sessions().create_session(name, &origin).await?;
             Outcome::Created(Created {
                 name: info.name.to_string(),
                 origin: info.origin,
@@ -758,7 +760,7 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         }
         Command::List => Outcome::Listed(list(store).await?),
         Command::Remove { name, .. } => {
-            store.remove_session(name).await?;
+            store.sessions().remove_session(name).await?;
             Outcome::Removed(Removed { removed: name.to_string() })
         }
         Command::Diff { name, units } => Outcome::Diff(diff(store, name, *units).await?),
@@ -767,11 +769,11 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         }
         Command::Conflicts { name } => Outcome::Conflicts(conflicts(store, name).await?),
         Command::Claim { name, targets } => {
-            store.claim(name, targets).await?;
+            store.sessions().claim(name, targets).await?;
             Outcome::Claimed(Claimed { session: name.to_string(), claimed: targets.clone() })
         }
         Command::Release { name, targets } => {
-            let released = store.release(name, targets).await?;
+            let released = store.sessions().release(name, targets).await?;
             Outcome::Released(Released { session: name.to_string(), released })
         }
         Command::Who { target } => Outcome::Who(who(store, target.as_deref()).await?),

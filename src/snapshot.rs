@@ -54,7 +54,7 @@ pub enum Resolved {
 /// not followed: a symlink is an entry like any other.
 pub async fn resolve(store: &Store, root: ContentHash, path: &[u8]) -> Result<Resolved> {
     let parts = split_path(path)?;
-    let mut tree = store.load_tree(root).await?;
+    let mut tree = store.objects().load_tree(root).await?;
     let Some((last, dirs)) = parts.split_last() else {
         return Ok(Resolved::Root(tree));
     };
@@ -64,7 +64,7 @@ pub async fn resolve(store: &Store, root: ContentHash, path: &[u8]) -> Result<Re
         let EntryKind::Dir { tree: sub } = entry.kind else {
             return Err(Error::NotFound(shown()));
         };
-        tree = store.load_tree(sub).await?;
+        tree = store.objects().load_tree(sub).await?;
     }
     tree.get(last).cloned().map(Resolved::Entry).ok_or_else(|| Error::NotFound(shown()))
 }
@@ -79,6 +79,7 @@ pub async fn list(store: &Store, root: ContentHash, path: &[u8]) -> Result<Vec<(
         }
         Resolved::Entry(entry) => match entry.kind {
             EntryKind::Dir { tree } => store
+                .objects()
                 .load_tree(tree)
                 .await?
                 .into_entries()
@@ -95,7 +96,7 @@ pub async fn read_file(store: &Store, root: ContentHash, path: &[u8]) -> Result<
     let shown = String::from_utf8_lossy(path).into_owned();
     match resolve(store, root, path).await? {
         Resolved::Entry(Entry { kind: EntryKind::File { content, .. }, .. }) => {
-            store.read_blob(content).await
+            store.objects().read_blob(content).await
         }
         Resolved::Entry(Entry { kind: EntryKind::Symlink { target }, .. }) => {
             Err(Error::WrongKind(format!(
@@ -115,7 +116,7 @@ pub async fn walk(store: &Store, root: ContentHash) -> Result<Vec<(Vec<u8>, Entr
     let mut level: Vec<(Vec<u8>, ContentHash)> = vec![(Vec::new(), root)];
     while !level.is_empty() {
         let hashes: Vec<ContentHash> = level.iter().map(|(_, h)| *h).collect();
-        let trees = store.load_trees(&hashes).await?;
+        let trees = store.objects().load_trees(&hashes).await?;
         let mut next = Vec::new();
         for (dir, hash) in &level {
             for entry in trees[hash].entries() {
@@ -146,7 +147,7 @@ pub async fn diff(store: &Store, old: ContentHash, new: ContentHash) -> Result<V
         }
         // Both sides in one read.
         let wanted: Vec<ContentHash> = a.into_iter().chain(b).collect();
-        let mut loaded = store.load_trees(&wanted).await?;
+        let mut loaded = store.objects().load_trees(&wanted).await?;
         let mut side =
             |h: Option<ContentHash>| h.and_then(|h| loaded.remove(&h)).unwrap_or_default();
         let (a_tree, b_tree) = (side(a), side(b));
@@ -213,7 +214,7 @@ pub async fn apply(
 ) -> Result<ContentHash> {
     let mut trees = Vec::new();
     let new = apply_dir(store, Some(root), edits, &[], &mut trees).await?;
-    store.put_trees(trees).await?;
+    store.objects().put_trees(trees).await?;
     Ok(new.unwrap_or_else(|| Tree::default().hash()))
 }
 
@@ -228,7 +229,7 @@ fn apply_dir<'a>(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<ContentHash>>> + Send + 'a>> {
     Box::pin(async move {
         let tree = match dir {
-            Some(h) => store.load_tree(h).await?,
+            Some(h) => store.objects().load_tree(h).await?,
             None => Tree::default(),
         };
         let was_empty = tree.entries().is_empty();

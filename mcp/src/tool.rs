@@ -142,7 +142,11 @@ pub struct Spec {
     call: CallFn,
 }
 
-type CallFn = for<'a> fn(&'a Cx<'a>, Map<String, Value>) -> BoxFuture<'a, Result<Value, ToolError>>;
+type CallFn = for<'a> fn(
+    &'a Cx<'a>,
+    &'a Map<String, Value>,
+    Map<String, Value>,
+) -> BoxFuture<'a, Result<Value, ToolError>>;
 
 impl Spec {
     /// The spec of tool `T`.
@@ -187,11 +191,11 @@ fn schema<T: JsonSchema>(serialize: bool) -> Map<String, Value> {
 
 fn call_tool<'a, T: Tool + 'static>(
     cx: &'a Cx<'a>,
+    input: &'a Map<String, Value>,
     args: Map<String, Value>,
 ) -> BoxFuture<'a, Result<Value, ToolError>> {
     Box::pin(async move {
-        let input = schema::<T::Params>(false);
-        check_args(T::NAME, &input, &args)?;
+        check_args(T::NAME, input, &args)?;
         let params: T::Params = serde_json::from_value(Value::Object(args))
             .map_err(|e| ToolError::new(format!("{}: {e}", T::NAME)))?;
         let output = T::run(cx, params).await?;
@@ -208,17 +212,24 @@ pub async fn call(
     tool: &str,
     args: Option<Map<String, Value>>,
 ) -> Result<Value, ToolError> {
-    let Some(spec) = catalogue().into_iter().find(|t| t.name == tool) else {
+    let Some(spec) = catalogue().iter().find(|t| t.name == tool) else {
         return Err(ToolError::new(format!(
             "there is no tool {:?}; tools/list shows the tools",
             tool.chars().take(64).collect::<String>()
         )));
     };
-    (spec.call)(cx, args.unwrap_or_default()).await
+    (spec.call)(cx, &spec.input, args.unwrap_or_default()).await
 }
 
-/// Every tool, in the order `tools/list` gives them.
-pub fn catalogue() -> Vec<Spec> {
+/// Every tool, in the order `tools/list` gives them. Built once: the
+/// schemas are derived at the first call (building them for every call
+/// cost about a millisecond each).
+pub fn catalogue() -> &'static [Spec] {
+    static CATALOGUE: std::sync::LazyLock<Vec<Spec>> = std::sync::LazyLock::new(build_catalogue);
+    &CATALOGUE
+}
+
+fn build_catalogue() -> Vec<Spec> {
     use crate::tools::{files, graph, sessions};
     vec![
         Spec::of::<files::ReadFile>(),

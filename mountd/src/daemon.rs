@@ -97,8 +97,8 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     let warm = daemon.clone();
     tokio::spawn(async move {
         let store = warm.views.store();
-        if let Ok(Some(root)) = store.graph_root().await {
-            let _ = store.code_paths_of(root).await;
+        if let Ok(Some(root)) = store.graph().graph_root().await {
+            let _ = store.graph().code_paths_of(root).await;
         }
     });
 

@@ -162,7 +162,7 @@ async fn latency(dir: &str, queries: &str, units: usize) {
     search::sync(&store, window).await.unwrap();
     search::embed_pending(&store, &model, &|_| {}).await.unwrap();
     let started = Instant::now();
-    let total = store.replicate_search_rows_for_bench(units).await.unwrap();
+    let total = store.search().replicate_search_rows_for_bench(units).await.unwrap();
     let replicate_s = started.elapsed().as_secs_f64();
     let mut out = serde_json::Map::new();
     out.insert("units".into(), total.into());

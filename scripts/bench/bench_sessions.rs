@@ -24,21 +24,21 @@ async fn main() {
     let dir = std::env::args().nth(1).expect("usage: bench_sessions STORE_DIR");
     let location = StoreLocation::Embedded(dir.into());
     let store = Store::open(&location, OpenOptions::default()).await.expect("the store opens");
-    let files = store.head().await.unwrap().files;
+    let files = store.history().head().await.unwrap().files;
 
     let mut fork = Vec::new();
     for i in 0..9 {
         let name: cortex::ids::SessionName = format!("fork-{i}").parse().unwrap();
         let started = Instant::now();
-        store.create_session(&name, &View::Main).await.unwrap();
+        store.sessions().create_session(&name, &View::Main).await.unwrap();
         fork.push(started.elapsed().as_secs_f64() * 1000.0);
-        store.remove_session(&name).await.unwrap();
+        store.sessions().remove_session(&name).await.unwrap();
     }
 
     // A session that changes 10 files (new ones, in the tree's first
     // directory and at the top).
-    store.create_session(&"ten".parse().unwrap(), &View::Main).await.unwrap();
-    let view = Arc::new(store.session(&"ten".parse().unwrap()).await.unwrap());
+    store.sessions().create_session(&"ten".parse().unwrap(), &View::Main).await.unwrap();
+    let view = Arc::new(store.sessions().session(&"ten".parse().unwrap()).await.unwrap());
     let me = Caller { uid: 0, gid: 0 };
     let vfs =
         Vfs::load(view.clone(), VfsConfig { uid: 0, gid: 0, read_only: false }).await.unwrap();
@@ -69,7 +69,7 @@ async fn main() {
         merge.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(m.taken.len(), 10);
     }
-    store.remove_session(&"ten".parse().unwrap()).await.unwrap();
+    store.sessions().remove_session(&"ten".parse().unwrap()).await.unwrap();
     println!(
         "{}",
         serde_json::json!({

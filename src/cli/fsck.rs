@@ -101,7 +101,7 @@ async fn repair(store: &Store, report: &Report, into: &Path) -> Result<Recovered
     }
     std::fs::create_dir_all(into).with_context(|| format!("create {}", into.display()))?;
     let id = cortex::ids::SnapshotId(intact.id);
-    let snapshot = store.with_main().await?.snapshot(id).await?;
+    let snapshot = store.with_main().await?.history().snapshot(id).await?;
     let location = StoreLocation::Embedded(dir);
     let new =
         Store::open(&location, OpenOptions { create: true, ..OpenOptions::default() }).await?;

@@ -268,7 +268,7 @@ pub struct DaemonStatus {
 impl DaemonStatus {
     /// The status of `store`, served by process `pid` (0: no daemon).
     pub async fn of(store: &Store, pid: u32, mounts: Vec<MountInfo>) -> Result<DaemonStatus> {
-        let head = store.head().await?;
+        let head = store.history().head().await?;
         Ok(DaemonStatus {
             pid,
             store: store.location().to_string(),
@@ -281,9 +281,9 @@ impl DaemonStatus {
             last_change_source: head.source,
             last_change_message: head.message,
             mounts,
-            code: store.graph_counts().await?,
-            code_current: store.graph_root().await? == Some(head.root),
-            search: store.search_progress().await?,
+            code: store.graph().graph_counts().await?,
+            code_current: store.graph().graph_root().await? == Some(head.root),
+            search: store.search().search_progress().await?,
             failure: crate::store::health::failure(),
         })
     }

@@ -91,16 +91,16 @@ impl Views {
         if let Some(vfs) = self.sessions.lock().unwrap().get(name) {
             return Ok(vfs.clone());
         }
-        let exists = self.store.sessions().await?.iter().any(|s| &s.name == name);
+        let exists = self.store.sessions().list().await?.iter().any(|s| &s.name == name);
         if !exists {
             if !create {
                 return Err(crate::Error::InvalidInput(format!(
                     "no session named {name}; `cortex session new {name}` makes one, or mount with --create"
                 )));
             }
-            self.store.create_session(name, &View::Main).await?;
+            self.store.sessions().create_session(name, &View::Main).await?;
         }
-        let store = Arc::new(self.store.session(name).await?);
+        let store = Arc::new(self.store.sessions().session(name).await?);
         let vfs = Arc::new(Vfs::load(store, config()).await?);
         Ok(self.sessions.lock().unwrap().entry(name.clone()).or_insert(vfs).clone())
     }
@@ -127,7 +127,7 @@ impl Views {
     pub async fn view_store(&self, view: &View) -> Result<Store> {
         match view {
             View::Main => self.store.with_main().await,
-            View::Session(name) => self.store.session(name).await,
+            View::Session(name) => self.store.sessions().session(name).await,
         }
     }
 
@@ -229,7 +229,7 @@ impl Views {
     /// Main's head root as the mounts see it: pending writes flushed first.
     async fn current_root(&self) -> Result<crate::ids::ContentHash> {
         self.flush().await?;
-        Ok(self.store.head().await?.root)
+        Ok(self.store.history().head().await?.root)
     }
 
     async fn import_dir(
@@ -296,7 +296,7 @@ impl Views {
             None => None,
         };
         self.embed_wake.notify_one();
-        Ok(IndexState { report, progress: store.search_progress().await?, note })
+        Ok(IndexState { report, progress: store.search().search_progress().await?, note })
     }
 
     /// Closes the store after saving every view's writes.
@@ -340,14 +340,14 @@ impl Service for Views {
     fn log(&self, limit: usize) -> BoxFuture<'_, Result<Vec<SnapshotInfo>>> {
         Box::pin(async move {
             self.flush().await?;
-            Ok(self.store.log(limit).await?.iter().map(SnapshotInfo::from).collect())
+            Ok(self.store.history().log(limit).await?.iter().map(SnapshotInfo::from).collect())
         })
     }
 
     fn export(&self, dir: PathBuf, force: bool) -> BoxFuture<'_, Result<TransferInfo>> {
         Box::pin(async move {
             self.flush().await?;
-            let head = self.store.head().await?;
+            let head = self.store.history().head().await?;
             let started = std::time::Instant::now();
             let options = crate::export::ExportOptions { force };
             let r = crate::export::export(&self.store, head.root, &dir, options).await?;
@@ -405,13 +405,13 @@ impl Service for Views {
             let model = match self.model().await {
                 Ok(model) => model,
                 Err(note) => {
-                    let progress = store.search_progress().await?;
+                    let progress = store.search().search_progress().await?;
                     return Ok(IndexState { report, progress, note: Some(note) });
                 }
             };
-            progress(store.search_progress().await?);
+            progress(store.search().search_progress().await?);
             crate::search::embed_pending(&store, &model, progress).await?;
-            Ok(IndexState { report, progress: store.search_progress().await?, note: None })
+            Ok(IndexState { report, progress: store.search().search_progress().await?, note: None })
         })
     }
 

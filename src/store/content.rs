@@ -116,9 +116,16 @@ fn hash_of(id: &RecordId) -> Result<ContentHash> {
     }
 }
 
-impl Store {
+/// Contents, chunks and trees: immutable, content-addressed, shared by every view: a facet of
+/// [`Store`], from [`Store::objects`].
+#[derive(Clone, Copy, Debug)]
+pub struct Objects<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Objects<'_> {
     /// Writes blobs, in batches, skipping those that exist.
-    pub async fn put_blobs(&self, blobs: Vec<BlobWrite>) -> Result<()> {
+    pub async fn put_blobs(self, blobs: Vec<BlobWrite>) -> Result<()> {
         health::check_writable()?;
         let mut batch: Vec<BlobRow> = Vec::new();
         let mut weight = 0;
@@ -150,14 +157,14 @@ impl Store {
     }
 
     /// Writes one chunk of a large content.
-    pub async fn put_chunk(&self, hash: ContentHash, data: Vec<u8>) -> Result<()> {
+    pub async fn put_chunk(self, hash: ContentHash, data: Vec<u8>) -> Result<()> {
         health::check_writable()?;
         let row = DataRow { id: record("chunk", &hash), data: Bytes::from(data) };
         self.insert_ignore("chunk", vec![row]).await
     }
 
     /// Writes encoded trees, skipping those that exist.
-    pub async fn put_trees(&self, trees: Vec<(ContentHash, Vec<u8>)>) -> Result<()> {
+    pub async fn put_trees(self, trees: Vec<(ContentHash, Vec<u8>)>) -> Result<()> {
         health::check_writable()?;
         let mut batch = Vec::new();
         let mut weight = 0;
@@ -175,7 +182,7 @@ impl Store {
         Ok(())
     }
 
-    async fn insert_ignore<T: SurrealValue>(&self, table: &str, rows: Vec<T>) -> Result<()> {
+    async fn insert_ignore<T: SurrealValue>(self, table: &str, rows: Vec<T>) -> Result<()> {
         // INSERT takes a table name, not an expression; these are ours.
         let sql = match table {
             "blob" => "INSERT IGNORE INTO blob $rows RETURN NONE",
@@ -183,7 +190,8 @@ impl Store {
             "tree" => "INSERT IGNORE INTO tree $rows RETURN NONE",
             other => unreachable!("no objects table {other}"),
         };
-        self.objects()
+        self.store
+            .objects_db()
             .await?
             .query(sql)
             .bind(("rows", rows))
@@ -194,18 +202,18 @@ impl Store {
     }
 
     /// Reads a tree object.
-    pub async fn load_tree(&self, hash: ContentHash) -> Result<Tree> {
+    pub async fn load_tree(self, hash: ContentHash) -> Result<Tree> {
         let mut trees = self.load_trees(&[hash]).await?;
         trees.remove(&hash).ok_or_else(|| Error::Corrupt(format!("tree {hash} is missing")))
     }
 
     /// Reads many tree objects at once, those read lately from memory.
     /// Missing ones are an error.
-    pub async fn load_trees(&self, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Tree>> {
+    pub async fn load_trees(self, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Tree>> {
         let mut out = HashMap::with_capacity(hashes.len());
         let mut missing = Vec::new();
         for hash in hashes {
-            match self.trees.get(hash) {
+            match self.store.trees.get(hash) {
                 Some(tree) => {
                     out.insert(*hash, tree);
                 }
@@ -217,7 +225,7 @@ impl Store {
                 return Err(Error::Corrupt(format!("tree {hash} does not match its hash")));
             }
             let tree = Tree::decode(&data)?;
-            self.trees.put(hash, &tree, data.len());
+            self.store.trees.put(hash, &tree, data.len());
             out.insert(hash, tree);
         }
         if let Some(missing) = hashes.iter().find(|h| !out.contains_key(h)) {
@@ -227,7 +235,7 @@ impl Store {
     }
 
     async fn load_data(
-        &self,
+        self,
         table: &str,
         hashes: &[ContentHash],
     ) -> Result<Vec<(ContentHash, Vec<u8>)>> {
@@ -235,7 +243,8 @@ impl Store {
         for batch in hashes.chunks(BATCH_ROWS) {
             let ids: Vec<RecordId> = batch.iter().map(|h| record(table, h)).collect();
             let mut res = self
-                .objects()
+                .store
+                .objects_db()
                 .await?
                 .query("SELECT id, data FROM $ids")
                 .bind(("ids", ids))
@@ -251,16 +260,13 @@ impl Store {
     }
 
     /// Reads one file's content.
-    pub async fn read_blob(&self, hash: ContentHash) -> Result<Vec<u8>> {
+    pub async fn read_blob(self, hash: ContentHash) -> Result<Vec<u8>> {
         let mut found = self.read_blobs(&[hash]).await?;
         found.remove(&hash).ok_or_else(|| Error::Corrupt(format!("content {hash} is missing")))
     }
 
     /// Reads many files' contents at once, verifying each against its hash.
-    pub async fn read_blobs(
-        &self,
-        hashes: &[ContentHash],
-    ) -> Result<HashMap<ContentHash, Vec<u8>>> {
+    pub async fn read_blobs(self, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Vec<u8>>> {
         let mut out = HashMap::with_capacity(hashes.len());
         let mut batch_start = 0;
         while batch_start < hashes.len() {
@@ -268,7 +274,8 @@ impl Store {
             batch_start += batch.len();
             let ids: Vec<RecordId> = batch.iter().map(|h| record("blob", h)).collect();
             let mut res = self
-                .objects()
+                .store
+                .objects_db()
                 .await?
                 .query("SELECT id, size, data, chunks FROM $ids")
                 .bind(("ids", ids))
@@ -297,8 +304,10 @@ impl Store {
     }
 
     /// One chunk of a large content, verified against its hash.
-    pub async fn read_chunk(&self, hash: ContentHash) -> Result<Vec<u8>> {
+    pub async fn read_chunk(self, hash: ContentHash) -> Result<Vec<u8>> {
         let (_, data) = self
+            .store
+            .objects()
             .load_data("chunk", &[hash])
             .await?
             .pop()
@@ -310,9 +319,10 @@ impl Store {
     }
 
     /// The chunks of a large content, in order; `None` for one stored whole.
-    pub async fn blob_chunks(&self, hash: ContentHash) -> Result<Option<Vec<ContentHash>>> {
+    pub async fn blob_chunks(self, hash: ContentHash) -> Result<Option<Vec<ContentHash>>> {
         let mut res = self
-            .objects()
+            .store
+            .objects_db()
             .await?
             .query("SELECT VALUE chunks FROM $id")
             .bind(("id", record("blob", &hash)))
@@ -326,7 +336,7 @@ impl Store {
         chunks.map(|list| list.iter().map(|h| ContentHash::from_hex(h)).collect()).transpose()
     }
 
-    async fn read_chunks(&self, chunks: &[String], size: i64) -> Result<Vec<u8>> {
+    async fn read_chunks(self, chunks: &[String], size: i64) -> Result<Vec<u8>> {
         let hashes = chunks.iter().map(|h| ContentHash::from_hex(h)).collect::<Result<Vec<_>>>()?;
         let mut data = Vec::with_capacity(size.max(0) as usize);
         // Read a few chunks per query to bound memory per round trip.
@@ -343,11 +353,12 @@ impl Store {
     }
 }
 
-impl Store {
+impl Objects<'_> {
     /// How many rows a table of objects holds (for tests and status).
-    pub async fn count_objects(&self, table: &str) -> Result<u64> {
+    pub async fn count_objects(self, table: &str) -> Result<u64> {
         let mut res = self
-            .objects()
+            .store
+            .objects_db()
             .await?
             .query("SELECT VALUE count() FROM type::table($table) GROUP ALL")
             .bind(("table", table.to_owned()))
@@ -358,10 +369,10 @@ impl Store {
     }
 }
 
-impl Store {
+impl Objects<'_> {
     /// Writes one file's content, as chunks when it is large. `hash` must be
     /// the blake3 hash of `data`.
-    pub async fn put_content(&self, hash: ContentHash, data: &[u8]) -> Result<()> {
+    pub async fn put_content(self, hash: ContentHash, data: &[u8]) -> Result<()> {
         health::check_writable()?;
         if data.len() <= CHUNK_SIZE {
             return self.put_blobs(vec![BlobWrite::Inline { hash, data: data.to_vec() }]).await;

@@ -279,25 +279,33 @@ fn candidate_paths(id: &str) -> Vec<String> {
     out
 }
 
-impl Store {
+/// A view's code graph: files' units, edges and the name index, written per snapshot and read by
+/// the graph's questions: a facet of [`Store`], from [`Store::graph`].
+#[derive(Clone, Copy, Debug)]
+pub struct CodeGraph<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl CodeGraph<'_> {
     /// The snapshot root the graph describes, if it is complete.
-    pub async fn graph_root(&self) -> Result<Option<ContentHash>> {
-        match self.meta_get("graph_root").await? {
+    pub async fn graph_root(self) -> Result<Option<ContentHash>> {
+        match self.store.meta_get("graph_root").await? {
             Some(hex) if !hex.is_empty() => Ok(Some(ContentHash::from_hex(&hex)?)),
             _ => Ok(None),
         }
     }
 
-    async fn set_graph_root(&self, root: Option<ContentHash>) -> Result<()> {
+    async fn set_graph_root(self, root: Option<ContentHash>) -> Result<()> {
         health::check_writable()?;
-        self.meta_set("graph_root", &root.map(|r| r.to_hex()).unwrap_or_default()).await
+        self.store.meta_set("graph_root", &root.map(|r| r.to_hex()).unwrap_or_default()).await
     }
 
     /// Drops the whole graph (before a rebuild).
-    pub async fn clear_graph(&self) -> Result<()> {
+    pub async fn clear_graph(self) -> Result<()> {
         health::check_writable()?;
         self.set_graph_root(None).await?;
-        self.db()
+        self.store
+            .db()
             .await?
             .query("DELETE code_file; DELETE code_parse; DELETE code_edges; DELETE code_names;")
             .await
@@ -310,21 +318,21 @@ impl Store {
     /// which the graph describes (`graph_root`): from memory when an
     /// earlier index run of this process left them there, else read. Reading
     /// 2,000 paths took 8 ms of every 25-40 ms write through a mount.
-    pub async fn code_paths_of(&self, root: ContentHash) -> Result<Arc<Vec<String>>> {
-        if let Some(paths) = self.code_paths.get(root) {
+    pub async fn code_paths_of(self, root: ContentHash) -> Result<Arc<Vec<String>>> {
+        if let Some(paths) = self.store.code_paths.get(root) {
             return Ok(paths);
         }
         let paths = Arc::new(self.code_paths().await?);
         // Kept only if no index run moved the graph meanwhile.
         if self.graph_root().await? == Some(root) {
-            self.code_paths.put(root, paths.clone());
+            self.store.code_paths.put(root, paths.clone());
         }
         Ok(paths)
     }
 
     /// The paths of every code file in the graph, as `code_paths_of` has
     /// them for the snapshot the graph describes.
-    async fn graph_code_paths(&self) -> Result<Arc<Vec<String>>> {
+    async fn graph_code_paths(self) -> Result<Arc<Vec<String>>> {
         match self.graph_root().await? {
             Some(root) => self.code_paths_of(root).await,
             None => Ok(Arc::new(self.code_paths().await?)),
@@ -333,13 +341,14 @@ impl Store {
 
     /// Remembers the code paths of the snapshot `root` after an index run
     /// wrote its graph (see `code_paths_of`).
-    pub fn remember_code_paths(&self, root: ContentHash, paths: Vec<String>) {
-        self.code_paths.put(root, Arc::new(paths));
+    pub fn remember_code_paths(self, root: ContentHash, paths: Vec<String>) {
+        self.store.code_paths.put(root, Arc::new(paths));
     }
 
     /// The paths of every code file in the graph.
-    pub async fn code_paths(&self) -> Result<Vec<String>> {
+    pub async fn code_paths(self) -> Result<Vec<String>> {
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT VALUE id FROM code_file")
@@ -350,10 +359,11 @@ impl Store {
     }
 
     /// The stored parse of these files (those the graph has).
-    pub async fn code_files(&self, paths: &[String]) -> Result<Vec<CodeFile>> {
+    pub async fn code_files(self, paths: &[String]) -> Result<Vec<CodeFile>> {
         let files: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
         let parses: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM $files; SELECT * FROM $parses;")
@@ -384,9 +394,10 @@ impl Store {
     }
 
     /// The stored edges of these files (those the graph has).
-    pub async fn code_edges(&self, paths: &[String]) -> Result<Vec<(String, Vec<Edge>)>> {
+    pub async fn code_edges(self, paths: &[String]) -> Result<Vec<(String, Vec<Edge>)>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_edges", p)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM $ids")
@@ -398,9 +409,10 @@ impl Store {
     }
 
     /// The units of these files, by file (those the graph has).
-    async fn units_of_files(&self, paths: &[String]) -> Result<Vec<FileUnits>> {
+    async fn units_of_files(self, paths: &[String]) -> Result<Vec<FileUnits>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT id, units FROM $ids")
@@ -425,7 +437,7 @@ impl Store {
     }
 
     /// The name index's entries for `names` (those it has).
-    async fn name_entries(&self, names: &[String]) -> Result<HashMap<String, NameEntry>> {
+    async fn name_entries(self, names: &[String]) -> Result<HashMap<String, NameEntry>> {
         let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
         let buckets: BTreeSet<u32> = wanted.iter().map(|n| bucket_of(n)).collect();
         let mut out = HashMap::new();
@@ -435,14 +447,15 @@ impl Store {
         Ok(out)
     }
 
-    async fn read_buckets(&self, buckets: &BTreeSet<u32>) -> Result<Vec<(u32, Bucket)>> {
+    async fn read_buckets(self, buckets: &BTreeSet<u32>) -> Result<Vec<(u32, Bucket)>> {
         let rows = self.bucket_rows(buckets).await?;
         rows.into_iter().map(|r| Ok((bucket_number(&r.id)?, decode_bucket(&r.names)?))).collect()
     }
 
-    async fn bucket_rows(&self, buckets: &BTreeSet<u32>) -> Result<Vec<BucketRow>> {
+    async fn bucket_rows(self, buckets: &BTreeSet<u32>) -> Result<Vec<BucketRow>> {
         let ids: Vec<RecordId> = buckets.iter().map(|&b| bucket_record(b)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM $ids")
@@ -453,7 +466,7 @@ impl Store {
     }
 
     /// Files that are to one of `names` any of the roles in `roles`.
-    pub async fn files_with(&self, names: &[String], roles: u8) -> Result<Vec<String>> {
+    pub async fn files_with(self, names: &[String], roles: u8) -> Result<Vec<String>> {
         let mut files: BTreeSet<String> = BTreeSet::new();
         for entry in self.name_entries(names).await?.into_values() {
             files.extend(entry.files.into_iter().filter(|(_, r)| r & roles != 0).map(|(f, _)| f));
@@ -462,7 +475,7 @@ impl Store {
     }
 
     /// Units named one of `names`, as resolution needs them.
-    pub async fn symbols_named(&self, names: &[String]) -> Result<Vec<Symbol>> {
+    pub async fn symbols_named(self, names: &[String]) -> Result<Vec<Symbol>> {
         let mut symbols: Vec<Symbol> =
             self.name_entries(names).await?.into_values().flat_map(|e| e.symbols).collect();
         symbols.sort_by(|a, b| a.id.cmp(&b.id));
@@ -471,7 +484,7 @@ impl Store {
 
     /// Marks the graph as being written: until `write_graph` finishes, it
     /// describes no snapshot (an index cut short is redone from scratch).
-    pub async fn begin_graph_write(&self) -> Result<()> {
+    pub async fn begin_graph_write(self) -> Result<()> {
         health::check_writable()?;
         self.set_graph_root(None).await
     }
@@ -480,7 +493,7 @@ impl Store {
     /// unless `fresh`) in a task of its own, so that the indexer resolves
     /// meanwhile: the writes wait on the disk as much as on a core.
     /// `begin_graph_write` comes first.
-    pub fn write_files(&self, files: &[CodeFile], fresh: bool) -> FileWrites {
+    pub fn write_files(self, files: &[CodeFile], fresh: bool) -> FileWrites {
         let rows: Vec<CodeFileRow> = files
             .iter()
             .map(|f| CodeFileRow {
@@ -505,7 +518,7 @@ impl Store {
                 gone.push(file_record("code_parse", &f.path));
             }
         }
-        let (conn, ns) = (self.conn.clone(), self.ns.clone());
+        let (conn, ns) = (self.store.conn.clone(), self.store.ns.clone());
         FileWrites(tokio::spawn(async move {
             let db = conn.client(&ns).await?;
             delete_ids(&db, gone).await?;
@@ -518,7 +531,7 @@ impl Store {
     /// describes. `begin_graph_write` comes first, and `files` (the
     /// writes of `write_files`) are waited for before the mark is set.
     pub async fn write_graph(
-        &self,
+        self,
         change: GraphWrite,
         files: FileWrites,
         root: ContentHash,
@@ -533,7 +546,7 @@ impl Store {
         // making; otherwise after their old records are gone.
         let mut edges = Some(edges);
         let edge_writes = if change.fresh {
-            let (db, rows) = (self.db().await?.clone(), edges.take().unwrap_or_default());
+            let (db, rows) = (self.store.db().await?.clone(), edges.take().unwrap_or_default());
             Some(FileWrites(tokio::spawn(async move {
                 insert_rows(&db, "INSERT INTO code_edges $rows RETURN NONE", rows).await
             })))
@@ -555,10 +568,10 @@ impl Store {
         });
         tracing::debug!("graph rows built");
         if let Some(rows) = edges {
-            insert_rows(&*self.db().await?, "INSERT INTO code_edges $rows RETURN NONE", rows)
+            insert_rows(&*self.store.db().await?, "INSERT INTO code_edges $rows RETURN NONE", rows)
                 .await?;
         }
-        insert_rows(&*self.db().await?, "INSERT INTO code_names $rows RETURN NONE", buckets)
+        insert_rows(&*self.store.db().await?, "INSERT INTO code_names $rows RETURN NONE", buckets)
             .await?;
         if let Some(writes) = edge_writes {
             writes.wait().await?;
@@ -576,7 +589,7 @@ impl Store {
     /// The name index's buckets that `change` touches, read and updated:
     /// what it replaces is deleted (by id, no scan) for the new rows to
     /// take its place.
-    async fn updated_buckets(&self, change: &GraphWrite) -> Result<BTreeMap<u32, Bucket>> {
+    async fn updated_buckets(self, change: &GraphWrite) -> Result<BTreeMap<u32, Bucket>> {
         let touched: BTreeSet<u32> = change
             .names
             .iter()
@@ -598,7 +611,7 @@ impl Store {
             gone.push(file_record("code_edges", path));
         }
         gone.extend(buckets.keys().map(|&b| bucket_record(b)));
-        delete_ids(&*self.db().await?, gone).await?;
+        delete_ids(&*self.store.db().await?, gone).await?;
         Ok(buckets)
     }
 }
@@ -790,11 +803,13 @@ pub struct CodeFileInfo {
     pub diagnostics: i64,
 }
 
-impl Store {
+impl CodeGraph<'_> {
     /// Code file paths at or below `path` ("" for all), sorted.
-    async fn code_paths_under(&self, path: &str) -> Result<Vec<String>> {
+    async fn code_paths_under(self, path: &str) -> Result<Vec<String>> {
         let dir = format!("{path}/");
         let mut paths: Vec<String> = self
+            .store
+            .graph()
             .graph_code_paths()
             .await?
             .iter()
@@ -807,7 +822,7 @@ impl Store {
 
     /// The units of a file, or of every file below a directory ("" for
     /// all), in path and source order.
-    pub async fn units_under(&self, path: &str) -> Result<Vec<UnitInfo>> {
+    pub async fn units_under(self, path: &str) -> Result<Vec<UnitInfo>> {
         let paths = self.code_paths_under(path).await?;
         let mut files = self.units_of_files(&paths).await?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -823,7 +838,7 @@ impl Store {
 
     /// Units by exact name, then by qualified name (`Parser::parse`), then
     /// by id prefix; at most `limit`.
-    pub async fn find_units(&self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
+    pub async fn find_units(self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
         let last = query.rsplit("::").next().unwrap_or(query).to_owned();
         let names = vec![query.to_owned(), last.clone()];
         let files = self.files_with(&names, role::DEFINES).await?;
@@ -844,6 +859,8 @@ impl Store {
         if found.is_empty() {
             // An id prefix: the files it may fall in.
             let files: Vec<String> = self
+                .store
+                .graph()
                 .graph_code_paths()
                 .await?
                 .iter()
@@ -862,7 +879,7 @@ impl Store {
     }
 
     /// Units by id, in the order asked (those the graph has).
-    pub async fn units_by_id(&self, ids: &[String]) -> Result<Vec<UnitInfo>> {
+    pub async fn units_by_id(self, ids: &[String]) -> Result<Vec<UnitInfo>> {
         let mut paths: BTreeSet<String> = BTreeSet::new();
         for id in ids {
             paths.extend(candidate_paths(id));
@@ -879,7 +896,7 @@ impl Store {
 
     /// Edges of `kind` into (`incoming`) or out of the given units.
     pub async fn edges_of(
-        &self,
+        self,
         kind: EdgeKind,
         ids: &[String],
         incoming: bool,
@@ -894,6 +911,8 @@ impl Store {
         let mut edges: Vec<EdgeInfo> = match (kind, incoming) {
             // `contains` is each unit's parent.
             (EdgeKind::Contains, true) => self
+                .store
+                .graph()
                 .units_by_id(ids)
                 .await?
                 .iter()
@@ -942,10 +961,11 @@ impl Store {
     }
 
     /// Code files below `path` ("" for all) with their parse state.
-    pub async fn code_files_under(&self, path: &str) -> Result<Vec<CodeFileInfo>> {
+    pub async fn code_files_under(self, path: &str) -> Result<Vec<CodeFileInfo>> {
         let paths = self.code_paths_under(path).await?;
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_file", p)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query(
@@ -972,13 +992,13 @@ pub struct GraphCounts {
     pub edges: u64,
 }
 
-impl Store {
-    pub async fn graph_counts(&self) -> Result<GraphCounts> {
+impl CodeGraph<'_> {
+    pub async fn graph_counts(self) -> Result<GraphCounts> {
         let sql = "SELECT count() AS count FROM code_file GROUP ALL; \
                    SELECT math::sum(units) AS count FROM code_file GROUP ALL; \
                    SELECT math::sum(count) AS count FROM code_edges GROUP ALL;";
         let mut res =
-            self.db().await?.query(sql).await.map_err(|e| db_error("count the graph", e))?;
+            self.store.db().await?.query(sql).await.map_err(|e| db_error("count the graph", e))?;
         let mut counts = [0u64; 3];
         for (i, slot) in counts.iter_mut().enumerate() {
             let row: Option<CountRow> = res.take(i).map_err(|e| db_error("count the graph", e))?;

@@ -170,23 +170,31 @@ fn snapshot_of(row: SnapshotRow) -> Result<Snapshot> {
     })
 }
 
-impl Store {
+/// A view's snapshots: its head, the snapshots before it, the journal, and the one way to move the
+/// head (`commit`): a facet of [`Store`], from [`Store::history`].
+#[derive(Clone, Copy, Debug)]
+pub struct History<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl History<'_> {
     /// Creates snapshot 0 (the empty tree) and the head, once.
-    pub(super) async fn ensure_head(&self) -> Result<()> {
+    pub(super) async fn ensure_head(self) -> Result<()> {
         let empty = Tree::default();
-        self.put_trees(vec![(empty.hash(), empty.encode())]).await?;
+        self.store.objects().put_trees(vec![(empty.hash(), empty.encode())]).await?;
         self.ensure_head_at(empty.hash(), "init", "empty tree").await
     }
 
     /// Gives this view a first snapshot with root `root` if it has no head.
     pub(super) async fn ensure_head_at(
-        &self,
+        self,
         root: ContentHash,
         source: &str,
         message: &str,
     ) -> Result<()> {
         health::check_writable()?;
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT VALUE snapshot FROM ONLY ref:main")
@@ -207,7 +215,8 @@ impl Store {
             modified: 0,
             deleted: 0,
         };
-        self.db()
+        self.store
+            .db()
             .await?
             .query(
                 "BEGIN TRANSACTION;
@@ -223,9 +232,9 @@ impl Store {
     }
 
     /// Main's current snapshot.
-    pub async fn head(&self) -> Result<Snapshot> {
+    pub async fn head(self) -> Result<Snapshot> {
         let mut res = self
-            .db().await?
+            .store.db().await?
             .query("SELECT * FROM ONLY type::record('snapshot', (SELECT VALUE snapshot FROM ONLY ref:main))")
             .await
             .map_err(|e| db_error("read main's head", e))?;
@@ -234,8 +243,9 @@ impl Store {
     }
 
     /// A snapshot by number.
-    pub async fn snapshot(&self, id: SnapshotId) -> Result<Snapshot> {
+    pub async fn snapshot(self, id: SnapshotId) -> Result<Snapshot> {
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM ONLY type::record('snapshot', $id)")
@@ -248,8 +258,9 @@ impl Store {
     }
 
     /// Main's snapshots, newest first, at most `limit`.
-    pub async fn log(&self, limit: usize) -> Result<Vec<Snapshot>> {
+    pub async fn log(self, limit: usize) -> Result<Vec<Snapshot>> {
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM snapshot ORDER BY id DESC LIMIT $limit")
@@ -263,7 +274,7 @@ impl Store {
     /// Commits `new` as the next snapshot of main, if main is still at
     /// `new.parent`; otherwise fails with `HeadMoved` and changes nothing.
     /// The trees and contents it names must have been written already.
-    pub async fn commit(&self, new: NewSnapshot) -> Result<Snapshot> {
+    pub async fn commit(self, new: NewSnapshot) -> Result<Snapshot> {
         health::check_writable()?;
         let count = |op| new.changes.iter().filter(|c| c.op == op).count() as i64;
         let row = NewSnapshotRow {
@@ -289,7 +300,7 @@ impl Store {
                     let raw = (text.as_bytes() != change.path.as_slice())
                         .then(|| Bytes::from(change.path.clone()));
                     JournalRow {
-                        id: journal_id(self.view.name(), seq_base + 1 + i as u64),
+                        id: journal_id(self.store.view.name(), seq_base + 1 + i as u64),
                         op: change.op.as_str().to_owned(),
                         path: text,
                         raw_path: raw,
@@ -299,6 +310,7 @@ impl Store {
                 .collect();
             let journal_len = journal.len() as i64;
             let res = self
+                .store
                 .db()
                 .await?
                 .query(
@@ -342,8 +354,9 @@ impl Store {
         self.snapshot(SnapshotId(id)).await
     }
 
-    async fn journal_seq(&self) -> Result<u64> {
+    async fn journal_seq(self) -> Result<u64> {
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT VALUE seq FROM ONLY ref:main")
@@ -355,12 +368,13 @@ impl Store {
 
     /// Main's journal entries with sequence numbers after `after`, oldest
     /// first, at most `limit`.
-    pub async fn journal(&self, after: u64, limit: usize) -> Result<Vec<JournalEntry>> {
+    pub async fn journal(self, after: u64, limit: usize) -> Result<Vec<JournalEntry>> {
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT * FROM journal:[$who, $from]..=[$who, $to] LIMIT $limit")
-            .bind(("who", self.view.name().to_owned()))
+            .bind(("who", self.store.view.name().to_owned()))
             .bind(("from", after as i64 + 1))
             .bind(("to", i64::MAX))
             .bind(("limit", limit as i64))
@@ -374,7 +388,7 @@ impl Store {
                 };
                 let seq = key.get(1).and_then(|v| v.clone().into_int().ok()).unwrap_or(0);
                 Ok(JournalEntry {
-                    session: self.view.name().into(),
+                    session: self.store.view.name().into(),
                     seq: seq as u64,
                     op: row.op,
                     path: row.raw_path.map(|b| b.to_vec()).unwrap_or_else(|| row.path.into_bytes()),

@@ -31,10 +31,15 @@ use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 use surrealdb::opt::auth::Root;
 
+pub use content::Objects;
 pub use content::{BlobWrite, CHUNK_SIZE};
+pub use graph::CodeGraph;
+pub use history::History;
 pub use history::{Change, ChangeOp, JournalEntry, NewSnapshot, Snapshot};
 pub use location::{STORE_DIR, StoreLocation};
 pub use migrate::SCHEMA_VERSION;
+pub use search::SearchIndex;
+pub use sessions::Sessions;
 
 /// True when no process holds the embedded store in `dir` (the `.cortex`
 /// directory).
@@ -148,6 +153,38 @@ pub struct OpenOptions {
     pub engine_repair: bool,
 }
 
+/// The store's facets: what a reader holds in mind at once.
+impl Store {
+    /// Contents, chunks and trees: immutable, content-addressed, shared by every view.
+    pub fn objects(&self) -> Objects<'_> {
+        Objects { store: self }
+    }
+
+    /// A view's snapshots: its head, the snapshots before it, the journal, and the one way to move
+    /// the head (`commit`).
+    pub fn history(&self) -> History<'_> {
+        History { store: self }
+    }
+
+    /// A view's code graph: files' units, edges and the name index, written per snapshot and read
+    /// by the graph's questions.
+    pub fn graph(&self) -> CodeGraph<'_> {
+        CodeGraph { store: self }
+    }
+
+    /// A view's search rows: keyword and vector search, the vectors still to compute, and the
+    /// vector cache.
+    pub fn search(&self) -> SearchIndex<'_> {
+        SearchIndex { store: self }
+    }
+
+    /// The session registry (in main's namespace): forking, listing, removing and rebasing
+    /// sessions, their conflicts and claims.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { store: self }
+    }
+}
+
 impl Store {
     /// Opens (or with `create`, creates) the store at `location`, applying any
     /// migrations the binary has and the store lacks.
@@ -191,7 +228,7 @@ impl Store {
                 "{location} is not an initialised cortex store; run `cortex init`"
             )));
         }
-        self.ensure_head().await
+        self.history().ensure_head().await
     }
 
     /// Opens a fresh in-memory store, for tests.
@@ -211,7 +248,7 @@ impl Store {
 
     /// The client of main's namespace, where the objects every view shares
     /// live.
-    async fn objects(&self) -> Result<Arc<Surreal<Any>>> {
+    async fn objects_db(&self) -> Result<Arc<Surreal<Any>>> {
         self.conn.client(MAIN_NS).await
     }
 

@@ -156,9 +156,16 @@ fn term_bucket(term: &str) -> u64 {
     u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) % TERM_BUCKETS
 }
 
-impl Store {
+/// A view's search rows: keyword and vector search, the vectors still to compute, and the vector
+/// cache: a facet of [`Store`], from [`Store::search`].
+#[derive(Clone, Copy, Debug)]
+pub struct SearchIndex<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl SearchIndex<'_> {
     /// The query's terms, rarest first, as many as `MATCH_BUDGET` affords.
-    async fn affordable_words(&self, words: &str) -> Result<String> {
+    async fn affordable_words(self, words: &str) -> Result<String> {
         // Stems, each with a word of the query that has it.
         let parts: HashMap<String, String> = super::terms::term_parts(words).into_iter().collect();
         if parts.is_empty() {
@@ -190,8 +197,8 @@ impl Store {
     }
 
     /// The snapshot root the search rows for `window` describe.
-    pub async fn search_root(&self, window: usize) -> Result<Option<ContentHash>> {
-        match self.meta_get(&format!("search_root_{window}")).await? {
+    pub async fn search_root(self, window: usize) -> Result<Option<ContentHash>> {
+        match self.store.meta_get(&format!("search_root_{window}")).await? {
             Some(hex) if !hex.is_empty() => Ok(Some(ContentHash::from_hex(&hex)?)),
             _ => Ok(None),
         }
@@ -201,7 +208,7 @@ impl Store {
     /// then records `root` as what they describe. Vectors already cached
     /// are attached at once.
     pub async fn replace_search_rows(
-        &self,
+        self,
         paths: &[String],
         rows: &[SearchRow],
         fresh: bool,
@@ -210,7 +217,7 @@ impl Store {
     ) -> Result<()> {
         health::check_writable()?;
         let key = format!("search_root_{window}");
-        self.meta_set(&key, "").await?;
+        self.store.meta_set(&key, "").await?;
         let ctx = "write search rows";
         let mut delta: HashMap<String, i64> = HashMap::new();
         for r in rows {
@@ -221,6 +228,7 @@ impl Store {
         if !fresh {
             for chunk in paths.chunks(BATCH) {
                 let mut res = self
+                    .store
                     .db()
                     .await?
                     .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
@@ -236,7 +244,7 @@ impl Store {
             }
         }
         if fresh {
-            let db = self.db().await?;
+            let db = self.store.db().await?;
             retrying(ctx, || async {
                 db.query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
                     .await?
@@ -245,7 +253,7 @@ impl Store {
             .await?;
         } else {
             for chunk in paths.chunks(BATCH) {
-                let db = self.db().await?;
+                let db = self.store.db().await?;
                 retrying(ctx, || async {
                     db.query(
                         "DELETE search_unit WHERE file IN $files; \
@@ -265,12 +273,12 @@ impl Store {
         }
         self.adjust_terms(delta).await?;
         self.count_search_rows().await?;
-        self.meta_set(&key, &root.to_hex()).await
+        self.store.meta_set(&key, &root.to_hex()).await
     }
 
     /// Writes rows, with the vectors `vectors` has for their keys.
     async fn insert_search_rows(
-        &self,
+        self,
         rows: &[SearchRow],
         vectors: &HashMap<String, Vec<f32>>,
     ) -> Result<()> {
@@ -293,7 +301,7 @@ impl Store {
                 }))
             })
             .collect();
-        let db = self.db().await?;
+        let db = self.store.db().await?;
         retrying("write search rows", || async {
             db.query(
                 "FOR $u IN $units { \
@@ -321,7 +329,7 @@ impl Store {
     // Long: a benchmark's fixture, read top to bottom once; its two row
     // types are its own.
     #[cfg(feature = "bench")]
-    pub async fn replicate_search_rows_for_bench(&self, units: usize) -> Result<u64> {
+    pub async fn replicate_search_rows_for_bench(self, units: usize) -> Result<u64> {
         #[derive(Debug, SurrealValue)]
         struct Full {
             id: RecordId,
@@ -340,7 +348,7 @@ impl Store {
             embedding: Vec<f32>,
         }
         let mut res = self
-            .db().await?
+            .store.db().await?
             .query("SELECT * FROM search_unit WHERE !string::starts_with(file, 'copy'); SELECT id, embedding FROM search_vec;")
             .await
             .map_err(|e| db_error("read search rows", e))?;
@@ -404,7 +412,7 @@ impl Store {
     }
 
     /// Adds `delta` to the document frequencies of terms.
-    async fn adjust_terms(&self, delta: HashMap<String, i64>) -> Result<()> {
+    async fn adjust_terms(self, delta: HashMap<String, i64>) -> Result<()> {
         health::check_writable()?;
         let mut by_bucket: HashMap<u64, Vec<(String, i64)>> = HashMap::new();
         for (term, d) in delta {
@@ -428,7 +436,8 @@ impl Store {
             }));
         }
         for chunk in rows.chunks(BATCH) {
-            self.db()
+            self.store
+                .db()
                 .await?
                 .query(
                     "FOR $r IN $rows { \
@@ -442,7 +451,7 @@ impl Store {
         Ok(())
     }
 
-    async fn term_buckets(&self, buckets: &[u64]) -> Result<HashMap<u64, HashMap<String, u64>>> {
+    async fn term_buckets(self, buckets: &[u64]) -> Result<HashMap<u64, HashMap<String, u64>>> {
         #[derive(Debug, SurrealValue)]
         struct Row {
             id: RecordId,
@@ -451,6 +460,7 @@ impl Store {
         let ids: Vec<RecordId> =
             buckets.iter().map(|b| RecordId::new("search_terms", *b as i64)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT id, terms FROM $ids")
@@ -471,7 +481,7 @@ impl Store {
     }
 
     /// How many units' keyword texts hold each term.
-    async fn term_frequencies(&self, terms: &[String]) -> Result<HashMap<String, u64>> {
+    async fn term_frequencies(self, terms: &[String]) -> Result<HashMap<String, u64>> {
         let buckets: Vec<u64> = terms.iter().map(|t| term_bucket(t)).collect();
         let found = self.term_buckets(&buckets).await?;
         Ok(terms
@@ -484,8 +494,9 @@ impl Store {
     }
 
     /// Up to `limit` units without a vector.
-    pub async fn pending_vectors(&self, limit: usize) -> Result<Vec<Pending>> {
+    pub async fn pending_vectors(self, limit: usize) -> Result<Vec<Pending>> {
         let mut res = self
+            .store
             .db()
             .await?
             .query(
@@ -511,10 +522,11 @@ impl Store {
     }
 
     /// Vectors the cache holds for these keys.
-    pub async fn cached_vectors(&self, keys: &[String]) -> Result<HashMap<String, Vec<f32>>> {
+    pub async fn cached_vectors(self, keys: &[String]) -> Result<HashMap<String, Vec<f32>>> {
         let ids: Vec<RecordId> = keys.iter().map(|k| row_id("vector_cache", k)).collect();
         let mut res = self
-            .objects()
+            .store
+            .objects_db()
             .await?
             .query("SELECT id, vector FROM $ids")
             .bind(("ids", ids))
@@ -525,12 +537,13 @@ impl Store {
     }
 
     /// Keeps vectors in the cache.
-    pub async fn cache_vectors(&self, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+    pub async fn cache_vectors(self, vectors: &[(String, Vec<f32>)]) -> Result<()> {
         health::check_writable()?;
         for chunk in vectors.chunks(BATCH) {
             let rows: Vec<serde_json::Value> =
                 chunk.iter().map(|(k, v)| serde_json::json!({ "key": k, "vector": v })).collect();
-            self.objects()
+            self.store
+                .objects_db()
                 .await?
                 .query(
                     "FOR $r IN $rows { \
@@ -546,7 +559,7 @@ impl Store {
 
     /// Gives these pending units their vectors.
     pub async fn set_vectors(
-        &self,
+        self,
         units: &[Pending],
         vectors: &[(String, Vec<f32>)],
     ) -> Result<()> {
@@ -566,7 +579,7 @@ impl Store {
         for chunk in rows.chunks(BATCH) {
             // A row replaced since it was read (another text) keeps waiting.
             // The guard makes a retried write count each vector once.
-            let db = self.db().await?;
+            let db = self.store.db().await?;
             retrying("write vectors", || async {
                 db
                     .query(
@@ -593,9 +606,10 @@ impl Store {
     /// rows through the `embedded` index took 150 ms of every search).
     /// Both are counted whole when rows change (`count_search_rows`); the
     /// embedded count also goes up with each vector `set_vectors` writes.
-    pub async fn search_progress(&self) -> Result<Progress> {
+    pub async fn search_progress(self) -> Result<Progress> {
         let read = async || -> Result<(Option<String>, Option<i64>)> {
             let mut res = self
+                .store
                 .db()
                 .await?
                 .query(
@@ -626,11 +640,11 @@ impl Store {
 
     /// Counts the rows and the vectors (after rows change) for
     /// `search_progress`.
-    async fn count_search_rows(&self) -> Result<()> {
+    async fn count_search_rows(self) -> Result<()> {
         health::check_writable()?;
         // Counts written whole: racing `set_vectors`' increment, it is
         // tried again.
-        let db = self.db().await?;
+        let db = self.store.db().await?;
         let n: Option<i64> = retrying("count search rows", || async {
             let mut res = db
                 .query(
@@ -642,13 +656,13 @@ impl Store {
             res.take(0)
         })
         .await?;
-        self.meta_set("search_units", &n.unwrap_or(0).to_string()).await
+        self.store.meta_set("search_units", &n.unwrap_or(0).to_string()).await
     }
 
     /// Units ranked by BM25 for the query's words (any of them), best first.
     #[tracing::instrument(name = "search.keyword", level = "debug", skip_all)]
     pub async fn keyword_search(
-        &self,
+        self,
         query: &str,
         filters: &SearchQuery,
         limit: usize,
@@ -668,6 +682,7 @@ impl Store {
             filters.conditions()
         );
         let mut res = self
+            .store
             .db()
             .await?
             .query(sql)
@@ -687,7 +702,7 @@ impl Store {
 
     /// The `limit` units nearest the vector (cosine similarity), best first.
     pub async fn vector_search(
-        &self,
+        self,
         vector: &[f32],
         filters: &SearchQuery,
         limit: usize,
@@ -701,6 +716,7 @@ impl Store {
             ef = EF.max(limit),
         );
         let mut res = self
+            .store
             .db()
             .await?
             .query(sql)
@@ -715,9 +731,10 @@ impl Store {
     }
 
     /// What to show of these units.
-    pub async fn search_rows(&self, ids: &[String]) -> Result<HashMap<String, HitRow>> {
+    pub async fn search_rows(self, ids: &[String]) -> Result<HashMap<String, HitRow>> {
         let ids: Vec<RecordId> = ids.iter().map(|id| row_id("search_unit", id)).collect();
         let mut res = self
+            .store
             .db()
             .await?
             .query("SELECT id, file, kind, line, signature FROM $ids")

@@ -54,15 +54,22 @@ fn info_of(row: SessionRow) -> Result<SessionInfo> {
     })
 }
 
-impl Store {
+/// The session registry (in main's namespace): forking, listing, removing and rebasing sessions,
+/// their conflicts and claims: a facet of [`Store`], from [`Store::sessions`].
+#[derive(Clone, Copy, Debug)]
+pub struct Sessions<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Sessions<'_> {
     /// Forks a session named `name` from `origin` (main or a session) at
     /// its current head. Constant time: nothing is copied.
-    pub async fn create_session(&self, name: &SessionName, origin: &View) -> Result<SessionInfo> {
+    pub async fn create_session(self, name: &SessionName, origin: &View) -> Result<SessionInfo> {
         health::check_writable()?;
-        let main = self.with_main().await?;
+        let main = self.store.with_main().await?;
         let from = match origin {
-            View::Main => main.head().await?,
-            View::Session(o) => main.session(o).await?.head().await?,
+            View::Main => main.history().head().await?,
+            View::Session(o) => main.sessions().session(o).await?.history().head().await?,
         };
         let row = NewSessionRow {
             origin: origin.name().to_owned(),
@@ -86,12 +93,12 @@ impl Store {
         }
         // Its namespace gets its schema and first snapshot when first
         // opened (`session`): forking is this one record.
-        main.session_info(name).await
+        main.sessions().session_info(name).await
     }
 
     /// The registry's record of a session.
-    pub async fn session_info(&self, name: &SessionName) -> Result<SessionInfo> {
-        let main = self.with_main().await?;
+    pub async fn session_info(self, name: &SessionName) -> Result<SessionInfo> {
+        let main = self.store.with_main().await?;
         let mut res = main
             .db()
             .await?
@@ -109,8 +116,8 @@ impl Store {
     }
 
     /// Every session, by name.
-    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
-        let main = self.with_main().await?;
+    pub async fn list(self) -> Result<Vec<SessionInfo>> {
+        let main = self.store.with_main().await?;
         let mut res = main
             .db()
             .await?
@@ -125,11 +132,12 @@ impl Store {
     /// A handle on the session `name`, its namespace brought to the current
     /// schema and given its first snapshot if it has none yet (a fork cut
     /// short finishes here).
-    pub async fn session(&self, name: &SessionName) -> Result<Store> {
+    pub async fn session(self, name: &SessionName) -> Result<Store> {
         let info = self.session_info(name).await?;
-        let store = self.with_view(View::Session(name.clone())).await?;
+        let store = self.store.with_view(View::Session(name.clone())).await?;
         migrate::apply(&*store.db().await?, true).await?;
         store
+            .history()
             .ensure_head_at(info.base_root, "fork", &format!("forked from {}", info.origin))
             .await?;
         Ok(store)
@@ -137,10 +145,10 @@ impl Store {
 
     /// Removes a session: its registry record, then its namespace. Its
     /// contents stay (they may be shared).
-    pub async fn remove_session(&self, name: &SessionName) -> Result<()> {
+    pub async fn remove_session(self, name: &SessionName) -> Result<()> {
         health::check_writable()?;
         self.session_info(name).await?;
-        let main = self.with_main().await?;
+        let main = self.store.with_main().await?;
         main.db()
             .await?
             .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
@@ -159,7 +167,7 @@ impl Store {
             .map_err(|e| db_error(format!("remove the namespace of session {name}"), e))?;
         // Its client names a namespace that is gone: a session made again
         // under the name gets a new one.
-        self.conn.forget(&ns).await;
+        self.store.conn.forget(&ns).await;
         Ok(())
     }
 }
@@ -206,11 +214,11 @@ impl ConflictRow {
     }
 }
 
-impl Store {
+impl Sessions<'_> {
     /// Replaces this session's conflicts.
-    pub async fn set_conflicts(&self, conflicts: Vec<ConflictRecord>) -> Result<()> {
+    pub async fn set_conflicts(self, conflicts: Vec<ConflictRecord>) -> Result<()> {
         health::check_writable()?;
-        self.db().await?
+        self.store.db().await?
             .query("BEGIN TRANSACTION; DELETE conflict; INSERT INTO conflict $rows RETURN NONE; COMMIT TRANSACTION;")
             .bind(("rows", conflicts.into_iter().map(ConflictRow::of).collect::<Vec<_>>()))
             .await
@@ -220,8 +228,9 @@ impl Store {
     }
 
     /// This session's conflicts from its last merge attempt.
-    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+    pub async fn conflicts(self) -> Result<Vec<ConflictRecord>> {
         let mut res = self
+            .store
             .db()
             .await?
             .query(
@@ -238,13 +247,13 @@ impl Store {
     /// Moves a session's base (after a merge that keeps it): it now starts
     /// from main's snapshot `base` with root `root`.
     pub async fn rebase_session(
-        &self,
+        self,
         name: &SessionName,
         base: SnapshotId,
         root: ContentHash,
     ) -> Result<()> {
         health::check_writable()?;
-        let main = self.with_main().await?;
+        let main = self.store.with_main().await?;
         main.db().await?
             .query("UPDATE type::record('session', $name) SET base_snapshot = $base, base_root = $root, origin = 'main'")
             .bind(("name", name.to_string()))
@@ -265,13 +274,15 @@ pub struct Claim {
     pub target: String,
 }
 
-impl Store {
+impl Sessions<'_> {
     /// Claims `targets` for session `name`. A target another session holds
     /// is refused, naming the holder, and nothing is claimed.
-    pub async fn claim(&self, name: &SessionName, targets: &[String]) -> Result<()> {
+    pub async fn claim(self, name: &SessionName, targets: &[String]) -> Result<()> {
         health::check_writable()?;
         self.session_info(name).await?;
         let held: Vec<Claim> = self
+            .store
+            .sessions()
             .claims()
             .await?
             .into_iter()
@@ -283,7 +294,7 @@ impl Store {
                 c.target, c.session, c.session, c.target
             )));
         }
-        let main = self.with_main().await?;
+        let main = self.store.with_main().await?;
         let rows: Vec<Claim> = targets
             .iter()
             .map(|t| Claim { session: name.to_string(), target: t.clone() })
@@ -298,9 +309,11 @@ impl Store {
     }
 
     /// Releases the session's claims on `targets`, or all of them.
-    pub async fn release(&self, name: &SessionName, targets: &[String]) -> Result<usize> {
+    pub async fn release(self, name: &SessionName, targets: &[String]) -> Result<usize> {
         health::check_writable()?;
         let mine: Vec<Claim> = self
+            .store
+            .sessions()
             .claims()
             .await?
             .into_iter()
@@ -318,7 +331,7 @@ impl Store {
                 RecordId::new("claim", surrealdb::types::RecordIdKey::Array(key))
             })
             .collect();
-        let main = self.with_main().await?;
+        let main = self.store.with_main().await?;
         main.db()
             .await?
             .query("DELETE $ids")
@@ -330,8 +343,8 @@ impl Store {
     }
 
     /// Every claim, by target.
-    pub async fn claims(&self) -> Result<Vec<Claim>> {
-        let main = self.with_main().await?;
+    pub async fn claims(self) -> Result<Vec<Claim>> {
+        let main = self.store.with_main().await?;
         let mut res = main
             .db()
             .await?

@@ -94,12 +94,15 @@ impl Vfs {
         let written = async {
             for content in &contents {
                 match content {
-                    ContentWrite::Whole(hash, data) => self.store.put_content(*hash, data).await?,
+                    ContentWrite::Whole(hash, data) => {
+                        self.store.objects().put_content(*hash, data).await?
+                    }
                     ContentWrite::Chunked(sealed) => {
                         for (hash, data) in &sealed.new {
-                            self.store.put_chunk(*hash, data.to_vec()).await?;
+                            self.store.objects().put_chunk(*hash, data.to_vec()).await?;
                         }
                         self.store
+                            .objects()
                             .put_blobs(vec![crate::store::BlobWrite::Chunked {
                                 hash: sealed.hash,
                                 size: sealed.size,
@@ -109,7 +112,7 @@ impl Vfs {
                     }
                 }
             }
-            self.store.put_trees(trees).await
+            self.store.objects().put_trees(trees).await
         }
         .await;
         let mut state = self.lock();
@@ -142,7 +145,7 @@ impl Vfs {
             bytes,
             changes,
         };
-        self.store.commit(new).await
+        self.store.history().commit(new).await
     }
 }
 

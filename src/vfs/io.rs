@@ -231,7 +231,7 @@ impl Vfs {
                 _ => return Ok(false),
             }
         };
-        let chunks = self.store.blob_chunks(hash).await?;
+        let chunks = self.store.objects().blob_chunks(hash).await?;
         let mut state = self.lock();
         let NodeKind::File { data } = &mut state.node_mut(ino)?.kind else {
             return Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0));
@@ -297,7 +297,7 @@ impl Vfs {
     pub(super) async fn fetch(&self, wanted: &[(u64, ContentHash)]) -> VfsResult<Fetched> {
         let mut out = Fetched::with_capacity(wanted.len());
         for (index, hash) in wanted {
-            out.insert(*index, Arc::new(self.store.read_chunk(*hash).await?));
+            out.insert(*index, Arc::new(self.store.objects().read_chunk(*hash).await?));
         }
         Ok(out)
     }
@@ -321,7 +321,7 @@ impl Vfs {
             }
         };
         // Read outside the lock: other requests go on meanwhile.
-        let bytes = Arc::new(self.store.read_blob(hash).await?);
+        let bytes = Arc::new(self.store.objects().read_blob(hash).await?);
         let mut state = self.lock();
         let node = state.node_mut(ino)?;
         match &mut node.kind {

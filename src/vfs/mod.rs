@@ -92,7 +92,7 @@ impl std::fmt::Debug for Vfs {
 impl Vfs {
     /// Loads main's head into memory.
     pub async fn load(store: Arc<Store>, config: VfsConfig) -> VfsResult<Vfs> {
-        let head = store.head().await?;
+        let head = store.history().head().await?;
         let entries = snapshot::walk(&store, head.root).await?;
         let root = head.root;
         let state = State::build(head, root, entries, None);

@@ -26,7 +26,7 @@ impl Vfs {
 
     /// `refresh`, the flush lock held by the caller.
     pub(super) async fn refresh_held(&self) -> VfsResult<Vec<Invalidation>> {
-        let new_head = self.store.head().await?;
+        let new_head = self.store.history().head().await?;
         let old_head = self.lock().head.clone();
         if new_head.id == old_head.id {
             return Ok(Vec::new());

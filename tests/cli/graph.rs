@@ -190,10 +190,10 @@ fn random_edits_through_a_mount_leave_the_graph_a_fresh_index_gives() {
             }
         }
         let store = store.expect("the daemon let the store go");
-        assert!(store.graph_root().await.unwrap().is_some(), "the daemon indexed");
+        assert!(store.graph().graph_root().await.unwrap().is_some(), "the daemon indexed");
         let report = cortex::index::index_head(&store).await.unwrap();
         assert!(!report.full);
-        let head = store.head().await.unwrap();
+        let head = store.history().head().await.unwrap();
         let out = tempfile::tempdir().unwrap();
         cortex::export::export(&store, head.root, out.path(), Default::default()).await.unwrap();
         let incremental = crate::common::graph_dump(&store).await;

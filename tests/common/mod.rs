@@ -162,7 +162,7 @@ pub fn awkward_tree(root: &Path) {
 /// The whole code graph as sorted lines: units, then edges by kind.
 pub async fn graph_dump(store: &Store) -> Vec<String> {
     use cortex::graph::resolve::EdgeKind;
-    let units = store.units_under("").await.unwrap();
+    let units = store.graph().units_under("").await.unwrap();
     let ids: Vec<String> = units.iter().map(|u| u.id.clone()).collect();
     let mut out: Vec<String> = units
         .iter()
@@ -172,8 +172,8 @@ pub async fn graph_dump(store: &Store) -> Vec<String> {
         .collect();
     for kind in EdgeKind::ALL {
         // Every edge is found from both ends.
-        let from = store.edges_of(kind, &ids, false).await.unwrap();
-        let into = store.edges_of(kind, &ids, true).await.unwrap();
+        let from = store.graph().edges_of(kind, &ids, false).await.unwrap();
+        let into = store.graph().edges_of(kind, &ids, true).await.unwrap();
         assert_eq!(from, into, "{} edges from their sources and targets", kind.as_str());
         for e in from {
             out.push(format!("{} {} -> {} ({})", kind.as_str(), e.from, e.to, e.confidence));

@@ -22,7 +22,7 @@ async fn missing_and_non_directory_sources_are_refused() {
     let file = write(tmp.path(), "plain", b"x");
     let err = import(&store, &file, &options, progress).await.unwrap_err();
     assert!(err.to_string().contains("not a directory"), "{err}");
-    assert_eq!(store.head().await.unwrap().id, SnapshotId(0));
+    assert_eq!(store.history().head().await.unwrap().id, SnapshotId(0));
 }
 
 /// Deletes the other files of the tree as soon as the first one is read, so
@@ -45,7 +45,7 @@ async fn a_file_vanishing_mid_import_aborts_and_changes_nothing() {
     let src = tempfile::tempdir().unwrap();
     write(src.path(), "keep.txt", b"first import\n");
     common::import(&store, src.path()).await;
-    let before = store.head().await.unwrap();
+    let before = store.history().head().await.unwrap();
 
     let mut victims = Vec::new();
     for i in 0..50 {
@@ -56,6 +56,6 @@ async fn a_file_vanishing_mid_import_aborts_and_changes_nothing() {
     let err = import(&store, src.path(), &options, saboteur).await.unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("No such file") && msg.contains(".txt"), "{msg}");
-    assert_eq!(store.head().await.unwrap(), before);
-    assert_eq!(store.journal(0, 100).await.unwrap().len(), 1);
+    assert_eq!(store.history().head().await.unwrap(), before);
+    assert_eq!(store.history().journal(0, 100).await.unwrap().len(), 1);
 }

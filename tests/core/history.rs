@@ -11,7 +11,7 @@ use crate::common::{self, write};
 async fn read(store: &cortex::store::Store, root: cortex::ids::ContentHash, path: &str) -> Vec<u8> {
     match snapshot::resolve(store, root, path.as_bytes()).await.unwrap() {
         Resolved::Entry(e) => match e.kind {
-            EntryKind::File { content, .. } => store.read_blob(content).await.unwrap(),
+            EntryKind::File { content, .. } => store.objects().read_blob(content).await.unwrap(),
             other => panic!("{path} is {other:?}"),
         },
         Resolved::Root(_) => panic!("root"),
@@ -31,7 +31,7 @@ async fn reimport_unchanged_records_nothing_and_changes_are_journaled() {
 
     let again = common::import(&store, src.path()).await;
     assert!(again.snapshot.is_none(), "unchanged tree made a snapshot");
-    assert_eq!(store.head().await.unwrap().id, SnapshotId(1));
+    assert_eq!(store.history().head().await.unwrap().id, SnapshotId(1));
 
     // Same bytes written back (new mtime) is still no change.
     write(src.path(), "a.rs", b"fn a() {}\n");
@@ -45,7 +45,7 @@ async fn reimport_unchanged_records_nothing_and_changes_are_journaled() {
     assert_eq!(second.parent, Some(SnapshotId(1)));
     assert_eq!((second.added, second.modified, second.deleted), (1, 1, 1));
 
-    let journal = store.journal(0, 100).await.unwrap();
+    let journal = store.history().journal(0, 100).await.unwrap();
     let ops: Vec<(u64, String, String, u64)> = journal
         .iter()
         .map(|j| (j.seq, j.op.clone(), String::from_utf8(j.path.clone()).unwrap(), j.snapshot.0))
@@ -61,9 +61,9 @@ async fn reimport_unchanged_records_nothing_and_changes_are_journaled() {
             (6, "add".into(), "dir/new.rs".into(), 2),
         ]
     );
-    assert_eq!(store.journal(4, 100).await.unwrap().len(), 2);
+    assert_eq!(store.history().journal(4, 100).await.unwrap().len(), 2);
 
-    let log = store.log(10).await.unwrap();
+    let log = store.history().log(10).await.unwrap();
     let ids: Vec<u64> = log.iter().map(|s| s.id.0).collect();
     assert_eq!(ids, [2, 1, 0], "newest first, down to the empty tree");
 }
@@ -79,13 +79,16 @@ async fn old_snapshots_stay_readable() {
 
     // A session forked at `one` records only its number; reading it later
     // still gives what main was then.
-    let then = store.snapshot(one.id).await.unwrap();
+    let then = store.history().snapshot(one.id).await.unwrap();
     assert_eq!(read(&store, then.root, "f.txt").await, b"version one\n");
     assert_eq!(read(&store, two.root, "f.txt").await, b"version two\n");
     let changes = snapshot::diff(&store, one.root, two.root).await.unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].op, ChangeOp::Modify);
-    assert!(matches!(store.snapshot(SnapshotId(99)).await, Err(cortex::Error::NotFound(_))));
+    assert!(matches!(
+        store.history().snapshot(SnapshotId(99)).await,
+        Err(cortex::Error::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -96,7 +99,7 @@ async fn contents_are_stored_once() {
         write(src.path(), &format!("copy{i}.txt"), b"the same bytes in twenty files\n");
     }
     common::import(&store, src.path()).await;
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     let hashes: std::collections::HashSet<_> = snapshot::walk(&store, head.root)
         .await
         .unwrap()
@@ -107,7 +110,7 @@ async fn contents_are_stored_once() {
         })
         .collect();
     assert_eq!(hashes.len(), 1);
-    assert_eq!(store.count_objects("blob").await.unwrap(), 1);
+    assert_eq!(store.objects().count_objects("blob").await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -129,8 +132,8 @@ async fn a_commit_against_a_stale_head_is_refused() {
         bytes: 1,
         changes: vec![],
     };
-    let err = store.commit(stale).await.unwrap_err();
+    let err = store.history().commit(stale).await.unwrap_err();
     assert!(matches!(err, cortex::Error::HeadMoved { expected: 1, found: 2 }), "{err}");
-    assert_eq!(store.head().await.unwrap().id, SnapshotId(2));
-    assert_eq!(store.journal(0, 100).await.unwrap().len(), 2);
+    assert_eq!(store.history().head().await.unwrap().id, SnapshotId(2));
+    assert_eq!(store.history().journal(0, 100).await.unwrap().len(), 2);
 }

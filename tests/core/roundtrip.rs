@@ -20,7 +20,7 @@ async fn awkward_tree_round_trips_exactly() {
     assert!(report.snapshot.is_some());
 
     let out = tempfile::tempdir().unwrap();
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     export(&store, head.root, out.path(), ExportOptions::default()).await.unwrap();
     assert_eq!(picture(out.path()), picture(src.path()));
 }
@@ -31,14 +31,14 @@ async fn cat_and_ls_resolve_paths() {
     let src = tempfile::tempdir().unwrap();
     awkward_tree(src.path());
     common::import(&store, src.path()).await;
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
 
     let Resolved::Entry(entry) = snapshot::resolve(&store, head.root, b"src/lib.rs").await.unwrap()
     else {
         panic!("a file resolves to an entry")
     };
     let EntryKind::File { content, size } = entry.kind else { panic!("src/lib.rs is a file") };
-    let data = store.read_blob(content).await.unwrap();
+    let data = store.objects().read_blob(content).await.unwrap();
     assert_eq!(data, std::fs::read(src.path().join("src/lib.rs")).unwrap());
     assert_eq!(size, data.len() as u64);
 
@@ -49,7 +49,7 @@ async fn cat_and_ls_resolve_paths() {
     };
     let EntryKind::File { content, .. } = big.kind else { panic!() };
     assert_eq!(
-        store.read_blob(content).await.unwrap(),
+        store.objects().read_blob(content).await.unwrap(),
         std::fs::read(src.path().join("big/large.dat")).unwrap()
     );
 
@@ -81,7 +81,7 @@ async fn ignore_rules_git_and_store_directories() {
     write(root, ".cortex/store/junk", b"never imported\n");
     common::import(&store, root).await;
 
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     let paths: Vec<String> = snapshot::walk(&store, head.root)
         .await
         .unwrap()
@@ -97,7 +97,7 @@ async fn ignore_rules_git_and_store_directories() {
     // --include-git and --no-ignore bring the rest, but never .cortex/.
     let options = ImportOptions { include_git: true, no_ignore: true, source: "import".into() };
     import(&store, root, &options, Arc::new(NoProgress)).await.unwrap();
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     let all: Vec<String> = snapshot::walk(&store, head.root)
         .await
         .unwrap()
@@ -116,7 +116,7 @@ async fn export_refuses_a_non_empty_directory_and_never_follows_symlinks() {
     let src = tempfile::tempdir().unwrap();
     write(src.path(), "a/file.txt", b"inside\n");
     common::import(&store, src.path()).await;
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
 
     let out = tempfile::tempdir().unwrap();
     write(out.path(), "existing", b"x");
@@ -212,7 +212,7 @@ proptest! {
             materialise(src.path(), &entries);
             common::import(&store, src.path()).await;
             let out = tempfile::tempdir().unwrap();
-            let head = store.head().await.unwrap();
+            let head = store.history().head().await.unwrap();
             export(&store, head.root, out.path(), ExportOptions::default()).await.unwrap();
             let (want, got) = (picture(src.path()), picture(out.path()));
             prop_assert_eq!(got, want);

@@ -84,7 +84,7 @@ async fn keyword_semantic_and_hybrid_search_follow_the_tree() {
 
     let embedded = search::embed_pending(&t, &model, &|_| {}).await.unwrap();
     assert_eq!(embedded as u64, units);
-    let p = t.search_progress().await.unwrap();
+    let p = t.search().search_progress().await.unwrap();
     assert_eq!((p.units, p.embedded), (units, units));
 
     // snake_case split; stemming (uploads / upload).
@@ -133,13 +133,13 @@ async fn keyword_semantic_and_hybrid_search_follow_the_tree() {
     assert_eq!(bring_up_to_date(&t, &model).await, 1, "only retry_upload's text changed");
     let all = run(&t, &model, "parse config key value lines map", Mode::Keyword).await;
     assert!(!all.iter().any(|id| id.contains("parse_config")), "{all:?}");
-    let p = t.search_progress().await.unwrap();
+    let p = t.search().search_progress().await.unwrap();
     assert_eq!((p.units, p.embedded), (units - 1, units - 1));
 
     // A session's search is its view's: its new unit is found there, not
     // in main; its vectors for unchanged units come from the cache.
-    t.create_session(&common::sn("s1"), &View::Main).await.unwrap();
-    let s1 = t.session(&common::sn("s1")).await.unwrap();
+    t.sessions().create_session(&common::sn("s1"), &View::Main).await.unwrap();
+    let s1 = t.sessions().session(&common::sn("s1")).await.unwrap();
     let session_tree = tempfile::tempdir().unwrap();
     write(session_tree.path(), "src/upload.rs", edited.as_bytes());
     write(session_tree.path(), "web/cart.js", CART.as_bytes());
@@ -172,7 +172,7 @@ async fn without_a_model_search_falls_back_to_keywords_and_says_so() {
         let s = Search { query: q.into(), mode: Mode::Keyword, limit: 3, ..Search::default() };
         search::search(&t, None, &s).await.unwrap();
     }
-    assert_eq!(t.search_progress().await.unwrap().units, 4);
+    assert_eq!(t.search().search_progress().await.unwrap().units, 4);
 }
 
 /// Writers racing on the same rows (two embedders, or SurrealDB's own index
@@ -188,7 +188,7 @@ async fn racing_vector_writes_all_land_and_count_once() {
     common::import(&t, tree.path()).await;
     index_head(&t).await.unwrap();
     search::sync(&t, DEFAULT_WINDOW).await.unwrap();
-    let pending = t.pending_vectors(1000).await.unwrap();
+    let pending = t.search().pending_vectors(1000).await.unwrap();
     assert_eq!(pending.len(), 60);
     let vectors: Vec<(String, Vec<f32>)> = pending
         .iter()
@@ -199,12 +199,12 @@ async fn racing_vector_writes_all_land_and_count_once() {
             (p.id.clone(), v)
         })
         .collect();
-    let write = || t.set_vectors(&pending, &vectors);
+    let write = || t.search().set_vectors(&pending, &vectors);
     let (a, b, c, d) = tokio::join!(write(), write(), write(), write());
     for r in [a, b, c, d] {
         r.unwrap();
     }
-    let p = t.search_progress().await.unwrap();
+    let p = t.search().search_progress().await.unwrap();
     assert_eq!((p.units, p.embedded), (60, 60));
-    assert!(t.pending_vectors(1000).await.unwrap().is_empty());
+    assert!(t.search().pending_vectors(1000).await.unwrap().is_empty());
 }

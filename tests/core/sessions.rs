@@ -45,11 +45,11 @@ async fn write_through(store: Store, name: &str, data: &[u8]) -> Store {
 }
 
 async fn read(store: &Store, path: &str) -> Option<Vec<u8>> {
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     match cortex::snapshot::resolve(store, head.root, path.as_bytes()).await {
         Ok(cortex::snapshot::Resolved::Entry(e)) => match e.kind {
             cortex::tree::EntryKind::File { content, .. } => {
-                Some(store.read_blob(content).await.unwrap())
+                Some(store.objects().read_blob(content).await.unwrap())
             }
             _ => None,
         },
@@ -64,12 +64,13 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     write(tree.path(), "a.txt", b"main's a\n");
     common::import(&t, tree.path()).await;
 
-    let one = t.create_session(&sn("one"), &View::Main).await.unwrap();
+    let one = t.sessions().create_session(&sn("one"), &View::Main).await.unwrap();
     assert_eq!(one.origin, "main");
-    let two = t.create_session(&sn("two"), &View::Main).await.unwrap();
+    let two = t.sessions().create_session(&sn("two"), &View::Main).await.unwrap();
     assert_eq!(one.base_root, two.base_root);
 
-    let s1 = write_through(t.session(&sn("one")).await.unwrap(), "a.txt", b"one's a\n").await;
+    let s1 =
+        write_through(t.sessions().session(&sn("one")).await.unwrap(), "a.txt", b"one's a\n").await;
     let s1 = write_through(s1, "new.txt", b"only in one\n").await;
     assert_eq!(read(&s1, "a.txt").await.unwrap(), b"one's a\n");
     assert_eq!(read(&s1, "new.txt").await.unwrap(), b"only in one\n");
@@ -77,7 +78,7 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     // Main and the other session do not see them.
     assert_eq!(read(&t, "a.txt").await.unwrap(), b"main's a\n");
     assert!(read(&t, "new.txt").await.is_none());
-    let s2 = t.session(&sn("two")).await.unwrap();
+    let s2 = t.sessions().session(&sn("two")).await.unwrap();
     assert_eq!(read(&s2, "a.txt").await.unwrap(), b"main's a\n");
     assert!(read(&s2, "new.txt").await.is_none());
 
@@ -89,23 +90,26 @@ async fn a_session_sees_main_at_its_fork_plus_its_own_writes_and_nobody_sees_the
     assert!(read(&s1, "later.txt").await.is_none());
 
     // A session forked from a session starts from its head.
-    let three =
-        t.create_session(&sn("three"), &View::Session("one".parse().unwrap())).await.unwrap();
+    let three = t
+        .sessions()
+        .create_session(&sn("three"), &View::Session("one".parse().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(three.origin, "one");
-    let s3 = t.session(&sn("three")).await.unwrap();
+    let s3 = t.sessions().session(&sn("three")).await.unwrap();
     assert_eq!(read(&s3, "new.txt").await.unwrap(), b"only in one\n");
 
     let names: Vec<String> =
-        t.sessions().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
+        t.sessions().list().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["one", "three", "two"]);
-    t.remove_session(&sn("two")).await.unwrap();
+    t.sessions().remove_session(&sn("two")).await.unwrap();
     let names: Vec<String> =
-        t.sessions().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
+        t.sessions().list().await.unwrap().into_iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["one", "three"]);
-    assert!(t.session(&sn("two")).await.is_err());
+    assert!(t.sessions().session(&sn("two")).await.is_err());
     // The name can be used again, from scratch.
-    t.create_session(&sn("two"), &View::Main).await.unwrap();
-    let s2 = t.session(&sn("two")).await.unwrap();
+    t.sessions().create_session(&sn("two"), &View::Main).await.unwrap();
+    let s2 = t.sessions().session(&sn("two")).await.unwrap();
     assert!(read(&s2, "later.txt").await.is_some(), "forked from main now");
 }
 
@@ -117,13 +121,13 @@ async fn bad_and_unknown_session_names_are_refused_clearly() {
         let err = SessionName::parse(bad).unwrap_err().to_string();
         assert!(err.contains("session"), "{bad:?}: {err}");
     }
-    let err = t.session(&sn("nope")).await.unwrap_err().to_string();
+    let err = t.sessions().session(&sn("nope")).await.unwrap_err().to_string();
     assert!(err.contains("no session named nope"), "{err}");
-    t.create_session(&sn("dup"), &View::Main).await.unwrap();
-    let err = t.create_session(&sn("dup"), &View::Main).await.unwrap_err().to_string();
+    t.sessions().create_session(&sn("dup"), &View::Main).await.unwrap();
+    let err = t.sessions().create_session(&sn("dup"), &View::Main).await.unwrap_err().to_string();
     assert!(err.contains("exists already"), "{err}");
-    assert!(t.remove_session(&sn("nope")).await.is_err());
-    assert_eq!(t.sessions().await.unwrap().len(), 1);
+    assert!(t.sessions().remove_session(&sn("nope")).await.is_err());
+    assert_eq!(t.sessions().list().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -134,13 +138,13 @@ async fn forking_copies_nothing() {
         write(tree.path(), &format!("d{}/f{i}.txt", i % 7), format!("{i}\n").as_bytes());
     }
     common::import(&t, tree.path()).await;
-    let trees = t.count_objects("tree").await.unwrap();
-    let blobs = t.count_objects("blob").await.unwrap();
-    t.create_session(&sn("big"), &View::Main).await.unwrap();
-    let s = t.session(&sn("big")).await.unwrap();
-    assert_eq!(s.head().await.unwrap().root, t.head().await.unwrap().root);
-    assert_eq!(t.count_objects("tree").await.unwrap(), trees);
-    assert_eq!(t.count_objects("blob").await.unwrap(), blobs);
+    let trees = t.objects().count_objects("tree").await.unwrap();
+    let blobs = t.objects().count_objects("blob").await.unwrap();
+    t.sessions().create_session(&sn("big"), &View::Main).await.unwrap();
+    let s = t.sessions().session(&sn("big")).await.unwrap();
+    assert_eq!(s.history().head().await.unwrap().root, t.history().head().await.unwrap().root);
+    assert_eq!(t.objects().count_objects("tree").await.unwrap(), trees);
+    assert_eq!(t.objects().count_objects("blob").await.unwrap(), blobs);
 }
 
 const LIB: &str = "pub fn one() -> u32 {\n    1\n}\n\npub fn two() -> u32 {\n    2\n}\n";
@@ -153,7 +157,7 @@ async fn forked(files: &[(&str, &[u8])]) -> (common::TestStore, tempfile::TempDi
         write(tree.path(), path, data);
     }
     common::import(&t, tree.path()).await;
-    t.create_session(&sn("s"), &View::Main).await.unwrap();
+    t.sessions().create_session(&sn("s"), &View::Main).await.unwrap();
     (t, tree)
 }
 
@@ -167,7 +171,7 @@ async fn main_writes(t: &Store, name: &str, data: &[u8]) {
 async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes()), ("notes.txt", b"a\n")]).await;
     main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
-    let s = t.session(&sn("s")).await.unwrap();
+    let s = t.sessions().session(&sn("s")).await.unwrap();
     let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
     drop(write_through(s, "new.txt", b"from the session\n").await);
 
@@ -189,17 +193,17 @@ async fn merging_different_functions_of_one_file_is_clean_and_closes_the_session
     let merged = String::from_utf8(read(&t, "lib.rs").await.unwrap()).unwrap();
     assert_eq!(merged, LIB.replace("    1\n", "    10\n").replace("    2\n", "    20\n"));
     assert_eq!(read(&t, "new.txt").await.unwrap(), b"from the session\n");
-    assert!(t.sessions().await.unwrap().is_empty());
-    assert_eq!(t.head().await.unwrap().source, "merge");
+    assert!(t.sessions().list().await.unwrap().is_empty());
+    assert_eq!(t.history().head().await.unwrap().source, "merge");
 }
 
 #[tokio::test]
 async fn the_same_function_changed_differently_conflicts_and_main_stays() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
     main_writes(&t, "lib.rs", LIB.replace("    1\n", "    10\n").as_bytes()).await;
-    let s = t.session(&sn("s")).await.unwrap();
+    let s = t.sessions().session(&sn("s")).await.unwrap();
     drop(write_through(s, "lib.rs", LIB.replace("    1\n", "    11\n").as_bytes()).await);
-    let before = t.head().await.unwrap();
+    let before = t.history().head().await.unwrap();
 
     let report =
         session::merge(&t.main().await.unwrap(), &sn("s"), MergeOptions::default()).await.unwrap();
@@ -207,7 +211,7 @@ async fn the_same_function_changed_differently_conflicts_and_main_stays() {
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(report.conflicts[0].unit, "lib.rs::one");
     assert_eq!(report.conflicts[0].kind, ConflictKind::Content);
-    assert_eq!(t.head().await.unwrap().id, before.id, "main did not move");
+    assert_eq!(t.history().head().await.unwrap().id, before.id, "main did not move");
     // Kept with the session.
     let kept = session::conflicts(&t, &sn("s")).await.unwrap();
     assert_eq!(kept, report.conflicts);
@@ -245,7 +249,7 @@ async fn delete_modify_binary_and_renames() {
     drop(write_through(main, "old.rs", LIB.replace("    2\n", "    22\n").as_bytes()).await);
 
     // The session: edits gone.txt, changes the binary, renames old.rs.
-    let s = t.session(&sn("s")).await.unwrap();
+    let s = t.sessions().session(&sn("s")).await.unwrap();
     let s = write_through(s, "gone.txt", b"edited\n").await;
     let s = write_through(s, "blob.bin", b"\0session").await;
     let s = Arc::new(s);
@@ -287,7 +291,8 @@ async fn delete_modify_binary_and_renames() {
 #[tokio::test]
 async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
     let (t, _tree) = forked(&[("a.txt", b"original\n"), ("lib.rs", LIB.as_bytes())]).await;
-    let s = write_through(t.session(&sn("s")).await.unwrap(), "a.txt", b"changed\n").await;
+    let s =
+        write_through(t.sessions().session(&sn("s")).await.unwrap(), "a.txt", b"changed\n").await;
     let s = write_through(s, "lib.rs", LIB.replace("    2\n", "    20\n").as_bytes()).await;
     let diff = session::diff(&t, &sn("s"), true).await.unwrap();
     assert_eq!(diff.len(), 2);
@@ -306,7 +311,7 @@ async fn diff_is_by_content_writing_back_the_original_bytes_is_no_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_while_main_moves_loses_nothing_of_either() {
     let (t, _tree) = forked(&[("lib.rs", LIB.as_bytes())]).await;
-    let mut s = t.session(&sn("s")).await.unwrap();
+    let mut s = t.sessions().session(&sn("s")).await.unwrap();
     for i in 0..30 {
         s = write_through(s, &format!("s{i}.txt"), format!("session {i}\n").as_bytes()).await;
     }

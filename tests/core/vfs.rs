@@ -78,7 +78,7 @@ fn walk(
 async fn exported(store: &Store, vfs: &Vfs) -> std::collections::BTreeMap<Vec<u8>, Node> {
     vfs.flush().await.unwrap();
     let out = tempfile::tempdir().unwrap();
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     export(store, head.root, out.path(), ExportOptions::default()).await.unwrap();
     picture(out.path())
 }
@@ -129,7 +129,7 @@ async fn writes_flush_to_a_new_snapshot_of_main() {
     write(src.path(), "keep.txt", b"kept\n");
     write(src.path(), "edit.txt", b"0123456789");
     let (store, vfs) = vfs_of(common::store().await.store, Some(src.path())).await;
-    let before = store.head().await.unwrap();
+    let before = store.history().head().await.unwrap();
 
     assert!(vfs.flush().await.unwrap().is_none(), "nothing to flush yet");
     let dir = vfs.mkdir(InodeNo::ROOT, b"new", 0o750, ME).unwrap();
@@ -144,7 +144,7 @@ async fn writes_flush_to_a_new_snapshot_of_main() {
     let snap = vfs.flush().await.unwrap().expect("a snapshot");
     assert_eq!(snap.parent, Some(before.id));
     assert_eq!((snap.added, snap.modified, snap.deleted), (2, 1, 0));
-    assert_eq!(store.head().await.unwrap().id, snap.id);
+    assert_eq!(store.history().head().await.unwrap().id, snap.id);
     assert!(!vfs.is_dirty());
 
     let pic = exported(&store, &vfs).await;
@@ -464,7 +464,7 @@ proptest! {
             }
             let out = tempfile::tempdir().unwrap();
             vfs.flush().await.unwrap();
-            let head = store.head().await.unwrap();
+            let head = store.history().head().await.unwrap();
             export(&store, head.root, out.path(), ExportOptions::default()).await.unwrap();
             let picture = timeless(out.path());
             prop_assert_eq!(&picture, &timeless(real.path()));
@@ -517,7 +517,7 @@ async fn refresh_follows_main_and_keeps_inode_numbers() {
     assert_eq!(vfs.read(mine.ino, 0, 100).await.unwrap(), b"LOCAL\n");
     assert!(vfs.is_dirty());
     vfs.flush().await.unwrap();
-    assert_eq!(vfs.head().id, store.head().await.unwrap().id);
+    assert_eq!(vfs.head().id, store.history().head().await.unwrap().id);
 }
 
 /// Main moves while a view holds writes (a merge committed meanwhile): the
@@ -552,7 +552,7 @@ async fn writes_survive_a_moved_main_and_flush_over_it() {
     };
     assert!(told(b"theirs.txt"), "{forget:?}");
 
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     let read = async |path: &str| {
         cortex::snapshot::read_file(&store, head.root, path.as_bytes()).await.ok()
     };
@@ -626,7 +626,7 @@ async fn large_files_are_written_and_read_by_chunk() {
         back.extend_from_slice(&piece);
     }
     assert!(back == model, "read back differs");
-    let head = store.head().await.unwrap();
+    let head = store.history().head().await.unwrap();
     let stored = cortex::snapshot::read_file(&store, head.root, b"big.bin").await.unwrap();
     assert!(stored == model, "the store holds other bytes");
 }
@@ -641,10 +641,10 @@ async fn sparse_files_hold_no_memory_and_store_one_zero_chunk() {
     vfs.setattr(ino, SetAttr { size: Some(size), ..SetAttr::default() }, ME).await.unwrap();
     vfs.write(ino, size - 4, b"tail").await.unwrap();
     assert_eq!(vfs.read(ino, 1 << 30, 8).await.unwrap(), vec![0; 8]);
-    let chunks_before = store.count_objects("chunk").await.unwrap();
+    let chunks_before = store.objects().count_objects("chunk").await.unwrap();
     vfs.flush().await.unwrap();
     // 3,072 chunks: all but the last are the one chunk of zeros.
-    assert_eq!(store.count_objects("chunk").await.unwrap() - chunks_before, 2);
+    assert_eq!(store.objects().count_objects("chunk").await.unwrap() - chunks_before, 2);
     let again = Vfs::load(store.clone(), CONFIG).await.unwrap();
     let ino = resolve(&again, "sparse").unwrap();
     assert_eq!(again.getattr(ino).unwrap().size, size);
