@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Session costs against tree size: fork time, and diff / merge --dry-run
 # time for a session that changed 10 files, on generated trees of 1,000,
-# 10,000 and 100,000 files (in process: no CLI start-up in the figures).
+# 10,000 and 100,000 files; and `session list` over 1,000 sessions never
+# used (in process: no CLI start-up in the figures).
 #
 # Usage: scripts/bench-sessions.sh [SIZES...]   (default 1000 10000 100000)
 set -euo pipefail
@@ -14,8 +15,8 @@ work=$(mktemp -d /tmp/cortex-bench-sessions.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 100000)
-echo "| files | import s | fork ms | diff ms (10 changes) | merge --dry-run ms (10 changes) |"
-echo "|---|---|---|---|---|"
+echo "| files | import s | fork ms | diff ms (10 changes) | merge --dry-run ms (10 changes) | session list ms (1,000 sessions: first, again) |"
+echo "|---|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   tree="$work/t$n"
   mkdir -p "$tree"
@@ -36,7 +37,7 @@ PY
   python3 - "$line" "$import" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"| {r['files']:,} | {sys.argv[2]} | {r['fork_ms']:.1f} | {r['diff_ms']:.1f} | {r['merge_ms']:.1f} |")
+print(f"| {r['files']:,} | {sys.argv[2]} | {r['fork_ms']:.1f} | {r['diff_ms']:.1f} | {r['merge_ms']:.1f} | {r['list_first_ms']:.0f}, {r['list_again_ms']:.0f} |")
 PY
   rm -rf "$tree"
 done

@@ -139,9 +139,9 @@ pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
     let now = chrono::Utc::now();
     let mut out = Vec::new();
     for info in store.sessions().list().await? {
-        let session = store.sessions().session(&info.name).await?;
-        let head = session.history().head().await?;
-        let changed = snapshot::diff(store, info.base_root, head.root).await?.len();
+        // Read, not set up: listing changes nothing.
+        let root = store.sessions().head_root(&info).await?;
+        let changed = snapshot::diff(store, info.base_root, root).await?.len();
         out.push(SessionSummary {
             name: info.name.to_string(),
             origin: info.origin,

@@ -19,6 +19,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Sessions listed at once.
+const SESSIONS: usize = 1000;
+
 #[tokio::main]
 async fn main() {
     let dir = std::env::args().nth(1).expect("usage: bench_sessions STORE_DIR");
@@ -70,6 +73,20 @@ async fn main() {
         assert_eq!(m.taken.len(), 10);
     }
     store.sessions().remove_session(&"ten".parse().unwrap()).await.unwrap();
+
+    // `session list` at 1,000 sessions none of which was used yet: the
+    // first listing and the next (neither sets a session up).
+    for i in 0..SESSIONS {
+        let name: cortex::ids::SessionName = format!("many-{i}").parse().unwrap();
+        store.sessions().create_session(&name, &View::Main).await.unwrap();
+    }
+    let mut list = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let listed = session::list(&store).await.unwrap();
+        list.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(listed.len(), SESSIONS);
+    }
     println!(
         "{}",
         serde_json::json!({
@@ -77,6 +94,8 @@ async fn main() {
             "fork_ms": median(fork),
             "diff_ms": median(diff),
             "merge_ms": median(merge),
+            "list_first_ms": list[0],
+            "list_again_ms": list[1],
         })
     );
     drop(view);

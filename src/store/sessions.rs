@@ -129,6 +129,38 @@ impl Sessions<'_> {
         rows.into_iter().map(info_of).collect()
     }
 
+    /// The root of a session's head, read without setting the session up
+    /// (what `session` does on first use): a session never used yet, its
+    /// namespace empty, is at its base. Listing a thousand sessions so
+    /// costs a read each, not a schema each.
+    pub async fn head_root(self, info: &SessionInfo) -> Result<ContentHash> {
+        let view = self.store.with_view(View::Session(info.name.clone())).await?;
+        let db = view.db().await?;
+        let context = || format!("read the head of session {}", info.name);
+        let mut res = db
+            .query("SELECT VALUE snapshot FROM ONLY ref:main")
+            .await
+            .map_err(|e| db_error(context(), e))?;
+        let head: Option<i64> = match res.take(0) {
+            Ok(head) => head,
+            // SurrealDB 3 refuses to read a table never defined: a session
+            // whose namespace was never set up.
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(db_error(context(), e)),
+        };
+        let Some(head) = head else { return Ok(info.base_root) };
+        let mut res = db
+            .query("SELECT VALUE root FROM ONLY type::record('snapshot', $id)")
+            .bind(("id", head))
+            .await
+            .map_err(|e| db_error(context(), e))?;
+        let root: Option<String> = res.take(0).map_err(|e| db_error(context(), e))?;
+        let root = root.ok_or_else(|| {
+            Error::Corrupt(format!("session {}'s head names a missing snapshot", info.name))
+        })?;
+        ContentHash::from_hex(&root)
+    }
+
     /// A handle on the session `name`, its namespace brought to the current
     /// schema and given its first snapshot if it has none yet (a fork cut
     /// short finishes here).
@@ -352,5 +384,36 @@ impl Sessions<'_> {
             .await
             .map_err(|e| db_error("read claims", e))?;
         res.take(0).map_err(|e| db_error("read claims", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> SessionName {
+        SessionName::parse(s).unwrap()
+    }
+
+    /// Listing reads each session's head where it is, and sets nothing up:
+    /// a session's namespace gets its schema on first use, not on a list.
+    #[tokio::test]
+    async fn listing_sessions_sets_none_of_them_up() {
+        let store = Store::memory().await.unwrap();
+        for s in ["a", "b"] {
+            store.sessions().create_session(&name(s), &View::Main).await.unwrap();
+        }
+        // One of them used: its namespace set up, its head its own.
+        let used = store.sessions().session(&name("b")).await.unwrap();
+        assert!(used.schema_version().await.unwrap() > 0);
+
+        let listed = crate::session::list(&store).await.unwrap();
+        let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(listed.iter().all(|s| s.changed_files == 0), "{listed:?}");
+        let unused = store.with_view(View::Session(name("a"))).await.unwrap();
+        assert_eq!(unused.schema_version().await.unwrap(), 0, "listing set session a up");
+        let info = store.sessions().session_info(&name("a")).await.unwrap();
+        assert_eq!(store.sessions().head_root(&info).await.unwrap(), info.base_root);
     }
 }
