@@ -43,8 +43,12 @@ async fn main() {
     store.sessions().create_session(&"ten".parse().unwrap(), &View::Main).await.unwrap();
     let view = Arc::new(store.sessions().session(&"ten".parse().unwrap()).await.unwrap());
     let me = Caller { uid: 0, gid: 0 };
-    let vfs =
-        Vfs::load(view.clone(), VfsConfig { uid: 0, gid: 0, read_only: false }).await.unwrap();
+    let vfs = Vfs::load(
+        view.clone(),
+        VfsConfig { uid: 0, gid: 0, read_only: false, content_cache: 256 << 20 },
+    )
+    .await
+    .unwrap();
     for i in 0..10 {
         let f =
             vfs.create(InodeNo::ROOT, format!("changed-{i}.txt").as_bytes(), 0o644, me).unwrap();

@@ -318,7 +318,11 @@ impl Views {
 fn config() -> VfsConfig {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    VfsConfig { uid, gid, read_only: false }
+    let content_cache = std::env::var("CORTEX_CONTENT_CACHE")
+        .ok()
+        .and_then(|mib| mib.trim().parse::<u64>().ok())
+        .map_or(crate::vfs::CONTENT_CACHE_DEFAULT, |mib| mib << 20);
+    VfsConfig { uid, gid, read_only: false, content_cache }
 }
 
 impl Service for Views {

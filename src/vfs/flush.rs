@@ -338,7 +338,10 @@ impl State {
                 let h = ContentHash::of(bytes);
                 *hash = Some(h);
                 contents.push(ContentWrite::Whole(h, bytes.clone()));
-                Ok((h, bytes.len() as u64))
+                let size = bytes.len() as u64;
+                // Clean once flushed: held within the content cache's budget.
+                self.keep(ino, h, size);
+                Ok((h, size))
             }
             Data::Large(large) => match large.hash() {
                 Some(hash) => Ok((hash, large.size())),

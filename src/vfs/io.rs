@@ -70,6 +70,12 @@ impl Vfs {
         state.attr(ino, &self.config)
     }
 
+    /// Bytes of file contents the content cache holds, and its budget.
+    pub fn content_cache(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.kept_bytes, state.budget)
+    }
+
     /// Reads up to `size` bytes at `offset`.
     pub async fn read(&self, ino: InodeNo, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
         if self.open_large(ino).await? {
@@ -90,11 +96,13 @@ impl Vfs {
             self.file_size(ino)?; // a zero-length write changes nothing, even past the end
             return Ok(0);
         }
+        let mut loaded = None;
         if !self.open_large(ino).await? {
-            self.ensure_loaded(ino).await?;
+            let bytes = self.ensure_loaded(ino).await?;
             if end > LARGE {
-                self.make_large(ino)?;
+                self.make_large(ino, &bytes)?;
             }
+            loaded = Some(bytes);
         }
         let done = self
             .with_large(
@@ -104,7 +112,7 @@ impl Vfs {
             )
             .await?;
         if done.is_none() {
-            self.write_small(ino, offset, end, data)?;
+            self.write_small(ino, offset, end, data, loaded.as_ref())?;
         }
         let mut state = self.lock();
         let now = Timestamp::now();
@@ -124,8 +132,12 @@ impl Vfs {
         offset: u64,
         end: u64,
         data: &[u8],
+        loaded: Option<&Arc<Vec<u8>>>,
     ) -> VfsResult<()> {
         let mut state = self.lock();
+        if let Some(loaded) = loaded {
+            state.hold(ino, loaded)?;
+        }
         let node = state.node_mut(ino)?;
         let NodeKind::File { data: content } = &mut node.kind else {
             return Err(vfs_err!(libc::EISDIR, "inode {} is not a regular file", ino.0));
@@ -174,11 +186,13 @@ impl Vfs {
             return Ok(());
         }
         let large = self.open_large(ino).await?;
+        let mut loaded = None;
         if !large {
-            self.ensure_loaded(ino).await?;
+            let bytes = self.ensure_loaded(ino).await?;
             if size > LARGE {
-                self.make_large(ino)?;
+                self.make_large(ino, &bytes)?;
             }
+            loaded = Some(bytes);
         }
         if large && size <= LARGE {
             // Small again: whole in memory.
@@ -196,6 +210,9 @@ impl Vfs {
             .await?;
         if resized.is_none() {
             let mut state = self.lock();
+            if let Some(loaded) = &loaded {
+                state.hold(ino, loaded)?;
+            }
             let NodeKind::File { data } = &mut state.node_mut(ino)?.kind else {
                 return Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0));
             };
@@ -210,8 +227,9 @@ impl Vfs {
 
     /// Turns a small file in memory into a large one (it is growing past
     /// [`LARGE`]).
-    pub(super) fn make_large(&self, ino: InodeNo) -> VfsResult<()> {
+    pub(super) fn make_large(&self, ino: InodeNo, loaded: &Arc<Vec<u8>>) -> VfsResult<()> {
         let mut state = self.lock();
+        state.hold(ino, loaded)?;
         if let NodeKind::File { data } = &mut state.node_mut(ino)?.kind
             && let Data::Mem { bytes, .. } = data
         {
@@ -328,6 +346,7 @@ impl Vfs {
             NodeKind::File { data } => match data {
                 Data::Stored { hash: h, .. } if *h == hash => {
                     *data = Data::Mem { bytes: bytes.clone(), hash: Some(hash) };
+                    state.keep(ino, hash, bytes.len() as u64);
                     Ok(bytes)
                 }
                 Data::Mem { bytes, .. } => Ok(bytes.clone()),

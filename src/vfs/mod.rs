@@ -95,7 +95,7 @@ impl Vfs {
         let head = store.history().head().await?;
         let entries = snapshot::walk(&store, head.root).await?;
         let root = head.root;
-        let state = State::build(head, root, entries, None);
+        let state = State::build(head, root, entries, None, config.content_cache);
         Ok(Vfs {
             store,
             config,

@@ -44,7 +44,8 @@ impl Vfs {
         let changes = snapshot::diff(&self.store, old_head.root, new_head.root).await?;
         let mut state = self.lock();
         let old_paths = state.paths();
-        let mut rebuilt = State::build(new_head, root, entries, Some(&state));
+        let mut rebuilt =
+            State::build(new_head, root, entries, Some(&state), self.config.content_cache);
         rebuilt.changed |= !edits.is_empty();
         let new_paths = rebuilt.paths();
         let mut out = Vec::new();

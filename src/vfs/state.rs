@@ -1,7 +1,7 @@
 //! A view's inodes in memory: the node table, names, links and the
 //! bookkeeping of what changed since the last flush.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::*;
@@ -93,6 +93,13 @@ pub(super) struct State {
     /// with that encoding: a flush re-encodes only the rest. Invariant: a
     /// directory missing here has every ancestor missing too.
     pub(super) encoded: HashMap<InodeNo, Subtree>,
+    /// Clean contents held in memory (`Data::Mem` with a hash), oldest
+    /// first, with their sizes; `kept_bytes` their sum, at most `budget`
+    /// after each [`State::keep`]. An entry whose file changed since is
+    /// dropped when its turn comes.
+    pub(super) kept: VecDeque<(InodeNo, ContentHash, u64)>,
+    pub(super) kept_bytes: u64,
+    pub(super) budget: u64,
 }
 
 /// What encoding a directory's subtree gave.
@@ -130,6 +137,7 @@ impl State {
         root_tree: ContentHash,
         entries: Vec<(Vec<u8>, Entry)>,
         old: Option<&State>,
+        budget: u64,
     ) -> State {
         let now = Timestamp::now();
         let old_paths = old.map(State::paths).unwrap_or_default();
@@ -140,6 +148,9 @@ impl State {
             head,
             changed: false,
             encoded: HashMap::new(),
+            kept: VecDeque::new(),
+            kept_bytes: 0,
+            budget,
         };
         // The stored tree of each directory, and files written but not flushed.
         let mut trees: HashMap<InodeNo, ContentHash> = HashMap::from([(InodeNo::ROOT, root_tree)]);
@@ -169,29 +180,18 @@ impl State {
                     let (data, flushed) = file_data(previous.map(|(_, n)| n), content, size);
                     if !flushed {
                         unflushed.push(ino);
+                    } else if let Data::Mem { bytes, .. } = &data {
+                        state.kept.push_back((ino, content, bytes.len() as u64));
+                        state.kept_bytes += bytes.len() as u64;
                     }
                     NodeKind::File { data }
                 }
                 EntryKind::Symlink { target } => NodeKind::Symlink { target },
                 EntryKind::Special { kind, rdev } => NodeKind::Special { kind, rdev },
             };
-            let is_dir = matches!(kind, NodeKind::Dir { .. });
             let lookups = previous.map_or(0, |(_, n)| n.lookups);
-            state.nodes.insert(
-                ino,
-                Node {
-                    kind,
-                    mode: entry.mode & MODE_MASK,
-                    owner: entry.owner,
-                    atime: entry.mtime,
-                    mtime: entry.mtime,
-                    ctime: entry.mtime,
-                    nlink: if is_dir { 2 } else { 1 },
-                    lookups,
-                    parents: Vec::new(),
-                    xattrs: entry.xattrs.into_iter().collect(),
-                },
-            );
+            let meta = (entry.mode, entry.mtime, entry.owner, entry.xattrs);
+            state.nodes.insert(ino, node_of(kind, meta, lookups));
             state.link_child(parent, entry.name, ino);
         }
         state.seed_encoded(InodeNo::ROOT, &trees);
@@ -202,6 +202,37 @@ impl State {
             state.keep_orphans(old);
         }
         state
+    }
+
+    /// Holds the clean content `hash` of `ino` in memory, within the budget:
+    /// the oldest held go back to `Stored` (read again from the store when
+    /// asked for). Readers holding the bytes keep their copy.
+    pub(super) fn keep(&mut self, ino: InodeNo, hash: ContentHash, size: u64) {
+        self.kept.push_back((ino, hash, size));
+        self.kept_bytes += size;
+        while self.kept_bytes > self.budget {
+            let Some((ino, hash, size)) = self.kept.pop_front() else { break };
+            self.kept_bytes -= size;
+            if let Some(node) = self.nodes.get_mut(&ino)
+                && let NodeKind::File { data } = &mut node.kind
+                && matches!(data, Data::Mem { hash: Some(h), .. } if *h == hash)
+            {
+                *data = Data::Stored { hash, size };
+            }
+        }
+    }
+
+    /// Puts a file's content back in memory if the content cache let it go
+    /// since `loaded` was read for it (and it is still that content): a
+    /// write needs the bytes it loaded, whatever reads did meanwhile.
+    pub(super) fn hold(&mut self, ino: InodeNo, loaded: &Arc<Vec<u8>>) -> VfsResult<()> {
+        if let NodeKind::File { data } = &mut self.node_mut(ino)?.kind
+            && let Data::Stored { hash, .. } = data
+            && ContentHash::of(loaded) == *hash
+        {
+            *data = Data::Mem { bytes: loaded.clone(), hash: Some(*hash) };
+        }
+        Ok(())
     }
 
     /// Inodes the kernel still holds that are gone from the tree stay, as
@@ -402,6 +433,26 @@ impl State {
             node.mtime = now;
             node.ctime = now;
         }
+    }
+}
+
+/// A stored entry's mode, time, owner and extended attributes.
+type EntryMeta = (u32, Timestamp, Option<(u32, u32)>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The node of a stored entry.
+fn node_of(kind: NodeKind, (mode, mtime, owner, xattrs): EntryMeta, lookups: u64) -> Node {
+    let nlink = if matches!(kind, NodeKind::Dir { .. }) { 2 } else { 1 };
+    Node {
+        kind,
+        mode: mode & MODE_MASK,
+        owner,
+        atime: mtime,
+        mtime,
+        ctime: mtime,
+        nlink,
+        lookups,
+        parents: Vec::new(),
+        xattrs: xattrs.into_iter().collect(),
     }
 }
 

@@ -18,7 +18,16 @@ pub struct VfsConfig {
     pub uid: u32,
     pub gid: u32,
     pub read_only: bool,
+    /// Most bytes of file contents kept in memory once read from the store
+    /// (or flushed to it): past it the oldest go back to the store. The
+    /// kernel's page cache holds what is hot; this copy saves the store a
+    /// read when the kernel dropped its own.
+    pub content_cache: u64,
 }
+
+/// The content cache a view keeps unless told otherwise (`CORTEX_CONTENT_CACHE`,
+/// in MiB, for the daemon).
+pub const CONTENT_CACHE_DEFAULT: u64 = 256 << 20;
 
 /// What an inode is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,12 +8,13 @@ use cortex::ids::SessionName;
 use cortex::merge::ConflictKind;
 use cortex::session::{self, MergeOptions, Strategy, UnitChange};
 use cortex::store::{Store, View};
-use cortex::vfs::{Caller, SetAttr, Vfs, VfsConfig};
+use cortex::vfs::{CONTENT_CACHE_DEFAULT, Caller, SetAttr, Vfs, VfsConfig};
 
 use crate::common::{self, sn, write};
 
 const ME: Caller = Caller { uid: 1000, gid: 1000 };
-const CONFIG: VfsConfig = VfsConfig { uid: 1000, gid: 1000, read_only: false };
+const CONFIG: VfsConfig =
+    VfsConfig { uid: 1000, gid: 1000, read_only: false, content_cache: CONTENT_CACHE_DEFAULT };
 
 /// Writes `data` to the top-level file `name` through a view and flushes.
 async fn write_through(store: Store, name: &str, data: &[u8]) -> Store {

@@ -9,14 +9,16 @@ use cortex::ids::InodeNo;
 use cortex::store::Store;
 use cortex::tree::Timestamp;
 use cortex::vfs::{
-    Caller, FileKind, Invalidation, RenameMode, SetAttr, TimeSet, Vfs, VfsConfig, XattrMode,
+    CONTENT_CACHE_DEFAULT, Caller, FileKind, Invalidation, RenameMode, SetAttr, TimeSet, Vfs,
+    VfsConfig, XattrMode,
 };
 use proptest::prelude::*;
 
 use crate::common::{self, Node, picture, write};
 
 const ME: Caller = Caller { uid: 1000, gid: 1000 };
-const CONFIG: VfsConfig = VfsConfig { uid: 1000, gid: 1000, read_only: false };
+const CONFIG: VfsConfig =
+    VfsConfig { uid: 1000, gid: 1000, read_only: false, content_cache: CONTENT_CACHE_DEFAULT };
 
 async fn vfs_of(store: Store, tree: Option<&std::path::Path>) -> (Arc<Store>, Vfs) {
     if let Some(dir) = tree {
@@ -478,6 +480,55 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// Reading more than the content cache holds keeps it within its budget,
+/// what it let go reads back the same, and writes to such a file lose
+/// nothing.
+#[tokio::test]
+async fn the_content_cache_stays_within_its_budget() {
+    const FILES: usize = 20;
+    const SIZE: usize = 1000;
+    const BUDGET: u64 = 4 * SIZE as u64;
+    let tree = tempfile::tempdir().unwrap();
+    let text = |i: usize| format!("{i:04}").repeat(SIZE / 4);
+    for i in 0..FILES {
+        write(tree.path(), &format!("f{i}.txt"), text(i).as_bytes());
+    }
+    let store = common::store().await;
+    common::import(&store, tree.path()).await;
+    let store = Arc::new(store.store);
+    let config = VfsConfig { content_cache: BUDGET, ..CONFIG };
+    let vfs = Vfs::load(store.clone(), config).await.unwrap();
+    for round in 0..2 {
+        for i in 0..FILES {
+            let ino = resolve(&vfs, &format!("f{i}.txt")).unwrap();
+            let read = vfs.read(ino, 0, SIZE as u32 * 2).await.unwrap();
+            assert_eq!(read, text(i).as_bytes(), "round {round}, file {i}");
+            let (held, budget) = vfs.content_cache();
+            assert!(held <= budget, "{held} bytes held over a budget of {budget}");
+        }
+    }
+    // The first file was let go long ago: a write to it still starts from
+    // its content.
+    let ino = resolve(&vfs, "f0.txt").unwrap();
+    vfs.write(ino, 0, b"XY").await.unwrap();
+    let read = vfs.read(ino, 0, SIZE as u32).await.unwrap();
+    assert_eq!(read, [b"XY".as_slice(), &text(0).as_bytes()[2..]].concat());
+    vfs.flush().await.unwrap();
+    let (held, budget) = vfs.content_cache();
+    assert!(held <= budget, "{held} bytes held over a budget of {budget} after a flush");
+
+    // A budget smaller than one file: each content goes as soon as it is
+    // read, and a write still finds the bytes it loaded.
+    let config = VfsConfig { content_cache: SIZE as u64 / 10, ..CONFIG };
+    let tiny = Vfs::load(store.clone(), config).await.unwrap();
+    let ino = resolve(&tiny, "f1.txt").unwrap();
+    assert_eq!(tiny.read(ino, 0, SIZE as u32).await.unwrap(), text(1).as_bytes());
+    assert_eq!(tiny.content_cache().0, 0);
+    tiny.write(ino, 4, b"Z").await.unwrap();
+    let expected = [&text(1).as_bytes()[..4], b"Z", &text(1).as_bytes()[5..]].concat();
+    assert_eq!(tiny.read(ino, 0, SIZE as u32).await.unwrap(), expected);
 }
 
 #[tokio::test]
