@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cortex::ids::SessionName;
-use cortex::service::control::{self, DaemonStatus, MountInfo, Request, Response};
+use cortex::service::control::{self, DaemonStatus, Memory, MountInfo, Request, Response};
 use cortex::service::{Notifier, Service, Views};
 use cortex::session::{Command, Outcome};
 use cortex::store::{OpenOptions, Store, StoreLocation, View};
@@ -542,6 +542,7 @@ impl Daemon {
                 read_only: m.read_only,
             })
             .collect();
-        Ok(DaemonStatus::of(self.views.store(), std::process::id(), mounts).await?)
+        let memory = Memory::of_this_process(&self.views.loaded());
+        Ok(DaemonStatus::of(self.views.store(), std::process::id(), mounts, Some(memory)).await?)
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use cortex::service::control::{self, DaemonStatus, Request, Response};
+use cortex::service::control::{self, DaemonStatus, Memory, Request, Response};
 use cortex::store::{SCHEMA_VERSION, Store, StoreLocation};
 
 use super::Context;
@@ -40,7 +40,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
 }
 
 async fn local(store: &Store) -> Result<DaemonStatus> {
-    Ok(DaemonStatus::of(store, 0, vec![]).await?)
+    Ok(DaemonStatus::of(store, 0, vec![], None).await?)
 }
 
 fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
@@ -63,6 +63,7 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             "code": { "files": s.code.files, "units": s.code.units, "edges": s.code.edges, "current": s.code_current },
             "search": { "units": s.search.units, "embedded": s.search.embedded },
             "failure": s.failure,
+            "memory": s.memory,
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
                 "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
             })).collect::<Vec<_>>(),
@@ -97,6 +98,9 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
         s.search.embedded as f64 * 100.0 / s.search.units as f64
     };
     println!("search:      {} units, {} embedded ({share:.0}%)", s.search.units, s.search.embedded);
+    if let Some(m) = &s.memory {
+        print_memory(m);
+    }
     if s.mounts.is_empty() {
         println!("mounts:      none");
     } else {
@@ -107,4 +111,18 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The daemon's memory, and each loaded view's content cache.
+fn print_memory(m: &Memory) {
+    println!("memory:      daemon {} resident (peak {})", human_bytes(m.rss), human_bytes(m.peak));
+    for (view, c) in &m.content_caches {
+        let reads = c.hits + c.misses;
+        let rate = if reads == 0 { 0.0 } else { c.hits as f64 * 100.0 / reads as f64 };
+        println!(
+            "contents:    {view}: {} of {} held, {rate:.0}% of {reads} reads from memory",
+            human_bytes(c.held),
+            human_bytes(c.budget)
+        );
+    }
 }

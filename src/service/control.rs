@@ -263,11 +263,51 @@ pub struct DaemonStatus {
     /// refused from then on (`store::health`).
     #[serde(default)]
     pub failure: Option<crate::store::health::Failure>,
+    /// The daemon's memory (none without a daemon).
+    #[serde(default)]
+    pub memory: Option<Memory>,
+}
+
+/// A process's memory, and what each loaded view's content cache holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident now and at its peak, in bytes (`/proc/self/status`).
+    pub rss: u64,
+    pub peak: u64,
+    /// By view name (`main`, or a session's).
+    pub content_caches: Vec<(String, crate::vfs::CacheUse)>,
+}
+
+impl Memory {
+    /// This process's memory, with the content caches of `views`.
+    pub fn of_this_process(views: &[(View, std::sync::Arc<crate::vfs::Vfs>)]) -> Memory {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Memory {
+            rss: kib("VmRSS:") * 1024,
+            peak: kib("VmHWM:") * 1024,
+            content_caches: views
+                .iter()
+                .map(|(view, vfs)| (view.name().to_owned(), vfs.content_cache()))
+                .collect(),
+        }
+    }
 }
 
 impl DaemonStatus {
     /// The status of `store`, served by process `pid` (0: no daemon).
-    pub async fn of(store: &Store, pid: u32, mounts: Vec<MountInfo>) -> Result<DaemonStatus> {
+    pub async fn of(
+        store: &Store,
+        pid: u32,
+        mounts: Vec<MountInfo>,
+        memory: Option<Memory>,
+    ) -> Result<DaemonStatus> {
         let head = store.history().head().await?;
         Ok(DaemonStatus {
             pid,
@@ -285,6 +325,7 @@ impl DaemonStatus {
             code_current: store.graph().graph_root().await? == Some(head.root),
             search: store.search().search_progress().await?,
             failure: crate::store::health::failure(),
+            memory,
         })
     }
 }

@@ -70,10 +70,15 @@ impl Vfs {
         state.attr(ino, &self.config)
     }
 
-    /// Bytes of file contents the content cache holds, and its budget.
-    pub fn content_cache(&self) -> (u64, u64) {
+    /// What the content cache holds, and its hits and misses so far.
+    pub fn content_cache(&self) -> CacheUse {
         let state = self.lock();
-        (state.kept_bytes, state.budget)
+        CacheUse {
+            held: state.kept_bytes,
+            budget: state.budget,
+            hits: self.hits.load(std::sync::atomic::Ordering::Relaxed),
+            misses: self.misses.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Reads up to `size` bytes at `offset`.
@@ -325,8 +330,14 @@ impl Vfs {
         let hash = {
             let state = self.lock();
             match &state.node(ino)?.kind {
-                NodeKind::File { data: Data::Mem { bytes, .. } } => return Ok(bytes.clone()),
-                NodeKind::File { data: Data::Stored { hash, .. } } => *hash,
+                NodeKind::File { data: Data::Mem { bytes, .. } } => {
+                    self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(bytes.clone());
+                }
+                NodeKind::File { data: Data::Stored { hash, .. } } => {
+                    self.misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    *hash
+                }
                 NodeKind::File { data: Data::Large(_) } => {
                     return Err(vfs_err!(libc::EAGAIN, "inode {} became large", ino.0));
                 }

@@ -81,6 +81,9 @@ pub struct Vfs {
     /// main by itself: handed out by the next `refresh` (the daemon
     /// refreshes after everything that moves main).
     stashed: Mutex<Vec<Invalidation>>,
+    /// Content reads answered from memory, and from the store.
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -102,6 +105,8 @@ impl Vfs {
             state: Mutex::new(state),
             flushing: tokio::sync::Mutex::new(()),
             stashed: Mutex::new(Vec::new()),
+            hits: Default::default(),
+            misses: Default::default(),
         })
     }
 

@@ -94,6 +94,16 @@ fn mount_read_write_and_see_it_in_the_store() {
     );
     let status = ok(&m.tree, &["status"]);
     assert!(status.contains(&format!("mounts:      {} (main)", m.mnt.display())), "{status}");
+    // The daemon answers with its memory and main's content cache, which
+    // served the read above from the store.
+    assert!(status.contains("memory:      daemon "), "{status}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&m.tree, &["status", "--json"])).unwrap();
+    assert!(json["memory"]["rss"].as_u64().unwrap() > 0, "{json}");
+    let caches = json["memory"]["content_caches"].as_array().unwrap();
+    let main = caches.iter().find(|c| c[0] == "main").unwrap_or_else(|| panic!("{json}"));
+    assert!(main[1]["misses"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(main[1]["budget"].as_u64().unwrap(), 256 << 20, "{json}");
 
     m.sh("echo 'pub fn two() -> u32 { 2 }' >> src/lib.rs && mkdir -p new/deep && printf data > new/deep/f && sync");
     m.sh("ln -s ../README new/link && mv README README.md && chmod 755 new/deep/f");
