@@ -15,8 +15,8 @@ work=$(mktemp -d /tmp/cortex-bench-sessions.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 100000)
-echo "| files | import s | fork ms | diff ms (10 changes) | merge --dry-run ms (10 changes) | session list ms (1,000 sessions: first, again) |"
-echo "|---|---|---|---|---|---|"
+echo "| files | import s | fork ms | diff ms (10 changes) | merge --dry-run ms (10 changes) | session list ms (1,000 sessions: first, again) | who ms (1,000 sessions) |"
+echo "|---|---|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
   tree="$work/t$n"
   mkdir -p "$tree"
@@ -37,7 +37,7 @@ PY
   python3 - "$line" "$import" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"| {r['files']:,} | {sys.argv[2]} | {r['fork_ms']:.1f} | {r['diff_ms']:.1f} | {r['merge_ms']:.1f} | {r['list_first_ms']:.0f}, {r['list_again_ms']:.0f} |")
+print(f"| {r['files']:,} | {sys.argv[2]} | {r['fork_ms']:.1f} | {r['diff_ms']:.1f} | {r['merge_ms']:.1f} | {r['list_first_ms']:.0f}, {r['list_again_ms']:.0f} | {r['who_ms']:.0f} |")
 PY
   rm -rf "$tree"
 done

@@ -177,10 +177,11 @@ async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>>
 /// `units`, which units of each code file.
 pub async fn diff(store: &Store, name: &SessionName, units: bool) -> Result<Vec<FileDiff>> {
     let info = store.sessions().session_info(name).await?;
-    let session = store.sessions().session(name).await?;
-    let head = session.history().head().await?;
+    // Read, not set up: a diff (and `who`, a diff per session) changes
+    // nothing.
+    let head_root = store.sessions().head_root(&info).await?;
     let mut out = Vec::new();
-    for change in snapshot::diff(store, info.base_root, head.root).await? {
+    for change in snapshot::diff(store, info.base_root, head_root).await? {
         let path = text_path(&change.path);
         let op = match change.op {
             ChangeOp::Add => FileOp::Added,
@@ -190,7 +191,7 @@ pub async fn diff(store: &Store, name: &SessionName, units: bool) -> Result<Vec<
         let mut unit_diffs = Vec::new();
         if units && let Some(language) = Language::of_path(&change.path) {
             let before = entry_at(store, info.base_root, &change.path).await?;
-            let after = entry_at(store, head.root, &change.path).await?;
+            let after = entry_at(store, head_root, &change.path).await?;
             let before = text_at(store, before.as_ref()).await?.unwrap_or_default();
             let after = text_at(store, after.as_ref()).await?.unwrap_or_default();
             unit_diffs = unit_changes(&path, language, &before, &after);

@@ -91,6 +91,10 @@ async fn main() {
         list.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(listed.len(), SESSIONS);
     }
+    let started = Instant::now();
+    let who = session::who(&store, None).await.unwrap();
+    let who_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(who.editing.is_empty(), "no session changed anything");
     println!(
         "{}",
         serde_json::json!({
@@ -100,6 +104,7 @@ async fn main() {
             "merge_ms": median(merge),
             "list_first_ms": list[0],
             "list_again_ms": list[1],
+            "who_ms": who_ms,
         })
     );
     drop(view);

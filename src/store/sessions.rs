@@ -395,7 +395,8 @@ mod tests {
         SessionName::parse(s).unwrap()
     }
 
-    /// Listing reads each session's head where it is, and sets nothing up:
+    /// Listing reads each session's head where it is, and sets nothing up
+    /// (nor do `diff` and `who`):
     /// a session's namespace gets its schema on first use, not on a list.
     #[tokio::test]
     async fn listing_sessions_sets_none_of_them_up() {
@@ -411,6 +412,9 @@ mod tests {
         let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(listed.iter().all(|s| s.changed_files == 0), "{listed:?}");
+        // Nor does a diff, or `who` (a diff of every session).
+        assert!(crate::session::diff(&store, &name("a"), true).await.unwrap().is_empty());
+        assert!(crate::session::who(&store, None).await.unwrap().editing.is_empty());
         let unused = store.with_view(View::Session(name("a"))).await.unwrap();
         assert_eq!(unused.schema_version().await.unwrap(), 0, "listing set session a up");
         let info = store.sessions().session_info(&name("a")).await.unwrap();
