@@ -18,6 +18,26 @@ async fn read(store: &cortex::store::Store, root: cortex::ids::ContentHash, path
     }
 }
 
+/// Rows of every table main's history, contents and graph keep.
+async fn rows_of(store: &cortex::store::Store) -> Vec<(&'static str, u64)> {
+    let mut out = Vec::new();
+    for table in [
+        "blob",
+        "chunk",
+        "tree",
+        "snapshot",
+        "journal",
+        "meta",
+        "code_file",
+        "code_parse",
+        "code_edges",
+        "code_names",
+    ] {
+        out.push((table, store.objects().count_objects(table).await.unwrap()));
+    }
+    out
+}
+
 #[tokio::test]
 async fn reimport_unchanged_records_nothing_and_changes_are_journaled() {
     let store = common::store().await;
@@ -29,9 +49,17 @@ async fn reimport_unchanged_records_nothing_and_changes_are_journaled() {
     assert_eq!(first.id, SnapshotId(1));
     assert_eq!((first.added, first.modified, first.deleted), (3, 0, 0));
 
+    cortex::index::index_head(&store).await.unwrap();
+    let rows = rows_of(&store).await;
+    assert!(rows.contains(&("code_file", 3)) && rows.contains(&("snapshot", 2)), "{rows:?}");
+
     let again = common::import(&store, src.path()).await;
     assert!(again.snapshot.is_none(), "unchanged tree made a snapshot");
     assert_eq!(store.history().head().await.unwrap().id, SnapshotId(1));
+    // Nor did it (or indexing again) add a row anywhere: the store does not
+    // grow by re-imports of nothing.
+    cortex::index::index_head(&store).await.unwrap();
+    assert_eq!(rows_of(&store).await, rows);
 
     // Same bytes written back (new mtime) is still no change.
     write(src.path(), "a.rs", b"fn a() {}\n");
