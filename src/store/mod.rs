@@ -15,6 +15,7 @@ mod connection;
 mod content;
 pub mod graph;
 mod graph_codec;
+mod graph_read;
 pub mod health;
 mod history;
 pub mod location;
