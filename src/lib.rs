@@ -13,6 +13,7 @@ pub mod graph;
 pub mod ids;
 pub mod import;
 pub mod index;
+pub mod memory;
 pub mod merge;
 pub mod mountinfo;
 pub mod par;

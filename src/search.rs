@@ -122,7 +122,8 @@ pub struct Results {
     pub units: u64,
     pub embedded: u64,
     /// Set when semantic ranking was asked for and could not be done (no
-    /// model): keyword results are given instead.
+    /// model: keyword results are given instead), or when the search rows
+    /// are still being written (the results come from those there are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -248,17 +249,24 @@ pub fn glob_regex(glob: &str) -> String {
     re
 }
 
-/// Brings a view's search rows to its graph's snapshot: rows of files
-/// whose contents changed are replaced, with vectors from the cache where
-/// the text was embedded before. Returns how many files were re-read.
-pub async fn sync(store: &Store, window: usize) -> Result<usize> {
-    let Some(graph_root) = store.graph().graph_root().await? else { return Ok(0) };
+/// What a view's search rows lack: the files whose rows must be written
+/// again to describe the graph's snapshot.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    graph_root: crate::ids::ContentHash,
+    /// The snapshot the rows describe; none if they were never written.
+    synced: Option<crate::ids::ContentHash>,
+    /// Every code file on a first sync, else the files that differ.
+    pub paths: Vec<String>,
+}
+
+/// What a view's search rows lack, or `None` when they describe its graph.
+pub async fn pending(store: &Store, window: usize) -> Result<Option<Pending>> {
+    let Some(graph_root) = store.graph().graph_root().await? else { return Ok(None) };
     let synced = store.search().search_root(window).await?;
     if synced == Some(graph_root) {
-        return Ok(0);
+        return Ok(None);
     }
-    // Files whose rows change: every code file on a first sync, else the
-    // code files that differ between the two snapshots.
     let paths: Vec<String> = match synced {
         None => store.graph().code_paths().await?,
         Some(old) => snapshot::diff(store, old, graph_root)
@@ -267,6 +275,22 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
             .filter_map(|c| String::from_utf8(c.path).ok())
             .collect(),
     };
+    Ok(Some(Pending { graph_root, synced, paths }))
+}
+
+/// Brings a view's search rows to its graph's snapshot: rows of files
+/// whose contents changed are replaced, with vectors from the cache where
+/// the text was embedded before. Returns how many files were re-read.
+pub async fn sync(store: &Store, window: usize) -> Result<usize> {
+    match pending(store, window).await? {
+        Some(p) => sync_pending(store, p, window).await,
+        None => Ok(0),
+    }
+}
+
+/// Writes the rows `p` names (see [`sync`]).
+pub async fn sync_pending(store: &Store, p: Pending, window: usize) -> Result<usize> {
+    let Pending { graph_root, synced, paths } = p;
     let files = store.graph().code_files(&paths).await?;
     let contents =
         store.objects().read_blobs(&files.iter().map(|f| f.content).collect::<Vec<_>>()).await?;
@@ -397,6 +421,8 @@ fn both_sides(
 #[tracing::instrument(name = "search", level = "debug", skip_all, fields(mode = ?s.mode))]
 pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
     let limit = s.limit.clamp(1, 200);
+    // Rows still being written: answer from those there are, and say so.
+    let lag = pending(store, window()).await?.map(|p| (p.synced.is_none(), p.paths.len()));
     let filters = SearchQuery {
         path_regex: s.path.as_deref().map(glob_regex),
         kind: s.kind.clone(),
@@ -449,6 +475,19 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
             })
         })
         .collect();
+    let note = match (lag, note) {
+        (None, note) => note,
+        (Some((first, files)), note) => {
+            let lag = if first {
+                format!("the search index is being built: {files} code files are not searched yet")
+            } else {
+                format!(
+                    "the search index is catching up: {files} changed files are searched as they were"
+                )
+            };
+            Some(note.map_or(lag.clone(), |n| format!("{n}; {lag}")))
+        }
+    };
     Ok(Results { hits, units: progress.units, embedded: progress.embedded, note })
 }
 

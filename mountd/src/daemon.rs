@@ -225,9 +225,10 @@ async fn tick(daemon: Arc<Daemon>) {
 async fn embed(daemon: Arc<Daemon>) {
     loop {
         let _ = tokio::time::timeout(Duration::from_secs(60), daemon.views.embed_wanted()).await;
-        let Ok(model) = daemon.views.model().await else { continue };
+        // Without a model, the search rows are still kept current.
+        let model = daemon.views.model().await.ok();
         for view in daemon.views.embed_views() {
-            if let Err(e) = daemon.views.embed_view(&view, &model).await {
+            if let Err(e) = daemon.views.embed_view(&view, model.as_deref()).await {
                 // A session removed meanwhile, say: not worth more than a line.
                 tracing::warn!(view = view.name(), "embedding: {e}");
             }
@@ -542,7 +543,7 @@ impl Daemon {
                 read_only: m.read_only,
             })
             .collect();
-        let memory = Memory::of_this_process(&self.views.loaded());
+        let memory = Memory::of_this_process(self.views.store(), &self.views.loaded());
         Ok(DaemonStatus::of(self.views.store(), std::process::id(), mounts, Some(memory)).await?)
     }
 }

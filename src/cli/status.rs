@@ -116,13 +116,36 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
 /// The daemon's memory, and each loaded view's content cache.
 fn print_memory(m: &Memory) {
     println!("memory:      daemon {} resident (peak {})", human_bytes(m.rss), human_bytes(m.peak));
+    let b = &m.budget;
+    println!(
+        "budget:      {} (CORTEX_MEMORY): store blocks {}, memtable {}, contents {} per view, trees {}",
+        human_bytes(b.total),
+        human_bytes(b.block_cache),
+        human_bytes(b.memtable),
+        human_bytes(b.content_cache),
+        human_bytes(b.tree_cache)
+    );
+    let t = &m.trees;
+    println!(
+        "trees:       {} of {} held, {:.0}% of {} reads from memory",
+        human_bytes(t.held),
+        human_bytes(t.budget),
+        hit_rate(t),
+        t.hits + t.misses
+    );
     for (view, c) in &m.content_caches {
-        let reads = c.hits + c.misses;
-        let rate = if reads == 0 { 0.0 } else { c.hits as f64 * 100.0 / reads as f64 };
         println!(
-            "contents:    {view}: {} of {} held, {rate:.0}% of {reads} reads from memory",
+            "contents:    {view}: {} of {} held, {:.0}% of {} reads from memory",
             human_bytes(c.held),
-            human_bytes(c.budget)
+            human_bytes(c.budget),
+            hit_rate(c),
+            c.hits + c.misses
         );
     }
+}
+
+/// The share of a cache's reads it answered, in percent.
+fn hit_rate(c: &cortex::memory::CacheUse) -> f64 {
+    let reads = c.hits + c.misses;
+    if reads == 0 { 0.0 } else { c.hits as f64 * 100.0 / reads as f64 }
 }

@@ -276,11 +276,21 @@ pub struct Memory {
     pub peak: u64,
     /// By view name (`main`, or a session's).
     pub content_caches: Vec<(String, crate::vfs::CacheUse)>,
+    /// The budget its caches were given (`CORTEX_MEMORY`).
+    #[serde(default)]
+    pub budget: crate::memory::Budget,
+    /// The decoded-tree cache every view shares.
+    #[serde(default)]
+    pub trees: crate::memory::CacheUse,
 }
 
 impl Memory {
-    /// This process's memory, with the content caches of `views`.
-    pub fn of_this_process(views: &[(View, std::sync::Arc<crate::vfs::Vfs>)]) -> Memory {
+    /// This process's memory, with the content caches of `views` and the
+    /// tree cache of `store`.
+    pub fn of_this_process(
+        store: &Store,
+        views: &[(View, std::sync::Arc<crate::vfs::Vfs>)],
+    ) -> Memory {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let kib = |key: &str| {
             status
@@ -296,6 +306,8 @@ impl Memory {
                 .iter()
                 .map(|(view, vfs)| (view.name().to_owned(), vfs.content_cache()))
                 .collect(),
+            budget: crate::memory::Budget::current(),
+            trees: store.objects().tree_cache(),
         }
     }
 }

@@ -22,6 +22,12 @@ use crate::session::{Command, Outcome};
 use crate::store::{Store, View};
 use crate::vfs::{Invalidation, Vfs, VfsConfig};
 
+/// Files whose search rows a search writes before it answers, in a daemon;
+/// past it the daemon writes them in the background, and searches answer
+/// from the rows there are meanwhile (a write through a mount changes a
+/// few files; an import or a first index, thousands).
+const SYNC_INLINE: usize = 256;
+
 /// Tells a view's mounts what changed under them (their kernel caches drop
 /// it). Without one, nothing is mounted: writes are saved at once instead.
 pub type Notifier = Arc<dyn Fn(View, Vec<Invalidation>) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -173,14 +179,41 @@ impl Views {
     /// A view's store handle, with its graph and search rows brought to
     /// its head (after pending writes are flushed).
     async fn updated(&self, view: &View) -> Result<(Store, IndexReport)> {
+        let store = self.to_search(view).await?;
+        let _one = self.indexing.lock().await;
+        let report = crate::search::update(&store).await?;
+        Ok((store, report))
+    }
+
+    /// A view's store handle, pending writes flushed, the view noted as
+    /// one worth keeping searchable.
+    async fn to_search(&self, view: &View) -> Result<Store> {
         self.flush().await?;
         let store = self.view_store(view).await?;
         if let View::Session(name) = view {
             self.searched.lock().unwrap().insert(name.clone());
         }
+        Ok(store)
+    }
+
+    /// A view's store handle for a search: its graph brought to its head,
+    /// and its search rows too unless that means rewriting more than
+    /// [`SYNC_INLINE`] files' rows in a daemon, which then writes them in
+    /// the background while the search answers from the rows there are
+    /// (and says so).
+    async fn searchable(&self, view: &View) -> Result<Store> {
+        let store = self.to_search(view).await?;
         let _one = self.indexing.lock().await;
-        let report = crate::search::update(&store).await?;
-        Ok((store, report))
+        crate::index::index_head(&store).await?;
+        let window = crate::search::window();
+        if let Some(pending) = crate::search::pending(&store, window).await? {
+            if self.notifier.is_some() && pending.paths.len() > SYNC_INLINE {
+                self.embed_wake.notify_one();
+            } else {
+                crate::search::sync_pending(&store, pending, window).await?;
+            }
+        }
+        Ok(store)
     }
 
     /// The model, loaded once; the error says how to install it.
@@ -206,10 +239,11 @@ impl Views {
         self.embed_wake.notify_one();
     }
 
-    /// Brings a view's search rows to its head and embeds what has no
-    /// vector yet (the daemon's background embedder).
-    pub async fn embed_view(&self, view: &View, model: &Model) -> Result<usize> {
+    /// Brings a view's search rows to its head and, given a model, embeds
+    /// what has no vector yet (the daemon's background worker).
+    pub async fn embed_view(&self, view: &View, model: Option<&Model>) -> Result<usize> {
         let (store, _) = self.updated(view).await?;
+        let Some(model) = model else { return Ok(0) };
         crate::search::embed_pending(&store, model, &|p| {
             tracing::debug!(units = p.units, embedded = p.embedded, "embedding");
         })
@@ -318,10 +352,8 @@ impl Views {
 fn config() -> VfsConfig {
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let content_cache = std::env::var("CORTEX_CONTENT_CACHE")
-        .ok()
-        .and_then(|mib| mib.trim().parse::<u64>().ok())
-        .map_or(crate::vfs::CONTENT_CACHE_DEFAULT, |mib| mib << 20);
+    // The memory budget's content share (`CORTEX_MEMORY`, `CORTEX_CONTENT_CACHE`).
+    let content_cache = crate::memory::Budget::current().content_cache;
     VfsConfig { uid, gid, read_only: false, content_cache }
 }
 
@@ -383,7 +415,7 @@ impl Service for Views {
 
     fn search(&self, view: View, search: Search) -> BoxFuture<'_, Result<Results>> {
         Box::pin(async move {
-            let (store, _) = self.updated(&view).await?;
+            let store = self.searchable(&view).await?;
             // A keyword search needs no model: none is loaded for it.
             let model = match search.mode {
                 Mode::Keyword => None,

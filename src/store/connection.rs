@@ -14,9 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use surrealdb::Surreal;
-use surrealdb::engine::any::Any;
-
+use super::client::Client;
 use super::health::db_error;
 use super::lock::StoreLock;
 use super::{DATABASE, MAIN_NS, StoreLocation, check, health};
@@ -32,7 +30,7 @@ pub(super) struct Connection {
 
 struct Clients {
     /// By namespace; main's is always there while the engine is open.
-    by_ns: HashMap<String, Arc<Surreal<Any>>>,
+    by_ns: HashMap<String, Arc<Client>>,
     /// False after a reopen that could not open the engine again.
     open: bool,
 }
@@ -46,7 +44,7 @@ impl Connection {
     /// namespace.
     pub(super) fn new(
         location: StoreLocation,
-        main: Surreal<Any>,
+        main: Client,
         lock: Option<StoreLock>,
     ) -> Connection {
         let by_ns = HashMap::from([(MAIN_NS.to_owned(), Arc::new(main))]);
@@ -63,7 +61,7 @@ impl Connection {
 
     /// The client of namespace `ns`, made on first use. Waits while the
     /// engine is being reopened.
-    pub(super) async fn client(&self, ns: &str) -> Result<Arc<Surreal<Any>>> {
+    pub(super) async fn client(&self, ns: &str) -> Result<Arc<Client>> {
         {
             let clients = self.clients.read().await;
             if let Some(client) = clients.by_ns.get(ns) {
@@ -116,9 +114,8 @@ impl Connection {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         check::before_open(&kv, check::Tail::Cut)?;
-        let main = super::connect_embedded(&kv).await?;
-        main.use_ns(MAIN_NS)
-            .use_db(DATABASE)
+        let main = super::connect_embedded(&kv, &crate::memory::Budget::current()).await?;
+        main.use_ns(MAIN_NS, DATABASE)
             .await
             .map_err(|e| db_error("select the main namespace", e))?;
         let mut by_ns = HashMap::new();
@@ -150,13 +147,9 @@ impl Connection {
 }
 
 /// A new client of `main`'s engine, bound to namespace `ns`.
-async fn bind(main: &Surreal<Any>, ns: &str) -> Result<Surreal<Any>> {
+async fn bind(main: &Client, ns: &str) -> Result<Client> {
     let client = main.clone();
-    client
-        .use_ns(ns.to_owned())
-        .use_db(DATABASE)
-        .await
-        .map_err(|e| db_error(format!("select namespace {ns}"), e))?;
+    client.use_ns(ns, DATABASE).await.map_err(|e| db_error(format!("select namespace {ns}"), e))?;
     Ok(client)
 }
 

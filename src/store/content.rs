@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use surrealdb::types::{Bytes, RecordId, RecordIdKey, SurrealValue};
 
@@ -13,6 +14,7 @@ use super::Store;
 use super::health::{self, db_error};
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
+use crate::memory::CacheUse;
 use crate::tree::Tree;
 
 /// Contents up to this size are stored inline; larger ones as chunks of it.
@@ -26,8 +28,15 @@ const BATCH_BYTES: usize = 8 << 20;
 /// tree is named by its hash, so an entry is never stale. Each step of a
 /// write through a mount walks the same few trees again (the flush's diff,
 /// the index's diff, the changed paths looked up): 10-15 reads of ~0.3 ms.
-#[derive(Debug, Default)]
-pub(crate) struct TreeCache(Mutex<TreeCacheState>);
+#[derive(Debug)]
+pub(crate) struct TreeCache {
+    state: Mutex<TreeCacheState>,
+    /// Encoded bytes held at most (the memory budget's tree share); the
+    /// least lately used half goes when more would be.
+    budget: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
 
 #[derive(Debug, Default)]
 struct TreeCacheState {
@@ -40,26 +49,40 @@ struct TreeCacheState {
 }
 
 impl TreeCache {
-    /// Encoded bytes held at most; the least lately used half goes when
-    /// more would be.
-    const BUDGET: usize = 16 << 20;
+    pub(crate) fn new(budget: &crate::memory::Budget) -> TreeCache {
+        let (hits, misses) = (AtomicU64::new(0), AtomicU64::new(0));
+        TreeCache { state: Mutex::default(), budget: budget.tree_cache as usize, hits, misses }
+    }
+
+    /// What the cache holds, and its hits and misses so far.
+    pub(crate) fn usage(&self) -> CacheUse {
+        CacheUse {
+            held: self.state.lock().expect("tree cache").bytes as u64,
+            budget: self.budget as u64,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
 
     fn get(&self, hash: &ContentHash) -> Option<Tree> {
-        let mut state = self.0.lock().expect("tree cache");
+        let mut state = self.state.lock().expect("tree cache");
         state.clock += 1;
         let clock = state.clock;
-        state.trees.get_mut(hash).map(|(tree, used, _)| {
+        let found = state.trees.get_mut(hash).map(|(tree, used, _)| {
             *used = clock;
             tree.clone()
-        })
+        });
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     fn put(&self, hash: ContentHash, tree: &Tree, encoded: usize) {
-        if encoded > Self::BUDGET / 4 {
+        if encoded > self.budget / 4 {
             return;
         }
-        let mut state = self.0.lock().expect("tree cache");
-        if state.bytes + encoded > Self::BUDGET {
+        let mut state = self.state.lock().expect("tree cache");
+        if state.bytes + encoded > self.budget {
             let mut uses: Vec<u64> = state.trees.values().map(|(_, used, _)| *used).collect();
             uses.sort_unstable();
             let median = uses[uses.len() / 2];
@@ -124,6 +147,11 @@ pub struct Objects<'a> {
 }
 
 impl Objects<'_> {
+    /// What the decoded-tree cache holds, and how well it serves.
+    pub fn tree_cache(self) -> CacheUse {
+        self.store.trees.usage()
+    }
+
     /// Writes blobs, in batches, skipping those that exist.
     pub async fn put_blobs(self, blobs: Vec<BlobWrite>) -> Result<()> {
         health::check_writable()?;
@@ -394,7 +422,8 @@ mod tests {
 
     #[test]
     fn the_tree_cache_keeps_what_was_used_last_within_its_budget() {
-        let cache = TreeCache::default();
+        let cache = TreeCache::new(&crate::memory::Budget::of(1 << 30));
+        let budget = cache.budget;
         let hash = |n: usize| ContentHash::of(&n.to_le_bytes());
         let tree = Tree::new(vec![]).unwrap();
         cache.put(hash(0), &tree, 100);
@@ -402,20 +431,20 @@ mod tests {
         // Fill past the budget while using the first tree now and then: the
         // least lately used half goes, the first tree stays.
         for n in 1..100 {
-            cache.put(hash(n), &tree, TreeCache::BUDGET / 64);
+            cache.put(hash(n), &tree, budget / 64);
             if n % 8 == 0 {
                 cache.get(&hash(0)).unwrap();
             }
         }
-        let state = cache.0.lock().unwrap();
-        assert!(state.bytes <= TreeCache::BUDGET, "{}", state.bytes);
+        let state = cache.state.lock().unwrap();
+        assert!(state.bytes <= budget, "{}", state.bytes);
         assert_eq!(state.bytes, state.trees.values().map(|(_, _, s)| s).sum::<usize>());
         drop(state);
         assert!(cache.get(&hash(0)).is_some(), "used lately, kept");
         assert!(cache.get(&hash(1)).is_none(), "not used since, gone");
         assert!(cache.get(&hash(99)).is_some());
         // Too big to be worth holding.
-        cache.put(hash(500), &tree, TreeCache::BUDGET);
+        cache.put(hash(500), &tree, budget);
         assert!(cache.get(&hash(500)).is_none());
     }
 }

@@ -627,10 +627,7 @@ impl FileWrites {
     }
 }
 
-async fn delete_ids(
-    db: &surrealdb::Surreal<surrealdb::engine::any::Any>,
-    ids: Vec<RecordId>,
-) -> Result<()> {
+async fn delete_ids(db: &super::client::Client, ids: Vec<RecordId>) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
         db.query("DELETE $ids")
             .bind(("ids", chunk.to_vec()))
@@ -642,7 +639,7 @@ async fn delete_ids(
 }
 
 async fn insert_rows<T: SurrealValue>(
-    db: &surrealdb::Surreal<surrealdb::engine::any::Any>,
+    db: &super::client::Client,
     sql: &str,
     rows: Vec<T>,
 ) -> Result<()> {

@@ -4,8 +4,7 @@
 //! the recorded version, so a store is always at exactly one version. A store
 //! whose version is newer than the binary's is refused rather than guessed at.
 
-use surrealdb::Surreal;
-use surrealdb::engine::any::Any;
+use super::client::Client;
 
 use super::health::db_error;
 use crate::error::{Error, Result};
@@ -16,7 +15,7 @@ include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 
 /// The version recorded in the store; 0 for a store never migrated.
-pub async fn current_version(db: &Surreal<Any>) -> Result<u64> {
+pub async fn current_version(db: &Client) -> Result<u64> {
     let mut res = db
         .query("SELECT VALUE version FROM ONLY meta:schema")
         .await
@@ -32,7 +31,7 @@ pub async fn current_version(db: &Surreal<Any>) -> Result<u64> {
 }
 
 /// Brings the store up to `SCHEMA_VERSION`. Returns the version found before.
-pub async fn apply(db: &Surreal<Any>, allow_fresh: bool) -> Result<u64> {
+pub async fn apply(db: &Client, allow_fresh: bool) -> Result<u64> {
     let current = current_version(db).await?;
     if current > SCHEMA_VERSION {
         return Err(Error::TooNew { found: current, supported: SCHEMA_VERSION });

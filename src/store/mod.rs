@@ -11,6 +11,7 @@
 //! crash at any point leaves main at the old snapshot or the new one.
 
 pub mod check;
+mod client;
 mod connection;
 mod content;
 pub mod graph;
@@ -28,8 +29,6 @@ pub mod terms;
 
 use std::sync::Arc;
 
-use surrealdb::Surreal;
-use surrealdb::engine::any::Any;
 use surrealdb::opt::auth::Root;
 
 pub use content::Objects;
@@ -50,6 +49,7 @@ pub fn is_free(dir: &std::path::Path) -> bool {
 
 use crate::error::{Error, Result};
 use crate::ids::SessionName;
+use client::Client;
 use health::db_error;
 use lock::StoreLock;
 
@@ -190,21 +190,19 @@ impl Store {
     /// Opens (or with `create`, creates) the store at `location`, applying any
     /// migrations the binary has and the store lacks.
     pub async fn open(location: &StoreLocation, options: OpenOptions) -> Result<Store> {
+        let budget = crate::memory::Budget::from_env()?;
         let (db, lock) = match location {
-            StoreLocation::Embedded(dir) => open_embedded(dir, options).await?,
-            StoreLocation::Memory => (connect("mem://").await?, None),
+            StoreLocation::Embedded(dir) => open_embedded(dir, options, &budget).await?,
+            StoreLocation::Memory => (connect_memory(&budget).await?, None),
             StoreLocation::Remote(url) => (open_remote(url).await?, None),
         };
-        db.use_ns(MAIN_NS)
-            .use_db(DATABASE)
-            .await
-            .map_err(|e| db_error("select the main namespace", e))?;
+        db.use_ns(MAIN_NS, DATABASE).await.map_err(|e| db_error("select the main namespace", e))?;
         let store = Store {
             conn: Arc::new(connection::Connection::new(location.clone(), db, lock)),
             ns: MAIN_NS.to_owned(),
             view: View::Main,
             code_paths: Arc::default(),
-            trees: Arc::default(),
+            trees: Arc::new(content::TreeCache::new(&budget)),
             main_turn: Arc::default(),
         };
         match store.prepare(options).await {
@@ -243,13 +241,13 @@ impl Store {
     }
 
     /// This view's client of the engine.
-    async fn db(&self) -> Result<Arc<Surreal<Any>>> {
+    async fn db(&self) -> Result<Arc<Client>> {
         self.conn.client(&self.ns).await
     }
 
     /// The client of main's namespace, where the objects every view shares
     /// live.
-    async fn objects_db(&self) -> Result<Arc<Surreal<Any>>> {
+    async fn objects_db(&self) -> Result<Arc<Client>> {
         self.conn.client(MAIN_NS).await
     }
 
@@ -388,16 +386,24 @@ pub fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
     Some(DiskSpace { total: st.f_blocks as u64 * unit, available: free as u64 * unit })
 }
 
-async fn connect(url: &str) -> Result<Surreal<Any>> {
+async fn connect(url: &str) -> Result<surrealdb::Surreal<surrealdb::engine::any::Any>> {
     surrealdb::engine::any::connect(url)
         .await
         .map_err(|e| db_error(format!("open {}", location::redact_url(url)), e))
 }
 
+/// A fresh in-memory engine.
+async fn connect_memory(budget: &crate::memory::Budget) -> Result<Client> {
+    client::open_local("memory", budget)
+        .await
+        .map_err(|e| Error::Corrupt(format!("cannot start an in-memory store: {}", one_line(&e))))
+}
+
 async fn open_embedded(
     dir: &std::path::Path,
     options: OpenOptions,
-) -> Result<(Surreal<Any>, Option<StoreLock>)> {
+    budget: &crate::memory::Budget,
+) -> Result<(Client, Option<StoreLock>)> {
     let kv = dir.join("store");
     if !dir.is_dir() {
         if !options.create {
@@ -419,14 +425,14 @@ async fn open_embedded(
     if !options.engine_repair {
         check::before_open(&kv, check::Tail::Cut)?;
     }
-    let db = connect_embedded(&kv).await?;
+    let db = connect_embedded(&kv, budget).await?;
     health::arm();
     Ok((db, Some(lock)))
 }
 
 /// Starts the engine on the store directory `kv`, checked by the caller
 /// (`check::before_open`).
-async fn connect_embedded(kv: &std::path::Path) -> Result<Surreal<Any>> {
+async fn connect_embedded(kv: &std::path::Path, budget: &crate::memory::Budget) -> Result<Client> {
     let kv_str = kv.to_str().ok_or_else(|| {
         Error::InvalidInput(format!("store path {} is not valid UTF-8", kv.display()))
     })?;
@@ -436,8 +442,7 @@ async fn connect_embedded(kv: &std::path::Path) -> Result<Surreal<Any>> {
             kv.display()
         )));
     }
-    // sync=every: a commit returns once it is on disk (commits are grouped).
-    surrealdb::engine::any::connect(format!("surrealkv://{kv_str}?sync=every")).await.map_err(|e| {
+    client::open_local(&format!("surrealkv://{kv_str}"), budget).await.map_err(|e| {
         let message = one_line(&e);
         if message.contains("(os error 28)") {
             let available = disk_space(kv).map_or(0, |d| d.available);
@@ -447,7 +452,7 @@ async fn connect_embedded(kv: &std::path::Path) -> Result<Surreal<Any>> {
     })
 }
 
-async fn open_remote(url: &str) -> Result<Surreal<Any>> {
+async fn open_remote(url: &str) -> Result<Client> {
     let db = connect(url).await?;
     // Credentials come from the environment only: never argv, never logs.
     let user = std::env::var("CORTEX_DB_USER").ok();
@@ -465,7 +470,7 @@ async fn open_remote(url: &str) -> Result<Surreal<Any>> {
             ));
         }
     }
-    Ok(db)
+    Ok(Client::Remote(db))
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {

@@ -116,8 +116,9 @@ impl Vfs {
                 |large, fetched| large.write(offset, data, fetched),
             )
             .await?;
-        if done.is_none() {
-            self.write_small(ino, offset, end, data, loaded.as_ref())?;
+        match done {
+            None => self.write_small(ino, offset, end, data, loaded.as_ref())?,
+            Some(()) => self.spill_large(ino).await?,
         }
         let mut state = self.lock();
         let now = Timestamp::now();
@@ -226,6 +227,31 @@ impl Vfs {
             };
             resize(Arc::make_mut(bytes), size)?;
             *hash = None;
+        }
+        Ok(())
+    }
+
+    /// Writes the older of a large file's written chunks to the store once
+    /// it holds more than `large::DIRTY_HELD`, so that writing a file of
+    /// any size holds only a few of its chunks (`Large::spill`).
+    async fn spill_large(&self, ino: InodeNo) -> VfsResult<()> {
+        let chunks = match &mut self.lock().node_mut(ino)?.kind {
+            NodeKind::File { data: Data::Large(large) } => large.spill(),
+            _ => return Ok(()),
+        };
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        // The write itself is done: a store that cannot take the chunks now
+        // leaves them in memory, and the flush reports the failure.
+        for (_, hash, bytes) in &chunks {
+            if let Err(e) = self.store.objects().put_chunk(*hash, bytes.to_vec()).await {
+                tracing::warn!("chunks of inode {} stay in memory until the flush: {e}", ino.0);
+                return Ok(());
+            }
+        }
+        if let NodeKind::File { data: Data::Large(large) } = &mut self.lock().node_mut(ino)?.kind {
+            large.spilled(&chunks);
         }
         Ok(())
     }

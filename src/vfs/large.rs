@@ -25,6 +25,14 @@ use crate::ids::ContentHash;
 /// fetches each chunk once; a whole read of a 1 GiB file keeps 4 MiB.
 const READ_CACHE: usize = 4;
 
+/// Written chunks a file holds before the older ones go to the store ahead
+/// of the flush (`Large::spill`): writing a file of any size costs the
+/// daemon at most this many chunks of it.
+pub const DIRTY_HELD: usize = 8;
+
+/// A chunk written to the store ahead of a flush: its index, hash, bytes.
+pub type Spilled = (u64, ContentHash, Arc<Vec<u8>>);
+
 /// A stored chunk's bytes, fetched: by index.
 pub type Fetched = HashMap<u64, Arc<Vec<u8>>>;
 
@@ -417,6 +425,45 @@ impl Large {
         Ok(Sealed { hash, size: self.size, chunks: hashes, new })
     }
 
+    /// Past [`DIRTY_HELD`] written chunks, every one but the last written
+    /// (the highest: a file is mostly written in order, and its end may
+    /// still grow), hashed: the caller writes them to the store, then
+    /// calls [`Large::spilled`]. Chunks are content-addressed, so one
+    /// written for a change never committed is a harmless leftover.
+    pub fn spill(&mut self) -> Vec<Spilled> {
+        let dirty: Vec<u64> = self
+            .chunks
+            .iter()
+            .filter(|(_, p)| matches!(p, Piece::Dirty { .. }))
+            .map(|(i, _)| *i)
+            .collect();
+        if dirty.len() <= DIRTY_HELD {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for index in &dirty[..dirty.len() - 1] {
+            if let Some(Piece::Dirty { bytes, sealed }) = self.chunks.get_mut(index) {
+                let (hash, _) = *sealed
+                    .get_or_insert_with(|| (ContentHash::of(bytes), chunk_cv(*index, bytes)));
+                out.push((*index, hash, bytes.clone()));
+            }
+        }
+        out
+    }
+
+    /// The chunks [`Large::spill`] gave are in the store: those not
+    /// written again meanwhile leave memory.
+    pub fn spilled(&mut self, chunks: &[Spilled]) {
+        for (index, hash, _) in chunks {
+            if let Some(piece) = self.chunks.get_mut(index)
+                && let Piece::Dirty { sealed: Some((h, cv)), .. } = piece
+                && h == hash
+            {
+                *piece = Piece::Stored { hash: *hash, cv: Some(*cv), cached: None };
+            }
+        }
+    }
+
     /// After a flush wrote what `seal` gave: written chunks sealed since
     /// are in the store now, and leave memory.
     pub fn settle(&mut self) {
@@ -533,6 +580,35 @@ mod tests {
             p.check_read(at, 4096);
         }
         assert!(p.large.resident() <= READ_CACHE * c as usize);
+    }
+
+    /// A file written in order holds at most `DIRTY_HELD` chunks: the
+    /// older ones go to the store ahead of the flush, and the flush still
+    /// gives the whole content, read back right. A chunk written again
+    /// while its spill was on its way stays in memory.
+    #[test]
+    fn writing_a_large_file_holds_a_few_chunks() {
+        let c = CHUNK as usize;
+        let mut p = Pair::new(&vec![7u8; c + 1]);
+        for n in 1..40 {
+            let piece: Vec<u8> = (0..c).map(|i| ((i + n) % 253) as u8).collect();
+            p.write((n * c) as u64, &piece);
+            let spilled = p.large.spill();
+            for (_, h, b) in &spilled {
+                p.store.insert(*h, b.clone());
+            }
+            if n == 20 {
+                // Written again between the spill and its landing.
+                p.write(c as u64 * 10, b"again");
+            }
+            p.large.spilled(&spilled);
+            assert!(p.large.resident() <= (DIRTY_HELD + 1) * c, "{n}: {}", p.large.resident());
+        }
+        p.check_read(c as u64 * 10, 10);
+        p.flush();
+        for at in [0, 10 * c as u64, 39 * c as u64] {
+            p.check_read(at, 4096);
+        }
     }
 
     #[test]

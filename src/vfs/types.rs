@@ -25,20 +25,11 @@ pub struct VfsConfig {
     pub content_cache: u64,
 }
 
-/// What a view's content cache holds and how well it serves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CacheUse {
-    /// Bytes held, and the most it may hold.
-    pub held: u64,
-    pub budget: u64,
-    /// Reads of small files answered from memory, and those that went to
-    /// the store.
-    pub hits: u64,
-    pub misses: u64,
-}
+pub use crate::memory::CacheUse;
 
-/// The content cache a view keeps unless told otherwise (`CORTEX_CONTENT_CACHE`,
-/// in MiB, for the daemon).
+/// The content cache a view keeps by default: the content share of the
+/// default memory budget (`crate::memory`; the daemon takes it from
+/// `CORTEX_MEMORY` and `CORTEX_CONTENT_CACHE`).
 pub const CONTENT_CACHE_DEFAULT: u64 = 256 << 20;
 
 /// What an inode is.

@@ -175,6 +175,42 @@ async fn without_a_model_search_falls_back_to_keywords_and_says_so() {
     assert_eq!(t.search().search_progress().await.unwrap().units, 4);
 }
 
+/// A search while the rows are still being written answers from the rows
+/// there are and says how far they are behind: none written yet, then
+/// written, then a changed file not yet rewritten.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_search_before_its_rows_are_written_answers_and_says_so() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    write(tree.path(), "web/cart.js", CART.as_bytes());
+    write(tree.path(), "src/upload.rs", UPLOAD.as_bytes());
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    let keyword =
+        |q: &str| Search { query: q.into(), mode: Mode::Keyword, limit: 3, ..Search::default() };
+
+    let r = search::search(&t, None, &keyword("total price")).await.unwrap();
+    assert!(r.hits.is_empty(), "{r:?}");
+    let note = r.note.unwrap();
+    assert!(note.contains("being built: 2 code files are not searched yet"), "{note}");
+
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let r = search::search(&t, None, &keyword("total price")).await.unwrap();
+    assert_eq!(r.hits[0].id, "web/cart.js::computeTotalPrice");
+    assert_eq!(r.note, None, "{r:?}");
+
+    write(tree.path(), "web/cart.js", CART.replace("computeTotalPrice", "grandTotal").as_bytes());
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    let r = search::search(&t, None, &keyword("total price")).await.unwrap();
+    assert_eq!(r.hits[0].id, "web/cart.js::computeTotalPrice", "the rows as they were");
+    assert!(r.note.unwrap().contains("catching up: 1 changed files"));
+    assert_eq!(search::sync(&t, DEFAULT_WINDOW).await.unwrap(), 1);
+    let r = search::search(&t, None, &keyword("grand total")).await.unwrap();
+    assert_eq!(r.hits[0].id, "web/cart.js::grandTotal");
+    assert_eq!(r.note, None);
+}
+
 /// Writers racing on the same rows (two embedders, or SurrealDB's own index
 /// compaction, which runs every few seconds) conflict; a conflicted write is
 /// tried again, and each vector still counts once.

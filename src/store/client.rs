@@ -1,0 +1,99 @@
+//! A handle on the engine: an embedded datastore this process built itself,
+//! or a SurrealDB server reached over the network.
+//!
+//! The two are different types to the SDK (`Surreal<Db>`, `Surreal<Any>`):
+//! an embedded engine is built here, not by the SDK's `connect`, because
+//! only a datastore built by hand takes the memory budget (`crate::memory`)
+//! for SurrealKV's block cache and memtable; `connect` gives the block cache
+//! half the machine's RAM. The store asks both the same two things, a query
+//! with its bindings and a namespace to work in, so one enum serves.
+
+use std::borrow::Cow;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use surrealdb::engine::any::Any;
+use surrealdb::engine::local::Db;
+use surrealdb::method::IntoVariables;
+use surrealdb::{IndexedResults, Surreal};
+
+use crate::memory::Budget;
+
+/// A client of one engine, bound to a namespace once `use_ns` has run.
+#[derive(Clone)]
+pub(crate) enum Client {
+    Local(Surreal<Db>),
+    Remote(Surreal<Any>),
+}
+
+/// A query being put together; awaiting it runs it.
+pub(crate) enum Query<'c> {
+    Local(surrealdb::method::Query<'c, Db>),
+    Remote(surrealdb::method::Query<'c, Any>),
+}
+
+impl Client {
+    pub(crate) fn query<'c>(&'c self, sql: impl Into<Cow<'c, str>>) -> Query<'c> {
+        match self {
+            Client::Local(db) => Query::Local(db.query(sql)),
+            Client::Remote(db) => Query::Remote(db.query(sql)),
+        }
+    }
+
+    /// Binds this client to namespace `ns` and database `database`.
+    pub(crate) async fn use_ns(&self, ns: &str, database: &str) -> surrealdb::Result<()> {
+        match self {
+            Client::Local(db) => db.use_ns(ns.to_owned()).use_db(database.to_owned()).await?,
+            Client::Remote(db) => db.use_ns(ns.to_owned()).use_db(database.to_owned()).await?,
+        };
+        Ok(())
+    }
+}
+
+impl Query<'_> {
+    pub(crate) fn bind(self, vars: impl IntoVariables) -> Self {
+        match self {
+            Query::Local(q) => Query::Local(q.bind(vars)),
+            Query::Remote(q) => Query::Remote(q.bind(vars)),
+        }
+    }
+}
+
+impl<'c> IntoFuture for Query<'c> {
+    type Output = surrealdb::Result<IndexedResults>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match self {
+            Query::Local(q) => q.into_future(),
+            Query::Remote(q) => q.into_future(),
+        }
+    }
+}
+
+/// Builds an embedded datastore at `path` (`surrealkv://DIR` or `memory`)
+/// with SurrealKV's caches sized by `budget`, as the SDK's own `connect`
+/// would otherwise build it: version checked, bootstrapped, then its
+/// maintenance tasks started.
+pub(crate) async fn open_local(
+    path: &str,
+    budget: &Budget,
+) -> std::result::Result<Client, Box<dyn std::error::Error + Send + Sync>> {
+    use surrealdb_cnf::ConfigMap;
+    let config = ConfigMap::empty()
+        // A commit returns once it is on disk (commits are grouped).
+        .with_key_value("datastore_sync", "every")
+        .with_key_value("surrealkv_block_cache_capacity", budget.block_cache.to_string())
+        .with_key_value("surrealkv_max_memtable_size", budget.memtable.to_string());
+    let datastore = surrealdb_core::kvs::Datastore::builder()
+        .with_config(config)
+        .without_maintenance_tasks()
+        .build_with_path(path)
+        .await?;
+    datastore.check_version().await?;
+    datastore.bootstrap().await?;
+    datastore.start_maintenance_tasks();
+    let db = Surreal::<Db>::unstable_from_datastore(Arc::clone(&datastore), None).await?;
+    Ok(Client::Local(db))
+}
