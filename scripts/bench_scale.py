@@ -183,9 +183,10 @@ def main():
     row("store after init", f"{mb(total)} = {total / size:.1f}x the source ({detail})",
         "target <= 3x")
 
-    secs, _ = timed("search", "--mode", "keyword", "--limit", "10", "--json", QUERIES[0],
-                    env=no_model)
-    row("first search after init (no daemon)", f"{secs:.1f} s", "target <= 2 s")
+    secs, out = timed("search", "--mode", "keyword", "--limit", "10", "--json", QUERIES[0],
+                      env=no_model)
+    note = json.loads(out).get("note") or "complete"
+    row("first search after init (no daemon)", f"{secs:.1f} s: {note}", "target <= 2 s")
 
     # Mount, without the model: reads are measured without the embedder
     # competing for the two cores.
@@ -193,9 +194,28 @@ def main():
     pid = daemon_pid()
     row("mount", f"{secs:.2f} s, daemon RSS {mb(proc_kib(pid, 'VmRSS:') * 1024)}")
     sampler = Sampler(pid)
+    # The daemon writes the search rows in the background; searches answer
+    # meanwhile from the rows there are.
+    start = time.perf_counter()
+    secs, out = timed("search", "--mode", "keyword", "--limit", "10", "--json", QUERIES[1])
+    row("search while the rows are written (daemon)",
+        f"{secs:.2f} s: {json.loads(out).get('note')}", "target <= 2 s")
+    while json.loads(cortex("search", "--mode", "keyword", "--json", QUERIES[2])).get("note"):
+        if time.perf_counter() - start > 1800:
+            break
+        time.sleep(10)
+    built = time.perf_counter() - start
+    row("search rows written by the daemon", f"{built:.0f} s after mount; daemon RSS peak "
+        f"{mb(sampler.done())}", "target: within init's 90 s, RSS <= 1.5 GB")
+    sampler = Sampler(pid)
     p50, p95 = search_latencies("keyword", env=no_model)
     row("search --mode keyword (daemon)", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms",
         "target p95 <= 100 ms")
+    parts = size_by_part(TREE / ".cortex" / "store")
+    total = sum(parts.values())
+    detail = ", ".join(f"{k} {mb(v)}" for k, v in parts.items() if v > 1e6)
+    row("store with search rows", f"{mb(total)} = {total / size:.1f}x the source ({detail})",
+        "target <= 3x")
 
     cortex("umount", str(MNT))
     drop_caches()

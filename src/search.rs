@@ -37,6 +37,9 @@ const EMBED_BODY_BYTES: usize = 0;
 pub const RRF_K: f64 = 10.0;
 pub const KEYWORD_WEIGHT: f64 = 0.2;
 
+/// Files whose search rows are written at a time.
+const SYNC_FILES: usize = 500;
+
 /// Vectors written per step of `embed_pending`.
 const EMBED_STEP: usize = 256;
 
@@ -291,7 +294,27 @@ pub async fn sync(store: &Store, window: usize) -> Result<usize> {
 /// Writes the rows `p` names (see [`sync`]).
 pub async fn sync_pending(store: &Store, p: Pending, window: usize) -> Result<usize> {
     let Pending { graph_root, synced, paths } = p;
-    let files = store.graph().code_files(&paths).await?;
+    // By batches of files, so that a first build over a large tree holds
+    // one batch's sources and rows at a time; the rows record `graph_root`
+    // once the last batch is in.
+    let batches: Vec<&[String]> =
+        if paths.is_empty() { vec![&[]] } else { paths.chunks(SYNC_FILES).collect() };
+    let last = batches.len() - 1;
+    // Word counts change once, at the end: each batch would rewrite most
+    // of their buckets.
+    let mut delta = std::collections::HashMap::new();
+    for (n, batch) in batches.into_iter().enumerate() {
+        let rows = rows_of(store, batch, window).await?;
+        let fresh = synced.is_none() && n == 0;
+        let done = (n == last).then_some(graph_root);
+        store.search().replace_search_rows(batch, &rows, fresh, done, window, &mut delta).await?;
+    }
+    Ok(paths.len())
+}
+
+/// The search rows of the code files `paths`.
+async fn rows_of(store: &Store, paths: &[String], window: usize) -> Result<Vec<SearchRow>> {
+    let files = store.graph().code_files(paths).await?;
     let contents =
         store.objects().read_blobs(&files.iter().map(|f| f.content).collect::<Vec<_>>()).await?;
     let mut rows = Vec::new();
@@ -313,8 +336,7 @@ pub async fn sync_pending(store: &Store, p: Pending, window: usize) -> Result<us
             });
         }
     }
-    store.search().replace_search_rows(&paths, &rows, synced.is_none(), graph_root, window).await?;
-    Ok(paths.len())
+    Ok(rows)
 }
 
 /// Brings a view's graph and search rows to its head (vectors follow in
@@ -479,12 +501,14 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
         (None, note) => note,
         (Some((first, files)), note) => {
             let lag = if first {
-                format!("the search index is being built: {files} code files are not searched yet")
+                format!("the search index is not built yet: {files} code files are not searched")
             } else {
                 format!(
                     "the search index is catching up: {files} changed files are searched as they were"
                 )
             };
+            let lag =
+                format!("{lag} (a mount's daemon builds it in the background; `cortex index` now)");
             Some(note.map_or(lag.clone(), |n| format!("{n}; {lag}")))
         }
     };

@@ -73,9 +73,11 @@ pub async fn import_with_progress(
     let report = cortex::import::import(store, dir, &options, bar.clone()).await;
     bar.0.finish_and_clear();
     let report = report?;
-    // The code graph and the search rows follow main (derived data: a
-    // failure here loses no import, and the next index catches up).
-    let index = match cortex::search::update(store).await {
+    // The code graph follows main (derived data: a failure here loses no
+    // import, and the next index catches up). The search rows follow in
+    // the background or at the next search: on a large tree they take
+    // minutes (SurrealDB's full-text index), which an import must not wait for.
+    let index = match cortex::index::index_head(store).await {
         Ok(index) => Some(index),
         Err(e) => {
             eprintln!("cortex: the import landed, but indexing its code failed: {e}");

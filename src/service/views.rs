@@ -28,6 +28,18 @@ use crate::vfs::{Invalidation, Vfs, VfsConfig};
 /// few files; an import or a first index, thousands).
 const SYNC_INLINE: usize = 256;
 
+/// How long a search waits for an index or row build under way before it
+/// answers from the rows there are.
+const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Files whose search rows a search writes before it answers without a
+/// daemon, where nothing writes them in the background:
+/// a tree of a few thousand files has its rows written at its first search
+/// (seconds); past it the search answers from the rows there are and says
+/// that `cortex index` (or a mount) writes the rest. SurrealDB's full-text
+/// index takes minutes over the cargo registry's 26,000 files.
+const SYNC_INLINE_NO_DAEMON: usize = 2_000;
+
 /// Tells a view's mounts what changed under them (their kernel caches drop
 /// it). Without one, nothing is mounted: writes are saved at once instead.
 pub type Notifier = Arc<dyn Fn(View, Vec<Invalidation>) -> BoxFuture<'static, ()> + Send + Sync>;
@@ -203,14 +215,20 @@ impl Views {
     /// (and says so).
     async fn searchable(&self, view: &View) -> Result<Store> {
         let store = self.to_search(view).await?;
-        let _one = self.indexing.lock().await;
+        // An index or a background build of rows holds the turn: a search
+        // waits a moment for it, then answers from the rows there are.
+        let Ok(_one) = tokio::time::timeout(SEARCH_WAIT, self.indexing.lock()).await else {
+            return Ok(store);
+        };
         crate::index::index_head(&store).await?;
         let window = crate::search::window();
         if let Some(pending) = crate::search::pending(&store, window).await? {
-            if self.notifier.is_some() && pending.paths.len() > SYNC_INLINE {
-                self.embed_wake.notify_one();
-            } else {
+            let daemon = self.notifier.is_some();
+            let inline = if daemon { SYNC_INLINE } else { SYNC_INLINE_NO_DAEMON };
+            if pending.paths.len() <= inline {
                 crate::search::sync_pending(&store, pending, window).await?;
+            } else if daemon {
+                self.embed_wake.notify_one();
             }
         }
         Ok(store)

@@ -205,21 +205,23 @@ impl SearchIndex<'_> {
     }
 
     /// Replaces the rows of `paths` with `rows` (all rows when `fresh`),
-    /// then records `root` as what they describe. Vectors already cached
-    /// are attached at once.
+    /// adding the change in word counts to `delta`; given `done`, applies
+    /// `delta` and records `done` as the snapshot the rows describe (until
+    /// then they describe none: a build cut short starts again). Vectors
+    /// already cached are attached at once.
     pub async fn replace_search_rows(
         self,
         paths: &[String],
         rows: &[SearchRow],
         fresh: bool,
-        root: ContentHash,
+        done: Option<ContentHash>,
         window: usize,
+        delta: &mut HashMap<String, i64>,
     ) -> Result<()> {
         health::check_writable()?;
         let key = format!("search_root_{window}");
         self.store.meta_set(&key, "").await?;
         let ctx = "write search rows";
-        let mut delta: HashMap<String, i64> = HashMap::new();
         for r in rows {
             for t in super::terms::terms_of(&r.text) {
                 *delta.entry(t).or_default() += 1;
@@ -271,9 +273,14 @@ impl SearchIndex<'_> {
             let cached = self.cached_vectors(&keys).await?;
             self.insert_search_rows(chunk, &cached).await?;
         }
-        self.adjust_terms(delta).await?;
         self.count_search_rows().await?;
-        self.store.meta_set(&key, &root.to_hex()).await
+        match done {
+            Some(root) => {
+                self.adjust_terms(std::mem::take(delta)).await?;
+                self.store.meta_set(&key, &root.to_hex()).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Writes rows, with the vectors `vectors` has for their keys.

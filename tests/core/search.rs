@@ -192,7 +192,7 @@ async fn a_search_before_its_rows_are_written_answers_and_says_so() {
     let r = search::search(&t, None, &keyword("total price")).await.unwrap();
     assert!(r.hits.is_empty(), "{r:?}");
     let note = r.note.unwrap();
-    assert!(note.contains("being built: 2 code files are not searched yet"), "{note}");
+    assert!(note.contains("not built yet: 2 code files are not searched"), "{note}");
 
     search::sync(&t, DEFAULT_WINDOW).await.unwrap();
     let r = search::search(&t, None, &keyword("total price")).await.unwrap();
