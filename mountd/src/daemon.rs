@@ -544,6 +544,9 @@ impl Daemon {
             })
             .collect();
         let memory = Memory::of_this_process(self.views.store(), &self.views.loaded());
-        Ok(DaemonStatus::of(self.views.store(), std::process::id(), mounts, Some(memory)).await?)
+        let mut status =
+            DaemonStatus::of(self.views.store(), std::process::id(), mounts, Some(memory)).await?;
+        status.embed_per_hour = self.views.embed_rate().map(|r| (r * 3600.0) as u64);
+        Ok(status)
     }
 }

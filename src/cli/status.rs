@@ -61,7 +61,8 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             },
             "daemon_pid": (s.pid != 0).then_some(s.pid),
             "code": { "files": s.code.files, "units": s.code.units, "edges": s.code.edges, "current": s.code_current },
-            "search": { "units": s.search.units, "embedded": s.search.embedded },
+            "search": { "units": s.search.units, "embedded": s.search.embedded,
+                        "embed_per_hour": s.embed_per_hour },
             "failure": s.failure,
             "memory": s.memory,
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
@@ -98,6 +99,16 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
         s.search.embedded as f64 * 100.0 / s.search.units as f64
     };
     println!("search:      {} units, {} embedded ({share:.0}%)", s.search.units, s.search.embedded);
+    let left = s.search.units.saturating_sub(s.search.embedded);
+    if let Some(per_hour) = s.embed_per_hour.filter(|r| *r > 0 && left > 0) {
+        let rate = per_hour as f64 / 3600.0;
+        let secs = left * 3600 / per_hour;
+        println!(
+            "embedding:   {rate:.0} units/s, about {}h{:02}m to go",
+            secs / 3600,
+            secs % 3600 / 60
+        );
+    }
     if let Some(m) = &s.memory {
         print_memory(m);
     }

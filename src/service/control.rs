@@ -266,6 +266,9 @@ pub struct DaemonStatus {
     /// The daemon's memory (none without a daemon).
     #[serde(default)]
     pub memory: Option<Memory>,
+    /// Main's embedding rate in units per hour, while the daemon embeds.
+    #[serde(default)]
+    pub embed_per_hour: Option<u64>,
 }
 
 /// A process's memory, and what each loaded view's content cache holds.
@@ -338,6 +341,7 @@ impl DaemonStatus {
             search: store.search().search_progress().await?,
             failure: crate::store::health::failure(),
             memory,
+            embed_per_hour: None,
         })
     }
 }

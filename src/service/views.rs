@@ -57,6 +57,17 @@ pub struct Views {
     embed_wake: tokio::sync::Notify,
     /// Sessions whose search was asked for: worth keeping embedded.
     searched: Mutex<BTreeSet<SessionName>>,
+    /// The background embedder's progress: when it started on main and how
+    /// many units main had then, and the last count it reported.
+    embedding: Mutex<Option<EmbedRun>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EmbedRun {
+    started: std::time::Instant,
+    first: u64,
+    at: std::time::Instant,
+    embedded: u64,
 }
 
 impl Views {
@@ -81,6 +92,7 @@ impl Views {
             model: tokio::sync::OnceCell::new(),
             embed_wake: tokio::sync::Notify::new(),
             searched: Mutex::new(BTreeSet::new()),
+            embedding: Mutex::new(None),
         }
     }
 
@@ -264,8 +276,27 @@ impl Views {
         let Some(model) = model else { return Ok(0) };
         crate::search::embed_pending(&store, model, &|p| {
             tracing::debug!(units = p.units, embedded = p.embedded, "embedding");
+            if *view == View::Main {
+                let now = std::time::Instant::now();
+                let mut run = self.embedding.lock().unwrap();
+                let run = run.get_or_insert(EmbedRun {
+                    started: now,
+                    first: p.embedded,
+                    at: now,
+                    embedded: p.embedded,
+                });
+                (run.at, run.embedded) = (now, p.embedded);
+            }
         })
         .await
+    }
+
+    /// Main's embedding rate in units per second, once the background
+    /// embedder has run for a few seconds.
+    pub fn embed_rate(&self) -> Option<f64> {
+        let run = (*self.embedding.lock().unwrap())?;
+        let secs = run.at.duration_since(run.started).as_secs_f64();
+        (secs >= 5.0).then(|| run.embedded.saturating_sub(run.first) as f64 / secs)
     }
 
     /// The views worth keeping embedded: main, loaded sessions and
