@@ -142,6 +142,14 @@ def size_by_part(store):
     return parts
 
 
+def store_row(what, source_size):
+    """A row of the store's size, by part, against the source's."""
+    parts = size_by_part(TREE / ".cortex" / "store")
+    total = sum(parts.values())
+    detail = ", ".join(f"{k} {mb(v)}" for k, v in parts.items() if v > 1e6)
+    row(what, f"{mb(total)} = {total / source_size:.1f}x the source ({detail})", "target <= 3x")
+
+
 def build_tree():
     registry = Path(os.environ.get("CARGO_HOME", Path.home() / ".cargo")) / "registry" / "src"
     crates = sorted(d for index in registry.iterdir() for d in index.iterdir() if d.is_dir())
@@ -177,11 +185,7 @@ def main():
     row("init: import + index", f"{info['seconds']:.1f} s + {secs - info['seconds']:.1f} s, "
         f"{index.get('units', 0):,} units, {index.get('edges', 0):,} edges; peak RSS {mb(peak)}",
         "target <= 90 s, <= 2 GB")
-    parts = size_by_part(TREE / ".cortex" / "store")
-    total = sum(parts.values())
-    detail = ", ".join(f"{k} {mb(v)}" for k, v in parts.items() if v > 1e6)
-    row("store after init", f"{mb(total)} = {total / size:.1f}x the source ({detail})",
-        "target <= 3x")
+    store_row("store after init", size)
 
     secs, out = timed("search", "--mode", "keyword", "--limit", "10", "--json", QUERIES[0],
                       env=no_model)
@@ -211,11 +215,7 @@ def main():
     p50, p95 = search_latencies("keyword", env=no_model)
     row("search --mode keyword (daemon)", f"p50 {p50:.0f} ms, p95 {p95:.0f} ms",
         "target p95 <= 100 ms")
-    parts = size_by_part(TREE / ".cortex" / "store")
-    total = sum(parts.values())
-    detail = ", ".join(f"{k} {mb(v)}" for k, v in parts.items() if v > 1e6)
-    row("store with search rows", f"{mb(total)} = {total / size:.1f}x the source ({detail})",
-        "target <= 3x")
+    store_row("store with search rows", size)
 
     cortex("umount", str(MNT))
     drop_caches()

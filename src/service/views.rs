@@ -57,8 +57,8 @@ pub struct Views {
     embed_wake: tokio::sync::Notify,
     /// Sessions whose search was asked for: worth keeping embedded.
     searched: Mutex<BTreeSet<SessionName>>,
-    /// The background embedder's progress: when it started on main and how
-    /// many units main had then, and the last count it reported.
+    /// The background embedder's run on main, while one is under way: when
+    /// it started and how many units main had then, and its last count.
     embedding: Mutex<Option<EmbedRun>>,
 }
 
@@ -274,7 +274,7 @@ impl Views {
     pub async fn embed_view(&self, view: &View, model: Option<&Model>) -> Result<usize> {
         let (store, _) = self.updated(view).await?;
         let Some(model) = model else { return Ok(0) };
-        crate::search::embed_pending(&store, model, &|p| {
+        let embedded = crate::search::embed_pending(&store, model, &|p| {
             tracing::debug!(units = p.units, embedded = p.embedded, "embedding");
             if *view == View::Main {
                 let now = std::time::Instant::now();
@@ -288,7 +288,12 @@ impl Views {
                 (run.at, run.embedded) = (now, p.embedded);
             }
         })
-        .await
+        .await;
+        // A rate spans one run: the next starts its own after the idle time.
+        if *view == View::Main {
+            *self.embedding.lock().unwrap() = None;
+        }
+        embedded
     }
 
     /// Main's embedding rate in units per second, once the background
