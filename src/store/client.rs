@@ -20,6 +20,10 @@ use surrealdb::{IndexedResults, Surreal};
 
 use crate::memory::Budget;
 
+/// Values up to this size stay in SurrealKV's tables (see `open_local`):
+/// larger than any value Cortex writes (contents are chunked at 1 MiB).
+const INLINE_VALUES: u64 = 1 << 30;
+
 /// A client of one engine, bound to a namespace once `use_ns` has run.
 #[derive(Clone)]
 pub(crate) enum Client {
@@ -85,7 +89,16 @@ pub(crate) async fn open_local(
         // A commit returns once it is on disk (commits are grouped).
         .with_key_value("datastore_sync", "every")
         .with_key_value("surrealkv_block_cache_capacity", budget.block_cache.to_string())
-        .with_key_value("surrealkv_max_memtable_size", budget.memtable.to_string());
+        .with_key_value("surrealkv_max_memtable_size", budget.memtable.to_string())
+        // Every value kept in the tables, none moved to the value log.
+        // SurrealKV 0.21 frees a value-log file only once no table refers
+        // to any value in it, and never moves the live values out: a file
+        // holding one blob written at import keeps every stale copy of the
+        // graph's and the full-text index's rewritten values beside it, so
+        // the log only grew (6.9 GB for 353 MB of source). In the tables,
+        // compaction drops a rewritten value's old copies. A log written
+        // by an earlier version is still read.
+        .with_key_value("surrealkv_vlog_threshold", INLINE_VALUES.to_string());
     let datastore = surrealdb_core::kvs::Datastore::builder()
         .with_config(config)
         .without_maintenance_tasks()

@@ -223,3 +223,33 @@ fn ls_escapes_control_characters_in_names() {
         json.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert!(listed.contains(&"two\nlines") && listed.contains(&"red\x1b[31mtext"), "{listed:?}");
 }
+
+/// The bytes under a directory, recursively.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() { bytes_under(&entry.path()) } else { meta.len() };
+    }
+    total
+}
+
+/// Importing an unchanged tree again writes nothing: the store (each
+/// process ending with the engine's tables written out) stays its size.
+#[test]
+fn a_tree_imported_again_unchanged_does_not_grow_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("semver");
+    copy_tree(&registry_crate("semver-1."), &tree);
+    let store = tree.join(".cortex");
+    ok(&tree, &["init", "--no-ignore"]);
+    ok(&tree, &["search", "--mode", "keyword", "compare two versions"]);
+    let first = bytes_under(&store);
+    for _ in 0..3 {
+        ok(&tree, &["import", "--no-ignore", "."]);
+        ok(&tree, &["search", "--mode", "keyword", "compare two versions"]);
+    }
+    let again = bytes_under(&store);
+    assert!(again <= first + first / 20, "re-imported unchanged: {first} -> {again} bytes");
+}
