@@ -2,6 +2,7 @@
 //! and large ones by chunk (`large.rs`), fetched from the store on first
 //! need.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::*;
@@ -351,9 +352,11 @@ impl Vfs {
         Ok(out)
     }
 
-    /// The content of a small file, reading it from the store the first time.
+    /// The content of a small file, reading it from the store the first time,
+    /// together with the small files that follow it in its directory (see
+    /// [`State::read_ahead`]).
     pub(super) async fn ensure_loaded(&self, ino: InodeNo) -> VfsResult<Arc<Vec<u8>>> {
-        let hash = {
+        let (hash, ahead) = {
             let state = self.lock();
             match &state.node(ino)?.kind {
                 NodeKind::File { data: Data::Mem { bytes, .. } } => {
@@ -362,7 +365,7 @@ impl Vfs {
                 }
                 NodeKind::File { data: Data::Stored { hash, .. } } => {
                     self.misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    *hash
+                    (*hash, state.read_ahead(ino))
                 }
                 NodeKind::File { data: Data::Large(_) } => {
                     return Err(vfs_err!(libc::EAGAIN, "inode {} became large", ino.0));
@@ -375,22 +378,18 @@ impl Vfs {
                 }
             }
         };
-        // Read outside the lock: other requests go on meanwhile.
-        let bytes = Arc::new(self.store.objects().read_blob(hash).await?);
+        // Read outside the lock, in one query: other requests go on meanwhile.
+        let wanted: Vec<ContentHash> =
+            std::iter::once(hash).chain(ahead.iter().map(|&(_, h)| h)).collect();
+        let found = self.store.objects().read_blobs(&wanted).await?;
+        let found: HashMap<ContentHash, Arc<Vec<u8>>> =
+            found.into_iter().map(|(h, b)| (h, Arc::new(b))).collect();
         let mut state = self.lock();
-        let node = state.node_mut(ino)?;
-        match &mut node.kind {
-            NodeKind::File { data } => match data {
-                Data::Stored { hash: h, .. } if *h == hash => {
-                    *data = Data::Mem { bytes: bytes.clone(), hash: Some(hash) };
-                    state.keep(ino, hash, bytes.len() as u64);
-                    Ok(bytes)
-                }
-                Data::Mem { bytes, .. } => Ok(bytes.clone()),
-                _ => Err(vfs_err!(libc::EAGAIN, "content changed while read")),
-            },
-            _ => Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0)),
+        for (sibling, h) in ahead {
+            // A sibling changed meanwhile keeps what it has now.
+            let _ = state.install(sibling, h, &found[&h]);
         }
+        state.install(ino, hash, &found[&hash])
     }
 
     /// Learns the chaining values a flush needs of large files written

@@ -12,6 +12,11 @@ use crate::tree::{Entry, EntryKind, MODE_MASK, SpecialKind, Timestamp};
 use crate::vfs_err;
 use large::{Large, Sealed};
 
+/// Most files read ahead with one read from the store (see
+/// [`State::read_ahead`]), and most bytes.
+pub(super) const AHEAD_FILES: usize = 64;
+pub(super) const AHEAD_BYTES: u64 = 2 << 20;
+
 #[derive(Clone)]
 pub(super) enum Data {
     /// In the store, not yet read.
@@ -220,6 +225,60 @@ impl State {
                 *data = Data::Stored { hash, size };
             }
         }
+    }
+
+    /// Stored content read for `ino`, kept in memory if the file still
+    /// has that content; what the file holds now, or EAGAIN if it changed.
+    pub(super) fn install(
+        &mut self,
+        ino: InodeNo,
+        hash: ContentHash,
+        bytes: &Arc<Vec<u8>>,
+    ) -> VfsResult<Arc<Vec<u8>>> {
+        let node = self.node_mut(ino)?;
+        match &mut node.kind {
+            NodeKind::File { data } => match data {
+                Data::Stored { hash: h, .. } if *h == hash => {
+                    *data = Data::Mem { bytes: bytes.clone(), hash: Some(hash) };
+                    self.keep(ino, hash, bytes.len() as u64);
+                    Ok(bytes.clone())
+                }
+                Data::Mem { bytes, .. } => Ok(bytes.clone()),
+                _ => Err(vfs_err!(libc::EAGAIN, "content changed while read")),
+            },
+            _ => Err(vfs_err!(libc::EIO, "inode {} changed kind", ino.0)),
+        }
+    }
+
+    /// The files to read with `ino` when it is read from the store: those
+    /// after it in its directory, in name order (how `ls`, `os.walk` and
+    /// build tools list and then read them), not yet in memory and small,
+    /// up to [`AHEAD_FILES`] and [`AHEAD_BYTES`] (an eighth of the content
+    /// cache at most). One query then serves them all: a cold read of a
+    /// tree paid one store query per file.
+    pub(super) fn read_ahead(&self, ino: InodeNo) -> Vec<(InodeNo, ContentHash)> {
+        let parent = self.node(ino).ok().and_then(|n| n.parents.first());
+        let Some(NodeKind::Dir { children, .. }) =
+            parent.and_then(|p| self.nodes.get(p)).map(|n| &n.kind)
+        else {
+            return Vec::new();
+        };
+        let mut room = AHEAD_BYTES.min(self.budget / 8);
+        let mut ahead = Vec::new();
+        let after = children.iter().skip_while(|&(_, &c)| c != ino).skip(1);
+        for (_, &sibling) in after.take(4 * AHEAD_FILES) {
+            if ahead.len() == AHEAD_FILES {
+                break;
+            }
+            if let Some(Node { kind: NodeKind::File { data: Data::Stored { hash, size } }, .. }) =
+                self.nodes.get(&sibling)
+                && *size <= room
+            {
+                room -= size;
+                ahead.push((sibling, *hash));
+            }
+        }
+        ahead
     }
 
     /// Puts a file's content back in memory if the content cache let it go

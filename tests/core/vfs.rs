@@ -535,6 +535,47 @@ async fn the_content_cache_stays_within_its_budget() {
     assert_eq!(tiny.read(ino, 0, SIZE as u32).await.unwrap(), expected);
 }
 
+/// The first read of a file from the store brings the small files after it
+/// in its directory along: reading them next costs no store query. Files
+/// too large for the read-ahead, and files written since, are left alone.
+#[tokio::test]
+async fn a_read_from_the_store_reads_its_neighbours_ahead() {
+    let tree = tempfile::tempdir().unwrap();
+    let text = |i: usize| format!("file {i}\n").repeat(20);
+    for i in 0..10 {
+        write(tree.path(), &format!("d/f{i}.txt"), text(i).as_bytes());
+    }
+    let big = vec![b'x'; 3 << 20];
+    write(tree.path(), "d/f5big.bin", &big);
+    write(tree.path(), "e/other.txt", b"elsewhere\n");
+    let (_store, vfs) = vfs_of(common::store().await.store, Some(tree.path())).await;
+    // A write before any read: f7 holds what was written, not the store's.
+    let f7 = resolve(&vfs, "d/f7.txt").unwrap();
+    vfs.write(f7, 0, b"EDITED").await.unwrap();
+    let misses = vfs.content_cache().misses;
+
+    let f0 = resolve(&vfs, "d/f0.txt").unwrap();
+    assert_eq!(vfs.read(f0, 0, 4096).await.unwrap(), text(0).as_bytes());
+    assert_eq!(vfs.content_cache().misses, misses + 1);
+    for i in (1..10).filter(|&i| i != 7) {
+        let ino = resolve(&vfs, &format!("d/f{i}.txt")).unwrap();
+        assert_eq!(vfs.read(ino, 0, 4096).await.unwrap(), text(i).as_bytes(), "f{i}");
+    }
+    let edited = [b"EDITED".as_slice(), &text(7).as_bytes()[6..]].concat();
+    assert_eq!(vfs.read(f7, 0, 4096).await.unwrap(), edited);
+    let cache = vfs.content_cache();
+    assert_eq!(cache.misses, misses + 1, "the neighbours came with f0: {cache:?}");
+
+    // Larger than the read-ahead's room: read on its own, and whole.
+    let ino = resolve(&vfs, "d/f5big.bin").unwrap();
+    assert_eq!(vfs.read(ino, 0, 16).await.unwrap(), &big[..16]);
+    assert_eq!(vfs.content_cache().misses, misses + 2);
+    // Another directory's file was not read ahead.
+    let ino = resolve(&vfs, "e/other.txt").unwrap();
+    assert_eq!(vfs.read(ino, 0, 64).await.unwrap(), b"elsewhere\n");
+    assert_eq!(vfs.content_cache().misses, misses + 3);
+}
+
 #[tokio::test]
 async fn refresh_follows_main_and_keeps_inode_numbers() {
     let src = tempfile::tempdir().unwrap();
