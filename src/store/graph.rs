@@ -495,37 +495,35 @@ impl CodeGraph<'_> {
     /// unless `fresh`) in a task of its own, so that the indexer resolves
     /// meanwhile: the writes wait on the disk as much as on a core.
     /// `begin_graph_write` comes first.
-    pub fn write_files(self, files: &[CodeFile], fresh: bool) -> FileWrites {
-        let rows: Vec<CodeFileRow> = files
-            .iter()
-            .map(|f| CodeFileRow {
-                id: file_record("code_file", &f.path),
-                language: f.language.as_str().to_owned(),
-                content: f.content.to_hex(),
-                skipped: f.parsed.skipped.clone(),
-                diagnostics: f.parsed.diagnostics.len() as i64,
-                units: f.parsed.units.len().saturating_sub(1) as i64,
-            })
-            .collect();
-        // Encoding is CPU work: on every core.
-        let parses: Vec<ParseRow> = crate::par::map(files, |f| ParseRow {
-            id: file_record("code_parse", &f.path),
-            units: codec::encode_units(&f.parsed.units),
-            rest: codec::encode_rest(&f.parsed),
-        });
-        let mut gone: Vec<RecordId> = Vec::new();
-        if !fresh {
-            for f in files {
-                gone.push(file_record("code_file", &f.path));
-                gone.push(file_record("code_parse", &f.path));
-            }
-        }
+    pub fn write_files(self, files: Arc<Vec<CodeFile>>, fresh: bool) -> FileWrites {
         let (conn, ns) = (self.store.conn.clone(), self.store.ns.clone());
         FileWrites(tokio::spawn(async move {
             let db = conn.client(&ns).await?;
-            delete_ids(&db, gone).await?;
-            insert_rows(&db, "INSERT INTO code_file $rows RETURN NONE", rows).await?;
-            insert_rows(&db, "INSERT INTO code_parse $rows RETURN NONE", parses).await
+            if !fresh {
+                let gone: Vec<RecordId> = files
+                    .iter()
+                    .flat_map(|f| {
+                        [file_record("code_file", &f.path), file_record("code_parse", &f.path)]
+                    })
+                    .collect();
+                delete_ids(&db, gone).await?;
+            }
+            // Encoded a batch at a time, as written: a full index's records
+            // encoded at once held as much again as its parses.
+            for batch in files.chunks(BATCH) {
+                let rows: Vec<CodeFileRow> = batch.iter().map(code_file_row).collect();
+                let parses: Vec<ParseRow> = batch
+                    .iter()
+                    .map(|f| ParseRow {
+                        id: file_record("code_parse", &f.path),
+                        units: codec::encode_units(&f.parsed.units),
+                        rest: codec::encode_rest(&f.parsed),
+                    })
+                    .collect();
+                insert_rows(&db, "INSERT INTO code_file $rows RETURN NONE", rows).await?;
+                insert_rows(&db, "INSERT INTO code_parse $rows RETURN NONE", parses).await?;
+            }
+            Ok(())
         }))
     }
 
@@ -539,29 +537,21 @@ impl CodeGraph<'_> {
         root: ContentHash,
     ) -> Result<()> {
         health::check_writable()?;
-        let edges: Vec<EdgesRow> = crate::par::map(&change.edges, |(path, edges)| EdgesRow {
-            id: file_record("code_edges", path),
-            edges: codec::encode_edges(edges),
-            count: edges.len() as i64,
-        });
+        let mut change = change;
         // Into an empty graph the edges go at once, beside the name index's
         // making; otherwise after their old records are gone.
-        let mut edges = Some(edges);
         let edge_writes = if change.fresh {
-            let (db, rows) = (self.store.db().await?.clone(), edges.take().unwrap_or_default());
-            Some(FileWrites(tokio::spawn(async move {
-                insert_rows(&db, "INSERT INTO code_edges $rows RETURN NONE", rows).await
-            })))
+            let (db, edges) = (self.store.db().await?.clone(), std::mem::take(&mut change.edges));
+            Some(FileWrites(tokio::spawn(async move { insert_edges(&db, edges).await })))
         } else {
             None
         };
         let buckets = if change.fresh {
-            fresh_buckets(&change)
+            fresh_buckets(std::mem::take(&mut change.names))
         } else {
             self.updated_buckets(&change).await?
         };
         tracing::debug!(buckets = buckets.len(), "name index updated in memory");
-
         let index: Vec<(u32, Bucket)> =
             buckets.into_iter().filter(|(_, b)| !b.is_empty()).collect();
         let buckets: Vec<BucketRow> = crate::par::map(&index, |(n, b)| BucketRow {
@@ -569,9 +559,8 @@ impl CodeGraph<'_> {
             names: encode_bucket(b),
         });
         tracing::debug!("graph rows built");
-        if let Some(rows) = edges {
-            insert_rows(&*self.store.db().await?, "INSERT INTO code_edges $rows RETURN NONE", rows)
-                .await?;
+        if edge_writes.is_none() {
+            insert_edges(&*self.store.db().await?, std::mem::take(&mut change.edges)).await?;
         }
         insert_rows(&*self.store.db().await?, "INSERT INTO code_names $rows RETURN NONE", buckets)
             .await?;
@@ -615,6 +604,17 @@ impl CodeGraph<'_> {
         gone.extend(buckets.keys().map(|&b| bucket_record(b)));
         delete_ids(&*self.store.db().await?, gone).await?;
         Ok(buckets)
+    }
+}
+
+fn code_file_row(f: &CodeFile) -> CodeFileRow {
+    CodeFileRow {
+        id: file_record("code_file", &f.path),
+        language: f.language.as_str().to_owned(),
+        content: f.content.to_hex(),
+        skipped: f.parsed.skipped.clone(),
+        diagnostics: f.parsed.diagnostics.len() as i64,
+        units: f.parsed.units.len().saturating_sub(1) as i64,
     }
 }
 
@@ -718,19 +718,37 @@ fn apply_names(
 }
 
 /// The name index of a graph written whole: every name of every file.
-fn fresh_buckets(change: &GraphWrite) -> BTreeMap<u32, Bucket> {
+/// The name index of an empty graph, made of the files' names (taken, not
+/// copied: at a million units the copies were hundreds of megabytes).
+fn fresh_buckets(names: Vec<(String, FileNames, FileNames)>) -> BTreeMap<u32, Bucket> {
     let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
-    for (path, _, after) in &change.names {
-        for (name, &role) in &after.roles {
-            let bucket = buckets.entry(bucket_of(name)).or_default();
-            bucket.entry(name.clone()).or_default().files.insert(path.clone(), role);
+    for (path, _, after) in names {
+        for (name, role) in after.roles {
+            let bucket = buckets.entry(bucket_of(&name)).or_default();
+            bucket.entry(name).or_default().files.insert(path.clone(), role);
         }
-        for s in &after.symbols {
+        for s in after.symbols {
             let bucket = buckets.entry(bucket_of(&s.name)).or_default();
-            bucket.entry(s.name.clone()).or_default().symbols.push(s.clone());
+            bucket.entry(s.name.clone()).or_default().symbols.push(s);
         }
     }
     buckets
+}
+
+/// Writes files' edges, encoded a batch at a time as they are written.
+async fn insert_edges(db: &super::client::Client, edges: Vec<(String, Vec<Edge>)>) -> Result<()> {
+    for batch in edges.chunks(BATCH) {
+        let rows: Vec<EdgesRow> = batch
+            .iter()
+            .map(|(path, edges)| EdgesRow {
+                id: file_record("code_edges", path),
+                edges: codec::encode_edges(edges),
+                count: edges.len() as i64,
+            })
+            .collect();
+        insert_rows(db, "INSERT INTO code_edges $rows RETURN NONE", rows).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
