@@ -185,6 +185,28 @@ fn file_attr(a: &Attr) -> FileAttr {
     }
 }
 
+/// The entry that tells the kernel a name is missing (node 0) for as long
+/// as the entry's timeout, unless invalidated.
+fn missing() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        flags: 0,
+        blksize: 4096,
+    }
+}
+
 fn ino(i: INodeNo) -> InodeNo {
     InodeNo(i.0)
 }
@@ -260,7 +282,16 @@ impl Filesystem for CortexFs {
         guard("lookup", parent.0, Some(name), || {
             #[cfg(debug_assertions)]
             injected_panic(name.as_bytes());
-            entry(reply, self.vfs.lookup(ino(parent), name.as_bytes()));
+            match self.vfs.lookup(ino(parent), name.as_bytes()) {
+                // A name that is not there is cached as missing, as a local
+                // filesystem's dentries are: tools probe many (rg and git
+                // look for ignore files in every directory, cargo and
+                // Python for their files on search paths), and each probe
+                // was a round trip. Whatever makes the name appear from
+                // elsewhere invalidates it, as it does names that exist.
+                Err(e) if e.errno == libc::ENOENT => reply.entry(&TTL, &missing(), Generation(0)),
+                found => entry(reply, found),
+            }
         })
     }
 

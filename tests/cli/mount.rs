@@ -270,7 +270,9 @@ fn commands_go_through_the_daemon_and_imports_show_in_the_mount() {
     ok(&m.tree, &["export", exp.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(exp.join("a.txt")).unwrap(), "two\n");
 
-    // Someone edits the real checkout and imports it: the mount follows.
+    // Someone edits the real checkout and imports it: the mount follows,
+    // also where its kernel had found a name missing.
+    assert!(!m.mnt.join("c.txt").exists());
     std::fs::write(m.tree.join("a.txt"), "three\n").unwrap();
     std::fs::remove_dir_all(m.tree.join("sub")).unwrap();
     std::fs::write(m.tree.join("c.txt"), "new\n").unwrap();
@@ -308,6 +310,10 @@ fn two_mounts_of_main_see_each_others_writes_at_once() {
     assert_eq!(listing(&other.join("d")), ["b.txt"]);
     let nlink = std::fs::metadata(other.join("d/b.txt")).unwrap().nlink();
     assert_eq!(nlink, 1);
+    // Names it found missing, which its kernel keeps as missing.
+    for missing in ["hard", "e", "d/new", "d/hard"] {
+        assert!(!other.join(missing).exists(), "{missing}");
+    }
 
     m.sh(
         "echo changed > a.txt && touch d/new && ln d/b.txt d/hard && rm d/hard && ln d/b.txt hard",
@@ -322,6 +328,8 @@ fn two_mounts_of_main_see_each_others_writes_at_once() {
     assert_eq!(listing(&other), ["a.txt", "d", "e", "hard"]);
     assert_eq!(listing(&other.join("d")), ["b.txt"]);
     assert_eq!(listing(&other.join("e")), ["moved"]);
+    assert!(other.join("hard").exists() && other.join("e/moved").exists());
+    assert!(!other.join("d/new").exists() && !other.join("d/hard").exists());
     assert_eq!(std::fs::metadata(other.join("d/b.txt")).unwrap().nlink(), 2);
     assert_eq!(std::fs::metadata(other.join("a.txt")).unwrap().mode() & 0o777, 0o600);
 
