@@ -238,7 +238,9 @@ impl Default for Options {
 			block_restart_interval: 16,
 			comparator,
 			internal_comparator,
-			compression_per_level: Vec::new(),
+			// PATCHED (cortex): tables' blocks Snappy-compressed at every level
+			// (SurrealDB 3.3.5 sets no compression, and the default was none).
+			compression_per_level: vec![CompressionType::SnappyCompression],
 			filter_policy: Some(Arc::new(bf)),
 			block_cache: Arc::new(cache::BlockCache::with_capacity_bytes(1 << 20)), // 1MB cache
 			path: PathBuf::from(""),
