@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         std::env::set_var("RUST_MIN_STACK", STACK.to_string());
         cortex::embed::single_threaded_kernels();
     }
+    cortex::memory::return_large_buffers();
     cortex::init_logging("info,surrealkv::lsm=error");
     cortex::store::health::enable();
 

@@ -163,24 +163,10 @@ fn damaged_stores_are_refused_untouched_and_fsck_recovers() {
     std::fs::OpenOptions::new().write(true).open(&sst).unwrap().set_len(len / 2).unwrap();
     refused(&short_table, "table");
 
-    // The value log cut short: never wrong bytes. Either opening refuses,
-    // or reading what was cut is an error and fsck reports the damage.
-    let short_vlog = tmp.path().join("short-vlog");
-    copy_tree(&tree, &short_vlog);
-    let vlog = newest(&short_vlog.join(".cortex/store/vlog"), "vlog");
-    let len = std::fs::metadata(&vlog).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&vlog).unwrap().set_len(len / 2).unwrap();
-    if cortex(&short_vlog, &["status"]).status.success() {
-        let originals = (0..40).map(|i| {
-            let name = format!("src/f{i}.rs");
-            let data = std::fs::read(tree.join(&name)).unwrap();
-            (name, data)
-        });
-        for (name, data) in originals.chain(written.iter().cloned()) {
-            let out = cortex(&short_vlog, &["cat", &name]);
-            assert!(!out.status.success() || out.stdout == data, "{name}: wrong bytes");
-        }
-        let out = cortex(&short_vlog, &["fsck"]);
-        assert!(!out.status.success(), "fsck found nothing in a cut value log");
-    }
+    // Values live in the tables (see `store::client`): no value log is
+    // written, so a cut table is where a value can be lost, and is refused.
+    let vlog = tree.join(".cortex/store/vlog");
+    let logged = std::fs::read_dir(&vlog)
+        .map_or(0, |d| d.filter(|e| e.as_ref().unwrap().metadata().unwrap().len() > 0).count());
+    assert_eq!(logged, 0, "a value log was written in {}", vlog.display());
 }
