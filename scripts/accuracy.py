@@ -1,8 +1,9 @@
 """Call-edge accuracy of the code graph against oracles nobody here wrote.
 
-Run through scripts/accuracy.sh. For a sample of functions of a real crate
-(semver, from cargo's registry) and a real npm package (commander), the
-callers cortex finds are compared with the true callers:
+Run through scripts/accuracy.sh. For a sample of functions of real crates
+(from cargo's registry) and real npm packages (PACKAGES below), drawn at
+random with a fixed seed, the callers cortex finds are compared with the
+true callers:
 
 - Rust: the compiler. Each sampled function gets one more parameter in a
   copy of the crate, and `cargo check` reports every place that used it.
@@ -11,11 +12,16 @@ callers cortex finds are compared with the true callers:
 
 A true caller is the innermost function or method (as cortex's units span
 them) around a call site. Precision and recall are printed for the edges
-cortex marks resolved and for all its edges.
+cortex marks resolved and for all its edges, and the share of the call
+edges leaving a random sample of functions by confidence.
+
+Usage: accuracy.py CORTEX REGISTRY_SRC NPM_FIXTURES TS_DIR [PACKAGE...]
 """
 
+import glob
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -23,10 +29,23 @@ import sys
 import tempfile
 
 CORTEX = sys.argv[1]
-CRATE_SRC = sys.argv[2]
-NPM_SRC = sys.argv[3]
+REGISTRY = sys.argv[2]
+NPM = sys.argv[3]
 TS_DIR = sys.argv[4]
+ONLY = set(sys.argv[5:])
 SAMPLE = 40
+SHARE_SAMPLE = 100
+SEED = 17
+
+# (language, package, the directories its code is in, cargo features)
+PACKAGES = [
+    ("rust", "semver-1.0.28", ["src"], None),
+    ("rust", "serde_json-1.0.154", ["src"], "float_roundtrip,raw_value"),
+    ("rust", "tokio-1.54.1", ["src"], "full"),
+    ("javascript", "commander-12.1.0", ["lib"], None),
+    ("javascript", "semver-7.6.3", ["classes", "functions", "internal", "ranges"], None),
+    ("javascript", "express-4.21.2", ["lib"], None),
+]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -37,8 +56,8 @@ def cortex(args, cwd):
     return out.stdout
 
 
-def units_of(tree, path):
-    return json.loads(cortex(["units", path, "--json"], tree))["units"]
+def units_of(tree, dirs):
+    return [u for d in dirs for u in json.loads(cortex(["units", d, "--json"], tree))["units"]]
 
 
 def enclosing(units, path, line):
@@ -63,10 +82,23 @@ def cortex_callers(tree, unit_id):
     return found
 
 
-def sample(units, keep):
+def sample(units, keep, n=SAMPLE):
+    """n units that pass `keep`, drawn at random with a fixed seed."""
     chosen = sorted((u for u in units if keep(u)), key=lambda u: u["id"])
-    step = max(1, len(chosen) // SAMPLE)
-    return chosen[::step][:SAMPLE]
+    return random.Random(SEED).sample(chosen, min(n, len(chosen)))
+
+
+def shares(tree, units):
+    """The call edges leaving a random sample of functions, by confidence."""
+    counts = {"resolved": 0, "name_matched": 0, "ambiguous": 0}
+    fns = sample(units, lambda u: u["kind"] in ("function", "method") and not u["is_test"], SHARE_SAMPLE)
+    for u in fns:
+        answer = json.loads(cortex(["callees", u["id"], "--json"], tree))
+        for level in answer["levels"]:
+            for r in level["units"]:
+                if r["edge"] == "calls":
+                    counts[r["confidence"]] += 1
+    return counts
 
 
 def score(rows):
@@ -118,21 +150,34 @@ def with_extra_parameter(text, unit):
         i += 1
     inside = text[open_at + 1:i]
     if not inside.strip():
-        extra = "__oracle: ()"
+        extra = "cortex_oracle: ()"
     elif inside.rstrip().endswith(","):
-        extra = " __oracle: ()"
+        extra = " cortex_oracle: ()"
     else:
-        extra = ", __oracle: ()"
+        extra = ", cortex_oracle: ()"
     return text[:i] + extra + text[i:]
 
 
-def rust_rows(work):
-    tree = os.path.join(work, "crate")
-    shutil.copytree(CRATE_SRC, tree)
+def library_only(toml):
+    """A manifest without its dev-dependencies and its test, bench and
+    example targets (their sources are removed; they need more crates)."""
+    out, keep = [], True
+    for line in toml.split("\n"):
+        if line.startswith("["):
+            header = line.strip("[] ")
+            keep = "dev-dependencies" not in header and header not in ("test", "bench", "example")
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def rust_rows(work, src, dirs, features):
+    tree = os.path.join(work, os.path.basename(src))
+    shutil.copytree(src, tree)
     # Only the library is checked: no dev-dependencies, no lockfile.
-    toml = open(os.path.join(tree, "Cargo.toml")).read()
-    toml = re.sub(r"\n\[(target\.[^\]]*\.)?dev-dependencies[^\]]*\][^\[]*", "\n", toml)
-    open(os.path.join(tree, "Cargo.toml"), "w").write(toml)
+    manifest = os.path.join(tree, "Cargo.toml")
+    toml = library_only(open(manifest).read())
+    open(manifest, "w").write(toml)
     for junk in ("Cargo.lock", "benches", "tests"):
         p = os.path.join(tree, junk)
         if os.path.isdir(p):
@@ -140,16 +185,21 @@ def rust_rows(work):
         elif os.path.exists(p):
             os.remove(p)
     cortex(["init", "."], tree)
-    units = units_of(tree, "src")
+    units = units_of(tree, dirs)
     check_env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(work, "target"))
+    features = ["--features", features] if features else []
 
     def check():
         out = subprocess.run(
-            ["cargo", "check", "--lib", "--offline", "--message-format=json", "-q"],
+            ["cargo", "check", "--lib", "--message-format=json", "-q", *features],
             cwd=tree, capture_output=True, text=True, env=check_env)
-        return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        messages = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        errors = [m for m in messages if (m.get("message") or {}).get("level") == "error"]
+        if out.returncode != 0 and not errors:
+            raise SystemExit(f"cargo check failed without a compiler error: {out.stderr[-2000:]}")
+        return messages
 
-    if any(m.get("message", {}).get("level") == "error" for m in check()):
+    if any((m.get("message") or {}).get("level") == "error" for m in check()):
         raise SystemExit("the crate does not build as it is")
 
     def plain(u):
@@ -165,17 +215,27 @@ def rust_rows(work):
         return "#" not in u["id"] and "::tests" not in u["id"]
 
     rows = []
-    for u in sample(units, plain):
+    # In random order, the first SAMPLE functions the compiler compiles
+    # (code behind a `cfg` that is off says nothing): those whose unused
+    # extra parameter it warns about.
+    for u in sample(units, plain, n=len(units)):
+        if len(rows) == SAMPLE:
+            break
         path = os.path.join(tree, u["path"])
         text = open(path).read()
         changed = with_extra_parameter(text, u)
         if changed is None:
             continue
         open(path, "w").write(changed)
+        messages = check()
+        open(path, "w").write(text)
+        compiled = any("cortex_oracle" in (m.get("message") or {}).get("message", "") for m in messages)
+        if not compiled:
+            continue
         # Every error the extra parameter causes is a use of the function:
         # a call that now lacks an argument, or a path to it used as a value.
         truth = set()
-        for m in check():
+        for m in messages:
             msg = m.get("message") or {}
             if msg.get("level") != "error":
                 continue
@@ -184,19 +244,18 @@ def rust_rows(work):
                     caller = enclosing(units, span["file_name"], span["line_start"])
                     if caller and caller != u["id"]:
                         truth.add(caller)
-        open(path, "w").write(text)
         found = {k: v for k, v in cortex_callers(tree, u["id"]).items() if k != u["id"]}
         rows.append((u["id"], truth, found))
-    return rows
+    return rows, shares(tree, units)
 
 
 # --- JavaScript: find-references of the TypeScript language service ---------
 
-def js_rows(work):
-    tree = os.path.join(work, "npm")
-    shutil.copytree(NPM_SRC, tree)
+def js_rows(work, src, dirs, _features):
+    tree = os.path.join(work, os.path.basename(os.path.dirname(src)))
+    shutil.copytree(src, tree)
     cortex(["init", "."], tree)
-    units = units_of(tree, "lib")
+    units = units_of(tree, dirs)
     chosen = sample(units, lambda u: u["kind"] in ("function", "method") and "#" not in u["id"])
     # Where each sampled unit's name is declared.
     targets = []
@@ -223,15 +282,18 @@ def js_rows(work):
                 truth.add(caller)
         found = {k: v for k, v in cortex_callers(tree, t["id"]).items() if k != t["id"]}
         rows.append((t["id"], truth, found))
-    return rows
+    return rows, shares(tree, units)
 
 
-def report(label, rows, source):
+def report(label, rows, source, counts):
     s = score([(t, f) for _, t, f in rows])
     with_callers = sum(1 for _, t, _ in rows if t)
     print(f"{label}: {len(rows)} functions of {source} ({with_callers} with callers)")
     for kind, (p, r, tp, fp, fn) in s.items():
         print(f"  {kind:>8} edges: precision {p:.2f}, recall {r:.2f}  (tp {tp}, fp {fp}, fn {fn})")
+    total = sum(counts.values()) or 1
+    print("  call edges of %d functions: " % SHARE_SAMPLE
+          + ", ".join(f"{c} {n / total:.0%}" for c, n in counts.items()) + f" (of {total})")
     # Where resolved edges and the oracle disagree.
     for i, t, f in rows:
         got = {u for u, c in f.items() if c == "resolved"}
@@ -244,8 +306,17 @@ def report(label, rows, source):
 def main():
     work = tempfile.mkdtemp(prefix="cortex-accuracy.")
     try:
-        report("Rust", rust_rows(work), os.path.basename(CRATE_SRC))
-        report("JavaScript", js_rows(work), os.path.basename(os.path.dirname(NPM_SRC)))
+        for language, package, dirs, features in PACKAGES:
+            if ONLY and package not in ONLY:
+                continue
+            if language == "rust":
+                src = glob.glob(os.path.join(REGISTRY, "*", package))[0]
+                rows, counts = rust_rows(work, src, dirs, features)
+            else:
+                src = os.path.join(NPM, package, "package")
+                rows, counts = js_rows(work, src, dirs, features)
+            report(language, rows, package, counts)
+            sys.stdout.flush()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Call-edge accuracy of the code graph: precision and recall of `cortex
-# callers` against the compiler (Rust: semver from cargo's registry) and the
-# TypeScript language service (JavaScript: commander from npm). See
-# scripts/accuracy.py.
+# callers` against the compiler (Rust crates from cargo's registry) and the
+# TypeScript language service (npm packages), and the share of call edges
+# by confidence. See scripts/accuracy.py for the packages.
 #
-# Usage: scripts/accuracy.sh
+# Usage: scripts/accuracy.sh [PACKAGE...]   (default: all, e.g. tokio-1.54.1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,6 +16,6 @@ if [[ ! -d $ts_dir/node_modules/typescript ]]; then
     npm install --prefix "$ts_dir" --no-save --silent typescript@5.6.3 >/dev/null
 fi
 source scripts/build.sh
-crate=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/semver-1.0.28 | head -1)
-npm=${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}/npm/commander-12.1.0/package
-exec python3 scripts/accuracy.py "$cortex" "$crate" "$npm" "$ts_dir"
+registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
+npm=${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}/npm
+exec python3 scripts/accuracy.py "$cortex" "$registry" "$npm" "$ts_dir" "$@"

@@ -24,7 +24,7 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "10";
+pub const GRAPH_VERSION: &str = "11";
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
@@ -256,8 +256,8 @@ impl Known {
     fn add_parsed(&mut self, parsed: &[CodeFile]) {
         for f in parsed {
             self.table.add_file(&f.path);
-            for u in &f.parsed.units {
-                self.table.add(Symbol::of(u, &f.path));
+            for s in Symbol::all_of(&f.path, &f.parsed) {
+                self.table.add(s);
             }
         }
     }
@@ -315,10 +315,10 @@ fn changed_symbols(before: &[CodeFile], after: &[CodeFile]) -> BTreeSet<String> 
     let picture = |files: &[CodeFile]| -> BTreeSet<(String, String, String)> {
         files
             .iter()
-            .flat_map(|f| f.parsed.units.iter().map(move |u| (f, u)))
-            .map(|(f, u)| {
-                let key = target_key(&u.id).to_owned();
-                (u.name.clone(), key, format!("{:?}", Symbol::of(u, &f.path)))
+            .flat_map(|f| Symbol::all_of(&f.path, &f.parsed))
+            .map(|s| {
+                let key = target_key(&s.id).to_owned();
+                (s.name.clone(), key, format!("{s:?}"))
             })
             .collect()
     };

@@ -72,6 +72,7 @@ impl<'a> FileParser<'a> {
                                 local: String::new(),
                                 path: vec![spec.clone()],
                                 line: Self::line(node),
+                                public: false,
                             });
                         }
                         for (local, imported) in locals {
@@ -80,6 +81,7 @@ impl<'a> FileParser<'a> {
                                 local,
                                 path: vec![spec.clone(), imported],
                                 line: Self::line(node),
+                                public: false,
                             });
                         }
                     }
@@ -136,6 +138,7 @@ impl<'a> FileParser<'a> {
                 local: local.to_owned(),
                 path: vec![spec.clone(), imported.to_owned()],
                 line,
+                public: false,
             })
         };
         let mut cursor = node.walk();

@@ -196,6 +196,10 @@ pub struct Import {
     /// specifier, then the imported name (`default`, `*` or a name).
     pub path: Vec<String>,
     pub line: u32,
+    /// Rust: a `pub use` (any visibility) at the top of its file, which
+    /// re-exports the name from the file's module.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
 }
 
 /// A syntax error kept with the file: parsing goes on around it.

@@ -153,6 +153,18 @@ impl<'a> FileParser<'a> {
             &units,
             &mut imports,
         );
+        if let Some(inner) = self.macro_items {
+            // `use` and `mod` inside macro bodies (`cfg_rt! { mod spawn; pub
+            // use spawn::spawn; }`); their calls were found in the tokens.
+            let inner = Matches::of(&queries.all, inner.root_node(), self.text.as_bytes());
+            let _ = self.find_refs(
+                inner.of_patterns(queries.unit_patterns..queries.decision_patterns),
+                &found,
+                &units,
+                &mut imports,
+            );
+            imports.sort_by_key(|i| i.line);
+        }
         if self.language == Language::JavaScript {
             self.js_imports(root, &mut imports);
         }
@@ -394,7 +406,16 @@ impl<'a> FileParser<'a> {
         imports: &mut Vec<Import>,
     ) {
         match (decl, use_tree, mod_name) {
-            (Some(decl), Some(tree), _) => self.use_tree(tree, &[], Self::line(decl), imports),
+            (Some(decl), Some(tree), _) => {
+                let first = imports.len();
+                self.use_tree(tree, &[], Self::line(decl), imports);
+                let at_top = decl.parent().is_some_and(|p| p.kind() == "source_file");
+                if at_top && self.rust_exported(decl) {
+                    for import in &mut imports[first..] {
+                        import.public = true;
+                    }
+                }
+            }
             (Some(decl), _, Some(name)) => {
                 let name = self.text_of(name).to_owned();
                 imports.push(Import {
@@ -402,6 +423,7 @@ impl<'a> FileParser<'a> {
                     local: name.clone(),
                     path: vec![name],
                     line: Self::line(decl),
+                    public: false,
                 });
             }
             _ => {}

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Import, Language, Ref, RefKind, Unit, UnitKind};
+use super::{Import, Language, ParsedFile, Ref, RefKind, Unit, UnitKind};
 
 /// More candidates than this for a name and no edge is drawn: a guess
 /// among so many says nothing.
@@ -93,6 +93,11 @@ pub struct Symbol {
     /// A struct's fields and their types.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<(String, String)>,
+    /// Not a unit but a Rust re-export (`pub use a::b as name;`, or a glob
+    /// `pub use a::*;` named `*`): the path it re-exports, as written in
+    /// its file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reexport: Vec<String>,
 }
 
 impl Symbol {
@@ -104,7 +109,25 @@ impl Symbol {
             qname: unit.qname.clone(),
             path: path.to_owned(),
             fields: unit.fields.clone(),
+            reexport: Vec::new(),
         }
+    }
+
+    /// What the rest of the tree resolves through in a parsed file: its
+    /// units, then its re-exports.
+    pub fn all_of(path: &str, parsed: &ParsedFile) -> Vec<Symbol> {
+        let units = parsed.units.iter().map(|u| Symbol::of(u, path));
+        let reexports =
+            parsed.imports.iter().filter(|i| i.public && !i.path.is_empty()).map(|i| Symbol {
+                id: path.to_owned(),
+                kind: UnitKind::Module,
+                name: i.local.clone(),
+                qname: i.local.clone(),
+                path: path.to_owned(),
+                fields: Vec::new(),
+                reexport: i.path.clone(),
+            });
+        units.chain(reexports).collect()
     }
 
     /// A top-level unit of its file.
@@ -118,16 +141,34 @@ impl Symbol {
 #[derive(Debug, Default)]
 pub struct SymbolTable {
     by_name: HashMap<String, Vec<Symbol>>,
+    /// Re-exports by the name they export (`*` for globs).
+    reexports: HashMap<String, Vec<Symbol>>,
     files: HashSet<String>,
 }
 
 impl SymbolTable {
     pub fn add(&mut self, symbol: Symbol) {
+        if !symbol.reexport.is_empty() {
+            self.reexports.entry(symbol.name.clone()).or_default().push(symbol);
+            return;
+        }
         if symbol.kind == UnitKind::File {
             self.files.insert(symbol.path.clone());
             return;
         }
         self.by_name.entry(symbol.name.clone()).or_default().push(symbol);
+    }
+
+    /// The re-exports of `file` that may export `name`: those of that
+    /// name, then its globs.
+    pub(super) fn reexports_in<'s>(
+        &'s self,
+        file: &'s str,
+        name: &str,
+    ) -> impl Iterator<Item = &'s Symbol> + 's {
+        let named = self.reexports.get(name).map_or(&[][..], Vec::as_slice);
+        let globs = self.reexports.get("*").map_or(&[][..], Vec::as_slice);
+        named.iter().chain(globs).filter(move |s| s.path == file)
     }
 
     pub fn add_file(&mut self, path: &str) {
@@ -136,7 +177,7 @@ impl SymbolTable {
 
     /// Forgets a file's units (before adding its new ones).
     pub fn remove_file(&mut self, path: &str) {
-        for symbols in self.by_name.values_mut() {
+        for symbols in self.by_name.values_mut().chain(self.reexports.values_mut()) {
             symbols.retain(|s| s.path != path);
         }
         self.files.remove(path);
@@ -172,6 +213,8 @@ impl SymbolTable {
             }
         }
         keys.remove("");
+        // Glob re-exports, which may export any name.
+        keys.insert("*".to_owned());
         keys
     }
 }
@@ -191,6 +234,11 @@ pub fn target_key(id: &str) -> &str {
         }
         _ => last,
     }
+}
+
+/// Rust's standard crates, which a tree being indexed does not hold.
+pub(super) fn is_std(krate: &str) -> bool {
+    matches!(krate, "std" | "core" | "alloc")
 }
 
 /// The stem of the last component of a path or module specifier.
@@ -252,9 +300,9 @@ pub fn resolve_file(
 
 pub(super) struct FileContext<'a> {
     pub(super) path: &'a str,
-    language: Language,
+    pub(super) language: Language,
     /// This file's own units.
-    units: &'a [Unit],
+    pub(super) units: &'a [Unit],
     pub(super) imports: &'a [Import],
     pub(super) table: &'a SymbolTable,
     /// How deep `rust_path` is in following imports: `use a as b; use b
@@ -422,6 +470,10 @@ impl FileContext<'_> {
             [] => {}
         }
         if let Some(import) = self.import_named(name) {
+            if self.language == Language::Rust && import.path.first().is_some_and(|c| is_std(c)) {
+                // `use std::thread::spawn;`: never a unit of the tree.
+                return Vec::new();
+            }
             let found = match self.language {
                 Language::Rust => {
                     let (last, init) = import.path.split_last().unwrap();

@@ -112,6 +112,7 @@ impl<'a> FileParser<'a> {
                     local: alias.to_owned(),
                     path: joined(path),
                     line,
+                    public: false,
                 });
             }
             "use_wildcard" => {
@@ -121,6 +122,7 @@ impl<'a> FileParser<'a> {
                     local: "*".into(),
                     path: joined(text),
                     line,
+                    public: false,
                 });
             }
             _ => {
@@ -130,7 +132,7 @@ impl<'a> FileParser<'a> {
                     path.pop(); // `use a::b::{self}` imports `b`
                 }
                 if let Some(local) = path.last().cloned() {
-                    out.push(Import { kind: ImportKind::Use, local, path, line });
+                    out.push(Import { kind: ImportKind::Use, local, path, line, public: false });
                 }
             }
         }
@@ -311,9 +313,24 @@ pub(super) fn path_segments(text: &str) -> Vec<String> {
 }
 
 /// The type an impl is for, as its bare name: `Foo<T>` → `Foo`,
-/// `&'a mut crate::x::Foo` → `Foo`.
+/// `&'a mut crate::x::Foo` → `Foo`, `*const Foo` → `Foo`.
 pub(super) fn type_name(text: &str) -> String {
-    let segments = path_segments(text.trim_start_matches(['&', '*']).trim());
+    let mut rest = text.trim();
+    loop {
+        let before = rest;
+        rest = rest.trim_start_matches(['&', '*']).trim_start();
+        if rest.starts_with('\'') {
+            // A lifetime: `'a`.
+            rest = rest.split_once(char::is_whitespace).map_or("", |(_, r)| r).trim_start();
+        }
+        for word in ["mut ", "const ", "dyn "] {
+            rest = rest.strip_prefix(word).unwrap_or(rest).trim_start();
+        }
+        if rest == before {
+            break;
+        }
+    }
+    let segments = path_segments(rest);
     let last = segments.last().cloned().unwrap_or_default();
     last.rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned()
 }
@@ -364,29 +381,37 @@ impl FileContext<'_> {
             }
             Some(first) => {
                 let first = first.to_owned();
-                if let Some(import) =
-                    self.import_named(&first).filter(|i| i.kind == ImportKind::Use)
-                {
-                    // `use crate::store::Store;` then `Store::open`.
-                    let mut expanded = import.path.clone();
-                    expanded.extend(rest.into_iter().skip(1));
-                    if expanded.first().is_some_and(|s| s != &first) || expanded.len() > 1 {
-                        return self.rust_path(&expanded, name, wanted);
-                    }
-                    return None;
-                }
-                // A type of this file: `Type::f`.
-                let qualified = format!("{}::{name}", rest.join("::"));
-                let here = self.in_file(self.path, name, |s| {
-                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
-                });
-                if !here.is_empty() {
-                    return Some(here);
-                }
-                // `mod x;` of this file, or a sibling module: relative path.
+                // `mod x;` of this file (or, where its `mod`s are not at
+                // hand, following a re-export, a child module's file):
+                // relative path. A module comes first: `mod spawn; pub use
+                // spawn::spawn;` binds the function, not the module.
                 let declared =
-                    self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first);
+                    self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first)
+                        || (self.units.is_empty() && {
+                            let mut child = module.clone();
+                            child.push(first.clone());
+                            self.rust_module_file(&root, &child).is_some()
+                        });
                 if !declared {
+                    if let Some(import) =
+                        self.import_named(&first).filter(|i| i.kind == ImportKind::Use)
+                    {
+                        // `use crate::store::Store;` then `Store::open`.
+                        let mut expanded = import.path.clone();
+                        expanded.extend(rest.into_iter().skip(1));
+                        if expanded.first().is_some_and(|s| s != &first) || expanded.len() > 1 {
+                            return self.rust_path(&expanded, name, wanted);
+                        }
+                        return None;
+                    }
+                    // A type of this file: `Type::f`.
+                    let qualified = format!("{}::{name}", rest.join("::"));
+                    let here = self.in_file(self.path, name, |s| {
+                        s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
+                    });
+                    if !here.is_empty() {
+                        return Some(here);
+                    }
                     return None; // an external crate, or not ours to follow
                 }
             }
@@ -409,6 +434,9 @@ impl FileContext<'_> {
         if let Some(file) = self.rust_module_file(root, module) {
             let found = self.in_file(&file, name, |s| s.top_level() && wanted(s.kind));
             if !found.is_empty() {
+                return Some(found);
+            }
+            if let Some(found) = self.through_reexports(&file, name, wanted) {
                 return Some(found);
             }
         }
@@ -439,6 +467,52 @@ impl FileContext<'_> {
                 .find(|s| s.path.starts_with(root) && s.qname == format!("{inline}::{name}"));
             if let Some(s) = found {
                 return Some(one(s));
+            }
+        }
+        None
+    }
+
+    /// `name` as another file re-exports it (`pub use a::b::name;`, `pub
+    /// use a::b::other as name;`, `pub use a::*;`), the re-exported path
+    /// followed from that file as its own code would.
+    fn through_reexports(
+        &self,
+        file: &str,
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<Found> {
+        let reexports: Vec<Import> = self
+            .table
+            .reexports_in(file, name)
+            .map(|s| Import {
+                kind: ImportKind::Use,
+                local: s.name.clone(),
+                path: s.reexport.clone(),
+                line: 0,
+                public: true,
+            })
+            .collect();
+        if reexports.is_empty() {
+            return None;
+        }
+        let there = FileContext {
+            path: file,
+            language: self.language,
+            units: &[],
+            imports: &reexports,
+            table: self.table,
+            depth: std::cell::Cell::new(self.depth.get() + 1),
+            inline: Default::default(),
+        };
+        for import in &reexports {
+            let found = if import.local == "*" {
+                there.rust_path(&import.path, name, wanted)
+            } else {
+                let (last, init) = import.path.split_last()?;
+                there.rust_path(init, last, wanted)
+            };
+            if found.as_ref().is_some_and(|f| !f.is_empty()) {
+                return found;
             }
         }
         None

@@ -91,7 +91,7 @@ impl FileNames {
             add(target_key(&e.to), role::TARGET);
         }
         if let Some(parsed) = parsed {
-            names.symbols = parsed.units.iter().map(|u| Symbol::of(u, path)).collect();
+            names.symbols = Symbol::all_of(path, parsed);
         }
         names
     }

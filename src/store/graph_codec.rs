@@ -135,14 +135,17 @@ pub fn decode_edges(s: &str) -> Result<Vec<Edge>> {
 }
 
 /// A symbol inside its name's entry (the name is the entry's key).
-pub fn symbol_row(s: &Symbol) -> (&str, UnitKind, &str, &str, &[(String, String)]) {
-    (&s.id, s.kind, &s.qname, &s.path, &s.fields)
+pub fn symbol_row(s: &Symbol) -> StoredSymbolRef<'_> {
+    (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport)
 }
 
-pub type StoredSymbol = (String, UnitKind, String, String, Vec<(String, String)>);
+pub type StoredSymbolRef<'a> =
+    (&'a str, UnitKind, &'a str, &'a str, &'a [(String, String)], &'a [String]);
 
-pub fn symbol_of(name: &str, (id, kind, qname, path, fields): StoredSymbol) -> Symbol {
-    Symbol { id, kind, name: name.to_owned(), qname, path, fields }
+pub type StoredSymbol = (String, UnitKind, String, String, Vec<(String, String)>, Vec<String>);
+
+pub fn symbol_of(name: &str, (id, kind, qname, path, fields, reexport): StoredSymbol) -> Symbol {
+    Symbol { id, kind, name: name.to_owned(), qname, path, fields, reexport }
 }
 
 pub fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {

@@ -302,3 +302,80 @@ fn items_inside_item_level_macros_are_units() {
         parsed.refs.iter().map(|r| (parsed.units[r.from].name.as_str(), r.name.as_str())).collect();
     assert!(calls.contains(&("spawn", "inner")), "{calls:?}");
 }
+
+/// The call edges of a set of files, resolved together, as
+/// `from -> to (confidence)` lines.
+fn calls_of(files: &[(&str, &str)]) -> BTreeSet<String> {
+    use cortex::graph::resolve::{Symbol, SymbolTable, resolve_file};
+    let parsed: Vec<_> = files
+        .iter()
+        .map(|(path, text)| {
+            let language = Language::of_path(path.as_bytes()).unwrap();
+            (*path, language, parse_file(path, text.as_bytes(), language))
+        })
+        .collect();
+    let mut table = SymbolTable::default();
+    for (path, _, p) in &parsed {
+        table.add_file(path);
+        for s in Symbol::all_of(path, p) {
+            table.add(s);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (path, language, p) in &parsed {
+        for e in resolve_file(path, *language, &p.units, &p.refs, &p.imports, &table) {
+            if e.kind == cortex::graph::resolve::EdgeKind::Calls {
+                out.insert(format!("{} -> {} ({})", e.from, e.to, e.confidence.as_str()));
+            }
+        }
+    }
+    out
+}
+
+/// `pub use` re-exports are followed as the compiler would: renames,
+/// groups, globs, chains through several modules, and those inside
+/// item-level macros; a module's name is not taken for the function it
+/// re-exports; names imported from std are nobody's in the tree.
+#[test]
+fn rust_reexports_are_followed() {
+    let calls = calls_of(&[
+        (
+            "src/lib.rs",
+            "pub mod task;\npub mod rt;\npub use task::spawn;\npub use task::prelude::*;\n",
+        ),
+        (
+            "src/task/mod.rs",
+            "mod spawn;\npub use spawn::spawn;\nmod blocking;\npub use self::blocking::{spawn_blocking as blocking_spawn};\npub mod prelude;\nmacro_rules! cfg_rt { ($($i:item)*) => { $($i)* } }\ncfg_rt! {\n    mod local;\n    pub use local::spawn_local;\n}\n",
+        ),
+        ("src/task/spawn.rs", "pub fn spawn() {}\n"),
+        ("src/task/blocking.rs", "pub fn spawn_blocking() {}\n"),
+        ("src/task/local.rs", "pub fn spawn_local() {}\n"),
+        ("src/task/prelude.rs", "pub use super::blocking::*;\n"),
+        (
+            "src/rt/mod.rs",
+            "use std::thread::spawn_local;\npub fn run() { crate::task::spawn(); crate::spawn(); super::task::blocking_spawn(); crate::task::spawn_local(); crate::spawn_blocking(); }\npub fn other() { spawn_local(); }\nfn spawn() {}\n",
+        ),
+    ]);
+    for want in [
+        "src/rt/mod.rs::run -> src/task/spawn.rs::spawn (resolved)",
+        "src/rt/mod.rs::run -> src/task/blocking.rs::spawn_blocking (resolved)",
+        "src/rt/mod.rs::run -> src/task/local.rs::spawn_local (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    // One edge per pair, and nothing else from `run`; `other` calls std's.
+    let from_run = calls.iter().filter(|c| c.starts_with("src/rt/mod.rs::run ")).count();
+    assert_eq!(from_run, 3, "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("src/rt/mod.rs::other ")), "{calls:#?}");
+}
+
+/// An impl for a reference names its type: `impl<'a> Trait for &'a mut
+/// Thing` is Thing's, and its methods are `Thing::method`.
+#[test]
+fn impls_for_references_are_named_after_their_type() {
+    let text = "pub struct Thing;\nimpl<'a> Iterator for &'a mut Thing { type Item = u8; fn next(&mut self) -> Option<u8> { None } }\nimpl<'de> From<u8> for &'de Thing { fn from(_: u8) -> Self { todo!() } }\n";
+    let parsed = parse_file("src/lib.rs", text.as_bytes(), Language::Rust);
+    let ids: Vec<&str> = parsed.units.iter().map(|u| u.id.as_str()).collect();
+    assert!(ids.contains(&"src/lib.rs::Thing::next"), "{ids:?}");
+    assert!(ids.contains(&"src/lib.rs::Thing::from"), "{ids:?}");
+}
