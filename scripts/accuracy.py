@@ -266,7 +266,10 @@ def js_rows(work, src, dirs, _features):
             if col >= 0:
                 targets.append({"id": u["id"], "file": u["path"], "line": i + 1, "col": col})
                 break
-    files = sorted({u["path"] for u in units if u["path"].endswith(".js")})
+    # Every module of the package, as cortex sees them all: a caller
+    # outside the sampled directories (bin/) is a caller too.
+    everything = units_of(tree, ["."])
+    files = sorted({u["path"] for u in everything if u["path"].endswith(".js")})
     request = {"root": tree, "files": files, "targets": targets}
     out = subprocess.run(["node", os.path.join(HERE, "ts_callers.js")], input=json.dumps(request),
                          capture_output=True, text=True, env=dict(os.environ, NODE_PATH=os.path.join(TS_DIR, "node_modules")))
@@ -277,7 +280,7 @@ def js_rows(work, src, dirs, _features):
     for t in targets:
         truth = set()
         for site in calls.get(t["id"], []):
-            caller = enclosing(units, site["file"], site["line"])
+            caller = enclosing(everything, site["file"], site["line"])
             if caller and caller != t["id"]:
                 truth.add(caller)
         found = {k: v for k, v in cortex_callers(tree, t["id"]).items() if k != t["id"]}

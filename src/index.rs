@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::error::Result;
 use crate::graph::resolve::Symbol;
-use crate::graph::resolve::{Edge, SymbolTable, file_stem, resolve_file, target_key};
+use crate::graph::resolve::{Edge, SymbolTable, file_stem, module_name, resolve_file, target_key};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
@@ -24,7 +24,11 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "11";
+pub const GRAPH_VERSION: &str = "12";
+
+/// How many re-exports deep an incremental index reads the names a
+/// re-export leads to (a clean index has every name at hand).
+const MAX_REEXPORT_HOPS: usize = 4;
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
@@ -206,6 +210,7 @@ impl Known {
             let came = parsed.iter().any(|f| &f.path == path) && !before.contains_key(path);
             if came || removed.contains(path) {
                 touched.insert(file_stem(path).to_owned());
+                touched.insert(module_name(path).to_owned());
                 touched.insert(path.clone());
             }
         }
@@ -227,13 +232,32 @@ impl Known {
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
         }
-        let keys: Vec<String> = keys.into_iter().collect();
         tracing::debug!(keys = keys.len(), "keys");
         let mut table = SymbolTable::default();
-        for s in store.graph().symbols_named(&keys).await? {
-            if !changed_paths.contains(&s.path) {
+        // Re-exports lead to names the files themselves do not key
+        // (`export { a as b } from './m'` keys b, and resolving it needs
+        // m's a): their names are read too, a few hops deep.
+        let mut asked: HashSet<String> = HashSet::new();
+        for f in parsed {
+            for s in Symbol::all_of(&f.path, &f.parsed) {
+                keys.extend(SymbolTable::reexport_keys(&s));
+            }
+        }
+        let mut next: Vec<String> = keys.into_iter().collect();
+        for _ in 0..=MAX_REEXPORT_HOPS {
+            if next.is_empty() {
+                break;
+            }
+            asked.extend(next.iter().cloned());
+            let mut more = HashSet::new();
+            for s in store.graph().symbols_named(&next).await? {
+                if changed_paths.contains(&s.path) {
+                    continue;
+                }
+                more.extend(SymbolTable::reexport_keys(&s));
                 table.add(s);
             }
+            next = more.into_iter().filter(|k| !asked.contains(k)).collect();
         }
         let paths = store.graph().code_paths_of(old_root).await?;
         for path in paths.iter() {

@@ -87,10 +87,13 @@ pub enum Answer {
 pub async fn run(store: &Store, query: &GraphQuery) -> Result<Answer> {
     match query {
         GraphQuery::Units { path } => {
+            // `.` is the whole tree, `./src` is `src`.
             let path = path.trim_matches('/');
+            let path = path.strip_prefix("./").unwrap_or(path);
+            let path = if path == "." { "" } else { path };
             let files = store.graph().code_files_under(path).await?;
             if files.is_empty() && !path.is_empty() {
-                return Err(Error::NotFound(format!("{path} (no Rust or JavaScript files there)")));
+                return Err(Error::NotFound(format!("{path} (no code files there)")));
             }
             Ok(Answer::Units { units: store.graph().units_under(path).await?, files })
         }

@@ -23,3 +23,12 @@
 (assignment_expression
   left: (member_expression) @assigned
   right: [(function_expression) (arrow_function) (generator_function)]) @function
+(assignment_expression
+  left: (member_expression) @assigned
+  right: (class)) @class
+
+; `export default function () {…}`, `export default (…) => …`,
+; `export default class {…}`: named after the module.
+(export_statement
+  value: [(function_expression) (arrow_function) (generator_function)] @function)
+(export_statement value: (class) @class)

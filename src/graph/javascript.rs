@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use super::parse::{FileParser, Found};
-use super::resolve::{self, Confidence, FileContext};
-use super::{Import, ImportKind, Language, UnitKind};
+use super::resolve::{self, Confidence, FileContext, Symbol, module_name};
+use super::{Import, ImportKind, Language, Unit, UnitKind};
 
 impl<'a> FileParser<'a> {
     /// `class A extends B`: B.
@@ -95,6 +95,222 @@ impl<'a> FileParser<'a> {
             }
         }
         out.sort_by(|a, b| (a.line, &a.local).cmp(&(b.line, &b.local)));
+    }
+
+    /// What the module exports under names that are not its own top-level
+    /// units', as `Export` imports: `module.exports = x` and `export
+    /// default x` (the default export: filed under the module's name, see
+    /// `module_name`, with `default` as a third segment, so that a file
+    /// requiring the module, which keys that name, finds it), `exports.a =
+    /// require('./a')`, `module.exports = { a: b, c }` where b or c is not
+    /// a unit here, `export { a as b } [from './m']`, `export * from './m'`.
+    /// A name bound here by an import is exported as that import's path.
+    pub(super) fn js_exports(&self, root: Node, units: &[Unit], imports: &mut Vec<Import>) {
+        let mut out = Vec::new();
+        let mut cursor = root.walk();
+        for statement in root.named_children(&mut cursor) {
+            match statement.kind() {
+                "expression_statement" => {
+                    let Some(a) =
+                        statement.named_child(0).filter(|a| a.kind() == "assignment_expression")
+                    else {
+                        continue;
+                    };
+                    let (Some(left), Some(right)) =
+                        (a.child_by_field_name("left"), a.child_by_field_name("right"))
+                    else {
+                        continue;
+                    };
+                    let target = self.text_of(left);
+                    if is_module_exports(target) {
+                        self.export_default(right, units, imports, &mut out);
+                        if right.kind() == "object" {
+                            self.export_object(right, units, imports, &mut out);
+                        }
+                    } else if let Some(name) = exported_name(target) {
+                        self.export_value(name, right, units, imports, &mut out);
+                    }
+                }
+                "export_statement" => self.export_statement(statement, units, imports, &mut out),
+                _ => {}
+            }
+        }
+        imports.extend(out);
+    }
+
+    /// `module.exports = <value>` / `export default <value>`.
+    fn export_default(
+        &self,
+        value: Node,
+        units: &[Unit],
+        imports: &[Import],
+        out: &mut Vec<Import>,
+    ) {
+        let module = module_name(self.path);
+        let line = Self::line(value);
+        let mut path = match value.kind() {
+            "identifier" => self.local_path(self.text_of(value), imports),
+            "call_expression" => match self.required(value) {
+                Some(spec) => vec![spec, "*".to_owned()],
+                None => return,
+            },
+            "function_expression" | "arrow_function" | "generator_function" | "class" => {
+                let name = value.child_by_field_name("name").map_or(module, |n| self.text_of(n));
+                vec![String::new(), name.to_owned()]
+            }
+            _ => return,
+        };
+        if path[0].is_empty() && !units.iter().any(|u| u.name == path[1] && !u.qname.contains("::"))
+        {
+            return; // a local that is no unit: nothing to find
+        }
+        path.push("default".to_owned());
+        out.push(export(module, path, line));
+    }
+
+    /// `module.exports = { a, b: c, d: require('./d') }`.
+    fn export_object(
+        &self,
+        object: Node,
+        units: &[Unit],
+        imports: &[Import],
+        out: &mut Vec<Import>,
+    ) {
+        let mut cursor = object.walk();
+        for pair in object.named_children(&mut cursor) {
+            match pair.kind() {
+                "shorthand_property_identifier" => {
+                    let name = self.text_of(pair);
+                    self.export_value(name, pair, units, imports, out);
+                }
+                "pair" => {
+                    let key = pair
+                        .child_by_field_name("key")
+                        .filter(|k| k.kind() == "property_identifier");
+                    if let (Some(key), Some(value)) = (key, pair.child_by_field_name("value")) {
+                        self.export_value(self.text_of(key), value, units, imports, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `name` exported as `value` (an identifier, or a `require`), unless
+    /// it is this module's own top-level unit of that name.
+    fn export_value(
+        &self,
+        name: &str,
+        value: Node,
+        units: &[Unit],
+        imports: &[Import],
+        out: &mut Vec<Import>,
+    ) {
+        let path = match value.kind() {
+            "identifier" | "shorthand_property_identifier" => {
+                self.local_path(self.text_of(value), imports)
+            }
+            "call_expression" => match self.required(value) {
+                Some(spec) => vec![spec, "*".to_owned()],
+                None => return,
+            },
+            _ => return,
+        };
+        let own = path[0].is_empty()
+            && (path[1] == name
+                || !units.iter().any(|u| u.name == path[1] && !u.qname.contains("::")));
+        if !own {
+            out.push(export(name, path, Self::line(value)));
+        }
+    }
+
+    /// `export …` statements: a default, a clause, a glob.
+    fn export_statement(
+        &self,
+        statement: Node,
+        units: &[Unit],
+        imports: &[Import],
+        out: &mut Vec<Import>,
+    ) {
+        let source = statement.child_by_field_name("source").map(|s| string_value(self.text_of(s)));
+        let line = Self::line(statement);
+        let mut cursor = statement.walk();
+        let children: Vec<Node> = statement.children(&mut cursor).collect();
+        let is_default = children.iter().any(|c| c.kind() == "default");
+        if is_default {
+            if let Some(value) = statement.child_by_field_name("value") {
+                self.export_default(value, units, imports, out);
+            } else if let Some(name) = statement
+                .child_by_field_name("declaration")
+                .and_then(|d| d.child_by_field_name("name"))
+            {
+                let path = vec![String::new(), self.text_of(name).to_owned(), "default".to_owned()];
+                out.push(export(module_name(self.path), path, line));
+            }
+            return;
+        }
+        for child in children {
+            match (child.kind(), &source) {
+                ("*", Some(spec)) => {
+                    out.push(export("*", vec![spec.clone(), "*".to_owned()], line))
+                }
+                ("namespace_export", Some(spec)) => {
+                    let mut c = child.walk();
+                    if let Some(name) = child.named_children(&mut c).last() {
+                        out.push(export(
+                            self.text_of(name),
+                            vec![spec.clone(), "*".to_owned()],
+                            line,
+                        ));
+                    }
+                }
+                ("export_clause", _) => {
+                    let mut c = child.walk();
+                    for spec_node in child.named_children(&mut c) {
+                        let Some(name) = spec_node.child_by_field_name("name") else { continue };
+                        let name = string_value(self.text_of(name));
+                        let alias = spec_node
+                            .child_by_field_name("alias")
+                            .map(|a| string_value(self.text_of(a)));
+                        let exported = alias.clone().unwrap_or_else(|| name.clone());
+                        let path = match &source {
+                            Some(spec) => vec![spec.clone(), name.clone()],
+                            None => self.local_path(&name, imports),
+                        };
+                        if exported == "default" {
+                            let mut path = path;
+                            path.push("default".to_owned());
+                            out.push(export(module_name(self.path), path, line));
+                        } else if source.is_some() || !path[0].is_empty() || exported != name {
+                            out.push(export(&exported, path, line));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Where a local name comes from: the import that binds it (its
+    /// module and imported name), else this module (`""`).
+    fn local_path(&self, name: &str, imports: &[Import]) -> Vec<String> {
+        let bound = imports
+            .iter()
+            .find(|i| i.local == name && i.kind != ImportKind::Export && i.path.len() >= 2);
+        match bound {
+            Some(i) => i.path[..2].to_vec(),
+            None => vec![String::new(), name.to_owned()],
+        }
+    }
+
+    /// `require('spec')`: spec.
+    fn required(&self, call: Node) -> Option<String> {
+        let f = call.child_by_field_name("function")?;
+        if f.kind() != "identifier" || self.text_of(f) != "require" {
+            return None;
+        }
+        let arg = call.child_by_field_name("arguments")?.named_child(0)?;
+        (arg.kind() == "string").then(|| string_value(self.text_of(arg)))
     }
 
     /// `x` → [(x, *)]; `{a, b: c}` → [(a, a), (c, b)].
@@ -252,6 +468,23 @@ impl<'a> FileParser<'a> {
     }
 }
 
+/// An `Export` import of `name` as `path`.
+fn export(name: &str, path: Vec<String>, line: u32) -> Import {
+    Import { kind: ImportKind::Export, local: name.to_owned(), path, line, public: true }
+}
+
+/// `module.exports` (the whole module's export).
+pub(super) fn is_module_exports(target: &str) -> bool {
+    target.split('.').map(str::trim).eq(["module", "exports"])
+}
+
+/// `exports.a` / `module.exports.a`: a.
+fn exported_name(target: &str) -> Option<&str> {
+    let rest = target.strip_prefix("module.").unwrap_or(target);
+    let name = rest.strip_prefix("exports.")?;
+    name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$').then_some(name)
+}
+
 /// The type in a JSDoc tag's `{…}` when it is one class name:
 /// `{Command | undefined}` → Command, `{import('./x').Help}` → Help.
 pub(super) fn jsdoc_type(tag: &str) -> Option<String> {
@@ -273,10 +506,15 @@ pub(super) fn string_value(text: &str) -> String {
 impl FileContext<'_> {
     /// The file a relative module specifier names, if it is in the tree.
     pub(super) fn js_module_file(&self, spec: &str) -> Option<String> {
-        if !spec.starts_with("./") && !spec.starts_with("../") {
+        self.js_module_file_from(self.path, spec)
+    }
+
+    /// The file a relative module specifier in file `from` names.
+    fn js_module_file_from(&self, from: &str, spec: &str) -> Option<String> {
+        if !spec.starts_with("./") && !spec.starts_with("../") && spec != "." && spec != ".." {
             return None; // a package
         }
-        let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+        let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
         let joined = normalize(&format!("{dir}/{spec}"))?;
         let candidates = [
             joined.clone(),
@@ -289,6 +527,67 @@ impl FileContext<'_> {
         candidates.into_iter().find(|p| self.table.has_file(p))
     }
 
+    /// What module `file` exports as `name` (`default` or `*` for its
+    /// default export): its top-level unit of that name, or where its
+    /// exports lead, through any number of modules.
+    pub(super) fn js_export(
+        &self,
+        file: &str,
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+    ) -> resolve::Found {
+        self.js_export_at(file, name, wanted, 0)
+    }
+
+    fn js_export_at(
+        &self,
+        file: &str,
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+        depth: u32,
+    ) -> resolve::Found {
+        if depth > MAX_EXPORT_DEPTH {
+            return Vec::new();
+        }
+        let follow = |path: &[String], name: &str| -> resolve::Found {
+            let target = match path[0].as_str() {
+                "" => Some(file.to_owned()),
+                spec => self.js_module_file_from(file, spec),
+            };
+            match target {
+                Some(target) => self.js_export_at(&target, name, wanted, depth + 1),
+                None => Vec::new(),
+            }
+        };
+        if matches!(name, "default" | "*") {
+            let module = module_name(file);
+            let default = self.table.reexports_in(file, module).find(|s| is_default(s));
+            return match default {
+                Some(s) => follow(&s.reexport, &s.reexport[1]),
+                // No `module.exports =`: a unit named after the module.
+                None => self.in_file(file, module, |s| s.top_level() && wanted(s.kind)),
+            };
+        }
+        let own = self.in_file(file, name, |s| s.top_level() && wanted(s.kind));
+        if !own.is_empty() {
+            return own;
+        }
+        let exports: Vec<&Symbol> = self
+            .table
+            .reexports_in(file, name)
+            .filter(|s| !is_default(s) && s.reexport.len() >= 2)
+            .collect();
+        for s in exports {
+            // A glob `export * from './m'` passes the name on.
+            let wanted_name = if s.name == "*" { name } else { s.reexport[1].as_str() };
+            let found = follow(&s.reexport, wanted_name);
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        Vec::new()
+    }
+
     pub(super) fn js_import_target(
         &self,
         import: &Import,
@@ -297,13 +596,51 @@ impl FileContext<'_> {
         let file = self.js_module_file(import.path.first()?)?;
         let imported = import.path.get(1).map_or("*", String::as_str);
         let found = match imported {
-            "*" => return None,
-            // `import name from`: the target's top-level unit of that name
-            // (`export default function name`).
-            "default" => self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind)),
-            name => self.in_file(&file, name, |s| s.top_level() && wanted(s.kind)),
+            // `import * as ns`: a namespace, never called itself.
+            "*" if import.kind == ImportKind::Import => return None,
+            // `import name from`, `const name = require(…)`: the default
+            // export, else the top-level unit of the local name.
+            "*" | "default" => {
+                let found = self.js_export(&file, "default", wanted);
+                if found.is_empty() {
+                    self.in_file(&file, &import.local, |s| s.top_level() && wanted(s.kind))
+                } else {
+                    found
+                }
+            }
+            name => self.js_export(&file, name, wanted),
         };
         (!found.is_empty()).then_some(found)
+    }
+
+    /// `m.f()` where m is a module bound by an import: what the module
+    /// exports as f, or the method f of the class it exports.
+    pub(super) fn js_module_member(&self, import: &Import, name: &str) -> resolve::Found {
+        let (Some(spec), Some(imported)) = (import.path.first(), import.path.get(1)) else {
+            return Vec::new();
+        };
+        let Some(file) = self.js_module_file(spec) else { return Vec::new() };
+        let module = match imported.as_str() {
+            "*" if import.kind == ImportKind::Import => None,
+            "*" | "default" => Some(self.js_export(&file, "default", |_| true)),
+            named => Some(self.js_export(&file, named, |_| true)),
+        };
+        match module.as_deref() {
+            // The module itself (`import * as m`, an exports object).
+            None | Some([]) => self.js_export(&file, name, |_| true),
+            Some([(class, _)]) => self.member_of(class, name),
+            Some(_) => Vec::new(),
+        }
+    }
+
+    /// The method `name` of the unit with id `owner` (a class).
+    pub(super) fn member_of(&self, owner: &str, name: &str) -> resolve::Found {
+        let id = format!("{owner}::{name}");
+        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| s.id == id).collect();
+        match all.as_slice() {
+            [s] => resolve::one(s),
+            _ => Vec::new(),
+        }
     }
 
     /// Where an `import` or `require` leads: the unit it names, or the
@@ -318,6 +655,14 @@ impl FileContext<'_> {
         }
         Some((file, Confidence::Resolved))
     }
+}
+
+/// Re-exports followed at most this deep (`export *` chains; a cycle).
+const MAX_EXPORT_DEPTH: u32 = 8;
+
+/// A module's default export (see `js_exports`).
+fn is_default(s: &Symbol) -> bool {
+    s.reexport.len() == 3 && s.reexport[2] == "default"
 }
 
 /// `a/./b/../c` → `a/c`; None when it climbs out of the tree.

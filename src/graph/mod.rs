@@ -183,6 +183,10 @@ pub enum ImportKind {
     Import,
     /// JavaScript `require('spec')`.
     Require,
+    /// JavaScript: what a module exports under another name than a unit
+    /// of its own (`module.exports = x`, `export { a as b } from './m'`,
+    /// `export * from './m'`); always `public`. See `javascript::js_exports`.
+    Export,
 }
 
 /// A name a file brings in from elsewhere.

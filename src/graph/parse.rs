@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, Parser, QueryCursor, Tree};
 
-use super::javascript;
+use super::javascript::{self, is_module_exports};
+use super::resolve::module_name;
 use super::rust::{self, path_segments, type_name};
 use super::{
     Diagnostic, Import, ImportKind, Language, MAX_PARSE_BYTES, ParsedFile, Ref, RefKind, Unit,
@@ -167,6 +168,7 @@ impl<'a> FileParser<'a> {
         }
         if self.language == Language::JavaScript {
             self.js_imports(root, &mut imports);
+            self.js_exports(root, &units, &mut imports);
         }
         ParsedFile { units, refs, imports, diagnostics: self.diagnostics(root), skipped: None }
     }
@@ -202,6 +204,10 @@ impl<'a> FileParser<'a> {
             }
             let Some((kind, node)) = item else { continue };
             let kind = unit_kind(kind);
+            // `export default (…) => …`: named after its module.
+            let default_name = (name.is_none()
+                && node.parent().is_some_and(|p| p.kind() == "export_statement"))
+            .then(|| module_name(self.path).to_owned());
             // An exported function or class is found as such already.
             if kind == UnitKind::Binding
                 && value.is_some_and(|v| {
@@ -216,7 +222,7 @@ impl<'a> FileParser<'a> {
             let mut unit = Found {
                 node,
                 kind,
-                name: name.map(|n| self.text_of(n).to_owned()).unwrap_or_default(),
+                name: name.map(|n| self.text_of(n).to_owned()).or(default_name).unwrap_or_default(),
                 name_at: name.map(|n| n.start_byte()),
                 impl_type: None,
                 impl_trait: None,
@@ -246,6 +252,18 @@ impl<'a> FileParser<'a> {
     /// `a::b`, name `c`; `this.c` → `c`. False when the target is not a
     /// plain dotted name (then it is no unit).
     fn name_by_assignment(&self, unit: &mut Found, target: Node) -> bool {
+        if is_module_exports(self.text_of(target)) {
+            // `module.exports = function [name] (…) {…}`: the module's
+            // default export, named after itself or its module.
+            let own =
+                unit.node.child_by_field_name("right").and_then(|r| r.child_by_field_name("name"));
+            unit.name = match own {
+                Some(n) => self.text_of(n).to_owned(),
+                None => module_name(self.path).to_owned(),
+            };
+            unit.name_at = own.map(|n| n.start_byte());
+            return true;
+        }
         let mut parts: Vec<&str> = self
             .text_of(target)
             .split('.')

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Import, Language, ParsedFile, Ref, RefKind, Unit, UnitKind};
+use super::{Import, ImportKind, Language, ParsedFile, Ref, RefKind, Unit, UnitKind};
 
 /// More candidates than this for a name and no edge is drawn: a guess
 /// among so many says nothing.
@@ -159,6 +159,20 @@ impl SymbolTable {
         self.by_name.entry(symbol.name.clone()).or_default().push(symbol);
     }
 
+    /// The names resolution may look up after following a re-export: the
+    /// names its path leads to (`a` and `m` of `export { a as b } from
+    /// './m'`; each segment of a Rust path).
+    pub fn reexport_keys(symbol: &Symbol) -> Vec<String> {
+        let mut out = Vec::new();
+        for segment in &symbol.reexport {
+            out.push(segment.clone());
+            out.push(file_stem(segment).to_owned());
+            out.push(module_name(segment).to_owned());
+        }
+        out.retain(|k| !k.is_empty());
+        out
+    }
+
     /// The re-exports of `file` that may export `name`: those of that
     /// name, then its globs.
     pub(super) fn reexports_in<'s>(
@@ -210,6 +224,7 @@ impl SymbolTable {
             for segment in &i.path {
                 keys.insert(segment.clone());
                 keys.insert(file_stem(segment).to_owned());
+                keys.insert(module_name(segment).to_owned());
             }
         }
         keys.remove("");
@@ -239,6 +254,18 @@ pub fn target_key(id: &str) -> &str {
 /// Rust's standard crates, which a tree being indexed does not hold.
 pub(super) fn is_std(krate: &str) -> bool {
     matches!(krate, "std" | "core" | "alloc")
+}
+
+/// What a JavaScript module is called where it names nothing itself (an
+/// anonymous default export): its file's stem, or for an `index` file its
+/// directory's name, as `require('./dir')` names it.
+pub fn module_name(path: &str) -> &str {
+    let mut parts = path.rsplit('/');
+    let stem = file_stem(parts.next().unwrap_or(path));
+    match parts.next() {
+        Some(dir) if stem == "index" && !dir.is_empty() && dir != "." && dir != ".." => dir,
+        _ => stem,
+    }
 }
 
 /// The stem of the last component of a path or module specifier.
@@ -374,6 +401,15 @@ impl FileContext<'_> {
                     }
                 })
             }
+            (Language::JavaScript, RefKind::Call) => {
+                let mut found = self.plain_name(&r.name, wanted);
+                // `new X()` runs X's constructor too.
+                if let [(class, Confidence::Resolved)] = found.as_slice() {
+                    let constructor = self.member_of(&class.clone(), "constructor");
+                    found.extend(constructor);
+                }
+                found
+            }
             _ => self.plain_name(&r.name, wanted),
         }
     }
@@ -421,6 +457,18 @@ impl FileContext<'_> {
             };
             receiver_type = field_type.as_deref();
         }
+        // `const x = new X()` with X imported: X's method.
+        if let Some(ty) = receiver_type
+            && self.language == Language::JavaScript
+            && let Some(import) = self.import_named(ty)
+            && let Some(found) = self.js_import_target(import, UnitKind::is_type)
+            && let [(class, _)] = found.as_slice()
+        {
+            let found = self.member_of(class, &r.name);
+            if !found.is_empty() {
+                return found;
+            }
+        }
         if let Some(ty) = receiver_type {
             let qualified = format!("{ty}::{}", r.name);
             let methods: Vec<&Symbol> = self
@@ -437,13 +485,19 @@ impl FileContext<'_> {
         }
         if let Some(receiver) = receiver
             && self.language == Language::JavaScript
-            && let Some(import) = self.import_named(receiver)
-            && import.path.get(1).is_some_and(|n| n == "*" || n == "default")
-            && let Some(file) = self.js_module_file(&import.path[0])
         {
-            let found = self.in_file(&file, &r.name, |s| s.top_level());
-            if !found.is_empty() {
-                return found;
+            // `exports.f()`: this module's f.
+            if receiver == "exports" {
+                let found = self.in_file(self.path, &r.name, |s| s.top_level());
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+            if let Some(import) = self.import_named(receiver) {
+                let found = self.js_module_member(import, &r.name);
+                if !found.is_empty() {
+                    return found;
+                }
             }
         }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
@@ -527,7 +581,9 @@ impl FileContext<'_> {
     }
 
     pub(super) fn import_named(&self, local: &str) -> Option<&Import> {
-        self.imports.iter().find(|i| i.local == local && !i.path.is_empty())
+        self.imports
+            .iter()
+            .find(|i| i.local == local && !i.path.is_empty() && i.kind != ImportKind::Export)
     }
 
     fn resolve_import(&self, import: &Import) -> Option<(String, Confidence)> {

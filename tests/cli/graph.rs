@@ -89,7 +89,7 @@ fn check_commands(dir: &Path) {
 
     // Errors: one clear line.
     assert!(fails(dir, &["callers", "nope"]).contains("no unit with that id"));
-    assert!(fails(dir, &["units", "Cargo.toml"]).contains("no Rust or JavaScript files"));
+    assert!(fails(dir, &["units", "Cargo.toml"]).contains("no code files"));
     assert!(fails(dir, &["deps", "missing.rs"]).contains("not a Rust or JavaScript file"));
 }
 

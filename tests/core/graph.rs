@@ -373,9 +373,60 @@ fn rust_reexports_are_followed() {
 /// Thing` is Thing's, and its methods are `Thing::method`.
 #[test]
 fn impls_for_references_are_named_after_their_type() {
-    let text = "pub struct Thing;\nimpl<'a> Iterator for &'a mut Thing { type Item = u8; fn next(&mut self) -> Option<u8> { None } }\nimpl<'de> From<u8> for &'de Thing { fn from(_: u8) -> Self { todo!() } }\n";
+    let text = "pub struct Thing;\nimpl<'a> Iterator for &'a mut Thing { type Item = u8; fn next(&mut self) -> Option<u8> { None } }\nimpl<'de> From<u8> for &'de Thing { fn from(_: u8) -> Self { unreachable() } }\n";
     let parsed = parse_file("src/lib.rs", text.as_bytes(), Language::Rust);
     let ids: Vec<&str> = parsed.units.iter().map(|u| u.id.as_str()).collect();
     assert!(ids.contains(&"src/lib.rs::Thing::next"), "{ids:?}");
     assert!(ids.contains(&"src/lib.rs::Thing::from"), "{ids:?}");
+}
+
+/// CommonJS and ESM exports as real packages write them: `module.exports =
+/// <anonymous>` is a unit named after its module; a `require` at the
+/// bottom of a file, a directory's index, an exports object of requires,
+/// `export { a as b } from`, `export *`, `new X()` of a required class and
+/// `exports.f()` all resolve.
+#[test]
+fn javascript_module_forms_are_followed() {
+    let calls = calls_of(&[
+        ("functions/eq.js", "module.exports = (a, b) => a === b\n"),
+        (
+            "functions/cmp.js",
+            "const eq = require('./eq')\nconst cmp = (a, b) => eq(a, b)\nmodule.exports = cmp\n",
+        ),
+        (
+            "classes/comparator.js",
+            "class Comparator {\n  constructor () {}\n  test (v) { return cmp(v, 1) }\n}\nmodule.exports = Comparator\nconst cmp = require('../functions/cmp')\n",
+        ),
+        (
+            "lib/index.js",
+            "const Comparator = require('../classes/comparator')\nmodule.exports = { Comparator, same: require('../functions/eq') }\n",
+        ),
+        (
+            "esm/index.js",
+            "export { same as equal } from '../lib/index.js'\nexport * from './more.js'\n",
+        ),
+        ("esm/more.js", "export default function () {}\nexport function extra () {}\n"),
+        ("util.js", "exports.a = function () { exports.b() }\nexports.b = function () {}\n"),
+        (
+            "use.js",
+            "const lib = require('./lib')\nimport { equal, extra } from './esm/index.js'\nimport anon from './esm/more.js'\nconst C = require('./classes/comparator')\nfunction run () {\n  const d = new C()\n  d.test(1)\n  lib.same(1, 2)\n  equal(1, 2)\n  extra()\n  anon()\n}\n",
+        ),
+    ]);
+    for want in [
+        "functions/cmp.js::cmp -> functions/eq.js::eq (resolved)",
+        "classes/comparator.js::Comparator::test -> functions/cmp.js::cmp (resolved)",
+        "use.js::run -> classes/comparator.js::Comparator (resolved)",
+        "use.js::run -> classes/comparator.js::Comparator::constructor (resolved)",
+        "use.js::run -> classes/comparator.js::Comparator::test (resolved)",
+        "use.js::run -> functions/eq.js::eq (resolved)",
+        "use.js::run -> esm/more.js::more (resolved)",
+        "use.js::run -> esm/more.js::extra (resolved)",
+        "util.js::a -> util.js::b (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    let parsed =
+        parse_file("esm/more.js", b"export default function () {}\n", Language::JavaScript);
+    let names: Vec<&str> = parsed.units.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(names, ["esm/more.js", "esm/more.js::more"]);
 }
