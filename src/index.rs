@@ -232,33 +232,7 @@ impl Known {
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
         }
-        tracing::debug!(keys = keys.len(), "keys");
-        let mut table = SymbolTable::default();
-        // Re-exports lead to names the files themselves do not key
-        // (`export { a as b } from './m'` keys b, and resolving it needs
-        // m's a): their names are read too, a few hops deep.
-        let mut asked: HashSet<String> = HashSet::new();
-        for f in parsed {
-            for s in Symbol::all_of(&f.path, &f.parsed) {
-                keys.extend(SymbolTable::reexport_keys(&s));
-            }
-        }
-        let mut next: Vec<String> = keys.into_iter().collect();
-        for _ in 0..=MAX_REEXPORT_HOPS {
-            if next.is_empty() {
-                break;
-            }
-            asked.extend(next.iter().cloned());
-            let mut more = HashSet::new();
-            for s in store.graph().symbols_named(&next).await? {
-                if changed_paths.contains(&s.path) {
-                    continue;
-                }
-                more.extend(SymbolTable::reexport_keys(&s));
-                table.add(s);
-            }
-            next = more.into_iter().filter(|k| !asked.contains(k)).collect();
-        }
+        let mut table = read_table(store, keys, parsed, &changed_paths).await?;
         let paths = store.graph().code_paths_of(old_root).await?;
         for path in paths.iter() {
             if !changed_paths.contains(path) {
@@ -285,6 +259,42 @@ impl Known {
             }
         }
     }
+}
+
+/// The symbols named by `keys`, not of the changed files, and the names
+/// re-exports lead to: `export { a as b } from './m'` is keyed by b, and
+/// resolving it needs m's a. (A clean index has every name at hand.)
+async fn read_table(
+    store: &Store,
+    mut keys: HashSet<String>,
+    parsed: &[CodeFile],
+    changed_paths: &BTreeSet<String>,
+) -> Result<SymbolTable> {
+    tracing::debug!(keys = keys.len(), "keys");
+    let mut table = SymbolTable::default();
+    let mut asked: HashSet<String> = HashSet::new();
+    for f in parsed {
+        for s in Symbol::all_of(&f.path, &f.parsed) {
+            keys.extend(SymbolTable::reexport_keys(&s));
+        }
+    }
+    let mut next: Vec<String> = keys.into_iter().collect();
+    for _ in 0..=MAX_REEXPORT_HOPS {
+        if next.is_empty() {
+            break;
+        }
+        asked.extend(next.iter().cloned());
+        let mut more = HashSet::new();
+        for s in store.graph().symbols_named(&next).await? {
+            if changed_paths.contains(&s.path) {
+                continue;
+            }
+            more.extend(SymbolTable::reexport_keys(&s));
+            table.add(s);
+        }
+        next = more.into_iter().filter(|k| !asked.contains(k)).collect();
+    }
+    Ok(table)
 }
 
 /// Resolves the parsed files and the others `known` names, on every core,

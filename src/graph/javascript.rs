@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use super::parse::{FileParser, Found};
 use super::resolve::{self, Confidence, FileContext, Symbol, module_name};
-use super::{Import, ImportKind, Language, Unit, UnitKind};
+use super::{Import, ImportKind, Language, Ref, Unit, UnitKind};
 
 impl<'a> FileParser<'a> {
     /// `class A extends B`: B.
@@ -611,6 +611,30 @@ impl FileContext<'_> {
             name => self.js_export(&file, name, wanted),
         };
         (!found.is_empty()).then_some(found)
+    }
+
+    /// `x.f()` as only JavaScript can say: `new X()` with X imported (X's
+    /// method), `exports.f()` (this module's f), m a module bound by an
+    /// import (its export f).
+    pub(super) fn js_method_call(&self, r: &Ref, receiver_type: Option<&str>) -> resolve::Found {
+        if let Some(ty) = receiver_type
+            && let Some(import) = self.import_named(ty)
+            && let Some(found) = self.js_import_target(import, UnitKind::is_type)
+            && let [(class, _)] = found.as_slice()
+        {
+            let found = self.member_of(class, &r.name);
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        match r.receiver.as_deref() {
+            Some("exports") => self.in_file(self.path, &r.name, |s| s.top_level()),
+            Some(receiver) => match self.import_named(receiver) {
+                Some(import) => self.js_module_member(import, &r.name),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        }
     }
 
     /// `m.f()` where m is a module bound by an import: what the module

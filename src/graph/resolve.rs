@@ -457,14 +457,8 @@ impl FileContext<'_> {
             };
             receiver_type = field_type.as_deref();
         }
-        // `const x = new X()` with X imported: X's method.
-        if let Some(ty) = receiver_type
-            && self.language == Language::JavaScript
-            && let Some(import) = self.import_named(ty)
-            && let Some(found) = self.js_import_target(import, UnitKind::is_type)
-            && let [(class, _)] = found.as_slice()
-        {
-            let found = self.member_of(class, &r.name);
+        if self.language == Language::JavaScript {
+            let found = self.js_method_call(r, receiver_type);
             if !found.is_empty() {
                 return found;
             }
@@ -481,23 +475,6 @@ impl FileContext<'_> {
                 [s] => return one(s),
                 [] if !self.type_known(ty) => return Vec::new(),
                 _ => {}
-            }
-        }
-        if let Some(receiver) = receiver
-            && self.language == Language::JavaScript
-        {
-            // `exports.f()`: this module's f.
-            if receiver == "exports" {
-                let found = self.in_file(self.path, &r.name, |s| s.top_level());
-                if !found.is_empty() {
-                    return found;
-                }
-            }
-            if let Some(import) = self.import_named(receiver) {
-                let found = self.js_module_member(import, &r.name);
-                if !found.is_empty() {
-                    return found;
-                }
             }
         }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
