@@ -7,8 +7,10 @@ true callers:
 
 - Rust: the compiler. Each sampled function gets one more parameter in a
   copy of the crate, and `cargo check` reports every place that used it.
-- JavaScript: the TypeScript language service's find-references (typescript
-  from npm), keeping the references that are calls.
+- JavaScript and TypeScript: the TypeScript language service (typescript
+  from npm): find-references, followed through aliases, and go-to-definition
+  from every call of the names the function goes by (scripts/ts_callers.js),
+  keeping the references that are calls.
 
 A true caller is the innermost function or method (as cortex's units span
 them) around a call site. Precision and recall are printed for the edges
@@ -45,6 +47,9 @@ PACKAGES = [
     ("javascript", "commander-12.1.0", ["lib"], None),
     ("javascript", "semver-7.6.3", ["classes", "functions", "internal", "ranges"], None),
     ("javascript", "express-4.21.2", ["lib"], None),
+    ("typescript", "rxjs-7.8.1", ["src/internal"], None),
+    ("typescript", "mobx-6.13.5", ["src"], None),
+    ("typescript", "immer-10.1.1", ["src"], None),
 ]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -253,7 +258,9 @@ def rust_rows(work, src, dirs, features):
 
 def js_rows(work, src, dirs, _features):
     tree = os.path.join(work, os.path.basename(os.path.dirname(src)))
-    shutil.copytree(src, tree)
+    # The package's modules, not its build output (`dist/` of a TypeScript
+    # package, which a repository would not hold either).
+    shutil.copytree(src, tree, ignore=shutil.ignore_patterns("dist", "*.d.ts"))
     cortex(["init", "."], tree)
     units = units_of(tree, dirs)
     chosen = sample(units, lambda u: u["kind"] in ("function", "method") and "#" not in u["id"])
@@ -269,7 +276,7 @@ def js_rows(work, src, dirs, _features):
     # Every module of the package, as cortex sees them all: a caller
     # outside the sampled directories (bin/) is a caller too.
     everything = units_of(tree, ["."])
-    files = sorted({u["path"] for u in everything if u["path"].endswith(".js")})
+    files = sorted({u["path"] for u in everything if u["path"].endswith((".js", ".ts", ".tsx"))})
     request = {"root": tree, "files": files, "targets": targets}
     out = subprocess.run(["node", os.path.join(HERE, "ts_callers.js")], input=json.dumps(request),
                          capture_output=True, text=True, env=dict(os.environ, NODE_PATH=os.path.join(TS_DIR, "node_modules")))

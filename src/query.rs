@@ -213,11 +213,19 @@ async fn walk(
             break;
         }
     }
-    let tests: Vec<UnitInfo> = levels
+    let reached: Vec<&UnitInfo> =
+        levels.iter().flat_map(|l| l.units.iter()).map(|r| &r.unit).collect();
+    // A test file counts itself only when none of its units is reached:
+    // `test('…', () => …)` callbacks (JavaScript, TypeScript) are no units.
+    let file = crate::graph::UnitKind::File;
+    let tests: Vec<UnitInfo> = reached
         .iter()
-        .flat_map(|l| l.units.iter())
-        .map(|r| r.unit.clone())
-        .filter(|u| u.is_test && u.kind != crate::graph::UnitKind::File)
+        .filter(|u| {
+            u.is_test
+                && (u.kind != file
+                    || !reached.iter().any(|o| o.kind != file && o.is_test && o.path == u.path))
+        })
+        .map(|u| (*u).clone())
         .collect();
     Ok(Answer::Walk { start, levels, tests, truncated })
 }

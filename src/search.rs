@@ -79,15 +79,20 @@ impl Search {
         if let Some(kind) = &self.kind
             && crate::graph::UnitKind::parse(kind).is_none()
         {
+            let kinds: Vec<&str> =
+                crate::graph::ALL_KINDS[1..].iter().map(|k| k.as_str()).collect();
             return Err(Error::InvalidInput(format!(
-                "unknown kind {kind:?}: one of function, method, struct, enum, trait, impl, module, const, static, macro, type, class, binding"
+                "unknown kind {kind:?}: one of {}",
+                kinds.join(", ")
             )));
         }
         if let Some(language) = &self.language
-            && !["rust", "javascript"].contains(&language.as_str())
+            && !crate::graph::Language::ALL.iter().any(|l| l.as_str() == language)
         {
+            let names: Vec<&str> = crate::graph::Language::ALL.iter().map(|l| l.as_str()).collect();
             return Err(Error::InvalidInput(format!(
-                "unknown language {language:?}: rust or javascript"
+                "unknown language {language:?}: one of {}",
+                names.join(", ")
             )));
         }
         if self.query.trim().is_empty() {

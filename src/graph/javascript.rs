@@ -17,14 +17,104 @@ impl<'a> FileParser<'a> {
         let mut cursor = class.walk();
         let heritage = class.named_children(&mut cursor).find(|c| c.kind() == "class_heritage")?;
         let mut cursor = heritage.walk();
-        let parent = heritage.named_children(&mut cursor).find(|c| c.kind() == "identifier")?;
+        let parent = heritage.named_children(&mut cursor).find_map(|c| match c.kind() {
+            "identifier" => Some(c),
+            // TypeScript: `extends_clause` (beside `implements_clause`).
+            "extends_clause" => c.child_by_field_name("value").filter(|v| v.kind() == "identifier"),
+            _ => None,
+        })?;
         Some(self.text_of(parent).to_owned())
+    }
+
+    /// The class a TypeScript type (or type annotation) names, when it
+    /// names one: `Foo`, `Foo<T>`, `ns.Foo`, `Foo | undefined`.
+    pub(super) fn ts_type(&self, node: Node) -> Option<String> {
+        match node.kind() {
+            "type_annotation" | "parenthesized_type" => self.ts_type(node.named_child(0)?),
+            "type_identifier" => Some(self.text_of(node).to_owned()),
+            "generic_type" | "nested_type_identifier" => {
+                self.ts_type(node.child_by_field_name("name")?)
+            }
+            "union_type" => {
+                // One class among `undefined`/`null`: that class.
+                let mut cursor = node.walk();
+                let named: Vec<String> =
+                    node.named_children(&mut cursor).filter_map(|c| self.ts_type(c)).collect();
+                match named.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A TypeScript class's fields with a declared class type: `x: T`
+    /// members and constructor parameters declared `private x: T`.
+    pub(super) fn class_fields(&self, class: Node) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let Some(body) = class.child_by_field_name("body") else { return out };
+        let mut cursor = body.walk();
+        for member in body.named_children(&mut cursor) {
+            match member.kind() {
+                "public_field_definition" => {
+                    let name = member.child_by_field_name("name");
+                    let ty = member.child_by_field_name("type").and_then(|t| self.ts_type(t));
+                    if let (Some(name), Some(ty)) = (name, ty) {
+                        out.push((self.text_of(name).to_owned(), ty));
+                    }
+                }
+                "method_definition"
+                    if member
+                        .child_by_field_name("name")
+                        .is_some_and(|n| self.text_of(n) == "constructor") =>
+                {
+                    let Some(params) = member.child_by_field_name("parameters") else { continue };
+                    let mut c = params.walk();
+                    for p in params.named_children(&mut c) {
+                        let mut pc = p.walk();
+                        let property = p.children(&mut pc).any(|c| {
+                            matches!(
+                                c.kind(),
+                                "accessibility_modifier" | "readonly" | "override_modifier"
+                            )
+                        });
+                        if let (true, Some((name, ty))) = (property, self.ts_parameter(p)) {
+                            out.push((name, ty));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// `x: T` of a TypeScript parameter.
+    fn ts_parameter(&self, p: Node) -> Option<(String, String)> {
+        if !matches!(p.kind(), "required_parameter" | "optional_parameter") {
+            return None;
+        }
+        let pattern = p.child_by_field_name("pattern").filter(|n| n.kind() == "identifier")?;
+        let ty = self.ts_type(p.child_by_field_name("type")?)?;
+        Some((self.text_of(pattern).to_owned(), ty))
     }
 
     /// JavaScript: the return types JSDoc declares (`@returns {T}`), by
     /// function or method name.
     pub(super) fn return_types(&self, found: &[Found]) -> HashMap<String, String> {
         let mut out = HashMap::new();
+        if self.language.is_typescript() {
+            for f in found {
+                let declared = f.node.child_by_field_name("return_type").or_else(|| {
+                    f.node.child_by_field_name("value")?.child_by_field_name("return_type")
+                });
+                if let Some(t) = declared.and_then(|t| self.ts_type(t)) {
+                    out.entry(f.name.clone()).or_insert(t);
+                }
+            }
+            return out;
+        }
         if self.language != Language::JavaScript {
             return out;
         }
@@ -436,7 +526,19 @@ impl<'a> FileParser<'a> {
         returns: &HashMap<String, String>,
         out: &mut HashMap<String, String>,
     ) {
+        if let Some((name, ty)) = self.ts_parameter(node) {
+            out.entry(name).or_insert(ty);
+            return;
+        }
         if node.kind() != "variable_declarator" {
+            return;
+        }
+        // `const x: T = …`
+        if let Some(ty) = node.child_by_field_name("type").and_then(|t| self.ts_type(t))
+            && let Some(name) =
+                node.child_by_field_name("name").filter(|n| n.kind() == "identifier")
+        {
+            out.entry(self.text_of(name).to_owned()).or_insert(ty);
             return;
         }
         fn field<'t>(n: Node<'t>, f: &str) -> Option<Node<'t>> {
@@ -516,14 +618,22 @@ impl FileContext<'_> {
         }
         let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
         let joined = normalize(&format!("{dir}/{spec}"))?;
-        let candidates = [
-            joined.clone(),
-            format!("{joined}.js"),
-            format!("{joined}.mjs"),
-            format!("{joined}.cjs"),
-            format!("{joined}.jsx"),
-            format!("{joined}/index.js"),
-        ];
+        // TypeScript writes `./a.js` for the `./a.ts` it compiles to it.
+        let stem = joined
+            .strip_suffix(".js")
+            .or_else(|| joined.strip_suffix(".jsx"))
+            .or_else(|| joined.strip_suffix(".mjs"))
+            .or_else(|| joined.strip_suffix(".cjs"))
+            .unwrap_or(&joined);
+        let mut candidates = vec![joined.clone()];
+        for base in [joined.as_str(), stem] {
+            for ext in MODULE_EXTENSIONS {
+                candidates.push(format!("{base}.{ext}"));
+            }
+        }
+        for ext in MODULE_EXTENSIONS {
+            candidates.push(format!("{joined}/index.{ext}"));
+        }
         candidates.into_iter().find(|p| self.table.has_file(p))
     }
 
@@ -680,6 +790,10 @@ impl FileContext<'_> {
         Some((file, Confidence::Resolved))
     }
 }
+
+/// What a module specifier without its extension may name, in the order
+/// Node and TypeScript look.
+const MODULE_EXTENSIONS: [&str; 8] = ["js", "mjs", "cjs", "jsx", "ts", "tsx", "mts", "cts"];
 
 /// Re-exports followed at most this deep (`export *` chains; a cycle).
 const MAX_EXPORT_DEPTH: u32 = 8;

@@ -10,6 +10,9 @@ use tree_sitter::Query;
 pub enum Language {
     Rust,
     JavaScript,
+    TypeScript,
+    /// TypeScript with JSX (`.tsx`): its own grammar, TypeScript's queries.
+    Tsx,
 }
 
 impl std::fmt::Display for Language {
@@ -30,7 +33,19 @@ pub struct Queries {
 }
 
 impl Language {
-    pub const ALL: [Language; 2] = [Language::Rust, Language::JavaScript];
+    pub const ALL: [Language; 4] =
+        [Language::Rust, Language::JavaScript, Language::TypeScript, Language::Tsx];
+
+    /// JavaScript or a dialect of it: modules, classes and calls are
+    /// read and resolved alike.
+    pub fn is_js(self) -> bool {
+        matches!(self, Language::JavaScript | Language::TypeScript | Language::Tsx)
+    }
+
+    /// TypeScript or TSX: type annotations say what receivers are.
+    pub fn is_typescript(self) -> bool {
+        matches!(self, Language::TypeScript | Language::Tsx)
+    }
 
     /// Compiles every language's queries now, so that the first file
     /// parsed does not wait for them (the first write through a fresh
@@ -41,16 +56,23 @@ impl Language {
         }
     }
 
-    /// The language of a path, by its extension.
+    /// The language of a path, by its extension. TypeScript declaration
+    /// files (`.d.ts`) are not code: they have no bodies to call, merge or
+    /// search, and they repeat the names of the code they describe (which
+    /// would turn every match by name between the two ambiguous).
     pub fn of_path(path: &[u8]) -> Option<Language> {
         let name = path.rsplit(|&b| b == b'/').next()?;
         let ext = name.rsplit(|&b| b == b'.').next()?;
         if ext.len() == name.len() {
             return None;
         }
+        let declarations = [&b".d.ts"[..], b".d.mts", b".d.cts"];
         match ext {
             b"rs" => Some(Language::Rust),
             b"js" | b"mjs" | b"cjs" | b"jsx" => Some(Language::JavaScript),
+            _ if declarations.iter().any(|d| name.ends_with(d)) => None,
+            b"ts" | b"mts" | b"cts" => Some(Language::TypeScript),
+            b"tsx" => Some(Language::Tsx),
             _ => None,
         }
     }
@@ -59,6 +81,8 @@ impl Language {
         match self {
             Language::Rust => "rust",
             Language::JavaScript => "javascript",
+            Language::TypeScript => "typescript",
+            Language::Tsx => "tsx",
         }
     }
 
@@ -66,6 +90,8 @@ impl Language {
         match self {
             Language::Rust => tree_sitter_rust::LANGUAGE.into(),
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
         }
     }
 
@@ -85,6 +111,14 @@ impl Language {
                     include_str!("../../queries/javascript/decisions.scm"),
                 ),
             ],
+            Language::TypeScript | Language::Tsx => [
+                ("typescript/units.scm", include_str!("../../queries/typescript/units.scm")),
+                ("typescript/refs.scm", include_str!("../../queries/typescript/refs.scm")),
+                (
+                    "typescript/decisions.scm",
+                    include_str!("../../queries/typescript/decisions.scm"),
+                ),
+            ],
         }
     }
 
@@ -93,9 +127,13 @@ impl Language {
     pub fn queries(self) -> &'static Queries {
         static RUST: OnceLock<Queries> = OnceLock::new();
         static JS: OnceLock<Queries> = OnceLock::new();
+        static TS: OnceLock<Queries> = OnceLock::new();
+        static TSX: OnceLock<Queries> = OnceLock::new();
         let cell = match self {
             Language::Rust => &RUST,
             Language::JavaScript => &JS,
+            Language::TypeScript => &TS,
+            Language::Tsx => &TSX,
         };
         cell.get_or_init(|| {
             let grammar = self.grammar();

@@ -42,6 +42,8 @@ pub enum UnitKind {
     Class,
     /// A JavaScript exported binding that is not a function or class.
     Binding,
+    /// A TypeScript interface.
+    Interface,
 }
 
 impl std::fmt::Display for UnitKind {
@@ -67,6 +69,7 @@ impl UnitKind {
             UnitKind::Type => "type",
             UnitKind::Class => "class",
             UnitKind::Binding => "binding",
+            UnitKind::Interface => "interface",
         }
     }
 
@@ -83,12 +86,17 @@ impl UnitKind {
     pub fn is_type(self) -> bool {
         matches!(
             self,
-            UnitKind::Struct | UnitKind::Enum | UnitKind::Trait | UnitKind::Type | UnitKind::Class
+            UnitKind::Struct
+                | UnitKind::Enum
+                | UnitKind::Trait
+                | UnitKind::Type
+                | UnitKind::Class
+                | UnitKind::Interface
         )
     }
 }
 
-pub const ALL_KINDS: [UnitKind; 14] = [
+pub const ALL_KINDS: [UnitKind; 15] = [
     UnitKind::File,
     UnitKind::Function,
     UnitKind::Method,
@@ -103,6 +111,7 @@ pub const ALL_KINDS: [UnitKind; 14] = [
     UnitKind::Type,
     UnitKind::Class,
     UnitKind::Binding,
+    UnitKind::Interface,
 ];
 
 /// A code unit of one file.

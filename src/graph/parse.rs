@@ -50,7 +50,7 @@ pub fn parse_file(path: &str, bytes: &[u8], language: Language) -> ParsedFile {
         // in place, so that their nodes keep the file's offsets.
         let bodies = match language {
             Language::Rust => rust::macro_item_bodies(&tree),
-            Language::JavaScript => Vec::new(),
+            _ => Vec::new(),
         };
         let inner = if bodies.is_empty() || parser.set_included_ranges(&bodies).is_err() {
             None
@@ -166,7 +166,7 @@ impl<'a> FileParser<'a> {
             );
             imports.sort_by_key(|i| i.line);
         }
-        if self.language == Language::JavaScript {
+        if self.language.is_js() {
             self.js_imports(root, &mut imports);
             self.js_exports(root, &units, &mut imports);
         }
@@ -407,7 +407,11 @@ impl<'a> FileParser<'a> {
                 complexity: self.complexity_of(kind, f, decisions),
                 is_test,
                 exported: self.exported(node),
-                fields: if kind == UnitKind::Struct { self.fields_of(node) } else { Vec::new() },
+                fields: match kind {
+                    UnitKind::Struct => self.fields_of(node),
+                    UnitKind::Class if self.language.is_typescript() => self.class_fields(node),
+                    _ => Vec::new(),
+                },
             });
             prefixes.push(child_prefix);
             stack.push((i, units.len() - 1));
@@ -481,7 +485,7 @@ impl<'a> FileParser<'a> {
                 "super" => "constructor".to_owned(),
                 _ => self.text_of(name).to_owned(),
             };
-            if kind == RefKind::Call && text == "require" && self.language == Language::JavaScript {
+            if kind == RefKind::Call && text == "require" && self.language.is_js() {
                 continue; // an import, read by js_imports
             }
             let path_segments = path.map(|p| path_segments(self.text_of(p))).unwrap_or_default();
@@ -531,7 +535,7 @@ impl<'a> FileParser<'a> {
         // The fields of this file's structs, with their types.
         let fields: HashMap<(String, String), String> = units
             .iter()
-            .filter(|u| u.kind == UnitKind::Struct)
+            .filter(|u| matches!(u.kind, UnitKind::Struct | UnitKind::Class))
             .flat_map(|u| u.fields.iter().map(|(f, t)| ((u.name.clone(), f.clone()), t.clone())))
             .collect();
         let mut typed: HashMap<usize, HashMap<String, String>> = HashMap::new();
@@ -556,6 +560,11 @@ impl<'a> FileParser<'a> {
                             .cloned()
                             .unwrap_or_else(|| format!("{owner}.{field}")),
                     );
+                    break;
+                }
+                // `this.field` in a TypeScript class: the field's type.
+                if let (Some(field), UnitKind::Class) = (receiver.strip_prefix("this."), f.kind) {
+                    r.receiver_type = fields.get(&(f.name.clone(), field.to_owned())).cloned();
                     break;
                 }
                 // Names are declared in functions; a container's would be
@@ -628,7 +637,7 @@ impl<'a> FileParser<'a> {
     ) {
         match self.language {
             Language::Rust => self.rust_typed_name(node, out),
-            Language::JavaScript => self.js_typed_name(node, returns, out),
+            _ => self.js_typed_name(node, returns, out),
         }
     }
 
@@ -675,7 +684,7 @@ impl<'a> FileParser<'a> {
                 Some(doc) => return doc,
                 None => node,
             },
-            Language::JavaScript => self.anchor(node),
+            _ => self.anchor(node),
         };
         let mut lines: Vec<String> = Vec::new();
         let mut prev = anchor.prev_sibling();
@@ -707,7 +716,7 @@ impl<'a> FileParser<'a> {
     fn exported(&self, node: Node) -> bool {
         match self.language {
             Language::Rust => self.rust_exported(node),
-            Language::JavaScript => self.js_exported(node),
+            _ => self.js_exported(node),
         }
     }
 
@@ -809,7 +818,7 @@ impl Spans {
 pub fn is_test_path(path: &str, language: Language) -> bool {
     match language {
         Language::Rust => rust::is_test_path(path),
-        Language::JavaScript => javascript::is_test_path(path),
+        _ => javascript::is_test_path(path),
     }
 }
 
@@ -829,6 +838,7 @@ fn unit_kind(capture: &str) -> UnitKind {
         "type" => UnitKind::Type,
         "class" => UnitKind::Class,
         "binding" => UnitKind::Binding,
+        "interface" => UnitKind::Interface,
         other => unreachable!("capture @{other} in units.scm"),
     }
 }
@@ -883,6 +893,12 @@ impl<'t> RefMatch<'t> {
 fn plain_receiver(r: &Node) -> bool {
     match r.kind() {
         "self" | "this" | "identifier" | "super" => true,
+        // `this.field` (JavaScript, TypeScript).
+        "member_expression" => {
+            r.child_by_field_name("object").is_some_and(|o| o.kind() == "this")
+                && r.child_by_field_name("property")
+                    .is_some_and(|p| p.kind() == "property_identifier")
+        }
         "field_expression" => {
             r.child_by_field_name("value")
                 .is_some_and(|v| matches!(v.kind(), "self" | "identifier"))

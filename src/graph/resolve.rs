@@ -401,7 +401,7 @@ impl FileContext<'_> {
                     }
                 })
             }
-            (Language::JavaScript, RefKind::Call) => {
+            (language, RefKind::Call) if language.is_js() => {
                 let mut found = self.plain_name(&r.name, wanted);
                 // `new X()` runs X's constructor too.
                 if let [(class, Confidence::Resolved)] = found.as_slice() {
@@ -449,15 +449,19 @@ impl FileContext<'_> {
         let mut receiver_type = r.receiver_type.as_deref();
         if let Some((owner, field)) = receiver_type.and_then(|t| t.split_once('.')) {
             // `Type.field`: the field's type, from the one struct of that name.
-            let structs: Vec<&Symbol> =
-                self.table.named(owner).iter().filter(|s| s.kind == UnitKind::Struct).collect();
+            let structs: Vec<&Symbol> = self
+                .table
+                .named(owner)
+                .iter()
+                .filter(|s| matches!(s.kind, UnitKind::Struct | UnitKind::Class))
+                .collect();
             field_type = match structs.as_slice() {
                 [s] => s.fields.iter().find(|(f, _)| f == field).map(|(_, t)| t.clone()),
                 _ => None,
             };
             receiver_type = field_type.as_deref();
         }
-        if self.language == Language::JavaScript {
+        if self.language.is_js() {
             let found = self.js_method_call(r, receiver_type);
             if !found.is_empty() {
                 return found;
@@ -510,7 +514,7 @@ impl FileContext<'_> {
                     let (last, init) = import.path.split_last().unwrap();
                     self.rust_path(init, last, wanted)
                 }
-                Language::JavaScript => self.js_import_target(import, wanted),
+                _ => self.js_import_target(import, wanted),
             };
             if let Some(found) = found {
                 return found;
@@ -566,7 +570,7 @@ impl FileContext<'_> {
     fn resolve_import(&self, import: &Import) -> Option<(String, Confidence)> {
         match self.language {
             Language::Rust => self.rust_import(import),
-            Language::JavaScript => self.js_import(import),
+            _ => self.js_import(import),
         }
     }
 }

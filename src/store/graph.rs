@@ -240,11 +240,10 @@ fn bucket_number(id: &RecordId) -> Result<u32> {
 }
 
 fn language_of(s: &str) -> Result<Language> {
-    match s {
-        "rust" => Ok(Language::Rust),
-        "javascript" => Ok(Language::JavaScript),
-        other => Err(Error::Corrupt(format!("unknown language {other:?} in the graph"))),
-    }
+    Language::ALL
+        .into_iter()
+        .find(|l| l.as_str() == s)
+        .ok_or_else(|| Error::Corrupt(format!("unknown language {s:?} in the graph")))
 }
 
 /// The code paths of the last few snapshots indexed, shared by every handle

@@ -142,7 +142,7 @@ fn random_edits_through_a_mount_leave_the_graph_a_fresh_index_gives() {
     let names = ["add", "neg", "total", "f0", "f1", "f2", "g0", "g1", "show", "fmt"];
     for step in 0..40 {
         let k = rng.below(4);
-        match rng.below(5) {
+        match rng.below(7) {
             0 | 1 => {
                 let mut body = String::new();
                 for f in 0..=rng.below(3) {
@@ -162,6 +162,28 @@ fn random_edits_through_a_mount_leave_the_graph_a_fresh_index_gives() {
                     "import {{ fmt }} from './fmt.js';\nexport function g{k}() {{ return fmt({callee}()); }}\n"
                 );
                 std::fs::write(m.mnt.join(format!("web/g{k}.js")), body).unwrap();
+            }
+            5 => {
+                // TypeScript: typed receivers across modules.
+                let (j, callee) = (rng.below(4), names[rng.below(names.len() as u64) as usize]);
+                let body = format!(
+                    "import {{ Box{j} }} from './t{j}';\nexport class Box{k} {{\n  constructor(private inner: Box{j}) {{}}\n  open(): number {{ return this.inner.open(); }}\n}}\nexport function t{k}(b: Box{k}) {{ return b.open() + {callee}(); }}\n"
+                );
+                std::fs::write(m.mnt.join(format!("web/t{k}.ts")), body).unwrap();
+            }
+            6 => {
+                // CommonJS defaults and ESM re-exports, chained.
+                let (j, callee) = (rng.below(4), names[rng.below(names.len() as u64) as usize]);
+                let body = if rng.below(2) == 0 {
+                    format!(
+                        "const g = require('./c{j}');\nmodule.exports = function () {{ return g() + {callee}(); }};\n"
+                    )
+                } else {
+                    format!(
+                        "export * from './c{j}.js';\nexport {{ fmt as c{k} }} from './fmt.js';\n"
+                    )
+                };
+                std::fs::write(m.mnt.join(format!("web/c{k}.js")), body).unwrap();
             }
             _ => {
                 let lib = std::fs::read_to_string(m.mnt.join("src/lib.rs")).unwrap();

@@ -285,6 +285,56 @@ fn units_of_real_files() {
         let parsed = parse_file(path, &npm_file(package, path), Language::JavaScript);
         insta::assert_snapshot!(name, render(&parsed));
     }
+    let typescript = [
+        ("rxjs_subscription", "rxjs-7.8.1", "src/internal/Subscription.ts"),
+        ("mobx_atom", "mobx-6.13.5", "src/core/atom.ts"),
+        ("immer_proxy", "immer-10.1.1", "src/core/proxy.ts"),
+    ];
+    for (name, package, path) in typescript {
+        let parsed = parse_file(path, &npm_file(package, path), Language::TypeScript);
+        insta::assert_snapshot!(name, render(&parsed));
+    }
+}
+
+/// TypeScript: interfaces, enums, type aliases, namespaces and abstract
+/// classes are units; annotations type receivers (parameters, `const x:
+/// T`, fields, constructor parameter properties, return types); `.tsx`
+/// parses with JSX; `.d.ts` files are no code.
+#[test]
+fn typescript_units_and_typed_receivers() {
+    let store = "export interface Repo { find(id: string): Item | undefined }\nexport type Item = { id: string }\nexport enum Mode { A, B }\nexport abstract class Base { abstract name(): string; hello() { return this.name() } }\nexport class Store extends Base implements Repo {\n  private items: Map<string, Item> = new Map()\n  constructor(private readonly log: Logger) { super() }\n  name() { return 'store' }\n  find(id: string): Item | undefined { this.log.write(id); return this.items.get(id) }\n}\nexport class Logger { write(s: string): void {} }\nexport namespace Util { export function helper() {} }\n";
+    let app = "import { Store, Logger } from './store.js'\nimport * as S from './store'\nfunction make(): Store { return new Store(new Logger()) }\nexport function App(props: { s: Store }) {\n  const s = make()\n  s.find('a')\n  const t: Logger = new S.Logger()\n  t.write('x')\n  return <div>{s.name()}</div>\n}\n";
+    let parsed = parse_file("src/store.ts", store.as_bytes(), Language::TypeScript);
+    let kinds: Vec<String> =
+        parsed.units.iter().map(|u| format!("{} {}", u.kind.as_str(), u.qname)).collect();
+    for want in [
+        "interface Repo",
+        "method Repo::find",
+        "type Item",
+        "enum Mode",
+        "class Base",
+        "method Base::name",
+        "module Util",
+        "function Util::helper",
+    ] {
+        assert!(kinds.iter().any(|k| k == want), "missing {want}: {kinds:?}");
+    }
+    let tsx = parse_file("src/app.tsx", app.as_bytes(), Language::Tsx);
+    assert!(tsx.diagnostics.is_empty(), "{:?}", tsx.diagnostics);
+    let calls = calls_of(&[("src/store.ts", store), ("src/app.tsx", app)]);
+    for want in [
+        "src/app.tsx::make -> src/store.ts::Store::constructor (resolved)",
+        "src/app.tsx::App -> src/store.ts::Store::find (resolved)",
+        "src/app.tsx::App -> src/store.ts::Store::name (resolved)",
+        "src/app.tsx::App -> src/store.ts::Logger::write (resolved)",
+        "src/store.ts::Store::find -> src/store.ts::Logger::write (resolved)",
+        "src/store.ts::Base::hello -> src/store.ts::Base::name (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert_eq!(Language::of_path(b"src/types.d.ts"), None);
+    assert_eq!(Language::of_path(b"src/app.tsx"), Some(Language::Tsx));
+    assert_eq!(Language::of_path(b"src/a.mts"), Some(Language::TypeScript));
 }
 
 /// tokio-style `cfg_rt! { … }` bodies are token trees to the grammar; their
