@@ -24,7 +24,7 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "12";
+pub const GRAPH_VERSION: &str = "13";
 
 /// How many re-exports deep an incremental index reads the names a
 /// re-export leads to (a clean index has every name at hand).
@@ -230,7 +230,7 @@ impl Known {
             store.graph().code_edges(&old_edges).await?.into_iter().collect();
         let mut keys: HashSet<String> = HashSet::new();
         for f in parsed.iter().chain(to_resolve.iter()) {
-            keys.extend(SymbolTable::keys(&f.parsed.refs, &f.parsed.imports));
+            keys.extend(SymbolTable::keys(&f.parsed));
         }
         let mut table = read_table(store, keys, parsed, &changed_paths).await?;
         let paths = store.graph().code_paths_of(old_root).await?;

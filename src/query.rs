@@ -154,6 +154,75 @@ fn weaker(a: &str, b: &str) -> String {
     if rank(a) >= rank(b) { a.to_owned() } else { b.to_owned() }
 }
 
+/// How many supertypes up `implemented` looks.
+const MAX_SUPERTYPES: usize = 6;
+
+/// The methods that `methods` (id, type, name) override or implement: up
+/// the traits, interfaces and classes their types implement or extend,
+/// each method of the same name (an override of an override implements
+/// both). Returns (method, the one it
+/// implements, the weakest confidence on the way). Constructors override
+/// nothing: a class's own name calls its constructor.
+async fn implemented(
+    store: &Store,
+    methods: &[&(String, String, String)],
+) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    // (method, a supertype's id or the method's own type, name, confidence)
+    let mut frontier: Vec<(String, String, String, String)> = methods
+        .iter()
+        .filter(|(_, _, name)| name != "constructor")
+        .map(|(id, ty, name)| (id.clone(), ty.clone(), name.clone(), "resolved".to_owned()))
+        .collect();
+    for _ in 0..MAX_SUPERTYPES {
+        if frontier.is_empty() {
+            break;
+        }
+        let types: Vec<String> = frontier.iter().map(|f| f.1.clone()).collect();
+        let supers = store.graph().edges_of(EdgeKind::Implements, &types, false).await?;
+        let mut candidates = Vec::new();
+        for (method, ty, name, confidence) in &frontier {
+            for e in supers.iter().filter(|e| &e.from == ty) {
+                let conf = weaker(confidence, &e.confidence);
+                candidates.push((method.clone(), e.to.clone(), name.clone(), conf));
+            }
+        }
+        let ids: Vec<String> =
+            candidates.iter().map(|(_, ty, name, _)| format!("{ty}::{name}")).collect();
+        let found: HashSet<String> =
+            store.graph().units_by_id(&ids).await?.into_iter().map(|u| u.id).collect();
+        frontier.clear();
+        for ((method, ty, name, confidence), id) in candidates.into_iter().zip(ids) {
+            if found.contains(&id) {
+                out.push((method.clone(), id, confidence.clone()));
+            }
+            frontier.push((method, ty, name, confidence));
+        }
+    }
+    Ok(out)
+}
+
+/// What a call into the frontier may be written as: the frontier, and
+/// the methods its methods implement (their callers may run them), each
+/// added to `reach` with its confidence.
+async fn dispatched(
+    store: &Store,
+    frontier: &[String],
+    methods: &[(String, String, String)],
+    reach: &mut HashMap<String, String>,
+) -> Result<Vec<String>> {
+    let mut out = frontier.to_vec();
+    let frontier_methods: Vec<&(String, String, String)> =
+        methods.iter().filter(|(id, _, _)| frontier.contains(id)).collect();
+    for (method, base, confidence) in implemented(store, &frontier_methods).await? {
+        if !reach.contains_key(&base) {
+            reach.insert(base.clone(), weaker(&reach[&method], &confidence));
+            out.push(base);
+        }
+    }
+    Ok(out)
+}
+
 /// Breadth-first along `kinds`, backwards (who depends on) when `incoming`.
 async fn walk(
     store: &Store,
@@ -167,6 +236,12 @@ async fn walk(
     let mut reach: HashMap<String, String> =
         start.iter().map(|u| (u.id.clone(), "resolved".to_owned())).collect();
     let mut frontier: Vec<String> = start.iter().map(|u| u.id.clone()).collect();
+    // The methods reached: id, type (the parent) and name.
+    let method = |u: &UnitInfo| {
+        let parent = u.parent.clone().filter(|_| u.kind == crate::graph::UnitKind::Method)?;
+        Some((u.id.clone(), parent, u.name.clone()))
+    };
+    let mut methods: Vec<(String, String, String)> = start.iter().filter_map(method).collect();
     let mut levels = Vec::new();
     let mut truncated = false;
     for d in 1..=depth.max(1) {
@@ -174,8 +249,17 @@ async fn walk(
             break;
         }
         let mut next: BTreeMap<String, (String, String, String, i64)> = BTreeMap::new();
+        // A caller of a method the frontier implements (a trait's, an
+        // interface's, a base class's) may run the frontier's: it is a
+        // caller too, reached through that method.
+        let dispatched = if incoming && kinds.contains(&EdgeKind::Calls) {
+            dispatched(store, &frontier, &methods, &mut reach).await?
+        } else {
+            frontier.clone()
+        };
         for kind in kinds {
-            for e in store.graph().edges_of(*kind, &frontier, incoming).await? {
+            let targets = if *kind == EdgeKind::Calls { &dispatched } else { &frontier };
+            for e in store.graph().edges_of(*kind, targets, incoming).await? {
                 let (here, there) = if incoming { (&e.to, &e.from) } else { (&e.from, &e.to) };
                 if seen.contains(there) || next.contains_key(there) {
                     continue;
@@ -202,6 +286,7 @@ async fn walk(
             .collect();
         units.sort_by(|a, b| a.unit.id.cmp(&b.unit.id));
         for r in &units {
+            methods.extend(method(&r.unit));
             seen.insert(r.unit.id.clone());
             reach.insert(r.unit.id.clone(), r.confidence.clone());
         }
@@ -213,12 +298,18 @@ async fn walk(
             break;
         }
     }
+    let tests = tests_among(&levels);
+    Ok(Answer::Walk { start, levels, tests, truncated })
+}
+
+/// The tests among the units reached. A test file counts itself only when
+/// none of its units is reached: `test('…', () => …)` callbacks
+/// (JavaScript, TypeScript) are no units.
+fn tests_among(levels: &[Level]) -> Vec<UnitInfo> {
     let reached: Vec<&UnitInfo> =
         levels.iter().flat_map(|l| l.units.iter()).map(|r| &r.unit).collect();
-    // A test file counts itself only when none of its units is reached:
-    // `test('…', () => …)` callbacks (JavaScript, TypeScript) are no units.
     let file = crate::graph::UnitKind::File;
-    let tests: Vec<UnitInfo> = reached
+    reached
         .iter()
         .filter(|u| {
             u.is_test
@@ -226,14 +317,13 @@ async fn walk(
                     || !reached.iter().any(|o| o.kind != file && o.is_test && o.path == u.path))
         })
         .map(|u| (*u).clone())
-        .collect();
-    Ok(Answer::Walk { start, levels, tests, truncated })
+        .collect()
 }
 
 async fn deps(store: &Store, path: &str) -> Result<Answer> {
     let file = store.graph().units_by_id(&[path.to_owned()]).await?;
     if file.is_empty() {
-        return Err(Error::NotFound(format!("{path} (not a Rust or JavaScript file of the tree)")));
+        return Err(Error::NotFound(format!("{path} (not a code file of the tree)")));
     }
     let in_file: Vec<String> =
         store.graph().units_under(path).await?.into_iter().map(|u| u.id).collect();

@@ -208,8 +208,18 @@ impl SymbolTable {
     /// The names a file's references and imports may resolve to: what the
     /// indexer must load into a table before resolving them, and what makes
     /// a file's edges stale when units of those names come or go.
-    pub fn keys(refs: &[Ref], imports: &[Import]) -> HashSet<String> {
+    pub fn keys(parsed: &ParsedFile) -> HashSet<String> {
+        let (refs, imports) = (&parsed.refs, &parsed.imports);
         let mut keys = HashSet::new();
+        // The methods of a type that implements or extends another: the
+        // method of that name there is the one they implement.
+        for r in refs.iter().filter(|r| r.kind == RefKind::Implements) {
+            let Some(owner) = parsed.units.get(r.from) else { continue };
+            let methods = parsed.units.iter().filter(|u| {
+                u.kind == UnitKind::Method && u.parent.as_deref() == Some(owner.id.as_str())
+            });
+            keys.extend(methods.map(|u| u.name.clone()));
+        }
         for r in refs {
             keys.insert(r.name.clone());
             keys.extend(r.path.iter().cloned());
@@ -319,10 +329,44 @@ pub fn resolve_file(
             });
         }
     }
+    implemented_methods(units, table, &mut edges);
     edges.sort();
     // One edge per pair and kind: the best confidence, the first line.
     edges.dedup_by(|b, a| (&a.from, &a.to, a.kind) == (&b.from, &b.to, b.kind));
     edges
+}
+
+/// A method of a type that implements a trait or interface, or extends a
+/// class, implements that one's method of its name (`impl Read for File {
+/// fn read }`: `File::read` implements `Read::read`): calls into the one
+/// may run the other. One edge per such method, as sure as the type's.
+fn implemented_methods(units: &[Unit], table: &SymbolTable, edges: &mut Vec<Edge>) {
+    let mut more = Vec::new();
+    for e in edges.iter().filter(|e| e.kind == EdgeKind::Implements) {
+        let Some(owner) = units.iter().find(|u| u.id == e.from) else { continue };
+        if !matches!(owner.kind, UnitKind::Impl | UnitKind::Class) {
+            continue;
+        }
+        // A constructor is called by its own class's name, never through
+        // a base's.
+        for method in units.iter().filter(|u| {
+            u.kind == UnitKind::Method
+                && u.parent.as_deref() == Some(owner.id.as_str())
+                && u.name != "constructor"
+        }) {
+            let id = format!("{}::{}", e.to, method.name);
+            if table.named(&method.name).iter().any(|s| s.id == id) {
+                more.push(Edge {
+                    from: method.id.clone(),
+                    to: id,
+                    kind: EdgeKind::Implements,
+                    confidence: e.confidence,
+                    line: method.start_line,
+                });
+            }
+        }
+    }
+    edges.extend(more);
 }
 
 pub(super) struct FileContext<'a> {

@@ -83,7 +83,7 @@ impl FileNames {
             for u in &parsed.units {
                 add(&u.name, role::DEFINES);
             }
-            for key in SymbolTable::keys(&parsed.refs, &parsed.imports) {
+            for key in SymbolTable::keys(parsed) {
                 add(&key, role::KEY);
             }
         }

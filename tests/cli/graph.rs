@@ -90,7 +90,7 @@ fn check_commands(dir: &Path) {
     // Errors: one clear line.
     assert!(fails(dir, &["callers", "nope"]).contains("no unit with that id"));
     assert!(fails(dir, &["units", "Cargo.toml"]).contains("no code files"));
-    assert!(fails(dir, &["deps", "missing.rs"]).contains("not a Rust or JavaScript file"));
+    assert!(fails(dir, &["deps", "missing.rs"]).contains("not a code file"));
 }
 
 #[test]
@@ -106,6 +106,38 @@ fn graph_commands_on_a_store() {
     ok(tmp.path(), &["import", "."]);
     let err = fails(tmp.path(), &["callers", "neg"]);
     assert!(err.contains("src/ops.rs::neg") && err.contains("src/more.rs::neg"), "{err}");
+}
+
+/// A call through a trait, an interface or a base class may run every
+/// method that implements it: those methods' callers include it, reached
+/// through the method it implements, however many types up that is.
+#[test]
+fn callers_of_a_method_include_calls_through_what_it_implements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files: &[(&str, &str)] = &[
+        (
+            "src/lib.rs",
+            "pub trait Shape { fn area(&self) -> f64; }\npub struct Square(f64);\nimpl Shape for Square { fn area(&self) -> f64 { self.0 * self.0 } }\npub fn total(s: &dyn Shape) -> f64 { Shape::area(s) }\n",
+        ),
+        (
+            "web/shapes.ts",
+            "export interface Sized { size(): number }\nexport abstract class Base implements Sized { abstract size(): number }\nexport class Mid extends Base { size() { return 1 } }\nexport class Leaf extends Mid { size() { return 2 } constructor() { super() } }\nexport function measure(s: Sized) { return s.size() }\nexport function make() { return new Mid() }\n",
+        ),
+    ];
+    for (path, body) in files {
+        crate::common::write(tmp.path(), path, body.as_bytes());
+    }
+    ok(tmp.path(), &["init"]);
+    let callers = json(tmp.path(), &["callers", "src/lib.rs::Square::area", "--json"]);
+    assert_eq!(reached(&callers), ["src/lib.rs::total"], "{callers}");
+    let via = &callers["levels"][0]["units"][0]["via"];
+    assert_eq!(via, "src/lib.rs::Shape::area");
+    // Leaf::size overrides Mid::size, which implements Base's and Sized's.
+    let callers = json(tmp.path(), &["callers", "web/shapes.ts::Leaf::size", "--json"]);
+    assert_eq!(reached(&callers), ["web/shapes.ts::measure"], "{callers}");
+    // A constructor overrides nothing: `new Mid()` is no caller of Leaf's.
+    let callers = json(tmp.path(), &["callers", "web/shapes.ts::Leaf::constructor", "--json"]);
+    assert!(reached(&callers).is_empty(), "{callers}");
 }
 
 #[test]

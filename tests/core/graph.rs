@@ -332,6 +332,15 @@ fn typescript_units_and_typed_receivers() {
     ] {
         assert!(calls.contains(want), "missing {want}\n{calls:#?}");
     }
+    // Methods implement their interface's and override their base's.
+    let implements =
+        edges_of(&[("src/store.ts", store)], cortex::graph::resolve::EdgeKind::Implements);
+    for want in [
+        "src/store.ts::Store::find -> src/store.ts::Repo::find (resolved)",
+        "src/store.ts::Store::name -> src/store.ts::Base::name (resolved)",
+    ] {
+        assert!(implements.contains(want), "missing {want}\n{implements:#?}");
+    }
     assert_eq!(Language::of_path(b"src/types.d.ts"), None);
     assert_eq!(Language::of_path(b"src/app.tsx"), Some(Language::Tsx));
     assert_eq!(Language::of_path(b"src/a.mts"), Some(Language::TypeScript));
@@ -356,6 +365,10 @@ fn items_inside_item_level_macros_are_units() {
 /// The call edges of a set of files, resolved together, as
 /// `from -> to (confidence)` lines.
 fn calls_of(files: &[(&str, &str)]) -> BTreeSet<String> {
+    edges_of(files, cortex::graph::resolve::EdgeKind::Calls)
+}
+
+fn edges_of(files: &[(&str, &str)], kind: cortex::graph::resolve::EdgeKind) -> BTreeSet<String> {
     use cortex::graph::resolve::{Symbol, SymbolTable, resolve_file};
     let parsed: Vec<_> = files
         .iter()
@@ -374,7 +387,7 @@ fn calls_of(files: &[(&str, &str)]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (path, language, p) in &parsed {
         for e in resolve_file(path, *language, &p.units, &p.refs, &p.imports, &table) {
-            if e.kind == cortex::graph::resolve::EdgeKind::Calls {
+            if e.kind == kind {
                 out.insert(format!("{} -> {} ({})", e.from, e.to, e.confidence.as_str()));
             }
         }

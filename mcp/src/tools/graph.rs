@@ -69,7 +69,7 @@ impl Tool for ListUnits {
     const NAME: &'static str = "list_units";
     const TITLE: &'static str = "Code units of a path";
     const DESCRIPTION: &'static str = "The code units (functions, methods, structs, classes, …) of \
-        a Rust or JavaScript file, or of every code file below a directory, in file order, with ids \
+        a code file (Rust, JavaScript, TypeScript), or of every code file below a directory, in file order, with ids \
         for the other tools.";
     const EFFECT: Effect = Effect::ReadOnly;
     type Params = ListUnitsParams;
