@@ -17,7 +17,10 @@ them) around a call site. Precision and recall are printed for the edges
 cortex marks resolved and for all its edges, and the share of the call
 edges leaving a random sample of functions by confidence.
 
-Usage: accuracy.py CORTEX REGISTRY_SRC NPM_FIXTURES TS_DIR [PACKAGE...]
+- Python: jedi's find-references (jedi from PyPI), keeping the references
+  that are calls or decorations.
+
+Usage: accuracy.py CORTEX REGISTRY_SRC NPM_FIXTURES TS_DIR JEDI_PYTHON [PACKAGE...]
 """
 
 import glob
@@ -34,7 +37,9 @@ CORTEX = sys.argv[1]
 REGISTRY = sys.argv[2]
 NPM = sys.argv[3]
 TS_DIR = sys.argv[4]
-ONLY = set(sys.argv[5:])
+JEDI_PYTHON = sys.argv[5]
+PYPI = os.path.join(os.path.dirname(NPM), "pypi")
+ONLY = set(sys.argv[6:])
 SAMPLE = 40
 SHARE_SAMPLE = 100
 SEED = 17
@@ -50,6 +55,9 @@ PACKAGES = [
     ("typescript", "rxjs-7.8.1", ["src/internal"], None),
     ("typescript", "mobx-6.13.5", ["src"], None),
     ("typescript", "immer-10.1.1", ["src"], None),
+    ("python", "flask-3.0.3", ["src"], None),
+    ("python", "click-8.1.7", ["src"], None),
+    ("python", "requests-2.32.3", ["src"], None),
 ]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -254,35 +262,29 @@ def rust_rows(work, src, dirs, features):
     return rows, shares(tree, units)
 
 
-# --- JavaScript: find-references of the TypeScript language service ---------
-
-def js_rows(work, src, dirs, _features):
-    tree = os.path.join(work, os.path.basename(os.path.dirname(src)))
-    # The package's modules, not its build output (`dist/` of a TypeScript
-    # package, which a repository would not hold either).
-    shutil.copytree(src, tree, ignore=shutil.ignore_patterns("dist", "*.d.ts"))
+def sampled(src, tree, dirs, ignore):
+    """Copies a package, indexes it, and draws the functions to check."""
+    shutil.copytree(src, tree, ignore=shutil.ignore_patterns(*ignore))
     cortex(["init", "."], tree)
     units = units_of(tree, dirs)
     chosen = sample(units, lambda u: u["kind"] in ("function", "method") and "#" not in u["id"])
-    # Where each sampled unit's name is declared.
-    targets = []
-    for u in chosen:
-        lines = open(os.path.join(tree, u["path"])).read().split("\n")
-        for i in range(u["start_line"] - 1, min(u["end_line"], len(lines))):
-            col = lines[i].find(u["name"])
-            if col >= 0:
-                targets.append({"id": u["id"], "file": u["path"], "line": i + 1, "col": col})
-                break
-    # Every module of the package, as cortex sees them all: a caller
-    # outside the sampled directories (bin/) is a caller too.
-    everything = units_of(tree, ["."])
-    files = sorted({u["path"] for u in everything if u["path"].endswith((".js", ".ts", ".tsx"))})
-    request = {"root": tree, "files": files, "targets": targets}
-    out = subprocess.run(["node", os.path.join(HERE, "ts_callers.js")], input=json.dumps(request),
-                         capture_output=True, text=True, env=dict(os.environ, NODE_PATH=os.path.join(TS_DIR, "node_modules")))
-    if out.returncode != 0:
-        raise SystemExit(f"ts_callers.js: {out.stderr}")
-    calls = json.loads(out.stdout)
+    return units, chosen
+
+
+def declared(tree, u, text, offset):
+    """Where a unit's name is declared: the first line of its span holding
+    `text`, the name `offset` characters into it."""
+    lines = open(os.path.join(tree, u["path"])).read().split("\n")
+    for i in range(u["start_line"] - 1, min(u["end_line"], len(lines))):
+        col = lines[i].find(text)
+        if col >= 0:
+            return {"id": u["id"], "file": u["path"], "line": i + 1, "col": col + offset}
+    return None
+
+
+def oracle_rows(tree, targets, everything, calls):
+    """Per target: the oracle's callers (the units around its call sites)
+    and cortex's."""
     rows = []
     for t in targets:
         truth = set()
@@ -292,7 +294,53 @@ def js_rows(work, src, dirs, _features):
                 truth.add(caller)
         found = {k: v for k, v in cortex_callers(tree, t["id"]).items() if k != t["id"]}
         rows.append((t["id"], truth, found))
-    return rows, shares(tree, units)
+    return rows
+
+
+# --- JavaScript: find-references of the TypeScript language service ---------
+
+def js_rows(work, src, dirs, _features):
+    tree = os.path.join(work, os.path.basename(os.path.dirname(src)))
+    # The package's modules, not its build output (`dist/` of a TypeScript
+    # package, which a repository would not hold either).
+    units, chosen = sampled(src, tree, dirs, ("dist", "*.d.ts"))
+    targets = [t for t in (declared(tree, u, u["name"], 0) for u in chosen) if t]
+    # Every module of the package, as cortex sees them all: a caller
+    # outside the sampled directories (bin/) is a caller too.
+    everything = units_of(tree, ["."])
+    files = sorted({u["path"] for u in everything if u["path"].endswith((".js", ".ts", ".tsx"))})
+    request = {"root": tree, "files": files, "targets": targets}
+    out = subprocess.run(["node", os.path.join(HERE, "ts_callers.js")], input=json.dumps(request),
+                         capture_output=True, text=True, env=dict(os.environ, NODE_PATH=os.path.join(TS_DIR, "node_modules")))
+    if out.returncode != 0:
+        raise SystemExit(f"ts_callers.js: {out.stderr}")
+    return oracle_rows(tree, targets, everything, json.loads(out.stdout)), shares(tree, units)
+
+
+# --- Python: find-references of jedi ------------------------------------------
+
+def py_rows(work, src, dirs, _features):
+    tree = os.path.join(work, os.path.basename(src))
+    units, chosen = sampled(src, tree, dirs, ("docs", "*.pyi"))
+    targets = []
+    for u in chosen:
+        target = declared(tree, u, "def " + u["name"], 4)
+        if not target:
+            continue
+        cls = [c for c in units if c["id"] == u.get("parent") and c["kind"] == "class"]
+        if u["name"] == "__init__" and cls:
+            # `X(…)` calls X's __init__: the oracle looks up X too.
+            at = declared(tree, cls[0], "class " + cls[0]["name"], 6)
+            if at:
+                target["class"] = [at["line"], at["col"]]
+        targets.append(target)
+    everything = units_of(tree, ["."])
+    request = {"root": tree, "sys_path": ["src"], "targets": targets}
+    out = subprocess.run([JEDI_PYTHON, os.path.join(HERE, "py_callers.py")], input=json.dumps(request),
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"py_callers.py: {out.stderr}")
+    return oracle_rows(tree, targets, everything, json.loads(out.stdout)), shares(tree, units)
 
 
 def report(label, rows, source, counts):
@@ -322,6 +370,9 @@ def main():
             if language == "rust":
                 src = glob.glob(os.path.join(REGISTRY, "*", package))[0]
                 rows, counts = rust_rows(work, src, dirs, features)
+            elif language == "python":
+                src = os.path.join(PYPI, package)
+                rows, counts = py_rows(work, src, dirs, features)
             else:
                 src = os.path.join(NPM, package, "package")
                 rows, counts = js_rows(work, src, dirs, features)

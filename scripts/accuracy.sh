@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Call-edge accuracy of the code graph: precision and recall of `cortex
-# callers` against the compiler (Rust crates from cargo's registry) and the
-# TypeScript language service (npm packages), and the share of call edges
-# by confidence. See scripts/accuracy.py for the packages.
+# callers` against the compiler (Rust crates from cargo's registry), the
+# TypeScript language service (npm packages) and jedi (PyPI sdists), and the
+# share of call edges by confidence. See scripts/accuracy.py for the packages.
 #
 # Usage: scripts/accuracy.sh [PACKAGE...]   (default: all, e.g. tokio-1.54.1)
 set -euo pipefail
@@ -15,7 +15,13 @@ if [[ ! -d $ts_dir/node_modules/typescript ]]; then
     mkdir -p "$ts_dir"
     npm install --prefix "$ts_dir" --no-save --silent typescript@5.6.3 >/dev/null
 fi
+# jedi, the Python oracle, in a venv of its own.
+jedi_venv=${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}/jedi-0.19.2
+if [[ ! -x $jedi_venv/bin/python ]] || ! "$jedi_venv/bin/python" -c 'import jedi' 2>/dev/null; then
+    python3 -m venv "$jedi_venv"
+    "$jedi_venv/bin/pip" install --quiet jedi==0.19.2 parso==0.8.4
+fi
 source scripts/build.sh
 registry=${CARGO_HOME:-$HOME/.cargo}/registry/src
 npm=${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}/npm
-exec python3 scripts/accuracy.py "$cortex" "$registry" "$npm" "$ts_dir" "$@"
+exec python3 scripts/accuracy.py "$cortex" "$registry" "$npm" "$ts_dir" "$jedi_venv/bin/python" "$@"

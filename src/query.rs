@@ -161,8 +161,8 @@ const MAX_SUPERTYPES: usize = 6;
 /// the traits, interfaces and classes their types implement or extend,
 /// each method of the same name (an override of an override implements
 /// both). Returns (method, the one it
-/// implements, the weakest confidence on the way). Constructors override
-/// nothing: a class's own name calls its constructor.
+/// implements, `ambiguous`: such a call runs one of the implementors).
+/// Constructors override nothing: a class's own name calls its constructor.
 async fn implemented(
     store: &Store,
     methods: &[&(String, String, String)],
@@ -171,8 +171,10 @@ async fn implemented(
     // (method, a supertype's id or the method's own type, name, confidence)
     let mut frontier: Vec<(String, String, String, String)> = methods
         .iter()
-        .filter(|(_, _, name)| name != "constructor")
-        .map(|(id, ty, name)| (id.clone(), ty.clone(), name.clone(), "resolved".to_owned()))
+        .filter(|(_, _, name)| !matches!(name.as_str(), "constructor" | "__init__"))
+        // Which implementor a call through a trait, an interface or a base
+        // runs, the source does not say: one of them, `ambiguous`.
+        .map(|(id, ty, name)| (id.clone(), ty.clone(), name.clone(), "ambiguous".to_owned()))
         .collect();
     for _ in 0..MAX_SUPERTYPES {
         if frontier.is_empty() {

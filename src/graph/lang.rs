@@ -13,6 +13,7 @@ pub enum Language {
     TypeScript,
     /// TypeScript with JSX (`.tsx`): its own grammar, TypeScript's queries.
     Tsx,
+    Python,
 }
 
 impl std::fmt::Display for Language {
@@ -33,8 +34,13 @@ pub struct Queries {
 }
 
 impl Language {
-    pub const ALL: [Language; 4] =
-        [Language::Rust, Language::JavaScript, Language::TypeScript, Language::Tsx];
+    pub const ALL: [Language; 5] = [
+        Language::Rust,
+        Language::JavaScript,
+        Language::TypeScript,
+        Language::Tsx,
+        Language::Python,
+    ];
 
     /// JavaScript or a dialect of it: modules, classes and calls are
     /// read and resolved alike.
@@ -73,6 +79,7 @@ impl Language {
             _ if declarations.iter().any(|d| name.ends_with(d)) => None,
             b"ts" | b"mts" | b"cts" => Some(Language::TypeScript),
             b"tsx" => Some(Language::Tsx),
+            b"py" => Some(Language::Python),
             _ => None,
         }
     }
@@ -83,6 +90,7 @@ impl Language {
             Language::JavaScript => "javascript",
             Language::TypeScript => "typescript",
             Language::Tsx => "tsx",
+            Language::Python => "python",
         }
     }
 
@@ -92,6 +100,7 @@ impl Language {
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
             Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Language::Python => tree_sitter_python::LANGUAGE.into(),
         }
     }
 
@@ -119,6 +128,11 @@ impl Language {
                     include_str!("../../queries/typescript/decisions.scm"),
                 ),
             ],
+            Language::Python => [
+                ("python/units.scm", include_str!("../../queries/python/units.scm")),
+                ("python/refs.scm", include_str!("../../queries/python/refs.scm")),
+                ("python/decisions.scm", include_str!("../../queries/python/decisions.scm")),
+            ],
         }
     }
 
@@ -129,11 +143,13 @@ impl Language {
         static JS: OnceLock<Queries> = OnceLock::new();
         static TS: OnceLock<Queries> = OnceLock::new();
         static TSX: OnceLock<Queries> = OnceLock::new();
+        static PY: OnceLock<Queries> = OnceLock::new();
         let cell = match self {
             Language::Rust => &RUST,
             Language::JavaScript => &JS,
             Language::TypeScript => &TS,
             Language::Tsx => &TSX,
+            Language::Python => &PY,
         };
         cell.get_or_init(|| {
             let grammar = self.grammar();

@@ -10,6 +10,7 @@
 mod javascript;
 pub mod lang;
 pub mod parse;
+mod python;
 pub mod resolve;
 mod rust;
 

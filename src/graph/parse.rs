@@ -9,6 +9,7 @@ use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, Parser, QueryCursor, Tree};
 
 use super::javascript::{self, is_module_exports};
+use super::python;
 use super::resolve::module_name;
 use super::rust::{self, path_segments, type_name};
 use super::{
@@ -170,6 +171,9 @@ impl<'a> FileParser<'a> {
             self.js_imports(root, &mut imports);
             self.js_exports(root, &units, &mut imports);
         }
+        if self.language == Language::Python {
+            self.py_imports(root, &mut imports);
+        }
         ParsedFile { units, refs, imports, diagnostics: self.diagnostics(root), skipped: None }
     }
 
@@ -204,6 +208,11 @@ impl<'a> FileParser<'a> {
             }
             let Some((kind, node)) = item else { continue };
             let kind = unit_kind(kind);
+            // Python: a decorated definition spans its decorators.
+            let node = match node.parent() {
+                Some(p) if p.kind() == "decorated_definition" => p,
+                _ => node,
+            };
             // `export default (…) => …`: named after its module.
             let default_name = (name.is_none()
                 && node.parent().is_some_and(|p| p.kind() == "export_statement"))
@@ -341,6 +350,16 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// A function is a method inside a Rust impl or trait, or a Python class.
+    fn kind_within(&self, kind: UnitKind, parent: UnitKind) -> UnitKind {
+        let method = match self.language {
+            Language::Rust => matches!(parent, UnitKind::Impl | UnitKind::Trait),
+            Language::Python => parent == UnitKind::Class,
+            _ => false,
+        };
+        if kind == UnitKind::Function && method { UnitKind::Method } else { kind }
+    }
+
     fn build_units(&self, root: Node, found: &[Found], decisions: &[usize]) -> Vec<Unit> {
         let mut units = vec![self.file_unit(root)];
         let test_file = units[0].is_test;
@@ -359,15 +378,7 @@ impl<'a> FileParser<'a> {
             }
             let parent_unit = stack.last().map_or(0, |&(_, u)| u);
             let parent_kind = units[parent_unit].kind;
-            let kind = match f.kind {
-                UnitKind::Function
-                    if matches!(parent_kind, UnitKind::Impl | UnitKind::Trait)
-                        && self.language == Language::Rust =>
-                {
-                    UnitKind::Method
-                }
-                k => k,
-            };
+            let kind = self.kind_within(f.kind, parent_kind);
             let prefix = &prefixes[parent_unit];
             let own = match &f.owner {
                 Some(owner) => format!("{owner}::{}", f.name),
@@ -637,6 +648,7 @@ impl<'a> FileParser<'a> {
     ) {
         match self.language {
             Language::Rust => self.rust_typed_name(node, out),
+            Language::Python => self.py_typed_name(node, out),
             _ => self.js_typed_name(node, returns, out),
         }
     }
@@ -684,6 +696,7 @@ impl<'a> FileParser<'a> {
                 Some(doc) => return doc,
                 None => node,
             },
+            Language::Python => return self.docstring(node),
             _ => self.anchor(node),
         };
         let mut lines: Vec<String> = Vec::new();
@@ -716,6 +729,7 @@ impl<'a> FileParser<'a> {
     fn exported(&self, node: Node) -> bool {
         match self.language {
             Language::Rust => self.rust_exported(node),
+            Language::Python => self.py_exported(node),
             _ => self.js_exported(node),
         }
     }
@@ -724,6 +738,7 @@ impl<'a> FileParser<'a> {
         // For a declarator (`const f = (a) => …`) the function's body ends it.
         let body_holder = match node.kind() {
             "variable_declarator" => node.child_by_field_name("value").unwrap_or(node),
+            "decorated_definition" => node.child_by_field_name("definition").unwrap_or(node),
             "assignment_expression" => node.child_by_field_name("right").unwrap_or(node),
             _ => node,
         };
@@ -739,7 +754,7 @@ impl<'a> FileParser<'a> {
             }
             out.push_str(word);
         }
-        let out = out.trim_end_matches(['{', ';', '=']).trim_end().to_owned();
+        let out = out.trim_end_matches(['{', ';', '=', ':']).trim_end().to_owned();
         if out.len() > MAX_SIGNATURE {
             let mut cut = MAX_SIGNATURE;
             while !out.is_char_boundary(cut) {
@@ -818,6 +833,7 @@ impl Spans {
 pub fn is_test_path(path: &str, language: Language) -> bool {
     match language {
         Language::Rust => rust::is_test_path(path),
+        Language::Python => python::is_test_path(path),
         _ => javascript::is_test_path(path),
     }
 }
@@ -893,6 +909,11 @@ impl<'t> RefMatch<'t> {
 fn plain_receiver(r: &Node) -> bool {
     match r.kind() {
         "self" | "this" | "identifier" | "super" => true,
+        // `self.field` (Python).
+        "attribute" => {
+            r.child_by_field_name("object").is_some_and(|o| o.kind() == "identifier")
+                && r.child_by_field_name("attribute").is_some_and(|a| a.kind() == "identifier")
+        }
         // `this.field` (JavaScript, TypeScript).
         "member_expression" => {
             r.child_by_field_name("object").is_some_and(|o| o.kind() == "this")

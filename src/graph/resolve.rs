@@ -352,7 +352,7 @@ fn implemented_methods(units: &[Unit], table: &SymbolTable, edges: &mut Vec<Edge
         for method in units.iter().filter(|u| {
             u.kind == UnitKind::Method
                 && u.parent.as_deref() == Some(owner.id.as_str())
-                && u.name != "constructor"
+                && !matches!(u.name.as_str(), "constructor" | "__init__")
         }) {
             let id = format!("{}::{}", e.to, method.name);
             if table.named(&method.name).iter().any(|s| s.id == id) {
@@ -445,11 +445,15 @@ impl FileContext<'_> {
                     }
                 })
             }
-            (language, RefKind::Call) if language.is_js() => {
+            (language, RefKind::Call) if language.is_js() || language == Language::Python => {
                 let mut found = self.plain_name(&r.name, wanted);
-                // `new X()` runs X's constructor too.
+                // `new X()` (`X()` in Python) runs X's constructor too.
+                let constructor = match language {
+                    Language::Python => "__init__",
+                    _ => "constructor",
+                };
                 if let [(class, Confidence::Resolved)] = found.as_slice() {
-                    let constructor = self.member_of(&class.clone(), "constructor");
+                    let constructor = self.member_of(&class.clone(), constructor);
                     found.extend(constructor);
                 }
                 found
@@ -462,30 +466,11 @@ impl FileContext<'_> {
     /// module bound by `require`, that module's function; else by name.
     fn method_call(&self, from: &Unit, r: &Ref) -> Found {
         let receiver = r.receiver.as_deref();
-        if matches!(receiver, Some("self" | "this")) {
-            // The enclosing type: the innermost segment of the caller's
-            // qualified name that has a method of that name.
-            let segments: Vec<&str> = from.qname.split("::").collect();
-            for owner in segments.iter().rev().skip(1) {
-                let qualified = format!("{owner}::{}", r.name);
-                let matches = |s: &&Symbol| {
-                    s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"))
-                };
-                let same_file: Vec<&Symbol> = self
-                    .table
-                    .named(&r.name)
-                    .iter()
-                    .filter(|s| s.path == self.path && matches(s))
-                    .collect();
-                if let [s] = same_file.as_slice() {
-                    return one(s);
-                }
-                let anywhere: Vec<&Symbol> =
-                    self.table.named(&r.name).iter().filter(matches).collect();
-                if let [s] = anywhere.as_slice() {
-                    return one(s);
-                }
-            }
+        let python_self = self.language == Language::Python && matches!(receiver, Some("cls"));
+        if (matches!(receiver, Some("self" | "this")) || python_self)
+            && let Some(found) = self.own_method(from, &r.name)
+        {
+            return found;
         }
         // A receiver of a declared type: that type's method, if the tree has
         // the type; a type from elsewhere (String, Map) has no method here.
@@ -511,6 +496,27 @@ impl FileContext<'_> {
                 return found;
             }
         }
+        // `Type.f()` / `Type::f` on a receiver that names a type: its method
+        // (a static or class method).
+        if let Some(receiver) = receiver.filter(|x| !x.contains('.'))
+            && receiver.starts_with(|c: char| c.is_uppercase())
+            && let [(class, Confidence::Resolved)] =
+                self.plain_name(receiver, UnitKind::is_type).as_slice()
+        {
+            let found = self.member_of(class, &r.name);
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        // Python `m.f()` with m a module bound by an import.
+        if self.language == Language::Python
+            && let Some(import) = receiver.and_then(|x| self.import_named(x))
+        {
+            let found = self.py_module_member(import, &r.name);
+            if !found.is_empty() {
+                return found;
+            }
+        }
         if let Some(ty) = receiver_type {
             let qualified = format!("{ty}::{}", r.name);
             let methods: Vec<&Symbol> = self
@@ -526,6 +532,28 @@ impl FileContext<'_> {
             }
         }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+    }
+
+    /// `self.name()`: the enclosing type's method, the innermost segment
+    /// of the caller's qualified name that has a method of that name.
+    fn own_method(&self, from: &Unit, name: &str) -> Option<Found> {
+        let segments: Vec<&str> = from.qname.split("::").collect();
+        for owner in segments.iter().rev().skip(1) {
+            let qualified = format!("{owner}::{name}");
+            let matches =
+                |s: &&Symbol| s.qname == qualified || s.qname.ends_with(&format!("::{qualified}"));
+            let named = self.table.named(name);
+            let same_file: Vec<&Symbol> =
+                named.iter().filter(|s| s.path == self.path && matches(s)).collect();
+            if let [s] = same_file.as_slice() {
+                return Some(one(s));
+            }
+            let anywhere: Vec<&Symbol> = named.iter().filter(matches).collect();
+            if let [s] = anywhere.as_slice() {
+                return Some(one(s));
+            }
+        }
+        None
     }
 
     /// An unqualified name: this file's unit, an import, or by name.
@@ -558,6 +586,7 @@ impl FileContext<'_> {
                     let (last, init) = import.path.split_last().unwrap();
                     self.rust_path(init, last, wanted)
                 }
+                Language::Python => self.py_import_target(import, wanted),
                 _ => self.js_import_target(import, wanted),
             };
             if let Some(found) = found {
@@ -614,6 +643,7 @@ impl FileContext<'_> {
     fn resolve_import(&self, import: &Import) -> Option<(String, Confidence)> {
         match self.language {
             Language::Rust => self.rust_import(import),
+            Language::Python => self.py_import(import),
             _ => self.js_import(import),
         }
     }

@@ -170,11 +170,13 @@ impl Rng {
 #[test]
 fn random_edits_through_a_mount_leave_the_graph_a_fresh_index_gives() {
     let m = Mounted::new(FILES);
+    std::fs::create_dir_all(m.mnt.join("py")).unwrap();
+    std::fs::write(m.mnt.join("py/__init__.py"), "from .p0 import p0\n").unwrap();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let names = ["add", "neg", "total", "f0", "f1", "f2", "g0", "g1", "show", "fmt"];
     for step in 0..40 {
         let k = rng.below(4);
-        match rng.below(7) {
+        match rng.below(8) {
             0 | 1 => {
                 let mut body = String::new();
                 for f in 0..=rng.below(3) {
@@ -216,6 +218,14 @@ fn random_edits_through_a_mount_leave_the_graph_a_fresh_index_gives() {
                     )
                 };
                 std::fs::write(m.mnt.join(format!("web/c{k}.js")), body).unwrap();
+            }
+            7 => {
+                // Python: a package's modules calling each other.
+                let (j, callee) = (rng.below(4), names[rng.below(names.len() as u64) as usize]);
+                let body = format!(
+                    "from .p{j} import Box{j}, p{j}\nfrom . import p{j} as other\n\n\nclass Box{k}(Box{j}):\n    def open(self):\n        return self.inner().open() + other.p{j}()\n\n\ndef p{k}():\n    return Box{k}().open() + {callee}()\n"
+                );
+                std::fs::write(m.mnt.join(format!("py/p{k}.py")), body).unwrap();
             }
             _ => {
                 let lib = std::fs::read_to_string(m.mnt.join("src/lib.rs")).unwrap();

@@ -207,14 +207,14 @@ async fn random_edits_incremental_equals_clean() {
     }
 }
 
-/// A file of an npm package fetched by scripts/fixtures.sh.
-fn npm_file(package: &str, path: &str) -> Vec<u8> {
+/// A file fetched by scripts/fixtures.sh, by its path under the fixtures.
+fn fixture_file(path: &str) -> Vec<u8> {
     let root =
         std::env::var_os("CORTEX_FIXTURES").map(std::path::PathBuf::from).unwrap_or_else(|| {
             std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
                 .join(".cache/cortex-fixtures")
         });
-    let file = root.join("npm").join(package).join("package").join(path);
+    let file = root.join(path);
     std::fs::read(&file).unwrap_or_else(|e| {
         panic!("{}: {e}; run scripts/fixtures.sh (scripts/test.sh does)", file.display())
     })
@@ -276,22 +276,27 @@ fn units_of_real_files() {
         let parsed = parse_file(path, &bytes, Language::Rust);
         insta::assert_snapshot!(name, render(&parsed));
     }
-    let packages = [
-        ("express_route", "express-4.21.2", "lib/router/route.js"),
-        ("commander_option", "commander-12.1.0", "lib/option.js"),
-        ("ms_index", "ms-2.1.3", "index.js"),
+    // (snapshot, where the file is, its language)
+    let files = [
+        ("express_route", "npm/express-4.21.2/package/lib/router/route.js", Language::JavaScript),
+        ("commander_option", "npm/commander-12.1.0/package/lib/option.js", Language::JavaScript),
+        ("ms_index", "npm/ms-2.1.3/package/index.js", Language::JavaScript),
+        (
+            "rxjs_subscription",
+            "npm/rxjs-7.8.1/package/src/internal/Subscription.ts",
+            Language::TypeScript,
+        ),
+        ("mobx_atom", "npm/mobx-6.13.5/package/src/core/atom.ts", Language::TypeScript),
+        ("immer_proxy", "npm/immer-10.1.1/package/src/core/proxy.ts", Language::TypeScript),
+        ("flask_config", "pypi/flask-3.0.3/src/flask/config.py", Language::Python),
+        ("click_decorators", "pypi/click-8.1.7/src/click/decorators.py", Language::Python),
+        ("requests_auth", "pypi/requests-2.32.3/src/requests/auth.py", Language::Python),
     ];
-    for (name, package, path) in packages {
-        let parsed = parse_file(path, &npm_file(package, path), Language::JavaScript);
-        insta::assert_snapshot!(name, render(&parsed));
-    }
-    let typescript = [
-        ("rxjs_subscription", "rxjs-7.8.1", "src/internal/Subscription.ts"),
-        ("mobx_atom", "mobx-6.13.5", "src/core/atom.ts"),
-        ("immer_proxy", "immer-10.1.1", "src/core/proxy.ts"),
-    ];
-    for (name, package, path) in typescript {
-        let parsed = parse_file(path, &npm_file(package, path), Language::TypeScript);
+    for (name, fixture, language) in files {
+        // The path within its package, as the graph would see it.
+        let path = fixture.split('/').skip(2).collect::<Vec<_>>().join("/");
+        let path = path.strip_prefix("package/").unwrap_or(&path);
+        let parsed = parse_file(path, &fixture_file(fixture), language);
         insta::assert_snapshot!(name, render(&parsed));
     }
 }

@@ -1,0 +1,299 @@
+//! Python: what of a file's syntax tree only Python has. `import` and
+//! `from … import` bindings, docstrings, decorators, type annotations, what
+//! a module exports (`_private` names are not), test files. `parse` calls
+//! these where a language differs; `resolve` has Python's module paths.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::parse::FileParser;
+use super::resolve::{self, FileContext};
+use super::{Import, ImportKind, UnitKind};
+
+impl<'a> FileParser<'a> {
+    /// `import a.b as c`, `from .m import x as y`, anywhere in the file.
+    /// Path: the module as written (`a.b`, `.m`, `..`), then the name
+    /// imported from it (`*` for the module itself).
+    pub(super) fn py_imports(&self, root: Node, out: &mut Vec<Import>) {
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            let line = Self::line(node);
+            let at_top = node.parent().is_some_and(|p| p.kind() == "module");
+            let mut push = |local: &str, module: &str, name: &str| {
+                out.push(Import {
+                    kind: ImportKind::Import,
+                    local: local.to_owned(),
+                    path: vec![module.to_owned(), name.to_owned()],
+                    line,
+                    // An `__init__.py` re-exports what it imports at its top.
+                    public: at_top && self.path.ends_with("__init__.py"),
+                })
+            };
+            match node.kind() {
+                "import_statement" => {
+                    let mut cursor = node.walk();
+                    for name in node.children_by_field_name("name", &mut cursor) {
+                        let (module, alias) = self.aliased(name);
+                        // `import a.b` binds `a`; `import a.b as c` binds c to a.b.
+                        match alias {
+                            Some(alias) => push(alias, module, "*"),
+                            None => {
+                                let top = module.split('.').next().unwrap_or(module);
+                                push(top, top, "*");
+                            }
+                        }
+                    }
+                }
+                "import_from_statement" => {
+                    let Some(module) = node.child_by_field_name("module_name") else { continue };
+                    let module = self.text_of(module);
+                    let mut cursor = node.walk();
+                    let mut names = 0;
+                    for name in node.children_by_field_name("name", &mut cursor) {
+                        let (imported, alias) = self.aliased(name);
+                        push(alias.unwrap_or(imported), module, imported);
+                        names += 1;
+                    }
+                    if names == 0 {
+                        push("*", module, "*"); // `from m import *`
+                    }
+                }
+                _ => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.line, &a.local).cmp(&(b.line, &b.local)));
+    }
+
+    /// `a.b as c` → (a.b, Some(c)); `a.b` → (a.b, None).
+    fn aliased(&self, node: Node) -> (&'a str, Option<&'a str>) {
+        match node.kind() {
+            "aliased_import" => (
+                node.child_by_field_name("name").map_or("", |n| self.text_of(n)),
+                node.child_by_field_name("alias").map(|a| self.text_of(a)),
+            ),
+            _ => (self.text_of(node), None),
+        }
+    }
+
+    /// A function's or class's docstring: the string its body opens with.
+    pub(super) fn docstring(&self, node: Node) -> String {
+        let definition = match node.kind() {
+            "decorated_definition" => node.child_by_field_name("definition").unwrap_or(node),
+            _ => node,
+        };
+        let first = definition.child_by_field_name("body").and_then(|b| b.named_child(0));
+        let string = first
+            .filter(|s| s.kind() == "expression_statement")
+            .and_then(|s| s.named_child(0))
+            .filter(|s| s.kind() == "string");
+        let Some(string) = string else { return String::new() };
+        let text = self.text_of(string);
+        let body = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        let body = ["\"\"\"", "'''", "\"", "'"]
+            .iter()
+            .find_map(|q| body.strip_prefix(q).and_then(|b| b.strip_suffix(q)))
+            .unwrap_or(body);
+        let lines: Vec<&str> = body.lines().map(str::trim).collect();
+        lines.join("\n").trim().to_owned()
+    }
+
+    /// Exported: a module-level name that does not start with `_`.
+    pub(super) fn py_exported(&self, node: Node) -> bool {
+        let definition = match node.kind() {
+            "decorated_definition" => node.child_by_field_name("definition").unwrap_or(node),
+            _ => node,
+        };
+        let top = node.parent().is_some_and(|p| p.kind() == "module");
+        let name = definition.child_by_field_name("name").map_or("", |n| self.text_of(n));
+        top && !name.starts_with('_')
+    }
+
+    /// One node's part of `typed_names`: `x: T` parameters, `x: T = …`,
+    /// and `x = T(…)` where T names a class (capitalised).
+    pub(super) fn py_typed_name(&self, node: Node, out: &mut HashMap<String, String>) {
+        let class_name = |t: Node| -> Option<String> {
+            let text = match t.kind() {
+                "type" => self.text_of(t.named_child(0)?),
+                "identifier" => self.text_of(t),
+                "attribute" => self.text_of(t.child_by_field_name("attribute")?),
+                _ => return None,
+            };
+            let text = text.trim_matches(['"', '\'']);
+            let is_class = text.chars().next().is_some_and(char::is_uppercase)
+                && text.chars().all(|c| c.is_alphanumeric() || c == '_');
+            is_class.then(|| text.to_owned())
+        };
+        let named = match node.kind() {
+            "typed_parameter" => node.named_child(0).filter(|n| n.kind() == "identifier"),
+            "typed_default_parameter" => node.child_by_field_name("name"),
+            "assignment" => node.child_by_field_name("left").filter(|n| n.kind() == "identifier"),
+            _ => return,
+        };
+        let ty = match node.kind() {
+            "assignment" => node.child_by_field_name("type").and_then(class_name).or_else(|| {
+                let right = node.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+                class_name(right.child_by_field_name("function")?)
+            }),
+            _ => node.child_by_field_name("type").and_then(class_name),
+        };
+        if let (Some(name), Some(ty)) = (named, ty) {
+            out.entry(self.text_of(name).to_owned()).or_insert(ty);
+        }
+    }
+}
+
+/// Files whose every unit counts as a test: `test_*.py`, `*_test.py`,
+/// `conftest.py`, and those under `tests/` or `test/`.
+pub(super) fn is_test_path(path: &str) -> bool {
+    let in_dir =
+        |dir: &str| path.starts_with(&format!("{dir}/")) || path.contains(&format!("/{dir}/"));
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
+        || in_dir("tests")
+        || in_dir("test")
+}
+
+// --- Resolution: module paths --------------------------------------------
+
+impl FileContext<'_> {
+    /// The file a module path names from this file: `.m` and `..m`
+    /// relative to its package, `a.b` from any directory above this file,
+    /// the tree's root, `src/` or `lib/`, as `a/b.py` or `a/b/__init__.py`.
+    pub(super) fn py_module_file(&self, module: &str) -> Option<String> {
+        self.py_module_file_from(self.path, module)
+    }
+
+    fn py_module_file_from(&self, from: &str, module: &str) -> Option<String> {
+        let dots = module.len() - module.trim_start_matches('.').len();
+        let rest = module[dots..].replace('.', "/");
+        let mut bases: Vec<String> = Vec::new();
+        if dots > 0 {
+            let mut dir: Vec<&str> = from.split('/').collect();
+            dir.pop(); // the file
+            for _ in 1..dots {
+                dir.pop()?;
+            }
+            bases.push(dir.join("/"));
+        } else {
+            let mut dir: Vec<&str> = from.split('/').collect();
+            dir.pop();
+            loop {
+                bases.push(dir.join("/"));
+                if dir.pop().is_none() {
+                    break;
+                }
+            }
+            // Tests beside a `src/` or `lib/` layout import the package.
+            bases.extend(["src".to_owned(), "lib".to_owned()]);
+        }
+        for base in bases {
+            let joined = match (base.is_empty(), rest.is_empty()) {
+                (_, true) => base.clone(),
+                (true, false) => rest.clone(),
+                (false, false) => format!("{base}/{rest}"),
+            };
+            let init = if joined.is_empty() {
+                "__init__.py".to_owned()
+            } else {
+                format!("{joined}/__init__.py")
+            };
+            for candidate in [format!("{joined}.py"), init] {
+                if self.table.has_file(&candidate) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
+    /// What `from module import name` brings from `file`: its top-level
+    /// unit, or what its own imports bring (an `__init__.py` re-exporting).
+    fn py_export(
+        &self,
+        file: &str,
+        name: &str,
+        wanted: fn(UnitKind) -> bool,
+        depth: u32,
+    ) -> resolve::Found {
+        let own = self.in_file(file, name, |s| s.top_level() && wanted(s.kind));
+        if !own.is_empty() || depth > MAX_REEXPORT_DEPTH {
+            return own;
+        }
+        for s in self.table.reexports_in(file, name) {
+            let (Some(module), Some(imported)) = (s.reexport.first(), s.reexport.get(1)) else {
+                continue;
+            };
+            // `from .m import *` passes every name of m on.
+            let imported = if imported == "*" { name } else { imported.as_str() };
+            if let Some(target) = self.py_module_file_from(file, module) {
+                let found = self.py_export(&target, imported, wanted, depth + 1);
+                if !found.is_empty() {
+                    return found;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// The unit an import binds: `from m import f` → m's f.
+    pub(super) fn py_import_target(
+        &self,
+        import: &Import,
+        wanted: fn(UnitKind) -> bool,
+    ) -> Option<resolve::Found> {
+        let (module, name) = (import.path.first()?, import.path.get(1)?);
+        if name == "*" {
+            return None; // a module
+        }
+        let file = self.py_module_file(module)?;
+        let found = self.py_export(&file, name, wanted, 0);
+        (!found.is_empty()).then_some(found)
+    }
+
+    /// `m.f()` where m is a module bound by an import: m's f.
+    pub(super) fn py_module_member(&self, import: &Import, name: &str) -> resolve::Found {
+        let (Some(module), Some(imported)) = (import.path.first(), import.path.get(1)) else {
+            return Vec::new();
+        };
+        // `import a.b as m` / `from a import b as m` (b a module).
+        let spec = if imported == "*" {
+            module.clone()
+        } else if module.ends_with('.') {
+            format!("{module}{imported}")
+        } else {
+            format!("{module}.{imported}")
+        };
+        match self.py_module_file(&spec) {
+            Some(file) => self.py_export(&file, name, |_| true, 0),
+            None => Vec::new(),
+        }
+    }
+
+    /// Where an import leads: the unit it names, or the module's file.
+    pub(super) fn py_import(&self, import: &Import) -> Option<(String, resolve::Confidence)> {
+        if let Some(found) = self.py_import_target(import, |_| true)
+            && let [(id, c)] = found.as_slice()
+        {
+            return Some((id.clone(), *c));
+        }
+        let (module, name) = (import.path.first()?, import.path.get(1)?);
+        let submodule = match (name.as_str(), module.ends_with('.')) {
+            ("*", _) => None,
+            (_, true) => Some(format!("{module}{name}")),
+            (_, false) => Some(format!("{module}.{name}")),
+        };
+        let file = submodule
+            .and_then(|m| self.py_module_file(&m))
+            .or_else(|| self.py_module_file(module))?;
+        Some((file, resolve::Confidence::Resolved))
+    }
+}
+
+/// Re-exports through `__init__.py` files followed at most this deep.
+const MAX_REEXPORT_DEPTH: u32 = 6;
