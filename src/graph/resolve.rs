@@ -294,6 +294,13 @@ pub fn resolve_file(
     imports: &[Import],
     table: &SymbolTable,
 ) -> Vec<Edge> {
+    // The types each class of this file extends, by the class's qname.
+    let mut bases: HashMap<String, Vec<String>> = HashMap::new();
+    for r in refs.iter().filter(|r| r.kind == RefKind::Implements) {
+        if let Some(u) = units.get(r.from).filter(|u| u.kind == UnitKind::Class) {
+            bases.entry(u.qname.clone()).or_default().push(r.name.clone());
+        }
+    }
     let cx = FileContext {
         path,
         language,
@@ -302,6 +309,7 @@ pub fn resolve_file(
         table,
         depth: Default::default(),
         inline: Default::default(),
+        bases,
     };
     // `contains` is each unit's `parent`, kept with the unit, not here.
     let mut edges = Vec::new();
@@ -382,6 +390,8 @@ pub(super) struct FileContext<'a> {
     /// The inline modules (`mod tests { … }`) around the reference being
     /// resolved: `self` and `super` start from there.
     pub(super) inline: std::cell::RefCell<Vec<String>>,
+    /// The types each class of this file extends, by the class's qname.
+    pub(super) bases: HashMap<String, Vec<String>>,
 }
 
 pub(super) type Found = Vec<(String, Confidence)>;
@@ -552,6 +562,28 @@ impl FileContext<'_> {
             if let [s] = anywhere.as_slice() {
                 return Some(one(s));
             }
+        }
+        self.inherited_method(from, name)
+    }
+
+    /// `self.name()` of a method the enclosing class inherits: the method
+    /// of that name of a class it extends (one level up).
+    fn inherited_method(&self, from: &Unit, name: &str) -> Option<Found> {
+        let mut owner = from.qname.as_str();
+        while let Some((class, _)) = owner.rsplit_once("::") {
+            owner = class;
+            let Some(bases) = self.bases.get(class) else { continue };
+            for base in bases {
+                if let [(id, Confidence::Resolved)] =
+                    self.plain_name(base, UnitKind::is_type).as_slice()
+                {
+                    let found = self.member_of(id, name);
+                    if !found.is_empty() {
+                        return Some(found);
+                    }
+                }
+            }
+            return None;
         }
         None
     }

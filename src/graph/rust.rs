@@ -503,6 +503,7 @@ impl FileContext<'_> {
             table: self.table,
             depth: std::cell::Cell::new(self.depth.get() + 1),
             inline: Default::default(),
+            bases: Default::default(),
         };
         for import in &reexports {
             let found = if import.local == "*" {

@@ -301,6 +301,54 @@ fn units_of_real_files() {
     }
 }
 
+/// Python: classes, functions and methods (decorators on the unit,
+/// docstrings as docs); imports absolute and relative, aliased, through a
+/// package's `__init__.py`; `self.m()` (also inherited), `cls.m()`,
+/// `Type.m()`, instances of imported classes, calls through module
+/// aliases; `X()` runs `X.__init__`; test files.
+#[test]
+fn python_units_imports_and_calls() {
+    let init = "from .core import App, make_app\nfrom . import util\n";
+    let core = "\"\"\"The core.\"\"\"\nfrom .util import helper as h\nfrom . import util\n\n\nclass App:\n    \"\"\"An app.\"\"\"\n\n    def __init__(self, name: str):\n        self.name = name\n\n    @property\n    def title(self):\n        return h(self.name)\n\n    def step(self):\n        util.helper('x')\n        return self.title\n\n    @classmethod\n    def create(cls):\n        return cls.build()\n\n    @staticmethod\n    def build():\n        return App('a')\n\n\ndef make_app() -> App:\n    app = App('x')\n    app.step()\n    return app\n";
+    let util = "def helper(s):\n    return s.upper()\n\n\ndef _private():\n    pass\n";
+    let test = "from pkg import App, make_app\nimport pkg.util as u\n\n\ndef test_app():\n    a = make_app()\n    App.create()\n    u.helper('y')\n";
+    let parsed = parse_file("src/pkg/core.py", core.as_bytes(), Language::Python);
+    let title = parsed.units.iter().find(|u| u.name == "title").unwrap();
+    assert_eq!(
+        (title.kind.as_str(), title.signature.as_str()),
+        ("method", "@property def title(self)")
+    );
+    let app = parsed.units.iter().find(|u| u.name == "App").unwrap();
+    assert_eq!((app.doc.as_str(), app.exported), ("An app.", true));
+    let calls = calls_of(&[
+        ("src/pkg/__init__.py", init),
+        ("src/pkg/core.py", core),
+        ("src/pkg/util.py", util),
+        ("tests/test_app.py", test),
+    ]);
+    for want in [
+        "src/pkg/core.py::App::title -> src/pkg/util.py::helper (resolved)",
+        "src/pkg/core.py::App::step -> src/pkg/util.py::helper (resolved)",
+        "src/pkg/core.py::App::create -> src/pkg/core.py::App::build (resolved)",
+        "src/pkg/core.py::App::build -> src/pkg/core.py::App::__init__ (resolved)",
+        "src/pkg/core.py::make_app -> src/pkg/core.py::App::step (resolved)",
+        "tests/test_app.py::test_app -> src/pkg/core.py::make_app (resolved)",
+        "tests/test_app.py::test_app -> src/pkg/core.py::App::create (resolved)",
+        "tests/test_app.py::test_app -> src/pkg/util.py::helper (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    // `self.m()` of a method the class inherits from a base elsewhere.
+    let base = "class Base:\n    def shared(self):\n        return 1\n";
+    let child = "from .base import Base\n\n\nclass Child(Base):\n    def run(self):\n        return self.shared()\n";
+    let inherited = calls_of(&[("pkg/base.py", base), ("pkg/child.py", child)]);
+    let want = "pkg/child.py::Child::run -> pkg/base.py::Base::shared (resolved)";
+    assert!(inherited.contains(want), "missing {want}\n{inherited:#?}");
+    let test = parse_file("tests/test_app.py", test.as_bytes(), Language::Python);
+    assert!(test.units.iter().all(|u| u.is_test));
+    assert_eq!(Language::of_path(b"pkg/a.py"), Some(Language::Python));
+}
+
 /// TypeScript: interfaces, enums, type aliases, namespaces and abstract
 /// classes are units; annotations type receivers (parameters, `const x:
 /// T`, fields, constructor parameter properties, return types); `.tsx`
