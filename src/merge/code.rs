@@ -436,6 +436,40 @@ mod tests {
         }
     }
 
+    /// TypeScript and Python merge by unit as Rust does: methods of one
+    /// class apart, one method changed twice a conflict naming it.
+    #[test]
+    fn typescript_and_python_methods_merge_by_unit() {
+        let cases = [
+            (
+                "web/a.ts",
+                Language::TypeScript,
+                "export class S {\n  a(): number {\n    return 1\n  }\n  b(): number {\n    return 2\n  }\n}\n",
+                "web/a.ts::S::a",
+            ),
+            (
+                "py/a.py",
+                Language::Python,
+                "class S:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n",
+                "py/a.py::S::a",
+            ),
+        ];
+        for (path, language, base, unit) in cases {
+            let ours = base.replace("return 1", "return 10");
+            let theirs = base.replace("return 2", "return 20");
+            let want = ours.replace("return 2", "return 20");
+            assert_eq!(merge(path, language, base, &ours, &theirs), Merged::Clean(want), "{path}");
+            let theirs = base.replace("return 1", "return 11");
+            match merge(path, language, base, &ours, &theirs) {
+                Merged::Conflicts { conflicts, .. } => {
+                    assert_eq!(conflicts.len(), 1, "{path}");
+                    assert_eq!(conflicts[0].unit, unit);
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn methods_of_one_impl_merge_apart() {
         let base = "struct S;\nimpl S {\n    fn a(&self) -> u32 {\n        1\n    }\n    fn b(&self) -> u32 {\n        2\n    }\n}\n";
