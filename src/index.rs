@@ -24,7 +24,7 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "13";
+pub const GRAPH_VERSION: &str = "14";
 
 /// How many re-exports deep an incremental index reads the names a
 /// re-export leads to (a clean index has every name at hand).

@@ -49,10 +49,17 @@ impl<'a> FileParser<'a> {
         }
     }
 
-    /// A TypeScript class's fields with a declared class type: `x: T`
-    /// members and constructor parameters declared `private x: T`.
+    /// A class's fields whose class the code says: TypeScript's `x: T`
+    /// members and constructor parameters declared `private x: T`; in
+    /// every language with classes, `this.x = new T()` (JavaScript,
+    /// TypeScript) and `self.x = T()` / `self.x: T = …` (Python) in its
+    /// methods.
     pub(super) fn class_fields(&self, class: Node) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        self.assigned_fields(class, &mut out);
+        if !self.language.is_typescript() {
+            return out;
+        }
         let Some(body) = class.child_by_field_name("body") else { return out };
         let mut cursor = body.walk();
         for member in body.named_children(&mut cursor) {
@@ -88,6 +95,56 @@ impl<'a> FileParser<'a> {
             }
         }
         out
+    }
+
+    /// `this.x = new T()` / `self.x = T()` / `self.x: T = …` anywhere in
+    /// a class (not in classes nested in it).
+    fn assigned_fields(&self, class: Node, out: &mut Vec<(String, String)>) {
+        let Some(body) = class.child_by_field_name("body") else { return };
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            if matches!(node.kind(), "class_declaration" | "class_definition" | "class") {
+                continue;
+            }
+            if let Some(field) = self.assigned_field(node)
+                && !out.iter().any(|(name, _)| *name == field.0)
+            {
+                out.push(field);
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+    }
+
+    /// One assignment of `assigned_fields`, if the node is one.
+    fn assigned_field(&self, node: Node) -> Option<(String, String)> {
+        let (left, right) = (node.child_by_field_name("left")?, node.child_by_field_name("right"));
+        let (object, property) = match (node.kind(), left.kind()) {
+            ("assignment_expression", "member_expression") => {
+                (left.child_by_field_name("object")?, left.child_by_field_name("property")?)
+            }
+            ("assignment", "attribute") => {
+                (left.child_by_field_name("object")?, left.child_by_field_name("attribute")?)
+            }
+            _ => return None,
+        };
+        if !matches!(self.text_of(object), "this" | "self") {
+            return None;
+        }
+        let annotated = node.child_by_field_name("type").map(|t| self.text_of(t).trim());
+        let class = match right {
+            _ if annotated.is_some() => annotated.map(str::to_owned),
+            Some(r) if r.kind() == "new_expression" => {
+                r.child_by_field_name("constructor").map(|c| self.text_of(c).to_owned())
+            }
+            Some(r) if r.kind() == "call" && self.language == Language::Python => {
+                r.child_by_field_name("function").map(|f| self.text_of(f).to_owned())
+            }
+            _ => None,
+        }?;
+        let is_class = class.starts_with(|c: char| c.is_uppercase())
+            && class.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
+        is_class.then(|| (self.text_of(property).to_owned(), class))
     }
 
     /// `x: T` of a TypeScript parameter.

@@ -420,7 +420,7 @@ impl<'a> FileParser<'a> {
                 exported: self.exported(node),
                 fields: match kind {
                     UnitKind::Struct => self.fields_of(node),
-                    UnitKind::Class if self.language.is_typescript() => self.class_fields(node),
+                    UnitKind::Class => self.class_fields(node),
                     _ => Vec::new(),
                 },
             });
@@ -573,8 +573,9 @@ impl<'a> FileParser<'a> {
                     );
                     break;
                 }
-                // `this.field` in a TypeScript class: the field's type.
-                if let (Some(field), UnitKind::Class) = (receiver.strip_prefix("this."), f.kind) {
+                // `this.field` / `self.field` in a class: the field's type.
+                let own = receiver.strip_prefix("this.").or_else(|| receiver.strip_prefix("self."));
+                if let (Some(field), UnitKind::Class) = (own, f.kind) {
                     r.receiver_type = fields.get(&(f.name.clone(), field.to_owned())).cloned();
                     break;
                 }
@@ -742,10 +743,21 @@ impl<'a> FileParser<'a> {
             "assignment_expression" => node.child_by_field_name("right").unwrap_or(node),
             _ => node,
         };
-        let end = body_holder
-            .child_by_field_name("body")
-            .map_or(node.end_byte(), |b| b.start_byte())
-            .max(node.start_byte());
+        // Up to the body, without the comments just before it (`class
+        // Config(dict):  # type: ignore`).
+        let end = match body_holder.child_by_field_name("body") {
+            Some(body) => {
+                let mut end = body.start_byte();
+                let mut before = body.prev_sibling();
+                while let Some(comment) = before.filter(|p| p.is_extra()) {
+                    end = comment.start_byte();
+                    before = comment.prev_sibling();
+                }
+                end
+            }
+            None => node.end_byte(),
+        }
+        .max(node.start_byte());
         let raw = &self.text[node.start_byte()..end];
         let mut out = String::with_capacity(raw.len().min(MAX_SIGNATURE));
         for word in raw.split_whitespace() {

@@ -546,3 +546,27 @@ fn javascript_module_forms_are_followed() {
     let names: Vec<&str> = parsed.units.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(names, ["esm/more.js", "esm/more.js::more"]);
 }
+
+/// A field assigned an instance in a method (`this.x = new T()`,
+/// `self.x = T()`) types `this.x.m()` / `self.x.m()`.
+#[test]
+fn fields_assigned_instances_type_their_receivers() {
+    let js = calls_of(&[
+        ("lib/pool.js", "class Pool {\n  take () {}\n}\nmodule.exports = Pool\n"),
+        (
+            "lib/client.js",
+            "const Pool = require('./pool')\nclass Client {\n  constructor () { this.pool = new Pool() }\n  run () { return this.pool.take() }\n}\n",
+        ),
+    ]);
+    let want = "lib/client.js::Client::run -> lib/pool.js::Pool::take (resolved)";
+    assert!(js.contains(want), "missing {want}\n{js:#?}");
+    let py = calls_of(&[
+        ("pkg/pool.py", "class Pool:\n    def take(self):\n        pass\n"),
+        (
+            "pkg/client.py",
+            "from .pool import Pool\n\n\nclass Client:\n    def __init__(self):\n        self.pool = Pool()\n\n    def run(self):\n        return self.pool.take()\n",
+        ),
+    ]);
+    let want = "pkg/client.py::Client::run -> pkg/pool.py::Pool::take (resolved)";
+    assert!(py.contains(want), "missing {want}\n{py:#?}");
+}
