@@ -27,7 +27,7 @@ pub struct SearchArgs {
     /// Only units of this kind (function, method, struct, class, …).
     #[arg(long)]
     pub kind: Option<String>,
-    /// Only units in this language (rust, javascript).
+    /// Only units in this language (rust, javascript, typescript, tsx, python).
     #[arg(long)]
     pub language: Option<String>,
     /// How many results (at most 200).
