@@ -824,16 +824,6 @@ impl FileContext<'_> {
         }
     }
 
-    /// The method `name` of the unit with id `owner` (a class).
-    pub(super) fn member_of(&self, owner: &str, name: &str) -> resolve::Found {
-        let id = format!("{owner}::{name}");
-        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| s.id == id).collect();
-        match all.as_slice() {
-            [s] => resolve::one(s),
-            _ => Vec::new(),
-        }
-    }
-
     /// Where an `import` or `require` leads: the unit it names, or the
     /// module's file.
     pub(super) fn js_import(&self, import: &Import) -> Option<(String, Confidence)> {

@@ -123,9 +123,10 @@ impl Language {
             Language::TypeScript | Language::Tsx => [
                 ("typescript/units.scm", include_str!("../../queries/typescript/units.scm")),
                 ("typescript/refs.scm", include_str!("../../queries/typescript/refs.scm")),
+                // The same statements decide in both.
                 (
-                    "typescript/decisions.scm",
-                    include_str!("../../queries/typescript/decisions.scm"),
+                    "javascript/decisions.scm",
+                    include_str!("../../queries/javascript/decisions.scm"),
                 ),
             ],
             Language::Python => [

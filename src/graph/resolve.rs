@@ -661,6 +661,17 @@ impl FileContext<'_> {
         }
     }
 
+    /// The member `name` of the unit with id `owner` (a class's method,
+    /// in any language).
+    pub(super) fn member_of(&self, owner: &str, name: &str) -> Found {
+        let id = format!("{owner}::{name}");
+        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| s.id == id).collect();
+        match all.as_slice() {
+            [s] => one(s),
+            _ => Vec::new(),
+        }
+    }
+
     /// True when the tree defines a type (or class) of that name.
     fn type_known(&self, name: &str) -> bool {
         self.table.named(name).iter().any(|s| s.kind.is_type())
