@@ -14,7 +14,9 @@ use tracing::Instrument;
 
 use crate::error::Result;
 use crate::graph::resolve::Symbol;
-use crate::graph::resolve::{Edge, SymbolTable, file_stem, module_name, resolve_file, target_key};
+use crate::graph::resolve::{
+    Edge, FileEdges, SymbolTable, file_stem, module_name, resolve_file, target_key,
+};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
@@ -24,11 +26,13 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "14";
+pub const GRAPH_VERSION: &str = "15";
 
-/// How many re-exports deep an incremental index reads the names a
-/// re-export leads to (a clean index has every name at hand).
-const MAX_REEXPORT_HOPS: usize = 4;
+/// How many hops deep an incremental index reads the names a symbol leads
+/// to: through re-exports, and through the fields and results a receiver's
+/// chain goes on with (at most `types::MAX_CHAIN` steps). A clean index has
+/// every name at hand.
+const MAX_HOPS: usize = 6;
 
 /// Files read and parsed at a time.
 const PARSE_BATCH: usize = 512;
@@ -275,11 +279,11 @@ async fn read_table(
     let mut asked: HashSet<String> = HashSet::new();
     for f in parsed {
         for s in Symbol::all_of(&f.path, &f.parsed) {
-            keys.extend(SymbolTable::reexport_keys(&s));
+            keys.extend(SymbolTable::next_keys(&s));
         }
     }
     let mut next: Vec<String> = keys.into_iter().collect();
-    for _ in 0..=MAX_REEXPORT_HOPS {
+    for _ in 0..=MAX_HOPS {
         if next.is_empty() {
             break;
         }
@@ -289,7 +293,7 @@ async fn read_table(
             if changed_paths.contains(&s.path) {
                 continue;
             }
-            more.extend(SymbolTable::reexport_keys(&s));
+            more.extend(SymbolTable::next_keys(&s));
             table.add(s);
         }
         next = more.into_iter().filter(|k| !asked.contains(k)).collect();
@@ -305,7 +309,7 @@ fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: boo
     let no_edges: Vec<Edge> = Vec::new();
     let files: Vec<&CodeFile> = parsed.iter().chain(known.to_resolve.iter()).collect();
     let resolved = crate::par::map(&files, |f| {
-        let edges: Vec<Edge> = resolve_file(
+        let FileEdges { edges, consulted } = resolve_file(
             &f.path,
             f.language,
             &f.parsed.units,
@@ -320,10 +324,12 @@ fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: boo
             None => None,
         };
         let old_edges = known.before_edges.get(&f.path).unwrap_or(&no_edges);
+        // What was consulted before is not kept: an entry left over only
+        // costs a file resolved again for nothing.
         let names = (
             f.path.clone(),
-            FileNames::of(&f.path, old_parse, old_edges),
-            FileNames::of(&f.path, Some(&f.parsed), &edges),
+            FileNames::of(&f.path, old_parse, old_edges, &[]),
+            FileNames::of(&f.path, Some(&f.parsed), &edges, &consulted),
         );
         (edges, names)
     });
@@ -336,7 +342,7 @@ fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: boo
         let old_edges = known.before_edges.get(path).unwrap_or(&no_edges);
         write.names.push((
             path.clone(),
-            FileNames::of(path, old_parse, old_edges),
+            FileNames::of(path, old_parse, old_edges, &[]),
             FileNames::default(),
         ));
     }

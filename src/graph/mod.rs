@@ -4,15 +4,19 @@
 //! into edges (`resolve`); `store::graph` keeps the result and `index`
 //! decides what to re-parse. `parse` and `resolve` hold what every language
 //! shares; each language's own rules (its imports, docs, exports, declared
-//! types, module paths) live in its file: `rust`, `javascript`. A new
-//! language is a grammar and queries (`lang`, `queries/`) and such a file.
+//! types, module paths) live in its file: `rust`, `javascript`, `python`;
+//! `receivers` types Rust's method receivers (through fields, return types
+//! and aliases, with `types`). A new language is a grammar and queries
+//! (`lang`, `queries/`) and such a file.
 
 mod javascript;
 pub mod lang;
 pub mod parse;
 mod python;
+mod receivers;
 pub mod resolve;
 mod rust;
+pub mod types;
 
 pub use lang::Language;
 pub use parse::parse_file;
@@ -142,9 +146,15 @@ pub struct Unit {
     pub is_test: bool,
     /// JavaScript: exported from its module. Rust: declared `pub`.
     pub exported: bool,
-    /// A Rust struct's named fields and their types' bare names.
+    /// A struct's or class's named fields and their types (Rust: as
+    /// `types::Ty` writes them, generic arguments kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<(String, String)>,
+    /// A Rust function's or method's declared return type, as `types::Ty`
+    /// writes it (`Self` is the impl's type); a static's or const's type;
+    /// what a type alias stands for. Empty when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub returns: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

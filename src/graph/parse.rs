@@ -10,6 +10,7 @@ use tree_sitter::{Node, Parser, QueryCursor, Tree};
 
 use super::javascript::{self, is_module_exports};
 use super::python;
+use super::receivers;
 use super::resolve::module_name;
 use super::rust::{self, path_segments, type_name};
 use super::{
@@ -118,7 +119,7 @@ pub(super) struct Found<'t> {
     /// that defines it is not counted as a reference.
     name_at: Option<usize>,
     /// Rust impl: the implemented type, and the trait if any.
-    impl_type: Option<String>,
+    pub(super) impl_type: Option<String>,
     impl_trait: Option<(String, Vec<String>)>,
     /// JavaScript `Owner.prototype.name = function …`: the owner.
     owner: Option<String>,
@@ -331,6 +332,7 @@ impl<'a> FileParser<'a> {
             is_test: is_test_path(self.path, self.language),
             exported: false,
             fields: Vec::new(),
+            returns: String::new(),
         }
     }
 
@@ -420,8 +422,16 @@ impl<'a> FileParser<'a> {
                 exported: self.exported(node),
                 fields: match kind {
                     UnitKind::Struct => self.fields_of(node),
+                    UnitKind::Enum if self.language == Language::Rust => self.fields_of(node),
                     UnitKind::Class => self.class_fields(node),
                     _ => Vec::new(),
+                },
+                returns: match self.language {
+                    Language::Rust => {
+                        let parent = stack.last().map(|&(top, _)| &found[top]);
+                        self.rust_returns(kind, node, parent.and_then(|p| p.impl_type.as_deref()))
+                    }
+                    _ => String::new(),
                 },
             });
             prefixes.push(child_prefix);
@@ -482,6 +492,8 @@ impl<'a> FileParser<'a> {
         // (a type with and without its path) give one reference.
         let mut by_node: HashMap<usize, Ref> = HashMap::new();
         let mut macro_args: Vec<Node> = Vec::new();
+        // Rust: the scope of each function a method call is in, made once.
+        let mut scopes: HashMap<usize, receivers::RustScope> = HashMap::new();
         for captures in matches {
             let RefMatch { name, kind, path, receiver, decl, use_tree, mod_name, macro_args: args } =
                 RefMatch::of(captures);
@@ -503,9 +515,15 @@ impl<'a> FileParser<'a> {
             if kind == RefKind::Type && path.is_none() && by_node.contains_key(&name.start_byte()) {
                 continue;
             }
+            let from = spans.enclosing(name.start_byte());
+            let receiver_type = match receiver {
+                Some(node) if self.language == Language::Rust => {
+                    self.rust_receiver(node, from, found, &spans, &mut scopes)
+                }
+                _ => None,
+            };
             // `self`/`this`, or a plain name (a module bound by require).
             let receiver = receiver.filter(plain_receiver).map(|r| self.text_of(r).to_owned());
-            let from = spans.enclosing(name.start_byte());
             by_node.insert(
                 name.start_byte(),
                 Ref {
@@ -514,26 +532,45 @@ impl<'a> FileParser<'a> {
                     name: text,
                     path: path_segments,
                     receiver,
-                    receiver_type: None,
+                    receiver_type,
                     line: Self::line(name),
                 },
             );
         }
         imports.sort_by_key(|i| i.line);
-        let mut refs: Vec<Ref> = by_node.into_values().collect();
+        let refs: Vec<Ref> = by_node.into_values().collect();
+        self.complete_refs(refs, macro_args, found, units, &spans, &mut scopes)
+    }
+
+    /// The references of a file made whole: those inside macro arguments
+    /// and impls, receivers typed, one per target.
+    fn complete_refs<'t>(
+        &self,
+        mut refs: Vec<Ref>,
+        macro_args: Vec<Node>,
+        found: &[Found<'t>],
+        units: &[Unit],
+        spans: &Spans,
+        scopes: &mut HashMap<usize, receivers::RustScope<'t>>,
+    ) -> Vec<Ref> {
         // Calls inside macro arguments (`assert_eq!(f(x), 1)`): tree-sitter
         // keeps those as token trees, so they are read token by token.
         for args in macro_args {
-            self.token_tree_refs(args, &spans, &mut refs);
+            self.token_tree_refs(args, spans, &mut refs);
         }
         refs.extend(impl_refs(found));
         refs.retain(|r| !r.name.is_empty() && r.from < units.len());
-        self.type_receivers(found, units, &spans, &mut refs);
+        if self.language == Language::Rust {
+            self.rust_macro_receivers(found, spans, scopes, &mut refs);
+        } else {
+            self.type_receivers(found, units, spans, &mut refs);
+        }
         refs.sort();
-        // One reference per unit, kind and target is enough for the graph.
+        // One reference per unit, kind and target is enough for the graph
+        // (a receiver of another type may be another target).
         refs.dedup_by(|b, a| {
-            (a.from, a.kind, &a.name, &a.path, &a.receiver)
-                == (b.from, b.kind, &b.name, &b.path, &b.receiver)
+            (a.from, a.kind, &a.name, &a.path, &a.receiver, &a.receiver_type)
+                == (b.from, b.kind, &b.name, &b.path, &b.receiver, &b.receiver_type)
         });
         refs
     }
@@ -560,17 +597,6 @@ impl<'a> FileParser<'a> {
                 let f = &found[unit - 1];
                 if receiver == "super" && f.kind == UnitKind::Class {
                     r.receiver_type = self.extended_class(f.node);
-                    break;
-                }
-                // `self.field`: the field's type if the struct is in this
-                // file, else `Type.field` for resolution to look up.
-                if let (Some(field), Some(owner)) = (receiver.strip_prefix("self."), &f.impl_type) {
-                    r.receiver_type = Some(
-                        fields
-                            .get(&(owner.clone(), field.to_owned()))
-                            .cloned()
-                            .unwrap_or_else(|| format!("{owner}.{field}")),
-                    );
                     break;
                 }
                 // `this.field` / `self.field` in a class: the field's type.
@@ -648,7 +674,8 @@ impl<'a> FileParser<'a> {
         out: &mut HashMap<String, String>,
     ) {
         match self.language {
-            Language::Rust => self.rust_typed_name(node, out),
+            // Rust's names are read by `rust_scope`.
+            Language::Rust => {}
             Language::Python => self.py_typed_name(node, out),
             _ => self.js_typed_name(node, returns, out),
         }
@@ -807,7 +834,7 @@ impl<'a> FileParser<'a> {
 pub(super) struct Spans {
     starts: Vec<usize>,
     ends: Vec<usize>,
-    parent: Vec<usize>,
+    pub(super) parent: Vec<usize>,
 }
 
 impl Spans {

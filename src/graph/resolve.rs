@@ -98,6 +98,13 @@ pub struct Symbol {
     /// its file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reexport: Vec<String>,
+    /// A function's declared return type (see `Unit::returns`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub returns: String,
+    /// A method declared in a trait (or interface): the one a type that
+    /// implements it may run without a method of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_trait: bool,
 }
 
 impl Symbol {
@@ -110,13 +117,24 @@ impl Symbol {
             path: path.to_owned(),
             fields: unit.fields.clone(),
             reexport: Vec::new(),
+            returns: unit.returns.clone(),
+            in_trait: false,
         }
     }
 
     /// What the rest of the tree resolves through in a parsed file: its
     /// units, then its re-exports.
     pub fn all_of(path: &str, parsed: &ParsedFile) -> Vec<Symbol> {
-        let units = parsed.units.iter().map(|u| Symbol::of(u, path));
+        let traits: HashSet<&str> = parsed
+            .units
+            .iter()
+            .filter(|u| matches!(u.kind, UnitKind::Trait | UnitKind::Interface))
+            .map(|u| u.id.as_str())
+            .collect();
+        let units = parsed.units.iter().map(|u| Symbol {
+            in_trait: u.parent.as_deref().is_some_and(|p| traits.contains(p)),
+            ..Symbol::of(u, path)
+        });
         let reexports =
             parsed.imports.iter().filter(|i| i.public && !i.path.is_empty()).map(|i| Symbol {
                 id: path.to_owned(),
@@ -126,6 +144,8 @@ impl Symbol {
                 path: path.to_owned(),
                 fields: Vec::new(),
                 reexport: i.path.clone(),
+                returns: String::new(),
+                in_trait: false,
             });
         units.chain(reexports).collect()
     }
@@ -159,16 +179,21 @@ impl SymbolTable {
         self.by_name.entry(symbol.name.clone()).or_default().push(symbol);
     }
 
-    /// The names resolution may look up after following a re-export: the
-    /// names its path leads to (`a` and `m` of `export { a as b } from
-    /// './m'`; each segment of a Rust path).
-    pub fn reexport_keys(symbol: &Symbol) -> Vec<String> {
+    /// The names resolution may look up after reaching a symbol: where a
+    /// re-export leads (`a` and `m` of `export { a as b } from './m'`;
+    /// each segment of a Rust path), and the types of a struct's fields
+    /// and of a function's result, which a receiver's chain goes on with.
+    pub fn next_keys(symbol: &Symbol) -> Vec<String> {
         let mut out = Vec::new();
         for segment in &symbol.reexport {
             out.push(segment.clone());
             out.push(file_stem(segment).to_owned());
             out.push(module_name(segment).to_owned());
         }
+        for (_, ty) in &symbol.fields {
+            out.extend(identifiers(ty));
+        }
+        out.extend(identifiers(&symbol.returns));
         out.retain(|k| !k.is_empty());
         out
     }
@@ -224,10 +249,9 @@ impl SymbolTable {
             keys.insert(r.name.clone());
             keys.extend(r.path.iter().cloned());
             keys.extend(r.receiver.iter().cloned());
-            // `Type.field`: the struct's name.
-            keys.extend(
-                r.receiver_type.iter().map(|t| t.split('.').next().unwrap_or(t).to_owned()),
-            );
+            // `Type.field`, `a::f().b.m()?`: the names a receiver's type
+            // starts from and the fields and methods it goes through.
+            keys.extend(r.receiver_type.iter().flat_map(|t| identifiers(t)));
         }
         for i in imports {
             keys.insert(i.local.clone());
@@ -242,6 +266,15 @@ impl SymbolTable {
         keys.insert("*".to_owned());
         keys
     }
+}
+
+/// The names in a type or a receiver's chain (`Arc<Shared>.queue.lock()`:
+/// Arc, Shared, queue, lock).
+fn identifiers(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What the name index files an edge's target under, from its id alone:
@@ -284,6 +317,17 @@ pub fn file_stem(spec: &str) -> &str {
     last.split('.').next().unwrap_or(last)
 }
 
+/// What resolving a file gives.
+#[derive(Debug, Default)]
+pub struct FileEdges {
+    pub edges: Vec<Edge>,
+    /// Names resolution looked up that the file's keys (`SymbolTable::keys`)
+    /// do not hold: the types a receiver's fields and calls led to. A
+    /// change to their units may change these edges, so the name index
+    /// keeps them as the file's keys too.
+    pub consulted: Vec<String>,
+}
+
 /// The edges of one parsed file, from its references and imports. (The
 /// `contains` edges are the units' `parent` fields.)
 pub fn resolve_file(
@@ -293,7 +337,7 @@ pub fn resolve_file(
     refs: &[Ref],
     imports: &[Import],
     table: &SymbolTable,
-) -> Vec<Edge> {
+) -> FileEdges {
     // The types each class of this file extends, by the class's qname.
     let mut bases: HashMap<String, Vec<String>> = HashMap::new();
     for r in refs.iter().filter(|r| r.kind == RefKind::Implements) {
@@ -310,6 +354,7 @@ pub fn resolve_file(
         depth: Default::default(),
         inline: Default::default(),
         bases,
+        consulted: Default::default(),
     };
     // `contains` is each unit's `parent`, kept with the unit, not here.
     let mut edges = Vec::new();
@@ -341,7 +386,9 @@ pub fn resolve_file(
     edges.sort();
     // One edge per pair and kind: the best confidence, the first line.
     edges.dedup_by(|b, a| (&a.from, &a.to, a.kind) == (&b.from, &b.to, b.kind));
-    edges
+    let mut consulted: Vec<String> = cx.consulted.take().into_iter().collect();
+    consulted.sort();
+    FileEdges { edges, consulted }
 }
 
 /// A method of a type that implements a trait or interface, or extends a
@@ -392,6 +439,9 @@ pub(super) struct FileContext<'a> {
     pub(super) inline: std::cell::RefCell<Vec<String>>,
     /// The types each class of this file extends, by the class's qname.
     pub(super) bases: HashMap<String, Vec<String>>,
+    /// Names looked up beyond the file's keys (the types a receiver's
+    /// fields and calls led to): see `FileEdges::consulted`.
+    pub(super) consulted: std::cell::RefCell<HashSet<String>>,
 }
 
 pub(super) type Found = Vec<(String, Confidence)>;
@@ -401,6 +451,14 @@ pub(super) fn one(s: &Symbol) -> Found {
 }
 
 impl FileContext<'_> {
+    /// The table's units of a name, the name noted as consulted.
+    pub(super) fn named(&self, name: &str) -> &[Symbol] {
+        if !self.consulted.borrow().contains(name) {
+            self.consulted.borrow_mut().insert(name.to_owned());
+        }
+        self.table.named(name)
+    }
+
     /// The inline modules enclosing `unit`, outermost first.
     fn inline_modules(&self, unit: &Unit) -> Vec<String> {
         let segments: Vec<&str> = unit.qname.split("::").collect();
@@ -417,18 +475,25 @@ impl FileContext<'_> {
         out
     }
 
-    fn resolve_ref(&self, from: &Unit, r: &Ref) -> Found {
+    pub(super) fn resolve_ref(&self, from: &Unit, r: &Ref) -> Found {
         if self.language == Language::Rust {
             *self.inline.borrow_mut() = self.inline_modules(from);
         }
         let wanted: fn(UnitKind) -> bool = match r.kind {
-            RefKind::Call => |k| k.is_callable() && k != UnitKind::Method || k.is_type(),
+            // A struct or class is called as its constructor; a type alias
+            // (Rust's `type Err = Error;` of an impl) never is.
+            RefKind::Call => |k| {
+                k.is_callable() && k != UnitKind::Method
+                    || matches!(k, UnitKind::Struct | UnitKind::Class | UnitKind::Enum)
+            },
             RefKind::MethodCall => |k| k == UnitKind::Method || k == UnitKind::Function,
             RefKind::Macro => |k| k == UnitKind::Macro,
             RefKind::Type | RefKind::Implements => UnitKind::is_type,
         };
         match (self.language, r.kind) {
             (_, RefKind::MethodCall) => self.method_call(from, r),
+            // `std::fs::File::open`: never a unit of the tree.
+            (Language::Rust, _) if r.path.first().is_some_and(|c| is_std(c)) => Vec::new(),
             (Language::Rust, _) if !r.path.is_empty() => {
                 // `Self::f` inside an impl: the impl's type.
                 let mut path = r.path.clone();
@@ -438,7 +503,9 @@ impl FileContext<'_> {
                     path[0] = owner.rsplit("::").next().unwrap_or(owner).to_owned();
                 }
                 let r = &Ref { path, ..r.clone() };
-                self.rust_path(&r.path, &r.name, wanted).unwrap_or_else(|| {
+                let followed = self.rust_path(&r.path, &r.name, wanted);
+                let followed = followed.or_else(|| self.rust_type_call(&r.path, &r.name));
+                followed.unwrap_or_else(|| {
                     // `Type::f` where Type is not ours to follow: any `Type::f`.
                     let ty = r.path.last().unwrap();
                     let suffix = format!("::{ty}::{}", r.name);
@@ -481,6 +548,11 @@ impl FileContext<'_> {
             && let Some(found) = self.own_method(from, &r.name)
         {
             return found;
+        }
+        if self.language == Language::Rust {
+            return self.rust_method_call(from, r).unwrap_or_else(|| {
+                self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+            });
         }
         // A receiver of a declared type: that type's method, if the tree has
         // the type; a type from elsewhere (String, Map) has no method here.
@@ -547,6 +619,17 @@ impl FileContext<'_> {
     /// `self.name()`: the enclosing type's method, the innermost segment
     /// of the caller's qualified name that has a method of that name.
     fn own_method(&self, from: &Unit, name: &str) -> Option<Found> {
+        // A method of the caller's own impl or class (of several impls of
+        // one type in a file, `impl A<u8>` and `impl A<u16>`, that one).
+        let siblings: Vec<&Unit> = self
+            .units
+            .iter()
+            .filter(|u| u.name == name && u.parent.is_some() && u.parent == from.parent)
+            .filter(|u| matches!(u.kind, UnitKind::Method | UnitKind::Function))
+            .collect();
+        if let [u] = siblings.as_slice() {
+            return Some(vec![(u.id.clone(), Confidence::Resolved)]);
+        }
         let segments: Vec<&str> = from.qname.split("::").collect();
         for owner in segments.iter().rev().skip(1) {
             let qualified = format!("{owner}::{name}");
@@ -589,7 +672,7 @@ impl FileContext<'_> {
     }
 
     /// An unqualified name: this file's unit, an import, or by name.
-    fn plain_name(&self, name: &str, wanted: fn(UnitKind) -> bool) -> Found {
+    pub(super) fn plain_name(&self, name: &str, wanted: fn(UnitKind) -> bool) -> Found {
         let here: Vec<&Symbol> = self
             .table
             .named(name)
@@ -598,6 +681,11 @@ impl FileContext<'_> {
             .collect();
         match here.as_slice() {
             [s] => return one(s),
+            // One function written once per `#[cfg]` (`f`, `f#2`): the
+            // call is to whichever the build has.
+            [first, rest @ ..] if rest.iter().all(|s| s.qname == first.qname) => {
+                return here.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect();
+            }
             [_, ..] => {
                 // Several of that name here (methods of different types): the
                 // top-level one is what a plain call means.
@@ -656,7 +744,10 @@ impl FileContext<'_> {
         let all: Vec<&Symbol> =
             self.table.named(name).iter().filter(|s| s.path == file && keep(s)).collect();
         match all.as_slice() {
-            [s] => one(s),
+            // One unit, or one written once per `#[cfg]` (`f`, `f#2`).
+            [first, rest @ ..] if rest.iter().all(|s| s.qname == first.qname) => {
+                all.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -673,7 +764,7 @@ impl FileContext<'_> {
     }
 
     /// True when the tree defines a type (or class) of that name.
-    fn type_known(&self, name: &str) -> bool {
+    pub(super) fn type_known(&self, name: &str) -> bool {
         self.table.named(name).iter().any(|s| s.kind.is_type())
     }
 

@@ -4,24 +4,46 @@
 //! and the declared types of names. `parse` calls these where a language
 //! differs; `resolve` has Rust's module paths.
 
-use std::collections::HashMap;
-
 use tree_sitter::{Node, Tree};
 
 use super::parse::{FileParser, Spans};
 use super::resolve::{Confidence, FileContext, Found, Symbol, one};
+use super::types::MAX_CHAIN;
 use super::{Import, ImportKind, Ref, RefKind, UnitKind};
 
 impl<'a> FileParser<'a> {
-    /// A Rust struct's named fields and their types.
+    /// A Rust struct's fields (a tuple struct's are `0`, `1`…) and an
+    /// enum's variants that hold one value, with their types.
     pub(super) fn fields_of(&self, node: Node) -> Vec<(String, String)> {
         let Some(body) = node.child_by_field_name("body") else { return Vec::new() };
         let mut cursor = body.walk();
+        if body.kind() == "enum_variant_list" {
+            // An enum: each variant with one field, and that field's type.
+            return body
+                .named_children(&mut cursor)
+                .filter_map(|variant| {
+                    let name = variant.child_by_field_name("name")?;
+                    let fields = variant.child_by_field_name("body")?;
+                    let mut walk = fields.walk();
+                    let first = fields.children_by_field_name("type", &mut walk).next()?;
+                    let ty = self.rust_ty(first, None)?;
+                    Some((self.text_of(name).to_owned(), ty.to_string()))
+                })
+                .collect();
+        }
+        if body.kind() == "ordered_field_declaration_list" {
+            // A tuple struct: fields `0`, `1`…
+            return body
+                .children_by_field_name("type", &mut cursor)
+                .enumerate()
+                .filter_map(|(i, ty)| Some((i.to_string(), self.rust_ty(ty, None)?.to_string())))
+                .collect();
+        }
         body.named_children(&mut cursor)
             .filter_map(|field| {
                 let name = field.child_by_field_name("name")?;
-                let ty = field.child_by_field_name("type")?;
-                Some((self.text_of(name).to_owned(), type_name(self.text_of(ty))))
+                let ty = self.rust_ty(field.child_by_field_name("type")?, None)?;
+                Some((self.text_of(name).to_owned(), ty.to_string()))
             })
             .collect()
     }
@@ -67,8 +89,7 @@ impl<'a> FileParser<'a> {
             match next {
                 Some(n) if n.kind() == "token_tree" && self.text_of(*n).starts_with('(') => {
                     if after_dot && segments.is_empty() {
-                        let receiver = (i >= 2 && ident(&tokens[i - 2]))
-                            .then(|| self.text_of(tokens[i - 2]).to_owned());
+                        let receiver = self.token_receiver(&tokens[..i - 1]);
                         push(RefKind::MethodCall, Vec::new(), receiver);
                     } else if !after_dot {
                         push(RefKind::Call, segments, None);
@@ -81,6 +102,49 @@ impl<'a> FileParser<'a> {
             }
             i = j;
         }
+    }
+
+    /// The receiver before a `.` in a macro's tokens, as `rust_chain`
+    /// writes a chain but starting from a plain name (`self.io`,
+    /// `x.get().y`, `Handle::current().inner`); `rust_macro_receivers`
+    /// types it. `None` for anything else.
+    fn token_receiver(&self, before: &[Node]) -> Option<String> {
+        let ident = |n: &Node| matches!(n.kind(), "identifier" | "self" | "super" | "crate");
+        let mut steps: Vec<String> = Vec::new();
+        let mut k = before.len();
+        loop {
+            let last = *before.get(k.checked_sub(1)?)?;
+            let (step, start) = if ident(&last) {
+                (self.text_of(last).to_owned(), k - 1)
+            } else if last.kind() == "token_tree"
+                && self.text_of(last).starts_with('(')
+                && k >= 2
+                && ident(&before[k - 2])
+            {
+                (format!("{}()", self.text_of(before[k - 2])), k - 2)
+            } else {
+                return None;
+            };
+            steps.push(step);
+            k = start;
+            match before.get(k.wrapping_sub(1)).map(|n| n.kind()) {
+                Some(".") if steps.len() <= MAX_CHAIN => k -= 1,
+                Some("::") => {
+                    // `a::b::f()`: the path is the chain's start.
+                    let mut path = vec![steps.pop()?];
+                    while k >= 2 && before[k - 1].kind() == "::" && ident(&before[k - 2]) {
+                        path.push(self.text_of(before[k - 2]).to_owned());
+                        k -= 2;
+                    }
+                    path.reverse();
+                    steps.push(path.join("::"));
+                    break;
+                }
+                _ => break,
+            }
+        }
+        steps.reverse();
+        Some(steps.join("."))
     }
 
     pub(super) fn use_tree(&self, node: Node, prefix: &[String], line: u32, out: &mut Vec<Import>) {
@@ -215,45 +279,6 @@ impl<'a> FileParser<'a> {
     pub(super) fn rust_exported(&self, node: Node) -> bool {
         let mut cursor = node.walk();
         node.children(&mut cursor).any(|c| c.kind() == "visibility_modifier")
-    }
-
-    /// One node's part of `typed_names`: `x: T` parameters, `let x: T`,
-    /// `let x = T::new(..)` and `let x = T { .. }`.
-    pub(super) fn rust_typed_name(&self, node: Node, out: &mut HashMap<String, String>) {
-        let is_type = |t: &str| t.chars().next().is_some_and(|c| c.is_uppercase());
-        fn field<'t>(n: Node<'t>, f: &str) -> Option<Node<'t>> {
-            n.child_by_field_name(f)
-        }
-        match node.kind() {
-            "parameter" => {
-                if let (Some(p), Some(t)) = (field(node, "pattern"), field(node, "type"))
-                    && p.kind() == "identifier"
-                {
-                    out.entry(self.text_of(p).to_owned())
-                        .or_insert_with(|| type_name(self.text_of(t)));
-                }
-            }
-            "let_declaration" => {
-                let pattern = field(node, "pattern").filter(|p| p.kind() == "identifier");
-                let ty = field(node, "type").map(|t| type_name(self.text_of(t))).or_else(|| {
-                    let value = field(node, "value")?;
-                    match value.kind() {
-                        "call_expression" => {
-                            let path = field(field(value, "function")?, "path")?;
-                            Some(type_name(self.text_of(path)))
-                        }
-                        "struct_expression" => Some(type_name(self.text_of(field(value, "name")?))),
-                        _ => None,
-                    }
-                });
-                if let (Some(p), Some(t)) = (pattern, ty)
-                    && is_type(&t)
-                {
-                    out.entry(self.text_of(p).to_owned()).or_insert(t);
-                }
-            }
-            _ => {}
-        }
     }
 }
 
@@ -504,6 +529,7 @@ impl FileContext<'_> {
             depth: std::cell::Cell::new(self.depth.get() + 1),
             inline: Default::default(),
             bases: Default::default(),
+            consulted: Default::default(),
         };
         for import in &reexports {
             let found = if import.local == "*" {

@@ -70,9 +70,15 @@ pub struct FileNames {
 }
 
 impl FileNames {
-    /// A file's entries: the names of its units, its resolution keys, and
-    /// the targets of its edges.
-    pub fn of(path: &str, parsed: Option<&ParsedFile>, edges: &[Edge]) -> FileNames {
+    /// A file's entries: the names of its units, its resolution keys (and
+    /// the names its resolution `consulted` besides), and the targets of
+    /// its edges.
+    pub fn of(
+        path: &str,
+        parsed: Option<&ParsedFile>,
+        edges: &[Edge],
+        consulted: &[String],
+    ) -> FileNames {
         let mut names = FileNames::default();
         let mut add = |name: &str, role: u8| {
             if !name.is_empty() {
@@ -86,6 +92,9 @@ impl FileNames {
             for key in SymbolTable::keys(parsed) {
                 add(&key, role::KEY);
             }
+        }
+        for key in consulted {
+            add(key, role::KEY);
         }
         for e in edges {
             add(target_key(&e.to), role::TARGET);

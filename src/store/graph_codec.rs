@@ -33,7 +33,8 @@ type StoredUnit = (
     u32,
     bool,
     bool,
-    Vec<(String, String)>,
+    // Fields and return type (serde's tuples stop at 16).
+    (Vec<(String, String)>, String),
 );
 
 pub fn encode_units(units: &[Unit]) -> String {
@@ -56,7 +57,7 @@ pub fn encode_units(units: &[Unit]) -> String {
                 u.complexity,
                 u.is_test,
                 u.exported,
-                &u.fields,
+                (&u.fields, &u.returns),
             )
         })
         .collect();
@@ -83,7 +84,8 @@ pub fn decode_units(s: &str) -> Result<Vec<Unit>> {
             complexity: r.12,
             is_test: r.13,
             exported: r.14,
-            fields: r.15,
+            fields: r.15.0,
+            returns: r.15.1,
         })
         .collect())
 }
@@ -136,16 +138,20 @@ pub fn decode_edges(s: &str) -> Result<Vec<Edge>> {
 
 /// A symbol inside its name's entry (the name is the entry's key).
 pub fn symbol_row(s: &Symbol) -> StoredSymbolRef<'_> {
-    (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport)
+    (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport, &s.returns, s.in_trait)
 }
 
 pub type StoredSymbolRef<'a> =
-    (&'a str, UnitKind, &'a str, &'a str, &'a [(String, String)], &'a [String]);
+    (&'a str, UnitKind, &'a str, &'a str, &'a [(String, String)], &'a [String], &'a str, bool);
 
-pub type StoredSymbol = (String, UnitKind, String, String, Vec<(String, String)>, Vec<String>);
+pub type StoredSymbol =
+    (String, UnitKind, String, String, Vec<(String, String)>, Vec<String>, String, bool);
 
-pub fn symbol_of(name: &str, (id, kind, qname, path, fields, reexport): StoredSymbol) -> Symbol {
-    Symbol { id, kind, name: name.to_owned(), qname, path, fields, reexport }
+pub fn symbol_of(
+    name: &str,
+    (id, kind, qname, path, fields, reexport, returns, in_trait): StoredSymbol,
+) -> Symbol {
+    Symbol { id, kind, name: name.to_owned(), qname, path, fields, reexport, returns, in_trait }
 }
 
 pub fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {

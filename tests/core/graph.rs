@@ -113,6 +113,23 @@ async fn incremental_equals_clean() {
         }),
         Box::new(|d| std::fs::remove_dir_all(d.join("src")).unwrap()),
         Box::new(write_tree),
+        // A receiver typed through fields in three files: `a.b.c.go()`.
+        Box::new(|d| {
+            common::write(d, "src/a.rs", b"pub struct A { pub b: crate::b::B }\n");
+            common::write(d, "src/b.rs", b"pub struct B { pub c: crate::c::C }\n");
+            common::write(d, "src/c.rs", b"pub struct C;\nimpl C { pub fn go(&self) {} }\n");
+            common::write(d, "src/d.rs", b"pub struct D;\nimpl D { pub fn go(&self) {} }\n");
+            common::write(
+                d,
+                "src/user.rs",
+                b"use crate::a::A;\npub fn run(a: &A) { a.b.c.go(); }\n",
+            );
+        }),
+        // The middle struct's field changes type: the call goes elsewhere,
+        // though the caller names neither B nor D.
+        Box::new(|d| {
+            common::write(d, "src/b.rs", b"pub struct B { pub c: std::sync::Arc<crate::d::D> }\n");
+        }),
     ];
     for (i, edit) in edits.iter().enumerate() {
         edit(src.path());
@@ -439,13 +456,63 @@ fn edges_of(files: &[(&str, &str)], kind: cortex::graph::resolve::EdgeKind) -> B
     }
     let mut out = BTreeSet::new();
     for (path, language, p) in &parsed {
-        for e in resolve_file(path, *language, &p.units, &p.refs, &p.imports, &table) {
+        for e in resolve_file(path, *language, &p.units, &p.refs, &p.imports, &table).edges {
             if e.kind == kind {
                 out.insert(format!("{} -> {} ({})", e.from, e.to, e.confidence.as_str()));
             }
         }
     }
     out
+}
+
+/// A Rust method call's receiver is typed as the compiler would where the
+/// code says: through struct fields (also of tuple structs), enum variants'
+/// payloads, declared return types, type aliases, smart pointers, locks and
+/// `unwrap`/`?`, and `let` and `if let` bindings; of several types of one
+/// name, the one the code names; a type from elsewhere has no method here.
+#[test]
+fn rust_receivers_are_typed_like_the_compiler_would() {
+    let a = "use std::sync::{Arc, Mutex};\n\
+        pub struct Queue { items: Vec<u32> }\n\
+        impl Queue { pub fn push(&mut self, x: u32) {} pub fn len(&self) -> usize { 0 } }\n\
+        pub struct Stats;\n\
+        impl Stats { pub fn bump(&self) {} }\n\
+        pub struct Shared { pub queue: Mutex<Queue>, pub stats: Stats }\n\
+        pub type Handle = Arc<Shared>;\n\
+        pub fn shared() -> Handle { todo!() }\n\
+        pub enum Kind { Local(Queue), Remote(Stats) }\n\
+        pub struct Wrapper(pub Queue);\n";
+    // The same names elsewhere: a call by name alone would be a guess.
+    let b = "pub struct Queue;\n\
+        impl Queue { pub fn push(&mut self, x: u32) {} }\n\
+        pub struct Other;\n\
+        impl Other { pub fn bump(&self) {} pub fn len(&self) -> usize { 0 } }\n";
+    let c = "use crate::a::{shared, Kind, Shared, Wrapper};\n\
+        pub fn run(s: &Shared, k: Kind, w: Wrapper) {\n\
+            s.queue.lock().unwrap().push(1);\n\
+            shared().stats.bump();\n\
+            let h = shared();\n\
+            assert!(h.queue.lock().unwrap().len() == 0);\n\
+            if let Kind::Remote(st) = k { st.bump(); }\n\
+            w.0.push(2);\n\
+            let v: Vec<u32> = Vec::new();\n\
+            v.len();\n\
+            std::fs::File::open(\"x\").unwrap().len();\n\
+        }\n";
+    let calls = calls_of(&[("src/a.rs", a), ("src/b.rs", b), ("src/c.rs", c)]);
+    let from_run: BTreeSet<&str> = calls
+        .iter()
+        .filter_map(|e| e.strip_prefix("src/c.rs::run -> "))
+        .filter(|e| !e.contains("::shared"))
+        .collect();
+    let want: BTreeSet<&str> = [
+        "src/a.rs::Queue::push (resolved)",
+        "src/a.rs::Queue::len (resolved)",
+        "src/a.rs::Stats::bump (resolved)",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(from_run, want, "{calls:#?}");
 }
 
 /// `pub use` re-exports are followed as the compiler would: renames,

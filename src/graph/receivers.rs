@@ -1,0 +1,767 @@
+//! Rust receivers typed as the compiler would where the code says: a
+//! method call's receiver is written down while parsing as a chain from
+//! what the code names (`Arc<Shared>.queue.lock().?`, `Handle::current()`,
+//! a binding's value) and followed while resolving, through the fields,
+//! return types and type aliases of the tree's units and what the standard
+//! library's wrappers hand out (`types::Ty`), to the type whose method is
+//! called. `rust` calls into this; `rust_macro_receivers` types the
+//! receivers read from macro arguments.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::parse::{self, FileParser, Spans};
+use super::resolve::{Confidence, FileContext, Found, MAX_AMBIGUOUS, Symbol, is_std, one};
+use super::rust::path_segments;
+use super::types::{MAX_CHAIN, Ty};
+use super::{ImportKind, Ref, RefKind, Unit, UnitKind};
+
+/// What a name in a function is bound to, for typing method receivers.
+#[derive(Clone)]
+enum Binding<'t> {
+    /// A declared type (a parameter's, `let x: T`).
+    Type(Node<'t>),
+    /// The value it was given (`let x = …`).
+    Value(Node<'t>),
+    /// What `Some(x)` or `Ok(x)` opens of a value (`if let Some(x) = …`).
+    Opened(Node<'t>),
+    /// An enum variant's payload (`Kind::Std(x) =>`): `Kind.Std`.
+    Variant(String),
+    /// One element of a tuple a value is (`let (a, b) = f();`).
+    Element(Node<'t>, usize),
+}
+
+/// The names of one Rust function and the type `Self` is there.
+pub(super) struct RustScope<'t> {
+    self_type: Option<String>,
+    /// Each name's bindings in source order, with the bytes they are in
+    /// force over (from the end of a `let` to the end of its block).
+    bindings: HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>>,
+}
+
+impl<'t> RustScope<'t> {
+    /// The binding of `name` in force at byte `at`: the last one made
+    /// before it whose block holds it (`let x = x.unwrap();` shadows).
+    fn binding(&self, name: &str, at: usize) -> Option<&Binding<'t>> {
+        let all = self.bindings.get(name)?;
+        all.iter().rev().find(|(r, _)| r.contains(&at)).map(|(_, b)| b)
+    }
+}
+
+impl<'a> FileParser<'a> {
+    /// A function's names: its parameters, `let` bindings (also of
+    /// tuples), `if let Some(x)` / `while let Ok(x)` patterns and match
+    /// arms' enum variants.
+    fn rust_scope<'t>(&self, function: Node<'t>, self_type: Option<String>) -> RustScope<'t> {
+        let mut bindings: HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>> =
+            HashMap::new();
+        let mut stack = vec![function];
+        while let Some(node) = stack.pop() {
+            // Where what this node binds is in force.
+            let span = match node.kind() {
+                "parameter" => node.start_byte()..function.end_byte(),
+                "let_declaration" => {
+                    node.end_byte()..node.parent().map_or(function.end_byte(), |p| p.end_byte())
+                }
+                "let_condition" => {
+                    let mut outer = node;
+                    while let Some(p) = outer.parent()
+                        && !matches!(outer.kind(), "if_expression" | "while_expression")
+                    {
+                        outer = p;
+                    }
+                    node.end_byte()..outer.end_byte()
+                }
+                _ => node.start_byte()..node.end_byte(),
+            };
+            let mut bind = |name: String, b: Binding<'t>| {
+                bindings.entry(name).or_default().push((span.clone(), b));
+            };
+            let pattern = node.child_by_field_name("pattern");
+            let value = node.child_by_field_name("value");
+            let bound = match node.kind() {
+                "parameter" => node.child_by_field_name("type").map(Binding::Type),
+                "let_declaration" => node
+                    .child_by_field_name("type")
+                    .map(Binding::Type)
+                    .or(value.map(Binding::Value)),
+                _ => None,
+            };
+            if let (Some(name), Some(b)) = (pattern.and_then(|p| self.bound_name(p)), bound) {
+                bind(name, b);
+            }
+            // `let (a, b) = value;`
+            if node.kind() == "let_declaration"
+                && let (Some(p), Some(v)) = (pattern, value)
+                && p.kind() == "tuple_pattern"
+            {
+                let mut cursor = p.walk();
+                for (i, element) in p.named_children(&mut cursor).enumerate() {
+                    if let Some(name) = self.bound_name(element) {
+                        bind(name, Binding::Element(v, i));
+                    }
+                }
+            }
+            // A match arm's pattern opens the value matched.
+            let value = match node.kind() {
+                "match_arm" => node
+                    .parent()
+                    .and_then(|block| block.parent())
+                    .and_then(|m| m.child_by_field_name("value")),
+                _ => value,
+            };
+            if matches!(node.kind(), "let_condition" | "match_arm")
+                && let Some((name, b)) = pattern.and_then(|p| self.pattern_binding(p, value))
+            {
+                bind(name, b);
+            }
+            let mut cursor = node.walk();
+            let children: Vec<Node> = node.named_children(&mut cursor).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        RustScope { self_type, bindings }
+    }
+
+    /// `x` or `mut x`.
+    fn bound_name(&self, pattern: Node) -> Option<String> {
+        match pattern.kind() {
+            "identifier" => Some(self.text_of(pattern).to_owned()),
+            "mut_pattern" => {
+                self.bound_name(pattern.named_child(pattern.named_child_count().checked_sub(1)?)?)
+            }
+            _ => None,
+        }
+    }
+
+    /// The name a one-field pattern binds: `Some(x)` / `Ok(x)` (what the
+    /// value holds), `Kind::Std(x)` (the variant's payload).
+    fn pattern_binding<'t>(
+        &self,
+        pattern: Node<'t>,
+        value: Option<Node<'t>>,
+    ) -> Option<(String, Binding<'t>)> {
+        let pattern = match pattern.kind() {
+            "match_pattern" => pattern.named_child(0)?,
+            _ => pattern,
+        };
+        if pattern.kind() != "tuple_struct_pattern" || pattern.named_child_count() != 2 {
+            return None;
+        }
+        let name = self.bound_name(pattern.named_child(1)?)?;
+        let ty = self.text_of(pattern.child_by_field_name("type")?);
+        if matches!(ty, "Some" | "Ok") {
+            return Some((name, Binding::Opened(value?)));
+        }
+        match path_segments(ty).as_slice() {
+            [.., owner, variant] => Some((name, Binding::Variant(format!("{owner}.{variant}")))),
+            _ => None,
+        }
+    }
+
+    /// The scope around unit `unit` (an index of `spans`): its innermost
+    /// function's names, and the type of the impl around that.
+    pub(super) fn rust_scope_at<'t>(
+        &self,
+        found: &[parse::Found<'t>],
+        spans: &Spans,
+        unit: usize,
+    ) -> RustScope<'t> {
+        let mut function = None;
+        let mut self_type = None;
+        let mut at = unit;
+        while at > 0 {
+            let f = &found[at - 1];
+            match f.kind {
+                UnitKind::Function | UnitKind::Method if function.is_none() => {
+                    function = Some(f.node)
+                }
+                UnitKind::Impl => {
+                    self_type = f.impl_type.clone();
+                    break;
+                }
+                _ => {}
+            }
+            at = spans.parent[at];
+        }
+        match function {
+            Some(node) => self.rust_scope(node, self_type),
+            None => RustScope { self_type, bindings: HashMap::new() },
+        }
+    }
+
+    /// Method calls read from macro arguments (`assert!(x.is_ok())`) have
+    /// a plain receiver's text only: typed from the scope's names.
+    pub(super) fn rust_macro_receivers<'t>(
+        &self,
+        found: &[parse::Found<'t>],
+        spans: &Spans,
+        scopes: &mut HashMap<usize, RustScope<'t>>,
+        refs: &mut [Ref],
+    ) {
+        let line_starts: Vec<usize> =
+            std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        for r in refs.iter_mut().filter(|r| r.kind == RefKind::MethodCall) {
+            let Some(receiver) = r.receiver.take() else { continue };
+            if r.receiver_type.is_some() {
+                r.receiver = Some(receiver);
+                continue;
+            }
+            let scope =
+                scopes.entry(r.from).or_insert_with(|| self.rust_scope_at(found, spans, r.from));
+            let (first, rest) = match receiver.split_once('.') {
+                Some((first, rest)) => (first, Some(rest)),
+                None => (receiver.as_str(), None),
+            };
+            // The tokens' bytes are not kept: the start of the call's line.
+            let at = line_starts.get((r.line as usize).saturating_sub(1)).copied().unwrap_or(0);
+            let base = match first.strip_suffix("()") {
+                Some(_) => Some(first.to_owned()),
+                None => self.rust_named(first, at, scope, 0),
+            };
+            r.receiver_type = match (base, rest) {
+                (Some(base), Some(rest)) => Some(format!("{base}.{rest}")),
+                (base, _) => base,
+            };
+            // Only a plain name is a receiver to the rest of resolution.
+            if rest.is_none() && !first.ends_with("()") {
+                r.receiver = Some(first.to_owned());
+            }
+        }
+    }
+
+    /// The chain of a method call's receiver (see `rust_chain`), in the
+    /// scope of unit `from`, made once per unit.
+    pub(super) fn rust_receiver<'t>(
+        &self,
+        receiver: Node,
+        from: usize,
+        found: &[parse::Found<'t>],
+        spans: &Spans,
+        scopes: &mut HashMap<usize, RustScope<'t>>,
+    ) -> Option<String> {
+        let scope = scopes.entry(from).or_insert_with(|| self.rust_scope_at(found, spans, from));
+        self.rust_chain(receiver, scope, 0)
+    }
+
+    /// A method call's receiver as resolution follows it: a type
+    /// (`types::Ty` text), a static (`$NAME`) or a call (`path::f()`), then
+    /// steps: `.field`, `.method()`, `.?`, `.[]`. `None` where the code
+    /// does not say (a closure's parameter, a tuple, a macro).
+    pub(super) fn rust_chain(&self, node: Node, scope: &RustScope, depth: u32) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        let field = |f: &str| node.child_by_field_name(f);
+        let step = |inner: Node, step: &str| -> Option<String> {
+            let base = self.rust_chain(inner, scope, depth + 1)?;
+            (base.matches('.').count() < MAX_CHAIN).then(|| format!("{base}.{step}"))
+        };
+        match node.kind() {
+            "self" => scope.self_type.clone(),
+            "identifier" => self.rust_named(self.text_of(node), node.start_byte(), scope, depth),
+            "field_expression" => step(field("value")?, self.text_of(field("field")?)),
+            "call_expression" => {
+                let mut function = field("function")?;
+                if function.kind() == "generic_function" {
+                    function = function.child_by_field_name("function")?;
+                }
+                if function.kind() == "field_expression" {
+                    let name = self.text_of(function.child_by_field_name("field")?);
+                    return step(function.child_by_field_name("value")?, &format!("{name}()"));
+                }
+                self.rust_call_chain(function, field("arguments"), scope, depth)
+            }
+            "try_expression" => step(node.named_child(0)?, "?"),
+            "index_expression" => step(node.named_child(0)?, "[]"),
+            "await_expression" | "parenthesized_expression" => {
+                self.rust_chain(node.named_child(0)?, scope, depth + 1)
+            }
+            "reference_expression" => self.rust_chain(field("value")?, scope, depth + 1),
+            // The first arm or branch that gives a type.
+            "match_expression" => {
+                let block = field("body")?;
+                let mut cursor = block.walk();
+                let arms: Vec<Node> = block.named_children(&mut cursor).collect();
+                arms.into_iter().find_map(|arm| {
+                    self.rust_chain(arm.child_by_field_name("value")?, scope, depth + 1)
+                })
+            }
+            "if_expression" => {
+                let then = self.rust_chain(field("consequence")?, scope, depth + 1);
+                then.or_else(|| {
+                    let alternative = field("alternative")?.named_child(0)?;
+                    self.rust_chain(alternative, scope, depth + 1)
+                })
+            }
+            // `unsafe { x.as_ref() }`, `{ a; b }`: the block's value.
+            "unsafe_block" | "block" => {
+                let block = match node.kind() {
+                    "unsafe_block" => node.named_child(0)?,
+                    _ => node,
+                };
+                let last = block.named_child(block.named_child_count().checked_sub(1)?)?;
+                self.rust_chain(last, scope, depth + 1)
+            }
+            "unary_expression" if self.text_of(node).starts_with('*') => {
+                self.rust_chain(node.named_child(0)?, scope, depth + 1)
+            }
+            "struct_expression" => {
+                let name = path_segments(self.text_of(field("name")?)).pop()?;
+                match name.as_str() {
+                    "Self" => scope.self_type.clone(),
+                    _ => Some(name),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A call by name or path (`f()`, `a::Type::new()`) as a chain's start.
+    fn rust_call_chain(
+        &self,
+        function: Node,
+        arguments: Option<Node>,
+        scope: &RustScope,
+        depth: u32,
+    ) -> Option<String> {
+        if !matches!(function.kind(), "identifier" | "scoped_identifier") {
+            return None;
+        }
+        let mut path = path_segments(self.text_of(function));
+        if path.first().is_some_and(|s| s == "Self") {
+            path[0] = scope.self_type.clone()?;
+        }
+        if let Some(wrapped) = self.rust_wrapped(&path, arguments, scope, depth) {
+            return Some(wrapped);
+        }
+        Some(format!("{}()", path.join("::")))
+    }
+
+    /// `Arc::new(x)`, `Box::pin(x)`, `Some(x)`…: the wrapper of x's type,
+    /// where that is a type (`Arc<Shared>`, not a chain).
+    fn rust_wrapped(
+        &self,
+        path: &[String],
+        arguments: Option<Node>,
+        scope: &RustScope,
+        depth: u32,
+    ) -> Option<String> {
+        let wrapper = match path {
+            [w, f] if matches!(f.as_str(), "new" | "pin") && Ty::wraps(w) => w.as_str(),
+            [w] if matches!(w.as_str(), "Some" | "Ok") => "Option",
+            _ => return None,
+        };
+        let argument = arguments?.named_child(0)?;
+        let inner = self.rust_chain(argument, scope, depth + 1)?;
+        Ty::parse(&inner)?;
+        Some(format!("{wrapper}<{inner}>"))
+    }
+
+    /// What a plain name is: a binding of the scope, or a static
+    /// (`SCREAMING_CASE`, looked up by resolution).
+    fn rust_named(&self, name: &str, at: usize, scope: &RustScope, depth: u32) -> Option<String> {
+        match scope.binding(name, at) {
+            Some(Binding::Type(t)) => {
+                self.rust_ty(*t, scope.self_type.as_deref()).map(|t| t.to_string())
+            }
+            Some(Binding::Value(v)) => self.rust_chain(*v, scope, depth + 1),
+            Some(Binding::Opened(v)) => {
+                let base = self.rust_chain(*v, scope, depth + 1)?;
+                Some(format!("{base}.?"))
+            }
+            Some(Binding::Element(v, i)) => {
+                let base = self.rust_chain(*v, scope, depth + 1)?;
+                Some(format!("{base}.{i}"))
+            }
+            Some(Binding::Variant(chain)) => match chain.strip_prefix("Self.") {
+                Some(variant) => Some(format!("{}.{variant}", scope.self_type.as_deref()?)),
+                None => Some(chain.clone()),
+            },
+            None if name == "self" => scope.self_type.clone(),
+            None if name.chars().all(|c| c.is_uppercase() || c == '_' || c.is_ascii_digit()) => {
+                Some(format!("${name}"))
+            }
+            None => None,
+        }
+    }
+
+    /// A type node as `types::Ty`: paths cut to their last segment,
+    /// references, pointers, lifetimes, `dyn` and `impl` dropped, generic
+    /// arguments kept; `Self` is `self_type` where given. `None` for a
+    /// tuple, a function pointer, a macro.
+    pub(super) fn rust_ty(&self, node: Node, self_type: Option<&str>) -> Option<Ty> {
+        let field = |f: &str| node.child_by_field_name(f);
+        match node.kind() {
+            "type_identifier" | "primitive_type" => {
+                let name = self.text_of(node);
+                Some(Ty::named(if name == "Self" { self_type.unwrap_or(name) } else { name }))
+            }
+            "scoped_type_identifier" => self.rust_ty(field("name")?, self_type),
+            "generic_type" => {
+                let mut ty = self.rust_ty(field("type")?, self_type)?;
+                if let Some(args) = field("type_arguments") {
+                    let mut cursor = args.walk();
+                    for arg in args.named_children(&mut cursor) {
+                        if !matches!(arg.kind(), "lifetime" | "type_binding" | "trait_bounds") {
+                            ty.args.push(self.rust_ty(arg, self_type)?);
+                        }
+                    }
+                }
+                Some(ty)
+            }
+            "reference_type" | "pointer_type" => self.rust_ty(field("type")?, self_type),
+            "tuple_type" if node.named_child_count() > 0 => {
+                let mut cursor = node.walk();
+                let args: Option<Vec<Ty>> =
+                    node.named_children(&mut cursor).map(|t| self.rust_ty(t, self_type)).collect();
+                Some(Ty { name: "()".into(), args: args? })
+            }
+            "dynamic_type" | "abstract_type" => self.rust_ty(field("trait")?, self_type),
+            "array_type" => Some(Ty {
+                name: "[]".into(),
+                args: vec![self.rust_ty(field("element")?, self_type)?],
+            }),
+            _ => None,
+        }
+    }
+
+    /// A Rust function's declared return type, `Self` being `self_type`;
+    /// a static's or const's declared type; what a type alias stands for.
+    pub(super) fn rust_returns(
+        &self,
+        kind: UnitKind,
+        node: Node,
+        self_type: Option<&str>,
+    ) -> String {
+        use UnitKind::*;
+        if !matches!(kind, Function | Method | Static | Const | Type) {
+            return String::new();
+        }
+        let declared = match node.kind() {
+            "static_item" | "const_item" | "type_item" => node.child_by_field_name("type"),
+            _ => node.child_by_field_name("return_type"),
+        };
+        declared
+            .and_then(|t| self.rust_ty(t, self_type))
+            .map_or_else(String::new, |t| t.to_string())
+    }
+}
+
+// --- Resolution: method calls by the receiver's type ---------------------
+
+/// A type met while following a receiver's chain, and the file whose code
+/// named it (which of several types of one name it is depends on that
+/// file's scope).
+struct Typed {
+    ty: Ty,
+    origin: String,
+}
+
+impl FileContext<'_> {
+    /// `x.name()` where the receiver's chain (see `FileParser::rust_chain`)
+    /// gives its type: that type's method (through auto-deref), else a
+    /// trait's method of that name, else nothing (a type from elsewhere
+    /// has no method here). `None` when the type is not known.
+    pub(super) fn rust_method_call(&self, from: &Unit, r: &Ref) -> Option<Found> {
+        let chain = r.receiver_type.as_deref()?;
+        let typed = self.rust_eval(from, chain);
+        tracing::trace!(path = self.path, line = r.line, chain, ty = ?typed.as_ref().map(|t| t.ty.to_string()), "receiver");
+        Some(self.rust_type_method(&typed?, &r.name))
+    }
+
+    /// The type a receiver's chain leads to, step by step.
+    fn rust_eval(&self, from: &Unit, chain: &str) -> Option<Typed> {
+        let mut steps = chain.split('.');
+        let base = steps.next()?;
+        let mut typed = if let Some(call) = base.strip_suffix("()") {
+            self.rust_call_type(from, call)?
+        } else if let Some(name) = base.strip_prefix('$') {
+            let statics =
+                self.plain_name(name, |k| matches!(k, UnitKind::Static | UnitKind::Const));
+            self.agreed_type(&statics, name, None)?
+        } else {
+            Typed { ty: Ty::parse(base)?, origin: self.path.to_owned() }
+        };
+        for step in steps {
+            if typed.ty.is_external() {
+                continue; // what a value from elsewhere gives is from elsewhere
+            }
+            typed = match step {
+                "?" => Typed { ty: typed.ty.try_op()?, ..typed },
+                "[]" => {
+                    let element = self.deref_chain(&typed.ty).iter().find_map(|t| t.element())?;
+                    Typed { ty: element, ..typed }
+                }
+                _ => match step.strip_suffix("()") {
+                    Some(method) => self.rust_method_type(&typed, method)?,
+                    None => self.rust_field_type(&typed, step)?,
+                },
+            };
+        }
+        Some(typed)
+    }
+
+    /// What `path::f()` gives: f's declared return type; a struct's
+    /// constructor (`Foo(..)`), the struct.
+    fn rust_call_type(&self, from: &Unit, call: &str) -> Option<Typed> {
+        let mut path: Vec<String> = call.split("::").map(str::to_owned).collect();
+        let name = path.pop()?;
+        let call = Ref {
+            from: 0,
+            kind: RefKind::Call,
+            name: name.clone(),
+            path,
+            receiver: None,
+            receiver_type: None,
+            line: 0,
+        };
+        let found = self.resolve_ref(from, &call);
+        tracing::trace!(call = ?call.path, name, ?found, "receiver call");
+        if found.is_empty() && self.rust_external(&call.path) {
+            // Made elsewhere: its methods are not the tree's.
+            return Some(Typed { ty: Ty::external(), origin: self.path.to_owned() });
+        }
+        self.agreed_type(&found, &name, None)
+    }
+
+    /// `Type::f` (or `a::Type::f`) where the path does not lead to f but
+    /// leads to the type: the type's method f, in the type's file or its
+    /// module's (an impl of one `Handle` among several types of that name).
+    pub(super) fn rust_type_call(&self, path: &[String], name: &str) -> Option<Found> {
+        let (ty, init) = path.split_last()?;
+        let types = match init {
+            [] => self.plain_name(ty, UnitKind::is_type),
+            _ => self.rust_path(init, ty, UnitKind::is_type)?,
+        };
+        let [(id, Confidence::Resolved)] = types.as_slice() else { return None };
+        let t = self.named(ty).iter().find(|s| &s.id == id)?;
+        let methods = self.type_methods(ty, name);
+        let of_it: Vec<&&Symbol> = methods.iter().filter(|s| s.path == t.path).collect();
+        if let [s] = of_it.as_slice() {
+            return Some(one(s));
+        }
+        let module = module_dir(&t.path);
+        match methods.iter().filter(|s| s.path.starts_with(&module)).collect::<Vec<_>>()[..] {
+            [s] => Some(one(s)),
+            _ => None,
+        }
+    }
+
+    /// A call the tree has no unit for whose path leads out of it: the
+    /// standard library, a name imported from it, another crate, a type
+    /// the tree does not have (`Arc::new`, a mock a macro makes).
+    fn rust_external(&self, path: &[String]) -> bool {
+        let Some(first) = path.first() else { return false };
+        if path.last().is_some_and(|t| t.starts_with(char::is_uppercase)) {
+            return !self.type_known(path.last().unwrap());
+        }
+        if is_std(first) || matches!(first.as_str(), "crate" | "self" | "super") {
+            return is_std(first);
+        }
+        match self.import_named(first) {
+            Some(import) => import.path.first().is_some_and(|c| is_std(c)),
+            None => !self.imports.iter().any(|i| i.kind == ImportKind::Mod && &i.local == first),
+        }
+    }
+
+    /// The one type the units found give (a function's return type, a
+    /// static's type, a struct itself), `Self` being `owner`.
+    fn agreed_type(&self, found: &Found, name: &str, owner: Option<&Ty>) -> Option<Typed> {
+        let mut agreed: Option<Typed> = None;
+        for (id, _) in found {
+            let s = self.named(name).iter().find(|s| &s.id == id)?;
+            let ty = if s.kind.is_type() { Ty::named(&s.name) } else { Ty::parse(&s.returns)? };
+            let ty = match owner {
+                Some(owner) if ty.name == "Self" => owner.clone(),
+                Some(owner) => ty.with_arguments_of(owner),
+                None => ty,
+            };
+            match &agreed {
+                Some(a) if a.ty != ty => return None,
+                _ => agreed = Some(Typed { ty, origin: s.path.clone() }),
+            }
+        }
+        agreed
+    }
+
+    /// What `x.method()` gives on a receiver of type `typed`.
+    fn rust_method_type(&self, typed: &Typed, method: &str) -> Option<Typed> {
+        let chain = self.deref_chain(&typed.ty);
+        for t in &chain {
+            let methods = self.type_methods(&t.name, method);
+            tracing::trace!(ty = %t, method, methods = methods.len(), "receiver step");
+            if !methods.is_empty() {
+                let found = self.of_type(&t.name, &typed.origin, &methods);
+                return self.agreed_type(&found, method, Some(t));
+            }
+            if let Some(ty) = t.std_method(method) {
+                return Some(Typed { ty, origin: typed.origin.clone() });
+            }
+        }
+        let ours = chain.iter().find(|t| self.type_known(&t.name));
+        match ours {
+            // `#[pin_project]`'s `project()`: a struct of the same fields.
+            Some(t) if matches!(method, "project" | "project_ref") => {
+                Some(Typed { ty: t.clone(), origin: typed.origin.clone() })
+            }
+            // A method the tree's type does not show (made by a macro).
+            Some(_) => None,
+            None => Some(Typed { ty: Ty::external(), origin: typed.origin.clone() }),
+        }
+    }
+
+    /// The type of `x.field` on a receiver of type `typed`: the field of
+    /// the struct that type names where it was named.
+    fn rust_field_type(&self, typed: &Typed, field: &str) -> Option<Typed> {
+        for t in &self.deref_chain(&typed.ty) {
+            if let Some(element) = t.tuple_element(field) {
+                return Some(Typed { ty: element.clone(), origin: typed.origin.clone() });
+            }
+            let structs: Vec<&Symbol> = self
+                .named(&t.name)
+                .iter()
+                .filter(|s| matches!(s.kind, UnitKind::Struct | UnitKind::Enum))
+                .filter(|s| s.fields.iter().any(|(f, _)| f == field))
+                .collect();
+            let Some(s) = self.type_symbol(&t.name, &typed.origin, &structs) else { continue };
+            let (_, ty) = s.fields.iter().find(|(f, _)| f == field)?;
+            return Some(Typed { ty: Ty::parse(ty)?.with_arguments_of(t), origin: s.path.clone() });
+        }
+        // A field of a type from elsewhere is from elsewhere.
+        let chain = self.deref_chain(&typed.ty);
+        let ours = chain.iter().any(|t| self.type_known(&t.name));
+        (!ours).then(|| Typed { ty: Ty::external(), origin: typed.origin.clone() })
+    }
+
+    /// The method `name` of a receiver of type `typed`: its own (or what
+    /// it derefs to); else, for a type with no method of that name, a
+    /// trait's method of that name, which it may implement.
+    fn rust_type_method(&self, typed: &Typed, name: &str) -> Found {
+        for t in &self.deref_chain(&typed.ty) {
+            let methods = self.type_methods(&t.name, name);
+            if !methods.is_empty() {
+                return self.of_type(&t.name, &typed.origin, &methods);
+            }
+            if self.type_known(&t.name) {
+                break;
+            }
+            if t.std_method(name).is_some() {
+                return Vec::new(); // `Option::take`, `Mutex::lock`
+            }
+        }
+        let traits: Vec<&Symbol> = self.named(name).iter().filter(|s| s.in_trait).collect();
+        match traits.as_slice() {
+            [s] => vec![(s.id.clone(), Confidence::NameMatched)],
+            all if all.len() <= MAX_AMBIGUOUS => {
+                all.iter().map(|s| (s.id.clone(), Confidence::Ambiguous)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `Ty::deref_chain`, with the tree's type aliases (`type Lists<T> =
+    /// Mutex<Inner<T>>`) replaced by what they stand for.
+    fn deref_chain(&self, ty: &Ty) -> Vec<Ty> {
+        let mut out = vec![self.unalias(ty.clone())];
+        while out.len() < 6
+            && let Some(inner) = out.last().and_then(|t| t.derefs_to())
+        {
+            let inner = self.unalias(inner.clone());
+            out.push(inner);
+        }
+        out
+    }
+
+    /// A type alias's target, its parameter given the alias's argument.
+    fn unalias(&self, mut ty: Ty) -> Ty {
+        for _ in 0..3 {
+            let aliases: Vec<&Symbol> =
+                self.named(&ty.name).iter().filter(|s| s.kind == UnitKind::Type).collect();
+            let target = match aliases.as_slice() {
+                [a] => Ty::parse(&a.returns),
+                _ => None,
+            };
+            match target {
+                Some(target) if target.name != ty.name => ty = target.with_arguments_of(&ty),
+                _ => break,
+            }
+        }
+        ty
+    }
+
+    /// The methods `Type::name` of the tree (impls anywhere).
+    fn type_methods(&self, ty: &str, name: &str) -> Vec<&Symbol> {
+        let qualified = format!("{ty}::{name}");
+        let nested = format!("::{qualified}");
+        self.named(name)
+            .iter()
+            .filter(|s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+            .filter(|s| s.qname == qualified || s.qname.ends_with(&nested))
+            .collect()
+    }
+
+    /// Of the methods of types named `ty` (types of one name in several
+    /// modules): those of the type named where `origin`'s code names it,
+    /// in its file or its module's files; else all, `ambiguous`.
+    fn of_type(&self, ty: &str, origin: &str, methods: &[&Symbol]) -> Found {
+        if let [s] = methods {
+            return one(s);
+        }
+        let types: Vec<&Symbol> = self.named(ty).iter().filter(|s| s.kind.is_type()).collect();
+        if let Some(t) = self.type_symbol(ty, origin, &types) {
+            let module = module_dir(&t.path);
+            for keep in [&|s: &Symbol| s.path == t.path, &|s: &Symbol| s.path.starts_with(&module)]
+                as [&dyn Fn(&Symbol) -> bool; 2]
+            {
+                let of_it: Vec<&&Symbol> = methods.iter().filter(|s| keep(s)).collect();
+                if let [s] = of_it.as_slice() {
+                    return one(s);
+                }
+            }
+        }
+        if methods.len() > MAX_AMBIGUOUS {
+            return Vec::new();
+        }
+        methods.iter().map(|s| (s.id.clone(), Confidence::Ambiguous)).collect()
+    }
+
+    /// Of `candidates`, types named `name`, the one `origin`'s code means:
+    /// the one its imports lead to (in this file), else the one nearest it
+    /// in the tree (Rust's modules follow its directories).
+    fn type_symbol<'s>(
+        &'s self,
+        name: &str,
+        origin: &str,
+        candidates: &[&'s Symbol],
+    ) -> Option<&'s Symbol> {
+        if let [s] = candidates {
+            return Some(s);
+        }
+        if origin == self.path
+            && let [(id, Confidence::Resolved)] =
+                self.plain_name(name, UnitKind::is_type).as_slice()
+            && let Some(s) = candidates.iter().find(|s| &s.id == id)
+        {
+            return Some(s);
+        }
+        let shared = |s: &Symbol| {
+            s.path.split('/').zip(origin.split('/')).take_while(|(a, b)| a == b).count()
+        };
+        let best = candidates.iter().map(|s| shared(s)).max()?;
+        match candidates.iter().filter(|s| shared(s) == best).collect::<Vec<_>>().as_slice() {
+            [s] => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The directory of a Rust file's module and its children: `a/b.rs` and
+/// `a/b/mod.rs` → `a/b/`.
+fn module_dir(path: &str) -> String {
+    let stem = path.trim_end_matches(".rs");
+    match stem.strip_suffix("/mod").or_else(|| stem.strip_suffix("/lib")) {
+        Some(dir) => format!("{dir}/"),
+        None => format!("{stem}/"),
+    }
+}
