@@ -155,6 +155,10 @@ pub struct Unit {
     /// what a type alias stands for. Empty when unknown.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub returns: String,
+    /// A Rust function's closure parameter's argument types (`f: impl
+    /// FnOnce(&Context)` gives `Context`), as `types::Ty` writes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closure_args: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -333,6 +333,7 @@ impl<'a> FileParser<'a> {
             exported: false,
             fields: Vec::new(),
             returns: String::new(),
+            closure_args: Vec::new(),
         }
     }
 
@@ -426,14 +427,14 @@ impl<'a> FileParser<'a> {
                     UnitKind::Class => self.class_fields(node),
                     _ => Vec::new(),
                 },
-                returns: match self.language {
-                    Language::Rust => {
-                        let parent = stack.last().map(|&(top, _)| &found[top]);
-                        self.rust_returns(kind, node, parent.and_then(|p| p.impl_type.as_deref()))
-                    }
-                    _ => String::new(),
-                },
+                returns: String::new(),
+                closure_args: Vec::new(),
             });
+            if self.language == Language::Rust {
+                let parent = stack.last().map(|&(top, _)| &found[top]);
+                let unit = units.last_mut().expect("just pushed");
+                self.rust_types_of(unit, node, parent.and_then(|p| p.impl_type.as_deref()));
+            }
             prefixes.push(child_prefix);
             stack.push((i, units.len() - 1));
         }

@@ -30,6 +30,9 @@ enum Binding<'t> {
     Variant(String),
     /// One element of a tuple a value is (`let (a, b) = f();`).
     Element(Node<'t>, usize),
+    /// The i-th parameter of a closure passed to a call (`x.with(|c| …)`):
+    /// what the called function says it hands its closure.
+    ClosureArg(Node<'t>, usize),
 }
 
 /// The names of one Rust function and the type `Self` is there.
@@ -58,23 +61,7 @@ impl<'a> FileParser<'a> {
             HashMap::new();
         let mut stack = vec![function];
         while let Some(node) = stack.pop() {
-            // Where what this node binds is in force.
-            let span = match node.kind() {
-                "parameter" => node.start_byte()..function.end_byte(),
-                "let_declaration" => {
-                    node.end_byte()..node.parent().map_or(function.end_byte(), |p| p.end_byte())
-                }
-                "let_condition" => {
-                    let mut outer = node;
-                    while let Some(p) = outer.parent()
-                        && !matches!(outer.kind(), "if_expression" | "while_expression")
-                    {
-                        outer = p;
-                    }
-                    node.end_byte()..outer.end_byte()
-                }
-                _ => node.start_byte()..node.end_byte(),
-            };
+            let span = binding_span(node, function);
             let mut bind = |name: String, b: Binding<'t>| {
                 bindings.entry(name).or_default().push((span.clone(), b));
             };
@@ -115,6 +102,18 @@ impl<'a> FileParser<'a> {
                 && let Some((name, b)) = pattern.and_then(|p| self.pattern_binding(p, value))
             {
                 bind(name, b);
+            }
+            if node.kind() == "closure_expression"
+                && let Some(call) = node.parent().and_then(|a| a.parent())
+                && call.kind() == "call_expression"
+                && let Some(params) = node.child_by_field_name("parameters")
+            {
+                let mut cursor = params.walk();
+                for (i, p) in params.named_children(&mut cursor).enumerate() {
+                    if let Some(name) = self.bound_name(p) {
+                        bind(name, Binding::ClosureArg(call, i));
+                    }
+                }
             }
             let mut cursor = node.walk();
             let children: Vec<Node> = node.named_children(&mut cursor).collect();
@@ -370,6 +369,11 @@ impl<'a> FileParser<'a> {
                 let base = self.rust_chain(*v, scope, depth + 1)?;
                 Some(format!("{base}.?"))
             }
+            Some(Binding::ClosureArg(call, i)) => {
+                // The call's chain with its last `()` as `(|i)`.
+                let chain = self.rust_chain(*call, scope, depth + 1)?;
+                Some(format!("{}(|{i})", chain.strip_suffix("()")?))
+            }
             Some(Binding::Element(v, i)) => {
                 let base = self.rust_chain(*v, scope, depth + 1)?;
                 Some(format!("{base}.{i}"))
@@ -426,6 +430,61 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// What resolution reads of a Rust unit's types: a function's return
+    /// type and its closure's arguments, a static's type, an alias's
+    /// target; `Self` being `self_type`.
+    pub(super) fn rust_types_of(&self, unit: &mut Unit, node: Node, self_type: Option<&str>) {
+        unit.returns = self.rust_returns(unit.kind, node, self_type);
+        if matches!(unit.kind, UnitKind::Function | UnitKind::Method) {
+            unit.closure_args = self.rust_closure_args(node, self_type);
+        }
+    }
+
+    /// The parameter types of the closure a Rust function takes (its first
+    /// parameter of type `impl FnOnce(A, B)`, or `F` with `F: Fn(A, B)`
+    /// among its bounds), as `types::Ty` writes them.
+    pub(super) fn rust_closure_args(&self, node: Node, self_type: Option<&str>) -> Vec<String> {
+        let Some(params) = node.child_by_field_name("parameters") else { return Vec::new() };
+        // `F: Fn(…)` bounds, by the parameter's name.
+        let mut bounds: HashMap<&str, Node> = HashMap::new();
+        let mut stack: Vec<Node> = ["type_parameters", "where_clause"]
+            .iter()
+            .filter_map(|f| node.child_by_field_name(f))
+            .chain(node.named_children(&mut node.walk()).filter(|c| c.kind() == "where_clause"))
+            .collect();
+        while let Some(n) = stack.pop() {
+            let name = n.child_by_field_name("left").or_else(|| n.child_by_field_name("name"));
+            if let (Some(name), Some(b)) = (name, n.child_by_field_name("bounds")) {
+                let mut cursor = b.walk();
+                if let Some(f) = b.named_children(&mut cursor).find(|c| c.kind() == "function_type")
+                {
+                    bounds.insert(self.text_of(name), f);
+                }
+            }
+            let mut cursor = n.walk();
+            stack.extend(n.named_children(&mut cursor));
+        }
+        let mut cursor = params.walk();
+        let closure = params.named_children(&mut cursor).find_map(|p| {
+            let ty = p.child_by_field_name("type")?;
+            match ty.kind() {
+                "abstract_type" => {
+                    ty.child_by_field_name("trait").filter(|t| t.kind() == "function_type")
+                }
+                "type_identifier" => bounds.get(self.text_of(ty)).copied(),
+                _ => None,
+            }
+        });
+        let Some(params) = closure.and_then(|f| f.child_by_field_name("parameters")) else {
+            return Vec::new();
+        };
+        let mut cursor = params.walk();
+        params
+            .named_children(&mut cursor)
+            .map(|t| self.rust_ty(t, self_type).map_or_else(String::new, |t| t.to_string()))
+            .collect()
+    }
+
     /// A Rust function's declared return type, `Self` being `self_type`;
     /// a static's or const's declared type; what a type alias stands for.
     pub(super) fn rust_returns(
@@ -474,12 +533,12 @@ impl FileContext<'_> {
     fn rust_eval(&self, from: &Unit, chain: &str) -> Option<Typed> {
         let mut steps = chain.split('.');
         let base = steps.next()?;
-        let mut typed = if let Some(call) = base.strip_suffix("()") {
-            self.rust_call_type(from, call)?
+        let mut typed = if let Some((call, gives)) = call_step(base) {
+            self.rust_call_type(from, call, gives)?
         } else if let Some(name) = base.strip_prefix('$') {
             let statics =
                 self.plain_name(name, |k| matches!(k, UnitKind::Static | UnitKind::Const));
-            self.agreed_type(&statics, name, None)?
+            self.agreed_type(&statics, name, None, Gives::Returns)?
         } else {
             Typed { ty: Ty::parse(base)?, origin: self.path.to_owned() }
         };
@@ -493,8 +552,8 @@ impl FileContext<'_> {
                     let element = self.deref_chain(&typed.ty).iter().find_map(|t| t.element())?;
                     Typed { ty: element, ..typed }
                 }
-                _ => match step.strip_suffix("()") {
-                    Some(method) => self.rust_method_type(&typed, method)?,
+                _ => match call_step(step) {
+                    Some((method, gives)) => self.rust_method_type(&typed, method, gives)?,
                     None => self.rust_field_type(&typed, step)?,
                 },
             };
@@ -504,7 +563,7 @@ impl FileContext<'_> {
 
     /// What `path::f()` gives: f's declared return type; a struct's
     /// constructor (`Foo(..)`), the struct.
-    fn rust_call_type(&self, from: &Unit, call: &str) -> Option<Typed> {
+    fn rust_call_type(&self, from: &Unit, call: &str, gives: Gives) -> Option<Typed> {
         let mut path: Vec<String> = call.split("::").map(str::to_owned).collect();
         let name = path.pop()?;
         let call = Ref {
@@ -522,7 +581,7 @@ impl FileContext<'_> {
             // Made elsewhere: its methods are not the tree's.
             return Some(Typed { ty: Ty::external(), origin: self.path.to_owned() });
         }
-        self.agreed_type(&found, &name, None)
+        self.agreed_type(&found, &name, None, gives)
     }
 
     /// `Type::f` (or `a::Type::f`) where the path does not lead to f but
@@ -567,11 +626,21 @@ impl FileContext<'_> {
 
     /// The one type the units found give (a function's return type, a
     /// static's type, a struct itself), `Self` being `owner`.
-    fn agreed_type(&self, found: &Found, name: &str, owner: Option<&Ty>) -> Option<Typed> {
+    fn agreed_type(
+        &self,
+        found: &Found,
+        name: &str,
+        owner: Option<&Ty>,
+        gives: Gives,
+    ) -> Option<Typed> {
         let mut agreed: Option<Typed> = None;
         for (id, _) in found {
             let s = self.named(name).iter().find(|s| &s.id == id)?;
-            let ty = if s.kind.is_type() { Ty::named(&s.name) } else { Ty::parse(&s.returns)? };
+            let ty = match gives {
+                Gives::Returns if s.kind.is_type() => Ty::named(&s.name),
+                Gives::Returns => Ty::parse(&s.returns)?,
+                Gives::ClosureArg(i) => Ty::parse(s.closure_args.get(i)?)?,
+            };
             let ty = match owner {
                 Some(owner) if ty.name == "Self" => owner.clone(),
                 Some(owner) => ty.with_arguments_of(owner),
@@ -586,21 +655,22 @@ impl FileContext<'_> {
     }
 
     /// What `x.method()` gives on a receiver of type `typed`.
-    fn rust_method_type(&self, typed: &Typed, method: &str) -> Option<Typed> {
+    fn rust_method_type(&self, typed: &Typed, method: &str, gives: Gives) -> Option<Typed> {
         let chain = self.deref_chain(&typed.ty);
         for t in &chain {
             let methods = self.type_methods(&t.name, method);
             tracing::trace!(ty = %t, method, methods = methods.len(), "receiver step");
             if !methods.is_empty() {
                 let found = self.of_type(&t.name, &typed.origin, &methods);
-                return self.agreed_type(&found, method, Some(t));
+                return self.agreed_type(&found, method, Some(t), gives);
             }
-            if let Some(ty) = t.std_method(method) {
+            if let Some(ty) = t.std_method(method).filter(|_| gives == Gives::Returns) {
                 return Some(Typed { ty, origin: typed.origin.clone() });
             }
         }
         let ours = chain.iter().find(|t| self.type_known(&t.name));
         match ours {
+            _ if gives != Gives::Returns && ours.is_some() => None,
             // `#[pin_project]`'s `project()`: a struct of the same fields.
             Some(t) if matches!(method, "project" | "project_ref") => {
                 Some(Typed { ty: t.clone(), origin: typed.origin.clone() })
@@ -764,4 +834,44 @@ fn module_dir(path: &str) -> String {
         Some(dir) => format!("{dir}/"),
         None => format!("{stem}/"),
     }
+}
+
+/// The bytes over which what `node` binds is in force: a parameter's
+/// function, from the end of a `let` to the end of its block, an `if let`'s
+/// or `while let`'s body, a match arm, a closure.
+fn binding_span(node: Node, function: Node) -> std::ops::Range<usize> {
+    match node.kind() {
+        "parameter" => node.start_byte()..function.end_byte(),
+        "let_declaration" => {
+            node.end_byte()..node.parent().map_or(function.end_byte(), |p| p.end_byte())
+        }
+        "let_condition" => {
+            let mut outer = node;
+            while let Some(p) = outer.parent()
+                && !matches!(outer.kind(), "if_expression" | "while_expression")
+            {
+                outer = p;
+            }
+            node.end_byte()..outer.end_byte()
+        }
+        _ => node.start_byte()..node.end_byte(),
+    }
+}
+
+/// What a call step of a chain asks of the function it calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gives {
+    /// `f()`: its return type.
+    Returns,
+    /// `f(|i)`: the type of its closure's i-th parameter.
+    ClosureArg(usize),
+}
+
+/// A chain's call step: `name()` or `name(|i)`.
+fn call_step(step: &str) -> Option<(&str, Gives)> {
+    if let Some(name) = step.strip_suffix("()") {
+        return Some((name, Gives::Returns));
+    }
+    let (name, i) = step.strip_suffix(')')?.split_once("(|")?;
+    Some((name, Gives::ClosureArg(i.parse().ok()?)))
 }

@@ -105,6 +105,9 @@ pub struct Symbol {
     /// implements it may run without a method of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_trait: bool,
+    /// A function's closure parameter's argument types (see `Unit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closure_args: Vec<String>,
 }
 
 impl Symbol {
@@ -119,6 +122,7 @@ impl Symbol {
             reexport: Vec::new(),
             returns: unit.returns.clone(),
             in_trait: false,
+            closure_args: unit.closure_args.clone(),
         }
     }
 
@@ -146,6 +150,7 @@ impl Symbol {
                 reexport: i.path.clone(),
                 returns: String::new(),
                 in_trait: false,
+                closure_args: Vec::new(),
             });
         units.chain(reexports).collect()
     }
@@ -194,6 +199,9 @@ impl SymbolTable {
             out.extend(identifiers(ty));
         }
         out.extend(identifiers(&symbol.returns));
+        for ty in &symbol.closure_args {
+            out.extend(identifiers(ty));
+        }
         out.retain(|k| !k.is_empty());
         out
     }

@@ -33,8 +33,8 @@ type StoredUnit = (
     u32,
     bool,
     bool,
-    // Fields and return type (serde's tuples stop at 16).
-    (Vec<(String, String)>, String),
+    // Fields, return type, closure arguments (serde's tuples stop at 16).
+    (Vec<(String, String)>, String, Vec<String>),
 );
 
 pub fn encode_units(units: &[Unit]) -> String {
@@ -57,7 +57,7 @@ pub fn encode_units(units: &[Unit]) -> String {
                 u.complexity,
                 u.is_test,
                 u.exported,
-                (&u.fields, &u.returns),
+                (&u.fields, &u.returns, &u.closure_args),
             )
         })
         .collect();
@@ -86,6 +86,7 @@ pub fn decode_units(s: &str) -> Result<Vec<Unit>> {
             exported: r.14,
             fields: r.15.0,
             returns: r.15.1,
+            closure_args: r.15.2,
         })
         .collect())
 }
@@ -138,20 +139,36 @@ pub fn decode_edges(s: &str) -> Result<Vec<Edge>> {
 
 /// A symbol inside its name's entry (the name is the entry's key).
 pub fn symbol_row(s: &Symbol) -> StoredSymbolRef<'_> {
-    (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport, &s.returns, s.in_trait)
+    let extra = (&s.returns[..], s.in_trait, &s.closure_args[..]);
+    (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport, extra)
 }
 
-pub type StoredSymbolRef<'a> =
-    (&'a str, UnitKind, &'a str, &'a str, &'a [(String, String)], &'a [String], &'a str, bool);
+pub type StoredSymbolRef<'a> = (
+    &'a str,
+    UnitKind,
+    &'a str,
+    &'a str,
+    &'a [(String, String)],
+    &'a [String],
+    (&'a str, bool, &'a [String]),
+);
 
-pub type StoredSymbol =
-    (String, UnitKind, String, String, Vec<(String, String)>, Vec<String>, String, bool);
+/// A symbol as stored: its id, kind, qname, path, fields, re-export, and
+/// (return type, declared in a trait, closure arguments).
+pub type StoredSymbol = (
+    String,
+    UnitKind,
+    String,
+    String,
+    Vec<(String, String)>,
+    Vec<String>,
+    (String, bool, Vec<String>),
+);
 
-pub fn symbol_of(
-    name: &str,
-    (id, kind, qname, path, fields, reexport, returns, in_trait): StoredSymbol,
-) -> Symbol {
-    Symbol { id, kind, name: name.to_owned(), qname, path, fields, reexport, returns, in_trait }
+pub fn symbol_of(name: &str, stored: StoredSymbol) -> Symbol {
+    let (id, kind, qname, path, fields, reexport, (returns, in_trait, closure_args)) = stored;
+    let name = name.to_owned();
+    Symbol { id, kind, name, qname, path, fields, reexport, returns, in_trait, closure_args }
 }
 
 pub fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {

@@ -468,8 +468,9 @@ fn edges_of(files: &[(&str, &str)], kind: cortex::graph::resolve::EdgeKind) -> B
 /// A Rust method call's receiver is typed as the compiler would where the
 /// code says: through struct fields (also of tuple structs), enum variants'
 /// payloads, declared return types, type aliases, smart pointers, locks and
-/// `unwrap`/`?`, and `let` and `if let` bindings; of several types of one
-/// name, the one the code names; a type from elsewhere has no method here.
+/// `unwrap`/`?`, `let` and `if let` bindings, and what a function hands the
+/// closure it takes; of several types of one name, the one the code names;
+/// a type from elsewhere has no method here.
 #[test]
 fn rust_receivers_are_typed_like_the_compiler_would() {
     let a = "use std::sync::{Arc, Mutex};\n\
@@ -481,7 +482,9 @@ fn rust_receivers_are_typed_like_the_compiler_would() {
         pub type Handle = Arc<Shared>;\n\
         pub fn shared() -> Handle { todo!() }\n\
         pub enum Kind { Local(Queue), Remote(Stats) }\n\
-        pub struct Wrapper(pub Queue);\n";
+        pub struct Wrapper(pub Queue);\n\
+        impl Stats { pub fn with<R>(&self, f: impl FnOnce(&Queue) -> R) -> R { todo!() } }\n\
+        impl Stats { pub fn each<F>(&self, f: F) where F: FnMut(Queue, u8) {} }\n";
     // The same names elsewhere: a call by name alone would be a guess.
     let b = "pub struct Queue;\n\
         impl Queue { pub fn push(&mut self, x: u32) {} }\n\
@@ -495,6 +498,8 @@ fn rust_receivers_are_typed_like_the_compiler_would() {
             assert!(h.queue.lock().unwrap().len() == 0);\n\
             if let Kind::Remote(st) = k { st.bump(); }\n\
             w.0.push(2);\n\
+            s.stats.with(|q| q.len());\n\
+            s.stats.each(|mut q, _| q.push(3));\n\
             let v: Vec<u32> = Vec::new();\n\
             v.len();\n\
             std::fs::File::open(\"x\").unwrap().len();\n\
@@ -509,6 +514,8 @@ fn rust_receivers_are_typed_like_the_compiler_would() {
         "src/a.rs::Queue::push (resolved)",
         "src/a.rs::Queue::len (resolved)",
         "src/a.rs::Stats::bump (resolved)",
+        "src/a.rs::Stats::with (resolved)",
+        "src/a.rs::Stats::each (resolved)",
     ]
     .into_iter()
     .collect();
