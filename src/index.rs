@@ -17,6 +17,7 @@ use crate::graph::resolve::Symbol;
 use crate::graph::resolve::{
     Edge, FileEdges, SymbolTable, file_stem, module_name, resolve_file, target_key,
 };
+use crate::graph::rust::{crate_name_in, rust_package_dir};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
@@ -80,10 +81,14 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     report.with_errors = parsed.iter().filter(|f| !f.parsed.diagnostics.is_empty()).count();
     report.units = parsed.iter().map(|f| f.parsed.units.len()).sum();
 
-    let known = match previous {
+    let mut known = match previous {
         None => Known::full(&parsed),
         Some(old_root) => Known::around(store, old_root, &parsed, &removed).await?,
     };
+    let resolving = parsed.iter().chain(known.to_resolve.iter());
+    for (dir, name) in crate_names(store, root, resolving).await {
+        known.table.add_crate(&dir, &name);
+    }
     store.graph().begin_graph_write().await?;
     let file_writes = store.graph().write_files(parsed.clone(), report.full);
     let write = resolve_all(&parsed, &removed, &known, report.full);
@@ -115,6 +120,29 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
         "code graph updated"
     );
     Ok(report)
+}
+
+/// The crate names of the Rust packages the files being resolved belong
+/// to, from their `Cargo.toml` in the snapshot (none: not a package). A
+/// crate renamed is seen when its files are next resolved.
+async fn crate_names(
+    store: &Store,
+    root: ContentHash,
+    files: impl Iterator<Item = &CodeFile>,
+) -> Vec<(String, String)> {
+    let dirs: BTreeSet<&str> =
+        files.filter(|f| f.language == Language::Rust).map(|f| rust_package_dir(&f.path)).collect();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let manifest = format!("{dir}Cargo.toml");
+        let Ok(bytes) = snapshot::read_file(store, root, manifest.as_bytes()).await else {
+            continue;
+        };
+        if let Some(name) = crate_name_in(&String::from_utf8_lossy(&bytes)) {
+            out.push((dir.to_owned(), name));
+        }
+    }
+    out
 }
 
 /// The code files to parse (path, content) and the paths gone.

@@ -15,7 +15,7 @@ pub mod parse;
 mod python;
 mod receivers;
 pub mod resolve;
-mod rust;
+pub mod rust;
 pub mod types;
 
 pub use lang::Language;

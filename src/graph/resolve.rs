@@ -169,6 +169,10 @@ pub struct SymbolTable {
     /// Re-exports by the name they export (`*` for globs).
     reexports: HashMap<String, Vec<Symbol>>,
     files: HashSet<String>,
+    /// Rust packages' crate names, by the package's directory (`""`,
+    /// `crates/x/`): a path that starts with its own crate's name
+    /// (`tokio::spawn` in tokio's tests) is followed into the crate.
+    crates: HashMap<String, String>,
 }
 
 impl SymbolTable {
@@ -216,6 +220,15 @@ impl SymbolTable {
         let named = self.reexports.get(name).map_or(&[][..], Vec::as_slice);
         let globs = self.reexports.get("*").map_or(&[][..], Vec::as_slice);
         named.iter().chain(globs).filter(move |s| s.path == file)
+    }
+
+    /// The crate a package directory's `Cargo.toml` names.
+    pub fn add_crate(&mut self, dir: &str, name: &str) {
+        self.crates.insert(dir.to_owned(), name.replace('-', "_"));
+    }
+
+    pub(super) fn crate_name(&self, dir: &str) -> Option<&str> {
+        self.crates.get(dir).map(String::as_str)
     }
 
     pub fn add_file(&mut self, path: &str) {

@@ -386,7 +386,7 @@ impl FileContext<'_> {
         name: &str,
         wanted: fn(UnitKind) -> bool,
     ) -> Option<Found> {
-        let (root, mut module) = rust_module_of(self.path);
+        let (mut root, mut module) = rust_module_of(self.path);
         module.extend(self.inline.borrow().iter().cloned());
         let mut rest: Vec<String> = segments.to_vec();
         // Expand the first segment.
@@ -403,6 +403,16 @@ impl FileContext<'_> {
                     module.pop();
                     rest.remove(0);
                 }
+            }
+            // Its own crate by name (`tokio::spawn` in tokio's tests and
+            // examples): the package's library.
+            Some(first)
+                if !self.imports.iter().any(|i| i.local == first)
+                    && self.table.crate_name(rust_package_dir(self.path)) == Some(first) =>
+            {
+                root = format!("{}src/", rust_package_dir(self.path));
+                module.clear();
+                rest.remove(0);
             }
             Some(first) => {
                 let first = first.to_owned();
@@ -612,6 +622,49 @@ pub(super) fn rust_module_of(path: &str) -> (String, Vec<String>) {
         module.clear();
     }
     (root.to_owned(), module)
+}
+
+/// The directory of the package a Rust file belongs to, where its
+/// `Cargo.toml` is: above its `src/`, `tests/`, `examples/` or `benches/`
+/// (`crates/x/src/a.rs` → `crates/x/`); else the file's own directory.
+pub fn rust_package_dir(path: &str) -> &str {
+    let mut best = None;
+    for dir in ["src/", "tests/", "examples/", "benches/"] {
+        let found = if path.starts_with(dir) {
+            Some(0)
+        } else {
+            path.find(&format!("/{dir}")).map(|i| i + 1)
+        };
+        if let Some(i) = found {
+            best = Some(best.map_or(i, |b: usize| b.max(i)));
+        }
+    }
+    match best {
+        Some(i) => &path[..i],
+        None => path.rfind('/').map_or("", |i| &path[..=i]),
+    }
+}
+
+/// A package's crate name from its `Cargo.toml`: `[lib] name`, else
+/// `[package] name`.
+pub fn crate_name_in(manifest: &str) -> Option<String> {
+    let mut section = "";
+    let (mut package, mut lib) = (None, None);
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        let Some(value) = line.strip_prefix("name").map(str::trim_start) else { continue };
+        let Some(value) = value.strip_prefix('=') else { continue };
+        let value = value.trim().trim_matches('"').to_owned();
+        match section {
+            "[package]" => package = Some(value),
+            "[lib]" => lib = Some(value),
+            _ => {}
+        }
+    }
+    lib.or(package).filter(|n| !n.is_empty())
 }
 
 /// Files whose every unit counts as a test: those under a `tests/` folder.

@@ -85,6 +85,40 @@ async fn an_import_is_indexed_with_resolved_edges() {
     assert_eq!(index_head(&t.store).await.unwrap().parsed, 0);
 }
 
+/// A package's tests and examples call its library by the crate's name
+/// (from `Cargo.toml`, `-` read as `_`); another crate's name is not it.
+#[tokio::test]
+async fn a_crate_is_called_by_its_name_from_its_tests_and_examples() {
+    let t = common::store().await;
+    let src = tempfile::tempdir().unwrap();
+    let d = src.path();
+    let files: [(&str, &[u8]); 5] = [
+        ("Cargo.toml", b"[package]\nname = \"my-crate\"\nversion = \"0.1.0\"\n"),
+        ("src/lib.rs", b"pub mod task;\npub use task::spawn;\n"),
+        ("src/task.rs", b"pub fn spawn() {}\npub fn other() {}\n"),
+        ("tests/it.rs", b"#[test]\nfn spawns() { my_crate::spawn(); }\n"),
+        (
+            "examples/ex.rs",
+            b"use my_crate::task::other;\nfn main() { other(); futures::spawn(); }\n",
+        ),
+    ];
+    for (path, text) in files {
+        common::write(d, path, text);
+    }
+    common::import(&t.store, d).await;
+    index_head(&t.store).await.unwrap();
+    let calls = lines_with_owned(&common::graph_dump(&t.store).await, "calls");
+    let want = [
+        "calls examples/ex.rs::main -> src/task.rs::other (resolved)",
+        "calls tests/it.rs::spawns -> src/task.rs::spawn (resolved)",
+    ];
+    assert_eq!(calls, want.map(str::to_owned).into_iter().collect(), "{calls:#?}");
+}
+
+fn lines_with_owned(dump: &[String], prefix: &str) -> BTreeSet<String> {
+    lines_with(dump, prefix).into_iter().map(str::to_owned).collect()
+}
+
 /// Edits applied one after another: after each, the incremental graph
 /// equals a fresh index of the same tree.
 #[tokio::test]
