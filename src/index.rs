@@ -17,7 +17,7 @@ use crate::graph::resolve::Symbol;
 use crate::graph::resolve::{
     Edge, FileEdges, SymbolTable, file_stem, module_name, resolve_file, target_key,
 };
-use crate::graph::rust::{crate_name_in, rust_package_dir};
+use crate::graph::rust::{crate_name_in, outside_lib, rust_package_dir};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
@@ -122,16 +122,19 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     Ok(report)
 }
 
-/// The crate names of the Rust packages the files being resolved belong
-/// to, from their `Cargo.toml` in the snapshot (none: not a package). A
-/// crate renamed is seen when its files are next resolved.
+/// The crate names of the Rust packages whose tests, examples or benches
+/// are being resolved (only those call the library by the crate's name),
+/// from their `Cargo.toml` in the snapshot (none: not a package). A crate
+/// renamed is seen when those files are next resolved.
 async fn crate_names(
     store: &Store,
     root: ContentHash,
     files: impl Iterator<Item = &CodeFile>,
 ) -> Vec<(String, String)> {
-    let dirs: BTreeSet<&str> =
-        files.filter(|f| f.language == Language::Rust).map(|f| rust_package_dir(&f.path)).collect();
+    let dirs: BTreeSet<&str> = files
+        .filter(|f| f.language == Language::Rust && outside_lib(&f.path))
+        .map(|f| rust_package_dir(&f.path))
+        .collect();
     let mut out = Vec::new();
     for dir in dirs {
         let manifest = format!("{dir}Cargo.toml");

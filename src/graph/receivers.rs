@@ -35,6 +35,10 @@ enum Binding<'t> {
     ClosureArg(Node<'t>, usize),
 }
 
+/// The nodes that bind names for `rust_scope`.
+const BINDS: &[&str] =
+    &["parameter", "let_declaration", "let_condition", "match_arm", "closure_expression"];
+
 /// The names of one Rust function and the type `Self` is there.
 pub(super) struct RustScope<'t> {
     self_type: Option<String>,
@@ -59,67 +63,89 @@ impl<'a> FileParser<'a> {
     fn rust_scope<'t>(&self, function: Node<'t>, self_type: Option<String>) -> RustScope<'t> {
         let mut bindings: HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>> =
             HashMap::new();
-        let mut stack = vec![function];
-        while let Some(node) = stack.pop() {
-            let span = binding_span(node, function);
-            let mut bind = |name: String, b: Binding<'t>| {
-                bindings.entry(name).or_default().push((span.clone(), b));
-            };
-            let pattern = node.child_by_field_name("pattern");
-            let value = node.child_by_field_name("value");
-            let bound = match node.kind() {
-                "parameter" => node.child_by_field_name("type").map(Binding::Type),
-                "let_declaration" => node
-                    .child_by_field_name("type")
-                    .map(Binding::Type)
-                    .or(value.map(Binding::Value)),
-                _ => None,
-            };
-            if let (Some(name), Some(b)) = (pattern.and_then(|p| self.bound_name(p)), bound) {
-                bind(name, b);
+        // Every named node below the function, in source order, without
+        // allocating: a cursor's preorder walk.
+        // (`Node::parent` walks down from the root: the ancestors are kept.)
+        let mut cursor = function.walk();
+        let mut ancestors: Vec<Node<'t>> = Vec::new();
+        'walk: loop {
+            let node = cursor.node();
+            if BINDS.contains(&node.kind()) {
+                self.bind_in(node, &ancestors, function, &mut bindings);
             }
-            // `let (a, b) = value;`
-            if node.kind() == "let_declaration"
-                && let (Some(p), Some(v)) = (pattern, value)
-                && p.kind() == "tuple_pattern"
-            {
-                let mut cursor = p.walk();
-                for (i, element) in p.named_children(&mut cursor).enumerate() {
-                    if let Some(name) = self.bound_name(element) {
-                        bind(name, Binding::Element(v, i));
-                    }
+            if cursor.goto_first_child() {
+                ancestors.push(node);
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    break 'walk;
                 }
+                ancestors.pop();
             }
-            // A match arm's pattern opens the value matched.
-            let value = match node.kind() {
-                "match_arm" => node
-                    .parent()
-                    .and_then(|block| block.parent())
-                    .and_then(|m| m.child_by_field_name("value")),
-                _ => value,
-            };
-            if matches!(node.kind(), "let_condition" | "match_arm")
-                && let Some((name, b)) = pattern.and_then(|p| self.pattern_binding(p, value))
-            {
-                bind(name, b);
-            }
-            if node.kind() == "closure_expression"
-                && let Some(call) = node.parent().and_then(|a| a.parent())
-                && call.kind() == "call_expression"
-                && let Some(params) = node.child_by_field_name("parameters")
-            {
-                let mut cursor = params.walk();
-                for (i, p) in params.named_children(&mut cursor).enumerate() {
-                    if let Some(name) = self.bound_name(p) {
-                        bind(name, Binding::ClosureArg(call, i));
-                    }
-                }
-            }
-            let mut cursor = node.walk();
-            let children: Vec<Node> = node.named_children(&mut cursor).collect();
-            stack.extend(children.into_iter().rev());
         }
         RustScope { self_type, bindings }
+    }
+
+    /// What one node of `BINDS` binds, into `bindings`.
+    fn bind_in<'t>(
+        &self,
+        node: Node<'t>,
+        ancestors: &[Node<'t>],
+        function: Node<'t>,
+        bindings: &mut HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>>,
+    ) {
+        let span = binding_span(node, ancestors, function);
+        let grandparent = ancestors.len().checked_sub(2).map(|i| ancestors[i]);
+        let mut bind = |name: String, b: Binding<'t>| {
+            bindings.entry(name).or_default().push((span.clone(), b));
+        };
+        let pattern = node.child_by_field_name("pattern");
+        let value = node.child_by_field_name("value");
+        let bound = match node.kind() {
+            "parameter" => node.child_by_field_name("type").map(Binding::Type),
+            "let_declaration" => {
+                node.child_by_field_name("type").map(Binding::Type).or(value.map(Binding::Value))
+            }
+            _ => None,
+        };
+        if let (Some(name), Some(b)) = (pattern.and_then(|p| self.bound_name(p)), bound) {
+            bind(name, b);
+        }
+        // `let (a, b) = value;`
+        if node.kind() == "let_declaration"
+            && let (Some(p), Some(v)) = (pattern, value)
+            && p.kind() == "tuple_pattern"
+        {
+            let mut cursor = p.walk();
+            for (i, element) in p.named_children(&mut cursor).enumerate() {
+                if let Some(name) = self.bound_name(element) {
+                    bind(name, Binding::Element(v, i));
+                }
+            }
+        }
+        // A match arm's pattern opens the value matched.
+        let value = match node.kind() {
+            "match_arm" => grandparent.and_then(|m| m.child_by_field_name("value")),
+            _ => value,
+        };
+        if matches!(node.kind(), "let_condition" | "match_arm")
+            && let Some((name, b)) = pattern.and_then(|p| self.pattern_binding(p, value))
+        {
+            bind(name, b);
+        }
+        if node.kind() == "closure_expression"
+            && let Some(call) = grandparent
+            && call.kind() == "call_expression"
+            && let Some(params) = node.child_by_field_name("parameters")
+        {
+            let mut cursor = params.walk();
+            for (i, p) in params.named_children(&mut cursor).enumerate() {
+                if let Some(name) = self.bound_name(p) {
+                    bind(name, Binding::ClosureArg(call, i));
+                }
+            }
+        }
     }
 
     /// `x` or `mut x`.
@@ -198,6 +224,12 @@ impl<'a> FileParser<'a> {
         scopes: &mut HashMap<usize, RustScope<'t>>,
         refs: &mut [Ref],
     ) {
+        let untyped = |r: &Ref| {
+            r.kind == RefKind::MethodCall && r.receiver.is_some() && r.receiver_type.is_none()
+        };
+        if !refs.iter().any(untyped) {
+            return;
+        }
         let line_starts: Vec<usize> =
             std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         for r in refs.iter_mut().filter(|r| r.kind == RefKind::MethodCall) {
@@ -512,7 +544,8 @@ impl<'a> FileParser<'a> {
 /// A type met while following a receiver's chain, and the file whose code
 /// named it (which of several types of one name it is depends on that
 /// file's scope).
-struct Typed {
+#[derive(Clone)]
+pub(super) struct Typed {
     ty: Ty,
     origin: String,
 }
@@ -524,7 +557,18 @@ impl FileContext<'_> {
     /// has no method here). `None` when the type is not known.
     pub(super) fn rust_method_call(&self, from: &Unit, r: &Ref) -> Option<Found> {
         let chain = r.receiver_type.as_deref()?;
-        let typed = self.rust_eval(from, chain);
+        // Receivers repeat (`self.inner`): each chain is followed once per
+        // file, from the unit it starts in.
+        let key = (from.id.clone(), chain.to_owned());
+        let cached = self.receivers.borrow().get(&key).cloned();
+        let typed = match cached {
+            Some(typed) => typed,
+            None => {
+                let typed = self.rust_eval(from, chain);
+                self.receivers.borrow_mut().insert(key, typed.clone());
+                typed
+            }
+        };
         tracing::trace!(path = self.path, line = r.line, chain, ty = ?typed.as_ref().map(|t| t.ty.to_string()), "receiver");
         Some(self.rust_type_method(&typed?, &r.name))
     }
@@ -839,20 +883,18 @@ fn module_dir(path: &str) -> String {
 /// The bytes over which what `node` binds is in force: a parameter's
 /// function, from the end of a `let` to the end of its block, an `if let`'s
 /// or `while let`'s body, a match arm, a closure.
-fn binding_span(node: Node, function: Node) -> std::ops::Range<usize> {
+fn binding_span(node: Node, ancestors: &[Node], function: Node) -> std::ops::Range<usize> {
     match node.kind() {
         "parameter" => node.start_byte()..function.end_byte(),
         "let_declaration" => {
-            node.end_byte()..node.parent().map_or(function.end_byte(), |p| p.end_byte())
+            node.end_byte()..ancestors.last().map_or(function.end_byte(), |p| p.end_byte())
         }
         "let_condition" => {
-            let mut outer = node;
-            while let Some(p) = outer.parent()
-                && !matches!(outer.kind(), "if_expression" | "while_expression")
-            {
-                outer = p;
-            }
-            node.end_byte()..outer.end_byte()
+            let outer = ancestors
+                .iter()
+                .rev()
+                .find(|a| matches!(a.kind(), "if_expression" | "while_expression"));
+            node.end_byte()..outer.map_or(function.end_byte(), |o| o.end_byte())
         }
         _ => node.start_byte()..node.end_byte(),
     }

@@ -376,6 +376,7 @@ pub fn resolve_file(
         inline: Default::default(),
         bases,
         consulted: Default::default(),
+        receivers: Default::default(),
     };
     // `contains` is each unit's `parent`, kept with the unit, not here.
     let mut edges = Vec::new();
@@ -463,7 +464,11 @@ pub(super) struct FileContext<'a> {
     /// Names looked up beyond the file's keys (the types a receiver's
     /// fields and calls led to): see `FileEdges::consulted`.
     pub(super) consulted: std::cell::RefCell<HashSet<String>>,
+    /// Rust receivers' types, by the unit and the chain (`receivers`).
+    pub(super) receivers: std::cell::RefCell<ReceiverTypes>,
 }
+
+pub(super) type ReceiverTypes = HashMap<(String, String), Option<super::receivers::Typed>>;
 
 pub(super) type Found = Vec<(String, Confidence)>;
 
@@ -702,9 +707,12 @@ impl FileContext<'_> {
             .collect();
         match here.as_slice() {
             [s] => return one(s),
-            // One function written once per `#[cfg]` (`f`, `f#2`): the
-            // call is to whichever the build has.
-            [first, rest @ ..] if rest.iter().all(|s| s.qname == first.qname) => {
+            // One Rust function written once per `#[cfg]` (`f`, `f#2`):
+            // the call is to whichever the build has.
+            [first, rest @ ..]
+                if self.language == Language::Rust
+                    && rest.iter().all(|s| s.qname == first.qname) =>
+            {
                 return here.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect();
             }
             [_, ..] => {
@@ -765,8 +773,12 @@ impl FileContext<'_> {
         let all: Vec<&Symbol> =
             self.table.named(name).iter().filter(|s| s.path == file && keep(s)).collect();
         match all.as_slice() {
-            // One unit, or one written once per `#[cfg]` (`f`, `f#2`).
-            [first, rest @ ..] if rest.iter().all(|s| s.qname == first.qname) => {
+            [s] => one(s),
+            // One Rust unit written once per `#[cfg]` (`f`, `f#2`).
+            [first, rest @ ..]
+                if self.language == Language::Rust
+                    && rest.iter().all(|s| s.qname == first.qname) =>
+            {
                 all.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect()
             }
             _ => Vec::new(),

@@ -407,7 +407,8 @@ impl FileContext<'_> {
             // Its own crate by name (`tokio::spawn` in tokio's tests and
             // examples): the package's library.
             Some(first)
-                if !self.imports.iter().any(|i| i.local == first)
+                if outside_lib(self.path)
+                    && !self.imports.iter().any(|i| i.local == first)
                     && self.table.crate_name(rust_package_dir(self.path)) == Some(first) =>
             {
                 root = format!("{}src/", rust_package_dir(self.path));
@@ -540,6 +541,7 @@ impl FileContext<'_> {
             inline: Default::default(),
             bases: Default::default(),
             consulted: Default::default(),
+            receivers: Default::default(),
         };
         for import in &reexports {
             let found = if import.local == "*" {
@@ -643,6 +645,12 @@ pub fn rust_package_dir(path: &str) -> &str {
         Some(i) => &path[..i],
         None => path.rfind('/').map_or("", |i| &path[..=i]),
     }
+}
+
+/// A Rust file of a package's tests, examples or benches, which use the
+/// library by its crate's name (the library's own files cannot).
+pub fn outside_lib(path: &str) -> bool {
+    !path[rust_package_dir(path).len()..].starts_with("src/")
 }
 
 /// A package's crate name from its `Cargo.toml`: `[lib] name`, else
