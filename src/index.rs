@@ -30,9 +30,9 @@ use crate::tree::EntryKind;
 pub const GRAPH_VERSION: &str = "15";
 
 /// How many hops deep an incremental index reads the names a symbol leads
-/// to: through re-exports, and through the fields and results a receiver's
-/// chain goes on with (at most `types::MAX_CHAIN` steps). A clean index has
-/// every name at hand.
+/// to: through re-exports, and (`Known::read_consulted`) the types a
+/// receiver's chain goes through (at most `types::MAX_CHAIN` steps). A
+/// clean index has every name at hand.
 const MAX_HOPS: usize = 6;
 
 /// Files read and parsed at a time.
@@ -267,7 +267,7 @@ impl Known {
         for f in parsed.iter().chain(to_resolve.iter()) {
             keys.extend(SymbolTable::keys(&f.parsed));
         }
-        let mut table = read_table(store, keys, parsed, &changed_paths).await?;
+        let (mut table, asked) = read_table(store, keys, parsed, &changed_paths).await?;
         let paths = store.graph().code_paths_of(old_root).await?;
         for path in paths.iter() {
             if !changed_paths.contains(path) {
@@ -283,7 +283,45 @@ impl Known {
             changed_paths,
         };
         known.add_parsed(parsed);
+        known.read_consulted(store, parsed, asked).await?;
         Ok(known)
+    }
+
+    /// The names resolution consults beyond the files' keys (the types a
+    /// receiver's chain goes through), read until resolving the files
+    /// asks for no name not read yet: what a clean index, which has every
+    /// name, would find. (Reading every struct's field types ahead, six
+    /// hops deep, cost a write through the mount 100 ms.)
+    async fn read_consulted(
+        &mut self,
+        store: &Store,
+        parsed: &[CodeFile],
+        mut asked: HashSet<String>,
+    ) -> Result<()> {
+        for _ in 0..MAX_HOPS {
+            let mut wanted = BTreeSet::new();
+            for f in parsed.iter().chain(self.to_resolve.iter()) {
+                let resolved = resolve_file(
+                    &f.path,
+                    f.language,
+                    &f.parsed.units,
+                    &f.parsed.refs,
+                    &f.parsed.imports,
+                    &self.table,
+                );
+                wanted.extend(resolved.consulted.into_iter().filter(|n| !asked.contains(n)));
+            }
+            if wanted.is_empty() {
+                break;
+            }
+            let wanted: Vec<String> = wanted.into_iter().collect();
+            asked.extend(wanted.iter().cloned());
+            let (more, more_asked) =
+                read_table(store, wanted.into_iter().collect(), &[], &self.changed_paths).await?;
+            asked.extend(more_asked);
+            self.table.absorb(more);
+        }
+        Ok(())
     }
 
     fn add_parsed(&mut self, parsed: &[CodeFile]) {
@@ -304,7 +342,7 @@ async fn read_table(
     mut keys: HashSet<String>,
     parsed: &[CodeFile],
     changed_paths: &BTreeSet<String>,
-) -> Result<SymbolTable> {
+) -> Result<(SymbolTable, HashSet<String>)> {
     tracing::debug!(keys = keys.len(), "keys");
     let mut table = SymbolTable::default();
     let mut asked: HashSet<String> = HashSet::new();
@@ -329,7 +367,7 @@ async fn read_table(
         }
         next = more.into_iter().filter(|k| !asked.contains(k)).collect();
     }
-    Ok(table)
+    Ok((table, asked))
 }
 
 /// Resolves the parsed files and the others `known` names, on every core,

@@ -188,10 +188,10 @@ impl SymbolTable {
         self.by_name.entry(symbol.name.clone()).or_default().push(symbol);
     }
 
-    /// The names resolution may look up after reaching a symbol: where a
-    /// re-export leads (`a` and `m` of `export { a as b } from './m'`;
-    /// each segment of a Rust path), and the types of a struct's fields
-    /// and of a function's result, which a receiver's chain goes on with.
+    /// The names resolution may look up after following a re-export: the
+    /// names its path leads to (`a` and `m` of `export { a as b } from
+    /// './m'`; each segment of a Rust path). (The types a receiver's chain
+    /// goes through are read as resolution asks: `FileEdges::consulted`.)
     pub fn next_keys(symbol: &Symbol) -> Vec<String> {
         let mut out = Vec::new();
         for segment in &symbol.reexport {
@@ -199,15 +199,19 @@ impl SymbolTable {
             out.push(file_stem(segment).to_owned());
             out.push(module_name(segment).to_owned());
         }
-        for (_, ty) in &symbol.fields {
-            out.extend(identifiers(ty));
-        }
-        out.extend(identifiers(&symbol.returns));
-        for ty in &symbol.closure_args {
-            out.extend(identifiers(ty));
-        }
         out.retain(|k| !k.is_empty());
         out
+    }
+
+    /// Takes in another table's symbols, files and crates.
+    pub fn absorb(&mut self, other: SymbolTable) {
+        for symbols in other.by_name.into_values().chain(other.reexports.into_values()) {
+            for s in symbols {
+                self.add(s);
+            }
+        }
+        self.files.extend(other.files);
+        self.crates.extend(other.crates);
     }
 
     /// The re-exports of `file` that may export `name`: those of that
@@ -798,7 +802,7 @@ impl FileContext<'_> {
 
     /// True when the tree defines a type (or class) of that name.
     pub(super) fn type_known(&self, name: &str) -> bool {
-        self.table.named(name).iter().any(|s| s.kind.is_type())
+        self.named(name).iter().any(|s| s.kind.is_type())
     }
 
     pub(super) fn import_named(&self, local: &str) -> Option<&Import> {
