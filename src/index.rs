@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::resolve::Symbol;
 use crate::graph::resolve::{
     Edge, FileEdges, SymbolTable, file_stem, module_name, resolve_file, target_key,
@@ -21,8 +21,9 @@ use crate::graph::rust::{crate_name_in, outside_lib, rust_package_dir};
 use crate::graph::{Language, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
-use crate::store::graph::{CodeFile, FileNames, GraphWrite, role};
+use crate::store::graph::{CodeFile, FileNames, FileWrites, GraphWrite, role};
 use crate::store::{ChangeOp, Store};
+use crate::store::{FreshNames, StoredParse};
 use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
@@ -74,43 +75,13 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     }
     let mut report = IndexReport { full: previous.is_none(), ..IndexReport::default() };
     let (changed, removed) = changes(store, previous, root).await?;
-    let parsed = std::sync::Arc::new(parse_all(store, &changed).await?);
-    report.parsed = parsed.len();
-    report.removed = removed.len();
-    report.skipped = parsed.iter().filter(|f| f.parsed.skipped.is_some()).count();
-    report.with_errors = parsed.iter().filter(|f| !f.parsed.diagnostics.is_empty()).count();
-    report.units = parsed.iter().map(|f| f.parsed.units.len()).sum();
-
-    let mut known = match previous {
-        None => Known::full(&parsed),
-        Some(old_root) => Known::around(store, old_root, &parsed, &removed).await?,
+    let paths = match previous {
+        None => index_full(store, root, &changed, &mut report).await?,
+        Some(old_root) => {
+            index_changes(store, (old_root, root), &changed, &removed, &mut report).await?
+        }
     };
-    let resolving = parsed.iter().chain(known.to_resolve.iter());
-    for (dir, name) in crate_names(store, root, resolving).await {
-        known.table.add_crate(&dir, &name);
-    }
-    store.graph().begin_graph_write().await?;
-    let file_writes = store.graph().write_files(parsed.clone(), report.full);
-    let write = resolve_all(&parsed, &removed, &known, report.full);
-    report.edges = write.edges.iter().map(|(_, edges)| edges.len()).sum();
-    report.resolved = write.edges.len();
-    // The next run starts from here: its code paths are these.
-    let mut paths: BTreeSet<String> =
-        known.old_paths.iter().flat_map(|p| p.iter().cloned()).collect();
-    for path in &removed {
-        paths.remove(path);
-    }
-    paths.extend(parsed.iter().map(|f| f.path.clone()));
-    // Resolution is done with the symbol table, and the parses are the
-    // writer's alone now: freed beside the writes (a full index's take a
-    // while, and held through them they were a third of its peak memory).
-    std::thread::spawn(move || drop((parsed, known)));
-    store
-        .graph()
-        .write_graph(write, file_writes, root)
-        .instrument(tracing::debug_span!("index.write"))
-        .await?;
-    store.graph().remember_code_paths(root, paths.into_iter().collect());
+    store.graph().remember_code_paths(root, paths);
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         parsed = report.parsed,
@@ -122,18 +93,154 @@ pub async fn index_root(store: &Store, root: ContentHash) -> Result<IndexReport>
     Ok(report)
 }
 
+/// Files resolved at a time by a full index: their parses decoded, their
+/// edges written, their names added to the index being built.
+const RESOLVE_BATCH: usize = 1024;
+
+/// A first index (or one after an interrupted write), in stages that hold
+/// little at once: each file's parse is written as it comes and kept
+/// encoded, its symbols go into the table; then the files are resolved a
+/// batch at a time, each batch's edges written and its names added to the
+/// name index, which is written last. (Holding every parse, then every
+/// edge and name, peaked at 3.4 GB on the cargo registry cache.) Gives the
+/// code paths.
+async fn index_full(
+    store: &Store,
+    root: ContentHash,
+    files: &[(String, ContentHash)],
+    report: &mut IndexReport,
+) -> Result<Vec<String>> {
+    let graph = store.graph();
+    graph.begin_graph_write().await?;
+    let mut writer = graph.parse_writer();
+    let mut table = SymbolTable::default();
+    let mut kept: Vec<StoredParse> = Vec::with_capacity(files.len());
+    let encode = |f: CodeFile| (StoredParse::of(&f), Symbol::all_of(&f.path, &f.parsed));
+    let mut parsing = Parsing::start(store, files, encode);
+    let parse = tracing::debug_span!("index.parse", files = files.len());
+    while let Some(batch) = parsing.next().instrument(parse.clone()).await? {
+        let mut stored = Vec::with_capacity(batch.len());
+        for (file, symbols) in batch {
+            table.add_file(&file.path);
+            for s in symbols {
+                table.add(s);
+            }
+            stored.push(file);
+        }
+        writer.send(&stored).await?;
+        kept.extend(stored);
+    }
+    writer.finish().await?;
+    report.parsed = kept.len();
+    report.skipped = kept.iter().filter(|f| f.skipped()).count();
+    report.with_errors = kept.iter().filter(|f| f.with_errors()).count();
+    report.units = kept.iter().map(StoredParse::units).sum();
+    for (dir, name) in crate_names(store, root, kept.iter().map(|f| (&*f.path, f.language))).await {
+        table.add_crate(&dir, &name);
+    }
+    let resolving = tracing::debug_span!("index.resolve");
+    let mut names = FreshNames::default();
+    let mut paths = Vec::with_capacity(kept.len());
+    let mut writing: Option<FileWrites> = None;
+    let mut rest = kept.into_iter();
+    loop {
+        let batch: Vec<StoredParse> = rest.by_ref().take(RESOLVE_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let resolved = resolving.in_scope(|| {
+            crate::par::map(&batch, |stored| {
+                let f = stored.decode()?;
+                let p = &f.parsed;
+                let FileEdges { edges, consulted } =
+                    resolve_file(&f.path, f.language, &p.units, &p.refs, &p.imports, &table);
+                let names = FileNames::of(&f.path, Some(p), &edges, &consulted);
+                Ok::<_, Error>((f.path, edges, names))
+            })
+        });
+        drop(batch);
+        let mut edges = Vec::with_capacity(resolved.len());
+        for file in resolved {
+            let (path, file_edges, file_names): (String, Vec<Edge>, FileNames) = file?;
+            report.edges += file_edges.len();
+            names.add(&path, file_names);
+            paths.push(path.clone());
+            edges.push((path, file_edges));
+        }
+        // One batch's edges are written while the next is resolved.
+        if let Some(previous) = writing.replace(graph.write_new_edges(edges)) {
+            previous.wait().await?;
+        }
+    }
+    if let Some(last) = writing {
+        last.wait().await?;
+    }
+    report.resolved = paths.len();
+    std::thread::spawn(move || drop(table));
+    graph.write_new_names(names).instrument(tracing::debug_span!("index.write")).await?;
+    graph.end_graph_write(root).await?;
+    Ok(paths)
+}
+
+/// An index from the graph of `old_root` to `root`: the files parsed
+/// again, and those whose references may resolve differently now. Gives
+/// the code paths.
+async fn index_changes(
+    store: &Store,
+    (old_root, root): (ContentHash, ContentHash),
+    changed: &[(String, ContentHash)],
+    removed: &[String],
+    report: &mut IndexReport,
+) -> Result<Vec<String>> {
+    let mut parsed: Vec<CodeFile> = Vec::with_capacity(changed.len());
+    let mut parsing = Parsing::start(store, changed, |f| f);
+    let parse = tracing::debug_span!("index.parse", files = changed.len());
+    while let Some(batch) = parsing.next().instrument(parse.clone()).await? {
+        parsed.extend(batch);
+    }
+    let parsed = std::sync::Arc::new(parsed);
+    report.parsed = parsed.len();
+    report.removed = removed.len();
+    report.skipped = parsed.iter().filter(|f| f.parsed.skipped.is_some()).count();
+    report.with_errors = parsed.iter().filter(|f| !f.parsed.diagnostics.is_empty()).count();
+    report.units = parsed.iter().map(|f| f.parsed.units.len()).sum();
+
+    let mut known = Known::around(store, old_root, &parsed, removed).await?;
+    let resolving = parsed.iter().chain(known.to_resolve.iter());
+    for (dir, name) in crate_names(store, root, resolving.map(|f| (&*f.path, f.language))).await {
+        known.table.add_crate(&dir, &name);
+    }
+    store.graph().begin_graph_write().await?;
+    let file_writes = store.graph().write_files(parsed.clone());
+    let write = resolve_all(&parsed, removed, &known);
+    report.edges = write.edges.iter().map(|(_, edges)| edges.len()).sum();
+    report.resolved = write.edges.len();
+    // The next run starts from here: its code paths are these.
+    let mut paths: BTreeSet<String> = known.old_paths.iter().cloned().collect();
+    for path in removed {
+        paths.remove(path);
+    }
+    paths.extend(parsed.iter().map(|f| f.path.clone()));
+    store
+        .graph()
+        .write_graph(write, file_writes, root)
+        .instrument(tracing::debug_span!("index.write"))
+        .await?;
+    Ok(paths.into_iter().collect())
+}
+
 /// The crate names of the Rust packages whose tests, examples or benches
 /// are being resolved (only those call the library by the crate's name),
 /// from their `Cargo.toml` in the snapshot (none: not a package). A crate
 /// renamed is seen when those files are next resolved.
-async fn crate_names(
+async fn crate_names<'a>(
     store: &Store,
     root: ContentHash,
-    files: impl Iterator<Item = &CodeFile>,
+    files: impl Iterator<Item = (&'a str, Language)>,
 ) -> Vec<(String, String)> {
     let dirs: BTreeSet<&str> = files
-        .filter(|f| f.language == Language::Rust && outside_lib(&f.path))
-        .map(|f| rust_package_dir(&f.path))
+        .filter(|&(path, language)| language == Language::Rust && outside_lib(path))
+        .map(|(path, _)| rust_package_dir(path))
         .collect();
     let mut out = Vec::new();
     for dir in dirs {
@@ -208,21 +315,13 @@ struct Known {
     /// What the files parsed, resolved again or removed had before.
     before: HashMap<String, CodeFile>,
     before_edges: HashMap<String, Vec<Edge>>,
-    /// The code paths the graph had (incremental runs).
-    old_paths: Option<std::sync::Arc<Vec<String>>>,
+    /// The code paths the graph had.
+    old_paths: std::sync::Arc<Vec<String>>,
     /// The paths parsed or removed.
     changed_paths: BTreeSet<String>,
 }
 
 impl Known {
-    /// A first index: the table is what was parsed.
-    fn full(parsed: &[CodeFile]) -> Known {
-        let mut known = Known::default();
-        known.add_parsed(parsed);
-        known.changed_paths = parsed.iter().map(|f| f.path.clone()).collect();
-        known
-    }
-
     /// An incremental index from the graph of `old_root`: names whose units
     /// came, went or changed in what resolution sees of them, and the stems
     /// of files that came or went, decide which other files can resolve
@@ -274,14 +373,8 @@ impl Known {
                 table.add_file(path);
             }
         }
-        let mut known = Known {
-            table,
-            to_resolve,
-            before,
-            before_edges,
-            old_paths: Some(paths),
-            changed_paths,
-        };
+        let mut known =
+            Known { table, to_resolve, before, before_edges, old_paths: paths, changed_paths };
         known.add_parsed(parsed);
         known.read_consulted(store, parsed, asked).await?;
         Ok(known)
@@ -373,8 +466,8 @@ async fn read_table(
 /// Resolves the parsed files and the others `known` names, on every core,
 /// into the graph's next write.
 #[tracing::instrument(name = "index.resolve", level = "debug", skip_all)]
-fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: bool) -> GraphWrite {
-    let mut write = GraphWrite { removed: removed.to_vec(), fresh: full, ..GraphWrite::default() };
+fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known) -> GraphWrite {
+    let mut write = GraphWrite { removed: removed.to_vec(), ..GraphWrite::default() };
     let no_edges: Vec<Edge> = Vec::new();
     let files: Vec<&CodeFile> = parsed.iter().chain(known.to_resolve.iter()).collect();
     let resolved = crate::par::map(&files, |f| {
@@ -389,7 +482,7 @@ fn resolve_all(parsed: &[CodeFile], removed: &[String], known: &Known, full: boo
         let old_parse = match known.before.get(&f.path) {
             Some(old) => Some(&old.parsed),
             // A file resolved again, not parsed: its parse is the same.
-            None if !full && !known.changed_paths.contains(&f.path) => Some(&f.parsed),
+            None if !known.changed_paths.contains(&f.path) => Some(&f.parsed),
             None => None,
         };
         let old_edges = known.before_edges.get(&f.path).unwrap_or(&no_edges);
@@ -438,70 +531,142 @@ fn changed_symbols(before: &[CodeFile], after: &[CodeFile]) -> BTreeSet<String> 
 /// Reads and parses files: contents are read from the store a batch at a
 /// time while parser threads, one per core, take files one by one (an
 /// even split by count left one core idle at the end of every batch).
-#[tracing::instrument(name = "index.parse", level = "debug", skip_all, fields(files = files.len()))]
-async fn parse_all(store: &Store, files: &[(String, ContentHash)]) -> Result<Vec<CodeFile>> {
-    type Job = (usize, String, ContentHash, Vec<u8>);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(PARSE_BATCH);
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-    let (done, results) = std::sync::mpsc::channel::<(usize, CodeFile)>();
-    let threads: Vec<_> = (0..workers)
-        .map(|_| {
-            let queue = queue.clone();
-            let done = done.clone();
-            std::thread::spawn(move || {
-                loop {
-                    let job = queue.lock().expect("parse queue").recv();
-                    let Ok((i, path, content, bytes)) = job else { break };
-                    let language = Language::of_path(path.as_bytes()).expect("code path");
-                    let parsed = parse_file(&path, &bytes, language);
-                    if done.send((i, CodeFile { path, language, content, parsed })).is_err() {
-                        break;
+/// Each parse is handed to `post` on its parser's thread; what it gives
+/// comes out of `next` in the files' order, as batches are done.
+struct Parsing<'a, T> {
+    store: &'a Store,
+    batches: std::slice::Chunks<'a, (String, ContentHash)>,
+    jobs: Option<std::sync::mpsc::SyncSender<ParseJob>>,
+    results: Option<std::sync::mpsc::Receiver<(usize, T)>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    in_order: InOrder<T>,
+    sent: usize,
+    reading: std::time::Duration,
+}
+
+type ParseJob = (usize, String, ContentHash, Vec<u8>);
+
+impl<'a, T: Send + 'static> Parsing<'a, T> {
+    fn start(
+        store: &'a Store,
+        files: &'a [(String, ContentHash)],
+        post: fn(CodeFile) -> T,
+    ) -> Parsing<'a, T> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<ParseJob>(PARSE_BATCH);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let (done, results) = std::sync::mpsc::channel::<(usize, T)>();
+        let threads: Vec<_> = (0..workers)
+            .map(|_| {
+                let queue = queue.clone();
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    loop {
+                        let job = queue.lock().expect("parse queue").recv();
+                        let Ok((i, path, content, bytes)) = job else { break };
+                        let language = Language::of_path(path.as_bytes()).expect("code path");
+                        let parsed = parse_file(&path, &bytes, language);
+                        drop(bytes);
+                        let file = post(CodeFile { path, language, content, parsed });
+                        if done.send((i, file)).is_err() {
+                            break;
+                        }
                     }
-                }
+                })
             })
+            .collect();
+        Parsing {
+            store,
+            batches: files.chunks(PARSE_BATCH),
+            jobs: Some(jobs),
+            results: Some(results),
+            threads,
+            in_order: InOrder::default(),
+            sent: 0,
+            reading: std::time::Duration::ZERO,
+        }
+    }
+
+    /// The files parsed since the last call, in order (perhaps none yet);
+    /// `None` once every file was given.
+    async fn next(&mut self) -> Result<Option<Vec<T>>> {
+        let Some(results) = self.results.take() else { return Ok(None) };
+        if let Some(batch) = self.batches.next() {
+            self.send(batch).await?;
+            self.in_order.extend(results.try_iter());
+            self.results = Some(results);
+            return Ok(Some(self.in_order.ready()));
+        }
+        drop(self.jobs.take());
+        tracing::debug!(seconds = self.reading.as_secs_f64(), "contents read");
+        let threads = std::mem::take(&mut self.threads);
+        let rest = tokio::task::spawn_blocking(move || {
+            let rest: Vec<(usize, T)> = results.iter().collect();
+            for t in threads {
+                t.join().expect("a parser thread panicked");
+            }
+            rest
         })
-        .collect();
-    drop(done);
-    let mut next = 0;
-    let mut reading = std::time::Duration::ZERO;
-    for batch in files.chunks(PARSE_BATCH) {
+        .await
+        .map_err(|e| Error::Internal(format!("parser threads: {e}")))?;
+        self.in_order.extend(rest);
+        Ok(Some(self.in_order.ready()))
+    }
+
+    /// Reads a batch's contents and queues them for the parsers.
+    async fn send(&mut self, batch: &[(String, ContentHash)]) -> Result<()> {
+        let jobs = self.jobs.as_ref().expect("jobs are sent before the end");
         let hashes: Vec<ContentHash> = batch.iter().map(|(_, h)| *h).collect();
         let read_started = Instant::now();
-        let contents = store.objects().read_blobs(&hashes).await?;
-        reading += read_started.elapsed();
+        let contents = self.store.objects().read_blobs(&hashes).await?;
+        self.reading += read_started.elapsed();
         for (path, hash) in batch {
             // Two files may share one content.
             let bytes = contents.get(hash).cloned().unwrap_or_default();
-            let job = (next, path.clone(), *hash, bytes);
-            next += 1;
+            let job = (self.sent, path.clone(), *hash, bytes);
+            self.sent += 1;
             let job = match jobs.try_send(job) {
                 Ok(()) => continue,
                 Err(std::sync::mpsc::TrySendError::Full(job)) => job,
                 Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                    return Err(crate::error::Error::Internal("the parsers stopped".into()));
+                    return Err(Error::Internal("the parsers stopped".into()));
                 }
             };
             // A full queue waits for the parsers, off the async threads.
             let jobs = jobs.clone();
             tokio::task::spawn_blocking(move || jobs.send(job))
                 .await
-                .map_err(|e| crate::error::Error::Internal(format!("parser queue: {e}")))?
-                .map_err(|_| crate::error::Error::Internal("the parsers stopped".into()))?;
+                .map_err(|e| Error::Internal(format!("parser queue: {e}")))?
+                .map_err(|_| Error::Internal("the parsers stopped".into()))?;
         }
+        Ok(())
     }
-    drop(jobs);
-    tracing::debug!(seconds = reading.as_secs_f64(), "contents read");
-    let mut out: BTreeMap<usize, CodeFile> = BTreeMap::new();
-    let collected = tokio::task::spawn_blocking(move || {
-        let all: Vec<(usize, CodeFile)> = results.iter().collect();
-        for t in threads {
-            t.join().expect("a parser thread panicked");
+}
+
+/// Results that come in any order, given out in order.
+struct InOrder<T> {
+    waiting: BTreeMap<usize, T>,
+    next: usize,
+}
+
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder { waiting: BTreeMap::new(), next: 0 }
+    }
+}
+
+impl<T> InOrder<T> {
+    fn extend(&mut self, results: impl IntoIterator<Item = (usize, T)>) {
+        self.waiting.extend(results);
+    }
+
+    /// The results from the next one on, up to the first still missing.
+    fn ready(&mut self) -> Vec<T> {
+        let mut out = Vec::new();
+        while let Some(t) = self.waiting.remove(&self.next) {
+            out.push(t);
+            self.next += 1;
         }
-        all
-    })
-    .await
-    .map_err(|e| crate::error::Error::Internal(format!("parser threads: {e}")))?;
-    out.extend(collected);
-    Ok(out.into_values().collect())
+        out
+    }
 }

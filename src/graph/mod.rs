@@ -248,3 +248,16 @@ pub struct ParsedFile {
     /// Why the file was not parsed (binary, not UTF-8, huge).
     pub skipped: Option<String>,
 }
+
+impl ParsedFile {
+    /// Gives back what the lists were grown by and never used: a full
+    /// index holds every file's parse at once, and references, filtered
+    /// after they are found, kept 2.4 times the room they take (on the
+    /// cargo registry cache, 557 MB held for 229 MB of references).
+    pub fn shrink_to_fit(&mut self) {
+        self.units.shrink_to_fit();
+        self.refs.shrink_to_fit();
+        self.imports.shrink_to_fit();
+        self.diagnostics.shrink_to_fit();
+    }
+}

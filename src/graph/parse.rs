@@ -66,7 +66,10 @@ pub fn parse_file(path: &str, bytes: &[u8], language: Language) -> ParsedFile {
     let Some((tree, inner)) = trees else {
         return skipped("the parser gave up".into());
     };
-    FileParser { path, text, language, tree: &tree, macro_items: inner.as_ref() }.run()
+    let mut parsed =
+        FileParser { path, text, language, tree: &tree, macro_items: inner.as_ref() }.run();
+    parsed.shrink_to_fit();
+    parsed
 }
 
 /// time): per match, its pattern and its captures by name.

@@ -109,8 +109,6 @@ impl FileNames {
 /// One change to the graph.
 #[derive(Debug, Default)]
 pub struct GraphWrite {
-    /// The graph was empty: insert, nothing to replace.
-    pub fresh: bool,
     /// Files gone from the tree.
     pub removed: Vec<String>,
     /// The edges of every file parsed or resolved again.
@@ -119,21 +117,21 @@ pub struct GraphWrite {
     pub names: Vec<(String, FileNames, FileNames)>,
 }
 
-#[derive(SurrealValue)]
-struct CodeFileRow {
+#[derive(Clone, SurrealValue)]
+pub(super) struct CodeFileRow {
     id: RecordId,
     language: String,
     content: String,
-    skipped: Option<String>,
-    diagnostics: i64,
+    pub(super) skipped: Option<String>,
+    pub(super) diagnostics: i64,
     units: i64,
 }
 
 #[derive(SurrealValue)]
-struct ParseRow {
-    id: RecordId,
-    units: String,
-    rest: String,
+pub(super) struct ParseRow {
+    pub(super) id: RecordId,
+    pub(super) units: String,
+    pub(super) rest: String,
 }
 
 #[derive(SurrealValue)]
@@ -144,21 +142,21 @@ struct EdgesRow {
 }
 
 #[derive(SurrealValue)]
-struct BucketRow {
-    id: RecordId,
-    names: String,
+pub(super) struct BucketRow {
+    pub(super) id: RecordId,
+    pub(super) names: String,
 }
 
 /// One name's entry in its bucket.
 #[derive(Clone, Debug, Default)]
-struct NameEntry {
-    files: BTreeMap<String, u8>,
-    symbols: Vec<Symbol>,
+pub(super) struct NameEntry {
+    pub(super) files: BTreeMap<String, u8>,
+    pub(super) symbols: Vec<Symbol>,
 }
 
-type Bucket = BTreeMap<String, NameEntry>;
+pub(super) type Bucket = BTreeMap<String, NameEntry>;
 
-fn encode_bucket(bucket: &Bucket) -> String {
+pub(super) fn encode_bucket(bucket: &Bucket) -> String {
     let rows: BTreeMap<&str, (&BTreeMap<String, u8>, Vec<_>)> = bucket
         .iter()
         .map(|(name, e)| {
@@ -220,13 +218,13 @@ fn decode_bucket_entries(s: &str, wanted: &BTreeSet<&str>) -> Result<Vec<(String
     Ok(rows.into_iter().map(entry_of).collect())
 }
 
-fn bucket_of(name: &str) -> u32 {
+pub(super) fn bucket_of(name: &str) -> u32 {
     let hash = blake3::hash(name.as_bytes());
     let b = hash.as_bytes();
     u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % NAME_BUCKETS
 }
 
-fn bucket_record(n: u32) -> RecordId {
+pub(super) fn bucket_record(n: u32) -> RecordId {
     RecordId::new("code_names", i64::from(n))
 }
 
@@ -499,25 +497,22 @@ impl CodeGraph<'_> {
         self.set_graph_root(None).await
     }
 
-    /// Writes the records of files parsed again (replacing their old ones
-    /// unless `fresh`) in a task of its own, so that the indexer resolves
-    /// meanwhile: the writes wait on the disk as much as on a core.
-    /// `begin_graph_write` comes first.
-    pub fn write_files(self, files: Arc<Vec<CodeFile>>, fresh: bool) -> FileWrites {
+    /// Writes the records of files parsed again, replacing their old ones,
+    /// in a task of its own, so that the indexer resolves meanwhile: the
+    /// writes wait on the disk as much as on a core. `begin_graph_write`
+    /// comes first. (An empty graph is written by `parse_writer`.)
+    pub fn write_files(self, files: Arc<Vec<CodeFile>>) -> FileWrites {
         let (conn, ns) = (self.store.conn.clone(), self.store.ns.clone());
         FileWrites(tokio::spawn(async move {
             let db = conn.client(&ns).await?;
-            if !fresh {
-                let gone: Vec<RecordId> = files
-                    .iter()
-                    .flat_map(|f| {
-                        [file_record("code_file", &f.path), file_record("code_parse", &f.path)]
-                    })
-                    .collect();
-                delete_ids(&db, gone).await?;
-            }
-            // Encoded a batch at a time, as written: a full index's records
-            // encoded at once held as much again as its parses.
+            let gone: Vec<RecordId> = files
+                .iter()
+                .flat_map(|f| {
+                    [file_record("code_file", &f.path), file_record("code_parse", &f.path)]
+                })
+                .collect();
+            delete_ids(&db, gone).await?;
+            // Encoded a batch at a time, as written.
             for batch in files.chunks(BATCH) {
                 let rows: Vec<CodeFileRow> = batch.iter().map(code_file_row).collect();
                 let parses: Vec<ParseRow> = batch
@@ -546,19 +541,7 @@ impl CodeGraph<'_> {
     ) -> Result<()> {
         health::check_writable()?;
         let mut change = change;
-        // Into an empty graph the edges go at once, beside the name index's
-        // making; otherwise after their old records are gone.
-        let edge_writes = if change.fresh {
-            let (db, edges) = (self.store.db().await?.clone(), std::mem::take(&mut change.edges));
-            Some(FileWrites(tokio::spawn(async move { insert_edges(&db, edges).await })))
-        } else {
-            None
-        };
-        let buckets = if change.fresh {
-            fresh_buckets(std::mem::take(&mut change.names))
-        } else {
-            self.updated_buckets(&change).await?
-        };
+        let buckets = self.updated_buckets(&change).await?;
         tracing::debug!(buckets = buckets.len(), "name index updated in memory");
         let index: Vec<(u32, Bucket)> =
             buckets.into_iter().filter(|(_, b)| !b.is_empty()).collect();
@@ -567,19 +550,17 @@ impl CodeGraph<'_> {
             names: encode_bucket(b),
         });
         tracing::debug!("graph rows built");
-        if edge_writes.is_none() {
-            insert_edges(&*self.store.db().await?, std::mem::take(&mut change.edges)).await?;
-        }
-        insert_rows(&*self.store.db().await?, "INSERT INTO code_names $rows RETURN NONE", buckets)
-            .await?;
-        if let Some(writes) = edge_writes {
-            writes.wait().await?;
-        }
+        let db = self.store.db().await?;
+        insert_edges(&db, std::mem::take(&mut change.edges)).await?;
+        insert_rows(&db, "INSERT INTO code_names $rows RETURN NONE", buckets).await?;
         files.wait().await?;
         tracing::debug!("graph written");
-        // Freeing a full index's edges and names takes a while: not on the
-        // way to the answer.
-        std::thread::spawn(move || drop((change, index)));
+        self.end_graph_write(root).await
+    }
+
+    /// Records `root` as what the graph now describes: the end of a write
+    /// `begin_graph_write` started.
+    pub async fn end_graph_write(self, root: ContentHash) -> Result<()> {
         self.set_graph_root(Some(root)).await?;
         tracing::debug!("graph root set");
         Ok(())
@@ -615,7 +596,7 @@ impl CodeGraph<'_> {
     }
 }
 
-fn code_file_row(f: &CodeFile) -> CodeFileRow {
+pub(super) fn code_file_row(f: &CodeFile) -> CodeFileRow {
     CodeFileRow {
         id: file_record("code_file", &f.path),
         language: f.language.as_str().to_owned(),
@@ -627,7 +608,7 @@ fn code_file_row(f: &CodeFile) -> CodeFileRow {
 }
 
 /// Writes under way in a task of their own (`Store::write_files`).
-pub struct FileWrites(tokio::task::JoinHandle<Result<()>>);
+pub struct FileWrites(pub(super) tokio::task::JoinHandle<Result<()>>);
 
 impl FileWrites {
     pub async fn wait(self) -> Result<()> {
@@ -646,7 +627,7 @@ async fn delete_ids(db: &super::client::Client, ids: Vec<RecordId>) -> Result<()
     Ok(())
 }
 
-async fn insert_rows<T: SurrealValue>(
+pub(super) async fn insert_rows<T: SurrealValue>(
     db: &super::client::Client,
     sql: &str,
     rows: Vec<T>,
@@ -725,26 +706,11 @@ fn apply_names(
     }
 }
 
-/// The name index of a graph written whole: every name of every file.
-/// The name index of an empty graph, made of the files' names (taken, not
-/// copied: at a million units the copies were hundreds of megabytes).
-fn fresh_buckets(names: Vec<(String, FileNames, FileNames)>) -> BTreeMap<u32, Bucket> {
-    let mut buckets: BTreeMap<u32, Bucket> = BTreeMap::new();
-    for (path, _, after) in names {
-        for (name, role) in after.roles {
-            let bucket = buckets.entry(bucket_of(&name)).or_default();
-            bucket.entry(name).or_default().files.insert(path.clone(), role);
-        }
-        for s in after.symbols {
-            let bucket = buckets.entry(bucket_of(&s.name)).or_default();
-            bucket.entry(s.name.clone()).or_default().symbols.push(s);
-        }
-    }
-    buckets
-}
-
 /// Writes files' edges, encoded a batch at a time as they are written.
-async fn insert_edges(db: &super::client::Client, edges: Vec<(String, Vec<Edge>)>) -> Result<()> {
+pub(super) async fn insert_edges(
+    db: &super::client::Client,
+    edges: Vec<(String, Vec<Edge>)>,
+) -> Result<()> {
     for batch in edges.chunks(BATCH) {
         let rows: Vec<EdgesRow> = batch
             .iter()
