@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::graph::Unit;
 use crate::snapshot;
 use crate::store::Store;
-use crate::store::search::{SearchQuery, SearchRow};
+use crate::store::search::{SearchQuery, SearchRow, tier_of};
 
 /// Bytes of a unit's body in its keyword text: its first identifiers.
 /// More body ranks worse for questions in words (MRR@10 over the bench
@@ -338,6 +338,7 @@ async fn rows_of(store: &Store, paths: &[String], window: usize) -> Result<Vec<S
                 key: vector_key(&embed, window),
                 text,
                 embed,
+                tier: tier_of(u.exported, u.is_test),
             });
         }
     }

@@ -60,6 +60,22 @@ pub struct SearchRow {
     /// What the model reads.
     pub embed: String,
     pub key: String,
+    /// When its vector is made: 0 first (`tier_of`).
+    pub tier: u8,
+}
+
+/// Tiers of embedding order: the units a search is likeliest to want are
+/// embedded first, since a million units take hours.
+pub const TIERS: u8 = 3;
+
+/// A unit's tier: public API (exported or `pub`, not a test), then the rest
+/// of the code, then tests.
+pub fn tier_of(exported: bool, is_test: bool) -> u8 {
+    match (is_test, exported) {
+        (true, _) => 2,
+        (false, true) => 0,
+        (false, false) => 1,
+    }
 }
 
 /// What is shown of a hit.
@@ -296,6 +312,7 @@ impl SearchIndex<'_> {
                     "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang,
                     "line": r.line, "signature": r.signature, "text": r.text,
                     "embed": r.embed, "key": r.key, "embedded": vectors.contains_key(&r.key),
+                    "tier": r.tier,
                 })
             })
             .collect();
@@ -315,7 +332,7 @@ impl SearchIndex<'_> {
                        UPSERT type::record('search_unit', $u.id) CONTENT { \
                          file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
                          signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
-                         embedded: $u.embedded } }; \
+                         embedded: $u.embedded, tier: $u.tier } }; \
                      FOR $v IN $vecs { \
                        UPSERT type::record('search_vec', $v.id) CONTENT { \
                          file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
@@ -399,6 +416,7 @@ impl SearchIndex<'_> {
                     text: r.text.clone(),
                     embed: r.embed.clone(),
                     key,
+                    tier: 1,
                 });
             }
             for chunk in batch.chunks(BATCH) {
@@ -500,32 +518,39 @@ impl SearchIndex<'_> {
             .collect())
     }
 
-    /// Up to `limit` units without a vector.
+    /// Up to `limit` units without a vector, the lowest tiers first (rows
+    /// written before tiers existed last).
     pub async fn pending_vectors(self, limit: usize) -> Result<Vec<Pending>> {
-        let mut res = self
-            .store
-            .db()
-            .await?
-            .query(
-                "SELECT id, key, embed, file, kind, lang FROM search_unit \
-                 WHERE embedded = false LIMIT $limit",
-            )
-            .bind(("limit", limit as i64))
-            .await
-            .map_err(|e| db_error("find units to embed", e))?;
-        let rows: Vec<PendingRow> = res.take(0).map_err(|e| db_error("find units to embed", e))?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Pending {
+        let db = self.store.db().await?;
+        let mut out: Vec<Pending> = Vec::new();
+        for tier in (0..TIERS).map(Some).chain([None]) {
+            if out.len() >= limit {
+                break;
+            }
+            let which = if tier.is_some() { "tier = $tier" } else { "tier = NONE" };
+            let mut res = db
+                .query(format!(
+                    "SELECT id, key, embed, file, kind, lang FROM search_unit \
+                     WHERE embedded = false AND {which} LIMIT $limit"
+                ))
+                .bind(("tier", tier.map(i64::from).unwrap_or(0)))
+                .bind(("limit", (limit - out.len()) as i64))
+                .await
+                .map_err(|e| db_error("find units to embed", e))?;
+            let rows: Vec<PendingRow> =
+                res.take(0).map_err(|e| db_error("find units to embed", e))?;
+            for r in rows {
+                out.push(Pending {
                     id: key_string(&r.id)?,
                     key: r.key,
                     embed: r.embed,
                     file: r.file,
                     kind: r.kind,
                     lang: r.lang,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Vectors the cache holds for these keys.

@@ -211,6 +211,29 @@ async fn a_search_before_its_rows_are_written_answers_and_says_so() {
     assert_eq!(r.note, None);
 }
 
+/// A million units take hours to embed: the ones a search likeliest wants
+/// come first (public API, then the rest of the code, then tests).
+#[tokio::test(flavor = "multi_thread")]
+async fn public_api_is_embedded_before_private_code_and_tests() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    let lib = "fn helper() {}\n\n#[test]\nfn checks() {}\n\npub fn api() {}\n";
+    write(tree.path(), "src/lib.rs", lib.as_bytes());
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let order = |n: usize| {
+        let t = &t;
+        async move {
+            let pending = t.search().pending_vectors(n).await.unwrap();
+            pending.into_iter().map(|p| p.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(order(10).await, ["src/lib.rs::api", "src/lib.rs::helper", "src/lib.rs::checks"]);
+    assert_eq!(order(1).await, ["src/lib.rs::api"]);
+    assert_eq!(order(2).await, ["src/lib.rs::api", "src/lib.rs::helper"]);
+}
+
 /// Writers racing on the same rows (two embedders, or SurrealDB's own index
 /// compaction, which runs every few seconds) conflict; a conflicted write is
 /// tried again, and each vector still counts once.
