@@ -18,7 +18,7 @@ use crate::graph::resolve::{
     Edge, FileEdges, SymbolTable, file_stem, module_name, resolve_file, target_key,
 };
 use crate::graph::rust::{crate_name_in, outside_lib, rust_package_dir};
-use crate::graph::{Language, parse_file};
+use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
 use crate::snapshot::{self, Resolved};
 use crate::store::graph::{CodeFile, FileNames, FileWrites, GraphWrite, role};
@@ -115,6 +115,9 @@ async fn index_full(
     let mut writer = graph.parse_writer();
     let mut table = SymbolTable::default();
     let mut kept: Vec<StoredParse> = Vec::with_capacity(files.len());
+    // The table keeps no symbol of a file's own unit: those are kept here
+    // for the name index.
+    let mut file_units: Vec<Symbol> = Vec::with_capacity(files.len());
     let encode = |f: CodeFile| (StoredParse::of(&f), Symbol::all_of(&f.path, &f.parsed));
     let mut parsing = Parsing::start(store, files, encode);
     let parse = tracing::debug_span!("index.parse", files = files.len());
@@ -123,6 +126,9 @@ async fn index_full(
         for (file, symbols) in batch {
             table.add_file(&file.path);
             for s in symbols {
+                if s.kind == UnitKind::File {
+                    file_units.push(s.clone());
+                }
                 table.add(s);
             }
             stored.push(file);
@@ -154,7 +160,8 @@ async fn index_full(
                 let p = &f.parsed;
                 let FileEdges { edges, consulted } =
                     resolve_file(&f.path, f.language, &p.units, &p.refs, &p.imports, &table);
-                let names = FileNames::of(&f.path, Some(p), &edges, &consulted);
+                // The symbols come from the table, once resolution is done.
+                let names = FileNames::roles_of(Some(p), &edges, &consulted);
                 Ok::<_, Error>((f.path, edges, names))
             })
         });
@@ -176,7 +183,9 @@ async fn index_full(
         last.wait().await?;
     }
     report.resolved = paths.len();
-    std::thread::spawn(move || drop(table));
+    for s in table.into_symbols().chain(file_units) {
+        names.add_symbol(s);
+    }
     graph.write_new_names(names).instrument(tracing::debug_span!("index.write")).await?;
     graph.end_graph_write(root).await?;
     Ok(paths)

@@ -204,6 +204,12 @@ impl SymbolTable {
     }
 
     /// Takes in another table's symbols, files and crates.
+    /// The symbols the table holds (a file's own unit is not kept: only
+    /// that the file exists).
+    pub fn into_symbols(self) -> impl Iterator<Item = Symbol> {
+        self.by_name.into_values().chain(self.reexports.into_values()).flatten()
+    }
+
     pub fn absorb(&mut self, other: SymbolTable) {
         for symbols in other.by_name.into_values().chain(other.reexports.into_values()) {
             for s in symbols {

@@ -72,9 +72,22 @@ pub struct FileNames {
 impl FileNames {
     /// A file's entries: the names of its units, its resolution keys (and
     /// the names its resolution `consulted` besides), and the targets of
-    /// its edges.
+    /// its edges; and its symbols.
     pub fn of(
         path: &str,
+        parsed: Option<&ParsedFile>,
+        edges: &[Edge],
+        consulted: &[String],
+    ) -> FileNames {
+        let mut names = FileNames::roles_of(parsed, edges, consulted);
+        if let Some(parsed) = parsed {
+            names.symbols = Symbol::all_of(path, parsed);
+        }
+        names
+    }
+
+    /// `of` without the symbols.
+    pub fn roles_of(
         parsed: Option<&ParsedFile>,
         edges: &[Edge],
         consulted: &[String],
@@ -98,9 +111,6 @@ impl FileNames {
         }
         for e in edges {
             add(target_key(&e.to), role::TARGET);
-        }
-        if let Some(parsed) = parsed {
-            names.symbols = Symbol::all_of(path, parsed);
         }
         names
     }

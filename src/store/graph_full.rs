@@ -20,7 +20,7 @@ use super::graph::{
 use super::graph_codec as codec;
 use crate::error::{Error, Result};
 use crate::graph::Language;
-use crate::graph::resolve::Edge;
+use crate::graph::resolve::{Edge, Symbol};
 use crate::ids::ContentHash;
 
 /// Buckets of the name index encoded and written at a time.
@@ -126,9 +126,13 @@ impl FreshNames {
             bucket.entry(name).or_default().files.insert(path.to_owned(), role);
         }
         for s in names.symbols {
-            let bucket = self.0.entry(bucket_of(&s.name)).or_default();
-            bucket.entry(s.name.clone()).or_default().symbols.push(s);
+            self.add_symbol(s);
         }
+    }
+
+    pub fn add_symbol(&mut self, s: Symbol) {
+        let bucket = self.0.entry(bucket_of(&s.name)).or_default();
+        bucket.entry(s.name.clone()).or_default().symbols.push(s);
     }
 }
 
