@@ -112,31 +112,7 @@ async fn index_full(
 ) -> Result<Vec<String>> {
     let graph = store.graph();
     graph.begin_graph_write().await?;
-    let mut writer = graph.parse_writer();
-    let mut table = SymbolTable::default();
-    let mut kept: Vec<StoredParse> = Vec::with_capacity(files.len());
-    // The table keeps no symbol of a file's own unit: those are kept here
-    // for the name index.
-    let mut file_units: Vec<Symbol> = Vec::with_capacity(files.len());
-    let encode = |f: CodeFile| (StoredParse::of(&f), Symbol::all_of(&f.path, &f.parsed));
-    let mut parsing = Parsing::start(store, files, encode);
-    let parse = tracing::debug_span!("index.parse", files = files.len());
-    while let Some(batch) = parsing.next().instrument(parse.clone()).await? {
-        let mut stored = Vec::with_capacity(batch.len());
-        for (file, symbols) in batch {
-            table.add_file(&file.path);
-            for s in symbols {
-                if s.kind == UnitKind::File {
-                    file_units.push(s.clone());
-                }
-                table.add(s);
-            }
-            stored.push(file);
-        }
-        writer.send(&stored).await?;
-        kept.extend(stored);
-    }
-    writer.finish().await?;
+    let (mut table, file_units, kept) = parse_and_write(store, files).await?;
     report.parsed = kept.len();
     report.skipped = kept.iter().filter(|f| f.skipped()).count();
     report.with_errors = kept.iter().filter(|f| f.with_errors()).count();
@@ -189,6 +165,39 @@ async fn index_full(
     graph.write_new_names(names).instrument(tracing::debug_span!("index.write")).await?;
     graph.end_graph_write(root).await?;
     Ok(paths)
+}
+
+/// A full index's first stage: every file parsed, its records written as
+/// it comes, its symbols added to the table; gives the table, the files'
+/// own units (which the table does not keep) and the parses, encoded.
+async fn parse_and_write(
+    store: &Store,
+    files: &[(String, ContentHash)],
+) -> Result<(SymbolTable, Vec<Symbol>, Vec<StoredParse>)> {
+    let mut writer = store.graph().parse_writer();
+    let mut table = SymbolTable::default();
+    let mut kept: Vec<StoredParse> = Vec::with_capacity(files.len());
+    let mut file_units: Vec<Symbol> = Vec::with_capacity(files.len());
+    let encode = |f: CodeFile| (StoredParse::of(&f), Symbol::all_of(&f.path, &f.parsed));
+    let mut parsing = Parsing::start(store, files, encode);
+    let parse = tracing::debug_span!("index.parse", files = files.len());
+    while let Some(batch) = parsing.next().instrument(parse.clone()).await? {
+        let mut stored = Vec::with_capacity(batch.len());
+        for (file, symbols) in batch {
+            table.add_file(&file.path);
+            for s in symbols {
+                if s.kind == UnitKind::File {
+                    file_units.push(s.clone());
+                }
+                table.add(s);
+            }
+            stored.push(file);
+        }
+        writer.send(&stored).await?;
+        kept.extend(stored);
+    }
+    writer.finish().await?;
+    Ok((table, file_units, kept))
 }
 
 /// An index from the graph of `old_root` to `root`: the files parsed
