@@ -252,10 +252,12 @@ impl State {
 
     /// The files to read with `ino` when it is read from the store: those
     /// after it in its directory, in name order (how `ls`, `os.walk` and
-    /// build tools list and then read them), not yet in memory and small,
-    /// up to [`AHEAD_FILES`] and [`AHEAD_BYTES`] (an eighth of the content
-    /// cache at most). One query then serves them all: a cold read of a
-    /// tree paid one store query per file.
+    /// build tools list and then read them), then those of the directory's
+    /// subdirectories, depth first (a top-down walk reads them next; a tree
+    /// of small directories paid a query per directory), not yet in memory
+    /// and small, up to [`AHEAD_FILES`] and [`AHEAD_BYTES`] (an eighth of
+    /// the content cache at most). One query then serves them all: a cold
+    /// read of a tree paid one store query per file.
     pub(super) fn read_ahead(&self, ino: InodeNo) -> Vec<(InodeNo, ContentHash)> {
         let parent = self.node(ino).ok().and_then(|n| n.parents.first());
         let Some(NodeKind::Dir { children, .. }) =
@@ -265,20 +267,36 @@ impl State {
         };
         let mut room = AHEAD_BYTES.min(self.budget / 8);
         let mut ahead = Vec::new();
+        // Nodes looked at, at most: the walk stays cheap in large trees.
+        let mut looks = 4 * AHEAD_FILES;
         let after = children.iter().skip_while(|&(_, &c)| c != ino).skip(1);
-        for (_, &sibling) in after.take(4 * AHEAD_FILES) {
-            if ahead.len() == AHEAD_FILES {
-                break;
+        let is_dir =
+            |c: &InodeNo| matches!(self.nodes.get(c).map(|n| &n.kind), Some(NodeKind::Dir { .. }));
+        let mut dirs: Vec<InodeNo> = children.values().rev().copied().filter(is_dir).collect();
+        let mut next: Box<dyn Iterator<Item = InodeNo>> = Box::new(after.map(|(_, &c)| c));
+        loop {
+            for child in next {
+                if ahead.len() == AHEAD_FILES || looks == 0 {
+                    return ahead;
+                }
+                looks -= 1;
+                if let Some(Node {
+                    kind: NodeKind::File { data: Data::Stored { hash, size } }, ..
+                }) = self.nodes.get(&child)
+                    && *size <= room
+                {
+                    room -= size;
+                    ahead.push((child, *hash));
+                }
             }
-            if let Some(Node { kind: NodeKind::File { data: Data::Stored { hash, size } }, .. }) =
-                self.nodes.get(&sibling)
-                && *size <= room
-            {
-                room -= size;
-                ahead.push((sibling, *hash));
-            }
+            // The next subdirectory, depth first: its files, then its own.
+            let Some(dir) = dirs.pop() else { return ahead };
+            let Some(NodeKind::Dir { children, .. }) = self.nodes.get(&dir).map(|n| &n.kind) else {
+                return ahead;
+            };
+            dirs.extend(children.values().rev().copied().filter(is_dir));
+            next = Box::new(children.values().copied());
         }
-        ahead
     }
 
     /// Puts a file's content back in memory if the content cache let it go

@@ -536,8 +536,10 @@ async fn the_content_cache_stays_within_its_budget() {
 }
 
 /// The first read of a file from the store brings the small files after it
-/// in its directory along: reading them next costs no store query. Files
-/// too large for the read-ahead, and files written since, are left alone.
+/// in its directory along, then its subdirectories' (a top-down walk reads
+/// them next): reading them next costs no store query. Files too large for
+/// the read-ahead, files written since, and other directories' files are
+/// left alone.
 #[tokio::test]
 async fn a_read_from_the_store_reads_its_neighbours_ahead() {
     let tree = tempfile::tempdir().unwrap();
@@ -548,6 +550,8 @@ async fn a_read_from_the_store_reads_its_neighbours_ahead() {
     let big = vec![b'x'; 3 << 20];
     write(tree.path(), "d/f5big.bin", &big);
     write(tree.path(), "e/other.txt", b"elsewhere\n");
+    write(tree.path(), "d/sub/deeper/g.txt", b"below\n");
+    write(tree.path(), "d/sub/h.txt", b"below too\n");
     let (_store, vfs) = vfs_of(common::store().await.store, Some(tree.path())).await;
     // A write before any read: f7 holds what was written, not the store's.
     let f7 = resolve(&vfs, "d/f7.txt").unwrap();
@@ -563,6 +567,10 @@ async fn a_read_from_the_store_reads_its_neighbours_ahead() {
     }
     let edited = [b"EDITED".as_slice(), &text(7).as_bytes()[6..]].concat();
     assert_eq!(vfs.read(f7, 0, 4096).await.unwrap(), edited);
+    for (path, text) in [("d/sub/h.txt", "below too\n"), ("d/sub/deeper/g.txt", "below\n")] {
+        let ino = resolve(&vfs, path).unwrap();
+        assert_eq!(vfs.read(ino, 0, 64).await.unwrap(), text.as_bytes(), "{path}");
+    }
     let cache = vfs.content_cache();
     assert_eq!(cache.misses, misses + 1, "the neighbours came with f0: {cache:?}");
 
