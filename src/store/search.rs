@@ -86,6 +86,8 @@ pub struct HitRow {
     pub kind: String,
     pub line: u32,
     pub signature: String,
+    /// `tier_of`; none on rows written before tiers.
+    pub tier: Option<u8>,
 }
 
 /// A unit waiting for its vector.
@@ -144,6 +146,15 @@ impl SearchQuery {
         }
         c
     }
+}
+
+/// What the rows hold: bumped when their text or tier is made differently,
+/// so that rows written before describe no snapshot and are built again.
+const ROWS_VERSION: u32 = 2;
+
+/// The meta key naming the snapshot the rows for `window` describe.
+fn root_key(window: usize) -> String {
+    format!("search_root_{window}_v{ROWS_VERSION}")
 }
 
 fn row_id(table: &str, id: &str) -> RecordId {
@@ -214,7 +225,7 @@ impl SearchIndex<'_> {
 
     /// The snapshot root the search rows for `window` describe.
     pub async fn search_root(self, window: usize) -> Result<Option<ContentHash>> {
-        match self.store.meta_get(&format!("search_root_{window}")).await? {
+        match self.store.meta_get(&root_key(window)).await? {
             Some(hex) if !hex.is_empty() => Ok(Some(ContentHash::from_hex(&hex)?)),
             _ => Ok(None),
         }
@@ -235,7 +246,7 @@ impl SearchIndex<'_> {
         delta: &mut HashMap<String, i64>,
     ) -> Result<()> {
         health::check_writable()?;
-        let key = format!("search_root_{window}");
+        let key = root_key(window);
         self.store.meta_set(&key, "").await?;
         let ctx = "write search rows";
         for r in rows {
@@ -769,7 +780,7 @@ impl SearchIndex<'_> {
             .store
             .db()
             .await?
-            .query("SELECT id, file, kind, line, signature FROM $ids")
+            .query("SELECT id, file, kind, line, signature, tier FROM $ids")
             .bind(("ids", ids))
             .await
             .map_err(|e| db_error("read search rows", e))?;

@@ -267,3 +267,94 @@ async fn racing_vector_writes_all_land_and_count_once() {
     assert_eq!((p.units, p.embedded), (60, 60));
     assert!(t.search().pending_vectors(1000).await.unwrap().is_empty());
 }
+
+/// Ranking knows code: of units with the same text, public API comes
+/// before private code, and a test after both unless the query is about
+/// tests; a unit written once per `#[cfg]` is listed once.
+#[tokio::test(flavor = "multi_thread")]
+async fn ranking_prefers_public_code_demotes_tests_and_lists_variants_once() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    let body = "(text: &str) -> usize {\n    text.lines().filter(|l| l.contains('=')).count()\n}\n";
+    let doc = "/// Counts the settings lines of a configuration text.\n";
+    let lib = format!(
+        "{doc}fn count_settings_private{body}\n{doc}pub fn count_settings{body}\n\
+         #[cfg(unix)]\npub fn watch_settings() {{}}\n#[cfg(not(unix))]\npub fn watch_settings() {{}}\n"
+    );
+    write(tree.path(), "src/lib.rs", lib.as_bytes());
+    write(
+        tree.path(),
+        "tests/settings.rs",
+        format!("{doc}#[test]\nfn count_settings_test{body}").as_bytes(),
+    );
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let keyword =
+        |q: &str| Search { query: q.into(), mode: Mode::Keyword, limit: 10, ..Search::default() };
+    let ids = |r: search::Results| r.hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+
+    let found = ids(search::search(&t, None, &keyword("count settings lines")).await.unwrap());
+    let at = |id: &str| {
+        found.iter().position(|f| f == id).unwrap_or_else(|| panic!("{id} in {found:?}"))
+    };
+    assert!(
+        at("src/lib.rs::count_settings") < at("src/lib.rs::count_settings_private"),
+        "{found:?}"
+    );
+    assert!(
+        at("src/lib.rs::count_settings_private") < at("tests/settings.rs::count_settings_test"),
+        "{found:?}"
+    );
+    // Asked about tests, the test is not held back.
+    let found =
+        ids(search::search(&t, None, &keyword("test counting settings lines")).await.unwrap());
+    let at = |id: &str| {
+        found.iter().position(|f| f == id).unwrap_or_else(|| panic!("{id} in {found:?}"))
+    };
+    assert!(
+        at("tests/settings.rs::count_settings_test") < at("src/lib.rs::count_settings_private"),
+        "{found:?}"
+    );
+
+    let found = ids(search::search(&t, None, &keyword("watch settings")).await.unwrap());
+    let variants = found.iter().filter(|id| id.starts_with("src/lib.rs::watch_settings")).count();
+    assert_eq!(variants, 1, "{found:?}");
+}
+
+/// Public API, as embedding order and ranking read it: Rust `pub` without
+/// a restriction and the methods of trait impls; Python's and JavaScript's
+/// methods of exported classes unless named private.
+#[tokio::test(flavor = "multi_thread")]
+async fn public_api_is_what_a_user_of_the_code_can_reach() {
+    let t = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    let lib = "pub struct Sheet;\n\
+               impl std::fmt::Display for Sheet {\n    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { Ok(()) }\n}\n\
+               impl Sheet {\n    pub fn open() {}\n    pub(crate) fn reload() {}\n    fn cells() {}\n}\n";
+    write(tree.path(), "src/lib.rs", lib.as_bytes());
+    let py = "class Client:\n    def __init__(self):\n        pass\n\n    def send(self):\n        pass\n\n    def _retry(self):\n        pass\n";
+    write(tree.path(), "pkg/client.py", py.as_bytes());
+    common::import(&t, tree.path()).await;
+    index_head(&t).await.unwrap();
+    search::sync(&t, DEFAULT_WINDOW).await.unwrap();
+    let order: Vec<String> =
+        t.search().pending_vectors(100).await.unwrap().into_iter().map(|p| p.id).collect();
+    let at = |id: &str| {
+        order.iter().position(|o| o == id).unwrap_or_else(|| panic!("{id} in {order:?}"))
+    };
+    let public = [
+        "src/lib.rs::Sheet",
+        "src/lib.rs::Sheet::open",
+        "pkg/client.py::Client",
+        "pkg/client.py::Client::send",
+        "pkg/client.py::Client::__init__",
+    ];
+    let private =
+        ["src/lib.rs::Sheet::reload", "src/lib.rs::Sheet::cells", "pkg/client.py::Client::_retry"];
+    let last_public = public.iter().map(|id| at(id)).max().unwrap();
+    let first_private = private.iter().map(|id| at(id)).min().unwrap();
+    assert!(last_public < first_private, "{order:?}");
+    let fmt = order.iter().find(|id| id.ends_with("::fmt")).expect("the trait impl's method");
+    assert!(at(fmt) < first_private, "{order:?}");
+}

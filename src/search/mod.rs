@@ -9,7 +9,7 @@
 //! embedded once whatever its file, session or history, and only units
 //! whose text changed go to the model (`embed_pending`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,24 +18,9 @@ use crate::error::{Error, Result};
 use crate::graph::Unit;
 use crate::snapshot;
 use crate::store::Store;
-use crate::store::search::{SearchQuery, SearchRow, tier_of};
+use crate::store::search::{HitRow, SearchQuery, SearchRow, tier_of};
 
-/// Bytes of a unit's body in its keyword text: its first identifiers.
-/// More body ranks worse for questions in words (MRR@10 over the bench
-/// queries, keyword alone: 1,200 bytes 0.285 / 0.567, 300 bytes 0.325 /
-/// 0.598, none 0.239 / 0.663 on semver / express).
-const BODY_BYTES: usize = 300;
-
-/// Bytes of a unit's body in the model's text.
-const EMBED_BODY_BYTES: usize = 0;
-
-/// Reciprocal rank fusion's k, and the keyword list's weight in it.
-/// Measured with `scripts/bench-search.sh` over k in {10, 30, 60} and
-/// weights 0.2 to 1: the keyword list at full weight pulls the better
-/// semantic ranking down; at 0.2 with k = 10 hybrid beats both on both
-/// query sets (README).
-pub const RRF_K: f64 = 10.0;
-pub const KEYWORD_WEIGHT: f64 = 0.2;
+pub mod rank;
 
 /// Files whose search rows are written at a time.
 const SYNC_FILES: usize = 500;
@@ -118,7 +103,8 @@ pub struct Hit {
     pub file: String,
     pub line: u32,
     pub signature: String,
-    /// Fused (hybrid), cosine similarity (semantic) or BM25 (keyword).
+    /// The ranking's score (`rank`): higher ranks first; comparable
+    /// within one answer only.
     pub score: f64,
 }
 
@@ -138,48 +124,108 @@ pub struct Results {
 
 pub use crate::store::search::Progress;
 
-/// What the keyword index reads of a unit: kind, qualified name,
-/// signature, doc comment, then the start of its body (its identifiers).
-pub fn keyword_text(unit: &Unit, source: &[u8]) -> String {
-    unit_text(unit, source, BODY_BYTES, true)
+/// What goes into a unit's searchable text, after its kind and qualified
+/// name, in this order. `scripts/bench-search.sh` measures the choices
+/// (README, "Search": the ablation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextParts {
+    /// The qualified name again as lowercase words (`Value::as_f64`:
+    /// "value as f64"): the model's vocabulary has words, not camelCase.
+    pub words: bool,
+    /// The file's path.
+    pub path: bool,
+    pub signature: bool,
+    pub doc: Doc,
+    /// Bytes of the body's start (its first identifiers).
+    pub body: usize,
 }
 
-/// What the model reads of a unit: the same, with less of the body. The
-/// name, signature and doc say what a unit is for; a long body costs
-/// tokens (the model's time grows with them) and mostly adds identifiers,
-/// which the keyword side has. `scripts/bench-search.sh` measures the
-/// choice (README).
-pub fn embed_text(unit: &Unit, source: &[u8]) -> String {
-    unit_text(unit, source, embed_body_bytes(), false)
+/// How much of a doc comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Doc {
+    None,
+    /// Its first paragraph.
+    Summary,
+    Whole,
 }
 
-/// Bytes of body in the model's text: `EMBED_BODY_BYTES`, or
-/// `CORTEX_EMBED_BODY` (for measuring).
-pub fn embed_body_bytes() -> usize {
-    std::env::var("CORTEX_EMBED_BODY").ok().and_then(|b| b.parse().ok()).unwrap_or(EMBED_BODY_BYTES)
+/// What the keyword index reads: everything that names the unit, and the
+/// start of its body. More body ranks worse for questions in words
+/// (MRR@10 over the bench questions, keyword alone: 1,200 bytes 0.285 /
+/// 0.567, 300 bytes 0.325 / 0.598, none 0.239 / 0.663 on semver / express).
+pub const KEYWORD_TEXT: TextParts =
+    TextParts { words: false, path: false, signature: true, doc: Doc::Whole, body: 300 };
+
+/// What the model reads: the name, signature and doc say what a unit is
+/// for; a long body costs tokens (the model's time grows with them) and
+/// mostly adds identifiers, which the keyword side has.
+pub const EMBED_TEXT: TextParts =
+    TextParts { words: false, path: false, signature: true, doc: Doc::Summary, body: 0 };
+
+impl TextParts {
+    /// `self`, or what `var` says (for measuring): a comma list of `words`,
+    /// `path`, `sig`, `doc`, `fulldoc`, `body=N`.
+    fn or_env(self, var: &str) -> TextParts {
+        let Ok(spec) = std::env::var(var) else { return self };
+        let mut t =
+            TextParts { words: false, path: false, signature: false, doc: Doc::None, body: 0 };
+        for part in spec.split(',').map(str::trim) {
+            match part {
+                "words" => t.words = true,
+                "path" => t.path = true,
+                "sig" => t.signature = true,
+                "doc" => t.doc = Doc::Summary,
+                "fulldoc" => t.doc = Doc::Whole,
+                p => match p.strip_prefix("body=").and_then(|n| n.parse().ok()) {
+                    Some(n) => t.body = n,
+                    None => tracing::warn!(part = p, "{var}: unknown text part"),
+                },
+            }
+        }
+        t
+    }
 }
 
-fn unit_text(unit: &Unit, source: &[u8], body_bytes: usize, whole_doc: bool) -> String {
+/// What the keyword index reads of a unit (`KEYWORD_TEXT`, or
+/// `CORTEX_KEYWORD_TEXT` when measuring).
+pub fn keyword_text(unit: &Unit, file: &str, source: &[u8]) -> String {
+    unit_text(unit, file, source, KEYWORD_TEXT.or_env("CORTEX_KEYWORD_TEXT"))
+}
+
+/// What the model reads of a unit (`EMBED_TEXT`, or `CORTEX_EMBED_TEXT`).
+pub fn embed_text(unit: &Unit, file: &str, source: &[u8]) -> String {
+    unit_text(unit, file, source, EMBED_TEXT.or_env("CORTEX_EMBED_TEXT"))
+}
+
+fn unit_text(unit: &Unit, file: &str, source: &[u8], parts: TextParts) -> String {
     let mut text = format!("{} {}\n", unit.kind.as_str(), unit.qname);
-    if !unit.signature.is_empty() {
+    if parts.words {
+        let words: Vec<String> =
+            crate::store::terms::term_parts(&unit.qname).into_iter().map(|(_, w)| w).collect();
+        text.push_str(&words.join(" "));
+        text.push('\n');
+    }
+    if parts.path {
+        text.push_str(file);
+        text.push('\n');
+    }
+    if parts.signature && !unit.signature.is_empty() {
         text.push_str(&unit.signature);
         text.push('\n');
     }
-    // The model gets the doc's summary (its first paragraph); the keyword
-    // index all of it.
-    let doc = if whole_doc {
-        unit.doc.as_str()
-    } else {
-        unit.doc.split("\n\n").next().unwrap_or_default()
+    let doc = match parts.doc {
+        Doc::None => "",
+        Doc::Summary => unit.doc.split("\n\n").next().unwrap_or_default(),
+        Doc::Whole => unit.doc.as_str(),
     };
     if !doc.is_empty() {
         text.push_str(doc);
         text.push('\n');
     }
     let (s, e) = (unit.start_byte as usize, (unit.end_byte as usize).min(source.len()));
-    if s < e && body_bytes > 0 {
+    if s < e && parts.body > 0 {
         let body = &source[s..e];
-        let cut = floor_char_boundary(body, body_bytes);
+        let cut = floor_char_boundary(body, parts.body);
         text.push_str(&String::from_utf8_lossy(&body[..cut]));
     }
     text
@@ -203,29 +249,6 @@ pub fn vector_key(text: &str, window: usize) -> String {
     h.update(&(window as u64).to_le_bytes());
     h.update(text.as_bytes());
     h.finalize().to_hex().to_string()
-}
-
-/// Reciprocal rank fusion: each list gives weight/(k + rank) to what it
-/// ranks (rank from 1).
-pub fn fuse(lists: &[(&[String], f64)], k: f64, limit: usize) -> Vec<(String, f64)> {
-    let mut scores: BTreeMap<&str, f64> = BTreeMap::new();
-    for (list, weight) in lists {
-        for (rank, id) in list.iter().enumerate() {
-            *scores.entry(id.as_str()).or_default() += weight / (k + rank as f64 + 1.0);
-        }
-    }
-    let mut out: Vec<(String, f64)> =
-        scores.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out.truncate(limit);
-    out
-}
-
-/// The fusion hybrid search uses: the semantic list at full weight, the
-/// keyword list at `KEYWORD_WEIGHT`, k = `RRF_K` (chosen on the query sets
-/// of `scripts/bench-search.sh`; README has the figures).
-pub fn hybrid(keyword: &[String], semantic: &[String], limit: usize) -> Vec<(String, f64)> {
-    fuse(&[(semantic, 1.0), (keyword, KEYWORD_WEIGHT)], RRF_K, limit)
 }
 
 /// A path glob as a regular expression: `**` any path, `*` any name part,
@@ -325,9 +348,12 @@ async fn rows_of(store: &Store, paths: &[String], window: usize) -> Result<Vec<S
     let mut rows = Vec::new();
     for f in &files {
         let source = contents.get(&f.content).map(|b| b.as_slice()).unwrap_or_default();
+        let by_id: HashMap<&str, &Unit> =
+            f.parsed.units.iter().map(|u| (u.id.as_str(), u)).collect();
         for u in f.parsed.units.iter().skip(1) {
-            let text = keyword_text(u, source);
-            let embed = embed_text(u, source);
+            let parent = u.parent.as_deref().and_then(|p| by_id.get(p).copied());
+            let text = keyword_text(u, &f.path, source);
+            let embed = embed_text(u, &f.path, source);
             rows.push(SearchRow {
                 id: u.id.clone(),
                 file: f.path.clone(),
@@ -338,11 +364,33 @@ async fn rows_of(store: &Store, paths: &[String], window: usize) -> Result<Vec<S
                 key: vector_key(&embed, window),
                 text,
                 embed,
-                tier: tier_of(u.exported, u.is_test),
+                tier: tier_of(is_public(u, parent), u.is_test),
             });
         }
     }
     Ok(rows)
+}
+
+/// Public API: what its module exports (in Rust, `pub` without a
+/// restriction), and the members of what it exports that are not named private (`_x`, `#x`; `__init__` is public),
+/// including a trait's and a trait impl's methods (Rust's `pub` is not
+/// written on those).
+fn is_public(unit: &Unit, parent: Option<&Unit>) -> bool {
+    use crate::graph::UnitKind;
+    if unit.exported {
+        // Rust's `pub(crate)` and `pub(super)` are the crate's own.
+        return !unit.signature.starts_with("pub(");
+    }
+    let Some(parent) = parent else { return false };
+    let private_name = unit.name.starts_with('#')
+        || (unit.name.starts_with('_')
+            && !(unit.name.starts_with("__") && unit.name.ends_with("__")));
+    let open = match parent.kind {
+        UnitKind::Impl => parent.signature.contains(" for "),
+        UnitKind::Class | UnitKind::Interface | UnitKind::Trait => parent.exported,
+        _ => false,
+    };
+    open && !private_name
 }
 
 /// Brings a view's graph and search rows to its head (vectors follow in
@@ -425,8 +473,9 @@ fn both_sides(
                 let runtime = runtime.clone();
                 scope.spawn(move || {
                     runtime.block_on(async {
+                        // Every candidate: ranking may lift one BM25 put low.
                         let keyword = if wants_keyword {
-                            store.search().keyword_search(query, filters, depth).await
+                            store.search().keyword_search(query, filters, usize::MAX).await
                         } else {
                             Ok(Vec::new())
                         };
@@ -444,10 +493,30 @@ fn both_sides(
     })
 }
 
+/// What a search found before ranking: its lists, best first each, and
+/// what is known of their units.
+pub struct Found {
+    pub lists: rank::Lists,
+    /// Units by BM25, all candidates the keyword side scored.
+    pub keyword: Vec<(String, f64)>,
+    /// Units by cosine similarity, as deep as hybrid ranking looks.
+    pub semantic: Vec<(String, f64)>,
+    pub facts: HashMap<String, rank::Facts>,
+    rows: HashMap<String, HitRow>,
+    progress: Progress,
+    note: Option<String>,
+}
+
 /// Runs a search on a view whose rows are synced. `model` is needed for
 /// semantic and hybrid ranking; without it those fall back to keywords.
 #[tracing::instrument(name = "search", level = "debug", skip_all, fields(mode = ?s.mode))]
 pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<Results> {
+    let found = find(store, model, s).await?;
+    Ok(answer(&s.query, found, &rank::SHIPPED, s.limit))
+}
+
+/// The lists of a search and what ranking needs, unranked.
+pub async fn find(store: &Store, model: Option<&Model>, s: &Search) -> Result<Found> {
     let limit = s.limit.clamp(1, 200);
     // Rows still being written: answer from those there are, and say so.
     let lag = pending(store, window()).await?.map(|p| (p.synced.is_none(), p.paths.len()));
@@ -475,24 +544,39 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
         both_sides(store, model, &s.query, &filters, depth, wants_keyword);
     let (keyword, progress) = (keyword?, progress?);
     let semantic = semantic.transpose()?.unwrap_or_default();
-    tracing::debug!(keyword = keyword.len(), semantic = semantic.len(), "ranked");
-    let ranked: Vec<(String, f64)> = match mode {
-        Mode::Keyword => keyword,
-        Mode::Semantic => semantic,
-        Mode::Hybrid => {
-            let ids = |l: &[(String, f64)]| l.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
-            hybrid(&ids(&keyword), &ids(&semantic), limit)
-        }
+    tracing::debug!(keyword = keyword.len(), semantic = semantic.len(), "found");
+    let mut ids: Vec<String> = keyword.iter().chain(&semantic).map(|(id, _)| id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = store.search().search_rows(&ids).await?;
+    let facts = rows
+        .iter()
+        .map(|(id, r)| (id.clone(), rank::Facts { kind: r.kind.clone(), tier: r.tier }))
+        .collect();
+    let lists = match mode {
+        Mode::Keyword => rank::Lists::Keyword,
+        Mode::Semantic => rank::Lists::Semantic,
+        Mode::Hybrid => rank::Lists::Both,
     };
-    let ranked: Vec<(String, f64)> = ranked.into_iter().take(limit).collect();
-    let rows = store
-        .search()
-        .search_rows(&ranked.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>())
-        .await?;
+    Ok(Found { lists, keyword, semantic, facts, rows, progress, note: lag_note(lag, note) })
+}
+
+/// The ranked answer to `query` from what `find` found.
+pub fn answer(query: &str, found: Found, weights: &rank::Weights, limit: usize) -> Results {
+    let limit = limit.clamp(1, 200);
+    let ranked = rank::rank(
+        &rank::Query::new(query),
+        found.lists,
+        &found.keyword,
+        &found.semantic,
+        &found.facts,
+        weights,
+        limit,
+    );
     let hits = ranked
         .into_iter()
         .filter_map(|(id, score)| {
-            let r = rows.get(&id)?;
+            let r = found.rows.get(&id)?;
             Some(Hit {
                 id,
                 kind: r.kind.clone(),
@@ -503,22 +587,25 @@ pub async fn search(store: &Store, model: Option<&Model>, s: &Search) -> Result<
             })
         })
         .collect();
-    let note = match (lag, note) {
-        (None, note) => note,
-        (Some((first, files)), note) => {
-            let lag = if first {
-                format!("the search index is not built yet: {files} code files are not searched")
-            } else {
-                format!(
-                    "the search index is catching up: {files} changed files are searched as they were"
-                )
-            };
-            let lag =
-                format!("{lag} (a mount's daemon builds it in the background; `cortex index` now)");
-            Some(note.map_or(lag.clone(), |n| format!("{n}; {lag}")))
-        }
+    Results {
+        hits,
+        units: found.progress.units,
+        embedded: found.progress.embedded,
+        note: found.note,
+    }
+}
+
+/// The note on results from rows still being written (`lag`: a first
+/// build, and how many files), after `note` if there is one.
+fn lag_note(lag: Option<(bool, usize)>, note: Option<String>) -> Option<String> {
+    let Some((first, files)) = lag else { return note };
+    let lag = if first {
+        format!("the search index is not built yet: {files} code files are not searched")
+    } else {
+        format!("the search index is catching up: {files} changed files are searched as they were")
     };
-    Ok(Results { hits, units: progress.units, embedded: progress.embedded, note })
+    let lag = format!("{lag} (a mount's daemon builds it in the background; `cortex index` now)");
+    Some(note.map_or(lag.clone(), |n| format!("{n}; {lag}")))
 }
 
 /// The default window, overridable for measurement (`CORTEX_EMBED_WINDOW`).
@@ -533,19 +620,6 @@ pub fn window() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fusion_rewards_agreement() {
-        let a = vec!["x".to_owned(), "y".to_owned(), "z".to_owned()];
-        let b = vec!["y".to_owned(), "w".to_owned()];
-        let fused = fuse(&[(&a, 1.0), (&b, 1.0)], 60.0, 10);
-        assert_eq!(fused[0].0, "y");
-        assert_eq!(fused.len(), 4);
-        assert_eq!(fuse(&[(&a, 1.0)], 60.0, 0), vec![]);
-        // A lighter list moves things less.
-        let fused = fuse(&[(&a, 1.0), (&b, 0.01)], 60.0, 10);
-        assert_eq!(fused[0].0, "x");
-    }
 
     #[test]
     fn globs_become_anchored_regexes() {
