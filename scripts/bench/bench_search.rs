@@ -4,9 +4,11 @@
 //! - `throughput DIR WINDOW [N]`: embeds the units of the code files under
 //!   DIR (up to N distinct texts, spread over the tree) and prints units/s
 //!   and token counts as one JSON line.
-//! - `quality STORE_DIR QUERIES_JSON WINDOW`: brings the store's search
-//!   rows and vectors up to date for WINDOW, runs each query in keyword,
-//!   semantic and hybrid mode and prints MRR@10 and recall@10 per mode.
+//! - `quality WINDOW (TREE STORE_DIR QUERIES_JSON)...`: brings each store's
+//!   search rows and vectors up to date for WINDOW, asks every question,
+//!   and prints recall@1/3/10 and MRR@10 per set, half and mode, with the
+//!   baselines (`baselines.rs`); then tunes the ranking's weights on the
+//!   tuning halves and prints the same for the best.
 //! - `latency STORE_DIR QUERIES_JSON UNITS`: replicates the store's units
 //!   (rows and vectors) up to UNITS, then times every query per mode and
 //!   prints p50/p95 in ms, right away and again after reopening the store.
@@ -15,7 +17,10 @@ use std::time::Instant;
 
 use cortex::embed::Model;
 use cortex::graph::{Language, parse_file};
-use cortex::search::{self, Mode, Search};
+use cortex::search::{self, Mode, Search, rank};
+
+#[path = "baselines.rs"]
+mod baselines;
 use cortex::store::{OpenOptions, Store, StoreLocation};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
@@ -45,7 +50,7 @@ fn throughput(dir: &str, window: usize, limit: usize) {
         let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
         let parsed = parse_file(&rel, &bytes, language);
         for u in parsed.units.iter().skip(1) {
-            texts.push(search::embed_text(u, &bytes));
+            texts.push(search::embed_text(u, &rel, &bytes));
         }
     }
     texts.sort();
@@ -83,74 +88,215 @@ fn answers(q: &Query, id: &str) -> bool {
     q.answers.iter().any(|a| if a.ends_with("::") { id.starts_with(a.as_str()) } else { id == a })
 }
 
-async fn quality(dir: &str, queries: &str, window: usize) {
-    let store = open(dir).await;
-    let queries = load_queries(queries);
-    let model = Model::load(window).expect("the model");
-    cortex::index::index_head(&store).await.unwrap();
-    search::sync(&store, window).await.unwrap();
-    let started = Instant::now();
-    let embedded = search::embed_pending(&store, &model, &|_| {}).await.unwrap();
-    let embed_s = started.elapsed().as_secs_f64();
-    let mut out = serde_json::Map::new();
-    out.insert("window".into(), window.into());
-    out.insert("queries".into(), queries.len().into());
-    out.insert("embedded".into(), embedded.into());
-    out.insert("embed_seconds".into(), embed_s.into());
-    let mut misses = Vec::new();
-    for mode in [Mode::Keyword, Mode::Semantic, Mode::Hybrid] {
-        let (mut rr, mut recall) = (0.0, 0.0);
-        for q in &queries {
-            let s = Search { query: q.query.clone(), mode, limit: 10, ..Search::default() };
-            let hits = search::search(&store, Some(&model), &s).await.unwrap().hits;
-            if let Some(rank) = hits.iter().position(|h| answers(q, &h.id)) {
-                rr += 1.0 / (rank as f64 + 1.0);
-            } else if mode == Mode::Hybrid {
-                misses.push(q.query.clone());
-            }
-            let found = q
-                .answers
-                .iter()
-                .filter(|a| {
-                    hits.iter().any(|h| {
-                        answers(&Query { query: String::new(), answers: vec![(*a).clone()] }, &h.id)
-                    })
-                })
-                .count();
-            recall += found as f64 / q.answers.len() as f64;
+/// One question's figures for a ranking: answered at rank 1, within 3,
+/// within 10 (any of its answers), and the reciprocal rank of the first
+/// answer within 10.
+fn figures(q: &Query, ranked: &[String]) -> [f64; 4] {
+    match ranked.iter().take(10).position(|id| answers(q, id)) {
+        Some(r) => [(r < 1) as u8 as f64, (r < 3) as u8 as f64, 1.0, 1.0 / (r as f64 + 1.0)],
+        None => [0.0; 4],
+    }
+}
+
+/// Means of `figures` over questions.
+fn mean(rows: &[[f64; 4]]) -> [f64; 4] {
+    let mut m = [0.0; 4];
+    for r in rows {
+        for i in 0..4 {
+            m[i] += r[i] / rows.len().max(1) as f64;
         }
-        let n = queries.len() as f64;
-        let name = format!("{mode:?}").to_lowercase();
-        out.insert(format!("{name}_mrr10"), (rr / n).into());
-        out.insert(format!("{name}_recall10"), (recall / n).into());
     }
-    out.insert("hybrid_misses".into(), misses.into());
-    // Fusion settings, from the same two lists of 50 per query.
-    let mut lists = Vec::new();
-    for q in &queries {
-        let get = async |mode| {
-            let s = Search { query: q.query.clone(), mode, limit: 50, ..Search::default() };
-            let hits = search::search(&store, Some(&model), &s).await.unwrap().hits;
-            hits.into_iter().map(|h| h.id).collect::<Vec<String>>()
-        };
-        let (k, s) = (get(Mode::Keyword).await, get(Mode::Semantic).await);
-        lists.push((k, s));
+    m
+}
+
+/// The tuning half of a set: half of its questions chosen by a fixed
+/// hash of their text (seed "cortex-search-split"), never by hand. The
+/// other half is what the README reports.
+fn tuning_half(queries: &[Query]) -> Vec<bool> {
+    let mut order: Vec<(blake3::Hash, usize)> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (blake3::hash(format!("cortex-search-split\0{}", q.query).as_bytes()), i))
+        .collect();
+    order.sort_by_key(|(h, _)| *h.as_bytes());
+    let mut tune = vec![false; queries.len()];
+    for (_, i) in order.iter().take(queries.len() / 2) {
+        tune[*i] = true;
     }
-    let mut grid = serde_json::Map::new();
-    for k in [10.0, 30.0, 60.0] {
-        for w in [0.2, 0.35, 0.5, 0.75, 1.0] {
-            let mut rr = 0.0;
-            for (q, (kw, sem)) in queries.iter().zip(&lists) {
-                let fused = search::fuse(&[(sem, 1.0), (kw, w)], k, 10);
-                if let Some(rank) = fused.iter().position(|(id, _)| answers(q, id)) {
-                    rr += 1.0 / (rank as f64 + 1.0);
+    tune
+}
+
+/// A set: its tree, its store, its questions, what search found for each.
+struct Set {
+    name: String,
+    queries: Vec<Query>,
+    tune: Vec<bool>,
+    found: Vec<search::Found>,
+    baselines: Vec<[Vec<String>; 2]>,
+}
+
+const MODES: [(&str, rank::Lists); 3] = [
+    ("keyword", rank::Lists::Keyword),
+    ("semantic", rank::Lists::Semantic),
+    ("hybrid", rank::Lists::Both),
+];
+
+fn ranked(q: &Query, found: &search::Found, lists: rank::Lists, w: &rank::Weights) -> Vec<String> {
+    let query = rank::Query::new(&q.query);
+    rank::rank(&query, lists, &found.keyword, &found.semantic, &found.facts, w, 10)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Mean figures of a set's questions in `half` (None: all).
+fn set_figures(set: &Set, half: Option<bool>, rank_of: impl Fn(usize) -> Vec<String>) -> [f64; 4] {
+    let rows: Vec<[f64; 4]> = (0..set.queries.len())
+        .filter(|&i| half.is_none_or(|h| set.tune[i] == h))
+        .map(|i| figures(&set.queries[i], &rank_of(i)))
+        .collect();
+    mean(&rows)
+}
+
+/// The weights tried when tuning: every combination of these. Tests and
+/// private code always weigh less (the issue asks public API first and
+/// code before tests); the grid says how much.
+fn grid() -> Vec<rank::Weights> {
+    let mut out = Vec::new();
+    for rrf_k in [5.0, 10.0, 30.0, 60.0] {
+        for keyword in [0.2, 0.35, 0.5, 0.75, 1.0] {
+            for name in [0.0, 0.1, 0.2, 0.4] {
+                for test in [0.5, 0.7, 0.9] {
+                    for private in [0.7, 0.85, 0.95] {
+                        for container in [0.5, 0.8, 1.0] {
+                            out.push(rank::Weights {
+                                rrf_k,
+                                keyword,
+                                name,
+                                test,
+                                private,
+                                container,
+                            });
+                        }
+                    }
                 }
             }
-            grid.insert(format!("k{k}_w{w}"), (rr / queries.len() as f64).into());
         }
     }
-    out.insert("fusion_mrr10".into(), grid.into());
-    println!("{}", serde_json::Value::Object(out));
+    out
+}
+
+async fn load_set(dir: &str, tree: &str, queries: &str, model: &Model, window: usize) -> Set {
+    let store = open(dir).await;
+    let queries = load_queries(queries);
+    cortex::index::index_head(&store).await.unwrap();
+    search::sync(&store, window).await.unwrap();
+    search::embed_pending(&store, model, &|_| {}).await.unwrap();
+    let units = baselines::units(std::path::Path::new(tree));
+    let unknown: Vec<&str> = queries
+        .iter()
+        .flat_map(|q| &q.answers)
+        .filter(|a| {
+            !units
+                .iter()
+                .any(|u| if a.ends_with("::") { u.id.starts_with(a.as_str()) } else { &u.id == *a })
+        })
+        .map(String::as_str)
+        .collect();
+    assert!(unknown.is_empty(), "answers that name no unit: {unknown:?}");
+    let mut found = Vec::new();
+    for q in &queries {
+        let s =
+            Search { query: q.query.clone(), mode: Mode::Hybrid, limit: 10, ..Search::default() };
+        found.push(search::find(&store, Some(model), &s).await.unwrap());
+    }
+    let baselines = queries
+        .iter()
+        .map(|q| {
+            [
+                baselines::bm25_bodies(&units, &q.query, 10),
+                baselines::ripgrep(std::path::Path::new(tree), &units, &q.query, 10),
+            ]
+        })
+        .collect();
+    let tune = tuning_half(&queries);
+    let name = std::path::Path::new(tree).file_name().unwrap().to_string_lossy().into_owned();
+    Set { name, queries, tune, found, baselines }
+}
+
+/// `quality WINDOW (TREE STORE QUERIES)...`: per set, half and mode, the
+/// figures of the shipped ranking and of the baselines; then the weights
+/// that score best on the tuning halves of all sets together (hybrid
+/// MRR@10), with their figures. One JSON object per line.
+async fn quality(window: usize, sets: &[String]) {
+    let model = Model::load(window).expect("the model");
+    let mut loaded = Vec::new();
+    for s in sets.chunks(3) {
+        loaded.push(load_set(&s[1], &s[0], &s[2], &model, window).await);
+    }
+    let report = |w: &rank::Weights, label: &str| {
+        for set in &loaded {
+            for (half, half_name) in [(Some(false), "report"), (Some(true), "tune"), (None, "all")]
+            {
+                let mut row = serde_json::Map::new();
+                row.insert("weights".into(), label.into());
+                row.insert("set".into(), set.name.clone().into());
+                row.insert("half".into(), half_name.into());
+                let mut modes: Vec<(&str, [f64; 4])> = MODES
+                    .iter()
+                    .map(|(m, lists)| {
+                        (
+                            *m,
+                            set_figures(set, half, |i| {
+                                ranked(&set.queries[i], &set.found[i], *lists, w)
+                            }),
+                        )
+                    })
+                    .collect();
+                modes
+                    .push(("bm25_bodies", set_figures(set, half, |i| set.baselines[i][0].clone())));
+                modes.push(("ripgrep", set_figures(set, half, |i| set.baselines[i][1].clone())));
+                for (m, f) in modes {
+                    row.insert(
+                        m.into(),
+                        serde_json::json!({"r1": f[0], "r3": f[1], "r10": f[2], "mrr10": f[3]}),
+                    );
+                }
+                println!("{}", serde_json::Value::Object(row));
+            }
+        }
+    };
+    report(&rank::SHIPPED, "shipped");
+    let tuned = |w: &rank::Weights| -> f64 {
+        loaded
+            .iter()
+            .map(|set| {
+                set_figures(set, Some(true), |i| {
+                    ranked(&set.queries[i], &set.found[i], rank::Lists::Both, w)
+                })[3]
+            })
+            .sum::<f64>()
+            / loaded.len() as f64
+    };
+    let best =
+        grid().into_iter().map(|w| (tuned(&w), w)).max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    println!(
+        "{}",
+        serde_json::json!({"best_on_tuning_halves": format!("{:?}", best.1), "hybrid_mrr10": best.0})
+    );
+    report(&best.1, "tuned");
+    for set in &loaded {
+        let misses: Vec<&str> = (0..set.queries.len())
+            .filter(|&i| {
+                figures(
+                    &set.queries[i],
+                    &ranked(&set.queries[i], &set.found[i], rank::Lists::Both, &rank::SHIPPED),
+                )[2] == 0.0
+            })
+            .map(|i| set.queries[i].query.as_str())
+            .collect();
+        println!("{}", serde_json::json!({"set": set.name, "hybrid_misses": misses}));
+    }
 }
 
 async fn latency(dir: &str, queries: &str, units: usize) {
@@ -223,7 +369,7 @@ async fn run() {
             arg(2).parse().unwrap(),
             args.get(3).map_or(2000, |n| n.parse().unwrap()),
         ),
-        "quality" => quality(&arg(1), &arg(2), arg(3).parse().unwrap()).await,
+        "quality" => quality(arg(1).parse().unwrap(), &args[2..]).await,
         "latency" => latency(&arg(1), &arg(2), arg(3).parse().unwrap()).await,
         other => panic!("unknown measurement {other:?}"),
     }
