@@ -562,9 +562,11 @@ impl Planner<'_> {
             return Ok(());
         }
         let merged = match (&texts.base, &texts.ours, &texts.theirs) {
-            (Some(bt), Some(ot), Some(tt)) => Some(merge_text(&shown, bt, ot, tt, self.settled)),
+            (Some(bt), Some(ot), Some(tt)) => {
+                Some(crate::merge::merge_file(&shown, bt, ot, tt, self.settled))
+            }
             (None, Some(ot), Some(tt)) if !based => {
-                Some(merge_text(&shown, "", ot, tt, self.settled))
+                Some(crate::merge::merge_file(&shown, "", ot, tt, self.settled))
             }
             _ => None,
         };
@@ -587,13 +589,6 @@ impl Planner<'_> {
             (None, Strategy::Auto) => plan.conflicts.push(whole(ConflictKind::Binary, texts)),
         }
         Ok(())
-    }
-}
-
-fn merge_text(path: &str, base: &str, ours: &str, theirs: &str, settled: &code::Settled) -> Merged {
-    match Language::of_path(path.as_bytes()) {
-        Some(language) => code::merge_settled(path, language, base, ours, theirs, settled),
-        None => code::by_lines_settled(path, base, ours, theirs, settled),
     }
 }
 

@@ -9,10 +9,16 @@
 //! units never meet, however close their lines are.
 //!
 //! Where a plain line merge (as `git merge-file` does it) is clean, its
-//! text is the answer: units only ever settle what lines cannot, so Cortex
-//! never merges worse than git, and where git merges it agrees with git. A
-//! version that does not parse cleanly is merged by lines only: its units
-//! are not to be trusted.
+//! text is the answer, with one exception: a unit of the same id added on
+//! both sides (differently, or alike at two places, which the lines keep
+//! twice) is a conflict naming it. Otherwise units only settle what lines
+//! cannot, so where git merges Cortex agrees with git. Rules the lines do
+//! not know: a unit's doc comments, attributes and decorators are part of
+//! it; different units added at one place are both kept, main's first;
+//! imports added on both sides at one place are the union, each once. A
+//! version that does not parse cleanly is merged by lines only (its units
+//! are not to be trusted), and a merge by unit whose text no longer parses
+//! is not taken: the lines' conflict stands.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -80,7 +86,8 @@ impl<'a> Version<'a> {
         }
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         let mut units = HashMap::new();
-        for u in parsed.units.into_iter().skip(1) {
+        for mut u in parsed.units.into_iter().skip(1) {
+            u.start_byte = attached_start(text, u.start_byte as usize, language) as u32;
             if let Some(parent) = &u.parent {
                 children.entry(parent.clone()).or_default().push(u.id.clone());
             }
@@ -93,6 +100,59 @@ impl<'a> Version<'a> {
         let u = &self.units[id];
         &self.text[u.start_byte as usize..u.end_byte as usize]
     }
+}
+
+/// Where a unit starts once the comments, attributes and decorators
+/// written right above it (no blank line between) are counted in: a doc
+/// comment or a `#[derive]` goes with its unit when the unit moves, is
+/// added or is merged, and two units added at one place stay two units.
+fn attached_start(text: &str, start: usize, language: Language) -> usize {
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let here = line_start(start);
+    let before = text[here..start].trim();
+    // `res.send = function …`, `export default class …`: the statement
+    // the unit is the value of starts the line.
+    let start = if before.is_empty() {
+        start
+    } else if is_binding_prefix(before) {
+        here + (text[here..].len() - text[here..].trim_start().len())
+    } else {
+        return start; // something else before the unit on its line
+    };
+    let prefixes: &[&str] = match language {
+        Language::Rust => &["//", "/*", "*", "#["],
+        Language::JavaScript | Language::TypeScript | Language::Tsx => &["//", "/*", "*", "@"],
+        Language::Python => &["#", "@"],
+    };
+    let mut first = start;
+    let mut at = here;
+    while at > 0 {
+        let above = line_start(at - 1);
+        let line = text[above..at].trim();
+        // A Rust inner doc comment (`//!`) is its module's, not the unit's.
+        let inner = language == Language::Rust && line.starts_with("//!");
+        if line.is_empty() || inner || !prefixes.iter().any(|p| line.starts_with(p)) {
+            break;
+        }
+        first = above + (text[above..at].len() - text[above..at].trim_start().len());
+        at = above;
+    }
+    first
+}
+
+/// `a.b.c =`, `exports.x =`, `const x =`, `export`, `export default`: what
+/// stands before a unit that is a statement's value.
+fn is_binding_prefix(before: &str) -> bool {
+    if let Some(target) = before.strip_suffix('=') {
+        let target = target.trim_end();
+        let target = ["const ", "let ", "var "]
+            .iter()
+            .find_map(|k| target.strip_prefix(k))
+            .unwrap_or(target);
+        return !target.is_empty()
+            && target.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    }
+    matches!(before, "export" | "export default" | "pub" | "async")
 }
 
 /// A region of a version: a whole file, or a unit's text, with the units
@@ -167,15 +227,20 @@ pub fn merge_settled(
     theirs: &str,
     settled: &Settled,
 ) -> Merged {
+    let versions = || {
+        (
+            Version::parse(path, base, language),
+            Version::parse(path, ours, language),
+            Version::parse(path, theirs, language),
+        )
+    };
     if let Some(text) = lines::clean_text(&lines::merge(base, ours, theirs)) {
-        return Merged::Clean(text);
+        return match versions() {
+            (Some(b), Some(o), Some(t)) => added_twice(path, language, [&b, &o, &t], text, settled),
+            _ => Merged::Clean(text),
+        };
     }
-    let versions = (
-        Version::parse(path, base, language),
-        Version::parse(path, ours, language),
-        Version::parse(path, theirs, language),
-    );
-    let (Some(b), Some(o), Some(t)) = versions else {
+    let (Some(b), Some(o), Some(t)) = versions() else {
         return by_lines_settled(path, base, ours, theirs, settled);
     };
     let region = |v| Region { version: v, start: 0, end: 0, owner: path.to_owned() };
@@ -184,9 +249,48 @@ pub fn merge_settled(
         Region { end: ours.len(), ..region(&o) },
         Region { end: theirs.len(), ..region(&t) },
     );
-    let mut cx = Cx { path, conflicts: Vec::new(), settled };
+    let mut cx = Cx { path, language, conflicts: Vec::new(), settled };
     let text = merge_region(&rb, &ro, &rt, &mut cx);
     let conflicts = cx.conflicts;
+    if !conflicts.is_empty() {
+        return Merged::Conflicts { text, conflicts };
+    }
+    // The safety net: units merged into text that no longer parses (all
+    // three versions did) are not taken; the lines' conflict stands.
+    if Version::parse(path, &text, language).is_none() {
+        return by_lines_settled(path, base, ours, theirs, settled);
+    }
+    Merged::Clean(text)
+}
+
+/// What git's clean line merge misses (weave's issue #107): a unit of the
+/// same id added on both sides, differently, is a conflict naming it; added
+/// alike at two places and so kept twice, a conflict too. Else `text`.
+fn added_twice(
+    path: &str,
+    language: Language,
+    [b, o, t]: [&Version; 3],
+    text: String,
+    settled: &Settled,
+) -> Merged {
+    let merged = Version::parse(path, &text, language);
+    let mut conflicts = Vec::new();
+    let mut ids: Vec<&String> = o.units.keys().filter(|id| t.units.contains_key(*id)).collect();
+    ids.sort();
+    for id in ids {
+        if b.units.contains_key(id) || id.contains('#') {
+            continue;
+        }
+        let (x, y) = (o.text_of(id), t.text_of(id));
+        let twice = format!("{id}#2");
+        let doubled = merged.as_ref().is_some_and(|m| m.units.contains_key(&twice))
+            && !o.units.contains_key(&twice)
+            && !t.units.contains_key(&twice);
+        if (x != y || doubled) && !is_settled(settled, id, x, y) {
+            let sides = Merge { base: String::new(), ours: x.to_owned(), theirs: y.to_owned() };
+            conflicts.push(conflict(path, id, sides, (x, y)));
+        }
+    }
     if conflicts.is_empty() { Merged::Clean(text) } else { Merged::Conflicts { text, conflicts } }
 }
 
@@ -194,6 +298,7 @@ pub fn merge_settled(
 /// settled before.
 struct Cx<'s> {
     path: &'s str,
+    language: Language,
     conflicts: Vec<ConflictRecord>,
     settled: &'s Settled,
 }
@@ -258,6 +363,9 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
                 skeleton.extend(sides.ours.iter().copied());
                 skeleton.extend(sides.theirs.iter().copied());
             }
+            Chunk::Conflict(sides) if only_imports(sides, cx.language) => {
+                skeleton.push_str(&import_union(sides));
+            }
             Chunk::Conflict(sides) => {
                 let filled = Merge {
                     base: fill(&sides.base.concat(), b),
@@ -304,6 +412,74 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
         rest = &after[j + MARK.len_utf8()..];
     }
     out.push_str(rest);
+    out
+}
+
+/// True when every line of the three sides is blank or one whole import
+/// (`use`, `import`, `require`, `from … import`), order among which does
+/// not change meaning.
+fn only_imports(sides: &Merge<Vec<&str>>, language: Language) -> bool {
+    let all = || sides.base.iter().chain(&sides.ours).chain(&sides.theirs);
+    fn trimmed<'a>(v: &[&'a str]) -> BTreeSet<&'a str> {
+        v.iter().map(|l| l.trim()).collect()
+    }
+    let (ours, theirs) = (trimmed(&sides.ours), trimmed(&sides.theirs));
+    // An import both sides removed (both rewrote it) is one edit met twice.
+    let rewritten_twice =
+        sides.base.iter().any(|l| !ours.contains(l.trim()) && !theirs.contains(l.trim()));
+    !rewritten_twice
+        && all().all(|l| l.trim().is_empty() || is_import(l.trim(), language))
+        && all().any(|l| !l.trim().is_empty())
+}
+
+/// One whole import statement on one line.
+fn is_import(line: &str, language: Language) -> bool {
+    let words = |prefixes: &[&str]| prefixes.iter().any(|p| line.starts_with(p));
+    match language {
+        Language::Rust => {
+            words(&["use ", "pub use ", "pub(crate) use ", "extern crate "]) && line.ends_with(';')
+        }
+        Language::JavaScript | Language::TypeScript | Language::Tsx => {
+            let import = line.starts_with("import ")
+                && (line.contains(" from ")
+                    || line.starts_with("import '")
+                    || line.starts_with("import \""));
+            let require = words(&["const ", "let ", "var "])
+                && line.contains("= require(")
+                && line.trim_end_matches(';').ends_with(')');
+            (import && !line.ends_with('{')) || require
+        }
+        Language::Python => {
+            (line.starts_with("import ")
+                || (line.starts_with("from ") && line.contains(" import ")))
+                && !line.ends_with('(')
+                && !line.ends_with('\\')
+        }
+    }
+}
+
+/// The union of both sides' imports, each once: main's in its order (less
+/// those the session removed), then the session's new ones.
+fn import_union(sides: &Merge<Vec<&str>>) -> String {
+    let key = |l: &&str| l.trim().to_owned();
+    let set = |v: &[&str]| v.iter().map(key).collect::<BTreeSet<String>>();
+    let (base, theirs) = (set(&sides.base), set(&sides.theirs));
+    let removed_by_theirs = |k: &String| base.contains(k) && !theirs.contains(k);
+    let mut seen = BTreeSet::new();
+    let mut out = String::new();
+    for l in &sides.ours {
+        let k = key(l);
+        if k.is_empty() || (!removed_by_theirs(&k) && seen.insert(k)) {
+            out.push_str(l);
+        }
+    }
+    let ours = set(&sides.ours);
+    for l in &sides.theirs {
+        let k = key(l);
+        if !k.is_empty() && !base.contains(&k) && !ours.contains(&k) && seen.insert(k) {
+            out.push_str(l);
+        }
+    }
     out
 }
 
@@ -498,6 +674,66 @@ mod tests {
             Merged::Conflicts { conflicts, .. } => assert_eq!(conflicts[0].unit, "src/lib.rs::one"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A unit of one name added on both sides conflicts, even where the
+    /// lines merge (weave's #107); added alike at two places, too.
+    #[test]
+    fn a_unit_added_twice_under_one_name_is_a_conflict_naming_it() {
+        let three = |n: u32| format!("fn three() -> u32 {{\n    {n}\n}}\n");
+        let ours = format!("{BASE}{}", three(3));
+        for theirs in [format!("{}{BASE}", three(33)), format!("{}{BASE}", three(3))] {
+            assert!(lines::clean_text(&lines::merge(BASE, &ours, &theirs)).is_some());
+            match rust(BASE, &ours, &theirs) {
+                Merged::Conflicts { conflicts, .. } => {
+                    assert_eq!(conflicts.len(), 1);
+                    assert_eq!(conflicts[0].unit, "src/lib.rs::three");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // The same unit added alike at one place is one unit.
+        assert_eq!(rust(BASE, &ours, &ours), Merged::Clean(ours.clone()));
+    }
+
+    /// Doc comments and attributes go with their unit: two documented
+    /// units added at one place are both kept, main's first.
+    #[test]
+    fn documented_units_added_at_one_place_keep_both_with_their_docs() {
+        let ours = format!("{BASE}\n/// Three.\n#[inline]\nfn three() {{}}\n");
+        let theirs = format!("{BASE}\n/// Four.\nfn four() {{}}\n");
+        let want = format!(
+            "{BASE}\n/// Three.\n#[inline]\nfn three() {{}}\n\n/// Four.\nfn four() {{}}\n"
+        );
+        assert_eq!(rust(BASE, &ours, &theirs), Merged::Clean(want));
+        // JavaScript: a JSDoc above `obj.m = function …` is the unit's.
+        let base = "var res = {};\n\n/**\n * Send.\n * @api public\n */\nres.send = function (b) {\n  return b;\n};\n";
+        let ours = base.replace("@api public", "@public");
+        let theirs = base.replace("return b;", "return b + 1;");
+        let want = ours.replace("return b;", "return b + 1;");
+        let m = merge("lib/res.js", Language::JavaScript, base, &ours, &theirs);
+        assert_eq!(m, Merged::Clean(want));
+    }
+
+    #[test]
+    fn imports_added_on_both_sides_are_the_union_and_a_rewrite_met_twice_conflicts() {
+        let js = "const a = require('a');\n\nfunction f() {}\n";
+        let ours = js.replace("('a');\n", "('a');\nconst b = require('b');\n");
+        let theirs = js.replace("('a');\n", "('a');\nconst c = require('c');\n");
+        let want =
+            js.replace("('a');\n", "('a');\nconst b = require('b');\nconst c = require('c');\n");
+        assert_eq!(merge("x.js", Language::JavaScript, js, &ours, &theirs), Merged::Clean(want));
+        // Python: one side removes an import, the other adds one there.
+        let py = "import os\nimport re\n\n\ndef f():\n    pass\n";
+        let ours = py.replace("import re\n", "");
+        let theirs = py.replace("import re\n", "import re\nimport sys\n");
+        let want = "import os\nimport sys\n\n\ndef f():\n    pass\n";
+        assert_eq!(merge("x.py", Language::Python, py, &ours, &theirs), Merged::Clean(want.into()));
+        // One import rewritten by both sides, differently: a conflict.
+        let rs = "use a::{x, y};\n\nfn f() {}\n";
+        let ours = rs.replace("{x, y}", "{x, y, z}");
+        let theirs = rs.replace("{x, y}", "{w, x, y}");
+        assert!(matches!(rust(rs, &ours, &theirs), Merged::Conflicts { .. }));
     }
 
     #[test]

@@ -9,6 +9,24 @@
 pub mod code;
 pub mod lines;
 
+use crate::graph::Language;
+
+/// Merges one file's three texts: by unit where its language is known,
+/// else by lines; conflicts the session settled since `settled` recorded
+/// them are taken the session's way.
+pub fn merge_file(
+    path: &str,
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    settled: &code::Settled,
+) -> code::Merged {
+    match Language::of_path(path.as_bytes()) {
+        Some(language) => code::merge_settled(path, language, base, ours, theirs, settled),
+        None => code::by_lines_settled(path, base, ours, theirs, settled),
+    }
+}
+
 /// Three versions of one thing: what both sides started from (`base`),
 /// main's (`ours`) and the session's (`theirs`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

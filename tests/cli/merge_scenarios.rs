@@ -134,6 +134,41 @@ fn cases() -> Vec<Case> {
             after: vec![],
         },
         Case {
+            name: "a function of one name added on both sides, apart (git merges it twice)",
+            base: rs(),
+            main: vec![Op::Write("lib.rs", format!("{RS}pub fn three() -> u32 {{\n    3\n}}\n"))],
+            session: vec![Op::Write(
+                "lib.rs",
+                format!("pub fn three() -> u32 {{\n    33\n}}\n{RS}"),
+            )],
+            conflicts: vec!["lib.rs::three"],
+            after: vec![],
+        },
+        Case {
+            name: "documented functions added at one place on both sides",
+            base: rs(),
+            main: vec![Op::Write("lib.rs", format!("{RS}\n/// Three.\npub fn three() {{}}\n"))],
+            session: vec![Op::Write("lib.rs", format!("{RS}\n/// Four.\npub fn four() {{}}\n"))],
+            conflicts: vec![],
+            after: vec![(
+                "lib.rs",
+                Some(format!(
+                    "{RS}\n/// Three.\npub fn three() {{}}\n\n/// Four.\npub fn four() {{}}\n"
+                )),
+            )],
+        },
+        Case {
+            name: "imports added on both sides at one place",
+            base: vec![("use.rs", format!("use std::fmt;\n\n{RS}").into_bytes())],
+            main: vec![Op::Write("use.rs", format!("use std::fmt;\nuse std::io;\n\n{RS}"))],
+            session: vec![Op::Write("use.rs", format!("use std::fmt;\nuse std::fs;\n\n{RS}"))],
+            conflicts: vec![],
+            after: vec![(
+                "use.rs",
+                Some(format!("use std::fmt;\nuse std::io;\nuse std::fs;\n\n{RS}")),
+            )],
+        },
+        Case {
             name: "a file with syntax errors, edited apart",
             base: vec![("bad.rs", b"fn a( {\n    1\n}\n\n\nfn b() {\n    2\n}\n".to_vec())],
             main: vec![Op::Write("bad.rs", "fn a( {\n    10\n}\n\n\nfn b() {\n    2\n}\n".into())],
