@@ -31,6 +31,10 @@ def table(summary_path):
         name = r["project"] if r["project"] != "total" else "**total**"
         print(f"| {name} | {r['files']} | {trio(g)} | {trio(c)} | {r['wins']} "
               f"| {r['regressions']} | {r['different_as_git']} / {r['different_not_git']} |")
+    total = rows[-1]
+    if total.get("rules"):
+        shown = ", ".join(f"{k}: {v}" for k, v in sorted(total["rules"].items()))
+        print(f"\nClean merges that took a rule beyond lines (rule, verdict): {shown}")
 
 
 def run(cortex, *args, cwd=None, check=True):

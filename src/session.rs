@@ -17,7 +17,7 @@ use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
 use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
-use crate::merge::{ConflictKind, ConflictRecord, Merge};
+use crate::merge::{ConflictKind, ConflictRecord, Merge, Rule, merge_file};
 use crate::snapshot::{self, Resolved};
 use crate::store::{ChangeOp, Main, NewSnapshot, Store, View};
 use crate::tree::{Entry, EntryKind};
@@ -114,6 +114,10 @@ pub struct MergeReport {
     pub taken: Vec<String>,
     /// Paths changed on both sides and merged.
     pub merged: Vec<String>,
+    /// How each merged path was merged (lines, units, insertions, moved,
+    /// settled): the ones beyond lines are worth a person's review.
+    #[serde(default)]
+    pub rules: BTreeMap<String, Rule>,
     /// Conflicts left (none when the merge completed).
     pub conflicts: Vec<ConflictRecord>,
     /// Main's new snapshot, when main moved.
@@ -314,6 +318,7 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             session: name.to_string(),
             taken: plan.taken,
             merged: plan.merged,
+            rules: plan.rules,
             conflicts: plan.conflicts,
             dry_run: options.dry_run,
             ..MergeReport::default()
@@ -401,6 +406,7 @@ struct Plan {
     edits: BTreeMap<Vec<u8>, Option<Entry>>,
     taken: Vec<String>,
     merged: Vec<String>,
+    rules: BTreeMap<String, Rule>,
     conflicts: Vec<ConflictRecord>,
     /// Paths already settled (by a rename), not to be planned again.
     done: BTreeSet<Vec<u8>>,
@@ -489,7 +495,9 @@ impl Planner<'_> {
                     let edited = self.entry(edited_root, old).await?;
                     plan.edits.insert((*new).clone(), edited);
                     plan.edits.insert(old.clone(), None);
-                    plan.merged.push(format!("{} -> {}", text_path(old), text_path(new)));
+                    let shown = format!("{} -> {}", text_path(old), text_path(new));
+                    plan.rules.insert(shown.clone(), Rule::Moved);
+                    plan.merged.push(shown);
                     plan.done.insert(old.clone());
                     plan.done.insert((*new).clone());
                     break;
@@ -562,26 +570,25 @@ impl Planner<'_> {
             return Ok(());
         }
         let merged = match (&texts.base, &texts.ours, &texts.theirs) {
-            (Some(bt), Some(ot), Some(tt)) => {
-                Some(crate::merge::merge_file(&shown, bt, ot, tt, self.settled))
-            }
+            (Some(bt), Some(ot), Some(tt)) => Some(merge_file(&shown, bt, ot, tt, self.settled)),
             (None, Some(ot), Some(tt)) if !based => {
-                Some(crate::merge::merge_file(&shown, "", ot, tt, self.settled))
+                Some(merge_file(&shown, "", ot, tt, self.settled))
             }
             _ => None,
         };
         match (merged, self.strategy) {
-            (Some(Merged::Clean(text)), _) => {
+            (Some((Merged::Clean(text), rule)), _) => {
                 let like = entries.ours.as_ref().or(entries.theirs.as_ref());
                 let entry = with_content(self.store, like, &text).await?;
                 plan.edits.insert(path.to_vec(), Some(entry));
+                plan.rules.insert(shown.clone(), rule);
                 plan.merged.push(shown);
             }
             (_, Strategy::Ours) => {}
             (_, Strategy::Theirs) => take_theirs(plan),
             // Of content as the merge saw it; add/add where the file has
             // no base.
-            (Some(Merged::Conflicts { conflicts, .. }), Strategy::Auto) => {
+            (Some((Merged::Conflicts { conflicts, .. }, _)), Strategy::Auto) => {
                 let kind = if based { ConflictKind::Content } else { ConflictKind::AddAdd };
                 plan.conflicts.extend(conflicts.into_iter().map(|c| ConflictRecord { kind, ..c }))
             }

@@ -13,7 +13,7 @@ use std::io::{BufRead, Write};
 use std::process::Command;
 
 use cortex::merge::code::{Merged, Settled};
-use cortex::merge::merge_file;
+use cortex::merge::{Rule, merge_file};
 use serde_json::{Value, json};
 
 /// How a tool's result compares with the person's.
@@ -80,11 +80,12 @@ fn git_merge(dir: &std::path::Path, base: &str, ours: &str, theirs: &str) -> Ans
     }
 }
 
-fn cortex_merge(path: &str, base: &str, ours: &str, theirs: &str) -> (Answer, Vec<String>) {
+/// Cortex's answer, the rule that merged it, and the conflicts' units.
+fn cortex_merge(path: &str, base: &str, ours: &str, theirs: &str) -> (Answer, Rule, Vec<String>) {
     match merge_file(path, base, ours, theirs, &Settled::new()) {
-        Merged::Clean(text) => (Some(Some(text)), Vec::new()),
-        Merged::Conflicts { conflicts, .. } => {
-            (None, conflicts.into_iter().map(|c| c.unit).collect())
+        (Merged::Clean(text), rule) => (Some(Some(text)), rule, Vec::new()),
+        (Merged::Conflicts { conflicts, .. }, rule) => {
+            (None, rule, conflicts.into_iter().map(|c| c.unit).collect())
         }
     }
 }
@@ -100,6 +101,8 @@ struct Tally {
     /// or not.
     different_as_git: usize,
     different_not_git: usize,
+    /// Clean merges that took a rule beyond lines, by rule and verdict.
+    rules: BTreeMap<String, usize>,
 }
 
 impl Tally {
@@ -132,6 +135,7 @@ impl Tally {
             "regressions": self.regressions,
             "different_as_git": self.different_as_git,
             "different_not_git": self.different_not_git,
+            "rules": self.rules,
         })
     }
 }
@@ -155,18 +159,24 @@ fn main() {
             (field("base"), field("ours"), field("theirs"), field("human"));
         let project = field("repo").unwrap_or("?").to_owned();
         let path = field("path").expect("a case has a path");
-        let (git, cortex, units) = match absent_side(base, ours, theirs) {
-            Some(answer) => (answer.clone(), answer, Vec::new()),
+        let (git, cortex, rule, units) = match absent_side(base, ours, theirs) {
+            Some(answer) => (answer.clone(), answer, None, Vec::new()),
             None => {
                 let (o, t, b) = (ours.unwrap(), theirs.unwrap(), base.unwrap_or(""));
-                let (cortex, units) = cortex_merge(path, b, o, t);
-                (git_merge(&tmp, b, o, t), cortex, units)
+                let (cortex, rule, units) = cortex_merge(path, b, o, t);
+                (git_merge(&tmp, b, o, t), cortex, Some(rule), units)
             }
         };
         let (gv, cv) = (judge(&git, human), judge(&cortex, human));
         let same_as_git = git.is_some() && git == cortex;
-        tallies.entry(project.clone()).or_default().add(gv, cv, same_as_git);
-        total.add(gv, cv, same_as_git);
+        // The rules beyond lines, by how their merges were judged.
+        let beyond = rule.filter(|r| *r != Rule::Lines && cortex.is_some());
+        for tally in [tallies.entry(project.clone()).or_default(), &mut total] {
+            tally.add(gv, cv, same_as_git);
+            if let Some(r) = beyond {
+                *tally.rules.entry(format!("{r} {}", cv.name())).or_default() += 1;
+            }
+        }
         let record = json!({
             "repo": project,
             "merge": field("merge"),
@@ -174,6 +184,7 @@ fn main() {
             "git": gv.name(),
             "cortex": cv.name(),
             "same_as_git": same_as_git,
+            "rule": rule.map(|r| r.as_str()),
             "conflicts": units,
             "text": cortex.flatten(),
         });

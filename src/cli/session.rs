@@ -212,7 +212,10 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
             println!("taken   {}", esc(p));
         }
         for p in &report.merged {
-            println!("merged  {}", esc(p));
+            match report.rules.get(p) {
+                Some(rule) => println!("merged  {} ({rule})", esc(p)),
+                None => println!("merged  {}", esc(p)),
+            }
         }
         print_conflicts(&report.conflicts);
         match (&report.conflicts.is_empty(), report.dry_run, report.snapshot) {

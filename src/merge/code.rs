@@ -23,7 +23,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::lines::{self, Chunk};
-use super::{ConflictKind, ConflictRecord, Merge};
+use super::{ConflictKind, ConflictRecord, Merge, Rule};
 use crate::graph::{Language, Unit, parse_file};
 
 /// What merging one file gave.
@@ -214,19 +214,19 @@ fn placeholders(text: &str) -> Vec<String> {
 /// Merges a code file. `path` names it in unit ids; `ours` is main now,
 /// `theirs` the session.
 pub fn merge(path: &str, language: Language, base: &str, ours: &str, theirs: &str) -> Merged {
-    merge_settled(path, language, base, ours, theirs, &Settled::new())
+    merge_explained(path, language, base, ours, theirs, &Settled::new()).0
 }
 
 /// `merge`, with the conflicts an earlier merge recorded and the session
-/// has settled since taken the session's way.
-pub fn merge_settled(
+/// has settled since taken the session's way, and the rule that merged.
+pub fn merge_explained(
     path: &str,
     language: Language,
     base: &str,
     ours: &str,
     theirs: &str,
     settled: &Settled,
-) -> Merged {
+) -> (Merged, Rule) {
     let versions = || {
         (
             Version::parse(path, base, language),
@@ -235,13 +235,14 @@ pub fn merge_settled(
         )
     };
     if let Some(text) = lines::clean_text(&lines::merge(base, ours, theirs)) {
-        return match versions() {
+        let merged = match versions() {
             (Some(b), Some(o), Some(t)) => added_twice(path, language, [&b, &o, &t], text, settled),
             _ => Merged::Clean(text),
         };
+        return (merged, Rule::Lines);
     }
     let (Some(b), Some(o), Some(t)) = versions() else {
-        return by_lines_settled(path, base, ours, theirs, settled);
+        return by_lines_explained(path, base, ours, theirs, settled);
     };
     let region = |v| Region { version: v, start: 0, end: 0, owner: path.to_owned() };
     let (rb, ro, rt) = (
@@ -249,18 +250,18 @@ pub fn merge_settled(
         Region { end: ours.len(), ..region(&o) },
         Region { end: theirs.len(), ..region(&t) },
     );
-    let mut cx = Cx { path, language, conflicts: Vec::new(), settled };
+    let mut cx = Cx { path, language, conflicts: Vec::new(), settled, rule: Rule::Units };
     let text = merge_region(&rb, &ro, &rt, &mut cx);
     let conflicts = cx.conflicts;
     if !conflicts.is_empty() {
-        return Merged::Conflicts { text, conflicts };
+        return (Merged::Conflicts { text, conflicts }, cx.rule);
     }
     // The safety net: units merged into text that no longer parses (all
     // three versions did) are not taken; the lines' conflict stands.
     if Version::parse(path, &text, language).is_none() {
-        return by_lines_settled(path, base, ours, theirs, settled);
+        return by_lines_explained(path, base, ours, theirs, settled);
     }
-    Merged::Clean(text)
+    (Merged::Clean(text), cx.rule)
 }
 
 /// What git's clean line merge misses (weave's issue #107): a unit of the
@@ -301,29 +302,38 @@ struct Cx<'s> {
     language: Language,
     conflicts: Vec<ConflictRecord>,
     settled: &'s Settled,
+    /// The rule the merge needed beyond units: insertions kept, or edits
+    /// carried across a move.
+    rule: Rule,
 }
 
 /// A plain line merge, conflicts named after the file.
 pub fn by_lines(path: &str, base: &str, ours: &str, theirs: &str) -> Merged {
-    by_lines_settled(path, base, ours, theirs, &Settled::new())
+    by_lines_explained(path, base, ours, theirs, &Settled::new()).0
 }
 
 /// `by_lines`; a file whose conflict the session settled is the session's.
-pub fn by_lines_settled(
+/// With the rule that merged it.
+pub fn by_lines_explained(
     path: &str,
     base: &str,
     ours: &str,
     theirs: &str,
     settled: &Settled,
-) -> Merged {
+) -> (Merged, Rule) {
     let chunks = lines::merge(base, ours, theirs);
     match lines::clean_text(&chunks) {
-        Some(text) => Merged::Clean(text),
-        None if is_settled(settled, path, ours, theirs) => Merged::Clean(theirs.to_owned()),
-        None => Merged::Conflicts {
-            text: lines::with_markers(&chunks, "main", "session"),
-            conflicts: conflicts_of(path, path, &chunks, (ours, theirs)),
-        },
+        Some(text) => (Merged::Clean(text), Rule::Lines),
+        None if is_settled(settled, path, ours, theirs) => {
+            (Merged::Clean(theirs.to_owned()), Rule::Settled)
+        }
+        None => {
+            let merged = Merged::Conflicts {
+                text: lines::with_markers(&chunks, "main", "session"),
+                conflicts: conflicts_of(path, path, &chunks, (ours, theirs)),
+            };
+            (merged, Rule::Lines)
+        }
     }
 }
 
@@ -347,6 +357,9 @@ fn conflicts_of(
 }
 
 fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
+    if moved_and_edited(b, o, t) || moved_and_edited(b, t, o) {
+        cx.rule = cx.rule.max_of(Rule::Moved);
+    }
     let (sb, so, st) = (b.skeleton(), o.skeleton(), t.skeleton());
     let chunks = lines::merge(&sb, &so, &st);
     // The skeleton: conflicts between units are the owner's, except two
@@ -362,9 +375,11 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
             {
                 skeleton.extend(sides.ours.iter().copied());
                 skeleton.extend(sides.theirs.iter().copied());
+                cx.rule = cx.rule.max_of(Rule::Insertions);
             }
             Chunk::Conflict(sides) if only_imports(sides, cx.language) => {
                 skeleton.push_str(&import_union(sides));
+                cx.rule = cx.rule.max_of(Rule::Insertions);
             }
             Chunk::Conflict(sides) => {
                 let filled = Merge {
@@ -413,6 +428,23 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// True when `mover` put the region's units in another order and `editor`
+/// changed one of those it moved: the edit follows the move.
+fn moved_and_edited(b: &Region, mover: &Region, editor: &Region) -> bool {
+    let order = |r: &Region| -> Vec<String> {
+        let kids = r.version.children.get(&r.owner).into_iter().flatten();
+        kids.filter(|id| b.version.units.contains_key(*id)).cloned().collect()
+    };
+    let (before, after) = (order(b), order(mover));
+    let kept: Vec<&String> = before.iter().filter(|id| after.contains(id)).collect();
+    let moved: Vec<&String> =
+        kept.iter().zip(&after).filter(|(was, is)| ***was != **is).map(|(was, _)| *was).collect();
+    moved.iter().any(|id| {
+        editor.version.units.contains_key(*id)
+            && editor.version.text_of(id) != b.version.text_of(id)
+    })
 }
 
 /// True when every line of the three sides is blank or one whole import
@@ -734,6 +766,35 @@ mod tests {
         let ours = rs.replace("{x, y}", "{x, y, z}");
         let theirs = rs.replace("{x, y}", "{w, x, y}");
         assert!(matches!(rust(rs, &ours, &theirs), Merged::Conflicts { .. }));
+    }
+
+    /// A unit moved on one side and edited on the other: the edit follows
+    /// the move, and the merge says so.
+    #[test]
+    fn an_edit_follows_a_unit_moved_on_the_other_side() {
+        let one = "fn one() -> u32 {\n    1\n}\n";
+        let ours = format!("{}{one}", BASE.replace(one, ""));
+        let theirs = BASE.replace("    1\n", "    10\n");
+        assert!(lines::clean_text(&lines::merge(BASE, &ours, &theirs)).is_none());
+        let (merged, rule) =
+            merge_explained("src/lib.rs", Language::Rust, BASE, &ours, &theirs, &Settled::new());
+        assert_eq!(merged, Merged::Clean(ours.replace("    1\n", "    10\n")));
+        assert_eq!(rule, Rule::Moved);
+        // Edits apart are `units`; a clean line merge is `lines`.
+        let apart = BASE.replace("    2\n", "    20\n");
+        let (_, rule) =
+            merge_explained("src/lib.rs", Language::Rust, BASE, &theirs, &apart, &Settled::new());
+        assert_eq!(rule, Rule::Lines);
+        let near = BASE.replace("    1\n}", "    1\n} // one");
+        let (_, rule) = merge_explained(
+            "src/lib.rs",
+            Language::Rust,
+            BASE,
+            &near,
+            &BASE.replace("fn two()", "pub fn two()"),
+            &Settled::new(),
+        );
+        assert_eq!(rule, Rule::Units);
     }
 
     #[test]

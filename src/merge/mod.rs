@@ -13,17 +13,66 @@ use crate::graph::Language;
 
 /// Merges one file's three texts: by unit where its language is known,
 /// else by lines; conflicts the session settled since `settled` recorded
-/// them are taken the session's way.
+/// them are taken the session's way. With the rule that merged it.
 pub fn merge_file(
     path: &str,
     base: &str,
     ours: &str,
     theirs: &str,
     settled: &code::Settled,
-) -> code::Merged {
+) -> (code::Merged, Rule) {
     match Language::of_path(path.as_bytes()) {
-        Some(language) => code::merge_settled(path, language, base, ours, theirs, settled),
-        None => code::by_lines_settled(path, base, ours, theirs, settled),
+        Some(language) => code::merge_explained(path, language, base, ours, theirs, settled),
+        None => code::by_lines_explained(path, base, ours, theirs, settled),
+    }
+}
+
+/// How a file changed on both sides was merged, so that a person can
+/// review the merges that took more than lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Rule {
+    /// The line merge (as `git merge-file` does it) was clean.
+    Lines,
+    /// By unit: edits to different units, or a unit's by its own units.
+    Units,
+    /// By unit, keeping what both sides added at one place (units, imports).
+    Insertions,
+    /// By unit, an edit carried across units one side moved (or, for a
+    /// whole file, across a rename).
+    Moved,
+    /// A conflict the session settled since the last merge: its side.
+    Settled,
+}
+
+impl Rule {
+    /// The more telling of two rules met in one file (moved over
+    /// insertions over units).
+    pub fn max_of(self, other: Rule) -> Rule {
+        let rank = |r: Rule| match r {
+            Rule::Lines | Rule::Settled => 0,
+            Rule::Units => 1,
+            Rule::Insertions => 2,
+            Rule::Moved => 3,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Lines => "lines",
+            Rule::Units => "units",
+            Rule::Insertions => "insertions",
+            Rule::Moved => "moved",
+            Rule::Settled => "settled",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

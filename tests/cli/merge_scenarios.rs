@@ -182,6 +182,18 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The rule `merge` reports for a case's merged files, where it is more
+/// than lines.
+fn rules_of(case: &str) -> Vec<(&'static str, &'static str)> {
+    match case {
+        "documented functions added at one place on both sides" => vec![("lib.rs", "insertions")],
+        "imports added on both sides at one place" => vec![("use.rs", "insertions")],
+        "rename on one side, edit on the other" => vec![("lib.rs -> core.rs", "moved")],
+        "different functions of one Rust file, touching lines" => vec![("lib.rs", "units")],
+        _ => vec![],
+    }
+}
+
 #[test]
 fn merge_scenarios_through_mounts_against_git() {
     for case in cases() {
@@ -229,6 +241,9 @@ fn merge_scenarios_through_mounts_against_git() {
             .map(|c| c["unit"].as_str().unwrap())
             .collect();
         assert_eq!(units, case.conflicts, "{}", case.name);
+        for (path, rule) in rules_of(case.name) {
+            assert_eq!(report["rules"][path], rule, "{}: the rule that merged {path}", case.name);
+        }
         assert_eq!(out.status.success(), case.conflicts.is_empty(), "{}: exit status", case.name);
         if !case.conflicts.is_empty() {
             continue;

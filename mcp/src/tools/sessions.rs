@@ -186,7 +186,9 @@ impl Tool for MergePreview {
     const NAME: &'static str = "merge_preview";
     const TITLE: &'static str = "Preview a merge";
     const DESCRIPTION: &'static str = "What merging a session into main would do, without doing \
-        it: files taken, files merged, and conflicts per unit (function) with both sides.";
+        it: files taken, files merged with the rule that merged each (lines, units, insertions, \
+        moved, settled: review those beyond lines), and conflicts per unit (function) with both \
+        sides.";
     const EFFECT: Effect = Effect::ReadOnly;
     type Params = SessionParams;
     type Output = MergeReport;
