@@ -17,6 +17,7 @@ use crate::graph::{Language, UnitKind, parse_file};
 use crate::ids::ContentHash;
 use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
+use crate::merge::dangling::{Changed, DanglingCall, Side, dangling_calls, removed};
 use crate::merge::{ConflictKind, ConflictRecord, Merge, Rule, merge_file};
 use crate::snapshot::{self, Resolved};
 use crate::store::{ChangeOp, Main, NewSnapshot, Store, View};
@@ -103,6 +104,9 @@ pub struct MergeOptions {
     pub strategy: Strategy,
     /// Keep the session after a clean merge, rebased on the new main.
     pub keep: bool,
+    /// Calls left to units one side removed are conflicts, not warnings.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// What a merge did (or, dry, would do).
@@ -120,6 +124,10 @@ pub struct MergeReport {
     pub rules: BTreeMap<String, Rule>,
     /// Conflicts left (none when the merge completed).
     pub conflicts: Vec<ConflictRecord>,
+    /// Calls the merge keeps to functions or methods one side removed or
+    /// renamed (the merge completes; `strict` makes them conflicts).
+    #[serde(default)]
+    pub warnings: Vec<DanglingCall>,
     /// Main's new snapshot, when main moved.
     pub snapshot: Option<u64>,
     pub dry_run: bool,
@@ -313,7 +321,7 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             .filter_map(|c| Some((c.unit, (c.main_hash?, c.session_hash?))))
             .collect();
         let roots = Merge { base, ours, theirs };
-        let plan = plan(store, roots, options.strategy, &settled).await?;
+        let plan = plan(store, &session, roots, options.strategy, &settled).await?;
         let mut report = MergeReport {
             session: name.to_string(),
             taken: plan.taken,
@@ -323,6 +331,11 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             dry_run: options.dry_run,
             ..MergeReport::default()
         };
+        if options.strict {
+            report.conflicts.extend(plan.warnings.iter().map(dangling_conflict));
+        } else {
+            report.warnings = plan.warnings;
+        }
         if options.dry_run {
             return Ok(report);
         }
@@ -408,6 +421,7 @@ struct Plan {
     merged: Vec<String>,
     rules: BTreeMap<String, Rule>,
     conflicts: Vec<ConflictRecord>,
+    warnings: Vec<DanglingCall>,
     /// Paths already settled (by a rename), not to be planned again.
     done: BTreeSet<Vec<u8>>,
 }
@@ -423,6 +437,7 @@ struct Planner<'a> {
 
 async fn plan(
     store: &Store,
+    session: &Store,
     roots: Merge<ContentHash>,
     strategy: Strategy,
     settled: &code::Settled,
@@ -430,7 +445,10 @@ async fn plan(
     let ch_theirs = snapshot::diff(store, roots.base, roots.theirs).await?;
     let ch_ours = snapshot::diff(store, roots.base, roots.ours).await?;
     let planner = Planner { store, roots, strategy, settled };
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        warnings: planner.dangling(session, &ch_ours, &ch_theirs).await?,
+        ..Plan::default()
+    };
     planner.carry_renames(&ch_ours, &ch_theirs, &mut plan).await?;
     let ours_changed = changed_paths(&ch_ours);
     for change in &ch_theirs {
@@ -456,7 +474,68 @@ fn content_id(entry: Option<&Entry>) -> String {
     }
 }
 
+/// A dangling call as the conflict `--strict` makes of it.
+fn dangling_conflict(d: &DanglingCall) -> ConflictRecord {
+    ConflictRecord {
+        path: d.path.clone(),
+        unit: d.caller.clone(),
+        kind: ConflictKind::DanglingCall,
+        sides: Merge { base: None, ours: None, theirs: None },
+        main_hash: None,
+        session_hash: Some(format!("calls {} (removed by {})", d.callee, d.removed_by.as_str())),
+    }
+}
+
 impl Planner<'_> {
+    /// Calls one side's changes make to functions or methods the other
+    /// side removed, unless a unit of that name is still defined in
+    /// either side's graph.
+    async fn dangling(
+        &self,
+        session: &Store,
+        ch_ours: &[crate::store::Change],
+        ch_theirs: &[crate::store::Change],
+    ) -> Result<Vec<DanglingCall>> {
+        let mut texts: Vec<(String, Option<String>, Option<String>, Side)> = Vec::new();
+        for (changes, root, side) in
+            [(ch_ours, self.roots.ours, Side::Main), (ch_theirs, self.roots.theirs, Side::Session)]
+        {
+            for c in changes.iter().filter(|c| Language::of_path(&c.path).is_some()) {
+                let (base, now) =
+                    (self.entry(self.roots.base, &c.path).await?, self.entry(root, &c.path).await?);
+                let base = text_at(self.store, base.as_ref()).await?;
+                let now = text_at(self.store, now.as_ref()).await?;
+                texts.push((text_path(&c.path), base, now, side));
+            }
+        }
+        let of_side = |side: Side| -> Vec<Changed> {
+            texts
+                .iter()
+                .filter(|t| t.3 == side)
+                .map(|(path, base, now, _)| Changed {
+                    path,
+                    base: base.as_deref(),
+                    side: now.as_deref(),
+                })
+                .collect()
+        };
+        let (main, theirs) = (of_side(Side::Main), of_side(Side::Session));
+        let names: Vec<String> =
+            removed(&main).into_keys().chain(removed(&theirs).into_keys()).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut defined: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for view in [self.store, session] {
+            for s in view.graph().symbols_named(&names).await? {
+                defined.entry(s.name).or_default().insert(s.id);
+            }
+        }
+        Ok(dangling_calls(&main, &theirs, |name, gone| {
+            defined.get(name).is_some_and(|ids| ids.iter().any(|id| !gone.contains(id)))
+        }))
+    }
+
     async fn entry(&self, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
         entry_at(self.store, root, path).await
     }

@@ -70,6 +70,10 @@ pub struct MergeArgs {
     /// Keep the session after a clean merge, rebased on the new main.
     #[arg(long)]
     keep: bool,
+    /// Calls the merge would keep to functions one side removed or renamed
+    /// are conflicts (by default: warnings, and the merge completes).
+    #[arg(long)]
+    strict: bool,
     #[arg(long)]
     json: bool,
 }
@@ -202,7 +206,8 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
         StrategyArg::Ours => Strategy::Ours,
         StrategyArg::Theirs => Strategy::Theirs,
     };
-    let options = MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep };
+    let options =
+        MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep, strict: args.strict };
     let report =
         answer!(call(cx, Command::Merge { name: args.name.parse()?, options }).await?, Merged);
     if args.json {
@@ -218,6 +223,15 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
             }
         }
         print_conflicts(&report.conflicts);
+        for w in &report.warnings {
+            println!(
+                "warning: {} (line {}) calls {}, which {} removed (--strict makes this a conflict)",
+                esc(&w.caller),
+                w.line,
+                esc(&w.callee),
+                w.removed_by.as_str()
+            );
+        }
         match (&report.conflicts.is_empty(), report.dry_run, report.snapshot) {
             (false, _, _) => println!(
                 "{} conflicts; main unchanged. Edit them in session {} and merge again, or use --strategy ours|theirs",

@@ -7,6 +7,7 @@
 //! [`ConflictRecord`], whether lines, a unit or a whole file met it.
 
 pub mod code;
+pub mod dangling;
 pub mod lines;
 
 use crate::graph::Language;
@@ -122,14 +123,19 @@ pub enum ConflictKind {
     /// Both sides changed a file that is not text.
     #[serde(rename = "binary")]
     Binary,
+    /// A call the merge would keep to a unit one side removed (only with
+    /// `--strict`; otherwise a warning).
+    #[serde(rename = "dangling-call")]
+    DanglingCall,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 4] = [
+    pub const ALL: [ConflictKind; 5] = [
         ConflictKind::Content,
         ConflictKind::DeleteModify,
         ConflictKind::AddAdd,
         ConflictKind::Binary,
+        ConflictKind::DanglingCall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +144,7 @@ impl ConflictKind {
             ConflictKind::DeleteModify => "delete/modify",
             ConflictKind::AddAdd => "add/add",
             ConflictKind::Binary => "binary",
+            ConflictKind::DanglingCall => "dangling-call",
         }
     }
 

@@ -264,3 +264,39 @@ fn merge_scenarios_through_mounts_against_git() {
         }
     }
 }
+
+/// A call the session writes to a function main removed: both merge
+/// cleanly by lines and units, and the result would not build. The merge
+/// names it as a warning and completes; `--strict` makes it a conflict.
+#[test]
+fn a_call_to_a_function_the_other_side_removed_is_a_warning_or_with_strict_a_conflict() {
+    let lib = "pub fn keep() -> u32 {\n    1\n}\n\npub fn gone() -> u32 {\n    2\n}\n";
+    let user = "pub fn user() -> u32 {\n    crate::lib::keep()\n}\n";
+    let m = Mounted::new(&[("lib.rs", lib), ("user.rs", user)]);
+    let s = m.tmp.path().join("session");
+    std::fs::create_dir_all(&s).unwrap();
+    ok(&m.tree, &["mount", "--session", "s", "--create", s.to_str().unwrap()]);
+    std::fs::write(m.mnt.join("lib.rs"), lib.replace("\npub fn gone() -> u32 {\n    2\n}\n", ""))
+        .unwrap();
+    std::fs::write(s.join("user.rs"), user.replace("keep()", "keep() + crate::lib::gone()"))
+        .unwrap();
+    ok(&m.tree, &["umount", s.to_str().unwrap()]);
+
+    let strict = super::cortex(&m.tree, &["merge", "s", "--strict", "--dry-run", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
+    let conflicts = report["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{report}");
+    assert_eq!(conflicts[0]["kind"], "dangling-call");
+    assert_eq!(conflicts[0]["unit"], "user.rs::user");
+    assert!(!strict.status.success());
+
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&m.tree, &["merge", "s", "--json"])).unwrap();
+    assert!(report["conflicts"].as_array().unwrap().is_empty(), "{report}");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert_eq!(warnings[0]["caller"], "user.rs::user");
+    assert_eq!(warnings[0]["callee"], "lib.rs::gone");
+    assert_eq!(warnings[0]["removed_by"], "main");
+    assert!(report["snapshot"].is_u64(), "the merge completed: {report}");
+}

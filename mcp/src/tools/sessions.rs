@@ -169,10 +169,11 @@ async fn merge(
     cx: &Cx<'_>,
     name: SessionName,
     dry_run: bool,
-    keep: bool,
+    (keep, strict): (bool, bool),
 ) -> Result<MergeReport, ToolError> {
     let options = MergeOptions {
         dry_run,
+        strict,
         strategy: Strategy::Auto,
         // A server merging its own session goes on working in it.
         keep: keep || cx.session == Some(&name),
@@ -187,14 +188,14 @@ impl Tool for MergePreview {
     const TITLE: &'static str = "Preview a merge";
     const DESCRIPTION: &'static str = "What merging a session into main would do, without doing \
         it: files taken, files merged with the rule that merged each (lines, units, insertions, \
-        moved, settled: review those beyond lines), and conflicts per unit (function) with both \
-        sides.";
+        moved, settled: review those beyond lines), conflicts per unit (function) with both \
+        sides, and warnings: calls kept to functions one side removed.";
     const EFFECT: Effect = Effect::ReadOnly;
     type Params = SessionParams;
     type Output = MergeReport;
 
     async fn run(cx: &Cx<'_>, p: SessionParams) -> Result<MergeReport, ToolError> {
-        merge(cx, cx.session_arg(Self::NAME, p.session)?, true, false).await
+        merge(cx, cx.session_arg(Self::NAME, p.session)?, true, (false, false)).await
     }
 }
 
@@ -208,6 +209,10 @@ pub struct MergeParams {
     /// Keep the session after a clean merge.
     #[serde(default)]
     keep: bool,
+    /// Calls left to functions one side removed stop the merge as
+    /// conflicts (otherwise they are warnings and the merge completes).
+    #[serde(default)]
+    strict: bool,
 }
 
 impl Tool for Merge {
@@ -222,7 +227,7 @@ impl Tool for Merge {
     type Output = MergeReport;
 
     async fn run(cx: &Cx<'_>, p: MergeParams) -> Result<MergeReport, ToolError> {
-        merge(cx, cx.session_arg(Self::NAME, p.session)?, false, p.keep).await
+        merge(cx, cx.session_arg(Self::NAME, p.session)?, false, (p.keep, p.strict)).await
     }
 }
 
