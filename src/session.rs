@@ -18,6 +18,7 @@ use crate::ids::ContentHash;
 use crate::ids::SessionName;
 use crate::merge::code::{self, Merged};
 use crate::merge::dangling::{Changed, DanglingCall, Side, dangling_calls, removed};
+use crate::merge::moves::follow_moves;
 use crate::merge::{ConflictKind, ConflictRecord, Merge, Rule, merge_file};
 use crate::snapshot::{self, Resolved};
 use crate::store::{ChangeOp, Main, NewSnapshot, Store, View};
@@ -450,6 +451,7 @@ async fn plan(
         ..Plan::default()
     };
     planner.carry_renames(&ch_ours, &ch_theirs, &mut plan).await?;
+    planner.carry_moved_units(&ch_ours, &ch_theirs, &mut plan).await?;
     let ours_changed = changed_paths(&ch_ours);
     for change in &ch_theirs {
         if plan.done.contains(&change.path) {
@@ -458,6 +460,41 @@ async fn plan(
         planner.plan_path(&change.path, ours_changed.contains_key(&change.path), &mut plan).await?;
     }
     Ok(plan)
+}
+
+/// One side of a merge as the actor (renaming, moving), the other as the
+/// side whose edits follow.
+struct Sided<'c> {
+    changes: &'c [crate::store::Change],
+    other_changed: BTreeMap<Vec<u8>, ChangeOp>,
+    root: ContentHash,
+    other_root: ContentHash,
+    /// The actor is main.
+    ours: bool,
+}
+
+/// Main as the actor, then the session.
+fn both_ways<'c>(
+    roots: &Merge<ContentHash>,
+    ch_ours: &'c [crate::store::Change],
+    ch_theirs: &'c [crate::store::Change],
+) -> [Sided<'c>; 2] {
+    [
+        Sided {
+            changes: ch_ours,
+            other_changed: changed_paths(ch_theirs),
+            root: roots.ours,
+            other_root: roots.theirs,
+            ours: true,
+        },
+        Sided {
+            changes: ch_theirs,
+            other_changed: changed_paths(ch_ours),
+            root: roots.theirs,
+            other_root: roots.ours,
+            ours: false,
+        },
+    ]
 }
 
 fn changed_paths(changes: &[crate::store::Change]) -> BTreeMap<Vec<u8>, ChangeOp> {
@@ -549,14 +586,12 @@ impl Planner<'_> {
         plan: &mut Plan,
     ) -> Result<()> {
         let roots = &self.roots;
-        let (ours_changed, theirs_changed) = (changed_paths(ch_ours), changed_paths(ch_theirs));
-        // (the renaming side's changes, the other side's, the renaming
-        // side's root, the editing side's root)
-        let sides = [
-            (ch_theirs, &ours_changed, roots.theirs, roots.ours),
-            (ch_ours, &theirs_changed, roots.ours, roots.theirs),
-        ];
-        for (side_changes, other_changed, renamer_root, edited_root) in sides {
+        let [ours_side, theirs_side] = both_ways(roots, ch_ours, ch_theirs);
+        for side in [theirs_side, ours_side] {
+            let Sided {
+                changes: side_changes, root: renamer_root, other_root: edited_root, ..
+            } = side;
+            let other_changed = &side.other_changed;
             let of_op = |op| side_changes.iter().filter(move |c| c.op == op).map(|c| &c.path);
             let added: Vec<&Vec<u8>> = of_op(ChangeOp::Add).collect();
             for old in of_op(ChangeOp::Delete) {
@@ -580,6 +615,81 @@ impl Planner<'_> {
                     plan.done.insert(old.clone());
                     plan.done.insert((*new).clone());
                     break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn text(&self, root: ContentHash, path: &[u8]) -> Result<Option<String>> {
+        text_at(self.store, self.entry(root, path).await?.as_ref()).await
+    }
+
+    /// Units moved to another file on one side and edited on the other:
+    /// the edit goes where the unit went (`merge::moves`).
+    async fn carry_moved_units(
+        &self,
+        ch_ours: &[crate::store::Change],
+        ch_theirs: &[crate::store::Change],
+        plan: &mut Plan,
+    ) -> Result<()> {
+        let roots = &self.roots;
+        for side in both_ways(roots, ch_ours, ch_theirs) {
+            let Sided { changes: mover_changes, root: mover_root, other_root: editor_root, .. } =
+                side;
+            let (editor_changed, mover_is_ours) = (&side.other_changed, side.ours);
+            let both = mover_changes.iter().filter(|c| {
+                c.op == ChangeOp::Modify && editor_changed.get(&c.path) == Some(&ChangeOp::Modify)
+            });
+            for c in both {
+                if plan.done.contains(&c.path) {
+                    continue;
+                }
+                let Some(language) = Language::of_path(&c.path) else { continue };
+                let texts = (
+                    self.text(roots.base, &c.path).await?,
+                    self.text(mover_root, &c.path).await?,
+                    self.text(editor_root, &c.path).await?,
+                );
+                let (Some(base), Some(mover), Some(editor)) = texts else { continue };
+                // The mover's other changed files the editor left alone.
+                let mut elsewhere = Vec::new();
+                for d in mover_changes {
+                    let same_language = Language::of_path(&d.path) == Some(language);
+                    if d.path == c.path
+                        || d.op == ChangeOp::Delete
+                        || editor_changed.contains_key(&d.path)
+                        || !same_language
+                    {
+                        continue;
+                    }
+                    if let Some(t) = self.text(mover_root, &d.path).await? {
+                        elsewhere.push((text_path(&d.path), t));
+                    }
+                }
+                let path = text_path(&c.path);
+                let three = Merge { base: base.as_str(), ours: &mover, theirs: &editor };
+                let Some(followed) = follow_moves(&path, language, three, &elsewhere) else {
+                    continue;
+                };
+                let (ours, theirs) = if mover_is_ours {
+                    (mover.as_str(), followed.editor_text.as_str())
+                } else {
+                    (followed.editor_text.as_str(), mover.as_str())
+                };
+                let (Merged::Clean(text), _) = merge_file(&path, &base, ours, theirs, self.settled)
+                else {
+                    continue; // planned as any other file: its conflicts stand
+                };
+                let mut files = vec![(path, text)];
+                files.extend(followed.destinations);
+                for (p, text) in files {
+                    let like = self.entry(mover_root, p.as_bytes()).await?;
+                    let entry = with_content(self.store, like.as_ref(), &text).await?;
+                    plan.edits.insert(p.as_bytes().to_vec(), Some(entry));
+                    plan.done.insert(p.as_bytes().to_vec());
+                    plan.rules.insert(p.clone(), Rule::Moved);
+                    plan.merged.push(p);
                 }
             }
         }

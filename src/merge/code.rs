@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::lines::{self, Chunk};
 use super::{ConflictKind, ConflictRecord, Merge, Rule};
-use crate::graph::{Language, Unit, parse_file};
+use crate::graph::{Language, Unit, UnitKind, parse_file};
 
 /// What merging one file gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -430,6 +430,39 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     out
 }
 
+/// A struct's fields, an enum's variants or an interface's members added
+/// on both sides at one place: both, main's first (their order does not
+/// change what the code means). `None` when any conflict is more than
+/// that: a member changed, or lines that are not whole members.
+fn member_insertions(chunks: &[Chunk], kind: UnitKind) -> Option<String> {
+    if !matches!(kind, UnitKind::Struct | UnitKind::Enum | UnitKind::Interface) {
+        return None;
+    }
+    let member = |l: &&str| {
+        let l = l.trim();
+        l.is_empty()
+            || l.ends_with(',')
+            || (kind == UnitKind::Interface && l.ends_with(';'))
+            || ["//", "/*", "*", "#[", "@"].iter().any(|p| l.starts_with(p))
+    };
+    let mut out = String::new();
+    for c in chunks {
+        match c {
+            Chunk::Clean(lines) => out.extend(lines.iter().copied()),
+            Chunk::Conflict(sides)
+                if sides.base.iter().all(|l| l.trim().is_empty())
+                    && sides.ours.iter().all(member)
+                    && sides.theirs.iter().all(member) =>
+            {
+                out.extend(sides.ours.iter().copied());
+                out.extend(sides.theirs.iter().copied());
+            }
+            Chunk::Conflict(_) => return None,
+        }
+    }
+    Some(out)
+}
+
 /// True when `mover` put the region's units in another order and `editor`
 /// changed one of those it moved: the edit follows the move.
 fn moved_and_edited(b: &Region, mover: &Region, editor: &Region) -> bool {
@@ -575,8 +608,13 @@ fn merge_unit<'a>(
                     merge_region(&ub, &uo, &ut, cx)
                 } else {
                     let chunks = lines::merge(ub.text(), uo.text(), ut.text());
+                    let kind = b.version.units[id].kind;
                     match lines::clean_text(&chunks) {
                         Some(text) => text,
+                        None if let Some(text) = member_insertions(&chunks, kind) => {
+                            cx.rule = cx.rule.max_of(Rule::Insertions);
+                            text
+                        }
                         None => {
                             cx.conflicts.extend(conflicts_of(cx.path, id, &chunks, (x, y)));
                             lines::with_markers(&chunks, "main", "session")
@@ -795,6 +833,29 @@ mod tests {
             &Settled::new(),
         );
         assert_eq!(rule, Rule::Units);
+    }
+
+    /// Fields and variants added at one place on both sides: both, main's
+    /// first; a field changed on both sides stays a conflict.
+    #[test]
+    fn members_added_on_both_sides_are_both_kept() {
+        let base = "pub enum E {\n    A,\n}\n\npub struct S {\n    a: u32,\n}\n";
+        let ours = base
+            .replace("    A,\n", "    A,\n    B,\n")
+            .replace("    a: u32,\n", "    a: u32,\n    b: u32,\n");
+        let theirs = base
+            .replace("    A,\n", "    A,\n    /// See.\n    C,\n")
+            .replace("    a: u32,\n", "    a: u32,\n    c: u8,\n");
+        let want = base
+            .replace("    A,\n", "    A,\n    B,\n    /// See.\n    C,\n")
+            .replace("    a: u32,\n", "    a: u32,\n    b: u32,\n    c: u8,\n");
+        let (merged, rule) =
+            merge_explained("src/lib.rs", Language::Rust, base, &ours, &theirs, &Settled::new());
+        assert_eq!(merged, Merged::Clean(want));
+        assert_eq!(rule, Rule::Insertions);
+        let ours = base.replace("a: u32", "a: u64");
+        let theirs = base.replace("a: u32", "a: i32");
+        assert!(matches!(rust(base, &ours, &theirs), Merged::Conflicts { .. }));
     }
 
     #[test]

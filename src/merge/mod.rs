@@ -9,6 +9,7 @@
 pub mod code;
 pub mod dangling;
 pub mod lines;
+pub mod moves;
 
 use crate::graph::Language;
 

@@ -169,6 +169,32 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
+            name: "a function moved to another file on one side, edited on the other",
+            base: vec![
+                ("a.rs", RS.as_bytes().to_vec()),
+                ("b.rs", b"pub fn three() -> u32 {\n    3\n}\n".to_vec()),
+            ],
+            main: vec![
+                Op::Write("a.rs", "pub fn one() -> u32 {\n    1\n}\n".into()),
+                Op::Write(
+                    "b.rs",
+                    "pub fn three() -> u32 {\n    3\n}\npub fn two() -> u32 {\n    2\n}\n".into(),
+                ),
+            ],
+            session: vec![Op::Write("a.rs", RS.replace("    2\n", "    22\n"))],
+            conflicts: vec![],
+            after: vec![
+                ("a.rs", Some("pub fn one() -> u32 {\n    1\n}\n".into())),
+                (
+                    "b.rs",
+                    Some(
+                        "pub fn three() -> u32 {\n    3\n}\npub fn two() -> u32 {\n    22\n}\n"
+                            .into(),
+                    ),
+                ),
+            ],
+        },
+        Case {
             name: "a file with syntax errors, edited apart",
             base: vec![("bad.rs", b"fn a( {\n    1\n}\n\n\nfn b() {\n    2\n}\n".to_vec())],
             main: vec![Op::Write("bad.rs", "fn a( {\n    10\n}\n\n\nfn b() {\n    2\n}\n".into())],
@@ -189,6 +215,9 @@ fn rules_of(case: &str) -> Vec<(&'static str, &'static str)> {
         "documented functions added at one place on both sides" => vec![("lib.rs", "insertions")],
         "imports added on both sides at one place" => vec![("use.rs", "insertions")],
         "rename on one side, edit on the other" => vec![("lib.rs -> core.rs", "moved")],
+        "a function moved to another file on one side, edited on the other" => {
+            vec![("a.rs", "moved"), ("b.rs", "moved")]
+        }
         "different functions of one Rust file, touching lines" => vec![("lib.rs", "units")],
         _ => vec![],
     }
