@@ -15,8 +15,9 @@
 # 100,000 (vectors nudged so copies differ), measured right after the copies
 # are written (the store still compacting them) and again after reopening.
 #
-# Usage: scripts/bench-search.sh [--quick | --quality]
-#   --quick: latency at 10,000 units only; --quality: the quality table only
+# Usage: scripts/bench-search.sh [--quick | --quality | --ablation]
+#   --quick: latency at 10,000 units only; --quality: the quality table only;
+#   --ablation: the ablation table only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >&2
@@ -29,6 +30,7 @@ bench="$CARGO_TARGET_DIR/debug/examples/bench_search"
 sizes=(10000 100000)
 [ "${1:-}" = "--quick" ] && sizes=(10000)
 only_quality=; [ "${1:-}" = "--quality" ] && only_quality=1
+only_ablation=; [ "${1:-}" = "--ablation" ] && only_ablation=1
 
 registry=$(ls -d "$HOME"/.cargo/registry/src/*/ | head -1)
 fixtures="${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}"
@@ -57,6 +59,7 @@ quality() {
   "$bench" quality "$1" "${args[@]}"
 }
 
+if [ -z "$only_ablation" ]; then
 echo "### Retrieval quality, shipped ranking"
 echo
 echo "Recall@1 / recall@3 / recall@10 / MRR@10 (recall@k: questions with an"
@@ -83,6 +86,7 @@ for r in rows:
         print(f"\n{r['set']}: not in hybrid's first 10: " + "; ".join(r["hybrid_misses"]))
 PY
 [ -n "$only_quality" ] && exit 0
+fi
 echo
 echo "### What a unit is searched by (ablation; MRR@10 over all questions, shipped ranking)"
 echo
@@ -106,6 +110,7 @@ for r in map(json.loads, open(sys.argv[1])):
         print(f"| {embed} | {keyword} | {r['set']} | " + " | ".join(f"{r[m]['mrr10']:.3f}" for m in ("keyword", "semantic", "hybrid")) + " |")
 PY
 done
+[ -n "$only_ablation" ] && exit 0
 echo
 echo "### Embedding throughput (ignore crate's units, both cores)"
 echo

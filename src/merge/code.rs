@@ -856,6 +856,15 @@ mod tests {
         let ours = base.replace("a: u32", "a: u64");
         let theirs = base.replace("a: u32", "a: i32");
         assert!(matches!(rust(base, &ours, &theirs), Merged::Conflicts { .. }));
+        // A TypeScript interface's members, likewise.
+        let ts = "export interface I {\n  a: number;\n}\n\nexport function f(): void {}\n";
+        let ours = ts.replace("  a: number;\n", "  a: number;\n  b: string;\n");
+        let theirs = ts.replace("  a: number;\n", "  a: number;\n  c?: boolean;\n");
+        let want = ts.replace("  a: number;\n", "  a: number;\n  b: string;\n  c?: boolean;\n");
+        assert_eq!(
+            merge("web/i.ts", Language::TypeScript, ts, &ours, &theirs),
+            Merged::Clean(want)
+        );
     }
 
     #[test]
