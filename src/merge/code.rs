@@ -72,10 +72,13 @@ fn is_settled(settled: &Settled, unit: &str, ours: &str, theirs: &str) -> bool {
 /// One version of a file: its text and units by id.
 struct Version<'a> {
     text: &'a str,
+    language: Language,
     units: HashMap<String, Unit>,
     /// Children of each unit (the file's path for top-level units), in
     /// source order.
     children: HashMap<String, Vec<String>>,
+    /// The syntax tree, parsed when a rule asks what encloses a place.
+    tree: std::cell::OnceCell<Option<tree_sitter::Tree>>,
 }
 
 impl<'a> Version<'a> {
@@ -93,7 +96,56 @@ impl<'a> Version<'a> {
             }
             units.insert(u.id.clone(), u);
         }
-        Some(Version { text, units, children })
+        Some(Version { text, language, units, children, tree: std::cell::OnceCell::new() })
+    }
+
+    /// True when `at` (a byte offset) lies directly in a container whose
+    /// elements' order does not change meaning: an object literal, a
+    /// struct's fields or literal, an enum's variants, an import or export
+    /// list, a dictionary or set. Not in a body, an argument list or an
+    /// array, where order means something.
+    fn in_unordered(&self, at: usize) -> bool {
+        let tree = self.tree.get_or_init(|| {
+            let mut parser = tree_sitter::Parser::new();
+            parser.set_language(&self.language.grammar()).ok()?;
+            parser.parse(self.text, None)
+        });
+        let Some(tree) = tree else { return false };
+        let unordered: &[&str] = match self.language {
+            Language::Rust => &[
+                "field_declaration_list",
+                "enum_variant_list",
+                "use_list",
+                "field_initializer_list",
+            ],
+            Language::JavaScript | Language::TypeScript | Language::Tsx => &[
+                "object",
+                "object_pattern",
+                "named_imports",
+                "export_clause",
+                "object_type",
+                "enum_body",
+                "interface_body",
+            ],
+            Language::Python => &["dictionary", "set"],
+        };
+        let mut node = tree.root_node().descendant_for_byte_range(at, at);
+        while let Some(n) = node {
+            let kind = n.kind();
+            if unordered.contains(&kind) && n.start_byte() < at {
+                return true;
+            }
+            let ordered = kind.ends_with("block")
+                || kind.ends_with("body")
+                || kind.ends_with("list")
+                || matches!(kind, "arguments" | "array" | "array_expression" | "tuple" | "program")
+                || matches!(kind, "source_file" | "module" | "formal_parameters" | "parameters");
+            if ordered && n.start_byte() < at {
+                return false;
+            }
+            node = n.parent();
+        }
+        false
     }
 
     fn text_of(&self, id: &str) -> &'a str {
@@ -171,9 +223,26 @@ impl Region<'_, '_> {
         &self.version.text[self.start..self.end]
     }
 
-    /// The region with each child unit replaced by a placeholder line.
-    fn skeleton(&self) -> String {
+    /// The region with each child unit replaced by a placeholder line; and
+    /// where each of its lines starts in the version's text.
+    fn skeleton(&self) -> (String, Vec<usize>) {
         let mut out = String::new();
+        let mut starts = Vec::new();
+        // Appends `piece`, which stands for the text at `from` (all of it,
+        // for a placeholder).
+        let mut push = |out: &mut String, piece: &str, from: usize, placeholder: bool| {
+            for (i, _) in piece.char_indices() {
+                let fresh = if i == 0 {
+                    out.is_empty() || out.ends_with('\n')
+                } else {
+                    piece.as_bytes()[i - 1] == b'\n'
+                };
+                if fresh {
+                    starts.push(if placeholder { from } else { from + i });
+                }
+            }
+            out.push_str(piece);
+        };
         let mut at = self.start;
         for id in self.version.children.get(&self.owner).into_iter().flatten() {
             let u = &self.version.units[id];
@@ -181,12 +250,12 @@ impl Region<'_, '_> {
             if s < at || e > self.end {
                 continue; // overlapping spans (macro bodies): leave as text
             }
-            out.push_str(&self.version.text[at..s]);
-            out.push_str(&placeholder(id));
+            push(&mut out, &self.version.text[at..s], at, false);
+            push(&mut out, &placeholder(id), s, true);
             at = e;
         }
-        out.push_str(&self.version.text[at..self.end]);
-        out
+        push(&mut out, &self.version.text[at..self.end], at, false);
+        (out, starts)
     }
 }
 
@@ -348,7 +417,7 @@ fn conflicts_of(
     chunks
         .iter()
         .filter_map(|c| match c {
-            Chunk::Conflict(sides) => {
+            Chunk::Conflict(sides, _) => {
                 Some(conflict(path, unit, sides.clone().map(|lines| lines.concat()), whole))
             }
             Chunk::Clean(_) => None,
@@ -356,41 +425,63 @@ fn conflicts_of(
         .collect()
 }
 
+/// One chunk of a region's merged skeleton, settled: clean lines; units,
+/// imports or elements both sides added at one place, both kept; else a
+/// conflict of the region's owner, with markers.
+fn skeleton_chunk(
+    c: &Chunk,
+    [b, o, t]: [&Region; 3],
+    base_starts: &[usize],
+    cx: &mut Cx,
+) -> String {
+    let mut out = String::new();
+    match c {
+        Chunk::Clean(lines) => out.extend(lines.iter().copied()),
+        Chunk::Conflict(sides, _)
+            if sides.base.iter().all(|l| l.trim().is_empty())
+                && only_new_units(&sides.ours, b)
+                && only_new_units(&sides.theirs, b) =>
+        {
+            out.extend(sides.ours.iter().copied());
+            out.extend(sides.theirs.iter().copied());
+            cx.rule = cx.rule.max_of(Rule::Insertions);
+        }
+        Chunk::Conflict(sides, _) if only_imports(sides, cx.language) => {
+            out.push_str(&import_union(sides));
+            cx.rule = cx.rule.max_of(Rule::Insertions);
+        }
+        Chunk::Conflict(sides, line)
+            if both_added_elements(sides, false)
+                && b.version.in_unordered(base_starts.get(*line).copied().unwrap_or(b.end)) =>
+        {
+            out.extend(sides.ours.iter().copied());
+            out.extend(sides.theirs.iter().copied());
+            cx.rule = cx.rule.max_of(Rule::Insertions);
+        }
+        Chunk::Conflict(sides, _) => {
+            let filled = Merge {
+                base: fill(&sides.base.concat(), b),
+                ours: fill(&sides.ours.concat(), o),
+                theirs: fill(&sides.theirs.concat(), t),
+            };
+            cx.conflicts.push(conflict(cx.path, &b.owner, filled, (o.text(), t.text())));
+            out.push_str(&lines::with_markers(std::slice::from_ref(c), "main", "session"));
+        }
+    }
+    out
+}
+
 fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     if moved_and_edited(b, o, t) || moved_and_edited(b, t, o) {
         cx.rule = cx.rule.max_of(Rule::Moved);
     }
-    let (sb, so, st) = (b.skeleton(), o.skeleton(), t.skeleton());
+    let ((sb, base_starts), (so, _), (st, _)) = (b.skeleton(), o.skeleton(), t.skeleton());
     let chunks = lines::merge(&sb, &so, &st);
-    // The skeleton: conflicts between units are the owner's, except two
-    // sides adding different units at one place, which keeps both.
+    // The skeleton: conflicts between units are the owner's, except
+    // insertions at one place that keep both (`skeleton_chunk`).
     let mut skeleton = String::new();
     for c in &chunks {
-        match c {
-            Chunk::Clean(lines) => skeleton.extend(lines.iter().copied()),
-            Chunk::Conflict(sides)
-                if sides.base.iter().all(|l| l.trim().is_empty())
-                    && only_new_units(&sides.ours, b)
-                    && only_new_units(&sides.theirs, b) =>
-            {
-                skeleton.extend(sides.ours.iter().copied());
-                skeleton.extend(sides.theirs.iter().copied());
-                cx.rule = cx.rule.max_of(Rule::Insertions);
-            }
-            Chunk::Conflict(sides) if only_imports(sides, cx.language) => {
-                skeleton.push_str(&import_union(sides));
-                cx.rule = cx.rule.max_of(Rule::Insertions);
-            }
-            Chunk::Conflict(sides) => {
-                let filled = Merge {
-                    base: fill(&sides.base.concat(), b),
-                    ours: fill(&sides.ours.concat(), o),
-                    theirs: fill(&sides.theirs.concat(), t),
-                };
-                cx.conflicts.push(conflict(cx.path, &b.owner, filled, (o.text(), t.text())));
-                skeleton.push_str(&lines::with_markers(std::slice::from_ref(c), "main", "session"));
-            }
-        }
+        skeleton.push_str(&skeleton_chunk(c, [b, o, t], &base_starts, cx));
     }
     // Units that one side deleted and the other changed.
     let kept: BTreeSet<String> = placeholders(&skeleton).into_iter().collect();
@@ -430,34 +521,47 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     out
 }
 
-/// A struct's fields, an enum's variants or an interface's members added
-/// on both sides at one place: both, main's first (their order does not
-/// change what the code means). `None` when any conflict is more than
-/// that: a member changed, or lines that are not whole members.
-fn member_insertions(chunks: &[Chunk], kind: UnitKind) -> Option<String> {
-    if !matches!(kind, UnitKind::Struct | UnitKind::Enum | UnitKind::Interface) {
-        return None;
-    }
-    let member = |l: &&str| {
+/// True when both sides added lines at one place (the base has none
+/// there) and every added line is a whole element: ends with `,` (or `;`
+/// with `semicolons`: an interface's members), or is a comment, an
+/// attribute or blank.
+fn both_added_elements(sides: &Merge<Vec<&str>>, semicolons: bool) -> bool {
+    let element = |l: &&str| {
         let l = l.trim();
         l.is_empty()
             || l.ends_with(',')
-            || (kind == UnitKind::Interface && l.ends_with(';'))
+            || (semicolons && l.ends_with(';'))
             || ["//", "/*", "*", "#[", "@"].iter().any(|p| l.starts_with(p))
     };
+    sides.base.iter().all(|l| l.trim().is_empty())
+        && sides.ours.iter().any(|l| !l.trim().is_empty())
+        && sides.theirs.iter().any(|l| !l.trim().is_empty())
+        && sides.ours.iter().all(element)
+        && sides.theirs.iter().all(element)
+        && placeholders(&sides.ours.concat()).is_empty()
+        && placeholders(&sides.theirs.concat()).is_empty()
+}
+
+/// Elements added on both sides at one place where order does not change
+/// meaning (`unordered(base line)`: a struct's fields, an enum's variants,
+/// an interface's members, an object literal's keys, an import list): both,
+/// main's first. `None` when any conflict is more than that.
+fn element_insertions(
+    chunks: &[Chunk],
+    unordered: impl Fn(usize) -> bool,
+    semicolons: bool,
+) -> Option<String> {
     let mut out = String::new();
     for c in chunks {
         match c {
             Chunk::Clean(lines) => out.extend(lines.iter().copied()),
-            Chunk::Conflict(sides)
-                if sides.base.iter().all(|l| l.trim().is_empty())
-                    && sides.ours.iter().all(member)
-                    && sides.theirs.iter().all(member) =>
+            Chunk::Conflict(sides, line)
+                if both_added_elements(sides, semicolons) && unordered(*line) =>
             {
                 out.extend(sides.ours.iter().copied());
                 out.extend(sides.theirs.iter().copied());
             }
-            Chunk::Conflict(_) => return None,
+            Chunk::Conflict(..) => return None,
         }
     }
     Some(out)
@@ -609,9 +713,22 @@ fn merge_unit<'a>(
                 } else {
                     let chunks = lines::merge(ub.text(), uo.text(), ut.text());
                     let kind = b.version.units[id].kind;
+                    let members =
+                        matches!(kind, UnitKind::Struct | UnitKind::Enum | UnitKind::Interface);
+                    let line_starts: Vec<usize> = std::iter::once(0)
+                        .chain(ub.text().match_indices('\n').map(|(i, _)| i + 1))
+                        .collect();
+                    let unordered = |line: usize| {
+                        let at =
+                            ub.start + line_starts.get(line).copied().unwrap_or(ub.text().len());
+                        members || b.version.in_unordered(at)
+                    };
+                    let semicolons = kind == UnitKind::Interface;
                     match lines::clean_text(&chunks) {
                         Some(text) => text,
-                        None if let Some(text) = member_insertions(&chunks, kind) => {
+                        None if let Some(text) =
+                            element_insertions(&chunks, unordered, semicolons) =>
+                        {
                             cx.rule = cx.rule.max_of(Rule::Insertions);
                             text
                         }
@@ -865,6 +982,36 @@ mod tests {
             merge("web/i.ts", Language::TypeScript, ts, &ours, &theirs),
             Merged::Clean(want)
         );
+    }
+
+    /// Keys added on both sides at one place of an object literal: both;
+    /// elements of an array, or statements of a body: a conflict.
+    #[test]
+    fn object_keys_added_on_both_sides_are_both_kept_array_elements_are_not() {
+        let js = "module.exports = {\n  a: 1,\n};\n\nfunction f() {\n  const xs = [\n    1,\n  ];\n  return xs;\n}\n";
+        let add = |at: &str, what: &str| js.replace(at, &format!("{at}{what}"));
+        let (ours, theirs) = (add("  a: 1,\n", "  b: 2,\n"), add("  a: 1,\n", "  c: 3,\n"));
+        let (merged, rule) =
+            merge_explained("lib/x.js", Language::JavaScript, js, &ours, &theirs, &Settled::new());
+        assert_eq!(merged, Merged::Clean(add("  a: 1,\n", "  b: 2,\n  c: 3,\n")));
+        assert_eq!(rule, Rule::Insertions);
+        let (ours, theirs) = (add("    1,\n", "    2,\n"), add("    1,\n", "    3,\n"));
+        assert!(matches!(
+            merge("lib/x.js", Language::JavaScript, js, &ours, &theirs),
+            Merged::Conflicts { .. }
+        ));
+        let (ours, theirs) =
+            (add("  ];\n", "  g(1,\n    2);\n"), add("  ];\n", "  h(3,\n    4);\n"));
+        assert!(matches!(
+            merge("lib/x.js", Language::JavaScript, js, &ours, &theirs),
+            Merged::Conflicts { .. }
+        ));
+        // A Python dictionary inside a function, likewise.
+        let py = "def f():\n    return {\n        'a': 1,\n    }\n";
+        let ours = py.replace("'a': 1,\n", "'a': 1,\n        'b': 2,\n");
+        let theirs = py.replace("'a': 1,\n", "'a': 1,\n        'c': 3,\n");
+        let want = py.replace("'a': 1,\n", "'a': 1,\n        'b': 2,\n        'c': 3,\n");
+        assert_eq!(merge("x.py", Language::Python, py, &ours, &theirs), Merged::Clean(want));
     }
 
     #[test]

@@ -16,7 +16,9 @@ use super::Merge;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {
     Clean(Vec<&'a str>),
-    Conflict(Merge<Vec<&'a str>>),
+    /// The three versions, and the index of the base's first line of them
+    /// (where in the base they meet).
+    Conflict(Merge<Vec<&'a str>>, usize),
 }
 
 /// Lines with their line ends, so that joining them gives the text back.
@@ -90,7 +92,7 @@ pub fn merge<'a>(base: &'a str, ours: &'a str, theirs: &'a str) -> Vec<Chunk<'a>
                 if !clean.is_empty() {
                     out.push(Chunk::Clean(std::mem::take(&mut clean)));
                 }
-                out.push(Chunk::Conflict(sides));
+                out.push(Chunk::Conflict(sides, start));
             }
         }
         at = end;
@@ -109,7 +111,7 @@ pub fn clean_text(chunks: &[Chunk]) -> Option<String> {
     for c in chunks {
         match c {
             Chunk::Clean(lines) => out.extend(lines.iter().copied()),
-            Chunk::Conflict(_) => return None,
+            Chunk::Conflict(..) => return None,
         }
     }
     Some(out)
@@ -129,7 +131,7 @@ pub fn with_markers(chunks: &[Chunk], ours: &str, theirs: &str) -> String {
     for c in chunks {
         match c {
             Chunk::Clean(lines) => out.extend(lines.iter().copied()),
-            Chunk::Conflict(sides) => {
+            Chunk::Conflict(sides, _) => {
                 out.push_str(&format!("<<<<<<< {ours}\n"));
                 push_lines(&mut out, &sides.ours);
                 out.push_str("=======\n");
@@ -170,11 +172,10 @@ mod tests {
             chunks,
             vec![
                 Chunk::Clean(vec!["a\n"]),
-                Chunk::Conflict(Merge {
-                    base: vec!["b\n"],
-                    ours: vec!["O\n"],
-                    theirs: vec!["T\n"]
-                }),
+                Chunk::Conflict(
+                    Merge { base: vec!["b\n"], ours: vec!["O\n"], theirs: vec!["T\n"] },
+                    1
+                ),
                 Chunk::Clean(vec!["c\n"]),
             ]
         );
