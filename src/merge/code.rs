@@ -15,7 +15,11 @@
 //! cannot, so where git merges Cortex agrees with git. Rules the lines do
 //! not know: a unit's doc comments, attributes and decorators are part of
 //! it; different units added at one place are both kept, main's first;
-//! imports added on both sides at one place are the union, each once. A
+//! imports added on both sides at one place are the union, each once; so
+//! are elements added at one place of a container whose order means
+//! nothing (fields, variants, object keys, import lists: the syntax tree
+//! says what encloses the place), while statements, arguments and array
+//! elements stay conflicts. A
 //! version that does not parse cleanly is merged by lines only (its units
 //! are not to be trusted), and a merge by unit whose text no longer parses
 //! is not taken: the lines' conflict stands.
