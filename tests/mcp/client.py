@@ -302,6 +302,10 @@ async def agents(a, b):
         check(ma["conflicts"] == [] and ma["snapshot"] is not None, ma)
         pb = await cb.ok("merge_preview")
         check(pb["merged"] == ["src/shapes.rs"], pb)
+        # Each merged file with the rule that merged it; no dangling calls.
+        check(set(pb["rules"]) == {"src/shapes.rs"}, pb)
+        check(pb["rules"]["src/shapes.rs"] in ("lines", "units"), pb)
+        check(pb["warnings"] == [], pb)
         check([(x["path"], x["unit"]) for x in pb["conflicts"]] == [("src/units.rs", "src/units.rs::to_millis")], pb)
         mb = await cb.ok("merge")
         check(mb["snapshot"] is None and len(mb["conflicts"]) == 1, mb)
