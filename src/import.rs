@@ -60,7 +60,7 @@ pub struct ImportReport {
 }
 
 /// A message from the walker to the writer.
-enum Write {
+pub(crate) enum Write {
     Blob(BlobWrite),
     Chunk(ContentHash, Vec<u8>),
 }
@@ -150,7 +150,7 @@ fn readable_dir(dir: &Path) -> Result<PathBuf> {
 /// Writes what the walker sends, blobs in batches, while it goes on. After
 /// a failed write the rest is drained unwritten, so the walker can finish;
 /// the first error is the answer.
-async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result<()> {
+pub(crate) async fn write_contents(store: &Store, rx: &mut mpsc::Receiver<Write>) -> Result<()> {
     let mut pending: Vec<BlobWrite> = Vec::new();
     let mut pending_bytes = 0usize;
     let mut write_error = None;
@@ -236,6 +236,28 @@ async fn count_dirs(store: &Store, root: ContentHash) -> Result<u64> {
     Ok(all.iter().filter(|(_, e)| e.is_dir()).count() as u64)
 }
 
+/// A walk of `dir` as import walks: `.gitignore` and `.ignore` rules (also
+/// those of the directories above it) unless `no_ignore`, hidden files
+/// taken, symlinks not followed, `.cortex/` and (unless `include_git`)
+/// `.git/` left out.
+pub(crate) fn walk_builder(dir: &Path, include_git: bool, no_ignore: bool) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(dir);
+    builder
+        .hidden(false)
+        .follow_links(false)
+        .require_git(false)
+        .parents(true)
+        .git_ignore(!no_ignore)
+        .git_global(!no_ignore)
+        .git_exclude(!no_ignore)
+        .ignore(!no_ignore);
+    builder.filter_entry(move |e| {
+        let name = e.file_name().as_bytes();
+        e.depth() == 0 || (name != STORE_DIR.as_bytes() && (include_git || name != b".git"))
+    });
+    builder
+}
+
 fn walk(
     root: &Path,
     options: &ImportOptions,
@@ -243,21 +265,7 @@ fn walk(
     tx: mpsc::Sender<Write>,
     progress: Arc<dyn Progress>,
 ) -> Result<Walked> {
-    let mut builder = ignore::WalkBuilder::new(root);
-    builder
-        .hidden(false)
-        .follow_links(false)
-        .require_git(false)
-        .parents(true)
-        .git_ignore(!options.no_ignore)
-        .git_global(!options.no_ignore)
-        .git_exclude(!options.no_ignore)
-        .ignore(!options.no_ignore);
-    let include_git = options.include_git;
-    builder.filter_entry(move |e| {
-        let name = e.file_name().as_bytes();
-        e.depth() == 0 || (name != STORE_DIR.as_bytes() && (include_git || name != b".git"))
-    });
+    let builder = walk_builder(root, options.include_git, options.no_ignore);
 
     let mut walked = Walked {
         dirs: BTreeMap::new(),
@@ -284,25 +292,29 @@ fn walk(
         let mode = meta.mode() & MODE_MASK;
         let mtime = Timestamp { sec: meta.mtime(), nsec: meta.mtime_nsec() as u32 };
         let file_type = meta.file_type();
-        let kind = if file_type.is_dir() {
+        if file_type.is_dir() {
             walked.dirs.entry(rel_bytes).or_default().meta = Some((mode, mtime));
             continue;
-        } else if file_type.is_symlink() {
-            let target = std::fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
-            walked.symlinks += 1;
-            EntryKind::Symlink { target: target.as_os_str().as_bytes().to_vec() }
-        } else if file_type.is_file() {
-            let (content, size) = read_file(path, &mut known, &tx)?;
-            walked.files += 1;
-            walked.bytes += size;
-            progress.file(size);
-            EntryKind::File { content, size }
-        } else if let Some(special) = SpecialKind::from_mode(meta.mode()) {
-            walked.specials += 1;
-            EntryKind::Special { kind: special, rdev: meta.rdev() }
-        } else {
-            walked.skipped.push(rel.to_path_buf());
-            continue;
+        }
+        let kind = match leaf_kind(path, &meta, &mut known, &tx)? {
+            Some(kind @ EntryKind::Symlink { .. }) => {
+                walked.symlinks += 1;
+                kind
+            }
+            Some(kind @ EntryKind::File { size, .. }) => {
+                walked.files += 1;
+                walked.bytes += size;
+                progress.file(size);
+                kind
+            }
+            Some(kind) => {
+                walked.specials += 1;
+                kind
+            }
+            None => {
+                walked.skipped.push(rel.to_path_buf());
+                continue;
+            }
         };
         let entry = Entry { name, kind, mode, mtime, owner: None, xattrs: Vec::new() };
         walked.dirs.entry(parent).or_default().entries.push(entry);
@@ -310,7 +322,30 @@ fn walk(
     Ok(walked)
 }
 
-fn walk_error(root: &Path, e: ignore::Error) -> Error {
+/// What the non-directory at `path` holds: a file's content is read,
+/// hashed and sent to the writer unless `known` has it; `None` for a kind
+/// no tree can hold.
+pub(crate) fn leaf_kind(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    known: &mut HashSet<ContentHash>,
+    tx: &mpsc::Sender<Write>,
+) -> Result<Option<EntryKind>> {
+    let file_type = meta.file_type();
+    Ok(Some(if file_type.is_symlink() {
+        let target = std::fs::read_link(path).map_err(|e| Error::io("read link", path, e))?;
+        EntryKind::Symlink { target: target.as_os_str().as_bytes().to_vec() }
+    } else if file_type.is_file() {
+        let (content, size) = read_file(path, known, tx)?;
+        EntryKind::File { content, size }
+    } else if let Some(special) = SpecialKind::from_mode(meta.mode()) {
+        EntryKind::Special { kind: special, rdev: meta.rdev() }
+    } else {
+        return Ok(None);
+    }))
+}
+
+pub(crate) fn walk_error(root: &Path, e: ignore::Error) -> Error {
     // Report the underlying I/O error with its path when there is one.
     fn find(e: &ignore::Error) -> Option<(Option<&Path>, &std::io::Error)> {
         match e {

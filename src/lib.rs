@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod store;
 pub mod tree;
 pub mod vfs;
+pub mod watch;
 
 pub use error::{DbErrorKind, Error, Result};
 

@@ -168,14 +168,6 @@ pub async fn list(store: &Store) -> Result<Vec<SessionSummary>> {
     Ok(out)
 }
 
-async fn entry_at(store: &Store, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
-    match snapshot::resolve(store, root, path).await {
-        Ok(Resolved::Entry(e)) => Ok(Some(e)),
-        Ok(Resolved::Root(_)) | Err(Error::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 async fn text_at(store: &Store, entry: Option<&Entry>) -> Result<Option<String>> {
     match entry.map(|e| &e.kind) {
         Some(EntryKind::File { content, .. }) => {
@@ -203,8 +195,8 @@ pub async fn diff(store: &Store, name: &SessionName, units: bool) -> Result<Vec<
         };
         let mut unit_diffs = Vec::new();
         if units && let Some(language) = Language::of_path(&change.path) {
-            let before = entry_at(store, info.base_root, &change.path).await?;
-            let after = entry_at(store, head_root, &change.path).await?;
+            let before = snapshot::entry_at(store, info.base_root, &change.path).await?;
+            let after = snapshot::entry_at(store, head_root, &change.path).await?;
             let before = text_at(store, before.as_ref()).await?.unwrap_or_default();
             let after = text_at(store, after.as_ref()).await?.unwrap_or_default();
             unit_diffs = unit_changes(&path, language, &before, &after);
@@ -346,7 +338,7 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
         }
         let root = snapshot::apply(store, ours, &plan.edits).await?;
         let changes = snapshot::diff(store, ours, root).await?;
-        let (files, bytes) = counts_after(store, &main_head, &plan.edits).await?;
+        let (files, bytes) = snapshot::counts_after(store, &main_head, &plan.edits).await?;
         let new = NewSnapshot {
             parent: main_head.id,
             root,
@@ -389,29 +381,6 @@ async fn after_merge(
     // base ahead of its head would read, at the next merge, as the session
     // deleting all main gained meanwhile.
     store.sessions().rebase_session(name, committed.id, committed.root).await
-}
-
-/// Main's count of files and bytes once `edits` are made to `head`.
-async fn counts_after(
-    store: &Store,
-    head: &crate::store::Snapshot,
-    edits: &BTreeMap<Vec<u8>, Option<Entry>>,
-) -> Result<(u64, u64)> {
-    let (mut files, mut bytes) = (head.files as i64, head.bytes as i64);
-    for (path, new) in edits {
-        let old = entry_at(store, head.root, path).await?;
-        for (e, sign) in [(old.as_ref(), -1i64), (new.as_ref(), 1)] {
-            match e.map(|e| &e.kind) {
-                Some(EntryKind::File { size, .. }) => {
-                    files += sign;
-                    bytes += sign * *size as i64;
-                }
-                Some(EntryKind::Dir { .. }) | None => {}
-                Some(_) => files += sign,
-            }
-        }
-    }
-    Ok((files.max(0) as u64, bytes.max(0) as u64))
 }
 
 /// The edits that bring the session's changes into main.
@@ -574,7 +543,7 @@ impl Planner<'_> {
     }
 
     async fn entry(&self, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
-        entry_at(self.store, root, path).await
+        snapshot::entry_at(self.store, root, path).await
     }
 
     /// Renames (same content moved): a rename on one side carries the

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
-use crate::store::{Change, ChangeOp, Store};
+use crate::store::{Change, ChangeOp, Snapshot, Store};
 use crate::tree::{Entry, EntryKind, Tree};
 
 /// Splits a tree path (`a/b/c`, leading and trailing slashes and `.` allowed)
@@ -228,6 +228,18 @@ fn apply_dir<'a>(
     trees: &'a mut Vec<(ContentHash, Vec<u8>)>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<ContentHash>>> + Send + 'a>> {
     Box::pin(async move {
+        let start = if prefix.is_empty() { Vec::new() } else { join(prefix, b"") };
+        // Removals below a directory the tree does not have: nothing to do
+        // (no directory is made for them).
+        if dir.is_none()
+            && !prefix.is_empty()
+            && edits
+                .range(start.clone()..)
+                .take_while(|(p, _)| p.starts_with(&start))
+                .all(|(_, e)| e.is_none())
+        {
+            return Ok(None);
+        }
         let tree = match dir {
             Some(h) => store.objects().load_tree(h).await?,
             None => Tree::default(),
@@ -237,7 +249,6 @@ fn apply_dir<'a>(
             tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
         // The edits under this directory, by their first component.
         let mut below: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
-        let start = if prefix.is_empty() { Vec::new() } else { join(prefix, b"") };
         for (path, edit) in edits.range(start.clone()..) {
             let Some(rest) = path.strip_prefix(start.as_slice()) else { break };
             match rest.iter().position(|&b| b == b'/') {
@@ -298,6 +309,38 @@ fn apply_dir<'a>(
         trees.push((hash, tree.encode()));
         Ok(Some(hash))
     })
+}
+
+/// The entry at `path` of the snapshot `root`, if there is one.
+pub async fn entry_at(store: &Store, root: ContentHash, path: &[u8]) -> Result<Option<Entry>> {
+    match resolve(store, root, path).await {
+        Ok(Resolved::Entry(e)) => Ok(Some(e)),
+        Ok(Resolved::Root(_)) | Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Main's count of files and bytes once `edits` are made to `head`.
+pub async fn counts_after(
+    store: &Store,
+    head: &Snapshot,
+    edits: &BTreeMap<Vec<u8>, Option<Entry>>,
+) -> Result<(u64, u64)> {
+    let (mut files, mut bytes) = (head.files as i64, head.bytes as i64);
+    for (path, new) in edits {
+        let old = entry_at(store, head.root, path).await?;
+        for (e, sign) in [(old.as_ref(), -1i64), (new.as_ref(), 1)] {
+            match e.map(|e| &e.kind) {
+                Some(EntryKind::File { size, .. }) => {
+                    files += sign;
+                    bytes += sign * *size as i64;
+                }
+                Some(EntryKind::Dir { .. }) | None => {}
+                Some(_) => files += sign,
+            }
+        }
+    }
+    Ok((files.max(0) as u64, bytes.max(0) as u64))
 }
 
 #[cfg(test)]

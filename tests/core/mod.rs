@@ -9,3 +9,4 @@ mod roundtrip;
 mod search;
 mod sessions;
 mod vfs;
+mod watch;
