@@ -134,6 +134,11 @@ pub struct MergeReport {
     pub dry_run: bool,
     /// The session was removed (a clean merge without `keep`).
     pub closed: bool,
+    /// Files the merge did not write back into watched directories
+    /// (`cortex watch --pull`): changed there since Cortex last saw them.
+    /// By directory, paths relative to it.
+    #[serde(default)]
+    pub left_in_watched: Vec<(String, Vec<String>)>,
 }
 
 impl MergeReport {

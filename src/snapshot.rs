@@ -218,6 +218,42 @@ pub async fn apply(
     Ok(new.unwrap_or_else(|| Tree::default().hash()))
 }
 
+/// Whether every edit below `start` (a directory's path and a slash)
+/// removes.
+fn only_removals(edits: &BTreeMap<Vec<u8>, Option<Entry>>, start: &[u8]) -> bool {
+    edits
+        .range(start.to_vec()..)
+        .take_while(|(p, _)| p.starts_with(start))
+        .all(|(_, e)| e.is_none())
+}
+
+/// Makes the edits of a directory's own entries (paths `start` + a name)
+/// in `entries`; answers the names of entries with edits below them.
+fn edit_entries(
+    edits: &BTreeMap<Vec<u8>, Option<Entry>>,
+    start: &[u8],
+    entries: &mut BTreeMap<Vec<u8>, Entry>,
+) -> std::collections::BTreeSet<Vec<u8>> {
+    let mut below = std::collections::BTreeSet::new();
+    for (path, edit) in edits.range(start.to_vec()..) {
+        let Some(rest) = path.strip_prefix(start) else { break };
+        match (rest.iter().position(|&b| b == b'/'), edit) {
+            (None, Some(e)) => {
+                let mut e = e.clone();
+                e.name = rest.to_vec();
+                entries.insert(rest.to_vec(), e);
+            }
+            (None, None) => {
+                entries.remove(rest);
+            }
+            (Some(i), _) => {
+                below.insert(rest[..i].to_vec());
+            }
+        }
+    }
+    below
+}
+
 /// `apply` below directory `dir` (path `prefix`): its new hash, or None when
 /// removals left it empty (then it goes).
 fn apply_dir<'a>(
@@ -231,13 +267,7 @@ fn apply_dir<'a>(
         let start = if prefix.is_empty() { Vec::new() } else { join(prefix, b"") };
         // Removals below a directory the tree does not have: nothing to do
         // (no directory is made for them).
-        if dir.is_none()
-            && !prefix.is_empty()
-            && edits
-                .range(start.clone()..)
-                .take_while(|(p, _)| p.starts_with(&start))
-                .all(|(_, e)| e.is_none())
-        {
+        if dir.is_none() && !prefix.is_empty() && only_removals(edits, &start) {
             return Ok(None);
         }
         let tree = match dir {
@@ -247,31 +277,14 @@ fn apply_dir<'a>(
         let was_empty = tree.entries().is_empty();
         let mut entries: BTreeMap<Vec<u8>, Entry> =
             tree.into_entries().into_iter().map(|e| (e.name.clone(), e)).collect();
-        // The edits under this directory, by their first component.
-        let mut below: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
-        for (path, edit) in edits.range(start.clone()..) {
-            let Some(rest) = path.strip_prefix(start.as_slice()) else { break };
-            match rest.iter().position(|&b| b == b'/') {
-                None => match edit {
-                    Some(e) => {
-                        let mut e = e.clone();
-                        e.name = rest.to_vec();
-                        entries.insert(rest.to_vec(), e);
-                    }
-                    None => {
-                        entries.remove(rest);
-                    }
-                },
-                Some(i) => {
-                    below.insert(rest[..i].to_vec(), true);
-                }
-            }
-        }
+        // Edits of this directory's entries made; those deeper, by the
+        // entry they are below.
+        let below = edit_entries(edits, &start, &mut entries);
         let mut removed_any = edits
             .range(start.clone()..)
             .take_while(|(p, _)| p.starts_with(&start))
             .any(|(_, e)| e.is_none());
-        for name in below.keys() {
+        for name in &below {
             let sub = match entries.get(name).map(|e| &e.kind) {
                 Some(EntryKind::Dir { tree }) => Some(*tree),
                 Some(_) => {

@@ -540,12 +540,16 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// A path the view changed: its entry now (none: removed) and, for a
+/// file, its bytes.
+type Wanted = (Vec<u8>, Option<Entry>, Option<Vec<u8>>);
+
 /// Writes the view's `wanted` entries into `dir` where the person left the
 /// path as Cortex last saw it (blocking).
 fn write_back(
     dir: &Path,
     seen: &mut BTreeMap<Vec<u8>, Seen>,
-    wanted: Vec<(Vec<u8>, Option<Entry>, Option<Vec<u8>>)>,
+    wanted: Vec<Wanted>,
 ) -> Result<Pulled> {
     let mut pulled = Pulled::default();
     for (path, entry, data) in wanted {

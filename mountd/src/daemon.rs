@@ -25,6 +25,7 @@ use tracing::Instrument;
 
 use crate::fuse::CortexFs;
 use crate::peers::{MountId, Peers};
+use crate::watch::Watches;
 
 /// What to mount when the daemon starts (`--foreground`).
 #[derive(Debug, Clone)]
@@ -51,8 +52,8 @@ struct Mounted {
 type PeersByView = Arc<Mutex<BTreeMap<String, Arc<Peers>>>>;
 
 struct Daemon {
-    /// Every view's VFS; the mounts serve them.
-    views: Views,
+    /// Every view's VFS; the mounts serve them (and the watches write them).
+    views: Arc<Views>,
     mounts: Mutex<BTreeMap<PathBuf, Mounted>>,
     /// The mounts' kernel sides by view (`View::name`), told of changes
     /// from elsewhere.
@@ -65,6 +66,8 @@ struct Daemon {
     attached: std::sync::atomic::AtomicUsize,
     /// When the failed store was last tried to be reopened (`recover`).
     last_recovery: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Directories kept in step with views (`cortex watch`).
+    watches: Watches,
 }
 
 /// How often a failed store is tried to be reopened.
@@ -78,7 +81,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     let listener = bind(&dir)?;
     let peers = PeersByView::default();
     let daemon = Arc::new(Daemon {
-        views: Views::mounted(store, notifier(peers.clone())),
+        views: Arc::new(Views::mounted(store, notifier(peers.clone()))),
         mounts: Mutex::new(BTreeMap::new()),
         peers,
         next_id: Default::default(),
@@ -86,6 +89,7 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
         stop: Notify::new(),
         attached: Default::default(),
         last_recovery: Default::default(),
+        watches: Watches::default(),
     });
     if let Some(spec) = first {
         daemon.mount(spec).await?;
@@ -129,7 +133,10 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     for _ in 0..250 {
         match Arc::try_unwrap(daemon) {
             Ok(d) => {
-                d.views.shut().await;
+                match Arc::try_unwrap(d.views) {
+                    Ok(views) => views.shut().await,
+                    Err(_) => tracing::warn!("views still referenced at exit"),
+                }
                 break;
             }
             Err(still) => {
@@ -210,7 +217,8 @@ async fn tick(daemon: Arc<Daemon>) {
             daemon.forget_mount(&path);
         }
         let empty = daemon.mounts.lock().unwrap().is_empty()
-            && daemon.attached.load(std::sync::atomic::Ordering::SeqCst) == 0;
+            && daemon.attached.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && !daemon.watches.any_live();
         let ever = daemon.ever_mounted.load(std::sync::atomic::Ordering::SeqCst);
         // A daemon nobody mounts through within a minute was started in vain.
         if empty && (ever || started.elapsed() > Duration::from_secs(60)) {
@@ -330,6 +338,8 @@ impl Daemon {
                 .await
                 .map(|answer| Response::Path { answer })
                 .map_err(Into::into),
+            Request::Watch { dir, session, pull } => self.watch(dir, session, pull).await,
+            Request::Unwatch { dir } => self.watches.stop(&dir).await.map(|()| Response::Ok),
             Request::Attach => Ok(Response::Ok),
         };
         result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
@@ -432,6 +442,22 @@ impl Daemon {
         Ok(Response::Ok)
     }
 
+    /// Starts keeping a view in step with `dir` (`cortex watch`); the
+    /// daemon stays while a watch is live.
+    async fn watch(&self, dir: PathBuf, session: Option<String>, pull: bool) -> Result<Response> {
+        let view = match session {
+            None => View::Main,
+            Some(name) => {
+                let name = SessionName::parse(&name)?;
+                self.views.session_vfs(&name, false).await?;
+                View::Session(name)
+            }
+        };
+        let info = self.watches.start(self.views.clone(), &dir, view, pull).await?;
+        self.ever_mounted.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(Response::Watch(info))
+    }
+
     /// Takes a mount out of the books; unmounting it is the caller's.
     fn forget_mount(&self, path: &Path) -> Option<Mounted> {
         let mounted = self.mounts.lock().unwrap().remove(path)?;
@@ -474,6 +500,12 @@ impl Daemon {
             _ => None,
         };
         let mut outcome = self.views.session(command).await?;
+        // A merge into main reaches the watched directories that pull.
+        if let Outcome::Merged(report) = &mut outcome
+            && report.snapshot.is_some()
+        {
+            report.left_in_watched = self.watches.pull_now(&View::Main).await;
+        }
         if let Some(name) = removed {
             self.peers.lock().unwrap().remove(&name);
         }
@@ -518,6 +550,9 @@ impl Daemon {
     }
 
     async fn shutdown(&self) {
+        for watch in self.watches.list() {
+            let _ = self.watches.stop(&watch.dir).await;
+        }
         if let Err(e) = self.views.flush().await {
             tracing::error!("flush at shutdown failed: {e:#}");
         }
@@ -547,6 +582,7 @@ impl Daemon {
         let mut status =
             DaemonStatus::of(self.views.store(), std::process::id(), mounts, Some(memory)).await?;
         status.embed_per_hour = self.views.embed_rate().map(|r| (r * 3600.0) as u64);
+        status.watches = self.watches.list();
         Ok(status)
     }
 }

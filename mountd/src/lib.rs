@@ -4,3 +4,4 @@
 pub mod daemon;
 pub mod fuse;
 pub mod peers;
+pub mod watch;

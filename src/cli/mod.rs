@@ -15,6 +15,7 @@ mod output;
 mod search;
 mod session;
 mod status;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,9 @@ enum Command {
     Mount(mount::MountArgs),
     /// Unmount a cortex mount (also one left by a daemon that died).
     Umount(mount::UmountArgs),
+    /// Keep main (or a session) in step with a directory edited outside
+    /// Cortex (the daemon watches it; --stop ends it).
+    Watch(watch::Args),
     /// The code units of a file or directory, as a tree.
     Units(graph::UnitsArgs),
     /// Find code units by name or id prefix.
@@ -202,6 +206,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::run(&cx, args).await,
         Command::Mount(args) => mount::mount(&cx, args).await,
         Command::Umount(args) => mount::umount(&cx, args).await,
+        Command::Watch(args) => watch::run(&cx, args).await,
         Command::Units(args) => graph::units(&cx, args).await,
         Command::Symbol(args) => graph::symbol(&cx, args).await,
         Command::Callers(args) => graph::callers(&cx, args, false).await,

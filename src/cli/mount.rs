@@ -46,7 +46,7 @@ pub struct UmountArgs {
 }
 
 /// How long to wait for a daemon to come up or answer.
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(super) const PATIENCE: Duration = Duration::from_secs(60);
 
 pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let dir = store_dir(cx)?;
@@ -147,7 +147,12 @@ fn wait_for_daemon_exit(dir: &Path) {
     let started = Instant::now();
     while started.elapsed() < PATIENCE {
         match control::call(dir, &Request::Status, Duration::from_secs(5)) {
-            Ok(Some(Response::Status(s))) if !s.mounts.is_empty() => return, // still serving others
+            // Still serving other mounts, or watches: it stays.
+            Ok(Some(Response::Status(s)))
+                if !s.mounts.is_empty() || s.watches.iter().any(|w| w.live) =>
+            {
+                return;
+            }
             Ok(None) | Err(_) if cortex::store::is_free(dir) => return,
             _ => std::thread::sleep(Duration::from_millis(20)),
         }

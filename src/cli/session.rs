@@ -232,6 +232,15 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
                 w.removed_by.as_str()
             );
         }
+        for (dir, paths) in &report.left_in_watched {
+            for p in paths {
+                println!(
+                    "left    {} in watched {} (changed there since Cortex last saw it)",
+                    esc(p),
+                    esc(dir)
+                );
+            }
+        }
         match (&report.conflicts.is_empty(), report.dry_run, report.snapshot) {
             (false, _, _) => println!(
                 "{} conflicts; main unchanged. Edit them in session {} and merge again, or use --strategy ours|theirs",

@@ -68,6 +68,7 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             "mounts": s.mounts.iter().map(|m| serde_json::json!({
                 "mountpoint": m.mountpoint, "view": m.view, "read_only": m.read_only,
             })).collect::<Vec<_>>(),
+            "watches": s.watches,
         }));
     }
     println!("store:       {} ({kind})", s.store);
@@ -112,6 +113,12 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
     if let Some(m) = &s.memory {
         print_memory(m);
     }
+    print_mounts(s);
+    Ok(())
+}
+
+/// The daemon's mounts and watches.
+fn print_mounts(s: &DaemonStatus) {
     if s.mounts.is_empty() {
         println!("mounts:      none");
     } else {
@@ -121,7 +128,9 @@ fn print(s: &DaemonStatus, kind: &str, json: bool) -> Result<()> {
             println!("mounts:      {} ({}{ro})", m.mountpoint.display(), m.view);
         }
     }
-    Ok(())
+    for w in &s.watches {
+        super::watch::print_watch(w);
+    }
 }
 
 /// The daemon's memory, and each loaded view's content cache.

@@ -71,6 +71,18 @@ pub enum Request {
     Index { view: View },
     /// A file operation by path in a view (the MCP file tools).
     Path { view: View, operation: PathOp, policy: WritePolicy },
+    /// `cortex watch DIR`: keep main (or the session) in step with `dir`,
+    /// edited outside Cortex; answered once the first sync landed.
+    Watch {
+        dir: PathBuf,
+        #[serde(default)]
+        session: Option<String>,
+        /// Write the view's changes back into `dir` where untouched there.
+        #[serde(default)]
+        pull: bool,
+    },
+    /// `cortex watch --stop DIR`.
+    Unwatch { dir: PathBuf },
     /// Keeps the daemon running while this connection stays open (an MCP
     /// server uses it: the daemon otherwise exits with its last mount).
     Attach,
@@ -94,6 +106,8 @@ impl Request {
             Request::Search { .. } => "search",
             Request::Index { .. } => "index",
             Request::Path { .. } => "path",
+            Request::Watch { .. } => "watch",
+            Request::Unwatch { .. } => "unwatch",
             Request::Attach => "attach",
         }
     }
@@ -239,6 +253,26 @@ pub struct MountInfo {
     pub read_only: bool,
 }
 
+/// A directory the daemon keeps a view in step with (`cortex watch`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WatchInfo {
+    pub dir: PathBuf,
+    /// `main` or a session's name.
+    pub view: String,
+    pub pull: bool,
+    /// Snapshots the watch made, and the last one.
+    pub snapshots: u64,
+    pub last_snapshot: Option<u64>,
+    /// Whole-directory rescans (the kernel's event queue overflowed).
+    pub rescans: u64,
+    /// Paths a pull left alone: changed in the directory and in the view.
+    pub kept: Vec<String>,
+    /// Why the watch stopped, or its last error.
+    pub error: Option<String>,
+    /// False once stopped (the directory went, say).
+    pub live: bool,
+}
+
 /// What the daemon knows about itself and its store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DaemonStatus {
@@ -269,6 +303,9 @@ pub struct DaemonStatus {
     /// Main's embedding rate in units per hour, while the daemon embeds.
     #[serde(default)]
     pub embed_per_hour: Option<u64>,
+    /// Directories watched (`cortex watch`).
+    #[serde(default)]
+    pub watches: Vec<WatchInfo>,
 }
 
 /// A process's memory, and what each loaded view's content cache holds.
@@ -342,6 +379,7 @@ impl DaemonStatus {
             failure: crate::store::health::failure(),
             memory,
             embed_per_hour: None,
+            watches: Vec::new(),
         })
     }
 }
@@ -379,6 +417,7 @@ pub enum Response {
     Path {
         answer: PathAnswer,
     },
+    Watch(WatchInfo),
     Error {
         message: String,
     },

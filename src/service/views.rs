@@ -189,6 +189,17 @@ impl Views {
         Ok(())
     }
 
+    /// A view's head moved by a commit made outside its VFS (a watched
+    /// directory's changes): its mounts follow, main's graph too.
+    pub async fn landed(&self, view: View) -> Result<()> {
+        self.refresh(view.clone()).await?;
+        if view == View::Main {
+            self.index_main().await?;
+        }
+        self.embed_wake.notify_one();
+        Ok(())
+    }
+
     /// Forgets a session's view (its session went).
     pub fn forget(&self, name: &SessionName) {
         self.sessions.lock().unwrap().remove(name);

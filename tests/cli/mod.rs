@@ -10,6 +10,7 @@ mod merge_scenarios;
 mod mount;
 mod search;
 mod sessions;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
