@@ -31,3 +31,14 @@ cargo test --workspace --locked --all-targets
 
 step "core tests again on SurrealKV"
 CORTEX_TEST_ENGINE=surrealkv cargo test --workspace --locked --test main core::
+
+# A real SurrealDB server on the loopback interface (scripts/surreal.sh:
+# credentials made up per run, passed by environment only), with each of
+# the engines a server would use here.
+for engine in memory surrealkv; do
+  step "core tests against a SurrealDB server over ws:// ($engine)"
+  source scripts/surreal.sh "$engine"
+  trap surreal_stop EXIT
+  CORTEX_TEST_ENGINE=server cargo test --workspace --locked --test main core::
+  surreal_stop
+done

@@ -334,6 +334,8 @@ fn the_top_level_is_as_designed() {
         "queries",
         "rustfmt.toml",
         "scripts",
+        // `cortex-surreal`: a SurrealDB server for the test suite.
+        "server",
         "src",
         "tests",
         // Patched copies of dependencies (`[patch.crates-io]`), each with

@@ -75,8 +75,9 @@ const RECOVERY_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Runs the daemon for the store directory `dir` until its last mount goes
 /// or it is told to stop.
-pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
-    let location = StoreLocation::Embedded(dir.clone());
+/// `dir` holds the control socket: the store's own directory, or for a
+/// server's store this machine's runtime directory for it.
+pub async fn run(location: StoreLocation, dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     let store = Store::open(&location, OpenOptions::default()).await?;
     let listener = bind(&dir)?;
     let peers = PeersByView::default();
@@ -107,6 +108,9 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     });
 
     let ticker = tokio::spawn(tick(daemon.clone()));
+    // Other machines' daemons move a server's store too.
+    let follower =
+        matches!(location, StoreLocation::Remote(_)).then(|| tokio::spawn(follow(daemon.clone())));
     let embedder = tokio::spawn(embed(daemon.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -123,6 +127,10 @@ pub async fn run(dir: PathBuf, first: Option<MountSpec>) -> Result<()> {
     drop(listener); // clients now see "refused" rather than wait on us
     ticker.abort();
     embedder.abort();
+    if let Some(follower) = follower {
+        follower.abort();
+        let _ = follower.await;
+    }
     let _ = ticker.await;
     let _ = embedder.await;
     daemon.shutdown().await;
@@ -223,6 +231,31 @@ async fn tick(daemon: Arc<Daemon>) {
         // A daemon nobody mounts through within a minute was started in vain.
         if empty && (ever || started.elapsed() > Duration::from_secs(60)) {
             daemon.stop.notify_one();
+        }
+    }
+}
+
+/// How often a daemon of a server's store looks for heads moved by others.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Brings each loaded view to its head when another machine's daemon moved
+/// it (a server's store is shared): reading the head every
+/// [`FOLLOW_INTERVAL`], one query per loaded view; its mounts are told.
+async fn follow(daemon: Arc<Daemon>) {
+    let mut interval = tokio::time::interval(FOLLOW_INTERVAL);
+    loop {
+        interval.tick().await;
+        for (view, vfs) in daemon.views.loaded() {
+            let head = async { daemon.views.view_store(&view).await?.history().head().await };
+            match head.await {
+                Ok(head) if head.id != vfs.head().id => {
+                    if let Err(e) = daemon.views.landed(view.clone()).await {
+                        tracing::warn!(view = view.name(), "following the store failed: {e}");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(view = view.name(), "reading the head failed: {e}"),
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `cortex-mountd`: started by `cortex mount`, one per store.
 //!
-//! Usage: cortex-mountd --store DIR [--foreground MOUNTPOINT [--read-only] [--allow-other]]
+//! Usage: cortex-mountd (--store DIR | --runtime DIR, CORTEX_STORE=ws://…) [--foreground MOUNTPOINT [--read-only] [--allow-other]]
 //!
 //! Users type `cortex mount`; this binary takes only what that passes it, so
 //! it parses its few arguments by hand. Logs go to stderr (the CLI sends
@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cortex::store::StoreLocation;
 use cortex_mountd::daemon::{self, MountSpec};
 
 /// Stack of every thread the daemon starts (FUSE's, tokio's): a request
@@ -30,12 +31,14 @@ fn main() -> ExitCode {
 
     let mut args = std::env::args_os().skip(1);
     let mut store = None;
+    let mut runtime_dir = None;
     let mut foreground = None;
     let (mut read_only, mut allow_other, mut create) = (false, false, false);
     let mut session = None;
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--store") => store = args.next().map(PathBuf::from),
+            Some("--runtime") => runtime_dir = args.next().map(PathBuf::from),
             Some("--foreground") => foreground = args.next().map(PathBuf::from),
             Some("--read-only") => read_only = true,
             Some("--allow-other") => allow_other = true,
@@ -49,9 +52,25 @@ fn main() -> ExitCode {
             }
         }
     }
-    let Some(store) = store else {
-        eprintln!("cortex-mountd: --store DIR is required; it is started by `cortex mount`");
-        return ExitCode::from(2);
+    // An embedded store's directory, or a server's store (its URL from
+    // CORTEX_STORE: never argv) with this machine's runtime directory.
+    let (location, dir) = match (store, runtime_dir, std::env::var("CORTEX_STORE")) {
+        (Some(dir), None, _) => (StoreLocation::Embedded(dir.clone()), dir),
+        (None, Some(dir), Ok(url)) => match StoreLocation::parse(&url) {
+            Ok(location @ StoreLocation::Remote(_)) => (location, dir),
+            _ => {
+                eprintln!(
+                    "cortex-mountd: --runtime needs CORTEX_STORE to name a ws:// or wss:// store"
+                );
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!(
+                "cortex-mountd: --store DIR (or --runtime DIR with CORTEX_STORE) is required; it is started by `cortex mount`"
+            );
+            return ExitCode::from(2);
+        }
     };
     let first = foreground.map(|mountpoint| MountSpec {
         mountpoint,
@@ -63,7 +82,7 @@ fn main() -> ExitCode {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().thread_stack_size(STACK).enable_all().build();
     let result = match runtime {
-        Ok(rt) => rt.block_on(daemon::run(store, first)),
+        Ok(rt) => rt.block_on(daemon::run(location, dir, first)),
         Err(e) => Err(e.into()),
     };
     match result {

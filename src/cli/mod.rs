@@ -151,9 +151,14 @@ impl Context {
 /// The directory of the daemon that holds the store at `location`, if one
 /// runs.
 fn daemon_of(location: &StoreLocation) -> Option<std::path::PathBuf> {
-    let StoreLocation::Embedded(dir) = location else { return None };
-    let socket = cortex::service::control::socket_path(dir);
-    std::os::unix::net::UnixStream::connect(socket).is_ok().then(|| dir.clone())
+    let dir = match location {
+        StoreLocation::Embedded(dir) => dir.clone(),
+        // This machine's daemon of a server's store, if it runs one.
+        StoreLocation::Remote(_) => location.runtime_dir().ok()??,
+        StoreLocation::Memory => return None,
+    };
+    let socket = cortex::service::control::socket_path(&dir);
+    std::os::unix::net::UnixStream::connect(socket).is_ok().then_some(dir)
 }
 
 /// [`Context::with_service`] for the store at `location`.

@@ -61,7 +61,12 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
 
     if args.foreground {
         let mut cmd = Command::new(&mountd);
-        cmd.arg("--store").arg(&dir).arg("--foreground").arg(&mountpoint);
+        match cx.locate(&std::env::current_dir()?)? {
+            // The URL by environment: it may carry credentials, never in argv.
+            StoreLocation::Remote(url) => cmd.arg("--runtime").arg(&dir).env("CORTEX_STORE", url),
+            _ => cmd.arg("--store").arg(&dir),
+        };
+        cmd.arg("--foreground").arg(&mountpoint);
         flags(&mut cmd, &args);
         let err = cmd.exec();
         bail!("cannot run {}: {err}", mountd.display());
@@ -77,7 +82,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
     let response = match control::call(&dir, &request, PATIENCE)? {
         Some(response) => response,
         None => {
-            cortex::service::daemon::start(&mountd, &dir)?;
+            start_daemon(cx)?;
             control::call(&dir, &request, PATIENCE)?
                 .context("the mount daemon started but does not answer")?
         }
@@ -174,11 +179,21 @@ fn flags(cmd: &mut Command, args: &MountArgs) {
     }
 }
 
+/// Where this machine's daemon of the store listens (an embedded store's
+/// directory, or a runtime directory for a server's store).
 pub(super) fn store_dir(cx: &Context) -> Result<PathBuf> {
-    match cx.locate(&std::env::current_dir()?)? {
-        StoreLocation::Embedded(dir) => Ok(dir),
-        other => bail!("mounting needs an embedded store; {other} is {}", other.kind()),
+    let location = cx.locate(&std::env::current_dir()?)?;
+    match location.runtime_dir()? {
+        Some(dir) => Ok(dir),
+        None => bail!("a store in memory has no daemon to mount or watch through"),
     }
+}
+
+/// Starts this machine's daemon of the store.
+pub(super) fn start_daemon(cx: &Context) -> Result<()> {
+    let location = cx.locate(&std::env::current_dir()?)?;
+    let mountd = cortex::service::daemon::mountd_binary()?;
+    Ok(cortex::service::daemon::start_location(&mountd, &location)?)
 }
 
 fn check_fuse() -> Result<()> {

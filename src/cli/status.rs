@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use cortex::service::control::{self, DaemonStatus, Memory, Request, Response};
-use cortex::store::{SCHEMA_VERSION, Store, StoreLocation};
+use cortex::store::{SCHEMA_VERSION, Store};
 
 use super::Context;
 use super::output::{esc, human_bytes, print_json};
@@ -20,16 +20,15 @@ pub struct Args {
 
 pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let location = cx.locate(&std::env::current_dir()?)?;
-    let status = match &location {
-        StoreLocation::Embedded(dir) => {
-            match control::call(dir, &Request::Status, Duration::from_secs(30))? {
-                Some(Response::Status(s)) => Some(s),
-                Some(Response::Error { message }) => bail!("{message}"),
-                Some(other) => bail!("unexpected answer from the mount daemon: {other:?}"),
-                None => None,
-            }
-        }
-        _ => None,
+    // This machine's daemon of the store answers, if one runs.
+    let status = match location.runtime_dir()? {
+        Some(dir) => match control::call(&dir, &Request::Status, Duration::from_secs(30))? {
+            Some(Response::Status(s)) => Some(s),
+            Some(Response::Error { message }) => bail!("{message}"),
+            Some(other) => bail!("unexpected answer from the mount daemon: {other:?}"),
+            None => None,
+        },
+        None => None,
     };
     let status = match status {
         Some(s) => s,

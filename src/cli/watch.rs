@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use cortex::service::control::{self, Request, Response, WatchInfo};
 
 use super::Context;
-use super::mount::{PATIENCE, store_dir};
+use super::mount::{PATIENCE, start_daemon, store_dir};
 use super::output::esc;
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
     let response = match control::call(&dir, &request, PATIENCE)? {
         Some(response) => response,
         None => {
-            cortex::service::daemon::start(&cortex::service::daemon::mountd_binary()?, &dir)?;
+            start_daemon(cx)?;
             control::call(&dir, &request, PATIENCE)?
                 .context("the daemon started but does not answer")?
         }

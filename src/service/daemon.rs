@@ -51,6 +51,23 @@ pub fn mountd_binary() -> Result<PathBuf> {
 /// daemon listening and joins it instead of starting a rival that would
 /// find the store taken.
 pub fn start(mountd: &Path, dir: &Path) -> Result<()> {
+    start_for(mountd, dir, None)
+}
+
+/// Starts the daemon of a store on this machine: an embedded store's
+/// (`dir` is its directory), or a server's (`url`; `dir` is this machine's
+/// runtime directory for it, `StoreLocation::runtime_dir`).
+pub fn start_location(mountd: &Path, location: &crate::store::StoreLocation) -> Result<()> {
+    let dir = location.runtime_dir()?.ok_or_else(|| {
+        Error::InvalidInput(format!("a store in memory has no daemon: {location}"))
+    })?;
+    match location {
+        crate::store::StoreLocation::Remote(url) => start_for(mountd, &dir, Some(url)),
+        _ => start_for(mountd, &dir, None),
+    }
+}
+
+fn start_for(mountd: &Path, dir: &Path, url: Option<&str>) -> Result<()> {
     let _turn = StartTurn::take(dir)?;
     let socket = control::socket_path(dir);
     if matches!(control::call(dir, &Request::Status, PATIENCE), Ok(Some(_))) {
@@ -63,9 +80,13 @@ pub fn start(mountd: &Path, dir: &Path) -> Result<()> {
         .open(&log_path)
         .map_err(|e| Error::io("open", &log_path, e))?;
     let log_err = log.try_clone().map_err(|e| Error::io("open", &log_path, e))?;
-    let mut child = Command::new(mountd)
-        .arg("--store")
-        .arg(dir)
+    let mut command = Command::new(mountd);
+    match url {
+        // The URL by environment: it may carry credentials, never in argv.
+        Some(url) => command.arg("--runtime").arg(dir).env("CORTEX_STORE", url),
+        None => command.arg("--store").arg(dir),
+    };
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)

@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 /// The engine's clients, one per namespace, all sharing one engine.
 pub(super) struct Connection {
     location: StoreLocation,
+    /// The database every namespace's client uses (`StoreLocation::database`).
+    database: String,
     /// This process's lock on an embedded store (held across reopens).
     _lock: Option<StoreLock>,
     clients: tokio::sync::RwLock<Clients>,
@@ -49,6 +51,7 @@ impl Connection {
     ) -> Connection {
         let by_ns = HashMap::from([(MAIN_NS.to_owned(), Arc::new(main))]);
         Connection {
+            database: location.database().to_owned(),
             location,
             _lock: lock,
             clients: tokio::sync::RwLock::new(Clients { by_ns, open: true }),
@@ -76,7 +79,7 @@ impl Connection {
             return Ok(client.clone());
         }
         let main = clients.by_ns.get(MAIN_NS).ok_or_else(closed)?;
-        let client = Arc::new(bind(main, ns).await?);
+        let client = Arc::new(bind(main, ns, &self.database).await?);
         clients.by_ns.insert(ns.to_owned(), client.clone());
         Ok(client)
     }
@@ -120,7 +123,7 @@ impl Connection {
             .map_err(|e| db_error("select the main namespace", e))?;
         let mut by_ns = HashMap::new();
         for ns in namespaces.iter().filter(|ns| ns.as_str() != MAIN_NS) {
-            by_ns.insert(ns.clone(), Arc::new(bind(&main, ns).await?));
+            by_ns.insert(ns.clone(), Arc::new(bind(&main, ns, &self.database).await?));
         }
         by_ns.insert(MAIN_NS.to_owned(), Arc::new(main));
         *clients = Clients { by_ns, open: true };
@@ -131,7 +134,7 @@ impl Connection {
     /// Closes the engine and, for an embedded store, waits until it has let
     /// go of its files, so that another process can open it at once.
     pub(super) async fn close(self) {
-        let Connection { location, _lock, clients } = self;
+        let Connection { location, _lock, clients, .. } = self;
         drop(clients);
         if let StoreLocation::Embedded(dir) = &location {
             let engine_lock = dir.join("store").join("LOCK");
@@ -147,9 +150,9 @@ impl Connection {
 }
 
 /// A new client of `main`'s engine, bound to namespace `ns`.
-async fn bind(main: &Client, ns: &str) -> Result<Client> {
+async fn bind(main: &Client, ns: &str, database: &str) -> Result<Client> {
     let client = main.clone();
-    client.use_ns(ns, DATABASE).await.map_err(|e| db_error(format!("select namespace {ns}"), e))?;
+    client.use_ns(ns, database).await.map_err(|e| db_error(format!("select namespace {ns}"), e))?;
     Ok(client)
 }
 

@@ -11,6 +11,57 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The database a store lives in unless its URL names another.
+pub const DEFAULT_DATABASE: &str = "cortex";
+
+/// A server URL's endpoint (what the SDK connects to) and its path.
+pub(crate) fn split_remote(url: &str) -> (&str, &str) {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    match url[after..].find('/') {
+        Some(i) => url.split_at(after + i),
+        None => (url, ""),
+    }
+}
+
+/// Makes `dir` (and what is missing above it) readable by this user only,
+/// refusing one another user owns.
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("create", dir, e))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::io("read", dir, e))?;
+    // SAFETY: getuid cannot fail and touches no memory.
+    if !meta.is_dir() || meta.uid() != unsafe { libc::getuid() } {
+        return Err(Error::InvalidInput(format!(
+            "the runtime directory {} is not a directory of this user's",
+            dir.display()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io("make private", dir, e))?;
+    }
+    Ok(())
+}
+
+/// A database name from a URL: letters, digits, `_` and `-`, at most 64.
+fn check_database(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "the store URL's path names its database: {name:?} is not one (letters, digits, _ and -, at most 64)"
+        )))
+    }
+}
+
 /// The name of the store directory beside a tree.
 pub const STORE_DIR: &str = ".cortex";
 
@@ -32,7 +83,9 @@ impl StoreLocation {
             return Ok(StoreLocation::Memory);
         }
         if spec.starts_with("ws://") || spec.starts_with("wss://") {
-            return Ok(StoreLocation::Remote(spec.to_owned()));
+            let location = StoreLocation::Remote(spec.to_owned());
+            check_database(location.database())?;
+            return Ok(location);
         }
         if let Some((scheme, _)) = spec.split_once("://") {
             return Err(Error::InvalidInput(format!(
@@ -46,6 +99,46 @@ impl StoreLocation {
             return Ok(StoreLocation::Embedded(nested));
         }
         Ok(StoreLocation::Embedded(path))
+    }
+
+    /// The database the store lives in: a server URL's path names it
+    /// (`ws://host:8000/team` is database `team`), so that one server holds
+    /// many stores; otherwise `cortex`.
+    pub fn database(&self) -> &str {
+        match self {
+            StoreLocation::Remote(url) => {
+                let path = split_remote(url).1.trim_matches('/');
+                if path.is_empty() { DEFAULT_DATABASE } else { path }
+            }
+            _ => DEFAULT_DATABASE,
+        }
+    }
+
+    /// Where this machine's daemon of the store keeps its control socket,
+    /// log and lock: an embedded store's own directory; for a server's
+    /// store, a directory of this machine's, since each machine runs its
+    /// own daemon (`CORTEX_RUNTIME_DIR`, else `/tmp/cortex-UID/` and a hash
+    /// of the URL without its credentials; made mode 0700). None for a
+    /// store in memory, which has no daemon.
+    pub fn runtime_dir(&self) -> Result<Option<PathBuf>> {
+        let url = match self {
+            StoreLocation::Embedded(dir) => return Ok(Some(dir.clone())),
+            StoreLocation::Memory => return Ok(None),
+            StoreLocation::Remote(url) => url,
+        };
+        let dir = match std::env::var_os("CORTEX_RUNTIME_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                // SAFETY: getuid cannot fail and touches no memory.
+                let uid = unsafe { libc::getuid() };
+                let hash = blake3::hash(redact_url(url).as_bytes()).to_hex();
+                let base = std::env::temp_dir().join(format!("cortex-{uid}"));
+                private_dir(&base)?; // not one another user made first
+                base.join(&hash[..16])
+            }
+        };
+        private_dir(&dir)?;
+        Ok(Some(dir))
     }
 
     /// Finds the store for `start`: the nearest `.cortex/` at or above it.
@@ -115,6 +208,17 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_path_names_the_database() {
+        let at = |s: &str| StoreLocation::parse(s).unwrap().database().to_owned();
+        assert_eq!(at("ws://h:1"), "cortex");
+        assert_eq!(at("ws://h:1/"), "cortex");
+        assert_eq!(at("wss://u:p@h:1/team_a"), "team_a");
+        assert_eq!(split_remote("ws://h:1/team"), ("ws://h:1", "/team"));
+        assert!(StoreLocation::parse("ws://h:1/a/b").is_err());
+        assert!(StoreLocation::parse("ws://h:1/a;b").is_err());
+    }
 
     #[test]
     fn parses_specs() {

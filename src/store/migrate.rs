@@ -31,7 +31,26 @@ pub async fn current_version(db: &Client) -> Result<u64> {
 }
 
 /// Brings the store up to `SCHEMA_VERSION`. Returns the version found before.
+///
+/// On a server, a namespace or database another connection is defining at
+/// the same moment (two stores' sessions of one name set up at once) can
+/// make a migration fail as "does not exist"; it is tried again, from the
+/// version the store has then.
 pub async fn apply(db: &Client, allow_fresh: bool) -> Result<u64> {
+    let mut tries = 0;
+    loop {
+        match apply_once(db, allow_fresh).await {
+            Err(Error::Db { kind: crate::error::DbErrorKind::NotFound, .. }) if tries < 10 => {
+                tries += 1;
+                tracing::info!(tries, "a migration met a namespace being defined; again");
+                tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn apply_once(db: &Client, allow_fresh: bool) -> Result<u64> {
     let current = current_version(db).await?;
     if current > SCHEMA_VERSION {
         return Err(Error::TooNew { found: current, supported: SCHEMA_VERSION });

@@ -57,7 +57,7 @@ use lock::StoreLock;
 
 /// The namespace and database that hold main.
 const MAIN_NS: &str = "main";
-const DATABASE: &str = "cortex";
+const DATABASE: &str = location::DEFAULT_DATABASE;
 
 /// A view's namespace: a `SessionName` is checked, so it may become an
 /// identifier.
@@ -198,7 +198,9 @@ impl Store {
             StoreLocation::Memory => (connect_memory(&budget).await?, None),
             StoreLocation::Remote(url) => (open_remote(url).await?, None),
         };
-        db.use_ns(MAIN_NS, DATABASE).await.map_err(|e| db_error("select the main namespace", e))?;
+        db.use_ns(MAIN_NS, location.database())
+            .await
+            .map_err(|e| db_error("select the main namespace", e))?;
         let store = Store {
             conn: Arc::new(connection::Connection::new(location.clone(), db, lock)),
             ns: MAIN_NS.to_owned(),
@@ -455,7 +457,8 @@ async fn connect_embedded(kv: &std::path::Path, budget: &crate::memory::Budget) 
 }
 
 async fn open_remote(url: &str) -> Result<Client> {
-    let db = connect(url).await?;
+    // The URL's path names the database (`StoreLocation::database`).
+    let db = connect(location::split_remote(url).0).await?;
     // Credentials come from the environment only: never argv, never logs.
     let user = std::env::var("CORTEX_DB_USER").ok();
     let pass = std::env::var("CORTEX_DB_PASS").ok();

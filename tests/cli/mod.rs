@@ -9,6 +9,7 @@ mod mcp;
 mod merge_scenarios;
 mod mount;
 mod search;
+mod server;
 mod sessions;
 mod watch;
 

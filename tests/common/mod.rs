@@ -27,7 +27,8 @@ impl std::ops::Deref for TestStore {
 }
 
 /// `mem://` normally; SurrealKV in a temporary directory when
-/// CORTEX_TEST_ENGINE=surrealkv.
+/// CORTEX_TEST_ENGINE=surrealkv; a database of a SurrealDB server when
+/// CORTEX_TEST_ENGINE=server.
 /// A session's name, for tests (a bad one is a bug in the test).
 pub fn sn(name: &str) -> cortex::ids::SessionName {
     name.parse().expect("a test's session name")
@@ -44,8 +45,29 @@ pub async fn store() -> TestStore {
                     .unwrap();
             TestStore { store, dir: Some(dir) }
         }
+        // A SurrealDB server (scripts/surreal.sh starts one): a database of
+        // its own per test, credentials from CORTEX_DB_USER / CORTEX_DB_PASS.
+        Ok("server") => {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let server = std::env::var("CORTEX_TEST_SERVER")
+                .expect("CORTEX_TEST_ENGINE=server needs CORTEX_TEST_SERVER (ws://127.0.0.1:PORT)");
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let url = format!("{server}/t{}_{n}", std::process::id());
+            let location = StoreLocation::parse(&url).unwrap();
+            // One database made at a time: a SurrealKV-backed server made
+            // concurrently defined databases of one namespace inconsistently
+            // ("the table 'ref' does not exist" right after the migration
+            // defined it; README, "A SurrealDB server").
+            static OPENING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+            let _one = OPENING.lock().await;
+            let store =
+                Store::open(&location, OpenOptions { create: true, ..OpenOptions::default() })
+                    .await
+                    .unwrap();
+            TestStore { store, dir: None }
+        }
         Ok("mem") | Err(_) => TestStore { store: Store::memory().await.unwrap(), dir: None },
-        Ok(other) => panic!("unknown CORTEX_TEST_ENGINE {other:?}: use mem or surrealkv"),
+        Ok(other) => panic!("unknown CORTEX_TEST_ENGINE {other:?}: use mem, surrealkv or server"),
     }
 }
 

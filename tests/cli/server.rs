@@ -1,0 +1,234 @@
+//! A store on a real SurrealDB server (`cortex-surreal`, the `surreal`
+//! binary's entry point, on the loopback interface with credentials made
+//! up per test and passed by environment only): mounted with git working
+//! in it, sessions merged, and two daemons, as two machines would run
+//! them, serving mounts of the one store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::command;
+
+/// A server of this test's own; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    user: String,
+    pass: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(storage: &str) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let nonce = format!("{}{}", std::process::id(), port);
+        let (user, pass) =
+            (format!("root{nonce}"), format!("pw-{nonce}-{}", u64::from(port) * 7919));
+        let storage = match storage {
+            "surrealkv" => format!("surrealkv://{}", data.path().join("db").display()),
+            other => other.to_owned(),
+        };
+        let binary = Path::new(env!("CARGO_BIN_EXE_cortex")).with_file_name("cortex-surreal");
+        let child = Command::new(&binary)
+            .args(["start", &storage])
+            .env("SURREAL_USER", &user)
+            .env("SURREAL_PASS", &pass)
+            .env("SURREAL_BIND", format!("127.0.0.1:{port}"))
+            .env("SURREAL_NO_BANNER", "true")
+            .env("SURREAL_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("start {}: {e} (cargo build --workspace)", binary.display())
+            });
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, url: format!("ws://127.0.0.1:{port}"), user, pass, _data: data }
+    }
+
+    /// `cortex --store URL/DB ARGS`, as the daemon of `runtime` (one
+    /// machine's runtime directory) sees it.
+    fn cortex(&self, db: &str, runtime: &Path, cwd: &Path, args: &[&str]) -> Output {
+        let store = format!("{}/{db}", self.url);
+        let mut all = vec!["--store", store.as_str()];
+        all.extend_from_slice(args);
+        command(cwd, &all)
+            .env("CORTEX_DB_USER", &self.user)
+            .env("CORTEX_DB_PASS", &self.pass)
+            .env("CORTEX_RUNTIME_DIR", runtime)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, db: &str, runtime: &Path, cwd: &Path, args: &[&str]) -> String {
+        let out = self.cortex(db, runtime, cwd, args);
+        assert!(
+            out.status.success(),
+            "cortex {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("bash").args(["-euc", script]).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Mountpoints and runtime directories, unmounted on drop.
+struct Machines {
+    tmp: tempfile::TempDir,
+    mounts: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Machines {
+    fn new() -> Machines {
+        Machines { tmp: tempfile::tempdir().unwrap(), mounts: vec![] }
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn mount(&mut self, server: &Server, db: &str, machine: &str, extra: &[&str]) -> PathBuf {
+        let runtime = self.dir(&format!("run-{machine}"));
+        let mnt = self.dir(&format!("mnt-{machine}-{}", self.mounts.len()));
+        let mut args = vec!["mount", mnt.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = server.ok(db, &runtime, self.tmp.path(), &args);
+        assert!(out.contains("mounted"), "{out}");
+        self.mounts.push((mnt.clone(), runtime));
+        mnt
+    }
+}
+
+impl Drop for Machines {
+    fn drop(&mut self) {
+        for (mnt, _) in self.mounts.iter().rev() {
+            let _ = Command::new("fusermount3").arg("-uz").arg(mnt).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{what}: not within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn a_store_on_a_server_is_mounted_used_by_git_and_merged() {
+    let server = Server::start("memory");
+    let mut m = Machines::new();
+    let tree = m.dir("tree");
+    std::fs::write(tree.join("lib.rs"), "pub fn one() -> u32 {\n    1\n}\n").unwrap();
+    let runtime = m.dir("run-a");
+    server.ok("team", &runtime, &tree, &["init", tree.to_str().unwrap()]);
+    assert_eq!(
+        server.ok("team", &runtime, &tree, &["cat", "lib.rs"]),
+        "pub fn one() -> u32 {\n    1\n}\n"
+    );
+
+    let mnt = m.mount(&server, "team", "a", &[]);
+    let log = sh(
+        &mnt,
+        "git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm one \
+         && echo 'pub fn two() {}' >> lib.rs && git status --porcelain && git log --oneline | wc -l",
+    );
+    assert_eq!(log, " M lib.rs\n1\n");
+    // A session on the same server, mounted by the same daemon, merged.
+    let s = m.mount(&server, "team", "a", &["--session", "agent", "--create"]);
+    std::fs::write(s.join("new.rs"), "pub fn new() {}\n").unwrap();
+    server.ok("team", &runtime, m.tmp.path(), &["umount", s.to_str().unwrap()]);
+    let merged = server.ok("team", &runtime, m.tmp.path(), &["merge", "agent"]);
+    assert!(merged.contains("taken   new.rs"), "{merged}");
+    wait_until("the merge shows in main's mount", || mnt.join("new.rs").exists());
+    let units = server.ok("team", &runtime, m.tmp.path(), &["units", "new.rs"]);
+    assert!(units.contains("new"), "{units}");
+    // Another database of the same server is another store.
+    let other = server.cortex("other", &m.dir("run-b"), m.tmp.path(), &["cat", "lib.rs"]);
+    assert!(!other.status.success());
+}
+
+#[test]
+fn two_daemons_on_one_store_see_each_others_writes() {
+    let server = Server::start("surrealkv");
+    let mut m = Machines::new();
+    let tree = m.dir("tree");
+    std::fs::write(tree.join("a.txt"), "one\n").unwrap();
+    server.ok("shared", &m.dir("run-a"), &tree, &["init", tree.to_str().unwrap()]);
+    let a = m.mount(&server, "shared", "a", &[]);
+    let b = m.mount(&server, "shared", "b", &[]);
+    let (run_a, run_b) = (m.dir("run-a"), m.dir("run-b"));
+    // Two daemons: each runtime directory has its own.
+    let pid = |run: &Path| {
+        let status = server.ok("shared", run, m.tmp.path(), &["status", "--json"]);
+        serde_json::from_str::<serde_json::Value>(&status).unwrap()["daemon_pid"].clone()
+    };
+    assert_ne!(pid(&run_a), pid(&run_b));
+
+    std::fs::write(a.join("from-a.txt"), "written on a\n").unwrap();
+    sh(&a, "sync from-a.txt");
+    wait_until("a's write reaches b's mount", || {
+        std::fs::read_to_string(b.join("from-a.txt")).is_ok_and(|t| t == "written on a\n")
+    });
+    std::fs::write(b.join("a.txt"), "changed on b\n").unwrap();
+    sh(&b, "sync a.txt");
+    wait_until("b's change reaches a's mount", || {
+        std::fs::read_to_string(a.join("a.txt")).is_ok_and(|t| t == "changed on b\n")
+    });
+    // Sessions made through either daemon are everyone's.
+    server.ok("shared", &run_a, m.tmp.path(), &["session", "new", "from-a"]);
+    server.ok("shared", &run_b, m.tmp.path(), &["session", "new", "from-b"]);
+    let list = server.ok("shared", &run_a, m.tmp.path(), &["session", "list"]);
+    assert!(list.contains("from-a") && list.contains("from-b"), "{list}");
+}
+
+#[test]
+fn wrong_credentials_and_a_dead_server_are_one_clear_line() {
+    let server = Server::start("memory");
+    let m = Machines::new();
+    let run = m.dir("run");
+    let store = format!("{}/db", server.url);
+    let out = command(m.tmp.path(), &["--store", &store, "ls"])
+        .env("CORTEX_DB_USER", &server.user)
+        .env("CORTEX_DB_PASS", "not-the-password")
+        .env("CORTEX_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    assert!(err.contains("sign in") && !err.contains("not-the-password"), "{err}");
+    drop(server);
+    let out = command(m.tmp.path(), &["--store", &store, "ls"])
+        .env("CORTEX_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    assert!(err.contains("127.0.0.1"), "{err}");
+}
