@@ -71,9 +71,27 @@ impl<'c> IntoFuture for Query<'c> {
     fn into_future(self) -> Self::IntoFuture {
         match self {
             Query::Local(q) => q.into_future(),
-            Query::Remote(q) => q.into_future(),
+            // A server that went away must not hang a mount's reads: the
+            // query fails after `remote_timeout` (the SDK would wait for
+            // its reconnection forever).
+            Query::Remote(q) => Box::pin(async move {
+                let limit = remote_timeout();
+                tokio::time::timeout(limit, q.into_future()).await.unwrap_or_else(|_| {
+                    Err(surrealdb::Error::connection(
+                        format!("the SurrealDB server did not answer within {}s", limit.as_secs()),
+                        None,
+                    ))
+                })
+            }),
         }
     }
+}
+
+/// How long a query on a server may take: `CORTEX_DB_TIMEOUT` seconds,
+/// default 30.
+fn remote_timeout() -> std::time::Duration {
+    let secs = std::env::var("CORTEX_DB_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    std::time::Duration::from_secs(secs)
 }
 
 /// Builds an embedded datastore at `path` (`surrealkv://DIR` or `memory`)

@@ -16,6 +16,8 @@ struct Server {
     url: String,
     user: String,
     pass: String,
+    port: u16,
+    storage: String,
     _data: tempfile::TempDir,
 }
 
@@ -33,26 +35,20 @@ impl Server {
             "surrealkv" => format!("surrealkv://{}", data.path().join("db").display()),
             other => other.to_owned(),
         };
-        let binary = Path::new(env!("CARGO_BIN_EXE_cortex")).with_file_name("cortex-surreal");
-        let child = Command::new(&binary)
-            .args(["start", &storage])
-            .env("SURREAL_USER", &user)
-            .env("SURREAL_PASS", &pass)
-            .env("SURREAL_BIND", format!("127.0.0.1:{port}"))
-            .env("SURREAL_NO_BANNER", "true")
-            .env("SURREAL_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("start {}: {e} (cargo build --workspace)", binary.display())
-            });
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "the server did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server { child, url: format!("ws://127.0.0.1:{port}"), user, pass, _data: data }
+        let child = spawn(&storage, port, &user, &pass);
+        let url = format!("ws://127.0.0.1:{port}");
+        Server { child, url, user, pass, port, storage, _data: data }
+    }
+
+    /// Kills the server with SIGKILL: nothing it had not written survives.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts it again on the same port, data and credentials.
+    fn restart(&mut self) {
+        self.child = spawn(&self.storage, self.port, &self.user, &self.pass);
     }
 
     /// `cortex --store URL/DB ARGS`, as the daemon of `runtime` (one
@@ -65,6 +61,9 @@ impl Server {
             .env("CORTEX_DB_USER", &self.user)
             .env("CORTEX_DB_PASS", &self.pass)
             .env("CORTEX_RUNTIME_DIR", runtime)
+            // A server gone is an error after 3 s, not 30 (the daemon
+            // started by a command inherits it).
+            .env("CORTEX_DB_TIMEOUT", "3")
             .output()
             .unwrap()
     }
@@ -86,6 +85,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `cortex-surreal start STORAGE` on 127.0.0.1:PORT; waits until it listens.
+fn spawn(storage: &str, port: u16, user: &str, pass: &str) -> Child {
+    let binary = Path::new(env!("CARGO_BIN_EXE_cortex")).with_file_name("cortex-surreal");
+    let child = Command::new(&binary)
+        .args(["start", storage])
+        .env("SURREAL_USER", user)
+        .env("SURREAL_PASS", pass)
+        .env("SURREAL_BIND", format!("127.0.0.1:{port}"))
+        .env("SURREAL_NO_BANNER", "true")
+        .env("SURREAL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e} (cargo build --workspace)", binary.display()));
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 fn sh(dir: &Path, script: &str) -> String {
@@ -231,4 +252,51 @@ fn wrong_credentials_and_a_dead_server_are_one_clear_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
     assert!(err.contains("127.0.0.1"), "{err}");
+}
+
+#[test]
+fn a_server_killed_under_a_mount_loses_nothing_committed_and_is_found_again() {
+    let mut server = Server::start("surrealkv");
+    let mut m = Machines::new();
+    let tree = m.dir("tree");
+    std::fs::write(tree.join("a.txt"), "one\n").unwrap();
+    let run = m.dir("run-a");
+    server.ok("crash", &run, &tree, &["init", tree.to_str().unwrap()]);
+    let mnt = m.mount(&server, "crash", "a", &[]);
+    std::fs::write(mnt.join("kept.txt"), "fsynced before the kill\n").unwrap();
+    sh(&mnt, "sync kept.txt");
+
+    server.kill();
+    // A read the mount cannot answer from memory is EIO, not a hang (the
+    // query gives up after CORTEX_DB_TIMEOUT); a command is one clear line.
+    match std::fs::read_to_string(mnt.join("a.txt")) {
+        Ok(text) => assert_eq!(text, "one\n"),
+        Err(e) => assert_eq!(e.raw_os_error(), Some(5), "{e}"),
+    }
+    let out = server.cortex("crash", &run, m.tmp.path(), &["log"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    // A write meanwhile: refused at fsync, or kept by the mount for later.
+    let during = std::fs::write(mnt.join("during.txt"), "written while down\n")
+        .and_then(|()| std::fs::File::open(mnt.join("during.txt"))?.sync_all());
+
+    server.restart();
+    // The daemon finds the server again: a new write lands.
+    wait_until("a write after the restart lands", || {
+        std::fs::write(mnt.join("after.txt"), "after\n").is_ok()
+            && std::fs::File::open(mnt.join("after.txt")).and_then(|f| f.sync_all()).is_ok()
+            && server.cortex("crash", &run, m.tmp.path(), &["cat", "after.txt"]).status.success()
+    });
+    assert_eq!(
+        server.ok("crash", &run, m.tmp.path(), &["cat", "kept.txt"]),
+        "fsynced before the kill\n"
+    );
+    assert_eq!(std::fs::read_to_string(mnt.join("a.txt")).unwrap(), "one\n");
+    if during.is_ok() {
+        // fsync said yes: it must be in the store.
+        assert_eq!(
+            server.ok("crash", &run, m.tmp.path(), &["cat", "during.txt"]),
+            "written while down\n"
+        );
+    }
 }
