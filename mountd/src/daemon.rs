@@ -375,7 +375,9 @@ impl Daemon {
             Request::Unwatch { dir } => self.watches.stop(&dir).await.map(|()| Response::Ok),
             Request::Attach => Ok(Response::Ok),
         };
-        result.unwrap_or_else(|e| Response::Error { message: format!("{e:#}") })
+        // Each cause said once (a SurrealDB error repeats its message as
+        // its own cause's): the CLI prints it as one line.
+        result.unwrap_or_else(|e| Response::Error { message: cortex::error::one_line(e.as_ref()) })
     }
 
     async fn mount(self: &Arc<Self>, spec: MountSpec) -> Result<()> {

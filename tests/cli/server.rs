@@ -276,6 +276,7 @@ fn a_server_killed_under_a_mount_loses_nothing_committed_and_is_found_again() {
     let out = server.cortex("crash", &run, m.tmp.path(), &["log"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    assert_eq!(err.matches("did not answer").count(), 1, "said once: {err}");
     // A write meanwhile: refused at fsync, or kept by the mount for later.
     let during = std::fs::write(mnt.join("during.txt"), "written while down\n")
         .and_then(|()| std::fs::File::open(mnt.join("during.txt"))?.sync_all());
