@@ -79,14 +79,7 @@ pub async fn mount(cx: &Context, args: MountArgs) -> Result<ExitCode> {
         session: args.session.clone(),
         create: args.create,
     };
-    let response = match control::call(&dir, &request, PATIENCE)? {
-        Some(response) => response,
-        None => {
-            start_daemon(cx)?;
-            control::call(&dir, &request, PATIENCE)?
-                .context("the mount daemon started but does not answer")?
-        }
-    };
+    let response = call_starting(cx, &dir, &request)?;
     match response {
         Response::Ok => {
             let view = match &args.session {
@@ -187,6 +180,16 @@ pub(super) fn store_dir(cx: &Context) -> Result<PathBuf> {
         Some(dir) => Ok(dir),
         None => bail!("a store in memory has no daemon to mount or watch through"),
     }
+}
+
+/// Sends `request` to this machine's daemon of the store (listening in
+/// `dir`), starting the daemon first if none runs.
+pub(super) fn call_starting(cx: &Context, dir: &Path, request: &Request) -> Result<Response> {
+    if let Some(response) = control::call(dir, request, PATIENCE)? {
+        return Ok(response);
+    }
+    start_daemon(cx)?;
+    control::call(dir, request, PATIENCE)?.context("the daemon started but does not answer")
 }
 
 /// Starts this machine's daemon of the store.

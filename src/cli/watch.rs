@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use cortex::service::control::{self, Request, Response, WatchInfo};
 
 use super::Context;
-use super::mount::{PATIENCE, start_daemon, store_dir};
+use super::mount::{PATIENCE, call_starting, store_dir};
 use super::output::esc;
 
 #[derive(Debug, clap::Args)]
@@ -51,14 +51,7 @@ pub async fn run(cx: &Context, args: Args) -> Result<ExitCode> {
         bail!("cannot watch {}: not a directory", args.dir.display());
     }
     let request = Request::Watch { dir: watched, session: args.session.clone(), pull: args.pull };
-    let response = match control::call(&dir, &request, PATIENCE)? {
-        Some(response) => response,
-        None => {
-            start_daemon(cx)?;
-            control::call(&dir, &request, PATIENCE)?
-                .context("the daemon started but does not answer")?
-        }
-    };
+    let response = call_starting(cx, &dir, &request)?;
     match response {
         Response::Watch(info) => {
             print_watch(&info);
