@@ -40,10 +40,12 @@ pub async fn apply(db: &Client, allow_fresh: bool) -> Result<u64> {
     let mut tries = 0;
     loop {
         match apply_once(db, allow_fresh).await {
-            Err(Error::Db { kind: crate::error::DbErrorKind::NotFound, .. }) if tries < 10 => {
+            // Up to ~4 s: on a loaded machine (two cores running the whole
+            // suite) ten tries of ~1 s in all were seen to run out.
+            Err(Error::Db { kind: crate::error::DbErrorKind::NotFound, .. }) if tries < 50 => {
                 tries += 1;
                 tracing::info!(tries, "a migration met a namespace being defined; again");
-                tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+                tokio::time::sleep(std::time::Duration::from_millis((20 * tries).min(100))).await;
             }
             other => return other,
         }
