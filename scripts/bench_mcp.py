@@ -1,8 +1,11 @@
-"""The workload of scripts/bench-mcp.sh: p50/p95 latency of each tool over
-stdio, as an agent sees it (the Python `mcp` client's call to its answer),
-on a real tree of a few thousand files. Run through that script."""
+"""The workload of scripts/bench-mcp.sh: p50/p95 latency of each tool, as an
+agent sees it (the Python `mcp` client's call to its answer), on a real
+tree of a few thousand files: one client over stdio, then (with --http)
+CLIENTS clients at once over HTTP on loopback, each with its own token.
+Run through that script."""
 
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -12,9 +15,12 @@ import time
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 sys.path.insert(0, os.path.dirname(__file__))
 CORTEX, WANT, SAMPLES = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+HTTP_CLIENTS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 sys.argv = [sys.argv[0], CORTEX, "raw_parse", str(WANT)]
 import bench_index  # noqa: E402  (its tree: npm packages and crate sources)
 
@@ -24,38 +30,88 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def bench(tree):
-    params = StdioServerParameters(command=CORTEX, args=["mcp"], cwd=tree, env=dict(os.environ))
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+@contextlib.asynccontextmanager
+async def connect(tree, url=None):
+    """A client session: on a `cortex mcp` of its own over stdio, or on the
+    HTTP server at `url` with a token of its own."""
+    if url is None:
+        params = StdioServerParameters(command=CORTEX, args=["mcp"], cwd=tree, env=dict(os.environ))
+        transport = stdio_client(params)
+        http = None
+    else:
+        token = subprocess.run([CORTEX, "token", "create"], cwd=tree, check=True, capture_output=True,
+                               text=True).stdout.strip()
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        transport = streamable_http_client(url, http_client=http)
+    async with transport as (read, write), ClientSession(read, write) as s:
         await s.initialize()
+        yield s
+    if http is not None:
+        await http.aclose()
 
-        async def call(name, args):
-            r = await s.call_tool(name, args)
-            if r.is_error:
-                raise SystemExit(f"{name}({args}): {r.content[0].text}")
-            return r.structured_content
 
+def caller(s):
+    async def call(name, args):
+        r = await s.call_tool(name, args)
+        if r.is_error:
+            raise SystemExit(f"{name}({args}): {r.content[0].text}")
+        return r.structured_content
+    return call
+
+
+async def workload(call):
+    """The calls each tool is timed on: (name, args)."""
+    units = await call("list_units", {"path": "crates", "limit": 1000})
+    fns = [u for u in units["units"] if u["kind"] in ("function", "method")]
+    pick = fns[len(fns) // 2]
+    path = pick["path"]
+    return pick, len({u["path"] for u in units["units"]}), [
+        ("read_file", {"path": path}),
+        ("list_dir", {"path": os.path.dirname(path)}),
+        ("list_units", {"path": path}),
+        ("get_unit", {"id": pick["id"]}),
+        ("find_symbol", {"name": pick["name"]}),
+        ("callers", {"id": pick["id"], "depth": 2}),
+        ("callees", {"id": pick["id"], "depth": 2}),
+        ("dependencies", {"path": path}),
+        ("impact", {"targets": [pick["id"]], "depth": 3}),
+        ("search", {"query": "parse a version number", "mode": "keyword"}),
+        ("search", {"query": "where do we retry failed uploads"}),
+        ("session_list", {}),
+        ("who_is_editing", {}),
+    ]
+
+
+def label(name, args):
+    return f"{name} ({args.get('mode', 'hybrid')})" if name == "search" else name
+
+
+async def bench_http(tree, url, clients):
+    """CLIENTS clients at once, each calling every tool SAMPLES times."""
+    times = {}
+    async with connect(tree, url) as s:
+        _, _, calls = await workload(caller(s))
+
+    async def one():
+        async with connect(tree, url) as s:
+            call = caller(s)
+            for name, args in calls:
+                for _ in range(SAMPLES):
+                    t = time.perf_counter()
+                    await call(name, args)
+                    times.setdefault(label(name, args), []).append((time.perf_counter() - t) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*[one() for _ in range(clients)]), timeout=900)
+    took = time.perf_counter() - started
+    return {k: (statistics.median(v), pct(v, 95)) for k, v in times.items()}, took
+
+
+async def bench(tree):
+    async with connect(tree) as s:
+        call = caller(s)
         # Warm: the first graph question brings the graph to main's head.
-        units = await call("list_units", {"path": "crates", "limit": 1000})
-        files = sorted({u["path"] for u in units["units"]})
-        fns = [u for u in units["units"] if u["kind"] in ("function", "method")]
-        pick = fns[len(fns) // 2]
-        path = pick["path"]
-        calls = [
-            ("read_file", {"path": path}),
-            ("list_dir", {"path": os.path.dirname(path)}),
-            ("list_units", {"path": path}),
-            ("get_unit", {"id": pick["id"]}),
-            ("find_symbol", {"name": pick["name"]}),
-            ("callers", {"id": pick["id"], "depth": 2}),
-            ("callees", {"id": pick["id"], "depth": 2}),
-            ("dependencies", {"path": path}),
-            ("impact", {"targets": [pick["id"]], "depth": 3}),
-            ("search", {"query": "parse a version number", "mode": "keyword"}),
-            ("search", {"query": "where do we retry failed uploads"}),
-            ("session_list", {}),
-            ("who_is_editing", {}),
-        ]
+        pick, files, calls = await workload(call)
         rows = []
         for name, args in calls:
             times = []
@@ -63,8 +119,7 @@ async def bench(tree):
                 t = time.perf_counter()
                 await call(name, args)
                 times.append((time.perf_counter() - t) * 1000)
-            label = f"{name} ({args.get('mode', 'hybrid')})" if name == "search" else name
-            rows.append((label, statistics.median(times), pct(times, 95)))
+            rows.append((label(name, args), statistics.median(times), pct(times, 95)))
         # A write and the graph seeing it, for scale (not read-only).
         times = []
         for i in range(SAMPLES):
@@ -73,7 +128,7 @@ async def bench(tree):
             await call("find_symbol", {"name": f"probe_{i}"})
             times.append((time.perf_counter() - t) * 1000)
         rows.append(("write_file + find_symbol", statistics.median(times), pct(times, 95)))
-        return len(files), pick["id"], rows
+        return files, pick["id"], rows
 
 
 def main():
@@ -84,10 +139,29 @@ def main():
     subprocess.run([CORTEX, "init", "--no-ignore", "."], cwd=tree, check=True, capture_output=True)
     code_files, unit, rows = asyncio.run(bench(tree))
     print(f"tree: {files} files (npm packages and crate sources); {SAMPLES} calls per tool; unit {unit}\n")
-    print("| tool | p50 ms | p95 ms |")
-    print("|---|---|---|")
+    http, took = {}, 0.0
+    if HTTP_CLIENTS:
+        server = subprocess.Popen([CORTEX, "mcp", "--http", "127.0.0.1:0", "--rate-limit", "100000",
+                                   "--burst", "100000"], cwd=tree, stderr=subprocess.PIPE, text=True)
+        try:
+            line = server.stderr.readline()
+            url = line.split("serving ")[1].split()[0]
+            http, took = asyncio.run(bench_http(tree, url, HTTP_CLIENTS))
+        finally:
+            server.terminate()
+            server.wait()
+    if http:
+        print(f"| tool | stdio p50 ms | stdio p95 ms | HTTP ×{HTTP_CLIENTS} p50 ms | HTTP ×{HTTP_CLIENTS} p95 ms |")
+        print("|---|---|---|---|---|")
+    else:
+        print("| tool | p50 ms | p95 ms |")
+        print("|---|---|---|")
     for name, p50, p95 in rows:
-        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
+        extra = "".join(f" {x:.1f} |" for x in http.get(name, ())) if http else ""
+        print(f"| {name} | {p50:.1f} | {p95:.1f} |{extra}")
+    if http:
+        calls = HTTP_CLIENTS * SAMPLES * len(http)
+        print(f"\nHTTP: {HTTP_CLIENTS} clients at once, {calls} calls in {took:.1f} s ({calls / took:.0f} calls/s)")
     subprocess.run(["rm", "-rf", work])
 
 

@@ -856,6 +856,16 @@ pub enum Command {
     Who {
         target: Option<String>,
     },
+    /// Bearer tokens of the MCP HTTP server (`cortex token …`).
+    Token(crate::token::TokenCommand),
+}
+
+impl Command {
+    /// True when the command reads what the view's writes so far made
+    /// (so they are saved first); a token command does not.
+    pub fn reads_the_tree(&self) -> bool {
+        !matches!(self, Command::Token(_))
+    }
 }
 
 /// A session command's answer. The edges turn it into their own form
@@ -872,6 +882,7 @@ pub enum Outcome {
     Claimed(Claimed),
     Released(Released),
     Who(WhoReport),
+    Token(crate::token::TokenOutcome),
 }
 
 /// A session forked (`Command::New`).
@@ -943,5 +954,6 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
             Outcome::Released(Released { session: name.to_string(), released })
         }
         Command::Who { target } => Outcome::Who(who(store, target.as_deref()).await?),
+        Command::Token(command) => Outcome::Token(crate::token::execute(store, command).await?),
     })
 }

@@ -2,6 +2,7 @@
 //! own arguments on).
 //!
 //! Usage: cortex-mcp [--store PATH|URL] [--session NAME] [--allow-git-writes]
+//!        [--http ADDR [--allow-remote] [--rate-limit N] [--burst N] [--max-in-flight N]]
 //! (the store also from CORTEX_STORE, as for `cortex`)
 //!
 //! Users type `cortex mcp`; this binary takes only what that passes it, so
@@ -10,26 +11,61 @@
 
 use std::process::ExitCode;
 
-use cortex_mcp::Options;
+use cortex_mcp::{HttpOptions, Limits, Options};
+
+/// The options of the command line, or what is wrong with it.
+fn parse(mut args: impl Iterator<Item = std::ffi::OsString>) -> Result<Options, String> {
+    let mut options = Options::default();
+    let (mut http, mut allow_remote, mut limits) = (None, false, Limits::default());
+    let value = |args: &mut dyn Iterator<Item = std::ffi::OsString>, what: &str| {
+        args.next().and_then(|s| s.into_string().ok()).ok_or(format!("{what} needs a value"))
+    };
+    let number = |text: String, what: &str| {
+        text.parse::<u32>().map_err(|_| format!("{what} takes a whole number, not {text:?}"))
+    };
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--store") => options.store = Some(value(&mut args, "--store")?),
+            Some("--session") => options.session = Some(value(&mut args, "--session")?),
+            Some("--allow-git-writes") => options.allow_git_writes = true,
+            Some("--http") => {
+                let addr = value(&mut args, "--http")?;
+                http = Some(addr.parse().map_err(|_| {
+                    format!("--http takes an address and port like 127.0.0.1:8931, not {addr:?}")
+                })?);
+            }
+            Some("--allow-remote") => allow_remote = true,
+            Some(flag @ ("--rate-limit" | "--burst" | "--max-in-flight")) => {
+                let n = number(value(&mut args, flag)?, flag)?;
+                match flag {
+                    "--rate-limit" => limits.per_second = n,
+                    "--burst" => limits.burst = n,
+                    _ => limits.in_flight = n,
+                }
+            }
+            _ => return Err(format!("unexpected argument {arg:?}; it is started by `cortex mcp`")),
+        }
+    }
+    match http {
+        Some(addr) => options.http = Some(HttpOptions { addr, allow_remote, limits }),
+        None if allow_remote => return Err("--allow-remote goes with --http".into()),
+        None => {}
+    }
+    Ok(options)
+}
 
 fn main() -> ExitCode {
     // SAFETY: first thing at start-up, before any thread exists.
     unsafe { cortex::embed::single_threaded_kernels() };
     cortex::init_logging("warn,surrealkv::lsm=error");
     cortex::store::health::enable();
-    let mut options = Options::default();
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--store") => options.store = args.next().and_then(|s| s.into_string().ok()),
-            Some("--session") => options.session = args.next().and_then(|s| s.into_string().ok()),
-            Some("--allow-git-writes") => options.allow_git_writes = true,
-            _ => {
-                eprintln!("cortex-mcp: unexpected argument {arg:?}; it is started by `cortex mcp`");
-                return ExitCode::from(2);
-            }
+    let options = match parse(std::env::args_os().skip(1)) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("cortex-mcp: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = match runtime {
         Ok(rt) => {

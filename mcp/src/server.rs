@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use cortex::ids::SessionName;
 use cortex::service::{Remote, Service, Views, WritePolicy};
 use cortex::session::{Command, Outcome};
 use cortex::store::{OpenOptions, Store, StoreLocation};
+use cortex::token::Grant;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -19,11 +20,14 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
 
+use crate::calls::Calls;
 use crate::tool::{Cx, Effect, Spec};
 
 /// What `cortex mcp` was asked for.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// Serve over HTTP instead of stdio (`--http`).
+    pub http: Option<crate::http::HttpOptions>,
     /// The store (`--store`, else CORTEX_STORE); default: found from the
     /// current directory.
     pub store: Option<String>,
@@ -33,11 +37,16 @@ pub struct Options {
     pub allow_git_writes: bool,
 }
 
-struct Server {
-    service: Arc<dyn Service>,
+/// The rmcp handler: one for stdio; over HTTP, one per request (cheap
+/// clones), each call in the view of the request's token.
+#[derive(Clone)]
+pub(crate) struct Server {
+    pub(crate) service: Arc<dyn Service>,
+    /// The view over stdio (over HTTP, the token's view is used).
     session: Option<SessionName>,
     policy: WritePolicy,
-    tools: Vec<Tool>,
+    tools: Arc<Vec<Tool>>,
+    pub(crate) calls: Arc<Calls>,
 }
 
 fn tool(spec: &Spec) -> Tool {
@@ -73,20 +82,31 @@ impl ServerHandler for Server {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.tools.clone()))
+        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let cx = Cx {
-            service: self.service.as_ref(),
-            session: self.session.as_ref(),
-            policy: self.policy,
-        };
-        let result = crate::tool::call(&cx, &request.name, request.arguments).await;
+        // Over HTTP the request carries its token's grant (checked by
+        // `http::authorize`; checked again here, where the call runs).
+        let grant = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Grant>());
+        let args = request.arguments.unwrap_or_default();
+        if let Some(grant) = grant
+            && let Err(why) = crate::scope::permits(grant, &request.name, &args)
+        {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(why)]).into());
+        }
+        let session = grant.map_or(self.session.as_ref(), |g| g.session.as_ref());
+        let cx = Cx { service: self.service.as_ref(), session, policy: self.policy };
+        let started = Instant::now();
+        let result = crate::tool::call(&cx, &request.name, Some(args)).await;
+        self.calls.record(&request.name, result.is_ok(), started.elapsed());
         Ok(match result {
             Ok(value) => CallToolResult::structured(value),
             Err(e) => CallToolResult::error(vec![ContentBlock::text(e.0)]),
@@ -126,6 +146,11 @@ async fn attach(dir: PathBuf) -> Result<std::os::unix::net::UnixStream> {
 
 /// Serves MCP on stdin/stdout until the client goes.
 pub async fn run(options: Options) -> Result<()> {
+    if options.http.is_some() && options.session.is_some() {
+        bail!(
+            "over HTTP each token names its view: give `cortex token create --session NAME`, not --session"
+        );
+    }
     let session = options.session.as_deref().map(SessionName::parse).transpose()?;
     let spec = options.store.clone().or_else(|| std::env::var("CORTEX_STORE").ok());
     let location = match spec {
@@ -146,9 +171,13 @@ pub async fn run(options: Options) -> Result<()> {
         service: service.clone(),
         session,
         policy: WritePolicy { git: options.allow_git_writes },
-        tools: crate::tool::catalogue().iter().map(tool).collect(),
+        tools: Arc::new(crate::tool::catalogue().iter().map(tool).collect()),
+        calls: Arc::new(Calls::new()),
     };
-    let served = serve(server).await;
+    let served = match options.http {
+        Some(http) => crate::http::serve(http, server).await,
+        None => serve(server).await,
+    };
     drop(service);
     if let Some(views) = local {
         close(views).await;

@@ -374,6 +374,11 @@ impl Daemon {
             Request::Watch { dir, session, pull } => self.watch(dir, session, pull).await,
             Request::Unwatch { dir } => self.watches.stop(&dir).await.map(|()| Response::Ok),
             Request::Attach => Ok(Response::Ok),
+            Request::Metrics => views
+                .metrics_text()
+                .await
+                .map(|text| Response::Metrics { text })
+                .map_err(Into::into),
         };
         // Each cause said once (a SurrealDB error repeats its message as
         // its own cause's): the CLI prints it as one line.

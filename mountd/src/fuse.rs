@@ -86,6 +86,11 @@ impl CortexFs {
     }
 }
 
+thread_local! {
+    /// The operation this thread is answering, for the error count.
+    static OP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+}
+
 /// Runs one request's handler. A panic in it (a bug) costs that request,
 /// not the daemon and every mount it serves: the handler's reply, dropped
 /// as the panic unwinds, answers EIO (fuser does so for any reply not
@@ -98,6 +103,8 @@ fn guard(op: &'static str, ino: u64, name: Option<&OsStr>, handler: impl FnOnce(
         None => tracing::debug_span!("fuse", op, ino),
     };
     let _in = span.enter();
+    OP.set(op);
+    let _timer = cortex::metrics::global().fuse.with_label_values(&[op]).start_timer();
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
         let what = panic
             .downcast_ref::<&str>()
@@ -122,6 +129,7 @@ fn injected_panic(name: &[u8]) {
 
 fn errno(e: VfsError) -> Errno {
     tracing::debug!(errno = e.errno, "{}", e.message);
+    cortex::metrics::global().fuse_errors.with_label_values(&[OP.get()]).inc();
     Errno::from_i32(e.errno)
 }
 

@@ -14,7 +14,9 @@ mod mount;
 mod output;
 mod search;
 mod session;
+mod stats;
 mod status;
+mod token;
 mod watch;
 
 use std::process::ExitCode;
@@ -102,8 +104,14 @@ enum Command {
     Release(session::ReleaseArgs),
     /// Who claims or has changed what, and where sessions will conflict.
     Who(session::WhoArgs),
-    /// Serve the tree to agents: an MCP server on stdin/stdout.
+    /// Serve the tree to agents: an MCP server on stdin/stdout, or over
+    /// HTTP with --http.
     Mcp(mcp::McpArgs),
+    /// Bearer tokens for `cortex mcp --http` (create, list, revoke).
+    Token(token::Args),
+    /// What the daemon measures: FUSE operations, writes, queues, caches,
+    /// memory (a table, --json, or --prometheus).
+    Stats(stats::Args),
     /// Check the store for damage (--repair DIR: recover into a new store).
     Fsck(fsck::Args),
 }
@@ -228,6 +236,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Claim(args) => session::claim(&cx, args).await,
         Command::Release(args) => session::release(&cx, args).await,
         Command::Who(args) => session::who(&cx, args).await,
+        Command::Token(args) => token::run(&cx, args).await,
+        Command::Stats(args) => stats::run(&cx, args).await,
         Command::Mcp(args) => mcp::run(&cx, args).await,
         Command::Fsck(args) => fsck::run(&cx, args).await,
     }

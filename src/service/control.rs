@@ -86,6 +86,8 @@ pub enum Request {
     /// Keeps the daemon running while this connection stays open (an MCP
     /// server uses it: the daemon otherwise exits with its last mount).
     Attach,
+    /// The daemon's metrics, in the Prometheus text format.
+    Metrics,
 }
 
 impl Request {
@@ -109,6 +111,7 @@ impl Request {
             Request::Watch { .. } => "watch",
             Request::Unwatch { .. } => "unwatch",
             Request::Attach => "attach",
+            Request::Metrics => "metrics",
         }
     }
 }
@@ -418,6 +421,9 @@ pub enum Response {
         answer: PathAnswer,
     },
     Watch(WatchInfo),
+    Metrics {
+        text: String,
+    },
     Error {
         message: String,
     },

@@ -89,6 +89,9 @@ pub trait Service: Send + Sync {
         op: PathOp,
         policy: WritePolicy,
     ) -> BoxFuture<'_, Result<PathAnswer>>;
+    /// The metrics of the process holding the store, in the Prometheus
+    /// text format ([`crate::metrics`]).
+    fn metrics(&self) -> BoxFuture<'_, Result<String>>;
     /// Done: pending writes saved, the store closed if this holds it.
     fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
 }

@@ -175,6 +175,12 @@ impl Service for Remote {
         })
     }
 
+    fn metrics(&self) -> BoxFuture<'_, Result<String>> {
+        Box::pin(async move {
+            expect!(self.ask(Request::Metrics).await?, Response::Metrics { text } => text)
+        })
+    }
+
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async {})
     }

@@ -145,6 +145,24 @@ impl Views {
         all
     }
 
+    /// This process's metrics ([`crate::metrics`]), the gauges read now:
+    /// the caches' sizes, and the queues of main (units waiting for a
+    /// vector; 1 on `index` while main's graph is behind its head).
+    pub async fn metrics_text(&self) -> Result<String> {
+        let m = crate::metrics::global();
+        let memory = super::control::Memory::of_this_process(&self.store, &self.loaded());
+        let content: u64 = memory.content_caches.iter().map(|(_, c)| c.held).sum();
+        m.cache_bytes.with_label_values(&["content"]).set(content as i64);
+        m.cache_bytes.with_label_values(&["tree"]).set(memory.trees.held as i64);
+        let progress = self.store.search().search_progress().await?;
+        let waiting = progress.units.saturating_sub(progress.embedded);
+        m.queue.with_label_values(&["embed"]).set(waiting as i64);
+        let head = self.store.history().head().await?;
+        let behind = self.store.graph().graph_root().await? != Some(head.root);
+        m.queue.with_label_values(&["index"]).set(i64::from(behind));
+        Ok(m.text())
+    }
+
     /// Writes every view's pending changes to the store.
     pub async fn flush(&self) -> Result<()> {
         for (_, vfs) in self.loaded() {
@@ -356,7 +374,9 @@ impl Views {
     }
 
     async fn run_session(&self, command: Command) -> Result<Outcome> {
-        self.flush().await?;
+        if command.reads_the_tree() {
+            self.flush().await?;
+        }
         let outcome = crate::session::execute(&self.store, &command).await?;
         match &command {
             Command::Merge { name, .. } => {
@@ -527,6 +547,10 @@ impl Service for Views {
         policy: WritePolicy,
     ) -> BoxFuture<'_, Result<PathAnswer>> {
         Box::pin(self.run_path(view, op, policy))
+    }
+
+    fn metrics(&self) -> BoxFuture<'_, Result<String>> {
+        Box::pin(self.metrics_text())
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -74,6 +74,7 @@ impl TreeCache {
         });
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::global().tree_cache.count(found.is_some());
         found
     }
 

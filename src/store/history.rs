@@ -276,6 +276,7 @@ impl History<'_> {
     /// The trees and contents it names must have been written already.
     pub async fn commit(self, new: NewSnapshot) -> Result<Snapshot> {
         health::check_writable()?;
+        let _timer = crate::metrics::global().commit.start_timer();
         let count = |op| new.changes.iter().filter(|c| c.op == op).count() as i64;
         let row = NewSnapshotRow {
             parent: Some(new.parent.0 as i64),

@@ -27,6 +27,7 @@ mod retry;
 pub mod search;
 pub mod sessions;
 pub mod terms;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use location::{STORE_DIR, StoreLocation};
 pub use migrate::SCHEMA_VERSION;
 pub use search::SearchIndex;
 pub use sessions::Sessions;
+pub use tokens::{TokenRow, Tokens};
 
 /// True when no process holds the embedded store in `dir` (the `.cortex`
 /// directory).
@@ -130,6 +132,14 @@ impl View {
         session.map_or(View::Main, View::Session)
     }
 
+    /// The session, if this is one's view.
+    pub fn session(&self) -> Option<&SessionName> {
+        match self {
+            View::Main => None,
+            View::Session(name) => Some(name),
+        }
+    }
+
     /// `main`, or the session's name.
     pub fn name(&self) -> &str {
         match self {
@@ -185,6 +195,11 @@ impl Store {
     /// sessions, their conflicts and claims.
     pub fn sessions(&self) -> Sessions<'_> {
         Sessions { store: self }
+    }
+
+    /// The MCP server's bearer tokens (their hashes, in main's namespace).
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens { store: self }
     }
 }
 

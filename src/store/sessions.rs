@@ -183,7 +183,7 @@ impl Sessions<'_> {
         let main = self.store.with_main().await?;
         main.db()
             .await?
-            .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name;")
+            .query("DELETE type::record('session', $name); DELETE claim WHERE session = $name; DELETE token WHERE session = $name;")
             .bind(("name", name.to_string()))
             .await
             .and_then(|r| r.check())

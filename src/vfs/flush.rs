@@ -24,6 +24,7 @@ impl Vfs {
     /// `None` when there was nothing to write.
     pub async fn flush(&self) -> VfsResult<Option<Snapshot>> {
         let _one_at_a_time = self.flushing.lock().await;
+        let started = std::time::Instant::now();
         // Main's flushes share their turn; a merge that main kept moving
         // under takes it alone, and this waits for its one commit.
         let _turn = match self.store.view() {
@@ -37,7 +38,12 @@ impl Vfs {
         // again, so that an fsync racing a merge succeeds rather than fails.
         for _ in 0..FETCH_ROUNDS {
             match self.flush_held().await? {
-                Flushed::Done(snapshot) => return Ok(snapshot),
+                Flushed::Done(snapshot) => {
+                    if snapshot.is_some() {
+                        crate::metrics::global().flush.observe(started.elapsed().as_secs_f64());
+                    }
+                    return Ok(snapshot);
+                }
                 Flushed::HeadMoved => {
                     let invalidations = self.refresh_held().await?;
                     self.stashed.lock().unwrap_or_else(|p| p.into_inner()).extend(invalidations);

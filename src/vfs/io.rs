@@ -361,10 +361,12 @@ impl Vfs {
             match &state.node(ino)?.kind {
                 NodeKind::File { data: Data::Mem { bytes, .. } } => {
                     self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    crate::metrics::global().content_cache.count(true);
                     return Ok(bytes.clone());
                 }
                 NodeKind::File { data: Data::Stored { hash, .. } } => {
                     self.misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    crate::metrics::global().content_cache.count(false);
                     (*hash, state.read_ahead(ino))
                 }
                 NodeKind::File { data: Data::Large(_) } => {

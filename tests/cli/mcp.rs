@@ -11,6 +11,11 @@ use crate::cli::mount::Mounted;
 
 /// Runs a client scenario in `tree`; panics with its output if it fails.
 fn client(tree: &Path, scenario: &[&str]) -> String {
+    client_of(tree, None, scenario)
+}
+
+/// [`client`], over HTTP to the server at `url` when one is given.
+fn client_of(tree: &Path, url: Option<&str>, scenario: &[&str]) -> String {
     let python = std::env::var("CORTEX_PYTHON").expect(
         "CORTEX_PYTHON names a python with the `mcp` package; scripts/test.sh sets it (scripts/pyenv.sh)",
     );
@@ -22,15 +27,19 @@ fn client(tree: &Path, scenario: &[&str]) -> String {
         "query": "caret",
         "hit": "src/eval.rs::matches_caret",
     });
-    let out = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(script)
         .arg(env!("CARGO_BIN_EXE_cortex"))
         .arg(tree)
         .args(scenario)
         .env("CORTEX_MCP_WANT", want.to_string())
-        .env_remove("CORTEX_STORE")
-        .output()
-        .expect("run the MCP client");
+        .env_remove("CORTEX_STORE");
+    match url {
+        Some(url) => command.env("CORTEX_MCP_HTTP", url),
+        None => command.env_remove("CORTEX_MCP_HTTP"),
+    };
+    let out = command.output().expect("run the MCP client");
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -51,14 +60,19 @@ fn semver_tree(root: &Path) -> std::path::PathBuf {
     tree
 }
 
+/// `tree` mounted at `dir/mnt`, unmounted when the guard drops.
+fn mounted(dir: &Path, tree: &Path) -> (std::path::PathBuf, Unmount) {
+    let mnt = dir.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    ok(tree, &["mount", mnt.to_str().unwrap()]);
+    (mnt.clone(), Unmount(tree.to_owned(), mnt))
+}
+
 #[test]
 fn every_tool_on_a_real_tree_with_writes_seen_through_a_mount() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = semver_tree(tmp.path());
-    let mnt = tmp.path().join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    ok(&tree, &["mount", mnt.to_str().unwrap()]);
-    let _unmount = Unmount(tree.clone(), mnt.clone());
+    let (mnt, _unmount) = mounted(tmp.path(), &tree);
     let out = client(&tree, &["tools", mnt.to_str().unwrap()]);
     assert!(out.contains("tools: ok"), "{out}");
     // What the tools wrote is in the store, not only in the daemon's view.
@@ -264,4 +278,150 @@ fn refusals_carry_the_request_id() {
     );
     drop(input);
     assert!(server.wait().unwrap().success());
+}
+
+/// `cortex mcp --http` on a free loopback port of `tree`, stopped (SIGTERM)
+/// when dropped.
+struct HttpServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpServer {
+    fn start(tree: &Path, extra: &[&str]) -> HttpServer {
+        use std::io::BufRead;
+        let mut child = super::command(tree, &["mcp", "--http", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start cortex mcp --http");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let url = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("cortex mcp --http stopped before serving:\n{seen}");
+            };
+            if let Some(rest) = line.split("serving ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        };
+        // Its later logs are drained, so that a full pipe never stops it.
+        std::thread::spawn(move || {
+            lines.for_each(|l| eprintln!("[mcp --http] {}", l.unwrap_or_default()))
+        });
+        HttpServer { child, url }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn every_tool_over_http_with_a_token_per_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let (mnt, _unmount) = mounted(tmp.path(), &tree);
+    let server = HttpServer::start(&tree, &[]);
+    let out = client_of(&tree, Some(&server.url), &["tools", mnt.to_str().unwrap()]);
+    assert!(out.contains("tools: ok"), "{out}");
+}
+
+#[test]
+fn hostile_arguments_over_http_are_refused_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    // Many calls in a second: the rate limit has its own test.
+    let server = HttpServer::start(&tree, &["--rate-limit", "10000", "--burst", "10000"]);
+    let before = ok(&tree, &["log", "--json"]);
+    let out = client_of(&tree, Some(&server.url), &["hostile"]);
+    assert!(out.contains("calls refused, tree unchanged"), "{out}");
+    assert_eq!(ok(&tree, &["log", "--json"]), before, "main moved under hostile input");
+}
+
+#[test]
+fn tokens_reach_only_their_scope_and_metrics_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let (mnt, _unmount) = mounted(tmp.path(), &tree);
+    // FUSE traffic for the daemon's series.
+    std::fs::read_to_string(mnt.join("src/lib.rs")).unwrap();
+    std::fs::write(mnt.join("NOTES.md"), "through the mount\n").unwrap();
+    let server = HttpServer::start(&tree, &[]);
+    let out = client_of(&tree, Some(&server.url), &["tokens"]);
+    assert!(out.contains("nothing changed; metrics counted"), "{out}");
+    // The secrets are nowhere in the store's files.
+    let listed = ok(&tree, &["token", "list", "--json"]);
+    let ids: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert!(ids.len() >= 4, "{listed}");
+    // `cortex stats` shows the same series to a person.
+    let stats: serde_json::Value = serde_json::from_str(&ok(&tree, &["stats", "--json"])).unwrap();
+    assert_eq!(stats["daemon"], true);
+    let fuse = stats["stats"]["fuse"].as_array().unwrap();
+    assert!(
+        fuse.iter().any(|t| t["name"] == "lookup" && t["count"].as_u64().unwrap() > 0),
+        "{stats}"
+    );
+    assert!(stats["stats"]["resident_bytes"].as_u64().unwrap() > 1 << 20);
+    let table = ok(&tree, &["stats"]);
+    assert!(table.contains("FUSE operation") && table.contains("resident memory"), "{table}");
+}
+
+#[test]
+fn a_burst_over_the_rate_limit_gets_429s_and_others_are_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let server = HttpServer::start(&tree, &["--rate-limit", "5", "--burst", "5"]);
+    let out = client_of(&tree, Some(&server.url), &["ratelimit"]);
+    assert!(out.contains("limited, the other token served"), "{out}");
+}
+
+#[test]
+fn http_stays_on_loopback_and_tokens_need_a_real_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = semver_tree(tmp.path());
+    let e = super::fails(&tree, &["mcp", "--http", "0.0.0.0:0"]);
+    assert!(e.contains("--allow-remote"), "{e}");
+    let e = super::fails(&tree, &["mcp", "--http", "127.0.0.1:0", "--session", "x"]);
+    assert!(e.contains("--session"), "{e}");
+    let e = super::fails(&tree, &["token", "create", "--session", "nosuch"]);
+    assert!(e.contains("no session named nosuch"), "{e}");
+    let e = super::fails(&tree, &["token", "revoke", "0123456789ab"]);
+    assert!(e.contains("no token"), "{e}");
+    let token = ok(&tree, &["token", "create", "--read-only"]);
+    assert!(
+        token.trim().starts_with("cortex_") && token.trim().len() == 7 + 12 + 1 + 64,
+        "{token}"
+    );
+    let listed = ok(&tree, &["token", "list"]);
+    assert!(listed.contains("read-only") && !listed.contains(token.trim()), "{listed}");
+    let store = walk_bytes(&tree.join(".cortex"));
+    let secret = token.trim().rsplit('_').next().unwrap();
+    assert!(
+        !store.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is in the store"
+    );
+}
+
+/// Every byte of every file under `dir`.
+fn walk_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.extend(walk_bytes(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            all.extend(bytes);
+        }
+    }
+    all
 }

@@ -7,21 +7,36 @@ Usage: client.py CORTEX TREE SCENARIO [ARGS...]
   hostile          hostile arguments to every tool: tool errors, still
                    serving, the tree unchanged
   agents A B       two servers on sessions A and B: the merge scenario
+  tokens           (HTTP) each token refused what it may not do; nothing
+                   changed; /metrics parsed and counting
+  ratelimit        (HTTP, a server with low limits) a burst gets 429s, the
+                   server stays up, another token's calls still succeed
+
+With CORTEX_MCP_HTTP set (the URL of a running `cortex mcp --http`'s
+/mcp), every scenario talks to that server over Streamable HTTP, each
+client with a token of its own made by `cortex token create`; without it,
+each client starts `cortex mcp` on stdio.
 """
 
 import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 import traceback
 
+import httpx2
 import jsonschema
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from prometheus_client.parser import text_string_to_metric_families
 
 CORTEX, TREE, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 EXTRA = sys.argv[4:]
+HTTP = os.environ.get("CORTEX_MCP_HTTP")
 
 
 def check(cond, what):
@@ -36,16 +51,36 @@ def fail(message):
     os._exit(1)
 
 
+def cortex(*args):
+    """Runs the cortex CLI in the tree; its stdout."""
+    out = subprocess.run([CORTEX, *args], cwd=TREE, capture_output=True, text=True)
+    check(out.returncode == 0, f"cortex {args}: {out.stderr}")
+    return out.stdout
+
+
+def token(session=None, *flags):
+    """A new token (for main, or `session`)."""
+    return cortex("token", "create", *(["--session", session] if session else []), *flags).strip()
+
+
 class Cortex:
-    """One `cortex mcp` server and a client session on it."""
+    """A client session on `cortex mcp`: a server of its own on stdio, or
+    the HTTP server with a token for `session` (main without one)."""
 
     def __init__(self, session=None):
+        self.session = session
         args = ["mcp"] + (["--session", session] if session else [])
         self.params = StdioServerParameters(command=CORTEX, args=args, cwd=TREE, env=dict(os.environ))
         self.schemas = {}
 
     async def __aenter__(self):
-        self._stdio = stdio_client(self.params)
+        if HTTP:
+            bearer = {"Authorization": f"Bearer {token(self.session, '--merge')}"}
+            self._http = create_mcp_http_client(headers=bearer)
+            self._stdio = streamable_http_client(HTTP, http_client=self._http)
+        else:
+            self._http = None
+            self._stdio = stdio_client(self.params)
         read, write = await self._stdio.__aenter__()
         self._session = ClientSession(read, write)
         self.s = await self._session.__aenter__()
@@ -59,6 +94,8 @@ class Cortex:
             fail("".join(traceback.format_exception(*exc)))
         await self._session.__aexit__(*exc)
         await self._stdio.__aexit__(*exc)
+        if self._http is not None:
+            await self._http.aclose()
 
     async def raw(self, name, args):
         return await self.s.call_tool(name, args)
@@ -244,7 +281,7 @@ async def hostile():
                        ("delete_path", {"path": "src", "recursive": "yes"}), ("callers", {"id": {"$ne": 1}}),
                        ("list_dir", {"cursor": "zz"}), ("read_file", {"path": "src/lib.rs", "bogus": 1}),
                        ("search", {"query": ""}), ("search", {"query": "q" * 5000}), ("get_unit", {}),
-                       ("no_such_tool", {}), ("write_file", {"path": "big.txt", "content": huge}),
+                       ("no_such_tool", {}),
                        ("edit_file", {"path": "src/lib.rs", "old_string": "no such text", "new_string": "x"}),
                        ("read_file", {"path": "data.bin"}), ("read_file", {"path": "link_out"}),
                        ("write_file", {"path": "link_out", "content": "x"}), ("list_dir", {"path": "link_out"}), ("read_file", {"path": "src"}),
@@ -259,6 +296,13 @@ async def hostile():
         for tool, args in wrong_types:
             await c.error(tool, args)
             count += 1
+        if HTTP:
+            # Over HTTP, a body over 4 MiB is refused before it is read whole.
+            status, _, _ = await post(token(), tool_call("write_file", {"path": "big.txt", "content": huge}))
+            check(status == 413, f"a 5 MiB body: {status}")
+        else:
+            await c.error("write_file", {"path": "big.txt", "content": huge})
+        count += 1
         # Invalid UTF-8 cannot be sent through this client: tests/cli/mcp.rs
         # writes those bytes to the server itself.
         # Still serving, nothing changed.
@@ -319,6 +363,149 @@ async def agents(a, b):
     print("agents: ok")
 
 
+def tool_call(name, args, id=1):
+    return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}}
+
+
+async def post(bearer, message, client=None):
+    """One raw POST to the server's /mcp: (status, headers, JSON body or None)."""
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    own = client is None
+    client = client or httpx2.AsyncClient(timeout=60)
+    try:
+        r = await client.post(HTTP, json=message, headers=headers)
+    finally:
+        if own:
+            await client.aclose()
+    try:
+        body = r.json()
+    except Exception:
+        body = None
+    return r.status_code, r.headers, body
+
+
+async def scrape(bearer):
+    """/metrics, parsed by prometheus_client: {family name: family}."""
+    url = HTTP.rsplit("/mcp", 1)[0] + "/metrics"
+    async with httpx2.AsyncClient(timeout=60) as client:
+        r = await client.get(url, headers={"Authorization": f"Bearer {bearer}"})
+    check(r.status_code == 200, f"/metrics: {r.status_code} {r.text[:200]}")
+    return {f.name: f for f in text_string_to_metric_families(r.text)}
+
+
+def sample(families, family, name, **labels):
+    """The value of one sample, or None."""
+    for s in families.get(family, type("none", (), {"samples": []})).samples:
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    return None
+
+
+async def tokens():
+    cortex("session", "new", "a")
+    cortex("session", "new", "b")
+    main_rw, main_ro = token(), token(None, "--read-only")
+    a_merge, a_plain = token("a", "--merge"), token("a")
+    revoked = token("a")
+    revoked_id = json.loads(cortex("token", "list", "--json"))[-1]["id"]
+    cortex("token", "revoke", revoked_id)
+    listed = cortex("token", "list")
+    check(main_rw not in listed and main_rw.split("_")[2] not in listed, "token list shows a secret")
+    async with Cortex() as c:
+        before = await tree_picture(c)
+    read = tool_call("read_file", {"path": "src/lib.rs"})
+    # Who you are: missing, wrong, revoked.
+    for bearer, what in [(None, "no token"), ("nonsense", "garbage"), (main_rw[:-1] + "0", "a wrong secret"),
+                         (revoked, "a revoked token"), ("cortex_" + "0" * 12 + "_" + "0" * 64, "an unknown id")]:
+        status, headers, body = await post(bearer, read)
+        check(status == 401, f"{what}: {status}")
+        check("bearer" in headers.get("www-authenticate", "").lower(), f"{what}: {dict(headers)}")
+        check(body and "token" in body["error"]["message"], f"{what}: {body}")
+    # What you may do: each refusal a 403 that says what to do.
+    refusals = [
+        (a_merge, tool_call("merge", {"session": "b"}), "only session a"),
+        (a_merge, tool_call("diff", {"session": "b"}), "only session a"),
+        (a_merge, tool_call("claim", {"session": "b", "targets": ["src/lib.rs"]}), "only session a"),
+        (a_merge, tool_call("session_changes", {"session": "main"}), "only session a"),
+        (a_merge, tool_call("session_create", {"name": "c"}), "token for main"),
+        (main_ro, tool_call("write_file", {"path": "x.txt", "content": "x"}), "read-only"),
+        (main_ro, tool_call("delete_path", {"path": "src", "recursive": True}), "read-only"),
+        (main_ro, tool_call("session_create", {"name": "c"}), "read-only"),
+        (main_rw, tool_call("merge", {"session": "a"}), "--merge"),
+        (a_plain, tool_call("merge", {}), "--merge"),
+        (a_plain, [tool_call("read_file", {"path": "src/lib.rs"}, 1), tool_call("merge", {}, 2)], "--merge"),
+    ]
+    for bearer, message, why in refusals:
+        status, _, body = await post(bearer, message)
+        check(status == 403, f"{message}: {status} {body}")
+        check(why in body["error"]["message"], f"{message}: {body}")
+    # What each may do, it does: a read with the read-only token, a write in
+    # a's view with a's token (not in main's).
+    status, _, body = await post(main_ro, read)
+    check(status == 200 and "result" in body, f"a read-only read: {status} {body}")
+    status, _, body = await post(a_plain, tool_call("write_file", {"path": "a.txt", "content": "a\n"}))
+    check(status == 200 and not body["result"].get("isError"), f"a's write: {body}")
+    async with Cortex() as c:
+        after = await tree_picture(c)
+        check(before == after, "main changed under refused calls")
+        sessions = {s["name"]: s for s in (await c.ok("session_list"))["sessions"]}
+        check(sorted(sessions) == ["a", "b"], sessions)
+        check(sessions["b"]["changed_files"] == 0 and sessions["a"]["changed_files"] == 1, sessions)
+    # Metrics: any valid token; parsed by prometheus_client, and counting.
+    status, _, _ = await post(None, read)
+    first = await scrape(main_ro)
+    calls = sample(first, "cortex_mcp_tool_calls", "cortex_mcp_tool_calls_total", tool="read_file") or 0
+    for _ in range(3):
+        await post(main_ro, read)
+    status, _, body = await post(main_ro, tool_call("read_file", {"path": "no/such/file.rs"}))
+    check(status == 200 and body["result"].get("isError"), f"a missing file: {body}")
+    again = await scrape(a_plain)
+    check(sample(again, "cortex_mcp_tool_calls", "cortex_mcp_tool_calls_total", tool="read_file") == calls + 4,
+          "read_file calls counted, the failed one too")
+    check(sample(again, "cortex_mcp_tool_seconds", "cortex_mcp_tool_seconds_count", tool="read_file") == calls + 4,
+          "read_file latency observed")
+    check(sample(again, "cortex_mcp_http_refusals", "cortex_mcp_http_refusals_total", status="401") >= 6, "401s counted")
+    check(sample(again, "cortex_mcp_http_refusals", "cortex_mcp_http_refusals_total", status="403") >= len(refusals),
+          "403s counted")
+    check(sample(again, "cortex_mcp_tool_errors", "cortex_mcp_tool_errors_total", tool="read_file") >= 1,
+          "a failed read_file counted")
+    for family, kind in [("cortex_fuse_op_seconds", "histogram"), ("cortex_flush_seconds", "histogram"),
+                         ("cortex_commit_seconds", "histogram"), ("cortex_queue_depth", "gauge"),
+                         ("cortex_cache_bytes", "gauge"), ("cortex_cache_lookups", "counter"),
+                         ("cortex_resident_bytes", "gauge"), ("cortex_mcp_tool_errors", "counter")]:
+        check(family in again and again[family].type == kind, f"{family} ({kind}) in /metrics: {sorted(again)}")
+    check(sample(again, "cortex_fuse_op_seconds", "cortex_fuse_op_seconds_count", op="lookup") > 0, "FUSE lookups")
+    check(sample(again, "cortex_commit_seconds", "cortex_commit_seconds_count") >= 1, "commits counted")
+    check(sample(again, "cortex_resident_bytes", "cortex_resident_bytes") > 1e6, "resident memory")
+    check(main_rw not in json.dumps([str(f.samples) for f in again.values()]), "a token in /metrics")
+    async with httpx2.AsyncClient() as client:
+        r = await client.get(HTTP.rsplit("/mcp", 1)[0] + "/metrics")
+        check(r.status_code == 401, f"/metrics without a token: {r.status_code}")
+    print(f"tokens: {len(refusals)} refusals and 5 unauthorised, nothing changed; metrics counted")
+
+
+async def ratelimit():
+    hammer, other = token(), token()
+    read = tool_call("list_dir", {})
+    async with httpx2.AsyncClient(timeout=60) as client:
+        results = await asyncio.gather(*[post(hammer, read, client) for _ in range(60)])
+    statuses = [s for s, _, _ in results]
+    limited = [h for s, h, _ in results if s == 429]
+    check(limited, f"no 429 in a burst of 60: {statuses}")
+    check(all(int(h["retry-after"]) >= 1 for h in limited), "429 without Retry-After")
+    check(set(statuses) <= {200, 429}, f"statuses {set(statuses)}")
+    check(statuses.count(200) >= 1, "nothing served")
+    # Still serving, and the other token is not held back by the first.
+    status, _, body = await post(other, read)
+    check(status == 200 and "result" in body, f"another token after the burst: {status} {body}")
+    await asyncio.sleep(1.5)
+    status, _, _ = await post(hammer, read)
+    check(status == 200, f"the first token after its wait: {status}")
+    print(f"ratelimit: {len(limited)} of 60 limited, the other token served")
+
+
 WANT = json.loads(os.environ.get("CORTEX_MCP_WANT", "{}"))
 
 if SCENARIO == "tools":
@@ -327,5 +514,9 @@ elif SCENARIO == "hostile":
     asyncio.run(hostile())
 elif SCENARIO == "agents":
     asyncio.run(agents(EXTRA[0], EXTRA[1]))
+elif SCENARIO == "tokens":
+    asyncio.run(tokens())
+elif SCENARIO == "ratelimit":
+    asyncio.run(ratelimit())
 else:
     raise SystemExit(f"unknown scenario {SCENARIO}")
