@@ -417,7 +417,7 @@ async def tokens():
         before = await tree_picture(c)
     read = tool_call("read_file", {"path": "src/lib.rs"})
     # Who you are: missing, wrong, revoked.
-    for bearer, what in [(None, "no token"), ("nonsense", "garbage"), (main_rw[:-1] + "0", "a wrong secret"),
+    for bearer, what in [(None, "no token"), ("nonsense", "garbage"), (main_rw[:-1] + ("1" if main_rw[-1] == "0" else "0"), "a wrong secret"),
                          (revoked, "a revoked token"), ("cortex_" + "0" * 12 + "_" + "0" * 64, "an unknown id")]:
         status, headers, body = await post(bearer, read)
         check(status == 401, f"{what}: {status}")
