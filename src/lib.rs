@@ -17,6 +17,7 @@ pub mod memory;
 pub mod merge;
 pub mod metrics;
 pub mod mountinfo;
+pub mod notes;
 pub mod par;
 pub mod query;
 pub mod search;

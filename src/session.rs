@@ -293,8 +293,37 @@ pub async fn conflicts(store: &Store, name: &SessionName) -> Result<Vec<Conflict
     store.sessions().session(name).await?.sessions().conflicts().await
 }
 
+/// The unit ids `diff` adds, changes and removes (what a merge's intent
+/// note names).
+pub fn changed_units(diff: &[FileDiff]) -> crate::notes::Changes {
+    let mut out = crate::notes::Changes::default();
+    for unit in diff.iter().flat_map(|f| &f.units) {
+        let list = match unit.change {
+            UnitChange::Added => &mut out.added,
+            UnitChange::Changed => &mut out.changed,
+            UnitChange::Removed => &mut out.removed,
+        };
+        list.push(unit.id.clone());
+    }
+    out
+}
+
 /// Merges the session `name` into main.
 pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Result<MergeReport> {
+    merge_with(main, name, options, None).await
+}
+
+/// [`merge`], saying why: `message` goes into main's snapshot message
+/// (`merge session NAME: MESSAGE`). The session's notes join main's.
+pub async fn merge_with(
+    main: &Main,
+    name: &SessionName,
+    options: MergeOptions,
+    message: Option<&str>,
+) -> Result<MergeReport> {
+    if let Some(why) = message {
+        crate::notes::check_text(why, "a merge message")?;
+    }
     let store: &Store = main;
     let session = store.sessions().session(name).await?;
     let mut tries = 0;
@@ -319,21 +348,8 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             .filter_map(|c| Some((c.unit, (c.main_hash?, c.session_hash?))))
             .collect();
         let roots = Merge { base, ours, theirs };
-        let plan = plan(store, &session, roots, options.strategy, &settled).await?;
-        let mut report = MergeReport {
-            session: name.to_string(),
-            taken: plan.taken,
-            merged: plan.merged,
-            rules: plan.rules,
-            conflicts: plan.conflicts,
-            dry_run: options.dry_run,
-            ..MergeReport::default()
-        };
-        if options.strict {
-            report.conflicts.extend(plan.warnings.iter().map(dangling_conflict));
-        } else {
-            report.warnings = plan.warnings;
-        }
+        let mut plan = plan(store, &session, roots, options.strategy, &settled).await?;
+        let mut report = report_of(name, &mut plan, &options);
         if options.dry_run {
             return Ok(report);
         }
@@ -348,7 +364,10 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
             parent: main_head.id,
             root,
             source: "merge".into(),
-            message: format!("merge session {name}: {} changes", changes.len()),
+            message: match message {
+                Some(why) => format!("merge session {name}: {why}"),
+                None => format!("merge session {name}: {} changes", changes.len()),
+            },
             files,
             bytes,
             changes,
@@ -364,9 +383,31 @@ pub async fn merge(main: &Main, name: &SessionName, options: MergeOptions) -> Re
         };
         report.snapshot = Some(committed.id.0);
         report.closed = !options.keep;
+        crate::notes::carry(&session, store).await?;
         after_merge(store, (name, &session), theirs, &committed, options.keep).await?;
         return Ok(report);
     }
+}
+
+/// What a merge planned says, before it is committed (the plan keeps its
+/// edits).
+fn report_of(name: &SessionName, plan: &mut Plan, options: &MergeOptions) -> MergeReport {
+    let mut report = MergeReport {
+        session: name.to_string(),
+        taken: std::mem::take(&mut plan.taken),
+        merged: std::mem::take(&mut plan.merged),
+        rules: std::mem::take(&mut plan.rules),
+        conflicts: std::mem::take(&mut plan.conflicts),
+        dry_run: options.dry_run,
+        ..MergeReport::default()
+    };
+    let warnings = std::mem::take(&mut plan.warnings);
+    if options.strict {
+        report.conflicts.extend(warnings.iter().map(dangling_conflict));
+    } else {
+        report.warnings = warnings;
+    }
+    report
 }
 
 /// The session after its merge into `committed`: kept, rebased on it
@@ -841,6 +882,9 @@ pub enum Command {
     Merge {
         name: SessionName,
         options: MergeOptions,
+        /// Why the session exists: main's snapshot message, and an intent
+        /// note on the units it changed (`cortex merge --message`).
+        message: Option<String>,
     },
     Conflicts {
         name: SessionName,
@@ -858,6 +902,12 @@ pub enum Command {
     },
     /// Bearer tokens of the MCP HTTP server (`cortex token …`).
     Token(crate::token::TokenCommand),
+    /// Notes on the code, in a session's view or main's (`cortex note …`,
+    /// `recall`, `history`). Run by the service, which has the model.
+    Note {
+        session: Option<SessionName>,
+        command: crate::notes::NoteCommand,
+    },
 }
 
 impl Command {
@@ -883,6 +933,7 @@ pub enum Outcome {
     Released(Released),
     Who(WhoReport),
     Token(crate::token::TokenOutcome),
+    Note(crate::notes::NoteOutcome),
 }
 
 /// A session forked (`Command::New`).
@@ -941,9 +992,9 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
             Outcome::Removed(Removed { removed: name.to_string() })
         }
         Command::Diff { name, units } => Outcome::Diff(diff(store, name, *units).await?),
-        Command::Merge { name, options } => {
-            Outcome::Merged(merge(&store.main().await?, name, *options).await?)
-        }
+        Command::Merge { name, options, message } => Outcome::Merged(
+            merge_with(&store.main().await?, name, *options, message.as_deref()).await?,
+        ),
         Command::Conflicts { name } => Outcome::Conflicts(conflicts(store, name).await?),
         Command::Claim { name, targets } => {
             store.sessions().claim(name, targets).await?;
@@ -955,5 +1006,17 @@ pub async fn execute(store: &Store, command: &Command) -> Result<Outcome> {
         }
         Command::Who { target } => Outcome::Who(who(store, target.as_deref()).await?),
         Command::Token(command) => Outcome::Token(crate::token::execute(store, command).await?),
+        Command::Note { session, command } => {
+            // Without a service (its model and its graph kept current):
+            // keyword recall, on the graph as last indexed.
+            let outcome = match session {
+                Some(name) => {
+                    let view = store.sessions().session(name).await?;
+                    crate::notes::execute(&view, None, command).await?
+                }
+                None => crate::notes::execute(&store.with_main().await?, None, command).await?,
+            };
+            Outcome::Note(outcome)
+        }
     })
 }

@@ -230,7 +230,7 @@ pub fn catalogue() -> &'static [Spec] {
 }
 
 fn build_catalogue() -> Vec<Spec> {
-    use crate::tools::{files, graph, sessions};
+    use crate::tools::{files, graph, notes, sessions};
     vec![
         Spec::of::<files::ReadFile>(),
         Spec::of::<files::WriteFile>(),
@@ -257,6 +257,11 @@ fn build_catalogue() -> Vec<Spec> {
         Spec::of::<sessions::Claim>(),
         Spec::of::<sessions::Release>(),
         Spec::of::<sessions::WhoIsEditing>(),
+        Spec::of::<notes::Remember>(),
+        Spec::of::<notes::Recall>(),
+        Spec::of::<notes::Forget>(),
+        Spec::of::<notes::NotesOf>(),
+        Spec::of::<notes::History>(),
     ]
 }
 

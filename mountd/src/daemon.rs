@@ -518,7 +518,7 @@ impl Daemon {
         }
         let closing = match &command {
             Command::Remove { name, .. } => Some(name),
-            Command::Merge { name, options } if !options.keep && !options.dry_run => Some(name),
+            Command::Merge { name, options, .. } if !options.keep && !options.dry_run => Some(name),
             _ => None,
         };
         if let Some(name) = closing

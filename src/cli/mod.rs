@@ -11,6 +11,7 @@ mod log;
 mod ls;
 mod mcp;
 mod mount;
+mod note;
 mod output;
 mod search;
 mod session;
@@ -107,6 +108,12 @@ enum Command {
     /// Serve the tree to agents: an MCP server on stdin/stdout, or over
     /// HTTP with --http.
     Mcp(mcp::McpArgs),
+    /// Notes attached to the code (add, list, rm), for later agents.
+    Note(note::Args),
+    /// Find notes (and merges' messages) by a question in words.
+    Recall(note::RecallArgs),
+    /// A unit's changes across snapshots and merges, with their messages.
+    History(note::HistoryArgs),
     /// Bearer tokens for `cortex mcp --http` (create, list, revoke).
     Token(token::Args),
     /// What the daemon measures: FUSE operations, writes, queues, caches,
@@ -236,6 +243,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Claim(args) => session::claim(&cx, args).await,
         Command::Release(args) => session::release(&cx, args).await,
         Command::Who(args) => session::who(&cx, args).await,
+        Command::Note(args) => note::run(&cx, args).await,
+        Command::Recall(args) => note::recall(&cx, args).await,
+        Command::History(args) => note::history(&cx, args).await,
         Command::Token(args) => token::run(&cx, args).await,
         Command::Stats(args) => stats::run(&cx, args).await,
         Command::Mcp(args) => mcp::run(&cx, args).await,

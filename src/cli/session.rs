@@ -74,6 +74,10 @@ pub struct MergeArgs {
     /// are conflicts (by default: warnings, and the merge completes).
     #[arg(long)]
     strict: bool,
+    /// Why the session exists: main's snapshot message, and a note on the
+    /// units it changed (`cortex recall`, `cortex history` find it).
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    message: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -208,8 +212,11 @@ pub async fn merge(cx: &Context, args: MergeArgs) -> Result<ExitCode> {
     };
     let options =
         MergeOptions { dry_run: args.dry_run, strategy, keep: args.keep, strict: args.strict };
-    let report =
-        answer!(call(cx, Command::Merge { name: args.name.parse()?, options }).await?, Merged);
+    let report = answer!(
+        call(cx, Command::Merge { name: args.name.parse()?, options, message: args.message })
+            .await?,
+        Merged
+    );
     if args.json {
         print_json(&report)?;
     } else {

@@ -377,9 +377,33 @@ impl Views {
         if command.reads_the_tree() {
             self.flush().await?;
         }
+        if let Command::Note { session, command } = &command {
+            return self.run_note(View::of(session.clone()), command).await.map(Outcome::Note);
+        }
+        // What a merge with a message changes, read while the session is
+        // there to read: its intent note names those units.
+        let intent = match &command {
+            Command::Merge { name, options, message: Some(why) } if !options.dry_run => {
+                let diff = crate::session::diff(&self.store, name, true).await?;
+                let changed = crate::session::changed_units(&diff);
+                Some((name.clone(), why.clone(), changed))
+            }
+            _ => None,
+        };
         let outcome = crate::session::execute(&self.store, &command).await?;
         match &command {
             Command::Merge { name, .. } => {
+                let snapshot = match &outcome {
+                    Outcome::Merged(report) => report.snapshot,
+                    _ => None,
+                };
+                if let (Some((name, why, changed)), Some(snapshot)) = (intent, snapshot) {
+                    self.index_main().await?;
+                    let model = self.model().await.ok();
+                    let main = self.store.with_main().await?;
+                    crate::notes::intent(&main, model.as_deref(), &name, &why, &changed, snapshot)
+                        .await?;
+                }
                 self.refresh(View::Main).await?;
                 // A closed session's view goes; a kept one sees the new main.
                 if matches!(&outcome, Outcome::Merged(report) if report.closed) {
@@ -393,6 +417,26 @@ impl Views {
         }
         self.embed_wake.notify_one();
         Ok(outcome)
+    }
+
+    /// A note command in `view`, its graph brought to its head first (a
+    /// note follows the code as it is now), with the model where one is.
+    async fn run_note(
+        &self,
+        view: View,
+        command: &crate::notes::NoteCommand,
+    ) -> Result<crate::notes::NoteOutcome> {
+        use crate::notes::NoteCommand;
+        let store = self.view_store(&view).await?;
+        {
+            let _one = self.indexing.lock().await;
+            crate::index::index_head(&store).await?;
+        }
+        let model = match command {
+            NoteCommand::Add { .. } | NoteCommand::Recall { .. } => self.model().await.ok(),
+            _ => None,
+        };
+        crate::notes::execute(&store, model.as_deref(), command).await
     }
 
     async fn run_path(&self, view: View, op: PathOp, policy: WritePolicy) -> Result<PathAnswer> {

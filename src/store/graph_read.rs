@@ -274,8 +274,8 @@ impl CodeGraph<'_> {
 }
 
 #[derive(SurrealValue)]
-struct CountRow {
-    count: i64,
+pub(super) struct CountRow {
+    pub(super) count: i64,
 }
 
 /// How big the graph is.

@@ -23,6 +23,7 @@ mod history;
 pub mod location;
 mod lock;
 mod migrate;
+mod notes;
 mod retry;
 pub mod search;
 pub mod sessions;
@@ -41,6 +42,7 @@ pub use history::History;
 pub use history::{Change, ChangeOp, JournalEntry, NewSnapshot, Snapshot};
 pub use location::{STORE_DIR, StoreLocation};
 pub use migrate::SCHEMA_VERSION;
+pub use notes::{NoteFilter, NoteRow, Notes};
 pub use search::SearchIndex;
 pub use sessions::Sessions;
 pub use tokens::{TokenRow, Tokens};
@@ -200,6 +202,11 @@ impl Store {
     /// The MCP server's bearer tokens (their hashes, in main's namespace).
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens { store: self }
+    }
+
+    /// Notes on the code (issue 22): this view's.
+    pub fn notes(&self) -> Notes<'_> {
+        Notes { store: self }
     }
 }
 

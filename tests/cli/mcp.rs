@@ -92,6 +92,24 @@ fn hostile_arguments_are_tool_errors_and_change_nothing() {
 }
 
 #[test]
+fn an_agents_notes_and_merge_message_reach_the_next_agent_and_follow_a_rename() {
+    let m = Mounted::new(&[(
+        "src/shapes.rs",
+        "pub fn area(w: u32, h: u32) -> u32 {\n    w * h\n}\n\npub fn perimeter(w: u32, h: u32) -> u32 {\n    2 * (w + h)\n}\n",
+    )]);
+    let out = client(&m.tree, &["memory", "mem-a", "mem-b"]);
+    assert!(out.contains("memory: ok"), "{out}");
+    // A rename through main's mount: the notes follow the unit.
+    std::fs::create_dir_all(m.mnt.join("src/geometry")).unwrap();
+    std::fs::rename(m.mnt.join("src/shapes.rs"), m.mnt.join("src/geometry/shapes.rs")).unwrap();
+    let listed = ok(&m.tree, &["note", "list", "--unit", "src/geometry/shapes.rs::area", "--json"]);
+    let notes: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let notes = notes.as_array().expect("a list of notes");
+    assert!(notes.iter().any(|n| n["text"].as_str().unwrap().contains("saturates")), "{listed}");
+    assert!(notes.iter().all(|n| n["orphaned"] == false), "{listed}");
+}
+
+#[test]
 fn two_agents_on_two_sessions_merge_cleanly_and_conflict_where_expected() {
     let m = Mounted::new(&[
         (

@@ -5,6 +5,7 @@ mod errors;
 mod graph;
 mod history;
 mod merge;
+mod notes;
 mod roundtrip;
 mod search;
 mod sessions;

@@ -122,7 +122,8 @@ async def tools(mount):
         names = sorted(c.tools)
         want = sorted("""read_file write_file edit_file list_dir delete_path move_path list_units get_unit
             find_symbol replace_unit callers callees dependencies impact search session_create session_list
-            session_changes diff merge_preview merge conflicts claim release who_is_editing""".split())
+            session_changes diff merge_preview merge conflicts claim release who_is_editing
+            remember recall forget notes_of unit_history""".split())
         check(names == want, f"tools {names}")
         for t in c.tools.values():
             check(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", t.name), t.name)
@@ -363,6 +364,45 @@ async def agents(a, b):
     print("agents: ok")
 
 
+async def memory(a, b):
+    """One agent's session leaves a note and merges saying why; a second
+    agent, in a session made after, recalls both by question and by unit."""
+    unit = "src/shapes.rs::area"
+    why = "stop area from wrapping around on very large layouts"
+    async with Cortex() as main:
+        await main.ok("session_create", name=a)
+    async with Cortex(session=a) as ca:
+        await ca.ok("replace_unit", id=unit, source="pub fn area(w: u32, h: u32) -> u32 {\n    w.saturating_mul(h)\n}")
+        note = await ca.ok("remember", text="area saturates instead of overflowing: a huge canvas wrapped to a tiny one", units=[unit], tags=["fragile"])
+        check(note["units"] == [unit] and not note["orphaned"] and note["view"] == a, note)
+        async with Cortex() as main:
+            seen = await main.ok("notes_of", unit=unit)
+            check(seen["notes"] == [], f"main sees a session's note before its merge: {seen}")
+        await ca.error("remember", {"text": "x" * 9000})
+        await ca.error("remember", {"text": "t", "paths": ["../outside"]})
+        merged = await ca.ok("merge", session=a, message=why)
+        check(merged["snapshot"] is not None and merged["conflicts"] == [], merged)
+    async with Cortex() as main:
+        await main.ok("session_create", name=b)
+    async with Cortex(session=b) as cb:
+        on_unit = (await cb.ok("notes_of", unit=unit))["notes"]
+        check(any(n["text"] == note["text"] and n["view"] == "main" for n in on_unit), on_unit)
+        check(any(n["kind"] == "intent" and why in n["text"] for n in on_unit), on_unit)
+        hits = (await cb.ok("recall", query="why can a big drawing surface not wrap around any more", limit=3))["notes"]
+        check(any(n["text"] == note["text"] or why in n["text"] for n in hits), hits)
+        fragile = (await cb.ok("recall", query="what is fragile here", tag="fragile"))["notes"]
+        check([n["text"] for n in fragile] == [note["text"]], fragile)
+        history = await cb.ok("unit_history", unit=unit)
+        check(any(why in c["message"] for c in history["changes"]), history)
+        # Its own note stays its own.
+        mine = await cb.ok("remember", text="b was here", units=[unit])
+        async with Cortex() as main:
+            check(all(n["id"] != mine["id"] for n in (await main.ok("notes_of", unit=unit))["notes"]), "b's note leaked")
+        gone = await cb.ok("forget", id=mine["id"])
+        check(gone["removed"] == mine["id"], gone)
+    print("memory: ok")
+
+
 def tool_call(name, args, id=1):
     return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}}
 
@@ -514,6 +554,8 @@ elif SCENARIO == "hostile":
     asyncio.run(hostile())
 elif SCENARIO == "agents":
     asyncio.run(agents(EXTRA[0], EXTRA[1]))
+elif SCENARIO == "memory":
+    asyncio.run(memory(EXTRA[0], EXTRA[1]))
 elif SCENARIO == "tokens":
     asyncio.run(tokens())
 elif SCENARIO == "ratelimit":

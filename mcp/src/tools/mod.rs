@@ -4,4 +4,5 @@
 
 pub mod files;
 pub mod graph;
+pub mod notes;
 pub mod sessions;

@@ -169,7 +169,7 @@ async fn merge(
     cx: &Cx<'_>,
     name: SessionName,
     dry_run: bool,
-    (keep, strict): (bool, bool),
+    (keep, strict, message): (bool, bool, Option<String>),
 ) -> Result<MergeReport, ToolError> {
     let options = MergeOptions {
         dry_run,
@@ -178,7 +178,7 @@ async fn merge(
         // A server merging its own session goes on working in it.
         keep: keep || cx.session == Some(&name),
     };
-    answer!(run(cx, Command::Merge { name, options }).await?, Merged)
+    answer!(run(cx, Command::Merge { name, options, message }).await?, Merged)
 }
 
 pub struct MergePreview;
@@ -195,7 +195,7 @@ impl Tool for MergePreview {
     type Output = MergeReport;
 
     async fn run(cx: &Cx<'_>, p: SessionParams) -> Result<MergeReport, ToolError> {
-        merge(cx, cx.session_arg(Self::NAME, p.session)?, true, (false, false)).await
+        merge(cx, cx.session_arg(Self::NAME, p.session)?, true, (false, false, None)).await
     }
 }
 
@@ -213,6 +213,10 @@ pub struct MergeParams {
     /// conflicts (otherwise they are warnings and the merge completes).
     #[serde(default)]
     strict: bool,
+    /// Why the session exists (at most 8 KiB): main's snapshot message,
+    /// and a note on the units it changed that `recall` and
+    /// `unit_history` answer from.
+    message: Option<String>,
 }
 
 impl Tool for Merge {
@@ -227,7 +231,8 @@ impl Tool for Merge {
     type Output = MergeReport;
 
     async fn run(cx: &Cx<'_>, p: MergeParams) -> Result<MergeReport, ToolError> {
-        merge(cx, cx.session_arg(Self::NAME, p.session)?, false, (p.keep, p.strict)).await
+        merge(cx, cx.session_arg(Self::NAME, p.session)?, false, (p.keep, p.strict, p.message))
+            .await
     }
 }
 
