@@ -527,7 +527,9 @@ impl<'a> FileParser<'a> {
                 _ => None,
             };
             // `self`/`this`, or a plain name (a module bound by require).
-            let receiver = receiver.filter(plain_receiver).map(|r| self.text_of(r).to_owned());
+            let receiver = receiver
+                .filter(|r| plain_receiver(r) || self.text_of(*r) == "super()")
+                .map(|r| self.text_of(r).to_owned());
             by_node.insert(
                 name.start_byte(),
                 Ref {
@@ -949,6 +951,7 @@ impl<'t> RefMatch<'t> {
 
 /// A receiver the graph can follow: `self`/`this`, a plain name (a module
 /// bound by require, a local), or a field of one (`self.field`, Rust).
+/// (And Python's `super()`, by its text.)
 fn plain_receiver(r: &Node) -> bool {
     match r.kind() {
         "self" | "this" | "identifier" | "super" => true,

@@ -486,6 +486,17 @@ pub(super) fn one(s: &Symbol) -> Found {
     vec![(s.id.clone(), Confidence::Resolved)]
 }
 
+/// Symbols that are one definition written several times in one file
+/// (`f`, `f#2`, …): Rust's `#[cfg]` variants, Python's `@overload` stubs
+/// and their implementation, TypeScript's overload signatures. A call is
+/// to that definition, so to each of them; None when they differ.
+pub(super) fn one_definition(found: &[&Symbol]) -> Option<Found> {
+    let (first, rest) = found.split_first()?;
+    rest.iter()
+        .all(|s| s.qname == first.qname && s.path == first.path)
+        .then(|| found.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect())
+}
+
 impl FileContext<'_> {
     /// The table's units of a name, the name noted as consulted.
     pub(super) fn named(&self, name: &str) -> &[Symbol] {
@@ -559,20 +570,24 @@ impl FileContext<'_> {
                 })
             }
             (language, RefKind::Call) if language.is_js() || language == Language::Python => {
-                let mut found = self.plain_name(&r.name, wanted);
-                // `new X()` (`X()` in Python) runs X's constructor too.
-                let constructor = match language {
-                    Language::Python => "__init__",
-                    _ => "constructor",
-                };
-                if let [(class, Confidence::Resolved)] = found.as_slice() {
-                    let constructor = self.member_of(&class.clone(), constructor);
-                    found.extend(constructor);
-                }
-                found
+                self.with_constructor(self.plain_name(&r.name, wanted))
             }
             _ => self.plain_name(&r.name, wanted),
         }
+    }
+
+    /// `found` and, when it is one class, that class's constructor: `new
+    /// X()` (`X()` in Python, `m.X()` too) runs it.
+    fn with_constructor(&self, mut found: Found) -> Found {
+        let constructor = match self.language {
+            Language::Python => "__init__",
+            _ => "constructor",
+        };
+        if let [(class, Confidence::Resolved)] = found.as_slice() {
+            let constructor = self.member_of(&class.clone(), constructor);
+            found.extend(constructor);
+        }
+        found
     }
 
     /// `x.f()`: with `self`/`this`, the enclosing type's method; with a
@@ -582,6 +597,14 @@ impl FileContext<'_> {
         let python_self = self.language == Language::Python && matches!(receiver, Some("cls"));
         if (matches!(receiver, Some("self" | "this")) || python_self)
             && let Some(found) = self.own_method(from, &r.name)
+        {
+            return found;
+        }
+        // `super().m()` (Python): the base's m. (JavaScript's `super.m()`
+        // is typed as the base class by the parser.)
+        if self.language == Language::Python
+            && receiver == Some("super()")
+            && let Some(found) = self.inherited_method(from, &r.name)
         {
             return found;
         }
@@ -630,26 +653,33 @@ impl FileContext<'_> {
         if self.language == Language::Python
             && let Some(import) = receiver.and_then(|x| self.import_named(x))
         {
-            let found = self.py_module_member(import, &r.name);
+            let found = self.with_constructor(self.py_module_member(import, &r.name));
             if !found.is_empty() {
                 return found;
             }
         }
-        if let Some(ty) = receiver_type {
-            let qualified = format!("{ty}::{}", r.name);
-            let methods: Vec<&Symbol> = self
-                .table
-                .named(&r.name)
-                .iter()
-                .filter(|s| s.qname == qualified || s.qname.ends_with(&format!("::{qualified}")))
-                .collect();
-            match methods.as_slice() {
-                [s] => return one(s),
-                [] if !self.type_known(ty) => return Vec::new(),
-                _ => {}
-            }
+        if let Some(found) = receiver_type.and_then(|ty| self.typed_method(ty, &r.name)) {
+            return found;
         }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+    }
+
+    /// `x.name()` with x of type `ty`: that type's method (one definition,
+    /// its overloads included); nothing for a type the tree does not have;
+    /// None when the tree cannot say.
+    fn typed_method(&self, ty: &str, name: &str) -> Option<Found> {
+        let qualified = format!("{ty}::{name}");
+        let suffix = format!("::{qualified}");
+        let methods: Vec<&Symbol> = self
+            .table
+            .named(name)
+            .iter()
+            .filter(|s| s.qname == qualified || s.qname.ends_with(&suffix))
+            .collect();
+        match methods.as_slice() {
+            [] if !self.type_known(ty) => Some(Vec::new()),
+            methods => one_definition(methods),
+        }
     }
 
     /// `self.name()`: the enclosing type's method, the innermost segment
@@ -663,8 +693,11 @@ impl FileContext<'_> {
             .filter(|u| u.name == name && u.parent.is_some() && u.parent == from.parent)
             .filter(|u| matches!(u.kind, UnitKind::Method | UnitKind::Function))
             .collect();
-        if let [u] = siblings.as_slice() {
-            return Some(vec![(u.id.clone(), Confidence::Resolved)]);
+        if let Some((first, rest)) = siblings.split_first()
+            && rest.iter().all(|u| u.qname == first.qname)
+        {
+            // One method, or one written several times (overloads).
+            return Some(siblings.iter().map(|u| (u.id.clone(), Confidence::Resolved)).collect());
         }
         let segments: Vec<&str> = from.qname.split("::").collect();
         for owner in segments.iter().rev().skip(1) {
@@ -674,35 +707,51 @@ impl FileContext<'_> {
             let named = self.table.named(name);
             let same_file: Vec<&Symbol> =
                 named.iter().filter(|s| s.path == self.path && matches(s)).collect();
-            if let [s] = same_file.as_slice() {
-                return Some(one(s));
+            if let Some(found) = one_definition(&same_file) {
+                return Some(found);
             }
             let anywhere: Vec<&Symbol> = named.iter().filter(matches).collect();
-            if let [s] = anywhere.as_slice() {
-                return Some(one(s));
+            if let Some(found) = one_definition(&anywhere) {
+                return Some(found);
             }
         }
         self.inherited_method(from, name)
     }
 
     /// `self.name()` of a method the enclosing class inherits: the method
-    /// of that name of a class it extends (one level up).
+    /// of that name of a class it extends, or (for bases of this file)
+    /// of theirs in turn.
     fn inherited_method(&self, from: &Unit, name: &str) -> Option<Found> {
         let mut owner = from.qname.as_str();
         while let Some((class, _)) = owner.rsplit_once("::") {
             owner = class;
-            let Some(bases) = self.bases.get(class) else { continue };
-            for base in bases {
-                if let [(id, Confidence::Resolved)] =
-                    self.plain_name(base, UnitKind::is_type).as_slice()
+            if self.bases.contains_key(class) {
+                return self.method_of_bases(class, name, 0);
+            }
+        }
+        None
+    }
+
+    /// The method `name` of the classes `class` (a class of this file, by
+    /// its qname) extends, nearest first.
+    fn method_of_bases(&self, class: &str, name: &str, depth: usize) -> Option<Found> {
+        let own = format!("{}::", self.path);
+        for base in self.bases.get(class)? {
+            if let [(id, Confidence::Resolved)] =
+                self.plain_name(base, UnitKind::is_type).as_slice()
+            {
+                let found = self.member_of(id, name);
+                if !found.is_empty() {
+                    return Some(found);
+                }
+                // A base of this file: its own bases (a cycle stops at 8).
+                if let Some(qname) = id.strip_prefix(&own)
+                    && depth < 8
+                    && let Some(found) = self.method_of_bases(qname, name, depth + 1)
                 {
-                    let found = self.member_of(id, name);
-                    if !found.is_empty() {
-                        return Some(found);
-                    }
+                    return Some(found);
                 }
             }
-            return None;
         }
         None
     }
@@ -717,14 +766,9 @@ impl FileContext<'_> {
             .collect();
         match here.as_slice() {
             [s] => return one(s),
-            // One Rust function written once per `#[cfg]` (`f`, `f#2`):
-            // the call is to whichever the build has.
-            [first, rest @ ..]
-                if self.language == Language::Rust
-                    && rest.iter().all(|s| s.qname == first.qname) =>
-            {
-                return here.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect();
-            }
+            // One function written several times (`#[cfg]` variants,
+            // overloads): the call is to whichever runs.
+            [_, ..] if let Some(found) = one_definition(&here) => return found,
             [_, ..] => {
                 // Several of that name here (methods of different types): the
                 // top-level one is what a plain call means.
@@ -799,11 +843,14 @@ impl FileContext<'_> {
     /// in any language).
     pub(super) fn member_of(&self, owner: &str, name: &str) -> Found {
         let id = format!("{owner}::{name}");
-        let all: Vec<&Symbol> = self.table.named(name).iter().filter(|s| s.id == id).collect();
-        match all.as_slice() {
-            [s] => one(s),
-            _ => Vec::new(),
-        }
+        let variant = format!("{id}#");
+        let all: Vec<&Symbol> = self
+            .table
+            .named(name)
+            .iter()
+            .filter(|s| s.id == id || s.id.starts_with(&variant))
+            .collect();
+        one_definition(&all).unwrap_or_default()
     }
 
     /// True when the tree defines a type (or class) of that name.

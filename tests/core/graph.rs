@@ -397,6 +397,33 @@ fn python_units_imports_and_calls() {
     assert!(inherited.contains(want), "missing {want}\n{inherited:#?}");
     let test = parse_file("tests/test_app.py", test.as_bytes(), Language::Python);
     assert!(test.units.iter().all(|u| u.is_test));
+}
+
+/// Python as it runs: `super().m()` is the base's m (through bases of the
+/// same file too), an `@overload`ed method is called in each of its
+/// definitions, and `pkg.X(…)` through a package's re-export runs
+/// `X.__init__`.
+#[test]
+fn python_super_overloads_and_constructors_through_a_module() {
+    let init = "from .types import Choice\n";
+    let types = "import typing as t\n\n\nclass Param:\n    def convert(self, v):\n        return v\n\n\nclass Middle(Param):\n    pass\n\n\nclass Choice(Middle):\n    def __init__(self, options):\n        self.options = options\n\n    def convert(self, v):\n        return super().convert(v)\n\n    @t.overload\n    def pick(self, i: int) -> str: ...\n\n    @t.overload\n    def pick(self, i: str) -> str: ...\n\n    def pick(self, i):\n        return self.options[i]\n\n    def first(self):\n        return self.pick(0)\n\n\ndef use(c: Choice):\n    return c.pick(1)\n";
+    let test = "import pkg\n\n\ndef test_choice():\n    pkg.Choice(['a'])\n";
+    let calls = calls_of(&[
+        ("src/pkg/__init__.py", init),
+        ("src/pkg/types.py", types),
+        ("tests/test_choice.py", test),
+    ]);
+    for want in [
+        "src/pkg/types.py::Choice::convert -> src/pkg/types.py::Param::convert (resolved)",
+        "src/pkg/types.py::Choice::first -> src/pkg/types.py::Choice::pick (resolved)",
+        "src/pkg/types.py::Choice::first -> src/pkg/types.py::Choice::pick#3 (resolved)",
+        "src/pkg/types.py::use -> src/pkg/types.py::Choice::pick (resolved)",
+        "src/pkg/types.py::use -> src/pkg/types.py::Choice::pick#3 (resolved)",
+        "tests/test_choice.py::test_choice -> src/pkg/types.py::Choice::__init__ (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("(ambiguous)")), "{calls:#?}");
     assert_eq!(Language::of_path(b"pkg/a.py"), Some(Language::Python));
 }
 
