@@ -15,11 +15,13 @@ if [[ ! -d $ts_dir/node_modules/typescript ]]; then
     mkdir -p "$ts_dir"
     npm install --prefix "$ts_dir" --no-save --silent typescript@5.6.3 >/dev/null
 fi
-# jedi, the Python oracle, in a venv of its own.
+# jedi, the Python oracle, in a venv of its own, with pytest beside it:
+# jedi types a test's parameters from pytest's fixtures only when it can
+# import pytest (without it, every `def test_x(app): app.m()` is unseen).
 jedi_venv=${CORTEX_FIXTURES:-$HOME/.cache/cortex-fixtures}/jedi-0.19.2
-if [[ ! -x $jedi_venv/bin/python ]] || ! "$jedi_venv/bin/python" -c 'import jedi' 2>/dev/null; then
+if [[ ! -x $jedi_venv/bin/python ]] || ! "$jedi_venv/bin/python" -c 'import jedi, pytest' 2>/dev/null; then
     python3 -m venv "$jedi_venv"
-    "$jedi_venv/bin/pip" install --quiet jedi==0.19.2 parso==0.8.4
+    "$jedi_venv/bin/pip" install --quiet jedi==0.19.2 parso==0.8.4 pytest==8.3.3
 fi
 source scripts/build.sh
 registry=${CARGO_HOME:-$HOME/.cargo}/registry/src

@@ -433,11 +433,9 @@ impl<'a> FileParser<'a> {
                 returns: String::new(),
                 closure_args: Vec::new(),
             });
-            if self.language == Language::Rust {
-                let parent = stack.last().map(|&(top, _)| &found[top]);
-                let unit = units.last_mut().expect("just pushed");
-                self.rust_types_of(unit, node, parent.and_then(|p| p.impl_type.as_deref()));
-            }
+            let parent = stack.last().map(|&(top, _)| &found[top]);
+            let self_type = parent.and_then(|p| p.impl_type.as_deref());
+            self.types_of(units.last_mut().expect("just pushed"), node, self_type);
             prefixes.push(child_prefix);
             stack.push((i, units.len() - 1));
         }
@@ -684,6 +682,16 @@ impl<'a> FileParser<'a> {
             Language::Rust => {}
             Language::Python => self.py_typed_name(node, out),
             _ => self.js_typed_name(node, returns, out),
+        }
+    }
+
+    /// What resolution reads of a unit's types, where its language says
+    /// (Rust: `Self` being `self_type`).
+    fn types_of(&self, unit: &mut Unit, node: Node, self_type: Option<&str>) {
+        match self.language {
+            Language::Rust => self.rust_types_of(unit, node, self_type),
+            Language::Python => unit.returns = self.py_returns(node),
+            _ => {}
         }
     }
 

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use super::parse::FileParser;
 use super::resolve::{self, FileContext};
-use super::{Import, ImportKind, UnitKind};
+use super::{Import, ImportKind, Language, Ref, Unit, UnitKind};
 
 impl<'a> FileParser<'a> {
     /// `import a.b as c`, `from .m import x as y`, anywhere in the file.
@@ -112,21 +112,64 @@ impl<'a> FileParser<'a> {
         top && !name.starts_with('_')
     }
 
+    /// The class a type annotation or a called name gives, when it names
+    /// one (capitalised): `T`, `"T"`, `m.T`.
+    fn py_class_name(&self, t: Node) -> Option<String> {
+        let text = match t.kind() {
+            "type" => self.text_of(t.named_child(0)?),
+            "identifier" => self.text_of(t),
+            "attribute" => self.text_of(t.child_by_field_name("attribute")?),
+            _ => return None,
+        };
+        let text = text.trim_matches(['"', '\'']);
+        let is_class = text.chars().next().is_some_and(char::is_uppercase)
+            && text.chars().all(|c| c.is_alphanumeric() || c == '_');
+        is_class.then(|| text.to_owned())
+    }
+
+    /// A Python function's return type where the code says: its `-> T`,
+    /// else the one class all its `return`s give (`return T(…)`, or a name
+    /// typed so: `app = Flask(…)` … `return app`); empty when unknown.
+    pub(super) fn py_returns(&self, node: Node) -> String {
+        let def = match node.kind() {
+            "decorated_definition" => node.child_by_field_name("definition"),
+            _ => Some(node),
+        };
+        let Some(def) = def.filter(|d| d.kind() == "function_definition") else {
+            return String::new();
+        };
+        if let Some(t) = def.child_by_field_name("return_type") {
+            return self.py_class_name(t).unwrap_or_default();
+        }
+        let Some(body) = def.child_by_field_name("body") else { return String::new() };
+        let (mut names, mut returned) = (HashMap::new(), Vec::new());
+        let mut stack = vec![body];
+        while let Some(n) = stack.pop() {
+            match n.kind() {
+                // Their returns are not this function's.
+                "function_definition" | "class_definition" | "lambda" => continue,
+                "return_statement" => returned.extend(n.named_child(0)),
+                _ => self.py_typed_name(n, &mut names),
+            }
+            let mut cursor = n.walk();
+            stack.extend(n.named_children(&mut cursor));
+        }
+        let type_of = |e: Node| match e.kind() {
+            "call" => self.py_class_name(e.child_by_field_name("function")?),
+            "identifier" => names.get(self.text_of(e)).cloned(),
+            _ => None,
+        };
+        let types: Option<Vec<String>> = returned.into_iter().map(type_of).collect();
+        match types.as_deref() {
+            Some([first, rest @ ..]) if rest.iter().all(|t| t == first) => first.clone(),
+            _ => String::new(),
+        }
+    }
+
     /// One node's part of `typed_names`: `x: T` parameters, `x: T = …`,
     /// and `x = T(…)` where T names a class (capitalised).
     pub(super) fn py_typed_name(&self, node: Node, out: &mut HashMap<String, String>) {
-        let class_name = |t: Node| -> Option<String> {
-            let text = match t.kind() {
-                "type" => self.text_of(t.named_child(0)?),
-                "identifier" => self.text_of(t),
-                "attribute" => self.text_of(t.child_by_field_name("attribute")?),
-                _ => return None,
-            };
-            let text = text.trim_matches(['"', '\'']);
-            let is_class = text.chars().next().is_some_and(char::is_uppercase)
-                && text.chars().all(|c| c.is_alphanumeric() || c == '_');
-            is_class.then(|| text.to_owned())
-        };
+        let class_name = |t: Node| self.py_class_name(t);
         let named = match node.kind() {
             "typed_parameter" => node.named_child(0).filter(|n| n.kind() == "identifier"),
             "typed_default_parameter" => node.child_by_field_name("name"),
@@ -275,6 +318,44 @@ impl FileContext<'_> {
         }
     }
 
+    /// `x.name()` in a pytest test where x is a parameter of the test that
+    /// a fixture fills (a function named x in the test's file, else in the
+    /// nearest `conftest.py` above it): the method of the class the fixture
+    /// returns. None when the fixture or its class is not known.
+    pub(super) fn py_fixture_call(&self, from: &Unit, r: &Ref) -> Option<resolve::Found> {
+        let receiver = r.receiver.as_deref()?;
+        if self.language != Language::Python
+            || r.receiver_type.is_some()
+            || !from.is_test
+            || !py_parameters(&from.signature).contains(&receiver)
+        {
+            return None;
+        }
+        let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+        // How close each candidate is: this file, then the deepest conftest.
+        let closeness = |s: &resolve::Symbol| -> Option<usize> {
+            if s.path == self.path {
+                return Some(usize::MAX);
+            }
+            let at = s.path.strip_suffix("conftest.py")?.trim_end_matches('/');
+            let above = at.is_empty() || dir == at || dir.starts_with(&format!("{at}/"));
+            above.then_some(at.len())
+        };
+        let fixtures: Vec<(usize, &resolve::Symbol)> = self
+            .named(receiver)
+            .iter()
+            .filter(|s| s.kind == UnitKind::Function && s.top_level())
+            .filter_map(|s| Some((closeness(s)?, s)))
+            .collect();
+        let nearest = fixtures.iter().map(|(c, _)| *c).max()?;
+        let mut types = fixtures.iter().filter(|(c, _)| *c == nearest).map(|(_, s)| &s.returns);
+        let ty = types.next().filter(|t| !t.is_empty())?;
+        if types.any(|t| t != ty) {
+            return None;
+        }
+        self.typed_method(ty, &r.name)
+    }
+
     /// Where an import leads: the unit it names, or the module's file.
     pub(super) fn py_import(&self, import: &Import) -> Option<(String, resolve::Confidence)> {
         if let Some(found) = self.py_import_target(import, |_| true)
@@ -297,3 +378,39 @@ impl FileContext<'_> {
 
 /// Re-exports through `__init__.py` files followed at most this deep.
 const MAX_REEXPORT_DEPTH: u32 = 6;
+
+/// The parameter names of a Python function's signature
+/// (`@fixture def f(self, app, *args, x: int = 1)` → self, app, args, x).
+fn py_parameters(signature: &str) -> Vec<&str> {
+    let Some(open) = signature.find("def ").and_then(|d| signature[d..].find('(').map(|p| d + p))
+    else {
+        return Vec::new();
+    };
+    let mut depth = 0;
+    let mut names = Vec::new();
+    let mut start = open + 1;
+    for (i, c) in signature[open..].char_indices().map(|(i, c)| (open + i, c)) {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    names.push(&signature[start..i]);
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                names.push(&signature[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|p| {
+            let p = p.split([':', '=']).next()?.trim().trim_start_matches('*');
+            (!p.is_empty()).then_some(p)
+        })
+        .collect()
+}

@@ -661,13 +661,16 @@ impl FileContext<'_> {
         if let Some(found) = receiver_type.and_then(|ty| self.typed_method(ty, &r.name)) {
             return found;
         }
+        if let Some(found) = self.py_fixture_call(from, r) {
+            return found;
+        }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
     }
 
     /// `x.name()` with x of type `ty`: that type's method (one definition,
     /// its overloads included); nothing for a type the tree does not have;
     /// None when the tree cannot say.
-    fn typed_method(&self, ty: &str, name: &str) -> Option<Found> {
+    pub(super) fn typed_method(&self, ty: &str, name: &str) -> Option<Found> {
         let qualified = format!("{ty}::{name}");
         let suffix = format!("::{qualified}");
         let methods: Vec<&Symbol> = self

@@ -424,6 +424,34 @@ fn python_super_overloads_and_constructors_through_a_module() {
         assert!(calls.contains(want), "missing {want}\n{calls:#?}");
     }
     assert!(!calls.iter().any(|c| c.contains("(ambiguous)")), "{calls:#?}");
+}
+
+/// pytest: a test's parameter is what the fixture of that name returns
+/// (the test's own file first, then the nearest `conftest.py` above it).
+#[test]
+fn python_test_parameters_are_typed_by_their_fixtures() {
+    let runner = "class Runner:\n    def invoke(self, cli):\n        return cli\n\n\nclass Other:\n    def invoke(self, cli):\n        return None\n";
+    let conftest = "import pytest\nfrom pkg.runner import Runner\n\n\n@pytest.fixture\ndef runner(request):\n    r = Runner()\n    return r\n";
+    let test = "def test_run(runner, tmp_path):\n    runner.invoke('x')\n\n\ndef helper(runner):\n    runner.invoke('y')\n";
+    let own = "import pytest\nfrom pkg.runner import Other\n\n\n@pytest.fixture\ndef runner() -> Other:\n    return Other()\n\n\ndef test_own(runner):\n    runner.invoke('z')\n";
+    let calls = calls_of(&[
+        ("src/pkg/runner.py", runner),
+        ("tests/conftest.py", conftest),
+        ("tests/cli/test_run.py", test),
+        ("tests/cli/test_own.py", own),
+    ]);
+    for want in [
+        "tests/cli/test_run.py::test_run -> src/pkg/runner.py::Runner::invoke (resolved)",
+        "tests/cli/test_own.py::test_own -> src/pkg/runner.py::Other::invoke (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    for wrong in [
+        "tests/cli/test_run.py::test_run -> src/pkg/runner.py::Other::invoke (resolved)",
+        "tests/cli/test_own.py::test_own -> src/pkg/runner.py::Runner::invoke (resolved)",
+    ] {
+        assert!(!calls.contains(wrong), "{wrong}\n{calls:#?}");
+    }
     assert_eq!(Language::of_path(b"pkg/a.py"), Some(Language::Python));
 }
 
