@@ -4,6 +4,8 @@
 //! the recorded version, so a store is always at exactly one version. A store
 //! whose version is newer than the binary's is refused rather than guessed at.
 
+use surrealdb::types::QueryError;
+
 use super::client::Client;
 
 use super::health::db_error;
@@ -42,7 +44,10 @@ pub async fn apply(db: &Client, allow_fresh: bool) -> Result<u64> {
         match apply_once(db, allow_fresh).await {
             // Up to ~4 s: on a loaded machine (two cores running the whole
             // suite) ten tries of ~1 s in all were seen to run out.
-            Err(Error::Db { kind: crate::error::DbErrorKind::NotFound, .. }) if tries < 50 => {
+            Err(Error::Db {
+                kind: crate::error::DbErrorKind::NotFound | crate::error::DbErrorKind::Conflict,
+                ..
+            }) if tries < 50 => {
                 tries += 1;
                 tracing::info!(tries, "a migration met a namespace being defined; again");
                 tokio::time::sleep(std::time::Duration::from_millis((20 * tries).min(100))).await;
@@ -50,6 +55,30 @@ pub async fn apply(db: &Client, allow_fresh: bool) -> Result<u64> {
             other => return other,
         }
     }
+}
+
+/// What a failed transaction's statements say: the statement that failed
+/// (the others say only "not executed"), or, when every one says that, a
+/// conflict: the commit itself lost a race (seen on a server whose
+/// connections define namespaces at once), and the whole can run again.
+fn transaction_error(
+    context: String,
+    errors: std::collections::HashMap<usize, surrealdb::Error>,
+) -> Option<Error> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let not_executed = |e: &surrealdb::Error| e.query_details() == Some(&QueryError::NotExecuted);
+    let all_not_executed = errors.iter().all(|(_, e)| not_executed(e));
+    let (_, first) = match errors.iter().position(|(_, e)| !not_executed(e)) {
+        Some(i) => errors.swap_remove(i),
+        None => errors.into_iter().next()?,
+    };
+    Some(match db_error(context.clone(), first) {
+        Error::Db { source, .. } if all_not_executed => {
+            Error::Db { context, kind: crate::error::DbErrorKind::Conflict, source }
+        }
+        other => other,
+    })
 }
 
 async fn apply_once(db: &Client, allow_fresh: bool) -> Result<u64> {
@@ -64,11 +93,15 @@ async fn apply_once(db: &Client, allow_fresh: bool) -> Result<u64> {
         let script = format!(
             "BEGIN TRANSACTION;\n{sql}\n;UPSERT meta:schema SET version = $version;\nCOMMIT TRANSACTION;"
         );
-        db.query(script)
+        let context = || format!("apply migration {name}");
+        let mut response = db
+            .query(script)
             .bind(("version", number as i64))
             .await
-            .and_then(|r| r.check())
-            .map_err(|e| db_error(format!("apply migration {name}"), e))?;
+            .map_err(|e| db_error(context(), e))?;
+        if let Some(e) = transaction_error(context(), response.take_errors()) {
+            return Err(e);
+        }
         tracing::info!(migration = name, "applied");
     }
     Ok(current)
