@@ -190,10 +190,15 @@ impl Sessions<'_> {
             .map_err(|e| db_error(format!("remove session {name}"), e))?;
         // A namespace is an identifier, not a value: a SessionName is
         // [a-z0-9][a-z0-9_-]*, so it cannot carry SurrealQL.
+        // Only this store's database in it: on a server, other stores'
+        // sessions of the same name share the namespace.
         let ns = super::namespace_of(&View::Session(name.clone()));
-        main.db()
+        let database = self.store.location().database().to_owned(); // checked: [A-Za-z0-9_-]
+        let session = self.store.with_view(View::Session(name.clone())).await?;
+        session
+            .db()
             .await?
-            .query(format!("REMOVE NAMESPACE IF EXISTS `{ns}`"))
+            .query(format!("REMOVE DATABASE IF EXISTS `{database}`"))
             .await
             .and_then(|r| r.check())
             .map_err(|e| db_error(format!("remove the namespace of session {name}"), e))?;
