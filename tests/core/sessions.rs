@@ -339,3 +339,28 @@ async fn a_merge_while_main_moves_loses_nothing_of_either() {
         );
     }
 }
+
+/// Two stores (on a SurrealDB server, two databases of one server) each
+/// have a session of the same name: removing one store's session leaves the
+/// other's whole. On a server both live in the namespace `session_<name>`,
+/// a database each; removing the namespace once deleted both.
+#[tokio::test]
+async fn removing_a_session_leaves_another_stores_session_of_that_name() {
+    let a = common::store().await;
+    let b = common::store().await;
+    let tree = tempfile::tempdir().unwrap();
+    write(tree.path(), "a.txt", b"a\n");
+    common::import(&a, tree.path()).await;
+    common::import(&b, tree.path()).await;
+    a.sessions().create_session(&sn("same"), &View::Main).await.unwrap();
+    b.sessions().create_session(&sn("same"), &View::Main).await.unwrap();
+    let kept =
+        write_through(b.sessions().session(&sn("same")).await.unwrap(), "b.txt", b"b\n").await;
+    drop(kept);
+
+    a.sessions().remove_session(&sn("same")).await.unwrap();
+    assert!(a.sessions().session(&sn("same")).await.is_err());
+    let s = b.sessions().session(&sn("same")).await.unwrap();
+    assert_eq!(read(&s, "b.txt").await.unwrap(), b"b\n");
+    assert_eq!(read(&s, "a.txt").await.unwrap(), b"a\n");
+}
