@@ -73,6 +73,15 @@ fn start_for(mountd: &Path, dir: &Path, url: Option<&str>) -> Result<()> {
     if matches!(control::call(dir, &Request::Status, PATIENCE), Ok(Some(_))) {
         return Ok(()); // started by whoever had the turn before us
     }
+    if url.is_none() {
+        // A daemon on its way out stops answering before it closes the
+        // store: let it go rather than start a rival that finds the store
+        // taken.
+        let started = Instant::now();
+        while crate::store::held_by_daemon(dir) && started.elapsed() < PATIENCE {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let log_path = dir.join("mountd.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -119,19 +128,56 @@ fn start_for(mountd: &Path, dir: &Path, url: Option<&str>) -> Result<()> {
 /// keeps running while the returned connection stays open (it otherwise
 /// exits with its last mount).
 pub fn attach(dir: &Path) -> Result<UnixStream> {
+    // A daemon on its way out may take the connection and close it
+    // unanswered: then the next one is started and asked.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attach_once(dir) {
+            Ok(Some(stream)) => return Ok(stream),
+            Ok(None) if tries < 5 => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                return Err(Error::Daemon(format!(
+                    "the cortex daemon at {} closed every connection unanswered; see {}",
+                    dir.display(),
+                    dir.join("mountd.log").display()
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One try of `attach`: `None` when the daemon went away unanswering.
+fn attach_once(dir: &Path) -> Result<Option<UnixStream>> {
     let socket = control::socket_path(dir);
     if UnixStream::connect(&socket).is_err() {
         start(&mountd_binary()?, dir)?;
     }
     let io = |e| Error::io("talk to the mount daemon at", &socket, e);
-    let mut stream = UnixStream::connect(&socket).map_err(io)?;
+    let mut stream = match UnixStream::connect(&socket) {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(io(e)),
+    };
     let mut line = serde_json::to_string(&Request::Attach).expect("requests serialise");
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    if stream.write_all(line.as_bytes()).is_err() {
+        return Ok(None);
+    }
     let mut answer = String::new();
-    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+    if BufReader::new(&stream).read_line(&mut answer).is_err() || answer.is_empty() {
+        return Ok(None);
+    }
     match serde_json::from_str::<Response>(&answer) {
-        Ok(Response::Ok) => Ok(stream),
+        Ok(Response::Ok) => Ok(Some(stream)),
         _ => Err(Error::Daemon(format!(
             "the cortex daemon at {} did not accept this server: {answer:?}",
             dir.display()

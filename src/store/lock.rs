@@ -101,6 +101,18 @@ fn own_command_line() -> String {
     words.join(" ")
 }
 
+/// True while the store directory `dir`'s lock is held by a live
+/// `cortex-mountd`: a daemon, perhaps one on its way out (it stops
+/// answering before it closes the store).
+pub fn held_by_daemon(dir: &Path) -> bool {
+    let path = dir.join("lock");
+    if is_free(&path) {
+        return false;
+    }
+    let contents = std::fs::read_to_string(&path).unwrap_or_default();
+    describe(&contents).is_some_and(|holder| holder.contains(": cortex-mountd"))
+}
+
 /// True when nobody holds an exclusive `flock` on `path` (or it is absent).
 pub fn is_free(path: &Path) -> bool {
     let Ok(file) = File::open(path) else { return true };

@@ -41,6 +41,7 @@ pub use graph_full::{FreshNames, ParseWriter, StoredParse};
 pub use history::History;
 pub use history::{Change, ChangeOp, JournalEntry, NewSnapshot, Snapshot};
 pub use location::{STORE_DIR, StoreLocation};
+pub use lock::held_by_daemon;
 pub use migrate::SCHEMA_VERSION;
 pub use notes::{NoteFilter, NoteRow, Notes};
 pub use search::SearchIndex;

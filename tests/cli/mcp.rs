@@ -155,6 +155,14 @@ fn raw_server(
 {
     crate::common::write(tree, "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
     ok(tree, &["init", "."]);
+    raw_server_started(tree)
+}
+
+/// `raw_server` in a tree already initialised.
+fn raw_server_started(
+    tree: &Path,
+) -> (std::process::Child, std::process::ChildStdin, std::io::BufReader<std::process::ChildStdout>)
+{
     let mut server = super::command(tree, &["mcp"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -225,6 +233,55 @@ fn a_server_on_a_session_that_does_not_exist_says_so_at_start() {
     assert!(err.contains("no session named nosuch") && err.contains("session new"), "{err}");
     let err = super::fails(tmp.path(), &["mcp", "--session", "Bad Name"]);
     assert!(err.contains("session name"), "{err}");
+    wait_for_daemon_exit(tmp.path());
+}
+
+/// A server started while the last daemon is on its way out (no longer
+/// answering, its store not yet closed: on a big store, for a second or
+/// more) waits for it to go and starts the next one, rather than fail on a
+/// store in use. The leaving daemon here is a process holding the store's
+/// lock under a daemon's name for a second.
+#[test]
+fn a_server_started_as_the_last_daemon_leaves_gets_a_daemon() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write(tmp.path(), "src/lib.rs", b"pub fn one() -> u32 { 1 }\n");
+    ok(tmp.path(), &["init", "."]);
+    let lock = tmp.path().join(".cortex/lock");
+    let mut leaving = std::process::Command::new("flock")
+        .arg("-x")
+        .arg(&lock)
+        .args(["sleep", "1.5"])
+        .spawn()
+        .unwrap();
+    let held = || {
+        !std::process::Command::new("flock")
+            .args(["-n", "-x"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    while !held() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::write(&lock, format!("{}\ncortex-mountd --store .cortex\n", leaving.id())).unwrap();
+    let (mut server, mut input, mut output) = raw_server_started(tmp.path());
+    send_line(&mut input, br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"src/lib.rs"}}}"#);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(output.read_line(&mut line).unwrap() > 0, "the server stopped");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["id"] == 2 {
+            assert_eq!(v["result"]["structuredContent"]["content"], "pub fn one() -> u32 { 1 }\n");
+            break;
+        }
+    }
+    assert!(leaving.wait().unwrap().success());
+    drop(input);
+    assert!(server.wait().unwrap().success());
     wait_for_daemon_exit(tmp.path());
 }
 
