@@ -32,6 +32,36 @@ pub const DEFAULT_WINDOW: usize = 128;
 /// Texts of one length per batch, at most this many.
 const BATCH: usize = 32;
 
+/// Tokens per batch, at most (unless one text has more): about half a
+/// second of one core, the longest a request waits behind background
+/// embedding.
+const BATCH_TOKENS: usize = 1024;
+
+/// How long a worker waits for requests to be answered before its next
+/// batch (`foreground::wait_for_quiet`).
+const FOREGROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Who waits for vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Somebody (a command, `cortex index` through the daemon): nice 10.
+    Foreground,
+    /// Nobody (the daemon's own worker): nice 19, and each batch waits
+    /// for the requests being answered (`foreground::wait_for_quiet`). With
+    /// eight agents' calls keeping both cores busy, workers at nice 10 took
+    /// a third of the daemon's CPU all the same (perf).
+    Background,
+}
+
+impl Priority {
+    fn nice(self) -> libc::c_int {
+        match self {
+            Priority::Foreground => 10,
+            Priority::Background => 19,
+        }
+    }
+}
+
 /// Names the model in cache keys: a vector is the model's for a text and a
 /// window, nothing else.
 pub const MODEL_ID: &str = "all-MiniLM-L6-v2";
@@ -152,21 +182,32 @@ impl Model {
         unit.to_vec2::<f32>().map_err(run_err)
     }
 
-    /// Vectors of `texts`, in order, on every core. `done` is called with
-    /// the number of texts finished so far.
+    /// Vectors of `texts`, in order, on every core, for somebody waiting.
+    /// `done` is called with the number of texts finished so far.
     pub fn embed(
         &self,
         texts: &[&str],
         done: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let ids = self.tokenize(texts)?;
-        self.embed_ids(&ids, done)
+        self.embed_as(texts, Priority::Foreground, done)
     }
 
-    /// `embed` for texts already tokenised.
+    /// `embed`, at `priority`.
+    pub fn embed_as(
+        &self,
+        texts: &[&str],
+        priority: Priority,
+        done: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let ids = self.tokenize(texts)?;
+        self.embed_ids(&ids, priority, done)
+    }
+
+    /// `embed_as` for texts already tokenised.
     pub fn embed_ids(
         &self,
         ids: &[Vec<u32>],
+        priority: Priority,
         done: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         // Batches of one length, longest first so that the last batches,
@@ -176,7 +217,13 @@ impl Model {
         let mut batches: Vec<Vec<usize>> = Vec::new();
         for i in order {
             match batches.last_mut() {
-                Some(b) if b.len() < BATCH && ids[b[0]].len() == ids[i].len() => b.push(i),
+                Some(b)
+                    if b.len() < BATCH
+                        && ids[b[0]].len() == ids[i].len()
+                        && (b.len() + 1) * ids[i].len() <= BATCH_TOKENS =>
+                {
+                    b.push(i)
+                }
                 _ => batches.push(vec![i]),
             }
         }
@@ -188,11 +235,15 @@ impl Model {
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
-                    // Background work: what the user is doing goes first.
+                    // What else the machine does goes first.
                     // SAFETY: setpriority on the calling thread (who = 0);
                     // no memory is touched.
-                    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+                    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, priority.nice()) };
                     loop {
+                        if priority == Priority::Background {
+                            // Requests first, then a batch (at most ~0.5 s).
+                            crate::foreground::wait_for_quiet(FOREGROUND_WAIT);
+                        }
                         let b = next.fetch_add(1, Ordering::Relaxed);
                         let Some(batch) = batches.get(b) else { break };
                         if failed.lock().unwrap().is_some() {

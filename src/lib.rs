@@ -8,6 +8,7 @@
 pub mod embed;
 pub mod error;
 pub mod export;
+pub mod foreground;
 pub mod fsck;
 pub mod graph;
 pub mod ids;

@@ -305,6 +305,8 @@ async fn serve(daemon: Arc<Daemon>, stream: UnixStream) {
 
 impl Daemon {
     async fn handle(self: &Arc<Self>, request: Request) -> Response {
+        // Somebody waits for this: background embedding waits for it.
+        let _busy = cortex::foreground::busy();
         let span = tracing::debug_span!("request", kind = request.kind());
         let response = self.answer(request).instrument(span.clone()).await;
         if let Response::Error { message } = &response {

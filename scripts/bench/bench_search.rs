@@ -65,7 +65,7 @@ fn throughput(dir: &str, window: usize, limit: usize) {
     let sample = &sample[..ids.len()];
     let tokens: usize = ids.iter().map(Vec::len).sum();
     let started = Instant::now();
-    let vectors = model.embed_ids(&ids, &|_| {}).unwrap();
+    let vectors = model.embed_ids(&ids, cortex::embed::Priority::Foreground, &|_| {}).unwrap();
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(vectors.len(), sample.len());
     println!(
@@ -191,7 +191,9 @@ async fn load_set(dir: &str, tree: &str, queries: &str, model: &Model, window: u
     let queries = load_queries(queries);
     cortex::index::index_head(&store).await.unwrap();
     search::sync(&store, window).await.unwrap();
-    search::embed_pending(&store, model, &|_| {}).await.unwrap();
+    search::embed_pending(&store, model, cortex::embed::Priority::Foreground, &|_| {})
+        .await
+        .unwrap();
     let units = baselines::units(std::path::Path::new(tree));
     let unknown: Vec<&str> = queries
         .iter()
@@ -306,7 +308,9 @@ async fn latency(dir: &str, queries: &str, units: usize) {
     let model = Model::load(window).expect("the model");
     cortex::index::index_head(&store).await.unwrap();
     search::sync(&store, window).await.unwrap();
-    search::embed_pending(&store, &model, &|_| {}).await.unwrap();
+    search::embed_pending(&store, &model, cortex::embed::Priority::Foreground, &|_| {})
+        .await
+        .unwrap();
     let started = Instant::now();
     let total = store.search().replicate_search_rows_for_bench(units).await.unwrap();
     let replicate_s = started.elapsed().as_secs_f64();

@@ -411,6 +411,7 @@ pub fn load_model() -> std::result::Result<Model, crate::embed::EmbedError> {
 pub async fn embed_pending(
     store: &Store,
     model: &Model,
+    priority: crate::embed::Priority,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<usize> {
     let mut total = 0;
@@ -432,8 +433,9 @@ pub async fn embed_pending(
             let mut unique: Vec<&str> = todo.clone();
             unique.sort_unstable();
             unique.dedup();
-            let vectors = tokio::task::block_in_place(|| model.embed(&unique, &|_| {}))
-                .map_err(crate::error::Error::from)?;
+            let vectors =
+                tokio::task::block_in_place(|| model.embed_as(&unique, priority, &|_| {}))
+                    .map_err(crate::error::Error::from)?;
             for (text, v) in unique.into_iter().zip(vectors) {
                 let key = vector_key(text, model.window());
                 fresh.push((key.clone(), v.clone()));

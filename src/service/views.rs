@@ -303,7 +303,8 @@ impl Views {
     pub async fn embed_view(&self, view: &View, model: Option<&Model>) -> Result<usize> {
         let (store, _) = self.updated(view).await?;
         let Some(model) = model else { return Ok(0) };
-        let embedded = crate::search::embed_pending(&store, model, &|p| {
+        let background = crate::embed::Priority::Background;
+        let embedded = crate::search::embed_pending(&store, model, background, &|p| {
             tracing::debug!(units = p.units, embedded = p.embedded, "embedding");
             if *view == View::Main {
                 let now = std::time::Instant::now();
@@ -575,7 +576,8 @@ impl Service for Views {
                 }
             };
             progress(store.search().search_progress().await?);
-            crate::search::embed_pending(&store, &model, progress).await?;
+            let foreground = crate::embed::Priority::Foreground;
+            crate::search::embed_pending(&store, &model, foreground, progress).await?;
             Ok(IndexState { report, progress: store.search().search_progress().await?, note: None })
         })
     }

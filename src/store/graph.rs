@@ -32,7 +32,7 @@ use super::graph_read::FileUnits;
 pub use super::graph_read::{CodeFileInfo, EdgeInfo, GraphCounts, UnitInfo};
 use super::health::{self, db_error};
 use crate::error::{Error, Result};
-use crate::graph::resolve::{Edge, Symbol, SymbolTable, target_key};
+use crate::graph::resolve::{Edge, EdgeKind, Symbol, SymbolTable, target_key};
 use crate::graph::{Language, ParsedFile};
 use crate::ids::ContentHash;
 
@@ -413,6 +413,15 @@ impl CodeGraph<'_> {
 
     /// The stored edges of these files (those the graph has).
     pub async fn code_edges(self, paths: &[String]) -> Result<Vec<(String, Vec<Edge>)>> {
+        self.code_edges_where(paths, |_, _, _| true).await
+    }
+
+    /// `code_edges`, only those `keep` wants (by from, to and kind).
+    pub async fn code_edges_where(
+        self,
+        paths: &[String],
+        keep: impl Fn(&str, &str, EdgeKind) -> bool,
+    ) -> Result<Vec<(String, Vec<Edge>)>> {
         let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_edges", p)).collect();
         let mut res = self
             .store
@@ -423,7 +432,9 @@ impl CodeGraph<'_> {
             .await
             .map_err(|e| db_error("read edges", e))?;
         let rows: Vec<EdgesRow> = res.take(0).map_err(|e| db_error("read edges", e))?;
-        rows.into_iter().map(|r| Ok((key_string(&r.id)?, codec::decode_edges(&r.edges)?))).collect()
+        rows.into_iter()
+            .map(|r| Ok((key_string(&r.id)?, codec::decode_edges_where(&r.edges, &keep)?)))
+            .collect()
     }
 
     /// The units of these files, by file (those the graph has).

@@ -128,12 +128,30 @@ pub fn encode_edges(edges: &[Edge]) -> String {
     to_json(&rows)
 }
 
-pub fn decode_edges(s: &str) -> Result<Vec<Edge>> {
-    let rows: Vec<(String, String, EdgeKind, Confidence, u32)> =
+/// A string of a stored record, borrowed from it unless it holds escapes.
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// The edges `keep` wants (by from, to and kind), the others never copied
+/// out of `s`: a caller asks for a few edges of files with thousands, and
+/// decoding them all was a sixth of the daemon's time under eight agents'
+/// graph calls (perf).
+pub fn decode_edges_where(
+    s: &str,
+    keep: impl Fn(&str, &str, EdgeKind) -> bool,
+) -> Result<Vec<Edge>> {
+    let rows: Vec<(Text, Text, EdgeKind, Confidence, u32)> =
         serde_json::from_str(s).map_err(corrupt("edges"))?;
     Ok(rows
         .into_iter()
-        .map(|(from, to, kind, confidence, line)| Edge { from, to, kind, confidence, line })
+        .filter(|(from, to, kind, _, _)| keep(&from.0, &to.0, *kind))
+        .map(|(from, to, kind, confidence, line)| Edge {
+            from: from.0.into_owned(),
+            to: to.0.into_owned(),
+            kind,
+            confidence,
+            line,
+        })
         .collect())
 }
 

@@ -238,13 +238,11 @@ impl CodeGraph<'_> {
                     paths.into_iter().collect()
                 };
                 let mut out = Vec::new();
-                for (_, edges) in self.code_edges(&files).await? {
-                    for e in edges.iter().filter(|e| e.kind == kind) {
-                        let end = if incoming { &e.to } else { &e.from };
-                        if wanted.contains(end.as_str()) {
-                            out.push(EdgeInfo::of(e));
-                        }
-                    }
+                let keep = |from: &str, to: &str, k: EdgeKind| {
+                    k == kind && wanted.contains(if incoming { to } else { from })
+                };
+                for (_, edges) in self.code_edges_where(&files, keep).await? {
+                    out.extend(edges.iter().map(EdgeInfo::of));
                 }
                 out
             }

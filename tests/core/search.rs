@@ -55,7 +55,7 @@ async fn run(store: &Store, model: &Model, query: &str, mode: Mode) -> Vec<Strin
 async fn bring_up_to_date(store: &Store, model: &Model) -> usize {
     index_head(store).await.unwrap();
     search::sync(store, DEFAULT_WINDOW).await.unwrap();
-    search::embed_pending(store, model, &|_| {}).await.unwrap()
+    search::embed_pending(store, model, cortex::embed::Priority::Foreground, &|_| {}).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,7 +82,9 @@ async fn keyword_semantic_and_hybrid_search_follow_the_tree() {
     let units = before.units;
     assert_eq!(units, 7, "{before:?}");
 
-    let embedded = search::embed_pending(&t, &model, &|_| {}).await.unwrap();
+    let embedded = search::embed_pending(&t, &model, cortex::embed::Priority::Foreground, &|_| {})
+        .await
+        .unwrap();
     assert_eq!(embedded as u64, units);
     let p = t.search().search_progress().await.unwrap();
     assert_eq!((p.units, p.embedded), (units, units));
