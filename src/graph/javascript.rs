@@ -669,7 +669,7 @@ impl FileContext<'_> {
     }
 
     /// The file a relative module specifier in file `from` names.
-    fn js_module_file_from(&self, from: &str, spec: &str) -> Option<String> {
+    pub(super) fn js_module_file_from(&self, from: &str, spec: &str) -> Option<String> {
         if !spec.starts_with("./") && !spec.starts_with("../") && spec != "." && spec != ".." {
             return None; // a package
         }
@@ -788,11 +788,9 @@ impl FileContext<'_> {
             && let Some(import) = self.import_named(ty)
             && let Some(found) = self.js_import_target(import, UnitKind::is_type)
             && let [(class, _)] = found.as_slice()
+            && let Some(found) = self.class_method(class, &r.name, 0)
         {
-            let found = self.member_of(class, &r.name);
-            if !found.is_empty() {
-                return found;
-            }
+            return found;
         }
         match r.receiver.as_deref() {
             Some("exports") => self.in_file(self.path, &r.name, |s| s.top_level()),

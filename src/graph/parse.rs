@@ -525,9 +525,12 @@ impl<'a> FileParser<'a> {
                 _ => None,
             };
             // `self`/`this`, or a plain name (a module bound by require).
-            let receiver = receiver
-                .filter(|r| plain_receiver(r) || self.text_of(*r) == "super()")
-                .map(|r| self.text_of(r).to_owned());
+            let receiver = receiver.and_then(|r| match r.kind() {
+                // Python: `f(…).m()`, `a.g(…).m()` (`super().m()` among them).
+                "call" if self.language == Language::Python => self.py_call_receiver(r),
+                _ if plain_receiver(&r) => Some(self.text_of(r).to_owned()),
+                _ => None,
+            });
             by_node.insert(
                 name.start_byte(),
                 Ref {
@@ -616,6 +619,17 @@ impl<'a> FileParser<'a> {
                     continue;
                 }
                 let names = typed.entry(unit).or_insert_with(|| self.typed_names(f.node, &returns));
+                // Python `a.g(…).m()`: what g of a's type returns; `f(…).m()`,
+                // `self.g(…).m()`: followed as they are (`py_chain_class`).
+                if let Some(call) = receiver.strip_suffix("()")
+                    && receiver != "super()"
+                {
+                    r.receiver_type = Some(match call.split_once('.') {
+                        Some((var, g)) if let Some(t) = names.get(var) => format!("{t}.{g}()"),
+                        _ => receiver.clone(),
+                    });
+                    break;
+                }
                 // `x.field` where x has a declared type: `Type.field`.
                 if let Some((var, field)) = receiver.split_once('.')
                     && let Some(t) = names.get(var)

@@ -121,10 +121,8 @@ impl<'a> FileParser<'a> {
             "attribute" => self.text_of(t.child_by_field_name("attribute")?),
             _ => return None,
         };
-        let text = text.trim_matches(['"', '\'']);
-        let is_class = text.chars().next().is_some_and(char::is_uppercase)
-            && text.chars().all(|c| c.is_alphanumeric() || c == '_');
-        is_class.then(|| text.to_owned())
+        let text = optional_of(text.trim_matches(['"', '\'']));
+        is_class_name(text).then(|| text.to_owned())
     }
 
     /// A Python function's return type where the code says: its `-> T`,
@@ -154,9 +152,16 @@ impl<'a> FileParser<'a> {
             let mut cursor = n.walk();
             stack.extend(n.named_children(&mut cursor));
         }
+        let signature =
+            def.child_by_field_name("parameters").map(|p| format!("def f{}", self.text_of(p)));
+        let parameters = signature.as_deref().map(py_parameters).unwrap_or_default();
+        // A class, or a chain from a parameter (a fixture's, `$app.test_client()`).
         let type_of = |e: Node| match e.kind() {
-            "call" => self.py_class_name(e.child_by_field_name("function")?),
-            "identifier" => names.get(self.text_of(e)).cloned(),
+            "call" => self.py_class_name(e.child_by_field_name("function")?).or_else(|| {
+                self.py_call_chain(e, &HashMap::new(), Some(&parameters))
+                    .filter(|c| c.starts_with('$'))
+            }),
+            "identifier" => names.get(self.text_of(e)).filter(|t| is_class_name(t)).cloned(),
             _ => None,
         };
         let types: Option<Vec<String>> = returned.into_iter().map(type_of).collect();
@@ -166,8 +171,55 @@ impl<'a> FileParser<'a> {
         }
     }
 
+    /// A call a method is called on, as the receiver resolution reads:
+    /// `f()` of `f(…).m()`, `a.g()` of `a.g(…).m()` (a a plain name).
+    pub(super) fn py_call_receiver(&self, call: Node) -> Option<String> {
+        let function = call.child_by_field_name("function")?;
+        let plain = match function.kind() {
+            "identifier" => true,
+            "attribute" => {
+                function.child_by_field_name("object").is_some_and(|o| o.kind() == "identifier")
+            }
+            _ => false,
+        };
+        plain.then(|| format!("{}()", self.text_of(function)))
+    }
+
+    /// The chain a call's value is typed by where resolution can follow
+    /// it (see `FileContext::py_chain_class`): `f()`, `x.m()` with x a
+    /// typed name (its type's chain, then `.m()`), `self.m()`, `mod.f()`,
+    /// and `$p.m()` with p one of `parameters` (a pytest fixture's).
+    fn py_call_chain(
+        &self,
+        call: Node,
+        names: &HashMap<String, String>,
+        parameters: Option<&[&str]>,
+    ) -> Option<String> {
+        let function = call.child_by_field_name("function")?;
+        match function.kind() {
+            "identifier" => Some(format!("{}()", self.text_of(function))),
+            "attribute" => {
+                let object = function.child_by_field_name("object")?;
+                let method = self.text_of(function.child_by_field_name("attribute")?);
+                let object = match object.kind() {
+                    "identifier" => self.text_of(object),
+                    _ => return None,
+                };
+                let base = match names.get(object) {
+                    Some(ty) => ty.clone(),
+                    None if parameters.is_some_and(|p| p.contains(&object)) => format!("${object}"),
+                    None if parameters.is_some() => return None,
+                    None => object.to_owned(),
+                };
+                Some(format!("{base}.{method}()"))
+            }
+            _ => None,
+        }
+    }
+
     /// One node's part of `typed_names`: `x: T` parameters, `x: T = …`,
-    /// and `x = T(…)` where T names a class (capitalised).
+    /// `x = T(…)` where T names a class (capitalised), and `x = f()` /
+    /// `x = y.m()` by the chain resolution follows (`py_call_chain`).
     pub(super) fn py_typed_name(&self, node: Node, out: &mut HashMap<String, String>) {
         let class_name = |t: Node| self.py_class_name(t);
         let named = match node.kind() {
@@ -180,6 +232,7 @@ impl<'a> FileParser<'a> {
             "assignment" => node.child_by_field_name("type").and_then(class_name).or_else(|| {
                 let right = node.child_by_field_name("right").filter(|r| r.kind() == "call")?;
                 class_name(right.child_by_field_name("function")?)
+                    .or_else(|| self.py_call_chain(right, out, None))
             }),
             _ => node.child_by_field_name("type").and_then(class_name),
         };
@@ -187,6 +240,22 @@ impl<'a> FileParser<'a> {
             out.entry(self.text_of(name).to_owned()).or_insert(ty);
         }
     }
+}
+
+/// `T` of `t.Optional["T"]`, `Optional[T]`, `T | None`, `"T"`.
+fn optional_of(text: &str) -> &str {
+    let inner = ["t.Optional[", "typing.Optional[", "Optional["]
+        .iter()
+        .find_map(|p| text.strip_prefix(p)?.strip_suffix(']'));
+    let text = inner.unwrap_or(text).trim();
+    let text = text.strip_suffix("| None").or_else(|| text.strip_prefix("None |")).unwrap_or(text);
+    text.trim().trim_matches(['"', '\''])
+}
+
+/// A capitalised identifier: what Python code names a class by.
+fn is_class_name(text: &str) -> bool {
+    text.chars().next().is_some_and(char::is_uppercase)
+        && text.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Files whose every unit counts as a test: `test_*.py`, `*_test.py`,
@@ -212,7 +281,7 @@ impl FileContext<'_> {
         self.py_module_file_from(self.path, module)
     }
 
-    fn py_module_file_from(&self, from: &str, module: &str) -> Option<String> {
+    pub(super) fn py_module_file_from(&self, from: &str, module: &str) -> Option<String> {
         let dots = module.len() - module.trim_start_matches('.').len();
         let rest = module[dots..].replace('.', "/");
         let mut bases: Vec<String> = Vec::new();
@@ -257,7 +326,7 @@ impl FileContext<'_> {
 
     /// What `from module import name` brings from `file`: its top-level
     /// unit, or what its own imports bring (an `__init__.py` re-exporting).
-    fn py_export(
+    pub(super) fn py_export(
         &self,
         file: &str,
         name: &str,
@@ -319,9 +388,8 @@ impl FileContext<'_> {
     }
 
     /// `x.name()` in a pytest test where x is a parameter of the test that
-    /// a fixture fills (a function named x in the test's file, else in the
-    /// nearest `conftest.py` above it): the method of the class the fixture
-    /// returns. None when the fixture or its class is not known.
+    /// a fixture fills: the method of the class the fixture returns (see
+    /// `py_fixture`). None when the fixture or its class is not known.
     pub(super) fn py_fixture_call(&self, from: &Unit, r: &Ref) -> Option<resolve::Found> {
         let receiver = r.receiver.as_deref()?;
         if self.language != Language::Python
@@ -331,6 +399,22 @@ impl FileContext<'_> {
         {
             return None;
         }
+        let class = self.py_chain_class(from, &format!("${receiver}"), 0)?;
+        self.class_method(&class, &r.name, 0)
+    }
+
+    /// `x.name()` where x's type is a chain (`py_chain_class`): the method
+    /// of the class it leads to; None when it leads nowhere known.
+    pub(super) fn py_chain_call(&self, from: &Unit, r: &Ref) -> Option<resolve::Found> {
+        let class = self.py_chain_class(from, r.receiver_type.as_deref()?, 0)?;
+        self.class_method(&class, &r.name, 0)
+    }
+
+    /// The fixture named `name` a test of this file gets: the function of
+    /// that name in this file, else in the nearest `conftest.py` above it.
+    /// What it returns (`Unit::returns`): a class, or a chain from its own
+    /// parameters (`$app.test_client()`).
+    fn py_fixture(&self, name: &str) -> Option<String> {
         let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
         // How close each candidate is: this file, then the deepest conftest.
         let closeness = |s: &resolve::Symbol| -> Option<usize> {
@@ -342,7 +426,7 @@ impl FileContext<'_> {
             above.then_some(at.len())
         };
         let fixtures: Vec<(usize, &resolve::Symbol)> = self
-            .named(receiver)
+            .named(name)
             .iter()
             .filter(|s| s.kind == UnitKind::Function && s.top_level())
             .filter_map(|s| Some((closeness(s)?, s)))
@@ -353,7 +437,89 @@ impl FileContext<'_> {
         if types.any(|t| t != ty) {
             return None;
         }
-        self.typed_method(ty, &r.name)
+        Some(ty.clone())
+    }
+
+    /// The class (its id) a Python value's chain leads to (see
+    /// `FileParser::py_call_chain`), from `from`: its first step a class
+    /// (`Flask`), `self`, a call (`f()`), a pytest fixture (`$client`) or
+    /// a module bound by an import; each next step a method's return
+    /// (`m()`) or a field. None where a step is not known.
+    pub(super) fn py_chain_class(&self, from: &Unit, chain: &str, depth: u32) -> Option<String> {
+        if depth > MAX_CHAIN_DEPTH {
+            return None;
+        }
+        let mut steps = chain.split('.');
+        let base = steps.next()?;
+        let mut module = None;
+        let mut class = if base == "self" {
+            let parent = from.parent.as_deref()?;
+            let owner = self.units.iter().find(|u| u.id == parent && u.kind == UnitKind::Class)?;
+            Some(owner.id.clone())
+        } else if let Some(fixture) = base.strip_prefix('$') {
+            Some(self.py_fixture_class(from, fixture, depth)?)
+        } else if let Some(f) = base.strip_suffix("()") {
+            let found = self.plain_name(f, |k| matches!(k, UnitKind::Function | UnitKind::Class));
+            Some(self.py_returned_class(&found)?)
+        } else if is_class_name(base) {
+            Some(self.class_named(base)?)
+        } else if let Some(import) = self.import_named(base) {
+            module = Some(import);
+            None
+        } else if from.is_test && py_parameters(&from.signature).contains(&base) {
+            Some(self.py_fixture_class(from, base, depth)?)
+        } else {
+            return None;
+        };
+        for step in steps {
+            class = Some(match (step.strip_suffix("()"), &class) {
+                (Some(method), Some(c)) => {
+                    let found = self.class_method(c, method, 0)?;
+                    self.py_returned_class(&found)?
+                }
+                (Some(f), None) => {
+                    let found = self.py_module_member(module.take()?, f);
+                    self.py_returned_class(&found)?
+                }
+                (None, Some(c)) => {
+                    let name = c.rsplit("::").next()?;
+                    let symbol = self.named(name).iter().find(|s| &s.id == c)?;
+                    let (_, ty) = symbol.fields.iter().find(|(f, _)| f == step)?;
+                    self.class_named(ty)?
+                }
+                (None, None) => return None,
+            });
+        }
+        class
+    }
+
+    /// The class of what the fixture `name` returns.
+    fn py_fixture_class(&self, from: &Unit, name: &str, depth: u32) -> Option<String> {
+        let ty = self.py_fixture(name)?;
+        match ty.starts_with('$') {
+            true => self.py_chain_class(from, &ty, depth + 1),
+            false => self.class_named(&ty),
+        }
+    }
+
+    /// The class the units found give when called: a class itself (its
+    /// constructor runs), else the one class their declared returns name.
+    fn py_returned_class(&self, found: &resolve::Found) -> Option<String> {
+        let mut agreed: Option<String> = None;
+        for (id, _) in found {
+            let name = id.rsplit("::").next()?.split('#').next()?;
+            let symbol = self.named(name).iter().find(|s| &s.id == id)?;
+            let class = match symbol.kind {
+                UnitKind::Class => symbol.id.clone(),
+                _ if is_class_name(&symbol.returns) => self.class_named(&symbol.returns)?,
+                _ => return None,
+            };
+            match &agreed {
+                Some(a) if *a != class => return None,
+                _ => agreed = Some(class),
+            }
+        }
+        agreed
     }
 
     /// Where an import leads: the unit it names, or the module's file.
@@ -378,6 +544,9 @@ impl FileContext<'_> {
 
 /// Re-exports through `__init__.py` files followed at most this deep.
 const MAX_REEXPORT_DEPTH: u32 = 6;
+
+/// Fixtures of fixtures followed at most this deep (a cycle stops there).
+const MAX_CHAIN_DEPTH: u32 = 6;
 
 /// The parameter names of a Python function's signature
 /// (`@fixture def f(self, app, *args, x: int = 1)` → self, app, args, x).

@@ -17,6 +17,10 @@ use super::{Import, ImportKind, Language, ParsedFile, Ref, RefKind, Unit, UnitKi
 /// among so many says nothing.
 pub const MAX_AMBIGUOUS: usize = 8;
 
+/// How many classes up `FileContext::class_method` looks for a method (a
+/// cycle of bases stops there).
+const MAX_BASES: usize = 8;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
@@ -108,6 +112,11 @@ pub struct Symbol {
     /// A function's closure parameter's argument types (see `Unit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closure_args: Vec<String>,
+    /// A class's bases as its file names them: each the name written,
+    /// then, when an import binds that name there, the import's path
+    /// (`App`, `.app`, `App`), so that other files can follow them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<Vec<String>>,
 }
 
 impl Symbol {
@@ -123,6 +132,7 @@ impl Symbol {
             returns: unit.returns.clone(),
             in_trait: false,
             closure_args: unit.closure_args.clone(),
+            bases: Vec::new(),
         }
     }
 
@@ -135,8 +145,10 @@ impl Symbol {
             .filter(|u| matches!(u.kind, UnitKind::Trait | UnitKind::Interface))
             .map(|u| u.id.as_str())
             .collect();
-        let units = parsed.units.iter().map(|u| Symbol {
+        let mut bases = class_bases(parsed);
+        let units = parsed.units.iter().enumerate().map(|(i, u)| Symbol {
             in_trait: u.parent.as_deref().is_some_and(|p| traits.contains(p)),
+            bases: bases.remove(&i).unwrap_or_default(),
             ..Symbol::of(u, path)
         });
         let reexports =
@@ -151,6 +163,7 @@ impl Symbol {
                 returns: String::new(),
                 in_trait: false,
                 closure_args: Vec::new(),
+                bases: Vec::new(),
             });
         units.chain(reexports).collect()
     }
@@ -159,6 +172,31 @@ impl Symbol {
     pub(super) fn top_level(&self) -> bool {
         !self.qname.contains("::")
     }
+}
+
+/// The bases of a parsed file's classes (`class A(B)`, `class A extends
+/// B`), by the class's index: see `Symbol::bases`.
+fn class_bases(parsed: &ParsedFile) -> HashMap<usize, Vec<Vec<String>>> {
+    let mut out: HashMap<usize, Vec<Vec<String>>> = HashMap::new();
+    for r in parsed.refs.iter().filter(|r| r.kind == RefKind::Implements) {
+        if parsed.units.get(r.from).is_none_or(|u| u.kind != UnitKind::Class) {
+            continue;
+        }
+        let import = parsed
+            .imports
+            .iter()
+            .find(|i| i.local == r.name && !i.path.is_empty() && i.kind != ImportKind::Export);
+        let mut base = vec![r.name.clone()];
+        if let Some(import) = import {
+            base.extend(import.path.iter().cloned());
+            // `const B = require('./b')`: what the module exports.
+            if import.kind == ImportKind::Require && base.get(2).is_some_and(|n| n == "*") {
+                base[2] = "default".to_owned();
+            }
+        }
+        out.entry(r.from).or_default().push(base);
+    }
+    out
 }
 
 /// The units a set of references may point at, by name, and the paths of
@@ -617,18 +655,16 @@ impl FileContext<'_> {
         // the type; a type from elsewhere (String, Map) has no method here.
         let field_type;
         let mut receiver_type = r.receiver_type.as_deref();
+        // Python: a value a call gave (`client = app.test_client()`); where
+        // the chain is not followed, the receiver's type is not known.
+        if self.language == Language::Python && receiver_type.is_some_and(|t| t.contains("()")) {
+            match self.py_chain_call(from, r) {
+                Some(found) => return found,
+                None => receiver_type = None,
+            }
+        }
         if let Some((owner, field)) = receiver_type.and_then(|t| t.split_once('.')) {
-            // `Type.field`: the field's type, from the one struct of that name.
-            let structs: Vec<&Symbol> = self
-                .table
-                .named(owner)
-                .iter()
-                .filter(|s| matches!(s.kind, UnitKind::Struct | UnitKind::Class))
-                .collect();
-            field_type = match structs.as_slice() {
-                [s] => s.fields.iter().find(|(f, _)| f == field).map(|(_, t)| t.clone()),
-                _ => None,
-            };
+            field_type = self.field_type(owner, field);
             receiver_type = field_type.as_deref();
         }
         if self.language.is_js() {
@@ -667,6 +703,20 @@ impl FileContext<'_> {
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
     }
 
+    /// `Type.field`: the field's type, from the one struct of that name.
+    fn field_type(&self, owner: &str, field: &str) -> Option<String> {
+        let structs: Vec<&Symbol> = self
+            .table
+            .named(owner)
+            .iter()
+            .filter(|s| matches!(s.kind, UnitKind::Struct | UnitKind::Class))
+            .collect();
+        match structs.as_slice() {
+            [s] => s.fields.iter().find(|(f, _)| f == field).map(|(_, t)| t.clone()),
+            _ => None,
+        }
+    }
+
     /// `x.name()` with x of type `ty`: that type's method (one definition,
     /// its overloads included); nothing for a type the tree does not have;
     /// None when the tree cannot say.
@@ -681,7 +731,27 @@ impl FileContext<'_> {
             .collect();
         match methods.as_slice() {
             [] if !self.type_known(ty) => Some(Vec::new()),
+            // A method the class inherits.
+            [] => self.class_method(&self.class_named(ty)?, name, 0),
             methods => one_definition(methods),
+        }
+    }
+
+    /// The class a type's name means here: the one this file names so,
+    /// else the one class of that name at the top of any file (a class
+    /// defined in a function is seen from nowhere else).
+    pub(super) fn class_named(&self, ty: &str) -> Option<String> {
+        if let [(id, Confidence::Resolved)] = &self.plain_name(ty, UnitKind::is_type)[..] {
+            return Some(id.clone());
+        }
+        let classes: Vec<&Symbol> = self
+            .named(ty)
+            .iter()
+            .filter(|s| s.kind == UnitKind::Class && (s.top_level() || s.path == self.path))
+            .collect();
+        match classes[..] {
+            [class] => Some(class.id.clone()),
+            _ => None,
         }
     }
 
@@ -736,27 +806,78 @@ impl FileContext<'_> {
     }
 
     /// The method `name` of the classes `class` (a class of this file, by
-    /// its qname) extends, nearest first.
+    /// its qname) extends, nearest first: each base as this file names it,
+    /// then the bases those classes name in their own files.
     fn method_of_bases(&self, class: &str, name: &str, depth: usize) -> Option<Found> {
-        let own = format!("{}::", self.path);
         for base in self.bases.get(class)? {
             if let [(id, Confidence::Resolved)] =
                 self.plain_name(base, UnitKind::is_type).as_slice()
+                && let Some(found) = self.class_method(id, name, depth + 1)
             {
-                let found = self.member_of(id, name);
-                if !found.is_empty() {
-                    return Some(found);
-                }
-                // A base of this file: its own bases (a cycle stops at 8).
-                if let Some(qname) = id.strip_prefix(&own)
-                    && depth < 8
-                    && let Some(found) = self.method_of_bases(qname, name, depth + 1)
-                {
-                    return Some(found);
-                }
+                return Some(found);
             }
         }
         None
+    }
+
+    /// The method `name` of the class with id `class`, else of the
+    /// classes it extends (`Symbol::bases`), nearest first, in whatever
+    /// file they are (a cycle stops at `MAX_BASES` deep).
+    pub(super) fn class_method(&self, class: &str, name: &str, depth: usize) -> Option<Found> {
+        let found = self.member_of(class, name);
+        if !found.is_empty() {
+            return Some(found);
+        }
+        if depth >= MAX_BASES {
+            return None;
+        }
+        let symbol = self.symbol_by_id(class)?;
+        self.bases_of(symbol).iter().find_map(|base| self.class_method(base, name, depth + 1))
+    }
+
+    /// The unit with this id, if the table has it.
+    fn symbol_by_id(&self, id: &str) -> Option<&Symbol> {
+        let qname = id.rsplit("::").next()?;
+        let name = qname.split('#').next()?;
+        self.named(name).iter().find(|s| s.id == id)
+    }
+
+    /// The ids of the classes a class extends, found as its own file
+    /// names them (by its imports there), in the order written.
+    fn bases_of(&self, class: &Symbol) -> Vec<String> {
+        let mut out = Vec::new();
+        for base in &class.bases {
+            let found = match base.as_slice() {
+                [name] => {
+                    self.named(name);
+                    self.in_file(&class.path, name, |s| s.kind.is_type())
+                }
+                [_, spec, imported, ..] => {
+                    self.named(imported);
+                    self.imported_type(&class.path, spec, imported)
+                }
+                _ => continue,
+            };
+            if let [(id, _)] = found.as_slice() {
+                out.push(id.clone());
+            }
+        }
+        out
+    }
+
+    /// The type `import … imported from spec` binds in file `from`.
+    fn imported_type(&self, from: &str, spec: &str, imported: &str) -> Found {
+        match Language::of_path(from.as_bytes()) {
+            Some(Language::Python) if imported != "*" => self
+                .py_module_file_from(from, spec)
+                .map(|file| self.py_export(&file, imported, UnitKind::is_type, 0))
+                .unwrap_or_default(),
+            Some(language) if language.is_js() => self
+                .js_module_file_from(from, spec)
+                .map(|file| self.js_export(&file, imported, UnitKind::is_type))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// An unqualified name: this file's unit, an import, or by name.

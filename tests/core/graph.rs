@@ -426,6 +426,45 @@ fn python_super_overloads_and_constructors_through_a_module() {
     assert!(!calls.iter().any(|c| c.contains("(ambiguous)")), "{calls:#?}");
 }
 
+/// A method a class inherits from a base in another file, any number of
+/// classes up, each base found as its own file imports it: through
+/// `self.m()`, a typed receiver, and (JavaScript) an instance of a class
+/// `require`d from a module that `require`s its base in turn.
+#[test]
+fn methods_inherited_across_files_resolve_to_the_base_that_has_them() {
+    let base = "class Base:\n    def shared(self):\n        return 1\n";
+    let mid = "from .base import Base\n\n\nclass Mid(Base):\n    pass\n";
+    let leaf = "from pkg.mid import Mid\n\n\nclass Leaf(Mid):\n    def run(self):\n        return self.shared()\n\n\ndef use(leaf: Leaf):\n    return leaf.shared()\n";
+    let other = "class Other:\n    def shared(self):\n        return 2\n";
+    let calls = calls_of(&[
+        ("src/pkg/base.py", base),
+        ("src/pkg/mid.py", mid),
+        ("src/pkg/leaf.py", leaf),
+        ("src/pkg/other.py", other),
+    ]);
+    for want in [
+        "src/pkg/leaf.py::Leaf::run -> src/pkg/base.py::Base::shared (resolved)",
+        "src/pkg/leaf.py::use -> src/pkg/base.py::Base::shared (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("Other")), "{calls:#?}");
+
+    let base = "class Base { hello() { return 1 } }\nmodule.exports = Base\n";
+    let mid = "const Base = require('./base')\nclass Mid extends Base {}\nmodule.exports = Mid\n";
+    let other = "class Other { hello() { return 2 } }\nmodule.exports = Other\n";
+    let user = "const Mid = require('./mid')\nfunction use() {\n  const m = new Mid()\n  return m.hello()\n}\nmodule.exports = use\n";
+    let calls = calls_of(&[
+        ("lib/base.js", base),
+        ("lib/mid.js", mid),
+        ("lib/other.js", other),
+        ("lib/use.js", user),
+    ]);
+    let want = "lib/use.js::use -> lib/base.js::Base::hello (resolved)";
+    assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    assert!(!calls.iter().any(|c| c.contains("Other")), "{calls:#?}");
+}
+
 /// pytest: a test's parameter is what the fixture of that name returns
 /// (the test's own file first, then the nearest `conftest.py` above it).
 #[test]
@@ -453,6 +492,37 @@ fn python_test_parameters_are_typed_by_their_fixtures() {
         assert!(!calls.contains(wrong), "{wrong}\n{calls:#?}");
     }
     assert_eq!(Language::of_path(b"pkg/a.py"), Some(Language::Python));
+}
+
+/// Python values typed through calls: `x = f()` and `y = x.m()` by the
+/// classes their functions return, `self.m()` likewise, and a fixture that
+/// returns a method's value on another fixture (`client(app)` returning
+/// `app.test_client()`), and a method called on a call's value
+/// (`app.test_client().open()`).
+#[test]
+fn python_values_are_typed_by_what_calls_return() {
+    let app = "class Client:\n    def open(self, path):\n        return path\n\n\nclass App:\n    def test_client(self) -> Client:\n        return Client()\n\n    def client_of_self(self):\n        c = self.test_client()\n        return c.open('/')\n\n\ndef make_app():\n    return App()\n";
+    let other = "class Other:\n    def open(self, path):\n        return None\n";
+    let user = "from pkg.app import make_app\n\n\ndef run():\n    app = make_app()\n    client = app.test_client()\n    return client.open('/x')\n";
+    let conftest = "import pytest\nfrom pkg.app import App\n\n\n@pytest.fixture\ndef app():\n    app = App()\n    return app\n\n\n@pytest.fixture\ndef client(app):\n    return app.test_client()\n";
+    let test = "def test_open(client):\n    client.open('/')\n\n\ndef test_inline(app):\n    app.test_client().open('/')\n";
+    let calls = calls_of(&[
+        ("src/pkg/app.py", app),
+        ("src/pkg/other.py", other),
+        ("src/pkg/user.py", user),
+        ("tests/conftest.py", conftest),
+        ("tests/test_open.py", test),
+    ]);
+    for want in [
+        "src/pkg/app.py::App::client_of_self -> src/pkg/app.py::Client::open (resolved)",
+        "src/pkg/user.py::run -> src/pkg/app.py::App::test_client (resolved)",
+        "src/pkg/user.py::run -> src/pkg/app.py::Client::open (resolved)",
+        "tests/test_open.py::test_open -> src/pkg/app.py::Client::open (resolved)",
+        "tests/test_open.py::test_inline -> src/pkg/app.py::Client::open (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("Other")), "{calls:#?}");
 }
 
 /// TypeScript: interfaces, enums, type aliases, namespaces and abstract
