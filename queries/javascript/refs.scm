@@ -9,5 +9,6 @@
 (new_expression
   constructor: (member_expression object: (_) @call.receiver property: (property_identifier) @call.method))
 (class_heritage (identifier) @extends.name)
-(class_heritage (member_expression property: (property_identifier) @extends.name))
+(class_heritage
+  (member_expression object: (identifier) @type.path property: (property_identifier) @extends.name))
 (call_expression function: (super) @call.super)

@@ -9,4 +9,5 @@
 (decorator (call function: (identifier) @call.name))
 (class_definition superclasses: (argument_list (identifier) @extends.name))
 (class_definition
-  superclasses: (argument_list (attribute attribute: (identifier) @extends.name)))
+  superclasses: (argument_list
+    (attribute object: (identifier) @type.path attribute: (identifier) @extends.name)))

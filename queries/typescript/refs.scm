@@ -8,7 +8,8 @@
 (new_expression
   constructor: (member_expression object: (_) @call.receiver property: (property_identifier) @call.method))
 (extends_clause value: (identifier) @extends.name)
-(extends_clause value: (member_expression property: (property_identifier) @extends.name))
+(extends_clause
+  value: (member_expression object: (identifier) @type.path property: (property_identifier) @extends.name))
 (implements_clause (type_identifier) @extends.name)
 (implements_clause (generic_type name: (type_identifier) @extends.name))
 (extends_type_clause type: (type_identifier) @extends.name)

@@ -182,21 +182,40 @@ fn class_bases(parsed: &ParsedFile) -> HashMap<usize, Vec<Vec<String>>> {
         if parsed.units.get(r.from).is_none_or(|u| u.kind != UnitKind::Class) {
             continue;
         }
+        // `B`, or `m.B` (`r.path` holding m).
+        let bound = r.path.first().unwrap_or(&r.name);
         let import = parsed
             .imports
             .iter()
-            .find(|i| i.local == r.name && !i.path.is_empty() && i.kind != ImportKind::Export);
+            .find(|i| i.local == *bound && i.path.len() >= 2 && i.kind != ImportKind::Export);
         let mut base = vec![r.name.clone()];
-        if let Some(import) = import {
-            base.extend(import.path.iter().cloned());
-            // `const B = require('./b')`: what the module exports.
-            if import.kind == ImportKind::Require && base.get(2).is_some_and(|n| n == "*") {
-                base[2] = "default".to_owned();
+        match import {
+            Some(import) if r.path.is_empty() => {
+                base.extend(import.path.iter().cloned());
+                // `const B = require('./b')`: what the module exports.
+                if import.kind == ImportKind::Require && base[2] == "*" {
+                    base[2] = "default".to_owned();
+                }
             }
+            // `m.B` with m a module: the module's B.
+            Some(import) => base.extend([module_spec(import), r.name.clone()]),
+            None => {}
         }
         out.entry(r.from).or_default().push(base);
     }
     out
+}
+
+/// The module an import binding a module names: Python's `a.b` of
+/// `import a.b as m` / `from a import b as m`, JavaScript's specifier.
+fn module_spec(import: &Import) -> String {
+    let (module, imported) = (&import.path[0], &import.path[1]);
+    match imported.as_str() {
+        _ if import.kind != ImportKind::Import || module.contains('/') => module.clone(),
+        "*" => module.clone(),
+        _ if module.ends_with('.') => format!("{module}{imported}"),
+        _ => format!("{module}.{imported}"),
+    }
 }
 
 /// The units a set of references may point at, by name, and the paths of
@@ -607,6 +626,12 @@ impl FileContext<'_> {
                     }
                 })
             }
+            // `class A(m.B)`: the module's B.
+            (Language::Python, RefKind::Implements)
+                if let Some(import) = r.path.first().and_then(|m| self.import_named(m)) =>
+            {
+                self.py_module_member(import, &r.name)
+            }
             (language, RefKind::Call) if language.is_js() || language == Language::Python => {
                 self.with_constructor(self.plain_name(&r.name, wanted))
             }
@@ -799,7 +824,15 @@ impl FileContext<'_> {
         while let Some((class, _)) = owner.rsplit_once("::") {
             owner = class;
             if self.bases.contains_key(class) {
-                return self.method_of_bases(class, name, 0);
+                // The bases as the class's symbol keeps them (`m.B` too),
+                // else as this file's references name them.
+                let id = format!("{}::{class}", self.path);
+                return match self.symbol_by_id(&id).filter(|s| !s.bases.is_empty()) {
+                    Some(s) => {
+                        self.bases_of(s).iter().find_map(|base| self.class_method(base, name, 1))
+                    }
+                    None => self.method_of_bases(class, name, 0),
+                };
             }
         }
         None

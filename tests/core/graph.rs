@@ -428,7 +428,8 @@ fn python_super_overloads_and_constructors_through_a_module() {
 
 /// A method a class inherits from a base in another file, any number of
 /// classes up, each base found as its own file imports it: through
-/// `self.m()`, a typed receiver, and (JavaScript) an instance of a class
+/// `self.m()`, `super().m()` of a base named through its module (`class
+/// A(m.B)`), a typed receiver, and (JavaScript) an instance of a class
 /// `require`d from a module that `require`s its base in turn.
 #[test]
 fn methods_inherited_across_files_resolve_to_the_base_that_has_them() {
@@ -436,15 +437,18 @@ fn methods_inherited_across_files_resolve_to_the_base_that_has_them() {
     let mid = "from .base import Base\n\n\nclass Mid(Base):\n    pass\n";
     let leaf = "from pkg.mid import Mid\n\n\nclass Leaf(Mid):\n    def run(self):\n        return self.shared()\n\n\ndef use(leaf: Leaf):\n    return leaf.shared()\n";
     let other = "class Other:\n    def shared(self):\n        return 2\n";
+    let by_module = "from pkg import mid\n\n\nclass Leaf2(mid.Mid):\n    def shared(self):\n        return super().shared()\n";
     let calls = calls_of(&[
         ("src/pkg/base.py", base),
         ("src/pkg/mid.py", mid),
         ("src/pkg/leaf.py", leaf),
         ("src/pkg/other.py", other),
+        ("src/pkg/leaf2.py", by_module),
     ]);
     for want in [
         "src/pkg/leaf.py::Leaf::run -> src/pkg/base.py::Base::shared (resolved)",
         "src/pkg/leaf.py::use -> src/pkg/base.py::Base::shared (resolved)",
+        "src/pkg/leaf2.py::Leaf2::shared -> src/pkg/base.py::Base::shared (resolved)",
     ] {
         assert!(calls.contains(want), "missing {want}\n{calls:#?}");
     }
