@@ -610,6 +610,10 @@ impl<'a> FileParser<'a> {
                 let own = receiver.strip_prefix("this.").or_else(|| receiver.strip_prefix("self."));
                 if let (Some(field), UnitKind::Class) = (own, f.kind) {
                     r.receiver_type = fields.get(&(f.name.clone(), field.to_owned())).cloned();
+                    // Python: maybe a base's field, followed while resolving.
+                    if r.receiver_type.is_none() && self.language == Language::Python {
+                        r.receiver_type = Some(receiver.clone());
+                    }
                     break;
                 }
                 // Names are declared in functions; a container's would be
@@ -634,9 +638,12 @@ impl<'a> FileParser<'a> {
                 if let Some((var, field)) = receiver.split_once('.')
                     && let Some(t) = names.get(var)
                 {
+                    // A field typed by a chain of its own class (Python's
+                    // `self.m()`) is followed from `T.field` while resolving.
                     r.receiver_type = Some(
                         fields
                             .get(&(t.clone(), field.to_owned()))
+                            .filter(|ty| !ty.starts_with("self."))
                             .cloned()
                             .unwrap_or_else(|| format!("{t}.{field}")),
                     );
@@ -705,6 +712,9 @@ impl<'a> FileParser<'a> {
         match self.language {
             Language::Rust => self.rust_types_of(unit, node, self_type),
             Language::Python => unit.returns = self.py_returns(node),
+            _ if matches!(unit.kind, UnitKind::Function | UnitKind::Method | UnitKind::Class) => {
+                unit.closure_args = self.ts_closure_args(node, 0);
+            }
             _ => {}
         }
     }

@@ -112,6 +112,42 @@ impl<'a> FileParser<'a> {
         top && !name.starts_with('_')
     }
 
+    /// `x: T` (and `x: T = …`) in a class's body: a dataclass's fields.
+    pub(super) fn py_declared_fields(&self, class: Node, out: &mut Vec<(String, String)>) {
+        let Some(body) = class.child_by_field_name("body") else { return };
+        let mut cursor = body.walk();
+        for statement in body.named_children(&mut cursor) {
+            let Some(a) = statement.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            let name = a.child_by_field_name("left").filter(|l| l.kind() == "identifier");
+            let ty = a.child_by_field_name("type").and_then(|t| self.py_class_name(t));
+            if let (Some(name), Some(ty)) = (name, ty) {
+                out.push((self.text_of(name).to_owned(), ty));
+            }
+        }
+    }
+
+    /// The class of parameter `name` of the function `node` is in, when
+    /// its annotation names one.
+    pub(super) fn py_parameter_type(&self, node: Node, name: &str) -> Option<String> {
+        let mut function = node.parent()?;
+        while function.kind() != "function_definition" {
+            function = function.parent()?;
+        }
+        let parameters = function.child_by_field_name("parameters")?;
+        let mut cursor = parameters.walk();
+        let found = parameters.named_children(&mut cursor).find(|p| {
+            let named = match p.kind() {
+                "typed_parameter" => p.named_child(0),
+                "typed_default_parameter" => p.child_by_field_name("name"),
+                _ => None,
+            };
+            named.is_some_and(|n| self.text_of(n) == name)
+        })?;
+        self.py_class_name(found.child_by_field_name("type")?)
+    }
+
     /// The class a type annotation or a called name gives, when it names
     /// one (capitalised): `T`, `"T"`, `m.T`.
     fn py_class_name(&self, t: Node) -> Option<String> {
@@ -452,7 +488,7 @@ impl FileContext<'_> {
         let mut steps = chain.split('.');
         let base = steps.next()?;
         let mut module = None;
-        let mut class = if base == "self" {
+        let class = if base == "self" {
             let parent = from.parent.as_deref()?;
             let owner = self.units.iter().find(|u| u.id == parent && u.kind == UnitKind::Class)?;
             Some(owner.id.clone())
@@ -471,6 +507,20 @@ impl FileContext<'_> {
         } else {
             return None;
         };
+        self.py_chain_steps(class, module, steps, depth)
+    }
+
+    /// The rest of `py_chain_class`: from a class (or a module), each step
+    /// a method's return (`m()`) or a field. A field set from a method of
+    /// its own class (`self.config = self.make_config()`) is followed
+    /// from the class the chain is at.
+    fn py_chain_steps<'s>(
+        &self,
+        mut class: Option<String>,
+        mut module: Option<&Import>,
+        steps: impl Iterator<Item = &'s str>,
+        depth: u32,
+    ) -> Option<String> {
         for step in steps {
             class = Some(match (step.strip_suffix("()"), &class) {
                 (Some(method), Some(c)) => {
@@ -482,10 +532,14 @@ impl FileContext<'_> {
                     self.py_returned_class(&found)?
                 }
                 (None, Some(c)) => {
-                    let name = c.rsplit("::").next()?;
-                    let symbol = self.named(name).iter().find(|s| &s.id == c)?;
-                    let (_, ty) = symbol.fields.iter().find(|(f, _)| f == step)?;
-                    self.class_named(ty)?
+                    let ty = self.class_field(c, step, 0)?;
+                    match ty.strip_prefix("self.") {
+                        Some(rest) if depth < MAX_CHAIN_DEPTH => {
+                            self.py_chain_steps(Some(c.clone()), None, rest.split('.'), depth + 1)?
+                        }
+                        Some(_) => return None,
+                        None => self.class_named(&ty)?,
+                    }
                 }
                 (None, None) => return None,
             });

@@ -678,20 +678,11 @@ impl FileContext<'_> {
         }
         // A receiver of a declared type: that type's method, if the tree has
         // the type; a type from elsewhere (String, Map) has no method here.
-        let field_type;
-        let mut receiver_type = r.receiver_type.as_deref();
-        // Python: a value a call gave (`client = app.test_client()`); where
-        // the chain is not followed, the receiver's type is not known.
-        if self.language == Language::Python && receiver_type.is_some_and(|t| t.contains("()")) {
-            match self.py_chain_call(from, r) {
-                Some(found) => return found,
-                None => receiver_type = None,
-            }
-        }
-        if let Some((owner, field)) = receiver_type.and_then(|t| t.split_once('.')) {
-            field_type = self.field_type(owner, field);
-            receiver_type = field_type.as_deref();
-        }
+        let receiver_type = match self.receiver_type(from, r) {
+            Ok(ty) => ty,
+            Err(found) => return found,
+        };
+        let receiver_type = receiver_type.as_deref();
         if self.language.is_js() {
             let found = self.js_method_call(r, receiver_type);
             if !found.is_empty() {
@@ -726,6 +717,33 @@ impl FileContext<'_> {
             return found;
         }
         self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
+    }
+
+    /// The type of a method call's receiver, where the parser's
+    /// `receiver_type` leads to one (Python's chains, a callback's
+    /// parameter, `T.field`); Err with the callees when a Python chain
+    /// found the method itself.
+    fn receiver_type(&self, from: &Unit, r: &Ref) -> Result<Option<String>, Found> {
+        let Some(ty) = r.receiver_type.as_deref() else { return Ok(None) };
+        // Python: a value a call gave (`client = app.test_client()`), a
+        // field (`self.app`, of a base too); where the chain is not
+        // followed, the receiver's type is not known.
+        if self.language == Language::Python && (ty.contains('.') || ty.contains("()")) {
+            match self.py_chain_call(from, r) {
+                Some(found) => return Err(found),
+                // `T.field` of a type from elsewhere: read on, below.
+                None if !ty.contains("()") => {}
+                None => return Ok(None),
+            }
+        }
+        // A callback's parameter (`=>operate#1`): typed by the callee.
+        if ty.starts_with("=>") {
+            return Ok(self.js_callback_arg(ty));
+        }
+        match ty.split_once('.') {
+            Some((owner, field)) => Ok(self.field_type(owner, field)),
+            None => Ok(Some(ty.to_owned())),
+        }
     }
 
     /// `Type.field`: the field's type, from the one struct of that name.
@@ -868,8 +886,21 @@ impl FileContext<'_> {
         self.bases_of(symbol).iter().find_map(|base| self.class_method(base, name, depth + 1))
     }
 
+    /// The type of field `field` of the class with id `class`, else of the
+    /// classes it extends, nearest first.
+    pub(super) fn class_field(&self, class: &str, field: &str, depth: usize) -> Option<String> {
+        let symbol = self.symbol_by_id(class)?;
+        if let Some((_, ty)) = symbol.fields.iter().find(|(f, _)| f == field) {
+            return Some(ty.clone());
+        }
+        if depth >= MAX_BASES {
+            return None;
+        }
+        self.bases_of(symbol).iter().find_map(|base| self.class_field(base, field, depth + 1))
+    }
+
     /// The unit with this id, if the table has it.
-    fn symbol_by_id(&self, id: &str) -> Option<&Symbol> {
+    pub(super) fn symbol_by_id(&self, id: &str) -> Option<&Symbol> {
         let qname = id.rsplit("::").next()?;
         let name = qname.split('#').next()?;
         self.named(name).iter().find(|s| s.id == id)

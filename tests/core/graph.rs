@@ -501,8 +501,11 @@ fn python_test_parameters_are_typed_by_their_fixtures() {
 /// Python values typed through calls: `x = f()` and `y = x.m()` by the
 /// classes their functions return, `self.m()` likewise, and a fixture that
 /// returns a method's value on another fixture (`client(app)` returning
-/// `app.test_client()`), and a method called on a call's value
-/// (`app.test_client().open()`).
+/// `app.test_client()`), a method called on a call's value
+/// (`app.test_client().open()`), and fields typed by an annotated
+/// parameter (`self.app = app`, read in a subclass too), by a method of
+/// the class (`self.client = self.make_client()`) or declared in the class
+/// body (a dataclass).
 #[test]
 fn python_values_are_typed_by_what_calls_return() {
     let app = "class Client:\n    def open(self, path):\n        return path\n\n\nclass App:\n    def test_client(self) -> Client:\n        return Client()\n\n    def client_of_self(self):\n        c = self.test_client()\n        return c.open('/')\n\n\ndef make_app():\n    return App()\n";
@@ -510,7 +513,9 @@ fn python_values_are_typed_by_what_calls_return() {
     let user = "from pkg.app import make_app\n\n\ndef run():\n    app = make_app()\n    client = app.test_client()\n    return client.open('/x')\n";
     let conftest = "import pytest\nfrom pkg.app import App\n\n\n@pytest.fixture\ndef app():\n    app = App()\n    return app\n\n\n@pytest.fixture\ndef client(app):\n    return app.test_client()\n";
     let test = "def test_open(client):\n    client.open('/')\n\n\ndef test_inline(app):\n    app.test_client().open('/')\n";
+    let state = "from dataclasses import dataclass\n\nfrom .app import App, Client\n\n\nclass Base:\n    def __init__(self, app: App):\n        self.app = app\n\n\nclass State(Base):\n    def register(self):\n        return self.app.test_client()\n\n\n@dataclass\nclass Config:\n    app: App\n\n    def go(self):\n        return self.app.test_client()\n\n\ndef use(s: State):\n    return s.app.test_client()\n\n\nclass Holder:\n    def __init__(self, app: App):\n        self.app = app\n        self.client = self.make_client()\n\n    def make_client(self) -> Client:\n        return self.app.test_client()\n\n    def go(self):\n        return self.client.open('/')\n\n\ndef outside(h: Holder):\n    return h.client.open('/')\n";
     let calls = calls_of(&[
+        ("src/pkg/state.py", state),
         ("src/pkg/app.py", app),
         ("src/pkg/other.py", other),
         ("src/pkg/user.py", user),
@@ -523,6 +528,11 @@ fn python_values_are_typed_by_what_calls_return() {
         "src/pkg/user.py::run -> src/pkg/app.py::Client::open (resolved)",
         "tests/test_open.py::test_open -> src/pkg/app.py::Client::open (resolved)",
         "tests/test_open.py::test_inline -> src/pkg/app.py::Client::open (resolved)",
+        "src/pkg/state.py::State::register -> src/pkg/app.py::App::test_client (resolved)",
+        "src/pkg/state.py::Config::go -> src/pkg/app.py::App::test_client (resolved)",
+        "src/pkg/state.py::use -> src/pkg/app.py::App::test_client (resolved)",
+        "src/pkg/state.py::Holder::go -> src/pkg/app.py::Client::open (resolved)",
+        "src/pkg/state.py::outside -> src/pkg/app.py::Client::open (resolved)",
     ] {
         assert!(calls.contains(want), "missing {want}\n{calls:#?}");
     }
@@ -577,6 +587,40 @@ fn typescript_units_and_typed_receivers() {
     assert_eq!(Language::of_path(b"src/types.d.ts"), None);
     assert_eq!(Language::of_path(b"src/app.tsx"), Some(Language::Tsx));
     assert_eq!(Language::of_path(b"src/a.mts"), Some(Language::TypeScript));
+}
+
+/// A callback's untyped parameters are typed by the function or the
+/// constructor it is handed to, when that declares its callback's
+/// parameters (`operate((source, subscriber) => subscriber.complete())`
+/// with `init: (source: Observable<T>, subscriber: Subscriber<T>) =>
+/// void`); a callee that declares none, or declares a type parameter
+/// (`(item: T) => void`), types nothing.
+#[test]
+fn typescript_callback_parameters_are_typed_by_their_callee() {
+    let subscriber = "export class Subscriber<T> {\n  next(value: T) {}\n  complete() {}\n}\nexport class Other {\n  complete() {}\n}\n";
+    let observable = "import { Subscriber } from './subscriber';\nexport class Observable<T> {\n  constructor(subscribe?: (this: Observable<T>, subscriber: Subscriber<T>) => void) {}\n}\n";
+    let lift = "import { Subscriber } from './subscriber';\nexport function operate<T>(init: (source: number, subscriber: Subscriber<T>) => void) {\n  return init;\n}\nexport function untyped(init) {\n  return init;\n}\nexport function each<T>(f: (item: T) => void) {\n  return f;\n}\n";
+    let take = "import { each, operate, untyped } from './lift';\nimport { Observable } from './observable';\nexport function take() {\n  return operate((source, subscriber) => {\n    subscriber.complete();\n  });\n}\nexport function make() {\n  return new Observable((subscriber) => subscriber.next(1));\n}\nexport function guess() {\n  untyped((s) => s.complete());\n  each((item) => item.complete());\n}\n";
+    let calls = calls_of(&[
+        ("src/subscriber.ts", subscriber),
+        ("src/observable.ts", observable),
+        ("src/lift.ts", lift),
+        ("src/take.ts", take),
+    ]);
+    for want in [
+        "src/take.ts::take -> src/subscriber.ts::Subscriber::complete (resolved)",
+        "src/take.ts::make -> src/subscriber.ts::Subscriber::next (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    let guessed: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("src/take.ts::guess ->") && c.contains("::complete"))
+        .collect();
+    assert!(
+        !guessed.is_empty() && guessed.iter().all(|c| !c.ends_with("(resolved)")),
+        "{guessed:#?}"
+    );
 }
 
 /// tokio-style `cfg_rt! { … }` bodies are token trees to the grammar; their
