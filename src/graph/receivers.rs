@@ -575,17 +575,39 @@ impl FileContext<'_> {
 
     /// The type a receiver's chain leads to, step by step.
     fn rust_eval(&self, from: &Unit, chain: &str) -> Option<Typed> {
-        let mut steps = chain.split('.');
+        let mut steps = chain.split('.').peekable();
         let base = steps.next()?;
-        let mut typed = if let Some((call, gives)) = call_step(base) {
+        let typed = if let Some((call, gives)) = call_step(base) {
             self.rust_call_type(from, call, gives)?
         } else if let Some(name) = base.strip_prefix('$') {
             let statics =
                 self.plain_name(name, |k| matches!(k, UnitKind::Static | UnitKind::Const));
-            self.agreed_type(&statics, name, None, Gives::Returns)?
+            let typed = self.agreed_type(&statics, name, None, Gives::Returns)?;
+            // A `thread_local!` static `X: T` is a `LocalKey<T>`, whose
+            // `with` / `try_with` hand their closure a `&T` (unless T has
+            // such a method itself).
+            match steps.next_if(|s| matches!(*s, "with(|0)" | "try_with(|0)")) {
+                Some(step) => {
+                    let method = step.trim_end_matches("(|0)");
+                    match self.type_methods(&typed.ty.name, method).is_empty() {
+                        true => typed,
+                        false => self.rust_method_type(&typed, method, Gives::ClosureArg(0))?,
+                    }
+                }
+                None => typed,
+            }
         } else {
             Typed { ty: Ty::parse(base)?, origin: self.path.to_owned() }
         };
+        self.rust_eval_steps(typed, steps)
+    }
+
+    /// The rest of `rust_eval`: each step from `typed`.
+    fn rust_eval_steps<'s>(
+        &self,
+        mut typed: Typed,
+        steps: impl Iterator<Item = &'s str>,
+    ) -> Option<Typed> {
         for step in steps {
             if typed.ty.is_external() {
                 continue; // what a value from elsewhere gives is from elsewhere

@@ -729,6 +729,31 @@ fn rust_receivers_are_typed_like_the_compiler_would() {
     assert_eq!(from_run, want, "{calls:#?}");
 }
 
+/// A `thread_local!` static `X: T` is a `LocalKey<T>`: the closure its
+/// `with` / `try_with` take gets a `&T`, also where X is imported.
+#[test]
+fn rust_thread_local_closures_get_the_static_type() {
+    let ctx = "pub struct Scheduler;\n\
+        impl Scheduler { pub fn set(&self) {} }\n\
+        pub struct Context { pub scheduler: Scheduler }\n\
+        thread_local! {\n\
+            pub static CONTEXT: Context = const { Context { scheduler: Scheduler } };\n\
+        }\n\
+        pub fn enter() { CONTEXT.with(|c| c.scheduler.set()); }\n";
+    let other = "use crate::ctx::CONTEXT;\n\
+        pub struct Other;\n\
+        impl Other { pub fn set(&self) {} }\n\
+        pub fn try_enter() { let _ = CONTEXT.try_with(|c| c.scheduler.set()); }\n";
+    let calls = calls_of(&[("src/ctx.rs", ctx), ("src/other.rs", other)]);
+    for want in [
+        "src/ctx.rs::enter -> src/ctx.rs::Scheduler::set (resolved)",
+        "src/other.rs::try_enter -> src/ctx.rs::Scheduler::set (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("Other::set")), "{calls:#?}");
+}
+
 /// `pub use` re-exports are followed as the compiler would: renames,
 /// groups, globs, chains through several modules, and those inside
 /// item-level macros; a module's name is not taken for the function it
