@@ -424,18 +424,27 @@ impl FileContext<'_> {
     }
 
     /// `x.name()` in a pytest test where x is a parameter of the test that
-    /// a fixture fills: the method of the class the fixture returns (see
-    /// `py_fixture`). None when the fixture or its class is not known.
+    /// a fixture fills (or of the test a function is nested in: `@app.route`
+    /// over a view defined in the test): the method of the class the
+    /// fixture returns (see `py_fixture`). None when the fixture or its
+    /// class is not known.
     pub(super) fn py_fixture_call(&self, from: &Unit, r: &Ref) -> Option<resolve::Found> {
         let receiver = r.receiver.as_deref()?;
-        if self.language != Language::Python
-            || r.receiver_type.is_some()
-            || !from.is_test
-            || !py_parameters(&from.signature).contains(&receiver)
-        {
+        if self.language != Language::Python || r.receiver_type.is_some() || !from.is_test {
             return None;
         }
-        let class = self.py_chain_class(from, &format!("${receiver}"), 0)?;
+        // The nearest function, from `from` out, whose parameter it is.
+        let mut owner = from;
+        while !py_parameters(&owner.signature).contains(&receiver) {
+            let parent = owner.parent.as_deref()?;
+            owner = self.units.iter().find(|u| {
+                u.id == parent && matches!(u.kind, UnitKind::Function | UnitKind::Method)
+            })?;
+        }
+        if !owner.is_test {
+            return None;
+        }
+        let class = self.py_chain_class(owner, &format!("${receiver}"), 0)?;
         self.class_method(&class, &r.name, 0)
     }
 

@@ -470,12 +470,13 @@ fn methods_inherited_across_files_resolve_to_the_base_that_has_them() {
 }
 
 /// pytest: a test's parameter is what the fixture of that name returns
-/// (the test's own file first, then the nearest `conftest.py` above it).
+/// (the test's own file first, then the nearest `conftest.py` above it),
+/// also in a function nested in the test.
 #[test]
 fn python_test_parameters_are_typed_by_their_fixtures() {
     let runner = "class Runner:\n    def invoke(self, cli):\n        return cli\n\n\nclass Other:\n    def invoke(self, cli):\n        return None\n";
     let conftest = "import pytest\nfrom pkg.runner import Runner\n\n\n@pytest.fixture\ndef runner(request):\n    r = Runner()\n    return r\n";
-    let test = "def test_run(runner, tmp_path):\n    runner.invoke('x')\n\n\ndef helper(runner):\n    runner.invoke('y')\n";
+    let test = "def test_run(runner, tmp_path):\n    runner.invoke('x')\n\n\ndef helper(runner):\n    runner.invoke('y')\n\n\ndef test_nested(runner):\n    def view():\n        return runner.invoke('w')\n\n    return view\n";
     let own = "import pytest\nfrom pkg.runner import Other\n\n\n@pytest.fixture\ndef runner() -> Other:\n    return Other()\n\n\ndef test_own(runner):\n    runner.invoke('z')\n";
     let calls = calls_of(&[
         ("src/pkg/runner.py", runner),
@@ -486,6 +487,7 @@ fn python_test_parameters_are_typed_by_their_fixtures() {
     for want in [
         "tests/cli/test_run.py::test_run -> src/pkg/runner.py::Runner::invoke (resolved)",
         "tests/cli/test_own.py::test_own -> src/pkg/runner.py::Other::invoke (resolved)",
+        "tests/cli/test_run.py::test_nested::view -> src/pkg/runner.py::Runner::invoke (resolved)",
     ] {
         assert!(calls.contains(want), "missing {want}\n{calls:#?}");
     }
