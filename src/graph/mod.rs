@@ -9,6 +9,7 @@
 //! and aliases, with `types`). A new language is a grammar and queries
 //! (`lang`, `queries/`) and such a file.
 
+mod callbacks;
 mod javascript;
 pub mod lang;
 pub mod parse;
