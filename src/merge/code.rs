@@ -19,13 +19,15 @@
 //! are elements added at one place of a container whose order means
 //! nothing (fields, variants, object keys, import lists: the syntax tree
 //! says what encloses the place), while statements, arguments and array
-//! elements stay conflicts. A
-//! version that does not parse cleanly is merged by lines only (its units
-//! are not to be trusted), and a merge by unit whose text no longer parses
-//! is not taken: the lines' conflict stands.
+//! elements stay conflicts. JavaScript and TypeScript test blocks
+//! (`describe`, `it`, `test`) count as units here (`blocks`). A version
+//! with syntax errors is merged by the units that did parse, and a merge by
+//! unit whose text has a syntax error neither side had is not taken: the
+//! lines' conflict stands.
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::blocks;
 use super::lines::{self, Chunk};
 use super::{ConflictKind, ConflictRecord, Merge, Rule};
 use crate::graph::{Language, Unit, UnitKind, parse_file};
@@ -83,24 +85,61 @@ struct Version<'a> {
     children: HashMap<String, Vec<String>>,
     /// The syntax tree, parsed when a rule asks what encloses a place.
     tree: std::cell::OnceCell<Option<tree_sitter::Tree>>,
+    /// Its syntax errors, as the parser words them.
+    errors: Vec<String>,
+}
+
+pub(super) fn syntax_tree(language: Language, text: &str) -> Option<tree_sitter::Tree> {
+    let mut parser = tree_sitter::Parser::new();
+    parser.set_language(&language.grammar()).ok()?;
+    parser.parse(text, None)
 }
 
 impl<'a> Version<'a> {
+    /// `None` for a file the parser skips (binary, huge, not UTF-8). A
+    /// version with syntax errors keeps the units that did parse and its
+    /// errors, which a merged text must not add to (`adds_errors`).
     fn parse(path: &str, text: &'a str, language: Language) -> Option<Version<'a>> {
         let parsed = parse_file(path, text.as_bytes(), language);
-        if parsed.skipped.is_some() || !parsed.diagnostics.is_empty() {
+        if parsed.skipped.is_some() {
             return None;
+        }
+        let errors = parsed.diagnostics.into_iter().map(|d| d.message).collect();
+        let tree = std::cell::OnceCell::new();
+        let mut found: Vec<Unit> = parsed.units.into_iter().skip(1).collect();
+        if blocks::may_hold_blocks(language, text) {
+            let parsed = syntax_tree(language, text);
+            if let Some(t) = &parsed {
+                found = blocks::with_blocks(path, text, t, found);
+            }
+            let _ = tree.set(parsed);
         }
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         let mut units = HashMap::new();
-        for mut u in parsed.units.into_iter().skip(1) {
+        for mut u in found {
             u.start_byte = attached_start(text, u.start_byte as usize, language) as u32;
             if let Some(parent) = &u.parent {
                 children.entry(parent.clone()).or_default().push(u.id.clone());
             }
             units.insert(u.id.clone(), u);
         }
-        Some(Version { text, language, units, children, tree: std::cell::OnceCell::new() })
+        Some(Version { text, language, units, children, tree, errors })
+    }
+
+    /// True when `merged` has a syntax error neither side has (errors are
+    /// compared by what they say, which names the text they stand at).
+    fn adds_errors(merged: &Version, ours: &Version, theirs: &Version) -> bool {
+        let mut allowed: HashMap<&str, usize> = HashMap::new();
+        for e in ours.errors.iter().chain(&theirs.errors) {
+            *allowed.entry(e).or_default() += 1;
+        }
+        merged.errors.iter().any(|e| match allowed.get_mut(e.as_str()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
     }
 
     /// True when `at` (a byte offset) lies directly in a container whose
@@ -109,11 +148,7 @@ impl<'a> Version<'a> {
     /// list, a dictionary or set. Not in a body, an argument list or an
     /// array, where order means something.
     fn in_unordered(&self, at: usize) -> bool {
-        let tree = self.tree.get_or_init(|| {
-            let mut parser = tree_sitter::Parser::new();
-            parser.set_language(&self.language.grammar()).ok()?;
-            parser.parse(self.text, None)
-        });
+        let tree = self.tree.get_or_init(|| syntax_tree(self.language, self.text));
         let Some(tree) = tree else { return false };
         let unordered: &[&str] = match self.language {
             Language::Rust => &[
@@ -329,9 +364,10 @@ pub fn merge_explained(
     if !conflicts.is_empty() {
         return (Merged::Conflicts { text, conflicts }, cx.rule);
     }
-    // The safety net: units merged into text that no longer parses (all
-    // three versions did) are not taken; the lines' conflict stands.
-    if Version::parse(path, &text, language).is_none() {
+    // The safety net: units merged into text with a syntax error neither
+    // side has are not taken; the lines' conflict stands.
+    let breaks = |m: Version| Version::adds_errors(&m, &o, &t);
+    if Version::parse(path, &text, language).is_none_or(breaks) {
         return by_lines_explained(path, base, ours, theirs, settled);
     }
     (Merged::Clean(text), cx.rule)
@@ -487,8 +523,18 @@ fn merge_region(b: &Region, o: &Region, t: &Region, cx: &mut Cx) -> String {
     for c in &chunks {
         skeleton.push_str(&skeleton_chunk(c, [b, o, t], &base_starts, cx));
     }
+    // A unit both sides added, each at its own place, would be kept twice
+    // (weave's issue #107): a conflict naming it.
+    let mut kept: BTreeSet<String> = BTreeSet::new();
+    for id in placeholders(&skeleton) {
+        if !kept.insert(id.clone())
+            && let (Some(x), Some(y)) = (unit_text(o, &id), unit_text(t, &id))
+        {
+            let sides = Merge { base: String::new(), ours: x.to_owned(), theirs: y.to_owned() };
+            cx.conflicts.push(conflict(cx.path, &id, sides, (x, y)));
+        }
+    }
     // Units that one side deleted and the other changed.
-    let kept: BTreeSet<String> = placeholders(&skeleton).into_iter().collect();
     for id in b.version.children.get(&b.owner).into_iter().flatten() {
         if kept.contains(id) {
             continue;
@@ -761,271 +807,5 @@ fn merge_unit<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str =
-        "use std::fmt;\n\nfn one() -> u32 {\n    1\n}\nfn two() -> u32 {\n    2\n}\n";
-
-    fn rust(base: &str, ours: &str, theirs: &str) -> Merged {
-        merge("src/lib.rs", Language::Rust, base, ours, theirs)
-    }
-
-    #[test]
-    fn different_functions_merge_even_when_adjacent() {
-        let ours = BASE.replace("    1\n", "    10\n");
-        let theirs = BASE.replace("    2\n", "    20\n");
-        // Lines 4 and 7 are close: still two units.
-        let want = BASE.replace("    1\n", "    10\n").replace("    2\n", "    20\n");
-        assert_eq!(rust(BASE, &ours, &theirs), Merged::Clean(want));
-        // Even the last line of one and the first of the next.
-        let ours = BASE.replace("    1\n}", "    1\n} // one");
-        let theirs = BASE.replace("fn two()", "pub fn two()");
-        match rust(BASE, &ours, &theirs) {
-            Merged::Clean(text) => {
-                assert!(text.contains("} // one") && text.contains("pub fn two()"), "{text}")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_same_function_changed_differently_is_a_conflict_naming_it() {
-        let ours = BASE.replace("    1\n", "    10\n");
-        let theirs = BASE.replace("    1\n", "    11\n");
-        match rust(BASE, &ours, &theirs) {
-            Merged::Conflicts { conflicts, text } => {
-                assert_eq!(conflicts.len(), 1);
-                assert_eq!(conflicts[0].unit, "src/lib.rs::one");
-                assert!(text.contains("<<<<<<< main"), "{text}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// TypeScript and Python merge by unit as Rust does: methods of one
-    /// class apart, one method changed twice a conflict naming it.
-    #[test]
-    fn typescript_and_python_methods_merge_by_unit() {
-        let cases = [
-            (
-                "web/a.ts",
-                Language::TypeScript,
-                "export class S {\n  a(): number {\n    return 1\n  }\n  b(): number {\n    return 2\n  }\n}\n",
-                "web/a.ts::S::a",
-            ),
-            (
-                "py/a.py",
-                Language::Python,
-                "class S:\n    def a(self):\n        return 1\n\n    def b(self):\n        return 2\n",
-                "py/a.py::S::a",
-            ),
-        ];
-        for (path, language, base, unit) in cases {
-            let ours = base.replace("return 1", "return 10");
-            let theirs = base.replace("return 2", "return 20");
-            let want = ours.replace("return 2", "return 20");
-            assert_eq!(merge(path, language, base, &ours, &theirs), Merged::Clean(want), "{path}");
-            let theirs = base.replace("return 1", "return 11");
-            match merge(path, language, base, &ours, &theirs) {
-                Merged::Conflicts { conflicts, .. } => {
-                    assert_eq!(conflicts.len(), 1, "{path}");
-                    assert_eq!(conflicts[0].unit, unit);
-                }
-                other => panic!("{path}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn methods_of_one_impl_merge_apart() {
-        let base = "struct S;\nimpl S {\n    fn a(&self) -> u32 {\n        1\n    }\n    fn b(&self) -> u32 {\n        2\n    }\n}\n";
-        let ours = base.replace("        1\n", "        10\n");
-        let theirs = base.replace("        2\n", "        20\n");
-        let want =
-            base.replace("        1\n", "        10\n").replace("        2\n", "        20\n");
-        assert_eq!(rust(base, &ours, &theirs), Merged::Clean(want));
-    }
-
-    #[test]
-    fn two_sides_adding_different_functions_at_the_end_keep_both() {
-        let ours = format!("{BASE}fn three() {{}}\n");
-        let theirs = format!("{BASE}fn four() {{}}\n");
-        assert_eq!(
-            rust(BASE, &ours, &theirs),
-            Merged::Clean(format!("{BASE}fn three() {{}}\nfn four() {{}}\n"))
-        );
-    }
-
-    #[test]
-    fn deleting_a_function_the_other_side_changed_is_a_conflict() {
-        let ours = BASE.replace("fn one() -> u32 {\n    1\n}\n", "");
-        let theirs = BASE.replace("    1\n", "    10\n");
-        match rust(BASE, &ours, &theirs) {
-            Merged::Conflicts { conflicts, .. } => assert_eq!(conflicts[0].unit, "src/lib.rs::one"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// A unit of one name added on both sides conflicts, even where the
-    /// lines merge (weave's #107); added alike at two places, too.
-    #[test]
-    fn a_unit_added_twice_under_one_name_is_a_conflict_naming_it() {
-        let three = |n: u32| format!("fn three() -> u32 {{\n    {n}\n}}\n");
-        let ours = format!("{BASE}{}", three(3));
-        for theirs in [format!("{}{BASE}", three(33)), format!("{}{BASE}", three(3))] {
-            assert!(lines::clean_text(&lines::merge(BASE, &ours, &theirs)).is_some());
-            match rust(BASE, &ours, &theirs) {
-                Merged::Conflicts { conflicts, .. } => {
-                    assert_eq!(conflicts.len(), 1);
-                    assert_eq!(conflicts[0].unit, "src/lib.rs::three");
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        // The same unit added alike at one place is one unit.
-        assert_eq!(rust(BASE, &ours, &ours), Merged::Clean(ours.clone()));
-    }
-
-    /// Doc comments and attributes go with their unit: two documented
-    /// units added at one place are both kept, main's first.
-    #[test]
-    fn documented_units_added_at_one_place_keep_both_with_their_docs() {
-        let ours = format!("{BASE}\n/// Three.\n#[inline]\nfn three() {{}}\n");
-        let theirs = format!("{BASE}\n/// Four.\nfn four() {{}}\n");
-        let want = format!(
-            "{BASE}\n/// Three.\n#[inline]\nfn three() {{}}\n\n/// Four.\nfn four() {{}}\n"
-        );
-        assert_eq!(rust(BASE, &ours, &theirs), Merged::Clean(want));
-        // JavaScript: a JSDoc above `obj.m = function …` is the unit's.
-        let base = "var res = {};\n\n/**\n * Send.\n * @api public\n */\nres.send = function (b) {\n  return b;\n};\n";
-        let ours = base.replace("@api public", "@public");
-        let theirs = base.replace("return b;", "return b + 1;");
-        let want = ours.replace("return b;", "return b + 1;");
-        let m = merge("lib/res.js", Language::JavaScript, base, &ours, &theirs);
-        assert_eq!(m, Merged::Clean(want));
-    }
-
-    #[test]
-    fn imports_added_on_both_sides_are_the_union_and_a_rewrite_met_twice_conflicts() {
-        let js = "const a = require('a');\n\nfunction f() {}\n";
-        let ours = js.replace("('a');\n", "('a');\nconst b = require('b');\n");
-        let theirs = js.replace("('a');\n", "('a');\nconst c = require('c');\n");
-        let want =
-            js.replace("('a');\n", "('a');\nconst b = require('b');\nconst c = require('c');\n");
-        assert_eq!(merge("x.js", Language::JavaScript, js, &ours, &theirs), Merged::Clean(want));
-        // Python: one side removes an import, the other adds one there.
-        let py = "import os\nimport re\n\n\ndef f():\n    pass\n";
-        let ours = py.replace("import re\n", "");
-        let theirs = py.replace("import re\n", "import re\nimport sys\n");
-        let want = "import os\nimport sys\n\n\ndef f():\n    pass\n";
-        assert_eq!(merge("x.py", Language::Python, py, &ours, &theirs), Merged::Clean(want.into()));
-        // One import rewritten by both sides, differently: a conflict.
-        let rs = "use a::{x, y};\n\nfn f() {}\n";
-        let ours = rs.replace("{x, y}", "{x, y, z}");
-        let theirs = rs.replace("{x, y}", "{w, x, y}");
-        assert!(matches!(rust(rs, &ours, &theirs), Merged::Conflicts { .. }));
-    }
-
-    /// A unit moved on one side and edited on the other: the edit follows
-    /// the move, and the merge says so.
-    #[test]
-    fn an_edit_follows_a_unit_moved_on_the_other_side() {
-        let one = "fn one() -> u32 {\n    1\n}\n";
-        let ours = format!("{}{one}", BASE.replace(one, ""));
-        let theirs = BASE.replace("    1\n", "    10\n");
-        assert!(lines::clean_text(&lines::merge(BASE, &ours, &theirs)).is_none());
-        let (merged, rule) =
-            merge_explained("src/lib.rs", Language::Rust, BASE, &ours, &theirs, &Settled::new());
-        assert_eq!(merged, Merged::Clean(ours.replace("    1\n", "    10\n")));
-        assert_eq!(rule, Rule::Moved);
-        // Edits apart are `units`; a clean line merge is `lines`.
-        let apart = BASE.replace("    2\n", "    20\n");
-        let (_, rule) =
-            merge_explained("src/lib.rs", Language::Rust, BASE, &theirs, &apart, &Settled::new());
-        assert_eq!(rule, Rule::Lines);
-        let near = BASE.replace("    1\n}", "    1\n} // one");
-        let (_, rule) = merge_explained(
-            "src/lib.rs",
-            Language::Rust,
-            BASE,
-            &near,
-            &BASE.replace("fn two()", "pub fn two()"),
-            &Settled::new(),
-        );
-        assert_eq!(rule, Rule::Units);
-    }
-
-    /// Fields and variants added at one place on both sides: both, main's
-    /// first; a field changed on both sides stays a conflict.
-    #[test]
-    fn members_added_on_both_sides_are_both_kept() {
-        let base = "pub enum E {\n    A,\n}\n\npub struct S {\n    a: u32,\n}\n";
-        let ours = base
-            .replace("    A,\n", "    A,\n    B,\n")
-            .replace("    a: u32,\n", "    a: u32,\n    b: u32,\n");
-        let theirs = base
-            .replace("    A,\n", "    A,\n    /// See.\n    C,\n")
-            .replace("    a: u32,\n", "    a: u32,\n    c: u8,\n");
-        let want = base
-            .replace("    A,\n", "    A,\n    B,\n    /// See.\n    C,\n")
-            .replace("    a: u32,\n", "    a: u32,\n    b: u32,\n    c: u8,\n");
-        let (merged, rule) =
-            merge_explained("src/lib.rs", Language::Rust, base, &ours, &theirs, &Settled::new());
-        assert_eq!(merged, Merged::Clean(want));
-        assert_eq!(rule, Rule::Insertions);
-        let ours = base.replace("a: u32", "a: u64");
-        let theirs = base.replace("a: u32", "a: i32");
-        assert!(matches!(rust(base, &ours, &theirs), Merged::Conflicts { .. }));
-        // A TypeScript interface's members, likewise.
-        let ts = "export interface I {\n  a: number;\n}\n\nexport function f(): void {}\n";
-        let ours = ts.replace("  a: number;\n", "  a: number;\n  b: string;\n");
-        let theirs = ts.replace("  a: number;\n", "  a: number;\n  c?: boolean;\n");
-        let want = ts.replace("  a: number;\n", "  a: number;\n  b: string;\n  c?: boolean;\n");
-        assert_eq!(
-            merge("web/i.ts", Language::TypeScript, ts, &ours, &theirs),
-            Merged::Clean(want)
-        );
-    }
-
-    /// Keys added on both sides at one place of an object literal: both;
-    /// elements of an array, or statements of a body: a conflict.
-    #[test]
-    fn object_keys_added_on_both_sides_are_both_kept_array_elements_are_not() {
-        let js = "module.exports = {\n  a: 1,\n};\n\nfunction f() {\n  const xs = [\n    1,\n  ];\n  return xs;\n}\n";
-        let add = |at: &str, what: &str| js.replace(at, &format!("{at}{what}"));
-        let (ours, theirs) = (add("  a: 1,\n", "  b: 2,\n"), add("  a: 1,\n", "  c: 3,\n"));
-        let (merged, rule) =
-            merge_explained("lib/x.js", Language::JavaScript, js, &ours, &theirs, &Settled::new());
-        assert_eq!(merged, Merged::Clean(add("  a: 1,\n", "  b: 2,\n  c: 3,\n")));
-        assert_eq!(rule, Rule::Insertions);
-        let (ours, theirs) = (add("    1,\n", "    2,\n"), add("    1,\n", "    3,\n"));
-        assert!(matches!(
-            merge("lib/x.js", Language::JavaScript, js, &ours, &theirs),
-            Merged::Conflicts { .. }
-        ));
-        let (ours, theirs) =
-            (add("  ];\n", "  g(1,\n    2);\n"), add("  ];\n", "  h(3,\n    4);\n"));
-        assert!(matches!(
-            merge("lib/x.js", Language::JavaScript, js, &ours, &theirs),
-            Merged::Conflicts { .. }
-        ));
-        // A Python dictionary inside a function, likewise.
-        let py = "def f():\n    return {\n        'a': 1,\n    }\n";
-        let ours = py.replace("'a': 1,\n", "'a': 1,\n        'b': 2,\n");
-        let theirs = py.replace("'a': 1,\n", "'a': 1,\n        'c': 3,\n");
-        let want = py.replace("'a': 1,\n", "'a': 1,\n        'b': 2,\n        'c': 3,\n");
-        assert_eq!(merge("x.py", Language::Python, py, &ours, &theirs), Merged::Clean(want));
-    }
-
-    #[test]
-    fn a_file_with_syntax_errors_is_merged_by_lines() {
-        let broken = "fn one( {\n    1\n}\nfn two() {\n    2\n}\n";
-        let ours = broken.replace("    1\n", "    10\n");
-        let theirs = broken.replace("    2\n", "    20\n");
-        assert_eq!(
-            rust(broken, &ours, &theirs),
-            Merged::Clean(broken.replace("    1\n", "    10\n").replace("    2\n", "    20\n"))
-        );
-    }
-}
+#[path = "code_tests.rs"]
+mod tests;

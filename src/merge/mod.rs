@@ -6,6 +6,7 @@
 //! changed ([`Merge::resolve_trivial`]); what does not settle is a
 //! [`ConflictRecord`], whether lines, a unit or a whole file met it.
 
+mod blocks;
 pub mod code;
 pub mod dangling;
 pub mod lines;

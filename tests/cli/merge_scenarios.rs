@@ -20,6 +20,18 @@ enum Op {
     Rename(&'static str, &'static str),
 }
 
+/// A mocha suite, and a test added at its end.
+const SUITE: &str =
+    "describe('math', function () {\n  it('is', function () {\n    assert(1);\n  });\n});\n";
+
+fn test_block(name: &str, value: &str) -> String {
+    format!("\n  it('{name}', function () {{\n    assert({value});\n  }});\n")
+}
+
+fn with_test(name: &str, value: &str) -> String {
+    SUITE.replace("});\n});\n", &format!("}});\n{}}});\n", test_block(name, value)))
+}
+
 struct Case {
     name: &'static str,
     base: Vec<(&'static str, Vec<u8>)>,
@@ -169,6 +181,32 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
+            name: "tests added on both sides at one place of a JavaScript suite",
+            base: vec![("t.test.js", SUITE.as_bytes().to_vec())],
+            main: vec![Op::Write("t.test.js", with_test("adds", "3"))],
+            session: vec![Op::Write("t.test.js", with_test("subtracts", "-1"))],
+            conflicts: vec![],
+            after: vec![(
+                "t.test.js",
+                Some(SUITE.replace(
+                    "});\n});\n",
+                    &format!(
+                        "}});\n{}{}}});\n",
+                        test_block("adds", "3"),
+                        test_block("subtracts", "-1")
+                    ),
+                )),
+            )],
+        },
+        Case {
+            name: "a test added on both sides under one name",
+            base: vec![("t.test.js", SUITE.as_bytes().to_vec())],
+            main: vec![Op::Write("t.test.js", with_test("adds", "3"))],
+            session: vec![Op::Write("t.test.js", with_test("adds", "4"))],
+            conflicts: vec!["t.test.js::describe('math')::it('adds')"],
+            after: vec![],
+        },
+        Case {
             name: "a function moved to another file on one side, edited on the other",
             base: vec![
                 ("a.rs", RS.as_bytes().to_vec()),
@@ -212,6 +250,9 @@ fn cases() -> Vec<Case> {
 /// than lines.
 fn rules_of(case: &str) -> Vec<(&'static str, &'static str)> {
     match case {
+        "tests added on both sides at one place of a JavaScript suite" => {
+            vec![("t.test.js", "insertions")]
+        }
         "documented functions added at one place on both sides" => vec![("lib.rs", "insertions")],
         "imports added on both sides at one place" => vec![("use.rs", "insertions")],
         "rename on one side, edit on the other" => vec![("lib.rs -> core.rs", "moved")],
