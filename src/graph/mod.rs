@@ -17,6 +17,7 @@ mod python;
 mod receivers;
 pub mod resolve;
 pub mod rust;
+mod scope;
 pub mod types;
 
 pub use lang::Language;

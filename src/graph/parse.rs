@@ -10,9 +10,9 @@ use tree_sitter::{Node, Parser, QueryCursor, Tree};
 
 use super::javascript::{self, is_module_exports};
 use super::python;
-use super::receivers;
 use super::resolve::module_name;
 use super::rust::{self, path_segments, type_name};
+use super::scope;
 use super::{
     Diagnostic, Import, ImportKind, Language, MAX_PARSE_BYTES, ParsedFile, Ref, RefKind, Unit,
     UnitKind,
@@ -495,7 +495,7 @@ impl<'a> FileParser<'a> {
         let mut by_node: HashMap<usize, Ref> = HashMap::new();
         let mut macro_args: Vec<Node> = Vec::new();
         // Rust: the scope of each function a method call is in, made once.
-        let mut scopes: HashMap<usize, receivers::RustScope> = HashMap::new();
+        let mut scopes: HashMap<usize, scope::RustScope> = HashMap::new();
         for captures in matches {
             let RefMatch { name, kind, path, receiver, decl, use_tree, mod_name, macro_args: args } =
                 RefMatch::of(captures);
@@ -558,7 +558,7 @@ impl<'a> FileParser<'a> {
         found: &[Found<'t>],
         units: &[Unit],
         spans: &Spans,
-        scopes: &mut HashMap<usize, receivers::RustScope<'t>>,
+        scopes: &mut HashMap<usize, scope::RustScope<'t>>,
     ) -> Vec<Ref> {
         // Calls inside macro arguments (`assert_eq!(f(x), 1)`): tree-sitter
         // keeps those as token trees, so they are read token by token.

@@ -12,209 +12,15 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use super::parse::{self, FileParser, Spans};
-use super::resolve::{Confidence, FileContext, Found, MAX_AMBIGUOUS, Symbol, is_std, one};
+use super::resolve::{
+    Confidence, FileContext, Found, MAX_AMBIGUOUS, Symbol, is_std, one, one_definition,
+};
 use super::rust::path_segments;
+use super::scope::{Binding, RustScope};
 use super::types::{MAX_CHAIN, Ty};
 use super::{ImportKind, Ref, RefKind, Unit, UnitKind};
 
-/// What a name in a function is bound to, for typing method receivers.
-#[derive(Clone)]
-enum Binding<'t> {
-    /// A declared type (a parameter's, `let x: T`).
-    Type(Node<'t>),
-    /// The value it was given (`let x = …`).
-    Value(Node<'t>),
-    /// What `Some(x)` or `Ok(x)` opens of a value (`if let Some(x) = …`).
-    Opened(Node<'t>),
-    /// An enum variant's payload (`Kind::Std(x) =>`): `Kind.Std`.
-    Variant(String),
-    /// One element of a tuple a value is (`let (a, b) = f();`).
-    Element(Node<'t>, usize),
-    /// The i-th parameter of a closure passed to a call (`x.with(|c| …)`):
-    /// what the called function says it hands its closure.
-    ClosureArg(Node<'t>, usize),
-}
-
-/// The nodes that bind names for `rust_scope`.
-const BINDS: &[&str] =
-    &["parameter", "let_declaration", "let_condition", "match_arm", "closure_expression"];
-
-/// The names of one Rust function and the type `Self` is there.
-pub(super) struct RustScope<'t> {
-    self_type: Option<String>,
-    /// Each name's bindings in source order, with the bytes they are in
-    /// force over (from the end of a `let` to the end of its block).
-    bindings: HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>>,
-}
-
-impl<'t> RustScope<'t> {
-    /// The binding of `name` in force at byte `at`: the last one made
-    /// before it whose block holds it (`let x = x.unwrap();` shadows).
-    fn binding(&self, name: &str, at: usize) -> Option<&Binding<'t>> {
-        let all = self.bindings.get(name)?;
-        all.iter().rev().find(|(r, _)| r.contains(&at)).map(|(_, b)| b)
-    }
-}
-
 impl<'a> FileParser<'a> {
-    /// A function's names: its parameters, `let` bindings (also of
-    /// tuples), `if let Some(x)` / `while let Ok(x)` patterns and match
-    /// arms' enum variants.
-    fn rust_scope<'t>(&self, function: Node<'t>, self_type: Option<String>) -> RustScope<'t> {
-        let mut bindings: HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>> =
-            HashMap::new();
-        // Every named node below the function, in source order, without
-        // allocating: a cursor's preorder walk.
-        // (`Node::parent` walks down from the root: the ancestors are kept.)
-        let mut cursor = function.walk();
-        let mut ancestors: Vec<Node<'t>> = Vec::new();
-        'walk: loop {
-            let node = cursor.node();
-            if BINDS.contains(&node.kind()) {
-                self.bind_in(node, &ancestors, function, &mut bindings);
-            }
-            if cursor.goto_first_child() {
-                ancestors.push(node);
-                continue;
-            }
-            while !cursor.goto_next_sibling() {
-                if !cursor.goto_parent() {
-                    break 'walk;
-                }
-                ancestors.pop();
-            }
-        }
-        RustScope { self_type, bindings }
-    }
-
-    /// What one node of `BINDS` binds, into `bindings`.
-    fn bind_in<'t>(
-        &self,
-        node: Node<'t>,
-        ancestors: &[Node<'t>],
-        function: Node<'t>,
-        bindings: &mut HashMap<String, Vec<(std::ops::Range<usize>, Binding<'t>)>>,
-    ) {
-        let span = binding_span(node, ancestors, function);
-        let grandparent = ancestors.len().checked_sub(2).map(|i| ancestors[i]);
-        let mut bind = |name: String, b: Binding<'t>| {
-            bindings.entry(name).or_default().push((span.clone(), b));
-        };
-        let pattern = node.child_by_field_name("pattern");
-        let value = node.child_by_field_name("value");
-        let bound = match node.kind() {
-            "parameter" => node.child_by_field_name("type").map(Binding::Type),
-            "let_declaration" => {
-                node.child_by_field_name("type").map(Binding::Type).or(value.map(Binding::Value))
-            }
-            _ => None,
-        };
-        if let (Some(name), Some(b)) = (pattern.and_then(|p| self.bound_name(p)), bound) {
-            bind(name, b);
-        }
-        // `let (a, b) = value;`
-        if node.kind() == "let_declaration"
-            && let (Some(p), Some(v)) = (pattern, value)
-            && p.kind() == "tuple_pattern"
-        {
-            let mut cursor = p.walk();
-            for (i, element) in p.named_children(&mut cursor).enumerate() {
-                if let Some(name) = self.bound_name(element) {
-                    bind(name, Binding::Element(v, i));
-                }
-            }
-        }
-        // A match arm's pattern opens the value matched.
-        let value = match node.kind() {
-            "match_arm" => grandparent.and_then(|m| m.child_by_field_name("value")),
-            _ => value,
-        };
-        if matches!(node.kind(), "let_condition" | "match_arm")
-            && let Some((name, b)) = pattern.and_then(|p| self.pattern_binding(p, value))
-        {
-            bind(name, b);
-        }
-        if node.kind() == "closure_expression"
-            && let Some(call) = grandparent
-            && call.kind() == "call_expression"
-            && let Some(params) = node.child_by_field_name("parameters")
-        {
-            let mut cursor = params.walk();
-            for (i, p) in params.named_children(&mut cursor).enumerate() {
-                if let Some(name) = self.bound_name(p) {
-                    bind(name, Binding::ClosureArg(call, i));
-                }
-            }
-        }
-    }
-
-    /// `x` or `mut x`.
-    fn bound_name(&self, pattern: Node) -> Option<String> {
-        match pattern.kind() {
-            "identifier" => Some(self.text_of(pattern).to_owned()),
-            "mut_pattern" => {
-                self.bound_name(pattern.named_child(pattern.named_child_count().checked_sub(1)?)?)
-            }
-            _ => None,
-        }
-    }
-
-    /// The name a one-field pattern binds: `Some(x)` / `Ok(x)` (what the
-    /// value holds), `Kind::Std(x)` (the variant's payload).
-    fn pattern_binding<'t>(
-        &self,
-        pattern: Node<'t>,
-        value: Option<Node<'t>>,
-    ) -> Option<(String, Binding<'t>)> {
-        let pattern = match pattern.kind() {
-            "match_pattern" => pattern.named_child(0)?,
-            _ => pattern,
-        };
-        if pattern.kind() != "tuple_struct_pattern" || pattern.named_child_count() != 2 {
-            return None;
-        }
-        let name = self.bound_name(pattern.named_child(1)?)?;
-        let ty = self.text_of(pattern.child_by_field_name("type")?);
-        if matches!(ty, "Some" | "Ok") {
-            return Some((name, Binding::Opened(value?)));
-        }
-        match path_segments(ty).as_slice() {
-            [.., owner, variant] => Some((name, Binding::Variant(format!("{owner}.{variant}")))),
-            _ => None,
-        }
-    }
-
-    /// The scope around unit `unit` (an index of `spans`): its innermost
-    /// function's names, and the type of the impl around that.
-    pub(super) fn rust_scope_at<'t>(
-        &self,
-        found: &[parse::Found<'t>],
-        spans: &Spans,
-        unit: usize,
-    ) -> RustScope<'t> {
-        let mut function = None;
-        let mut self_type = None;
-        let mut at = unit;
-        while at > 0 {
-            let f = &found[at - 1];
-            match f.kind {
-                UnitKind::Function | UnitKind::Method if function.is_none() => {
-                    function = Some(f.node)
-                }
-                UnitKind::Impl => {
-                    self_type = f.impl_type.clone();
-                    break;
-                }
-                _ => {}
-            }
-            at = spans.parent[at];
-        }
-        match function {
-            Some(node) => self.rust_scope(node, self_type),
-            None => RustScope { self_type, bindings: HashMap::new() },
-        }
-    }
-
     /// Method calls read from macro arguments (`assert!(x.is_ok())`) have
     /// a plain receiver's text only: typed from the scope's names.
     pub(super) fn rust_macro_receivers<'t>(
@@ -244,8 +50,9 @@ impl<'a> FileParser<'a> {
                 Some((first, rest)) => (first, Some(rest)),
                 None => (receiver.as_str(), None),
             };
-            // The tokens' bytes are not kept: the start of the call's line.
-            let at = line_starts.get((r.line as usize).saturating_sub(1)).copied().unwrap_or(0);
+            // The tokens' bytes are not kept: the call's line.
+            let line = |n: usize| line_starts.get(n).copied().unwrap_or(self.text.len());
+            let at = line((r.line as usize).saturating_sub(1))..line(r.line as usize);
             let base = match first.strip_suffix("()") {
                 Some(_) => Some(first.to_owned()),
                 None => self.rust_named(first, at, scope, 0),
@@ -290,7 +97,7 @@ impl<'a> FileParser<'a> {
         };
         match node.kind() {
             "self" => scope.self_type.clone(),
-            "identifier" => self.rust_named(self.text_of(node), node.start_byte(), scope, depth),
+            "identifier" => self.rust_named(self.text_of(node), node.byte_range(), scope, depth),
             "field_expression" => step(field("value")?, self.text_of(field("field")?)),
             "call_expression" => {
                 let mut function = field("function")?;
@@ -304,6 +111,12 @@ impl<'a> FileParser<'a> {
                 self.rust_call_chain(function, field("arguments"), scope, depth)
             }
             "try_expression" => step(node.named_child(0)?, "?"),
+            // `v[a..]` is a slice of the same elements; `v[i]`, one.
+            "index_expression"
+                if node.named_child(1).is_some_and(|i| i.kind() == "range_expression") =>
+            {
+                self.rust_chain(node.named_child(0)?, scope, depth + 1)
+            }
             "index_expression" => step(node.named_child(0)?, "[]"),
             "await_expression" | "parenthesized_expression" => {
                 self.rust_chain(node.named_child(0)?, scope, depth + 1)
@@ -391,7 +204,13 @@ impl<'a> FileParser<'a> {
 
     /// What a plain name is: a binding of the scope, or a static
     /// (`SCREAMING_CASE`, looked up by resolution).
-    fn rust_named(&self, name: &str, at: usize, scope: &RustScope, depth: u32) -> Option<String> {
+    fn rust_named(
+        &self,
+        name: &str,
+        at: std::ops::Range<usize>,
+        scope: &RustScope,
+        depth: u32,
+    ) -> Option<String> {
         match scope.binding(name, at) {
             Some(Binding::Type(t)) => {
                 self.rust_ty(*t, scope.self_type.as_deref()).map(|t| t.to_string())
@@ -405,6 +224,13 @@ impl<'a> FileParser<'a> {
                 // The call's chain with its last `()` as `(|i)`.
                 let chain = self.rust_chain(*call, scope, depth + 1)?;
                 Some(format!("{}(|{i})", chain.strip_suffix("()")?))
+            }
+            Some(Binding::Iterated(v, i)) => {
+                let base = self.rust_chain(*v, scope, depth + 1)?;
+                match i {
+                    Some(i) => Some(format!("{base}.[].{i}")),
+                    None => Some(format!("{base}.[]")),
+                }
             }
             Some(Binding::Element(v, i)) => {
                 let base = self.rust_chain(*v, scope, depth + 1)?;
@@ -433,7 +259,11 @@ impl<'a> FileParser<'a> {
                 let name = self.text_of(node);
                 Some(Ty::named(if name == "Self" { self_type.unwrap_or(name) } else { name }))
             }
-            "scoped_type_identifier" => self.rust_ty(field("name")?, self_type),
+            "scoped_type_identifier" => {
+                let mut ty = self.rust_ty(field("name")?, self_type)?;
+                ty.scope = field("path").map(|p| self.text_of(p).to_owned()).unwrap_or_default();
+                Some(ty)
+            }
             "generic_type" => {
                 let mut ty = self.rust_ty(field("type")?, self_type)?;
                 if let Some(args) = field("type_arguments") {
@@ -451,13 +281,12 @@ impl<'a> FileParser<'a> {
                 let mut cursor = node.walk();
                 let args: Option<Vec<Ty>> =
                     node.named_children(&mut cursor).map(|t| self.rust_ty(t, self_type)).collect();
-                Some(Ty { name: "()".into(), args: args? })
+                Some(Ty::with_args("()", args?))
             }
             "dynamic_type" | "abstract_type" => self.rust_ty(field("trait")?, self_type),
-            "array_type" => Some(Ty {
-                name: "[]".into(),
-                args: vec![self.rust_ty(field("element")?, self_type)?],
-            }),
+            "array_type" => {
+                Some(Ty::with_args("[]", vec![self.rust_ty(field("element")?, self_type)?]))
+            }
             _ => None,
         }
     }
@@ -724,17 +553,21 @@ impl FileContext<'_> {
     fn rust_method_type(&self, typed: &Typed, method: &str, gives: Gives) -> Option<Typed> {
         let chain = self.deref_chain(&typed.ty);
         for t in &chain {
-            let methods = self.type_methods(&t.name, method);
+            let methods = self.methods_of(t, &typed.origin, method);
             tracing::trace!(ty = %t, method, methods = methods.len(), "receiver step");
             if !methods.is_empty() {
-                let found = self.of_type(&t.name, &typed.origin, &methods);
+                let found = self.of_type(t, &typed.origin, &methods);
                 return self.agreed_type(&found, method, Some(t), gives);
             }
-            if let Some(ty) = t.std_method(method).filter(|_| gives == Gives::Returns) {
+            let std = match gives {
+                Gives::Returns => t.std_method(method),
+                Gives::ClosureArg(i) => t.std_closure_arg(method, i),
+            };
+            if let Some(ty) = std {
                 return Some(Typed { ty, origin: typed.origin.clone() });
             }
         }
-        let ours = chain.iter().find(|t| self.type_known(&t.name));
+        let ours = chain.iter().find(|t| self.is_ours(t, &typed.origin));
         match ours {
             _ if gives != Gives::Returns && ours.is_some() => None,
             // `#[pin_project]`'s `project()`: a struct of the same fields.
@@ -760,7 +593,7 @@ impl FileContext<'_> {
                 .filter(|s| matches!(s.kind, UnitKind::Struct | UnitKind::Enum))
                 .filter(|s| s.fields.iter().any(|(f, _)| f == field))
                 .collect();
-            let Some(s) = self.type_symbol(&t.name, &typed.origin, &structs) else { continue };
+            let Some(s) = self.type_symbol(t, &typed.origin, &structs) else { continue };
             let (_, ty) = s.fields.iter().find(|(f, _)| f == field)?;
             return Some(Typed { ty: Ty::parse(ty)?.with_arguments_of(t), origin: s.path.clone() });
         }
@@ -775,11 +608,11 @@ impl FileContext<'_> {
     /// trait's method of that name, which it may implement.
     fn rust_type_method(&self, typed: &Typed, name: &str) -> Found {
         for t in &self.deref_chain(&typed.ty) {
-            let methods = self.type_methods(&t.name, name);
+            let methods = self.methods_of(t, &typed.origin, name);
             if !methods.is_empty() {
-                return self.of_type(&t.name, &typed.origin, &methods);
+                return self.of_type(t, &typed.origin, &methods);
             }
-            if self.type_known(&t.name) {
+            if self.is_ours(t, &typed.origin) {
                 break;
             }
             if t.std_method(name).is_some() {
@@ -801,21 +634,39 @@ impl FileContext<'_> {
     fn deref_chain(&self, ty: &Ty) -> Vec<Ty> {
         let mut out = vec![self.unalias(ty.clone())];
         while out.len() < 6
-            && let Some(inner) = out.last().and_then(|t| t.derefs_to())
+            && let Some(inner) =
+                out.last().and_then(|t| t.derefs_to().cloned().or_else(|| self.derefs_in_tree(t)))
         {
-            let inner = self.unalias(inner.clone());
-            out.push(inner);
+            out.push(self.unalias(inner));
         }
         out
+    }
+
+    /// What a type of the tree derefs to by its own `impl Deref`
+    /// (`CachePadded<T>`: `type Target = T;`, so T).
+    fn derefs_in_tree(&self, t: &Ty) -> Option<Ty> {
+        let imp = self.named(&format!("impl Deref for {}", t.name)).first()?;
+        let qname = format!("{}::Target", t.name);
+        let target = self
+            .named("Target")
+            .iter()
+            .find(|s| s.kind == UnitKind::Type && s.path == imp.path && s.qname == qname)?;
+        let ty = Ty::parse(&target.returns)?;
+        (ty.name != t.name).then(|| ty.with_arguments_of(t))
     }
 
     /// A type alias's target, its parameter given the alias's argument.
     fn unalias(&self, mut ty: Ty) -> Ty {
         for _ in 0..3 {
-            let aliases: Vec<&Symbol> =
-                self.named(&ty.name).iter().filter(|s| s.kind == UnitKind::Type).collect();
+            // An alias that is one `#[cfg]`'s choice beside a type of that
+            // name (`type IoHandle = UnparkThread;` or `enum IoHandle`)
+            // stays the name.
+            let named = self.named(&ty.name);
+            let aliases: Vec<&Symbol> = named.iter().filter(|s| s.kind == UnitKind::Type).collect();
             let target = match aliases.as_slice() {
-                [a] => Ty::parse(&a.returns),
+                [a] if named.iter().all(|s| !s.kind.is_type() || s.kind == UnitKind::Type) => {
+                    Ty::parse(&a.returns)
+                }
                 _ => None,
             };
             match target {
@@ -824,6 +675,31 @@ impl FileContext<'_> {
             }
         }
         ty
+    }
+
+    /// The methods `name` of type `t` as `origin`'s code names it: none
+    /// for a type it takes from the standard library (`use
+    /// std::sync::Mutex;`, `std::sync::Mutex<T>`) although the tree has a
+    /// type of that name.
+    fn methods_of(&self, t: &Ty, origin: &str, name: &str) -> Vec<&Symbol> {
+        match self.names_std_type(t, origin) {
+            true => Vec::new(),
+            false => self.type_methods(&t.name, name),
+        }
+    }
+
+    /// True when `t` is one of the tree's types, as `origin` names it.
+    fn is_ours(&self, t: &Ty, origin: &str) -> bool {
+        self.type_known(&t.name) && !self.names_std_type(t, origin)
+    }
+
+    fn names_std_type(&self, t: &Ty, origin: &str) -> bool {
+        if let Some(first) = t.scope_path().first() {
+            return is_std(first);
+        }
+        origin == self.path
+            && !self.named(&t.name).iter().any(|s| s.path == self.path && s.kind.is_type())
+            && self.imports_std(&t.name)
     }
 
     /// The methods `Type::name` of the tree (impls anywhere).
@@ -839,22 +715,28 @@ impl FileContext<'_> {
 
     /// Of the methods of types named `ty` (types of one name in several
     /// modules): those of the type named where `origin`'s code names it,
-    /// in its file or its module's files; else all, `ambiguous`.
-    fn of_type(&self, ty: &str, origin: &str, methods: &[&Symbol]) -> Found {
-        if let [s] = methods {
-            return one(s);
+    /// in its file or its module's files; else all, `ambiguous`. One method
+    /// written once per `#[cfg]` (`f`, `f#2`), or a type whose import leads
+    /// to one definition per `#[cfg]` (`loom::sync::Mutex`: std's or
+    /// parking_lot's), is resolved to each.
+    fn of_type(&self, ty: &Ty, origin: &str, methods: &[&Symbol]) -> Found {
+        if let Some(found) = one_definition(methods) {
+            return found;
         }
-        let types: Vec<&Symbol> = self.named(ty).iter().filter(|s| s.kind.is_type()).collect();
+        let types: Vec<&Symbol> =
+            self.named(&ty.name).iter().filter(|s| s.kind.is_type()).collect();
         if let Some(t) = self.type_symbol(ty, origin, &types) {
             let module = module_dir(&t.path);
             for keep in [&|s: &Symbol| s.path == t.path, &|s: &Symbol| s.path.starts_with(&module)]
                 as [&dyn Fn(&Symbol) -> bool; 2]
             {
-                let of_it: Vec<&&Symbol> = methods.iter().filter(|s| keep(s)).collect();
-                if let [s] = of_it.as_slice() {
-                    return one(s);
+                let of_it: Vec<&Symbol> = methods.iter().filter(|s| keep(s)).copied().collect();
+                if let Some(found) = one_definition(&of_it) {
+                    return found;
                 }
             }
+        } else if let Some(found) = self.cfg_alternatives(ty, origin, &types, methods) {
+            return found;
         }
         if methods.len() > MAX_AMBIGUOUS {
             return Vec::new();
@@ -862,24 +744,71 @@ impl FileContext<'_> {
         methods.iter().map(|s| (s.id.clone(), Confidence::Ambiguous)).collect()
     }
 
-    /// Of `candidates`, types named `name`, the one `origin`'s code means:
-    /// the one its imports lead to (in this file), else the one nearest it
-    /// in the tree (Rust's modules follow its directories).
+    /// Where `origin`'s imports lead `ty` to several types, each resolved
+    /// (one per `#[cfg]`: re-exports that the build's features choose
+    /// between), the methods of those types, one each: resolved to each.
+    fn cfg_alternatives(
+        &self,
+        ty: &Ty,
+        origin: &str,
+        types: &[&Symbol],
+        methods: &[&Symbol],
+    ) -> Option<Found> {
+        if origin != self.path || !ty.scope.is_empty() {
+            return None;
+        }
+        let found = self.plain_name(&ty.name, UnitKind::is_type);
+        tracing::trace!(ty = %ty, ?found, "cfg alternatives");
+        let sure = found.len() > 1 && found.iter().all(|(_, c)| *c == Confidence::Resolved);
+        let files: Vec<&str> = found
+            .iter()
+            .filter_map(|(id, _)| types.iter().find(|t| &t.id == id).map(|t| t.path.as_str()))
+            .collect();
+        if !sure || files.len() != found.len() {
+            return None;
+        }
+        let of_them: Vec<&&Symbol> =
+            methods.iter().filter(|m| files.contains(&m.path.as_str())).collect();
+        (of_them.len() == files.len())
+            .then(|| of_them.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect())
+    }
+
+    /// Of `candidates`, types named as `ty` is, the one `origin`'s code
+    /// means: the one its imports or the path written before the name
+    /// (`chan::Rx`) lead to (in this file); else the one whose module that
+    /// path ends with; else the one nearest it in the tree (Rust's modules
+    /// follow its directories).
     fn type_symbol<'s>(
         &'s self,
-        name: &str,
+        ty: &Ty,
         origin: &str,
         candidates: &[&'s Symbol],
     ) -> Option<&'s Symbol> {
         if let [s] = candidates {
             return Some(s);
         }
-        if origin == self.path
-            && let [(id, Confidence::Resolved)] =
-                self.plain_name(name, UnitKind::is_type).as_slice()
-            && let Some(s) = candidates.iter().find(|s| &s.id == id)
+        let scope = ty.scope_path();
+        if origin == self.path {
+            let found = match scope.as_slice() {
+                [] => self.plain_name(&ty.name, UnitKind::is_type),
+                _ => self.rust_path(&scope, &ty.name, UnitKind::is_type).unwrap_or_default(),
+            };
+            if let [(id, Confidence::Resolved)] = found.as_slice()
+                && let Some(s) = candidates.iter().find(|s| &s.id == id)
+            {
+                return Some(s);
+            }
+        }
+        if let Some(module) =
+            scope.last().filter(|m| !matches!(m.as_str(), "self" | "super" | "crate"))
         {
-            return Some(s);
+            let inline = format!("{module}::{}", ty.name);
+            let named = |s: &&&Symbol| {
+                s.qname == inline || module_dir(&s.path).ends_with(&format!("/{module}/"))
+            };
+            if let [s] = candidates.iter().filter(named).collect::<Vec<_>>().as_slice() {
+                return Some(s);
+            }
         }
         let shared = |s: &Symbol| {
             s.path.split('/').zip(origin.split('/')).take_while(|(a, b)| a == b).count()
@@ -899,26 +828,6 @@ fn module_dir(path: &str) -> String {
     match stem.strip_suffix("/mod").or_else(|| stem.strip_suffix("/lib")) {
         Some(dir) => format!("{dir}/"),
         None => format!("{stem}/"),
-    }
-}
-
-/// The bytes over which what `node` binds is in force: a parameter's
-/// function, from the end of a `let` to the end of its block, an `if let`'s
-/// or `while let`'s body, a match arm, a closure.
-fn binding_span(node: Node, ancestors: &[Node], function: Node) -> std::ops::Range<usize> {
-    match node.kind() {
-        "parameter" => node.start_byte()..function.end_byte(),
-        "let_declaration" => {
-            node.end_byte()..ancestors.last().map_or(function.end_byte(), |p| p.end_byte())
-        }
-        "let_condition" => {
-            let outer = ancestors
-                .iter()
-                .rev()
-                .find(|a| matches!(a.kind(), "if_expression" | "while_expression"));
-            node.end_byte()..outer.map_or(function.end_byte(), |o| o.end_byte())
-        }
-        _ => node.start_byte()..node.end_byte(),
     }
 }
 

@@ -596,8 +596,12 @@ impl FileContext<'_> {
         };
         match (self.language, r.kind) {
             (_, RefKind::MethodCall) => self.method_call(from, r),
-            // `std::fs::File::open`: never a unit of the tree.
+            // `std::fs::File::open`: never a unit of the tree; nor
+            // `sync::RwLock::new` after `use std::sync;`.
             (Language::Rust, _) if r.path.first().is_some_and(|c| is_std(c)) => Vec::new(),
+            (Language::Rust, _) if r.path.first().is_some_and(|c| self.imports_std(c)) => {
+                Vec::new()
+            }
             (Language::Rust, _) if !r.path.is_empty() => {
                 // `Self::f` inside an impl: the impl's type.
                 let mut path = r.path.clone();
@@ -1044,6 +1048,13 @@ impl FileContext<'_> {
     /// True when the tree defines a type (or class) of that name.
     pub(super) fn type_known(&self, name: &str) -> bool {
         self.named(name).iter().any(|s| s.kind.is_type())
+    }
+
+    /// True when `local` is a name `use` takes from the standard library
+    /// (and no module of this file's is so named).
+    pub(super) fn imports_std(&self, local: &str) -> bool {
+        self.import_named(local)
+            .is_some_and(|i| i.kind == ImportKind::Use && i.path.first().is_some_and(|c| is_std(c)))
     }
 
     pub(super) fn import_named(&self, local: &str) -> Option<&Import> {

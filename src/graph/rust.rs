@@ -18,18 +18,25 @@ impl<'a> FileParser<'a> {
         let Some(body) = node.child_by_field_name("body") else { return Vec::new() };
         let mut cursor = body.walk();
         if body.kind() == "enum_variant_list" {
-            // An enum: each variant with one field, and that field's type.
-            return body
-                .named_children(&mut cursor)
-                .filter_map(|variant| {
-                    let name = variant.child_by_field_name("name")?;
-                    let fields = variant.child_by_field_name("body")?;
-                    let mut walk = fields.walk();
-                    let first = fields.children_by_field_name("type", &mut walk).next()?;
-                    let ty = self.rust_ty(first, None)?;
-                    Some((self.text_of(name).to_owned(), ty.to_string()))
-                })
-                .collect();
+            // An enum: each variant with its first field's type, and a
+            // struct-like variant's fields as `Variant::field`.
+            let mut out = Vec::new();
+            for variant in body.named_children(&mut cursor) {
+                let Some(name) = variant.child_by_field_name("name") else { continue };
+                let Some(fields) = variant.child_by_field_name("body") else { continue };
+                let name = self.text_of(name);
+                let mut walk = fields.walk();
+                let first = fields.children_by_field_name("type", &mut walk).next();
+                if let Some(ty) = first.and_then(|t| self.rust_ty(t, None)) {
+                    out.push((name.to_owned(), ty.to_string()));
+                }
+                if fields.kind() == "field_declaration_list" {
+                    for (field, ty) in self.fields_of_list(fields) {
+                        out.push((format!("{name}::{field}"), ty));
+                    }
+                }
+            }
+            return out;
         }
         if body.kind() == "ordered_field_declaration_list" {
             // A tuple struct: fields `0`, `1`…
@@ -39,7 +46,13 @@ impl<'a> FileParser<'a> {
                 .filter_map(|(i, ty)| Some((i.to_string(), self.rust_ty(ty, None)?.to_string())))
                 .collect();
         }
-        body.named_children(&mut cursor)
+        self.fields_of_list(body)
+    }
+
+    /// The named fields of a `{ a: A, b: B }` list, with their types.
+    fn fields_of_list(&self, list: Node) -> Vec<(String, String)> {
+        let mut cursor = list.walk();
+        list.named_children(&mut cursor)
             .filter_map(|field| {
                 let name = field.child_by_field_name("name")?;
                 let ty = self.rust_ty(field.child_by_field_name("type")?, None)?;
@@ -298,20 +311,8 @@ pub(super) fn macro_item_bodies(tree: &Tree) -> Vec<tree_sitter::Range> {
             "macro_invocation" => {
                 let mut cursor = node.walk();
                 let body = node.named_children(&mut cursor).find(|c| c.kind() == "token_tree");
-                let Some(body) = body else { continue };
-                let (Some(open), Some(close)) =
-                    (body.child(0), body.child(body.child_count().saturating_sub(1)))
-                else {
-                    continue;
-                };
-                if open.kind() == "{" && close.kind() == "}" && open.end_byte() < close.start_byte()
-                {
-                    out.push(tree_sitter::Range {
-                        start_byte: open.end_byte(),
-                        end_byte: close.start_byte(),
-                        start_point: open.end_position(),
-                        end_point: close.start_position(),
-                    });
+                if let Some(body) = body {
+                    braced_items(body, 0, &mut out);
                 }
             }
             _ => {}
@@ -319,6 +320,54 @@ pub(super) fn macro_item_bodies(tree: &Tree) -> Vec<tree_sitter::Range> {
     }
     out.sort_by_key(|r| r.start_byte);
     out
+}
+
+/// The insides of a `{ … }` token tree of items, less the `name! {` and
+/// `}` of item-level macros nested in it (`cfg_test_util! { cfg_rt! { fn
+/// f() {} } }`), whose insides are items of the same level.
+fn braced_items(body: Node, depth: usize, out: &mut Vec<tree_sitter::Range>) {
+    let (Some(open), Some(close)) =
+        (body.child(0), body.child(body.child_count().saturating_sub(1)))
+    else {
+        return;
+    };
+    if open.kind() != "{" || close.kind() != "}" || open.end_byte() >= close.start_byte() {
+        return;
+    }
+    let push = |from: Node, to: Node, out: &mut Vec<tree_sitter::Range>| {
+        if from.end_byte() < to.start_byte() {
+            out.push(tree_sitter::Range {
+                start_byte: from.end_byte(),
+                end_byte: to.start_byte(),
+                start_point: from.end_position(),
+                end_point: to.start_position(),
+            });
+        }
+    };
+    let mut cursor = body.walk();
+    let tokens: Vec<Node> = body.children(&mut cursor).collect();
+    let mut from = open;
+    for w in tokens.windows(3) {
+        let [name, bang, inner] = [w[0], w[1], w[2]];
+        let nested = depth < 4
+            && name.kind() == "identifier"
+            && bang.kind() == "!"
+            && inner.kind() == "token_tree"
+            && inner.child(0).is_some_and(|c| c.kind() == "{");
+        if nested && name.start_byte() >= from.end_byte() {
+            // Up to the nested macro's name; its insides; on after its `}`.
+            let mut insides = Vec::new();
+            braced_items(inner, depth + 1, &mut insides);
+            let Some(inner_close) = inner.child(inner.child_count() - 1) else { continue };
+            if insides.is_empty() {
+                continue;
+            }
+            push(from, name, out);
+            out.extend(insides);
+            from = inner_close;
+        }
+    }
+    push(from, close, out);
 }
 
 /// A query's matches, copied out of the cursor (which lends them one at a

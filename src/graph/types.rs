@@ -10,17 +10,32 @@ use std::fmt;
 /// followed.
 pub const MAX_CHAIN: usize = 6;
 
-/// A type: its last path segment and its type arguments. A slice or an
-/// array is named `[]`, a tuple `()` (`()<A,B>`).
+/// A type: its last path segment, the path written before it (`chan` of
+/// `chan::Rx<T>`, which says which of several types named `Rx` it is), and
+/// its type arguments. A slice or an array is named `[]`, a tuple `()`
+/// (`()<A,B>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ty {
     pub name: String,
+    pub scope: String,
     pub args: Vec<Ty>,
 }
 
 impl Ty {
     pub fn named(name: &str) -> Ty {
-        Ty { name: name.to_owned(), args: Vec::new() }
+        Ty::with_args(name, Vec::new())
+    }
+
+    pub fn with_args(name: &str, args: Vec<Ty>) -> Ty {
+        match name.rsplit_once("::") {
+            Some((scope, last)) => Ty { name: last.to_owned(), scope: scope.to_owned(), args },
+            None => Ty { name: name.to_owned(), scope: String::new(), args },
+        }
+    }
+
+    /// The segments of `scope` (`crate`, `runtime`, `scheduler`).
+    pub fn scope_path(&self) -> Vec<String> {
+        self.scope.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
 
     /// A type from outside the tree (what `std::fs::File::open()` or
@@ -52,7 +67,9 @@ impl Ty {
     fn parse_prefix(text: &str) -> Option<(Ty, &str)> {
         let end = text.find(['<', '>', ',']).unwrap_or(text.len());
         let name = text[..end].trim();
-        let word = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let word = !name.is_empty()
+            && !name.ends_with(':')
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':');
         if !word && !matches!(name, "[]" | "()" | "?") {
             return None;
         }
@@ -87,12 +104,14 @@ impl Ty {
 
     fn substitute(self, arg: &Ty) -> Ty {
         let generic = self.args.is_empty()
+            && self.scope.is_empty()
             && self.name.len() <= 2
             && self.name.chars().all(|c| c.is_ascii_uppercase());
         if generic {
             return arg.clone();
         }
-        Ty { name: self.name, args: self.args.into_iter().map(|a| a.substitute(arg)).collect() }
+        let args = self.args.into_iter().map(|a| a.substitute(arg)).collect();
+        Ty { args, ..self }
     }
 
     /// The first type argument, if any.
@@ -127,7 +146,8 @@ impl Ty {
         let inner = || self.inner().cloned();
         let this = self.name.as_str();
         match name {
-            "unwrap" | "expect" | "unwrap_unchecked" | "unwrap_or_default"
+            "unwrap" | "expect" | "unwrap_unchecked" | "unwrap_or_default" | "unwrap_or"
+            | "unwrap_or_else"
                 if UNWRAPS.contains(&this) =>
             {
                 inner()
@@ -148,6 +168,8 @@ impl Ty {
                 inner()
             }
             "borrow" | "borrow_mut" if this == "RefCell" => inner(),
+            // The pointer an `AtomicPtr<T>` holds: a T to `(*p).m()`.
+            "load" | "swap" | "into_inner" | "get_mut" if this == "AtomicPtr" => inner(),
             "as_ref" | "as_mut" | "get_ref" | "get_mut" | "deref" | "deref_mut" | "as_ptr"
                 if DEREFS.contains(&this) =>
             {
@@ -157,13 +179,89 @@ impl Ty {
             | "pop_front" | "pop_back" | "front" | "back"
                 if SEQUENCES.contains(&this) =>
             {
-                Some(Ty { name: "Option".into(), args: vec![inner()?] })
+                Some(Ty::with_args("Option", vec![inner()?]))
             }
             "get_unchecked" | "get_unchecked_mut" if SEQUENCES.contains(&this) => inner(),
             "get" | "get_mut" | "remove" if MAPS.contains(&this) => {
-                Some(Ty { name: "Option".into(), args: vec![self.args.get(1)?.clone()] })
+                Some(Ty::with_args("Option", vec![self.args.get(1)?.clone()]))
             }
             "clone" | "to_owned" => Some(self.clone()),
+            _ => self.std_iteration(name),
+        }
+    }
+
+    /// What iterating gives, as an iterator (`ITER`) of the element: a sequence's
+    /// or set's `iter()`, a map's `values()`, an iterator's adapters that
+    /// keep the element (`rev`, `filter`…) and those that take one out
+    /// (`next`, `find`…: an `Option<T>`).
+    fn std_iteration(&self, name: &str) -> Option<Ty> {
+        let iter = |element: Ty| Some(Ty::with_args(ITER, vec![element]));
+        let this = self.name.as_str();
+        match name {
+            "iter" | "iter_mut" | "into_iter" | "drain"
+                if SEQUENCES.contains(&this) || SETS.contains(&this) =>
+            {
+                iter(self.inner()?.clone())
+            }
+            "values" | "values_mut" | "into_values" if MAPS.contains(&this) => {
+                iter(self.args.get(1)?.clone())
+            }
+            "keys" | "into_keys" if MAPS.contains(&this) => iter(self.inner()?.clone()),
+            "rev" | "skip" | "take" | "filter" | "peekable" | "cloned" | "copied" | "by_ref"
+            | "step_by" | "skip_while" | "take_while" | "fuse" | "chain" | "cycle" | "inspect"
+                if this == ITER =>
+            {
+                Some(self.clone())
+            }
+            "enumerate" if this == ITER => {
+                iter(Ty::with_args("()", vec![Ty::named("usize"), self.inner()?.clone()]))
+            }
+            "next" | "next_back" | "last" | "nth" | "find" | "peek" | "min_by_key"
+            | "max_by_key" | "min_by" | "max_by"
+                if this == ITER =>
+            {
+                Some(Ty::with_args("Option", vec![self.inner()?.clone()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The type the standard library hands the `i`-th parameter of a
+    /// closure given to `x.name(…)`: `opt.map(|v| …)` an `Option<T>`'s T,
+    /// `res.map_err(|e| …)` a `Result`'s error, `iter.for_each(|x| …)` an
+    /// element, `v.retain(|x| …)` a sequence's element.
+    pub fn std_closure_arg(&self, name: &str, i: usize) -> Option<Ty> {
+        let this = self.name.as_str();
+        let first = || self.inner().cloned();
+        match (this, name, i) {
+            (
+                "Option",
+                "map" | "and_then" | "filter" | "is_some_and" | "is_none_or" | "inspect"
+                | "take_if" | "for_each",
+                0,
+            )
+            | ("Option", "map_or" | "map_or_else", 1) => first(),
+            ("Result", "map" | "and_then" | "inspect" | "is_ok_and", 0)
+            | ("Result", "map_or" | "map_or_else", 1) => first(),
+            (
+                "Result",
+                "map_err" | "or_else" | "inspect_err" | "is_err_and" | "unwrap_or_else",
+                0,
+            ) => self.args.get(1).cloned(),
+            (
+                ITER,
+                "map" | "for_each" | "filter" | "filter_map" | "any" | "all" | "find" | "position"
+                | "find_map" | "take_while" | "skip_while" | "inspect" | "flat_map" | "map_while"
+                | "min_by_key" | "max_by_key" | "partition",
+                0,
+            )
+            | (ITER, "fold" | "try_fold", 1) => first(),
+            (_, "retain" | "retain_mut" | "sort_by_key" | "sort_unstable_by_key", 0)
+            | (_, "sort_by" | "sort_unstable_by", 0 | 1)
+                if SEQUENCES.contains(&this) =>
+            {
+                first()
+            }
             _ => None,
         }
     }
@@ -173,10 +271,13 @@ impl Ty {
         UNWRAPS.contains(&self.name.as_str()).then(|| self.inner().cloned()).flatten()
     }
 
-    /// `x[i]`: an element of a slice, array, `Vec` or `VecDeque`.
+    /// `x[i]`: an element of a slice, array, `Vec` or `VecDeque`; what
+    /// `for x in …` binds of those, an iterator, a set or an `Option`.
     pub fn element(&self) -> Option<Ty> {
         match self.name.as_str() {
-            "[]" | "Vec" | "VecDeque" => self.inner().cloned(),
+            "[]" | "Vec" | "VecDeque" | ITER | "HashSet" | "BTreeSet" | "Option" => {
+                self.inner().cloned()
+            }
             _ => None,
         }
     }
@@ -184,6 +285,9 @@ impl Ty {
 
 impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.scope.is_empty() {
+            write!(f, "{}::", self.scope)?;
+        }
         f.write_str(&self.name)?;
         if !self.args.is_empty() {
             f.write_str("<")?;
@@ -221,6 +325,13 @@ const LOCKS: &[&str] = &["Mutex", "RwLock", "RefCell", "UnsafeCell", "Cell"];
 /// Sequences whose `get`, `first`… give an element.
 const SEQUENCES: &[&str] = &["[]", "Vec", "VecDeque"];
 
+/// An iterator over its one type argument, as the standard library's
+/// iterators are seen here (a name no type of a tree can have).
+const ITER: &str = "<iter>";
+
+/// Sets, which iterate over their elements.
+const SETS: &[&str] = &["HashSet", "BTreeSet", "IndexSet"];
+
 /// Maps whose `get` gives a value (the second type argument).
 const MAPS: &[&str] = &["HashMap", "BTreeMap", "IndexMap"];
 
@@ -237,9 +348,36 @@ mod tests {
             assert_eq!(Ty::parse(text).unwrap().to_string(), text);
         }
         assert_eq!(Ty::parse("HashMap< K , V >").unwrap().to_string(), "HashMap<K,V>");
-        for bad in ["", "Foo<", "Foo<A>>", "a::b", "(A, B)", "Foo()"] {
+        // The path before a name says which type of that name it is.
+        let rx = Ty::parse("chan::Rx<T,Semaphore>").unwrap();
+        assert_eq!((rx.name.as_str(), rx.scope.as_str()), ("Rx", "chan"));
+        assert_eq!(rx.to_string(), "chan::Rx<T,Semaphore>");
+        assert_eq!(Ty::parse("crate::a::B").unwrap().scope_path(), ["crate", "a"]);
+        for bad in ["", "Foo<", "Foo<A>>", "a::", "(A, B)", "Foo()"] {
             assert_eq!(Ty::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn iterating_and_closures_get_the_elements() {
+        let v = Ty::parse("Vec<Level>").unwrap();
+        let iter = v.std_method("iter").unwrap();
+        assert_eq!(iter.element().unwrap().name, "Level");
+        let next = iter.std_method("rev").unwrap().std_method("next").unwrap();
+        assert_eq!(next.to_string(), "Option<Level>");
+        let pairs = iter.std_method("enumerate").unwrap().element().unwrap();
+        assert_eq!(pairs.tuple_element("1").unwrap().name, "Level");
+        let map = Ty::parse("HashMap<Id,Task>").unwrap();
+        assert_eq!(map.std_method("values").unwrap().element().unwrap().name, "Task");
+        assert_eq!(iter.std_closure_arg("for_each", 0).unwrap().name, "Level");
+        assert_eq!(iter.std_closure_arg("fold", 1).unwrap().name, "Level");
+        let opt = Ty::parse("Option<Context>").unwrap();
+        assert_eq!(opt.std_closure_arg("and_then", 0).unwrap().name, "Context");
+        assert_eq!(opt.std_closure_arg("map_or", 0), None, "map_or's closure is its second");
+        let res = Ty::parse("Result<Conn,Error>").unwrap();
+        assert_eq!(res.std_closure_arg("map_err", 0).unwrap().name, "Error");
+        assert_eq!(v.std_closure_arg("retain", 0).unwrap().name, "Level");
+        assert_eq!(Ty::named("Level").std_closure_arg("map", 0), None);
     }
 
     #[test]

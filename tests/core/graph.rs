@@ -756,6 +756,85 @@ fn rust_thread_local_closures_get_the_static_type() {
     assert!(!calls.iter().any(|c| c.contains("Other::set")), "{calls:#?}");
 }
 
+/// What the standard library hands a closure or a loop (`opt.and_then(|c|
+/// …)`, `for x in v.iter()`), a struct pattern's fields (also of an enum's
+/// struct-like variant), the path written before a type's name (`chan::Rx`
+/// among two `Rx`), a method written once per `#[cfg]`, and a type taken
+/// from std although the tree has one of that name.
+#[test]
+fn rust_loops_closures_patterns_and_paths_give_types() {
+    let chan = "pub struct Rx;\nimpl Rx { pub fn len(&self) -> usize { 0 } }\n";
+    let list = "pub struct Rx;\nimpl Rx { pub fn len(&self) -> usize { 1 } }\n";
+    let lib = "mod chan;\nmod list;\nmod lock;\n\
+        pub struct Level;\n\
+        impl Level {\n\
+            #[cfg(unix)] pub fn next(&self) {}\n\
+            #[cfg(not(unix))] pub fn next(&self) {}\n\
+            pub fn len(&self) -> usize { 0 }\n\
+        }\n\
+        pub struct Wheel { levels: Vec<Level>, rx: chan::Rx }\n\
+        pub enum State { Idle, Busy { level: Level, n: usize } }\n\
+        fn with_level<R>(f: impl FnOnce(Option<&Level>) -> R) -> R { f(None) }\n\
+        impl Wheel {\n\
+            pub fn each(&self) { for l in self.levels.iter() { l.next(); } }\n\
+            pub fn each_ref(&self, from: usize) { for (i, l) in self.levels[from..].iter().enumerate() { l.len(); } }\n\
+            pub fn first(&self) -> Option<usize> { with_level(|o| o.map(|l| l.len())) }\n\
+            pub fn state(&self, s: State) { match s { State::Busy { level, .. } => level.next(), State::Idle => {} } }\n\
+            pub fn pending(&self) -> usize { self.rx.len() }\n\
+        }\n";
+    let lock = "use std::sync::Mutex;\n\
+        pub struct Mutex2;\n\
+        pub struct Guarded { m: Mutex<u32> }\n\
+        impl Guarded { pub fn get(&self) { let _ = self.m.lock(); } }\n";
+    let tree_mutex = "pub struct Mutex;\nimpl Mutex { pub fn lock(&self) {} }\n";
+    let calls = calls_of(&[
+        ("src/lib.rs", lib),
+        ("src/chan.rs", chan),
+        ("src/list.rs", list),
+        ("src/lock.rs", lock),
+        ("src/sync.rs", tree_mutex),
+    ]);
+    for want in [
+        "src/lib.rs::Wheel::each -> src/lib.rs::Level::next (resolved)",
+        "src/lib.rs::Wheel::each -> src/lib.rs::Level::next#2 (resolved)",
+        "src/lib.rs::Wheel::each_ref -> src/lib.rs::Level::len (resolved)",
+        "src/lib.rs::Wheel::first -> src/lib.rs::Level::len (resolved)",
+        "src/lib.rs::Wheel::state -> src/lib.rs::Level::next (resolved)",
+        "src/lib.rs::Wheel::pending -> src/chan.rs::Rx::len (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("list.rs::Rx::len")), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.contains("Guarded::get ->")), "std's lock: {calls:#?}");
+}
+
+/// Items inside item-level macros nested in one another (`cfg_test_util!
+/// { cfg_rt! { fn with_clock … } }`, tokio's way) are units, and their
+/// calls are typed as anywhere else.
+#[test]
+fn rust_items_in_nested_item_macros_are_units() {
+    let lib = "macro_rules! outer { ($($i:item)*) => { $($i)* } }\n\
+        macro_rules! inner { ($($i:item)*) => { $($i)* } }\n\
+        pub struct Clock;\n\
+        impl Clock { pub fn pause(&self) {} }\n\
+        pub fn pause() {}\n\
+        outer! {\n\
+            inner! {\n\
+                fn with_clock<R>(f: impl FnOnce(Option<&Clock>) -> R) -> R { f(None) }\n\
+            }\n\
+            pub fn stop() {\n\
+                with_clock(|maybe| match maybe { Some(clock) => clock.pause(), None => {} });\n\
+            }\n\
+        }\n";
+    let calls = calls_of(&[("src/lib.rs", lib)]);
+    for want in [
+        "src/lib.rs::stop -> src/lib.rs::with_clock (resolved)",
+        "src/lib.rs::stop -> src/lib.rs::Clock::pause (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+}
+
 /// `pub use` re-exports are followed as the compiler would: renames,
 /// groups, globs, chains through several modules, and those inside
 /// item-level macros; a module's name is not taken for the function it
