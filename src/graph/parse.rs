@@ -171,6 +171,10 @@ impl<'a> FileParser<'a> {
             );
             imports.sort_by_key(|i| i.line);
         }
+        let mut units = units;
+        if self.language == Language::Rust {
+            rust::qualify_imported_types(self.path, &mut units, &imports);
+        }
         if self.language.is_js() {
             self.js_imports(root, &mut imports);
             self.js_exports(root, &units, &mut imports);

@@ -15,7 +15,7 @@ use super::parse::{self, FileParser, Spans};
 use super::resolve::{
     Confidence, FileContext, Found, MAX_AMBIGUOUS, Symbol, is_std, one, one_definition,
 };
-use super::rust::path_segments;
+use super::rust::{path_segments, rust_package_dir};
 use super::scope::{Binding, RustScope};
 use super::types::{MAX_CHAIN, Ty};
 use super::{ImportKind, Ref, RefKind, Unit, UnitKind};
@@ -754,10 +754,7 @@ impl FileContext<'_> {
         types: &[&Symbol],
         methods: &[&Symbol],
     ) -> Option<Found> {
-        if origin != self.path || !ty.scope.is_empty() {
-            return None;
-        }
-        let found = self.plain_name(&ty.name, UnitKind::is_type);
+        let found = self.types_named(ty, origin);
         tracing::trace!(ty = %ty, ?found, "cfg alternatives");
         let sure = found.len() > 1 && found.iter().all(|(_, c)| *c == Confidence::Resolved);
         let files: Vec<&str> = found
@@ -771,6 +768,25 @@ impl FileContext<'_> {
             methods.iter().filter(|m| files.contains(&m.path.as_str())).collect();
         (of_them.len() == files.len())
             .then(|| of_them.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect())
+    }
+
+    /// The types `ty` names as `origin`'s code wrote it, where this file
+    /// can tell: in `origin` itself, through its imports or the path
+    /// before the name; elsewhere, through a path from the crate's root
+    /// (a field's type its file imported, `crate::loom::sync::Mutex`).
+    fn types_named(&self, ty: &Ty, origin: &str) -> Found {
+        let scope = ty.scope_path();
+        let same_crate = rust_package_dir(origin) == rust_package_dir(self.path);
+        match scope.first().map(String::as_str) {
+            None if origin == self.path => self.plain_name(&ty.name, UnitKind::is_type),
+            Some(_) if origin == self.path => {
+                self.rust_path(&scope, &ty.name, UnitKind::is_type).unwrap_or_default()
+            }
+            Some("crate") if same_crate => {
+                self.rust_path(&scope, &ty.name, UnitKind::is_type).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Of `candidates`, types named as `ty` is, the one `origin`'s code
@@ -788,16 +804,10 @@ impl FileContext<'_> {
             return Some(s);
         }
         let scope = ty.scope_path();
-        if origin == self.path {
-            let found = match scope.as_slice() {
-                [] => self.plain_name(&ty.name, UnitKind::is_type),
-                _ => self.rust_path(&scope, &ty.name, UnitKind::is_type).unwrap_or_default(),
-            };
-            if let [(id, Confidence::Resolved)] = found.as_slice()
-                && let Some(s) = candidates.iter().find(|s| &s.id == id)
-            {
-                return Some(s);
-            }
+        if let [(id, Confidence::Resolved)] = self.types_named(ty, origin).as_slice()
+            && let Some(s) = candidates.iter().find(|s| &s.id == id)
+        {
+            return Some(s);
         }
         if let Some(module) =
             scope.last().filter(|m| !matches!(m.as_str(), "self" | "super" | "crate"))

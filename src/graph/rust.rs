@@ -7,9 +7,9 @@
 use tree_sitter::{Node, Tree};
 
 use super::parse::{FileParser, Spans};
-use super::resolve::{Confidence, FileContext, Found, Symbol, one};
-use super::types::MAX_CHAIN;
-use super::{Import, ImportKind, Ref, RefKind, UnitKind};
+use super::resolve::{Confidence, FileContext, Found, Symbol, is_std, one};
+use super::types::{MAX_CHAIN, Ty};
+use super::{Import, ImportKind, Ref, RefKind, Unit, UnitKind};
 
 impl<'a> FileParser<'a> {
     /// A Rust struct's fields (a tuple struct's are `0`, `1`…) and an
@@ -673,6 +673,76 @@ pub(super) fn rust_module_of(path: &str) -> (String, Vec<String>) {
         module.clear();
     }
     (root.to_owned(), module)
+}
+
+/// Where a unit's types (a struct's fields, a function's return and
+/// closure types, a static's) name a type the file imports (`use
+/// crate::loom::sync::Mutex;`), the type carries the import's path made
+/// absolute (`crate::loom::sync::Mutex<T>`): code in other files that
+/// reads them (a field `self.m` of a struct defined here) then knows which
+/// of several types of that name it is, or that it is std's.
+pub(super) fn qualify_imported_types(path: &str, units: &mut [Unit], imports: &[Import]) {
+    let (_, module) = rust_module_of(path);
+    let absolute = |segments: &[String]| -> Option<String> {
+        let (first, rest) = segments.split_first()?;
+        let mut out: Vec<String> = match first.as_str() {
+            "crate" => vec!["crate".into()],
+            s if is_std(s) => vec![s.to_owned()],
+            "self" => std::iter::once("crate".to_owned()).chain(module.iter().cloned()).collect(),
+            "super" => {
+                let mut m = module.clone();
+                m.pop()?;
+                let mut rest = rest;
+                while rest.first().is_some_and(|s| s == "super") {
+                    m.pop()?;
+                    rest = &rest[1..];
+                }
+                let base = std::iter::once("crate".to_owned()).chain(m);
+                return Some(base.chain(rest.iter().cloned()).collect::<Vec<_>>().join("::"));
+            }
+            // `mod chan;` of this file, then `use chan::Rx;`.
+            m if imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == m) => {
+                let base = std::iter::once("crate".to_owned()).chain(module.iter().cloned());
+                base.chain(std::iter::once(m.to_owned())).collect()
+            }
+            _ => return None,
+        };
+        out.extend(rest.iter().cloned());
+        Some(out.join("::"))
+    };
+    let qualify = |text: &mut String| {
+        let Some(mut ty) = Ty::parse(text) else { return };
+        let mut changed = false;
+        qualify_ty(&mut ty, &mut |name: &str| {
+            let import = imports
+                .iter()
+                .find(|i| i.kind == ImportKind::Use && i.local == name && i.path.len() >= 2)?;
+            let (original, init) = import.path.split_last()?;
+            changed = true;
+            Some((absolute(init)?, original.clone()))
+        });
+        if changed {
+            *text = ty.to_string();
+        }
+    };
+    for u in units.iter_mut() {
+        u.fields.iter_mut().for_each(|(_, t)| qualify(t));
+        qualify(&mut u.returns);
+        u.closure_args.iter_mut().for_each(qualify);
+    }
+}
+
+/// Gives each unscoped name in `ty` the scope and name `imported` finds.
+fn qualify_ty(ty: &mut Ty, imported: &mut impl FnMut(&str) -> Option<(String, String)>) {
+    if ty.scope.is_empty()
+        && let Some((scope, name)) = imported(&ty.name)
+    {
+        ty.scope = scope;
+        ty.name = name;
+    }
+    for a in &mut ty.args {
+        qualify_ty(a, imported);
+    }
 }
 
 /// The directory of the package a Rust file belongs to, where its

@@ -808,6 +808,34 @@ fn rust_loops_closures_patterns_and_paths_give_types() {
     assert!(!calls.iter().any(|c| c.contains("Guarded::get ->")), "std's lock: {calls:#?}");
 }
 
+/// A field's type keeps the path its file imported it by, so code in
+/// another file calling through the field reaches the type that file
+/// meant, or none where it is std's.
+#[test]
+fn rust_field_types_keep_the_import_they_came_by() {
+    let lib = "mod sync;\nmod other;\nmod a;\nmod b;\n";
+    let sync = "pub struct Mutex;\nimpl Mutex { pub fn lock(&self) {} }\n";
+    let other = "pub struct Mutex;\nimpl Mutex { pub fn lock(&self) {} }\n";
+    let a = "use crate::sync::Mutex;\n\
+        pub struct Shared { pub m: Mutex }\n\
+        pub struct Plain { pub m: std::sync::Mutex<u32> }\n\
+        mod inner { use std::sync::Mutex; pub struct Std { pub m: Mutex<u32> } }\n";
+    let b = "use crate::a::{Shared, Plain};\n\
+        pub fn take(s: &Shared) { s.m.lock(); }\n\
+        pub fn plain(p: &Plain) { let _ = p.m.lock(); }\n";
+    let calls = calls_of(&[
+        ("src/lib.rs", lib),
+        ("src/sync.rs", sync),
+        ("src/other.rs", other),
+        ("src/a.rs", a),
+        ("src/b.rs", b),
+    ]);
+    let want = "src/b.rs::take -> src/sync.rs::Mutex::lock (resolved)";
+    assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    assert!(!calls.iter().any(|c| c.contains("other.rs")), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("src/b.rs::plain ->")), "std's: {calls:#?}");
+}
+
 /// Items inside item-level macros nested in one another (`cfg_test_util!
 /// { cfg_rt! { fn with_clock … } }`, tokio's way) are units, and their
 /// calls are typed as anywhere else.
