@@ -151,7 +151,12 @@ impl<'a> FileParser<'a> {
             .flat_map(|captures| captures.iter().map(|(_, node)| node.start_byte()))
             .collect();
         decisions.sort_unstable();
-        let units = self.build_units(root, &found, &decisions);
+        let mut units = self.build_units(root, &found, &decisions);
+        if self.language == Language::Python
+            && let Some(file) = units.first_mut()
+        {
+            file.fields = self.py_module_fields(root);
+        }
         let mut imports = Vec::new();
         let refs = self.find_refs(
             matches.of_patterns(queries.unit_patterns..queries.decision_patterns),
@@ -171,10 +176,10 @@ impl<'a> FileParser<'a> {
             );
             imports.sort_by_key(|i| i.line);
         }
-        let mut units = units;
         if self.language == Language::Rust {
             rust::qualify_imported_types(self.path, &mut units, &imports);
         }
+
         if self.language.is_js() {
             self.js_imports(root, &mut imports);
             self.js_exports(root, &units, &mut imports);
@@ -591,21 +596,24 @@ impl<'a> FileParser<'a> {
     /// in the struct of this file), `super(…)` (the class extended).
     fn type_receivers(&self, found: &[Found], units: &[Unit], spans: &Spans, refs: &mut [Ref]) {
         let returns = self.return_types(found);
-        // The fields of this file's structs, with their types.
-        let fields: HashMap<(String, String), String> = units
-            .iter()
-            .filter(|u| matches!(u.kind, UnitKind::Struct | UnitKind::Class))
-            .flat_map(|u| u.fields.iter().map(|(f, t)| ((u.name.clone(), f.clone()), t.clone())))
-            .collect();
+        let fields = own_fields(units);
         let mut typed: HashMap<usize, HashMap<String, String>> = HashMap::new();
+        let module: &[(String, String)] = match self.language {
+            Language::Python => units.first().map_or(&[], |f| f.fields.as_slice()),
+            _ => &[],
+        };
         for r in refs.iter_mut() {
             let Some(receiver) = r.receiver.clone() else { continue };
             if r.kind != RefKind::MethodCall || matches!(receiver.as_str(), "self" | "this") {
                 continue;
             }
             let mut unit = r.from;
+            let mut function = None;
             while unit > 0 {
                 let f = &found[unit - 1];
+                if matches!(f.kind, UnitKind::Function | UnitKind::Method) {
+                    function = function.or(Some(f.node));
+                }
                 if receiver == "super" && f.kind == UnitKind::Class {
                     r.receiver_type = self.extended_class(f.node);
                     break;
@@ -659,7 +667,22 @@ impl<'a> FileParser<'a> {
                 }
                 unit = spans.parent[unit];
             }
+            if r.receiver_type.is_none() {
+                r.receiver_type = self.py_module_receiver(module, &receiver, function);
+            }
         }
+    }
+
+    /// Python: the class of a name the module binds (`app = Flask(…)` at
+    /// its top level), unless `function` binds that name itself.
+    fn py_module_receiver(
+        &self,
+        module: &[(String, String)],
+        receiver: &str,
+        function: Option<Node>,
+    ) -> Option<String> {
+        let (_, t) = module.iter().find(|(n, _)| n == receiver)?;
+        (!function.is_some_and(|f| self.py_binds(f, receiver))).then(|| t.clone())
     }
 
     /// Names a unit declares with a type: parameters, `let x: T`,
@@ -1025,4 +1048,14 @@ fn impl_refs<'a>(found: &'a [Found<'a>]) -> impl Iterator<Item = Ref> + 'a {
             line: FileParser::line(f.node),
         })
     })
+}
+
+/// The fields of a file's structs and classes, with their types, by the
+/// type's name and the field's.
+fn own_fields(units: &[Unit]) -> HashMap<(String, String), String> {
+    units
+        .iter()
+        .filter(|u| matches!(u.kind, UnitKind::Struct | UnitKind::Class))
+        .flat_map(|u| u.fields.iter().map(|(f, t)| ((u.name.clone(), f.clone()), t.clone())))
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tree_sitter::Node;
 
 use super::parse::FileParser;
-use super::resolve::{self, FileContext};
+use super::resolve::{self, FileContext, Symbol};
 use super::{Import, ImportKind, Language, Ref, Unit, UnitKind};
 
 impl<'a> FileParser<'a> {
@@ -126,6 +126,84 @@ impl<'a> FileParser<'a> {
                 out.push((self.text_of(name).to_owned(), ty));
             }
         }
+    }
+
+    /// A module's typed names: `g: _AppCtxGlobals = LocalProxy(…)`, `app =
+    /// Flask(…)` at its top level, each with its class; the file unit's
+    /// `fields`, so that code here and modules importing the name know what
+    /// its methods are.
+    pub(super) fn py_module_fields(&self, root: Node) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut cursor = root.walk();
+        for statement in root.named_children(&mut cursor) {
+            let Some(a) = statement.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            let Some(name) = a.child_by_field_name("left").filter(|l| l.kind() == "identifier")
+            else {
+                continue;
+            };
+            let ty =
+                a.child_by_field_name("type").and_then(|t| self.py_class_name(t)).or_else(|| {
+                    let right = a.child_by_field_name("right").filter(|r| r.kind() == "call")?;
+                    self.py_class_name(right.child_by_field_name("function")?)
+                });
+            let name = self.text_of(name);
+            // Bound twice, differently: not known.
+            match (ty, out.iter().position(|(n, _)| n == name)) {
+                (Some(ty), None) => out.push((name.to_owned(), ty)),
+                (Some(ty), Some(i)) if out[i].1 == ty => {}
+                (_, Some(i)) => {
+                    out.remove(i);
+                }
+                (None, None) => {}
+            }
+        }
+        out
+    }
+
+    /// True when `function` binds `name` itself (a parameter, an
+    /// assignment, a loop's or a `with`'s target), which then hides the
+    /// module's name of that spelling.
+    pub(super) fn py_binds(&self, function: Node, name: &str) -> bool {
+        let mut cursor = function.walk();
+        'walk: loop {
+            let node = cursor.node();
+            let bound = match node.kind() {
+                "parameters" | "lambda_parameters" => {
+                    let mut c = node.walk();
+                    let params: Vec<Node> = node.named_children(&mut c).collect();
+                    params.into_iter().any(|p| {
+                        let id = match p.kind() {
+                            "identifier" => Some(p),
+                            "default_parameter" | "typed_default_parameter" => {
+                                p.child_by_field_name("name")
+                            }
+                            "typed_parameter" => p.named_child(0),
+                            _ => None,
+                        };
+                        id.is_some_and(|id| self.text_of(id) == name)
+                    })
+                }
+                "assignment" | "augmented_assignment" | "for_statement" => node
+                    .child_by_field_name("left")
+                    .is_some_and(|l| self.text_of(l).split(',').any(|t| t.trim() == name)),
+                "as_pattern_target" => self.text_of(node) == name,
+                _ => false,
+            };
+            if bound {
+                return true;
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() || cursor.node() == function {
+                    break 'walk;
+                }
+            }
+        }
+        false
     }
 
     /// The class of parameter `name` of the function `node` is in, when
@@ -278,6 +356,19 @@ impl<'a> FileParser<'a> {
     }
 }
 
+/// The module an import binds as a name: `import a.b as m`, or `from a
+/// import b as m` where b may be a module.
+fn py_module_spec(import: &Import) -> Option<String> {
+    let (module, imported) = (import.path.first()?, import.path.get(1)?);
+    Some(if imported == "*" {
+        module.clone()
+    } else if module.ends_with('.') {
+        format!("{module}{imported}")
+    } else {
+        format!("{module}.{imported}")
+    })
+}
+
 /// `T` of `t.Optional["T"]`, `Optional[T]`, `T | None`, `"T"`.
 fn optional_of(text: &str) -> &str {
     let inner = ["t.Optional[", "typing.Optional[", "Optional["]
@@ -288,9 +379,10 @@ fn optional_of(text: &str) -> &str {
     text.trim().trim_matches(['"', '\''])
 }
 
-/// A capitalised identifier: what Python code names a class by.
+/// A capitalised identifier, private ones too (`_AppCtxGlobals`): what
+/// Python code names a class by.
 fn is_class_name(text: &str) -> bool {
-    text.chars().next().is_some_and(char::is_uppercase)
+    text.trim_start_matches('_').chars().next().is_some_and(char::is_uppercase)
         && text.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
@@ -404,19 +496,53 @@ impl FileContext<'_> {
         (!found.is_empty()).then_some(found)
     }
 
+    /// The class of a module's typed name an import binds (`from flask
+    /// import g`, where `flask/globals.py` has `g: _AppCtxGlobals = …`),
+    /// followed through `__init__.py` re-exports: the class's id.
+    pub(super) fn py_imported_instance(&self, import: &Import) -> Option<String> {
+        let (module, name) = (import.path.first()?, import.path.get(1)?);
+        self.py_instance_class(&self.py_module_file(module)?, name)
+    }
+
+    /// `m.g` where m is a module an import binds (`import flask`, then
+    /// `flask.g`): the class of m's typed name g (see `py_imported_instance`).
+    pub(super) fn py_module_instance(&self, import: &Import, name: &str) -> Option<String> {
+        let file = self.py_module_file(&py_module_spec(import)?)?;
+        self.py_instance_class(&file, name)
+    }
+
+    /// The id of the class of `file`'s typed name `name`.
+    fn py_instance_class(&self, file: &str, name: &str) -> Option<String> {
+        let (file, ty) = self.py_module_field(file, name, 0)?;
+        let classes: Vec<&Symbol> =
+            self.named(&ty).iter().filter(|s| s.kind == UnitKind::Class && s.top_level()).collect();
+        let here: Vec<&Symbol> = classes.iter().filter(|s| s.path == file).copied().collect();
+        match (here.as_slice(), classes.as_slice()) {
+            ([c], _) | (_, [c]) => Some(c.id.clone()),
+            _ => None,
+        }
+    }
+
+    /// A module's typed name `name` (see `py_module_fields`), in `file` or
+    /// re-exported by it: the file that binds it and its class's name.
+    fn py_module_field(&self, file: &str, name: &str, depth: u32) -> Option<(String, String)> {
+        if let Some(s) = self.instance_in(file, name) {
+            return Some((file.to_owned(), s.returns.clone()));
+        }
+        if depth > MAX_REEXPORT_DEPTH {
+            return None;
+        }
+        self.table.reexports_in(file, name).into_iter().find_map(|s| {
+            let (module, imported) = (s.reexport.first()?, s.reexport.get(1)?);
+            let imported = if imported == "*" { name } else { imported.as_str() };
+            let target = self.py_module_file_from(file, module)?;
+            self.py_module_field(&target, imported, depth + 1)
+        })
+    }
+
     /// `m.f()` where m is a module bound by an import: m's f.
     pub(super) fn py_module_member(&self, import: &Import, name: &str) -> resolve::Found {
-        let (Some(module), Some(imported)) = (import.path.first(), import.path.get(1)) else {
-            return Vec::new();
-        };
-        // `import a.b as m` / `from a import b as m` (b a module).
-        let spec = if imported == "*" {
-            module.clone()
-        } else if module.ends_with('.') {
-            format!("{module}{imported}")
-        } else {
-            format!("{module}.{imported}")
-        };
+        let Some(spec) = py_module_spec(import) else { return Vec::new() };
         match self.py_module_file(&spec) {
             Some(file) => self.py_export(&file, name, |_| true, 0),
             None => Vec::new(),

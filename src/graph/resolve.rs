@@ -151,6 +151,27 @@ impl Symbol {
             bases: bases.remove(&i).unwrap_or_default(),
             ..Symbol::of(u, path)
         });
+        // Python: the module's typed names (`g: Globals = …`), which are
+        // no units (see `is_instance`).
+        let instances = match parsed.units.first() {
+            Some(file) if file.kind == UnitKind::File && path.ends_with(".py") => {
+                file.fields.as_slice()
+            }
+            _ => &[],
+        };
+        let instances = instances.iter().map(|(name, class)| Symbol {
+            id: format!("{path}::{name}"),
+            kind: UnitKind::Binding,
+            name: name.clone(),
+            qname: name.clone(),
+            path: path.to_owned(),
+            fields: Vec::new(),
+            reexport: Vec::new(),
+            returns: class.clone(),
+            in_trait: false,
+            closure_args: Vec::new(),
+            bases: Vec::new(),
+        });
         let reexports =
             parsed.imports.iter().filter(|i| i.public && !i.path.is_empty()).map(|i| Symbol {
                 id: path.to_owned(),
@@ -165,7 +186,14 @@ impl Symbol {
                 closure_args: Vec::new(),
                 bases: Vec::new(),
             });
-        units.chain(reexports).collect()
+        units.chain(reexports).chain(instances).collect()
+    }
+
+    /// A Python module's typed name (`g: Globals = …` at its top level):
+    /// kept beside the units, never a target (Python has no binding units,
+    /// so a Python binding symbol is one of these); `returns` is its class.
+    pub fn is_instance(&self) -> bool {
+        self.kind == UnitKind::Binding && self.path.ends_with(".py")
     }
 
     /// A top-level unit of its file.
@@ -226,6 +254,8 @@ pub struct SymbolTable {
     /// Re-exports by the name they export (`*` for globs).
     reexports: HashMap<String, Vec<Symbol>>,
     files: HashSet<String>,
+    /// Python modules' typed names, by name (`Symbol::is_instance`).
+    instances: HashMap<String, Vec<Symbol>>,
     /// Rust packages' crate names, by the package's directory (`""`,
     /// `crates/x/`): a path that starts with its own crate's name
     /// (`tokio::spawn` in tokio's tests) is followed into the crate.
@@ -236,6 +266,10 @@ impl SymbolTable {
     pub fn add(&mut self, symbol: Symbol) {
         if !symbol.reexport.is_empty() {
             self.reexports.entry(symbol.name.clone()).or_default().push(symbol);
+            return;
+        }
+        if symbol.is_instance() {
+            self.instances.entry(symbol.name.clone()).or_default().push(symbol);
             return;
         }
         if symbol.kind == UnitKind::File {
@@ -264,11 +298,13 @@ impl SymbolTable {
     /// The symbols the table holds (a file's own unit is not kept: only
     /// that the file exists).
     pub fn into_symbols(self) -> impl Iterator<Item = Symbol> {
-        self.by_name.into_values().chain(self.reexports.into_values()).flatten()
+        let all = self.by_name.into_values().chain(self.reexports.into_values());
+        all.chain(self.instances.into_values()).flatten()
     }
 
     pub fn absorb(&mut self, other: SymbolTable) {
-        for symbols in other.by_name.into_values().chain(other.reexports.into_values()) {
+        let all = other.by_name.into_values().chain(other.reexports.into_values());
+        for symbols in all.chain(other.instances.into_values()) {
             for s in symbols {
                 self.add(s);
             }
@@ -304,7 +340,8 @@ impl SymbolTable {
 
     /// Forgets a file's units (before adding its new ones).
     pub fn remove_file(&mut self, path: &str) {
-        for symbols in self.by_name.values_mut().chain(self.reexports.values_mut()) {
+        let all = self.by_name.values_mut().chain(self.reexports.values_mut());
+        for symbols in all.chain(self.instances.values_mut()) {
             symbols.retain(|s| s.path != path);
         }
         self.files.remove(path);
@@ -563,6 +600,12 @@ impl FileContext<'_> {
         self.table.named(name)
     }
 
+    /// The Python module `file`'s typed name `name`, if it has one.
+    pub(super) fn instance_in(&self, file: &str, name: &str) -> Option<&Symbol> {
+        self.named(name);
+        self.table.instances.get(name)?.iter().find(|s| s.path == file)
+    }
+
     /// The inline modules enclosing `unit`, outermost first.
     fn inline_modules(&self, unit: &Unit) -> Vec<String> {
         let segments: Vec<&str> = unit.qname.split("::").collect();
@@ -705,7 +748,8 @@ impl FileContext<'_> {
                 return found;
             }
         }
-        // Python `m.f()` with m a module bound by an import.
+        // Python `m.f()` with m a module bound by an import; `g.f()` with g
+        // a module's typed name (`from flask import g`).
         if self.language == Language::Python
             && let Some(import) = receiver.and_then(|x| self.import_named(x))
         {
@@ -713,6 +757,21 @@ impl FileContext<'_> {
             if !found.is_empty() {
                 return found;
             }
+            if let Some(class) = self.py_imported_instance(import)
+                && let Some(found) = self.class_method(&class, &r.name, 0)
+            {
+                return found;
+            }
+        }
+        // `flask.g.f()`: a typed name of a module bound by an import.
+        if self.language == Language::Python
+            && let Some((module, name)) = receiver.and_then(|x| x.split_once('.'))
+            && !name.contains(['.', '('])
+            && let Some(import) = self.import_named(module)
+            && let Some(class) = self.py_module_instance(import, name)
+            && let Some(found) = self.class_method(&class, &r.name, 0)
+        {
+            return found;
         }
         if let Some(found) = receiver_type.and_then(|ty| self.typed_method(ty, &r.name)) {
             return found;

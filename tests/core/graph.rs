@@ -541,6 +541,35 @@ fn python_values_are_typed_by_what_calls_return() {
     assert!(!calls.iter().any(|c| c.contains("Other")), "{calls:#?}");
 }
 
+/// A module's typed names (`g: _AppCtxGlobals = LocalProxy(…)`, `app =
+/// App()`) type the calls on them, in the module and where they are
+/// imported (through a package's `__init__.py` too); a function's own
+/// binding of that name hides the module's.
+#[test]
+fn python_module_names_are_typed_by_their_class() {
+    let ctx = "class Globals:\n    def setdefault(self, k, v):\n        return v\n";
+    let other = "class Other:\n    def setdefault(self, k, v):\n        return k\n";
+    let globals = "from .ctx import Globals\n\ng: Globals = make_proxy()\napp = Globals()\n\n\ndef here():\n    return app.setdefault('a', 1)\n\n\ndef shadowed(app):\n    return app.setdefault('a', 1)\n";
+    let init = "from .globals import g as g\n";
+    let user = "import pkg\nfrom pkg import g\n\n\ndef use():\n    g.setdefault('seen', [])\n\n\ndef through_module():\n    pkg.g.setdefault('seen', [])\n";
+    let calls = calls_of(&[
+        ("src/pkg/ctx.py", ctx),
+        ("src/pkg/other.py", other),
+        ("src/pkg/globals.py", globals),
+        ("src/pkg/__init__.py", init),
+        ("src/user.py", user),
+    ]);
+    for want in [
+        "src/user.py::use -> src/pkg/ctx.py::Globals::setdefault (resolved)",
+        "src/user.py::through_module -> src/pkg/ctx.py::Globals::setdefault (resolved)",
+        "src/pkg/globals.py::here -> src/pkg/ctx.py::Globals::setdefault (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    let shadowed = "src/pkg/globals.py::shadowed -> src/pkg/ctx.py::Globals::setdefault (resolved)";
+    assert!(!calls.contains(shadowed), "{calls:#?}");
+}
+
 /// TypeScript: interfaces, enums, type aliases, namespaces and abstract
 /// classes are units; annotations type receivers (parameters, `const x:
 /// T`, fields, constructor parameter properties, return types); `.tsx`
