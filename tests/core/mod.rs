@@ -3,6 +3,7 @@
 mod embed;
 mod errors;
 mod graph;
+mod graph_rust;
 mod history;
 mod merge;
 mod notes;
