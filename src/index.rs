@@ -241,7 +241,7 @@ async fn index_changes(
     paths.extend(parsed.iter().map(|f| f.path.clone()));
     store
         .graph()
-        .write_graph(write, file_writes, root)
+        .write_graph(write, file_writes, (old_root, root))
         .instrument(tracing::debug_span!("index.write"))
         .await?;
     Ok(paths.into_iter().collect())

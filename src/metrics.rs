@@ -35,10 +35,11 @@ pub struct Metrics {
     /// `cortex_cache_bytes{cache}`: what each cache holds now.
     pub cache_bytes: IntGaugeVec,
     /// `cortex_cache_lookups_total{cache,result}` of the content cache
-    /// (file contents read through mounts) and the tree cache (decoded
-    /// directories).
+    /// (file contents read through mounts), the tree cache (decoded
+    /// directories) and the name cache (buckets of the graph's name index).
     pub content_cache: Lookups,
     pub tree_cache: Lookups,
+    pub name_cache: Lookups,
     /// `cortex_resident_bytes`: the process's resident memory, read when
     /// the metrics are.
     resident: IntGauge,
@@ -59,6 +60,11 @@ pub struct Lookups {
 impl Lookups {
     pub fn count(&self, hit: bool) {
         if hit { self.hit.inc() } else { self.miss.inc() }
+    }
+
+    pub fn count_many(&self, hits: u64, misses: u64) {
+        self.hit.inc_by(hits);
+        self.miss.inc_by(misses);
     }
 }
 
@@ -120,6 +126,7 @@ impl Metrics {
             cache_bytes,
             content_cache: lookups("content"),
             tree_cache: lookups("tree"),
+            name_cache: lookups("names"),
             resident,
             registry,
         })

@@ -137,21 +137,23 @@ fn print_memory(m: &Memory) {
     println!("memory:      daemon {} resident (peak {})", human_bytes(m.rss), human_bytes(m.peak));
     let b = &m.budget;
     println!(
-        "budget:      {} (CORTEX_MEMORY): store blocks {}, memtable {}, contents {} per view, trees {}",
+        "budget:      {} (CORTEX_MEMORY): store blocks {}, memtable {}, contents {} per view, trees {}, names {}",
         human_bytes(b.total),
         human_bytes(b.block_cache),
         human_bytes(b.memtable),
         human_bytes(b.content_cache),
-        human_bytes(b.tree_cache)
+        human_bytes(b.tree_cache),
+        human_bytes(b.name_cache)
     );
-    let t = &m.trees;
-    println!(
-        "trees:       {} of {} held, {:.0}% of {} reads from memory",
-        human_bytes(t.held),
-        human_bytes(t.budget),
-        hit_rate(t),
-        t.hits + t.misses
-    );
+    for (what, c) in [("trees:      ", &m.trees), ("names:      ", &m.names)] {
+        println!(
+            "{what} {} of {} held, {:.0}% of {} reads from memory",
+            human_bytes(c.held),
+            human_bytes(c.budget),
+            hit_rate(c),
+            c.hits + c.misses
+        );
+    }
     for (view, c) in &m.content_caches {
         println!(
             "contents:    {view}: {} of {} held, {:.0}% of {} reads from memory",

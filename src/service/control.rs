@@ -325,6 +325,9 @@ pub struct Memory {
     /// The decoded-tree cache every view shares.
     #[serde(default)]
     pub trees: crate::memory::CacheUse,
+    /// The graph's name-index cache, every view's.
+    #[serde(default)]
+    pub names: crate::memory::CacheUse,
 }
 
 impl Memory {
@@ -351,6 +354,7 @@ impl Memory {
                 .collect(),
             budget: crate::memory::Budget::current(),
             trees: store.objects().tree_cache(),
+            names: store.graph().name_cache(),
         }
     }
 }

@@ -197,3 +197,138 @@ pub fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Resu
 pub fn to_string(value: &impl Serialize) -> String {
     to_json(value)
 }
+
+/// The entries of a JSON object as `to_string` wrote it: each key, and its
+/// value's text as stored (checked for shape, not decoded). A bucket of the
+/// name index is updated by the few names that change; the rest of it is
+/// copied as it was.
+pub fn object_entries<'s>(s: &'s str, what: &'static str) -> Result<Vec<(String, &'s str)>> {
+    let b = s.as_bytes();
+    let bad = || Error::Corrupt(format!("stored {what}: not a JSON object"));
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Err(bad());
+    }
+    i = skip_space(b, i + 1);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b'}') && skip_space(b, i + 1) == b.len() {
+        return Ok(out);
+    }
+    loop {
+        let key_end = string_end(b, i).ok_or_else(bad)?;
+        let key: String = serde_json::from_str(&s[i..key_end]).map_err(corrupt(what))?;
+        i = skip_space(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return Err(bad());
+        }
+        let start = skip_space(b, i + 1);
+        let end = value_end(b, start).ok_or_else(bad)?;
+        out.push((key, &s[start..end]));
+        i = skip_space(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_space(b, i + 1),
+            Some(b'}') if skip_space(b, i + 1) == b.len() => return Ok(out),
+            _ => return Err(bad()),
+        }
+    }
+}
+
+/// An object of `entries` (keys in order, values already JSON), as
+/// `to_string` would write it.
+pub fn object_of<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::from("{");
+    for (n, (key, value)) in entries.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(&to_json(&key));
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    out
+}
+
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
+}
+
+/// Just past the string that starts at `i`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+}
+
+/// Just past the value that starts at `i`.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => j = string_end(b, j)?,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        j += 1;
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        j += 1;
+                        if depth == 0 {
+                            return Some(j);
+                        }
+                    }
+                    _ => j += 1,
+                }
+            }
+        }
+        _ => {
+            let len = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace())
+                .unwrap_or(b.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    #[test]
+    fn an_object_splits_into_its_entries_and_back() {
+        let value = serde_json::json!({
+            "a\"b": [["x", 1], {"k": "}]"}],
+            "n": -1.5e3,
+            "t": true,
+            "z": "\\\"",
+        });
+        let text = to_json(&value);
+        let entries = object_entries(&text, "test").unwrap();
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a\"b", "n", "t", "z"]);
+        assert_eq!(entries[2].1, "true");
+        let back = object_of(entries.iter().map(|(k, v)| (k.as_str(), *v)));
+        assert_eq!(back, text);
+        assert!(object_entries("{}", "test").unwrap().is_empty());
+        assert_eq!(object_of(std::iter::empty()), "{}");
+        for bad in ["", "[]", "{\"a\":1", "{\"a\" 1}", "{\"a\":[1}", "{\"a\":1}x", "{\"a\":}"] {
+            assert!(object_entries(bad, "test").is_err(), "{bad:?} was taken for an object");
+        }
+    }
+}

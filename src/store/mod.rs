@@ -23,6 +23,7 @@ mod history;
 pub mod location;
 mod lock;
 mod migrate;
+mod name_cache;
 mod notes;
 mod retry;
 pub mod search;
@@ -89,6 +90,8 @@ pub struct Store {
     code_paths: Arc<graph::CodePathsCache>,
     /// Shared by every handle on the connection (see `content.rs`).
     trees: Arc<content::TreeCache>,
+    /// Shared by every handle on the connection (see `name_cache.rs`).
+    names: Arc<name_cache::NameCache>,
     /// Turns to move main (see [`Store::main_turn`]).
     main_turn: Arc<tokio::sync::RwLock<()>>,
 }
@@ -230,6 +233,7 @@ impl Store {
             view: View::Main,
             code_paths: Arc::default(),
             trees: Arc::new(content::TreeCache::new(&budget)),
+            names: Arc::new(name_cache::NameCache::new(&budget)),
             main_turn: Arc::default(),
         };
         match store.prepare(options).await {
@@ -349,6 +353,7 @@ impl Store {
             view,
             code_paths: self.code_paths.clone(),
             trees: self.trees.clone(),
+            names: self.names.clone(),
             main_turn: self.main_turn.clone(),
         })
     }
