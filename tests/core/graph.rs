@@ -138,6 +138,11 @@ async fn incremental_equals_clean() {
         Box::new(|d| {
             common::write(d, "src/extra.rs", b"pub fn twice(x: u32) -> u32 { x + x }\n");
         }),
+        // A change no name sees: the file's records are written again, no
+        // bucket of the name index is (the store's name cache carries on).
+        Box::new(|d| {
+            common::write(d, "src/extra.rs", b"pub fn twice(x: u32) -> u32 { x + x } // 2x\n");
+        }),
         Box::new(|d| std::fs::remove_file(d.join("web/helper.js")).unwrap()),
         Box::new(|d| {
             common::write(d, "web/helper.js", HELPER.as_bytes());
