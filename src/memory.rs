@@ -7,7 +7,7 @@
 //! | SurrealKV memtable | 1/8, 32–256 MiB | writes not yet flushed to a table; one transaction must fit |
 //! | content cache | 1/4 per mounted view (`CORTEX_CONTENT_CACHE` overrides) | clean file contents read through a mount |
 //! | tree cache | 1/64, 4–64 MiB | decoded directory trees |
-//! | name cache | 1/16, 8–128 MiB | buckets of the graph's name index (`store/name_cache.rs`) |
+//! | graph cache | 1/16, 8–128 MiB | the graph's rows: name-index buckets, files' decoded units and edges (`store/graph_cache.rs`) |
 //! | the rest | ~5/16 | the embedding model (~90 MB) and its batches, the graph being built, the allocator's slack |
 //!
 //! The default, 1 GiB, keeps a daemon serving a million-unit tree near
@@ -66,7 +66,7 @@ pub struct Budget {
     pub content_cache: u64,
     pub tree_cache: u64,
     #[serde(default)]
-    pub name_cache: u64,
+    pub graph_cache: u64,
 }
 
 impl Default for Budget {
@@ -84,7 +84,7 @@ impl Budget {
             memtable: (total / 8).clamp(32 * MIB, 256 * MIB),
             content_cache: total / 4,
             tree_cache: (total / 64).clamp(4 * MIB, 64 * MIB),
-            name_cache: (total / 16).clamp(8 * MIB, 128 * MIB),
+            graph_cache: (total / 16).clamp(8 * MIB, 128 * MIB),
         }
     }
 
@@ -130,11 +130,12 @@ mod tests {
     fn shares_add_up_to_less_than_the_budget_and_clamp() {
         for mib in [MIN_MIB, 256, DEFAULT_MIB, 4096, 65536] {
             let b = Budget::of(mib * MIB);
-            let caches = b.block_cache + b.memtable + b.content_cache + b.tree_cache + b.name_cache;
+            let caches =
+                b.block_cache + b.memtable + b.content_cache + b.tree_cache + b.graph_cache;
             assert!(caches < b.total, "{mib} MiB: caches {caches} exceed the budget");
             assert!((32 * MIB..=256 * MIB).contains(&b.memtable));
             assert!((4 * MIB..=64 * MIB).contains(&b.tree_cache));
-            assert!((8 * MIB..=128 * MIB).contains(&b.name_cache));
+            assert!((8 * MIB..=128 * MIB).contains(&b.graph_cache));
         }
         assert_eq!(Budget::of(DEFAULT_MIB * MIB).block_cache, 256 * MIB);
     }

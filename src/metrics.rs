@@ -39,7 +39,7 @@ pub struct Metrics {
     /// directories) and the name cache (buckets of the graph's name index).
     pub content_cache: Lookups,
     pub tree_cache: Lookups,
-    pub name_cache: Lookups,
+    pub graph_cache: Lookups,
     /// `cortex_resident_bytes`: the process's resident memory, read when
     /// the metrics are.
     resident: IntGauge,
@@ -126,7 +126,7 @@ impl Metrics {
             cache_bytes,
             content_cache: lookups("content"),
             tree_cache: lookups("tree"),
-            name_cache: lookups("names"),
+            graph_cache: lookups("graph"),
             resident,
             registry,
         })

@@ -259,16 +259,19 @@ async fn walk(
         } else {
             frontier.clone()
         };
-        for kind in kinds {
-            let targets = if *kind == EdgeKind::Calls { &dispatched } else { &frontier };
-            for e in store.graph().edges_of(*kind, targets, incoming).await? {
-                let (here, there) = if incoming { (&e.to, &e.from) } else { (&e.from, &e.to) };
-                if seen.contains(there) || next.contains_key(there) {
-                    continue;
-                }
-                let conf = weaker(&reach[here], &e.confidence);
-                next.insert(there.clone(), (here.clone(), kind.as_str().to_owned(), conf, e.line));
+        let wanted: Vec<(EdgeKind, &[String])> = kinds
+            .iter()
+            .map(|&kind| {
+                (kind, if kind == EdgeKind::Calls { &dispatched[..] } else { &frontier[..] })
+            })
+            .collect();
+        for (kind, e) in store.graph().edges_by_kind(&wanted, incoming).await? {
+            let (here, there) = if incoming { (&e.to, &e.from) } else { (&e.from, &e.to) };
+            if seen.contains(there) || next.contains_key(there) {
+                continue;
             }
+            let conf = weaker(&reach[here], &e.confidence);
+            next.insert(there.clone(), (here.clone(), kind.as_str().to_owned(), conf, e.line));
         }
         if seen.len() + next.len() > WALK_LIMIT {
             truncated = true;

@@ -137,15 +137,15 @@ fn print_memory(m: &Memory) {
     println!("memory:      daemon {} resident (peak {})", human_bytes(m.rss), human_bytes(m.peak));
     let b = &m.budget;
     println!(
-        "budget:      {} (CORTEX_MEMORY): store blocks {}, memtable {}, contents {} per view, trees {}, names {}",
+        "budget:      {} (CORTEX_MEMORY): store blocks {}, memtable {}, contents {} per view, trees {}, graph {}",
         human_bytes(b.total),
         human_bytes(b.block_cache),
         human_bytes(b.memtable),
         human_bytes(b.content_cache),
         human_bytes(b.tree_cache),
-        human_bytes(b.name_cache)
+        human_bytes(b.graph_cache)
     );
-    for (what, c) in [("trees:      ", &m.trees), ("names:      ", &m.names)] {
+    for (what, c) in [("trees:      ", &m.trees), ("graph rows: ", &m.graph)] {
         println!(
             "{what} {} of {} held, {:.0}% of {} reads from memory",
             human_bytes(c.held),

@@ -327,7 +327,7 @@ pub struct Memory {
     pub trees: crate::memory::CacheUse,
     /// The graph's name-index cache, every view's.
     #[serde(default)]
-    pub names: crate::memory::CacheUse,
+    pub graph: crate::memory::CacheUse,
 }
 
 impl Memory {
@@ -354,7 +354,7 @@ impl Memory {
                 .collect(),
             budget: crate::memory::Budget::current(),
             trees: store.objects().tree_cache(),
-            names: store.graph().name_cache(),
+            graph: store.graph().cache_use(),
         }
     }
 }

@@ -154,7 +154,7 @@ impl Views {
         let content: u64 = memory.content_caches.iter().map(|(_, c)| c.held).sum();
         m.cache_bytes.with_label_values(&["content"]).set(content as i64);
         m.cache_bytes.with_label_values(&["tree"]).set(memory.trees.held as i64);
-        m.cache_bytes.with_label_values(&["names"]).set(memory.names.held as i64);
+        m.cache_bytes.with_label_values(&["graph"]).set(memory.graph.held as i64);
         let progress = self.store.search().search_progress().await?;
         let waiting = progress.units.saturating_sub(progress.embedded);
         m.queue.with_label_values(&["embed"]).set(waiting as i64);

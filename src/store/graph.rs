@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use surrealdb::types::{RecordId, RecordIdKey, SurrealValue};
 
 use super::Store;
+use super::graph_cache::{Row, RowKey};
 use super::graph_codec as codec;
 use super::graph_read::FileUnits;
 pub use super::graph_read::{CodeFileInfo, EdgeInfo, GraphCounts, UnitInfo};
@@ -359,17 +360,17 @@ impl CodeGraph<'_> {
         self.store.meta_set("graph_root", &root.map(|r| r.to_hex()).unwrap_or_default()).await
     }
 
-    /// What the name-index cache holds (every view's), and how well it
+    /// What the graph's row cache holds (every view's), and how well it
     /// serves.
-    pub fn name_cache(self) -> crate::memory::CacheUse {
-        self.store.names.usage()
+    pub fn cache_use(self) -> crate::memory::CacheUse {
+        self.store.graph_rows.usage()
     }
 
     /// Drops the whole graph (before a rebuild).
     pub async fn clear_graph(self) -> Result<()> {
         health::check_writable()?;
         self.set_graph_root(None).await?;
-        self.store.names.forget(&self.store.ns);
+        self.store.graph_rows.forget(&self.store.ns);
         self.store
             .db()
             .await?
@@ -470,45 +471,92 @@ impl CodeGraph<'_> {
         paths: &[String],
         keep: impl Fn(&str, &str, EdgeKind) -> bool,
     ) -> Result<Vec<(String, Vec<Edge>)>> {
-        let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_edges", p)).collect();
-        let mut res = self
-            .store
-            .db()
-            .await?
-            .query("SELECT * FROM $ids")
-            .bind(("ids", ids))
-            .await
-            .map_err(|e| db_error("read edges", e))?;
-        let rows: Vec<EdgesRow> = res.take(0).map_err(|e| db_error("read edges", e))?;
-        rows.into_iter()
-            .map(|r| Ok((key_string(&r.id)?, codec::decode_edges_where(&r.edges, &keep)?)))
-            .collect()
+        let keep = &keep;
+        let keys = paths.iter().map(|p| RowKey::Edges(p.clone())).collect();
+        let rows = self
+            .cached_rows(keys, async |missing: Vec<RowKey>, all: bool| {
+                let ids = missing.iter().map(|k| file_record("code_edges", k.path())).collect();
+                let rows: Vec<EdgesRow> = self.records("SELECT * FROM $ids", ids, "edges").await?;
+                rows.into_iter()
+                    .map(|r| {
+                        // All of a file's edges when they are to be kept,
+                        // else only those wanted: most are not.
+                        let edges = match all {
+                            true => codec::decode_edges_where(&r.edges, |_, _, _| true)?,
+                            false => codec::decode_edges_where(&r.edges, keep)?,
+                        };
+                        Ok((RowKey::Edges(key_string(&r.id)?), Row::Edges(Arc::new(edges))))
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, row)| match (key, row) {
+                (RowKey::Edges(path), Row::Edges(edges)) => Some((
+                    path,
+                    edges.iter().filter(|e| keep(&e.from, &e.to, e.kind)).cloned().collect(),
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Rows of the graph (those the store has), from the graph cache where
+    /// it holds them for the graph's root (see `graph_cache.rs`), the rest
+    /// read by `fetch` (told whether what it reads will be kept, and so
+    /// must be whole).
+    async fn cached_rows(
+        self,
+        keys: BTreeSet<RowKey>,
+        fetch: impl AsyncFnOnce(Vec<RowKey>, bool) -> Result<Vec<(RowKey, Row)>>,
+    ) -> Result<Vec<(RowKey, Row)>> {
+        let Some(root) = self.graph_root().await? else {
+            return fetch(keys.into_iter().collect(), false).await;
+        };
+        let (mut rows, missing) = self.store.graph_rows.get(&self.store.ns, root, &keys);
+        if !missing.is_empty() {
+            let fetched = fetch(missing.iter().cloned().collect(), true).await?;
+            if self.graph_root().await? == Some(root) {
+                self.store.graph_rows.put(&self.store.ns, root, &fetched);
+            }
+            tracing::debug!(from_store = missing.len(), read = fetched.len(), "graph rows read");
+            rows.extend(fetched);
+        }
+        Ok(rows)
     }
 
     /// The units of these files, by file (those the graph has).
     pub(super) async fn units_of_files(self, paths: &[String]) -> Result<Vec<FileUnits>> {
-        let ids: Vec<RecordId> = paths.iter().map(|p| file_record("code_parse", p)).collect();
-        let mut res = self
-            .store
-            .db()
-            .await?
-            .query("SELECT id, units FROM $ids")
-            .bind(("ids", ids))
-            .await
-            .map_err(|e| db_error("read units", e))?;
-        #[derive(SurrealValue)]
-        struct Row {
-            id: RecordId,
-            units: String,
-        }
-        let rows: Vec<Row> = res.take(0).map_err(|e| db_error("read units", e))?;
+        let keys = paths.iter().map(|p| RowKey::Units(p.clone())).collect();
+        let rows = self
+            .cached_rows(keys, async |missing: Vec<RowKey>, _| {
+                #[derive(SurrealValue)]
+                struct UnitsRow {
+                    id: RecordId,
+                    units: String,
+                }
+                let ids = missing.iter().map(|k| file_record("code_parse", k.path())).collect();
+                let rows: Vec<UnitsRow> =
+                    self.records("SELECT id, units FROM $ids", ids, "units").await?;
+                rows.into_iter()
+                    .map(|r| {
+                        let units = Arc::new(codec::decode_units(&r.units)?);
+                        Ok((RowKey::Units(key_string(&r.id)?), Row::Units(units)))
+                    })
+                    .collect()
+            })
+            .await?;
         rows.into_iter()
-            .map(|r| {
-                let path = key_string(&r.id)?;
+            .filter_map(|(key, row)| match (key, row) {
+                (RowKey::Units(path), Row::Units(units)) => Some((path, units)),
+                _ => None,
+            })
+            .map(|(path, units)| {
                 let language = Language::of_path(path.as_bytes()).ok_or_else(|| {
                     Error::Corrupt(format!("the graph holds units of {path}, not a code file"))
                 })?;
-                Ok(FileUnits { path, language, units: codec::decode_units(&r.units)? })
+                Ok(FileUnits { path, language, units })
             })
             .collect()
     }
@@ -528,33 +576,57 @@ impl CodeGraph<'_> {
     /// cache where it holds them for the graph's root (see `name_cache.rs`).
     #[tracing::instrument(name = "graph.buckets", level = "debug", skip_all, fields(n = buckets.len()))]
     async fn bucket_rows(self, buckets: &BTreeSet<u32>) -> Result<Vec<(u32, Arc<str>)>> {
-        let Some(root) = self.graph_root().await? else {
-            return self.fetch_buckets(buckets).await;
-        };
-        let (mut rows, missing) = self.store.names.get(&self.store.ns, root, buckets);
-        if !missing.is_empty() {
-            let fetched = self.fetch_buckets(&missing).await?;
-            if self.graph_root().await? == Some(root) {
-                self.store.names.put(&self.store.ns, root, &fetched);
-            }
-            rows.extend(fetched);
-        }
-        tracing::debug!(from_store = missing.len(), "buckets read");
-        Ok(rows)
+        let keys = buckets.iter().map(|&b| RowKey::Bucket(b)).collect();
+        let rows = self
+            .cached_rows(keys, async |missing: Vec<RowKey>, _| {
+                let buckets = missing.iter().filter_map(|k| match k {
+                    RowKey::Bucket(b) => Some(*b),
+                    _ => None,
+                });
+                let fetched = self.fetch_buckets(buckets).await?;
+                Ok(fetched
+                    .into_iter()
+                    .map(|(b, row)| (RowKey::Bucket(b), Row::Bucket(row)))
+                    .collect())
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, row)| match (key, row) {
+                (RowKey::Bucket(b), Row::Bucket(row)) => Some((b, row)),
+                _ => None,
+            })
+            .collect())
     }
 
-    async fn fetch_buckets(self, buckets: &BTreeSet<u32>) -> Result<Vec<(u32, Arc<str>)>> {
-        let ids: Vec<RecordId> = buckets.iter().map(|&b| bucket_record(b)).collect();
+    async fn fetch_buckets(
+        self,
+        buckets: impl Iterator<Item = u32>,
+    ) -> Result<Vec<(u32, Arc<str>)>> {
+        let ids = buckets.map(bucket_record).collect();
+        let rows: Vec<BucketRow> =
+            self.records("SELECT * FROM $ids", ids, "the name index").await?;
+        rows.into_iter().map(|r| Ok((bucket_number(&r.id)?, Arc::from(r.names)))).collect()
+    }
+
+    /// The records `ids` (those there are), as `sql` selects them from
+    /// `$ids`; `what` names them in an error.
+    async fn records<T: SurrealValue>(
+        self,
+        sql: &str,
+        ids: Vec<RecordId>,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let context = || format!("read {what}");
         let mut res = self
             .store
             .db()
             .await?
-            .query("SELECT * FROM $ids")
+            .query(sql)
             .bind(("ids", ids))
             .await
-            .map_err(|e| db_error("read the name index", e))?;
-        let rows: Vec<BucketRow> = res.take(0).map_err(|e| db_error("read the name index", e))?;
-        rows.into_iter().map(|r| Ok((bucket_number(&r.id)?, Arc::from(r.names)))).collect()
+            .map_err(|e| db_error(context(), e))?;
+        res.take(0).map_err(|e| db_error(context(), e))
     }
 
     /// Files that are to one of `names` any of the roles in `roles`.
@@ -578,7 +650,7 @@ impl CodeGraph<'_> {
     /// describes no snapshot (an index cut short is redone from scratch).
     pub async fn begin_graph_write(self) -> Result<()> {
         health::check_writable()?;
-        self.store.names.begin_write(&self.store.ns);
+        self.store.graph_rows.begin_write(&self.store.ns);
         self.set_graph_root(None).await
     }
 
@@ -643,6 +715,13 @@ impl CodeGraph<'_> {
         tracing::debug!("graph rows built");
         let db = self.store.db().await?;
         let edges = std::mem::take(&mut change.edges);
+        // The files whose rows this write replaces or removes.
+        let mut replaced: Vec<RowKey> = Vec::new();
+        for path in change.removed.iter().chain(edges.iter().map(|(p, _)| p)) {
+            replaced.push(RowKey::Units(path.clone()));
+            replaced.push(RowKey::Edges(path.clone()));
+        }
+        replaced.extend(emptied.iter().map(|&b| RowKey::Bucket(b)));
         if edges.len() <= SMALL_WRITE && rows.len() <= SMALL_WRITE * 8 {
             let edges: Vec<EdgesRow> = edges.iter().map(|(p, e)| edges_row(p, e)).collect();
             one_transaction(
@@ -660,7 +739,9 @@ impl CodeGraph<'_> {
         files.wait().await?;
         tracing::debug!("graph written");
         self.set_graph_root(Some(root)).await?;
-        self.store.names.written(&self.store.ns, (from, root), &encoded, &emptied);
+        let written: Vec<(RowKey, Row)> =
+            encoded.into_iter().map(|(n, row)| (RowKey::Bucket(n), Row::Bucket(row))).collect();
+        self.store.graph_rows.written(&self.store.ns, (from, root), &written, &replaced);
         tracing::debug!("graph root set");
         Ok(())
     }
@@ -669,7 +750,7 @@ impl CodeGraph<'_> {
     /// write `begin_graph_write` started.
     pub async fn end_graph_write(self, root: ContentHash) -> Result<()> {
         self.set_graph_root(Some(root)).await?;
-        self.store.names.forget(&self.store.ns);
+        self.store.graph_rows.forget(&self.store.ns);
         tracing::debug!("graph root set");
         Ok(())
     }

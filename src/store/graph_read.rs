@@ -16,7 +16,7 @@ use crate::graph::{Language, Unit, UnitKind};
 pub(super) struct FileUnits {
     pub(super) path: String,
     pub(super) language: Language,
-    pub(super) units: Vec<Unit>,
+    pub(super) units: std::sync::Arc<Vec<Unit>>,
 }
 
 /// A unit as the commands show it.
@@ -133,13 +133,30 @@ impl CodeGraph<'_> {
     /// Units by exact name, then by qualified name (`Parser::parse`), then
     /// by id prefix; at most `limit`.
     pub async fn find_units(self, query: &str, limit: usize) -> Result<Vec<UnitInfo>> {
+        // An id or id prefix inside a file (what tools hand back): that
+        // file's units alone. No unit's name or qualified name starts with
+        // a file's path, so this answers as the lookups below would, without
+        // decoding every file that defines the last name.
+        if query.contains("::") {
+            let mut found: Vec<UnitInfo> = Vec::new();
+            for f in self.units_of_files(&candidate_paths(query)).await? {
+                found.extend(
+                    f.units.iter().filter(|u| u.id.starts_with(query)).map(|u| UnitInfo::of(u, &f)),
+                );
+            }
+            if !found.is_empty() {
+                found.sort_by(|a, b| a.id.cmp(&b.id));
+                found.truncate(limit);
+                return Ok(found);
+            }
+        }
         let last = query.rsplit("::").next().unwrap_or(query).to_owned();
         let names = vec![query.to_owned(), last.clone()];
         let files = self.files_with(&names, role::DEFINES).await?;
         let mut by_name = Vec::new();
         let mut by_qname = Vec::new();
         for f in self.units_of_files(&files).await? {
-            for u in &f.units {
+            for u in f.units.iter() {
                 if u.name == query {
                     by_name.push(UnitInfo::of(u, &f));
                 } else if u.name == last && u.qname == query {
@@ -181,7 +198,7 @@ impl CodeGraph<'_> {
         let paths: Vec<String> = paths.into_iter().collect();
         let mut by_id: HashMap<String, UnitInfo> = HashMap::new();
         for f in self.units_of_files(&paths).await? {
-            for u in &f.units {
+            for u in f.units.iter() {
                 by_id.insert(u.id.clone(), UnitInfo::of(u, &f));
             }
         }
@@ -217,7 +234,7 @@ impl CodeGraph<'_> {
                 let paths: BTreeSet<String> = units.iter().map(|u| u.path.clone()).collect();
                 let mut out = Vec::new();
                 for f in self.units_of_files(&paths.into_iter().collect::<Vec<_>>()).await? {
-                    for c in &f.units {
+                    for c in f.units.iter() {
                         if let Some(parent) = c.parent.as_deref().filter(|p| wanted.contains(p)) {
                             out.push(contains(parent, &UnitInfo::of(c, &f)));
                         }
@@ -225,31 +242,61 @@ impl CodeGraph<'_> {
                 }
                 out
             }
-            _ => {
-                // Out of a unit: its file's edges. Into a unit: the edges of
-                // the files the name index says point at its name.
-                let files: Vec<String> = if incoming {
-                    let keys: Vec<String> =
-                        wanted.iter().map(|id| target_key(id).to_owned()).collect();
-                    self.files_with(&keys, role::TARGET).await?
-                } else {
-                    let units = self.units_by_id(ids).await?;
-                    let paths: BTreeSet<String> = units.into_iter().map(|u| u.path).collect();
-                    paths.into_iter().collect()
-                };
-                let mut out = Vec::new();
-                let keep = |from: &str, to: &str, k: EdgeKind| {
-                    k == kind && wanted.contains(if incoming { to } else { from })
-                };
-                for (_, edges) in self.code_edges_where(&files, keep).await? {
-                    out.extend(edges.iter().map(EdgeInfo::of));
-                }
-                out
-            }
+            _ => self
+                .edges_by_kind(&[(kind, ids)], incoming)
+                .await?
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect(),
         };
         edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
         edges.dedup();
         Ok(edges)
+    }
+
+    /// Edges of each kind into (`incoming`) or out of its units, read
+    /// together: one look-up of the files that hold them, one read of
+    /// their edges (a walk asks for four kinds at each step). In the order
+    /// asked, each kind's by (from, to). Not `contains` (see `edges_of`).
+    pub async fn edges_by_kind(
+        self,
+        wanted: &[(EdgeKind, &[String])],
+        incoming: bool,
+    ) -> Result<Vec<(EdgeKind, EdgeInfo)>> {
+        let sets: Vec<(EdgeKind, BTreeSet<&str>)> = wanted
+            .iter()
+            .map(|(kind, ids)| (*kind, ids.iter().map(String::as_str).collect()))
+            .collect();
+        let all: BTreeSet<&str> = sets.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+        // Out of a unit: its file's edges. Into a unit: the edges of the
+        // files the name index says point at its name.
+        let files: Vec<String> = if incoming {
+            let keys: BTreeSet<String> = all.iter().map(|id| target_key(id).to_owned()).collect();
+            self.files_with(&keys.into_iter().collect::<Vec<_>>(), role::TARGET).await?
+        } else {
+            let ids: Vec<String> = all.iter().map(|id| (*id).to_owned()).collect();
+            let units = self.units_by_id(&ids).await?;
+            let paths: BTreeSet<String> = units.into_iter().map(|u| u.path).collect();
+            paths.into_iter().collect()
+        };
+        let keep = |from: &str, to: &str, k: EdgeKind| {
+            let end = if incoming { to } else { from };
+            sets.iter().any(|(kind, ids)| *kind == k && ids.contains(end))
+        };
+        let mut found: Vec<Edge> = Vec::new();
+        for (_, edges) in self.code_edges_where(&files, keep).await? {
+            found.extend(edges);
+        }
+        let mut out = Vec::new();
+        for (kind, ids) in &sets {
+            let end = |e: &Edge| ids.contains(if incoming { &e.to[..] } else { &e.from[..] });
+            let mut edges: Vec<EdgeInfo> =
+                found.iter().filter(|e| e.kind == *kind && end(e)).map(EdgeInfo::of).collect();
+            edges.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+            edges.dedup();
+            out.extend(edges.into_iter().map(|e| (*kind, e)));
+        }
+        Ok(out)
     }
 
     /// Code files below `path` ("" for all) with their parse state.

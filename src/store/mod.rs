@@ -15,6 +15,7 @@ mod client;
 mod connection;
 mod content;
 pub mod graph;
+mod graph_cache;
 mod graph_codec;
 mod graph_full;
 mod graph_read;
@@ -23,7 +24,6 @@ mod history;
 pub mod location;
 mod lock;
 mod migrate;
-mod name_cache;
 mod notes;
 mod retry;
 pub mod search;
@@ -90,8 +90,8 @@ pub struct Store {
     code_paths: Arc<graph::CodePathsCache>,
     /// Shared by every handle on the connection (see `content.rs`).
     trees: Arc<content::TreeCache>,
-    /// Shared by every handle on the connection (see `name_cache.rs`).
-    names: Arc<name_cache::NameCache>,
+    /// Shared by every handle on the connection (see `graph_cache.rs`).
+    graph_rows: Arc<graph_cache::GraphCache>,
     /// Turns to move main (see [`Store::main_turn`]).
     main_turn: Arc<tokio::sync::RwLock<()>>,
 }
@@ -233,7 +233,7 @@ impl Store {
             view: View::Main,
             code_paths: Arc::default(),
             trees: Arc::new(content::TreeCache::new(&budget)),
-            names: Arc::new(name_cache::NameCache::new(&budget)),
+            graph_rows: Arc::new(graph_cache::GraphCache::new(&budget)),
             main_turn: Arc::default(),
         };
         match store.prepare(options).await {
@@ -353,7 +353,7 @@ impl Store {
             view,
             code_paths: self.code_paths.clone(),
             trees: self.trees.clone(),
-            names: self.names.clone(),
+            graph_rows: self.graph_rows.clone(),
             main_turn: self.main_turn.clone(),
         })
     }
