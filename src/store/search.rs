@@ -117,6 +117,32 @@ struct Scored {
     score: f64,
 }
 
+/// A `search_unit` row as written.
+#[derive(Clone, Debug, SurrealValue)]
+struct UnitRecord {
+    id: RecordId,
+    file: String,
+    kind: String,
+    lang: String,
+    line: i64,
+    signature: String,
+    text: String,
+    embed: String,
+    key: String,
+    embedded: bool,
+    tier: i64,
+}
+
+/// A `search_vec` row as written.
+#[derive(Clone, Debug, SurrealValue)]
+struct VecRecord {
+    id: RecordId,
+    file: String,
+    kind: String,
+    lang: String,
+    embedding: Vec<f32>,
+}
+
 #[derive(Debug, SurrealValue)]
 struct CachedRow {
     id: RecordId,
@@ -248,105 +274,139 @@ impl SearchIndex<'_> {
         health::check_writable()?;
         let key = root_key(window);
         self.store.meta_set(&key, "").await?;
-        let ctx = "write search rows";
         for r in rows {
             for t in super::terms::terms_of(&r.text) {
                 *delta.entry(t).or_default() += 1;
             }
         }
-        if !fresh {
-            for chunk in paths.chunks(BATCH) {
-                let mut res = self
-                    .store
-                    .db()
-                    .await?
-                    .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
-                    .bind(("files", chunk.to_vec()))
-                    .await
-                    .map_err(|e| db_error(ctx, e))?;
-                let old: Vec<String> = res.take(0).map_err(|e| db_error(ctx, e))?;
-                for text in old {
-                    for t in super::terms::terms_of(&text) {
-                        *delta.entry(t).or_default() -= 1;
-                    }
-                }
-            }
-        }
-        if fresh {
-            let db = self.store.db().await?;
-            retrying(ctx, || async {
-                db.query("DELETE search_unit; DELETE search_vec; DELETE search_terms;")
-                    .await?
-                    .check()
-            })
-            .await?;
-        } else {
-            for chunk in paths.chunks(BATCH) {
-                let db = self.store.db().await?;
-                retrying(ctx, || async {
-                    db.query(
-                        "DELETE search_unit WHERE file IN $files; \
-                             DELETE search_vec WHERE file IN $files;",
-                    )
-                    .bind(("files", chunk.to_vec()))
-                    .await?
-                    .check()
-                })
-                .await?;
-            }
-        }
+        // Rows these files had: the unit count moves by the difference.
+        let replaced = if fresh { 0 } else { self.uncount_rows(paths, delta).await? };
+        self.delete_rows(paths, fresh).await?;
+        let mut vectors = 0;
         for chunk in rows.chunks(BATCH) {
             let keys: Vec<String> = chunk.iter().map(|r| r.key.clone()).collect();
             let cached = self.cached_vectors(&keys).await?;
+            vectors += chunk.iter().filter(|r| cached.contains_key(&r.key)).count();
             self.insert_search_rows(chunk, &cached).await?;
         }
-        self.count_search_rows().await?;
         match done {
             Some(root) => {
+                self.count_search_rows().await?;
                 self.adjust_terms(std::mem::take(delta)).await?;
                 self.store.meta_set(&key, &root.to_hex()).await
             }
-            None => Ok(()),
+            // Between batches of a build the counts move by what this batch
+            // changed (vectors of replaced rows are not subtracted: the
+            // progress shown clamps them); counting the table after every
+            // batch made a build over a million units quadratic.
+            None => self.add_to_counts(rows.len() as i64 - replaced as i64, vectors as i64).await,
         }
     }
 
-    /// Writes rows, with the vectors `vectors` has for their keys.
+    /// Takes the words of the rows `paths` have now out of `delta`;
+    /// returns how many rows that is.
+    async fn uncount_rows(
+        self,
+        paths: &[String],
+        delta: &mut HashMap<String, i64>,
+    ) -> Result<usize> {
+        let ctx = "write search rows";
+        let mut replaced = 0;
+        for chunk in paths.chunks(BATCH) {
+            let mut res = self
+                .store
+                .db()
+                .await?
+                .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
+                .bind(("files", chunk.to_vec()))
+                .await
+                .map_err(|e| db_error(ctx, e))?;
+            let old: Vec<String> = res.take(0).map_err(|e| db_error(ctx, e))?;
+            replaced += old.len();
+            for text in old {
+                for t in super::terms::terms_of(&text) {
+                    *delta.entry(t).or_default() -= 1;
+                }
+            }
+        }
+        Ok(replaced)
+    }
+
+    /// Deletes the rows and vectors of `paths` (of every file when `all`,
+    /// with the word and row counts).
+    async fn delete_rows(self, paths: &[String], all: bool) -> Result<()> {
+        let ctx = "write search rows";
+        let db = self.store.db().await?;
+        if all {
+            return retrying(ctx, || async {
+                db.query(
+                    "DELETE search_unit; DELETE search_vec; DELETE search_terms; \
+                     UPSERT meta:search_units SET value = '0'; \
+                     UPSERT meta:search_embedded SET n = 0;",
+                )
+                .await?
+                .check()
+            })
+            .await
+            .map(drop);
+        }
+        for chunk in paths.chunks(BATCH) {
+            retrying(ctx, || async {
+                db.query(
+                    "DELETE search_unit WHERE file IN $files; \
+                     DELETE search_vec WHERE file IN $files;",
+                )
+                .bind(("files", chunk.to_vec()))
+                .await?
+                .check()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes rows, with the vectors `vectors` has for their keys. The rows
+    /// of their files are gone by now (`replace_search_rows`), so they are
+    /// inserted, in one statement per table: a FOR loop of UPSERTs copied
+    /// each row's object for every field it read.
     async fn insert_search_rows(
         self,
         rows: &[SearchRow],
         vectors: &HashMap<String, Vec<f32>>,
     ) -> Result<()> {
-        let units: Vec<serde_json::Value> = rows
+        let units: Vec<UnitRecord> = rows
             .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang,
-                    "line": r.line, "signature": r.signature, "text": r.text,
-                    "embed": r.embed, "key": r.key, "embedded": vectors.contains_key(&r.key),
-                    "tier": r.tier,
-                })
+            .map(|r| UnitRecord {
+                id: row_id("search_unit", &r.id),
+                file: r.file.clone(),
+                kind: r.kind.clone(),
+                lang: r.lang.clone(),
+                line: i64::from(r.line),
+                signature: r.signature.clone(),
+                text: r.text.clone(),
+                embed: r.embed.clone(),
+                key: r.key.clone(),
+                embedded: vectors.contains_key(&r.key),
+                tier: i64::from(r.tier),
             })
             .collect();
-        let vecs: Vec<serde_json::Value> = rows
+        let vecs: Vec<VecRecord> = rows
             .iter()
             .filter_map(|r| {
-                let v = vectors.get(&r.key)?;
-                Some(serde_json::json!({
-                    "id": r.id, "file": r.file, "kind": r.kind, "lang": r.lang, "embedding": v,
-                }))
+                Some(VecRecord {
+                    id: row_id("search_vec", &r.id),
+                    file: r.file.clone(),
+                    kind: r.kind.clone(),
+                    lang: r.lang.clone(),
+                    embedding: vectors.get(&r.key)?.clone(),
+                })
             })
             .collect();
         let db = self.store.db().await?;
         retrying("write search rows", || async {
             db.query(
-                "FOR $u IN $units { \
-                       UPSERT type::record('search_unit', $u.id) CONTENT { \
-                         file: $u.file, kind: $u.kind, lang: $u.lang, line: $u.line, \
-                         signature: $u.signature, text: $u.text, embed: $u.embed, key: $u.key, \
-                         embedded: $u.embedded, tier: $u.tier } }; \
-                     FOR $v IN $vecs { \
-                       UPSERT type::record('search_vec', $v.id) CONTENT { \
-                         file: $v.file, kind: $v.kind, lang: $v.lang, embedding: $v.embedding } };",
+                "INSERT INTO search_unit $units RETURN NONE; \
+                 INSERT INTO search_vec $vecs RETURN NONE;",
             )
             .bind(("units", units.clone()))
             .bind(("vecs", vecs.clone()))
@@ -679,6 +739,25 @@ impl SearchIndex<'_> {
         }
         let units: u64 = units.and_then(|u| u.parse().ok()).unwrap_or(0);
         Ok(Progress { units, embedded: (embedded.unwrap_or(0).max(0) as u64).min(units) })
+    }
+
+    /// Moves the counts `search_progress` reads by these amounts.
+    async fn add_to_counts(self, units: i64, embedded: i64) -> Result<()> {
+        health::check_writable()?;
+        let db = self.store.db().await?;
+        retrying("count search rows", || async {
+            db.query(
+                "UPSERT meta:search_units SET value = \
+                   <string> math::max([0, <int> (value ?? '0') + $units]); \
+                 UPSERT meta:search_embedded SET n = (n ?? 0) + $embedded;",
+            )
+            .bind(("units", units))
+            .bind(("embedded", embedded))
+            .await?
+            .check()
+        })
+        .await?;
+        Ok(())
     }
 
     /// Counts the rows and the vectors (after rows change) for

@@ -360,3 +360,63 @@ async fn public_api_is_what_a_user_of_the_code_can_reach() {
     let fmt = order.iter().find(|id| id.ends_with("::fmt")).expect("the trait impl's method");
     assert!(at(fmt) < first_private, "{order:?}");
 }
+
+/// The counts a search shows while rows are written move by each batch's
+/// rows (no table is counted until the last batch), and the last batch
+/// counts them exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn row_counts_move_by_each_batch_and_are_counted_at_the_end() {
+    use cortex::store::search::SearchRow;
+    let t = common::store().await;
+    let row = |file: &str, name: &str| SearchRow {
+        id: format!("{file}::{name}"),
+        file: file.into(),
+        kind: "function".into(),
+        lang: "rust".into(),
+        line: 1,
+        signature: format!("fn {name}()"),
+        text: format!("function {name}"),
+        embed: format!("function {name}"),
+        key: format!("key-{file}-{name}"),
+        tier: 0,
+    };
+    let mut delta = std::collections::HashMap::new();
+    let search = t.search();
+    let (a, b) = ("src/a.rs".to_owned(), "src/b.rs".to_owned());
+    let first = [row(&a, "one"), row(&a, "two"), row(&b, "three")];
+    search
+        .replace_search_rows(&[a.clone(), b.clone()], &first, true, None, 1, &mut delta)
+        .await
+        .unwrap();
+    assert_eq!(search.search_progress().await.unwrap().units, 3);
+    // a.rs now has one unit: two rows go, one comes.
+    search
+        .replace_search_rows(
+            std::slice::from_ref(&a),
+            &[row(&a, "four")],
+            false,
+            None,
+            1,
+            &mut delta,
+        )
+        .await
+        .unwrap();
+    assert_eq!(search.search_progress().await.unwrap().units, 2);
+    let root = cortex::ids::ContentHash::of(b"root");
+    let c = "src/c.rs".to_owned();
+    search
+        .replace_search_rows(
+            std::slice::from_ref(&c),
+            &[row(&c, "five")],
+            false,
+            Some(root),
+            1,
+            &mut delta,
+        )
+        .await
+        .unwrap();
+    assert_eq!(search.search_progress().await.unwrap().units, 3);
+    assert_eq!(search.search_root(1).await.unwrap(), Some(root));
+    let hits = search.keyword_search("four", &Default::default(), 10).await.unwrap();
+    assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["src/a.rs::four"]);
+}
