@@ -168,13 +168,14 @@ pub(super) struct NameEntry {
 pub(super) type Bucket = BTreeMap<String, NameEntry>;
 
 pub(super) fn encode_bucket(bucket: &Bucket) -> String {
-    let rows: BTreeMap<&str, (&BTreeMap<String, u8>, Vec<_>)> = bucket
-        .iter()
-        .map(|(name, e)| {
-            (name.as_str(), (&e.files, e.symbols.iter().map(codec::symbol_row).collect()))
-        })
-        .collect();
+    let rows: BTreeMap<&str, _> =
+        bucket.iter().map(|(name, e)| (name.as_str(), stored_entry(e))).collect();
     codec::to_string(&rows)
+}
+
+/// An entry as `StoredEntry` holds it, borrowed.
+fn stored_entry(e: &NameEntry) -> (&BTreeMap<String, u8>, Vec<codec::StoredSymbolRef<'_>>) {
+    (&e.files, e.symbols.iter().map(codec::symbol_row).collect())
 }
 
 /// A name's entry as stored: the files it is in (with roles), its symbols.
@@ -221,10 +222,7 @@ impl Patched {
         let encoded: BTreeMap<&str, String> = self
             .entries
             .iter()
-            .map(|(name, e)| {
-                let symbols: Vec<_> = e.symbols.iter().map(codec::symbol_row).collect();
-                (name.as_str(), codec::to_string(&(&e.files, symbols)))
-            })
+            .map(|(name, e)| (name.as_str(), codec::to_string(&stored_entry(e))))
             .chain(self.kept.iter().map(|(name, value)| (name.as_str(), value.clone())))
             .collect();
         codec::object_of(encoded.iter().map(|(name, value)| (*name, value.as_str())))
