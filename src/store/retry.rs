@@ -8,7 +8,8 @@
 //! way. Such writes run through `retrying`, which tries them again after a
 //! short wait. Only conflicts are retried; any other error returns at once.
 //! What is retried must be idempotent: every caller's statements are
-//! `UPSERT`s of whole rows, `DELETE`s, or guarded updates.
+//! `UPSERT`s of whole rows, `INSERT IGNORE`s of rows just deleted,
+//! `DELETE`s, guarded updates, or increments inside one transaction.
 
 use std::time::Duration;
 

@@ -368,7 +368,8 @@ impl SearchIndex<'_> {
     /// Writes rows, with the vectors `vectors` has for their keys. The rows
     /// of their files are gone by now (`replace_search_rows`), so they are
     /// inserted, in one statement per table: a FOR loop of UPSERTs copied
-    /// each row's object for every field it read.
+    /// each row's object for every field it read. IGNORE keeps a retry
+    /// idempotent: a row there already is one an earlier try wrote.
     async fn insert_search_rows(
         self,
         rows: &[SearchRow],
@@ -405,8 +406,8 @@ impl SearchIndex<'_> {
         let db = self.store.db().await?;
         retrying("write search rows", || async {
             db.query(
-                "INSERT INTO search_unit $units RETURN NONE; \
-                 INSERT INTO search_vec $vecs RETURN NONE;",
+                "INSERT IGNORE INTO search_unit $units RETURN NONE; \
+                 INSERT IGNORE INTO search_vec $vecs RETURN NONE;",
             )
             .bind(("units", units.clone()))
             .bind(("vecs", vecs.clone()))
@@ -741,15 +742,18 @@ impl SearchIndex<'_> {
         Ok(Progress { units, embedded: (embedded.unwrap_or(0).max(0) as u64).min(units) })
     }
 
-    /// Moves the counts `search_progress` reads by these amounts.
+    /// Moves the counts `search_progress` reads by these amounts, both or
+    /// neither (one transaction: a retry adds once).
     async fn add_to_counts(self, units: i64, embedded: i64) -> Result<()> {
         health::check_writable()?;
         let db = self.store.db().await?;
         retrying("count search rows", || async {
             db.query(
-                "UPSERT meta:search_units SET value = \
+                "BEGIN TRANSACTION; \
+                 UPSERT meta:search_units SET value = \
                    <string> math::max([0, <int> (value ?? '0') + $units]); \
-                 UPSERT meta:search_embedded SET n = (n ?? 0) + $embedded;",
+                 UPSERT meta:search_embedded SET n = (n ?? 0) + $embedded; \
+                 COMMIT TRANSACTION;",
             )
             .bind(("units", units))
             .bind(("embedded", embedded))
