@@ -328,6 +328,9 @@ fn the_top_level_is_as_designed() {
         "README.md",
         "SEMANTICS.md",
         "build.rs",
+        // `cortex-kernels`: the embedding model's arithmetic, built
+        // optimised in every profile.
+        "kernels",
         "mcp",
         "migrations",
         "mountd",

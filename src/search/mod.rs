@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::embed::{DEFAULT_WINDOW, MODEL_ID, Model};
+use crate::embed::{DEFAULT_WINDOW, Model, Precision};
 use crate::error::{Error, Result};
 use crate::graph::Unit;
 use crate::snapshot;
@@ -242,10 +242,11 @@ fn floor_char_boundary(bytes: &[u8], at: usize) -> usize {
     i
 }
 
-/// The cache key of a text's vector.
+/// The cache key of a text's vector (by the model at the precision this
+/// process runs it at).
 pub fn vector_key(text: &str, window: usize) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(MODEL_ID.as_bytes());
+    h.update(Precision::configured().model_id().as_bytes());
     h.update(&(window as u64).to_le_bytes());
     h.update(text.as_bytes());
     h.finalize().to_hex().to_string()
@@ -436,10 +437,14 @@ pub async fn embed_pending(
             let vectors =
                 tokio::task::block_in_place(|| model.embed_as(&unique, priority, &|_| {}))
                     .map_err(crate::error::Error::from)?;
-            for (text, v) in unique.into_iter().zip(vectors) {
-                let key = vector_key(text, model.window());
-                fresh.push((key.clone(), v.clone()));
-                known.insert(key, v);
+            let by_text: HashMap<&str, Vec<f32>> = unique.into_iter().zip(vectors).collect();
+            for p in &pending {
+                if let (false, Some(v)) =
+                    (known.contains_key(&p.key), by_text.get(p.embed.as_str()))
+                {
+                    fresh.push((p.key.clone(), v.clone()));
+                    known.insert(p.key.clone(), v.clone());
+                }
             }
         }
         store.search().cache_vectors(&fresh).await?;

@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use cortex::embed::{DIM, Model, cosine, model_dir};
+use cortex::embed::{DIM, Model, Precision, cosine, model_dir};
+use cortex::graph::{Language, parse_file};
+use cortex::search;
 
 const TEXTS: &[&str] = &[
     "This is an example sentence",
@@ -55,7 +57,8 @@ fn reference(window: usize) -> Vec<Vec<f32>> {
 #[test]
 fn candle_matches_a_numpy_forward_pass_of_the_same_model() {
     for window in [128, 256] {
-        let model = Model::load(window).expect("the model (scripts/model.sh)");
+        let model = Model::load_as(&model_dir(), window, Precision::F32)
+            .expect("the model (scripts/model.sh)");
         let ours = model.embed(TEXTS, &|_| {}).unwrap();
         let theirs = reference(window);
         assert_eq!(theirs.len(), TEXTS.len());
@@ -73,6 +76,65 @@ fn candle_matches_a_numpy_forward_pass_of_the_same_model() {
         let alone = model.embed_one(TEXTS[4]).unwrap();
         assert!(cosine(&alone, &ours[4]) > 0.99999);
     }
+}
+
+/// The 8-bit engine (issue 16's bar: within cosine 0.99 of the f32 model
+/// for every text) against the NumPy reference, at both windows.
+#[test]
+fn int8_stays_within_cosine_0_99_of_a_numpy_forward_pass() {
+    for window in [128, 256] {
+        let model = Model::load_as(&model_dir(), window, Precision::Int8).unwrap();
+        assert_eq!(model.precision(), Precision::Int8);
+        let ours = model.embed(TEXTS, &|_| {}).unwrap();
+        for ((text, a), b) in TEXTS.iter().zip(&ours).zip(&reference(window)) {
+            let c = cosine(a, b);
+            assert!(c >= 0.99, "window {window}: cosine {c} for {text:?}");
+        }
+        let alone = model.embed_one(TEXTS[4]).unwrap();
+        assert!(cosine(&alone, &ours[4]) > 0.99999);
+    }
+}
+
+/// The same bar over real code: 300 units of this repository's own
+/// sources, drawn with a fixed seed, embedded by both engines.
+#[test]
+fn int8_stays_within_cosine_0_99_of_f32_on_real_code() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut texts = Vec::new();
+    for entry in ignore::WalkBuilder::new(root).build().flatten() {
+        let path = entry.path();
+        let Some(language) = Language::of_path(path.as_os_str().as_encoded_bytes()) else {
+            continue;
+        };
+        let bytes = std::fs::read(path).unwrap();
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        for u in parse_file(&rel, &bytes, language).units.iter().skip(1) {
+            texts.push(search::embed_text(u, &rel, &bytes));
+        }
+    }
+    texts.sort();
+    texts.dedup();
+    let mut seed: u64 = 0x5DEE_CE66_D1CE_4E5B;
+    let mut sample = Vec::new();
+    while sample.len() < 300 && !texts.is_empty() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        sample.push(texts.swap_remove((seed % texts.len() as u64) as usize));
+    }
+    let sample: Vec<&str> = sample.iter().map(String::as_str).collect();
+    let f32s = Model::load_as(&model_dir(), 128, Precision::F32).unwrap();
+    let int8 = Model::load_as(&model_dir(), 128, Precision::Int8).unwrap();
+    let (a, b) = (f32s.embed(&sample, &|_| {}).unwrap(), int8.embed(&sample, &|_| {}).unwrap());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .zip(&sample)
+        .map(|((a, b), t)| (cosine(a, b), t))
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .unwrap();
+    eprintln!("int8 against f32 over {} units: lowest cosine {}", sample.len(), worst.0);
+    assert!(worst.0 >= 0.99, "cosine {} for {:?}", worst.0, worst.1);
 }
 
 #[test]
