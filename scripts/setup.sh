@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing cortex needs on a fresh Debian machine
 # (run as root): the mold linker (.cargo/config.toml links with it), fuse3
-# for mounts, git and ripgrep for the tests, e2fsprogs for a small disk.
+# for mounts, git and ripgrep for the tests, e2fsprogs for a small disk,
+# openssl for a test certificate authority.
 # Idempotent: installs only what is missing, so repeated runs cost nothing.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ command -v python3 >/dev/null || need+=(python3)
 # The full-disk test makes a small ext4 filesystem on a loop device.
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v losetup >/dev/null || need+=(mount)
+# The wss:// test makes its own certificate authority.
+command -v openssl >/dev/null || need+=(openssl)
 # The embedding model's wheel comes with pip; the reference embedder runs
 # in a venv (scripts/pyenv.sh).
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)

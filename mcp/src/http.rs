@@ -5,7 +5,7 @@
 //! It runs in the `cortex-mcp` process, not in the daemon: the daemon
 //! stays free of HTTP and of rmcp, a fault in the web side cannot take the
 //! mounts down, and one binary serves both transports against the same
-//! [`Service`] (the daemon's, over its socket, for an embedded store).
+//! [`Service`] (this machine's daemon's, over its socket).
 //!
 //! Every request passes [`authorize`] first: a bearer token checked
 //! against the store (401 if missing, wrong or revoked), its rate and

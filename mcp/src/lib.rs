@@ -13,11 +13,11 @@
 //!   bearer tokens ([`scope`]: what each may call), per-token rate limits,
 //!   with `/metrics` ([`calls`]: the server's own series).
 //!
-//! The tools run against a [`cortex::service::Service`]: the daemon that
-//! holds an embedded store (so agents, mounts and the CLI share one live
-//! store: a tool's write is in every mount of that view at once), or the
-//! store opened in this process when it is remote. Only this crate knows
-//! rmcp.
+//! The tools run against a [`cortex::service::Service`]: this machine's
+//! daemon of the store, on disk or on a server (so agents, mounts and the
+//! CLI share one live view: a tool's write is in every mount of that view
+//! at once), or the store opened in this process when it is in memory.
+//! Only this crate knows rmcp.
 
 pub mod calls;
 pub mod http;

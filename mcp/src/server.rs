@@ -2,7 +2,6 @@
 //! against the store's [`Service`]. Logs go to stderr; stdout carries only
 //! the protocol.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -115,24 +114,24 @@ impl ServerHandler for Server {
     }
 }
 
-/// The store's service: its daemon (started if none runs, kept running
-/// while this server is attached, started again if it dies) for an
-/// embedded store; the store opened here for a remote one (returned too,
-/// to be closed at the end).
+/// The store's service: the daemon of this machine (started if none runs,
+/// kept running while this server is attached, started again if it dies),
+/// for a store on disk or on a server alike, so that the tools and this
+/// machine's mounts share one view; the store opened here for one in
+/// memory (returned too, to be closed at the end).
 async fn connect(location: StoreLocation) -> Result<(Arc<dyn Service>, Option<Arc<Views>>)> {
-    match location {
-        StoreLocation::Embedded(dir) => {
-            let attached = Mutex::new(attach(dir.clone()).await?);
-            let d = dir.clone();
+    match location.runtime_dir()? {
+        Some(dir) => {
+            let attached = Mutex::new(attach(location.clone()).await?);
             let restart = move || {
-                *attached.lock().unwrap() = cortex::service::daemon::attach(&d)?;
+                *attached.lock().unwrap() = cortex::service::daemon::attach(&location)?;
                 Ok(())
             };
             let remote: Arc<dyn Service> = Arc::new(Remote::restarting(dir, Box::new(restart)));
             Ok((remote, None))
         }
-        remote => {
-            let store = Store::open(&remote, OpenOptions::default()).await?;
+        None => {
+            let store = Store::open(&location, OpenOptions::default()).await?;
             let views = Arc::new(Views::in_process(store));
             let service: Arc<dyn Service> = views.clone();
             Ok((service, Some(views)))
@@ -140,8 +139,8 @@ async fn connect(location: StoreLocation) -> Result<(Arc<dyn Service>, Option<Ar
     }
 }
 
-async fn attach(dir: PathBuf) -> Result<std::os::unix::net::UnixStream> {
-    Ok(tokio::task::spawn_blocking(move || cortex::service::daemon::attach(&dir)).await??)
+async fn attach(location: StoreLocation) -> Result<std::os::unix::net::UnixStream> {
+    Ok(tokio::task::spawn_blocking(move || cortex::service::daemon::attach(&location)).await??)
 }
 
 /// Serves MCP on stdin/stdout until the client goes.

@@ -35,8 +35,9 @@ pub use output::one_line;
 pub struct Cli {
     /// The store: a .cortex directory (or the directory holding one), mem://,
     /// or a ws:// / wss:// SurrealDB URL (credentials from CORTEX_DB_USER and
-    /// CORTEX_DB_PASS). Default: the nearest .cortex at or above the current
-    /// directory.
+    /// CORTEX_DB_PASS; for wss://, CORTEX_DB_CA names a PEM file of the
+    /// authorities to trust instead of the public roots). Default: the
+    /// nearest .cortex at or above the current directory.
     #[arg(
         long,
         global = true,

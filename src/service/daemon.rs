@@ -124,16 +124,20 @@ fn start_for(mountd: &Path, dir: &Path, url: Option<&str>) -> Result<()> {
     )))
 }
 
-/// Starts the store's daemon if none runs, and attaches to it: the daemon
-/// keeps running while the returned connection stays open (it otherwise
-/// exits with its last mount).
-pub fn attach(dir: &Path) -> Result<UnixStream> {
+/// Starts the store's daemon on this machine if none runs, and attaches to
+/// it: the daemon keeps running while the returned connection stays open
+/// (it otherwise exits with its last mount). A server's store has its
+/// daemon in this machine's runtime directory, as for `cortex mount`.
+pub fn attach(location: &crate::store::StoreLocation) -> Result<UnixStream> {
+    let dir = location.runtime_dir()?.ok_or_else(|| {
+        Error::InvalidInput(format!("a store in memory has no daemon: {location}"))
+    })?;
     // A daemon on its way out may take the connection and close it
     // unanswered: then the next one is started and asked.
     let mut tries = 0;
     loop {
         tries += 1;
-        match attach_once(dir) {
+        match attach_once(location, &dir) {
             Ok(Some(stream)) => return Ok(stream),
             Ok(None) if tries < 5 => std::thread::sleep(Duration::from_millis(50)),
             Ok(None) => {
@@ -149,10 +153,10 @@ pub fn attach(dir: &Path) -> Result<UnixStream> {
 }
 
 /// One try of `attach`: `None` when the daemon went away unanswering.
-fn attach_once(dir: &Path) -> Result<Option<UnixStream>> {
+fn attach_once(location: &crate::store::StoreLocation, dir: &Path) -> Result<Option<UnixStream>> {
     let socket = control::socket_path(dir);
     if UnixStream::connect(&socket).is_err() {
-        start(&mountd_binary()?, dir)?;
+        start_location(&mountd_binary()?, location)?;
     }
     let io = |e| Error::io("talk to the mount daemon at", &socket, e);
     let mut stream = match UnixStream::connect(&socket) {

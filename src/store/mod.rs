@@ -29,6 +29,7 @@ mod retry;
 pub mod search;
 pub mod sessions;
 pub mod terms;
+mod tls;
 mod tokens;
 
 use std::sync::Arc;
@@ -419,9 +420,18 @@ pub fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
 }
 
 async fn connect(url: &str) -> Result<surrealdb::Surreal<surrealdb::engine::any::Any>> {
-    surrealdb::engine::any::connect(url)
-        .await
-        .map_err(|e| db_error(format!("open {}", location::redact_url(url)), e))
+    tls::install_provider();
+    let shown = location::redact_url(url);
+    let connected = match tls::configured()? {
+        Some(config) if url.starts_with("wss://") => {
+            let options = surrealdb::opt::Config::new().rustls(config);
+            surrealdb::engine::any::connect((url, options)).await
+        }
+        _ => surrealdb::engine::any::connect(url).await,
+    };
+    connected.map_err(|e| {
+        tls::explain(&shown, &e.to_string()).unwrap_or_else(|| db_error(format!("open {shown}"), e))
+    })
 }
 
 /// A fresh in-memory engine.

@@ -88,7 +88,7 @@ fn kill_9_mid_import_leaves_the_old_tree_or_the_new() {
 }
 
 /// Writes, fsyncs and records files in the mount until writing fails.
-fn fsync_writer(
+pub(super) fn fsync_writer(
     mnt: std::path::PathBuf,
     round: usize,
 ) -> std::thread::JoinHandle<Vec<(String, Vec<u8>)>> {

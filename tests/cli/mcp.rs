@@ -16,6 +16,17 @@ fn client(tree: &Path, scenario: &[&str]) -> String {
 
 /// [`client`], over HTTP to the server at `url` when one is given.
 fn client_of(tree: &Path, url: Option<&str>, scenario: &[&str]) -> String {
+    client_with(tree, url, &[], scenario)
+}
+
+/// [`client_of`], with `env` added to the client's environment (and so to
+/// the `cortex` it starts): a store on a SurrealDB server, for one.
+pub(super) fn client_with(
+    tree: &Path,
+    url: Option<&str>,
+    env: &[(String, String)],
+    scenario: &[&str],
+) -> String {
     let python = std::env::var("CORTEX_PYTHON").expect(
         "CORTEX_PYTHON names a python with the `mcp` package; scripts/test.sh sets it (scripts/pyenv.sh)",
     );
@@ -34,7 +45,8 @@ fn client_of(tree: &Path, url: Option<&str>, scenario: &[&str]) -> String {
         .arg(tree)
         .args(scenario)
         .env("CORTEX_MCP_WANT", want.to_string())
-        .env_remove("CORTEX_STORE");
+        .env_remove("CORTEX_STORE")
+        .envs(env.iter().map(|(k, v)| (k, v)));
     match url {
         Some(url) => command.env("CORTEX_MCP_HTTP", url),
         None => command.env_remove("CORTEX_MCP_HTTP"),
@@ -52,11 +64,17 @@ fn client_of(tree: &Path, url: Option<&str>, scenario: &[&str]) -> String {
 /// A real crate (semver 1.0.28) imported, with a binary file and a symlink
 /// that points out of the tree.
 fn semver_tree(root: &Path) -> std::path::PathBuf {
+    let tree = semver_copy(root);
+    ok(&tree, &["init", "."]);
+    tree
+}
+
+/// [`semver_tree`]'s files, not yet imported, at `root/tree`.
+pub(super) fn semver_copy(root: &Path) -> std::path::PathBuf {
     let tree = root.join("tree");
     copy_tree(&registry_crate("semver-1.0.28"), &tree);
     std::fs::write(tree.join("data.bin"), [0u8, 159, 146, 150, 0, 1]).unwrap();
     std::os::unix::fs::symlink("/etc", tree.join("link_out")).unwrap();
-    ok(&tree, &["init", "."]);
     tree
 }
 

@@ -18,11 +18,18 @@ struct Server {
     pass: String,
     port: u16,
     storage: String,
+    /// The certificate and key it serves wss:// with, if any.
+    tls: Option<(PathBuf, PathBuf)>,
     _data: tempfile::TempDir,
 }
 
 impl Server {
     fn start(storage: &str) -> Server {
+        Server::start_with(storage, None)
+    }
+
+    /// [`Server::start`], serving wss:// with `tls` (certificate, key).
+    fn start_with(storage: &str, tls: Option<(PathBuf, PathBuf)>) -> Server {
         let data = tempfile::tempdir().unwrap();
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -35,9 +42,10 @@ impl Server {
             "surrealkv" => format!("surrealkv://{}", data.path().join("db").display()),
             other => other.to_owned(),
         };
-        let child = spawn(&storage, port, &user, &pass);
-        let url = format!("ws://127.0.0.1:{port}");
-        Server { child, url, user, pass, port, storage, _data: data }
+        let child = spawn(&storage, port, &user, &pass, tls.as_ref());
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        Server { child, url, user, pass, port, storage, tls, _data: data }
     }
 
     /// Kills the server with SIGKILL: nothing it had not written survives.
@@ -48,24 +56,33 @@ impl Server {
 
     /// Starts it again on the same port, data and credentials.
     fn restart(&mut self) {
-        self.child = spawn(&self.storage, self.port, &self.user, &self.pass);
+        self.child = spawn(&self.storage, self.port, &self.user, &self.pass, self.tls.as_ref());
     }
 
     /// `cortex --store URL/DB ARGS`, as the daemon of `runtime` (one
     /// machine's runtime directory) sees it.
     fn cortex(&self, db: &str, runtime: &Path, cwd: &Path, args: &[&str]) -> Output {
-        let store = format!("{}/{db}", self.url);
-        let mut all = vec!["--store", store.as_str()];
-        all.extend_from_slice(args);
-        command(cwd, &all)
-            .env("CORTEX_DB_USER", &self.user)
-            .env("CORTEX_DB_PASS", &self.pass)
-            .env("CORTEX_RUNTIME_DIR", runtime)
+        command(cwd, args).envs(self.env(db, runtime)).output().unwrap()
+    }
+
+    /// What names store `db` of this server to a cortex of the machine
+    /// whose runtime directory is `runtime`: environment only.
+    fn env(&self, db: &str, runtime: &Path) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("CORTEX_STORE".to_owned(), format!("{}/{db}", self.url)),
+            ("CORTEX_DB_USER".to_owned(), self.user.clone()),
+            ("CORTEX_DB_PASS".to_owned(), self.pass.clone()),
+            ("CORTEX_RUNTIME_DIR".to_owned(), runtime.display().to_string()),
             // A server gone is an error after 3 s, not 30 (the daemon
             // started by a command inherits it).
-            .env("CORTEX_DB_TIMEOUT", "3")
-            .output()
-            .unwrap()
+            ("CORTEX_DB_TIMEOUT".to_owned(), "3".to_owned()),
+        ];
+        if let Some((certificate, _)) = &self.tls {
+            // Signed by the test's own authority, trusted through this.
+            let ca = certificate.with_file_name("ca.pem");
+            env.push(("CORTEX_DB_CA".to_owned(), ca.display().to_string()));
+        }
+        env
     }
 
     fn ok(&self, db: &str, runtime: &Path, cwd: &Path, args: &[&str]) -> String {
@@ -87,10 +104,21 @@ impl Drop for Server {
     }
 }
 
-/// Runs `cortex-surreal start STORAGE` on 127.0.0.1:PORT; waits until it listens.
-fn spawn(storage: &str, port: u16, user: &str, pass: &str) -> Child {
+/// Runs `cortex-surreal start STORAGE` on 127.0.0.1:PORT (wss:// with
+/// `tls`, a certificate and its key); waits until it listens.
+fn spawn(
+    storage: &str,
+    port: u16,
+    user: &str,
+    pass: &str,
+    tls: Option<&(PathBuf, PathBuf)>,
+) -> Child {
     let binary = Path::new(env!("CARGO_BIN_EXE_cortex")).with_file_name("cortex-surreal");
-    let child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    if let Some((certificate, key)) = tls {
+        command.env("SURREAL_WEB_CRT", certificate).env("SURREAL_WEB_KEY", key);
+    }
+    let child = command
         .args(["start", storage])
         .env("SURREAL_USER", user)
         .env("SURREAL_PASS", pass)
@@ -227,6 +255,14 @@ fn two_daemons_on_one_store_see_each_others_writes() {
     server.ok("shared", &run_b, m.tmp.path(), &["session", "new", "from-b"]);
     let list = server.ok("shared", &run_a, m.tmp.path(), &["session", "list"]);
     assert!(list.contains("from-a") && list.contains("from-b"), "{list}");
+    // Claims made through one daemon are seen through the other.
+    server.ok("shared", &run_a, m.tmp.path(), &["claim", "from-a", "a.txt"]);
+    server.ok("shared", &run_b, m.tmp.path(), &["claim", "from-b", "from-a.txt"]);
+    for run in [&run_a, &run_b] {
+        let who = server.ok("shared", run, m.tmp.path(), &["who"]);
+        assert!(who.contains("from-a") && who.contains("from-b"), "{who}");
+        assert!(who.contains("a.txt") && who.contains("from-a.txt"), "{who}");
+    }
 }
 
 #[test]
@@ -299,5 +335,117 @@ fn a_server_killed_under_a_mount_loses_nothing_committed_and_is_found_again() {
             server.ok("crash", &run, m.tmp.path(), &["cat", "during.txt"]),
             "written while down\n"
         );
+    }
+}
+
+/// A certificate authority of the test's own and a certificate for
+/// 127.0.0.1 it signed, made by openssl in `dir`: (certificate, key); the
+/// authority is `dir/ca.pem`.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf) {
+    sh(
+        dir,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+           -keyout ca.key -out ca.pem -subj '/CN=cortex test authority' 2>/dev/null
+         openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+           -keyout key.pem -out server.csr -subj '/CN=127.0.0.1' 2>/dev/null
+         printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+           -extfile ext -out server.pem 2>/dev/null",
+    );
+    (dir.join("server.pem"), dir.join("key.pem"))
+}
+
+#[test]
+fn a_wss_server_is_trusted_through_cortex_db_ca_and_otherwise_refused_in_one_line() {
+    let mut m = Machines::new();
+    let server = Server::start_with("memory", Some(certificates(&m.dir("tls"))));
+    let tree = m.dir("tree");
+    std::fs::write(tree.join("a.txt"), "over tls\n").unwrap();
+    let run = m.dir("run-a");
+    // Not trusted: the public roots do not know the test's authority.
+    let untrusted: Vec<_> =
+        server.env("tls", &run).into_iter().filter(|(k, _)| k != "CORTEX_DB_CA").collect();
+    let out = command(&tree, &["init", "."]).envs(untrusted).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+    assert!(err.contains("not trusted") && err.contains("CORTEX_DB_CA"), "{err}");
+    assert!(!err.contains(&server.pass), "{err}");
+    // An authority file with no certificate in it is refused as such.
+    let not_ca: Vec<_> = server
+        .env("tls", &run)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "CORTEX_DB_CA" {
+                (k, m.dir("tls").join("ext").display().to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let out = command(&tree, &["ls"]).envs(not_ca).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no certificate"), "{err}");
+    // Trusted through CORTEX_DB_CA: imported, and mounted by a daemon that
+    // inherits it.
+    server.ok("tls", &run, &tree, &["init", "."]);
+    let mnt = m.mount(&server, "tls", "a", &[]);
+    assert_eq!(std::fs::read_to_string(mnt.join("a.txt")).unwrap(), "over tls\n");
+    std::fs::write(mnt.join("b.txt"), "back over tls\n").unwrap();
+    sh(&mnt, "sync b.txt");
+    assert_eq!(server.ok("tls", &run, m.tmp.path(), &["cat", "b.txt"]), "back over tls\n");
+}
+
+#[test]
+fn every_mcp_tool_on_a_store_on_a_server() {
+    let server = Server::start("memory");
+    let mut m = Machines::new();
+    let tree = super::mcp::semver_copy(m.tmp.path());
+    let run = m.dir("run-a");
+    server.ok("mcp", &run, &tree, &["init", "."]);
+    let mnt = m.mount(&server, "mcp", "a", &[]);
+    let env = server.env("mcp", &run);
+    let out = super::mcp::client_with(&tree, None, &env, &["tools", mnt.to_str().unwrap()]);
+    assert!(out.contains("tools: ok"), "{out}");
+    // What the tools wrote is on the server, not only in the daemon's view.
+    server.ok("mcp", &run, m.tmp.path(), &["umount", mnt.to_str().unwrap()]);
+    assert_eq!(
+        server.ok("mcp", &run, m.tmp.path(), &["cat", "src/extra.rs"]),
+        "pub fn from_the_mount() -> u8 {\n    9\n}\n"
+    );
+}
+
+#[test]
+fn kill_9_of_the_daemon_of_a_server_store_loses_nothing_fsynced() {
+    let server = Server::start("surrealkv");
+    let m = Machines::new();
+    let tree = m.dir("tree");
+    std::fs::write(tree.join("README"), "base\n").unwrap();
+    let run = m.dir("run-a");
+    server.ok("kill", &run, &tree, &["init", "."]);
+    let mnt = m.dir("mnt");
+    let at = mnt.to_str().unwrap();
+    let mut fsynced: Vec<(String, Vec<u8>)> = Vec::new();
+    for (round, delay) in [100u64, 400, 800].into_iter().enumerate() {
+        server.ok("kill", &run, m.tmp.path(), &["mount", at]);
+        let status = server.ok("kill", &run, m.tmp.path(), &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let pid = status["daemon_pid"].as_u64().expect("the daemon's pid") as i32;
+        let writer = super::crash::fsync_writer(mnt.clone(), round);
+        std::thread::sleep(Duration::from_millis(delay));
+        // SAFETY: sending a signal to a process this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        let written = writer.join().unwrap();
+        assert!(!written.is_empty(), "round {round}: nothing was written before the kill");
+        fsynced.extend(written);
+        // The mount is stale now; umount cleans it up.
+        server.ok("kill", &run, m.tmp.path(), &["umount", at]);
+        let out = m.tmp.path().join(format!("check{round}"));
+        server.ok("kill", &run, m.tmp.path(), &["export", out.to_str().unwrap()]);
+        for (name, body) in &fsynced {
+            let got = std::fs::read(out.join(name))
+                .unwrap_or_else(|e| panic!("round {round}: {name}: {e}"));
+            assert_eq!(&got, body, "round {round}: {name}");
+        }
+        eprintln!("round {round}: {} files fsynced so far, all on the server", fsynced.len());
     }
 }
