@@ -31,7 +31,7 @@ impl Where {
 
 /// Where JSON values may not be: the core's own logic speaks its types, and
 /// only the edges (the wire, the CLI, MCP) turn them into JSON.
-const TYPED: &[&str] = &["src/session.rs", "src/merge/", "src/graph/"];
+const TYPED: &[&str] = &["src/session/", "src/merge/", "src/graph/"];
 
 const RULES: &[Rule] = &[
     Rule {

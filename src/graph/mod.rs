@@ -18,6 +18,7 @@ mod receivers;
 pub mod resolve;
 pub mod rust;
 mod scope;
+mod symbols;
 pub mod types;
 
 pub use lang::Language;
