@@ -12,6 +12,10 @@ use std::process::ExitCode;
 use cortex::store::StoreLocation;
 use cortex_mountd::daemon::{self, MountSpec};
 
+/// jemalloc, as the `cortex` binary: see the workspace's Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Stack of every thread the daemon starts (FUSE's, tokio's): a request
 /// on a tree as deep as a path may name (PATH_MAX, 2,048 levels, and more
 /// through relative paths) must not overflow it. Only what is touched is
