@@ -329,14 +329,11 @@ pub async fn sync_pending(store: &Store, p: Pending, window: usize) -> Result<us
     let batches: Vec<&[String]> =
         if paths.is_empty() { vec![&[]] } else { paths.chunks(SYNC_FILES).collect() };
     let last = batches.len() - 1;
-    // Word counts change once, at the end: each batch would rewrite most
-    // of their buckets.
-    let mut delta = std::collections::HashMap::new();
     for (n, batch) in batches.into_iter().enumerate() {
         let rows = rows_of(store, batch, window).await?;
         let fresh = synced.is_none() && n == 0;
         let done = (n == last).then_some(graph_root);
-        store.search().replace_search_rows(batch, &rows, fresh, done, window, &mut delta).await?;
+        store.search().replace_search_rows(batch, &rows, fresh, done, window).await?;
     }
     Ok(paths.len())
 }

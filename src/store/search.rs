@@ -1,8 +1,10 @@
-//! Search rows and vectors (migration 0011): `search_unit` (a row per unit
-//! with its text under a BM25 index), `search_vec` (the vectors embedded so
-//! far, under an HNSW index) in the view's namespace, and `vector_cache` in
-//! main's (a text's vector, shared by every view). `meta:search_root:<w>`
-//! names the snapshot the rows describe for window `w`.
+//! Search rows and vectors (migrations 0011, 0016): `search_unit` (a row
+//! per unit with its keyword text and its number in the posting lists),
+//! `search_post` (the keyword index: `postings`' records), `search_vec`
+//! (the vectors embedded so far, under an HNSW index) in the view's
+//! namespace, and `vector_cache` in main's (a text's vector, shared by
+//! every view). `meta:search_root:<w>` names the snapshot the rows
+//! describe for window `w`.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use surrealdb::types::{RecordId, SurrealValue};
 use super::Store;
 use super::graph::key_string;
 use super::health::{self, db_error};
+use super::postings;
 use super::retry::retrying;
 use crate::error::{Error, Result};
 use crate::ids::ContentHash;
@@ -28,23 +31,6 @@ const BATCH: usize = 500;
 
 /// The HNSW search's candidate list (`ef`), at least the k asked for.
 const EF: usize = 64;
-
-/// Buckets of the document-frequency table (`search_terms`).
-const TERM_BUCKETS: u64 = 1024;
-
-/// How many documents a keyword search may match, summed over its words'
-/// document frequencies. SurrealDB's BM25 scores every document that holds
-/// any word of an OR query (reading each one's term list): a question in
-/// words over 100,000 units took 1.7 s. Words beyond this budget, the
-/// commonest first, are left out; they weigh least in BM25 anyway. The
-/// rarest word is always kept.
-const MATCH_BUDGET: u64 = CANDIDATES as u64;
-
-/// Most matches a keyword search scores (see `keyword_search`): with the
-/// words within MATCH_BUDGET, all of them; with one word commoner than
-/// that, the first CANDIDATES found. 500 and 250 gave the same MRR on both
-/// query sets; 250 took keyword p50 at 100,000 units from 43 to 30 ms.
-const CANDIDATES: usize = 250;
 
 /// A unit as search keeps it.
 #[derive(Clone, Debug)]
@@ -131,6 +117,8 @@ struct UnitRecord {
     key: String,
     embedded: bool,
     tier: i64,
+    doc: i64,
+    len: i64,
 }
 
 /// A `search_vec` row as written.
@@ -176,7 +164,7 @@ impl SearchQuery {
 
 /// What the rows hold: bumped when their text or tier is made differently,
 /// so that rows written before describe no snapshot and are built again.
-const ROWS_VERSION: u32 = 2;
+const ROWS_VERSION: u32 = 3;
 
 /// The meta key naming the snapshot the rows for `window` describe.
 fn root_key(window: usize) -> String {
@@ -204,11 +192,6 @@ pub fn query_words(query: &str) -> String {
         .join(" ")
 }
 
-fn term_bucket(term: &str) -> u64 {
-    let h = blake3::hash(term.as_bytes());
-    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) % TERM_BUCKETS
-}
-
 /// A view's search rows: keyword and vector search, the vectors still to compute, and the vector
 /// cache: a facet of [`Store`], from [`Store::search`].
 #[derive(Clone, Copy, Debug)]
@@ -217,38 +200,6 @@ pub struct SearchIndex<'a> {
 }
 
 impl SearchIndex<'_> {
-    /// The query's terms, rarest first, as many as `MATCH_BUDGET` affords.
-    async fn affordable_words(self, words: &str) -> Result<String> {
-        // Stems, each with a word of the query that has it.
-        let parts: HashMap<String, String> = super::terms::term_parts(words).into_iter().collect();
-        if parts.is_empty() {
-            return Ok(String::new());
-        }
-        let stems: Vec<String> = parts.keys().cloned().collect();
-        let df = self.term_frequencies(&stems).await?;
-        let mut ranked: Vec<(u64, String)> =
-            stems.into_iter().map(|t| (df[&t], parts[&t].clone())).collect();
-        if ranked.iter().all(|(n, _)| *n == 0) {
-            // No counts (rows written before they were kept): no pruning.
-            return Ok(words.to_owned());
-        }
-        ranked.sort();
-        tracing::debug!(?ranked, "document frequencies");
-        let mut spent = 0;
-        let mut kept = Vec::new();
-        for (n, term) in ranked {
-            if n == 0 {
-                continue; // no unit has it: nothing to match
-            }
-            if !kept.is_empty() && spent + n > MATCH_BUDGET {
-                break;
-            }
-            spent += n;
-            kept.push(term);
-        }
-        Ok(kept.join(" "))
-    }
-
     /// The snapshot root the search rows for `window` describe.
     pub async fn search_root(self, window: usize) -> Result<Option<ContentHash>> {
         match self.store.meta_get(&root_key(window)).await? {
@@ -258,10 +209,9 @@ impl SearchIndex<'_> {
     }
 
     /// Replaces the rows of `paths` with `rows` (all rows when `fresh`),
-    /// adding the change in word counts to `delta`; given `done`, applies
-    /// `delta` and records `done` as the snapshot the rows describe (until
-    /// then they describe none: a build cut short starts again). Vectors
-    /// already cached are attached at once.
+    /// their postings with them; given `done`, records it as the snapshot
+    /// the rows describe (until then they describe none: a build cut short
+    /// starts again). Vectors already cached are attached at once.
     pub async fn replace_search_rows(
         self,
         paths: &[String],
@@ -269,79 +219,129 @@ impl SearchIndex<'_> {
         fresh: bool,
         done: Option<ContentHash>,
         window: usize,
-        delta: &mut HashMap<String, i64>,
     ) -> Result<()> {
         health::check_writable()?;
         let key = root_key(window);
         self.store.meta_set(&key, "").await?;
-        for r in rows {
-            for t in super::terms::terms_of(&r.text) {
-                *delta.entry(t).or_default() += 1;
-            }
-        }
-        // Rows these files had: the unit count moves by the difference.
-        let replaced = if fresh { 0 } else { self.uncount_rows(paths, delta).await? };
+        // Rows these files had: their postings go, the counts move by the
+        // difference.
+        let mut changes = postings::Changes::default();
+        let (replaced, replaced_len, docs) =
+            if fresh { (0, 0, Vec::new()) } else { self.unindex_rows(paths, &mut changes).await? };
         self.delete_rows(paths, fresh).await?;
-        let mut vectors = 0;
-        for chunk in rows.chunks(BATCH) {
-            let keys: Vec<String> = chunk.iter().map(|r| r.key.clone()).collect();
-            let cached = self.cached_vectors(&keys).await?;
-            vectors += chunk.iter().filter(|r| cached.contains_key(&r.key)).count();
-            self.insert_search_rows(chunk, &cached).await?;
-        }
+        let (vectors, len) = self.add_rows(rows, changes, &docs, None).await?;
         match done {
             Some(root) => {
                 self.count_search_rows().await?;
-                self.adjust_terms(std::mem::take(delta)).await?;
                 self.store.meta_set(&key, &root.to_hex()).await
             }
             // Between batches of a build the counts move by what this batch
             // changed (vectors of replaced rows are not subtracted: the
             // progress shown clamps them); counting the table after every
             // batch made a build over a million units quadratic.
-            None => self.add_to_counts(rows.len() as i64 - replaced as i64, vectors as i64).await,
+            None => {
+                let units = rows.len() as i64 - replaced as i64;
+                self.add_to_counts(units, vectors as i64, len as i64 - replaced_len as i64).await
+            }
         }
     }
 
-    /// Takes the words of the rows `paths` have now out of `delta`;
-    /// returns how many rows that is.
-    async fn uncount_rows(
+    /// Takes the postings of the rows `paths` have now into `changes`;
+    /// returns how many rows that is, their length in terms and their doc
+    /// numbers.
+    async fn unindex_rows(
         self,
         paths: &[String],
-        delta: &mut HashMap<String, i64>,
-    ) -> Result<usize> {
+        changes: &mut postings::Changes,
+    ) -> Result<(usize, u64, Vec<u64>)> {
+        #[derive(Debug, SurrealValue)]
+        struct Old {
+            doc: Option<i64>,
+            text: String,
+        }
         let ctx = "write search rows";
-        let mut replaced = 0;
+        let (mut replaced, mut len, mut docs) = (0, 0, Vec::new());
         for chunk in paths.chunks(BATCH) {
             let mut res = self
                 .store
                 .db()
                 .await?
-                .query("SELECT VALUE text FROM search_unit WHERE file IN $files")
+                .query("SELECT doc, text FROM search_unit WHERE file IN $files")
                 .bind(("files", chunk.to_vec()))
                 .await
                 .map_err(|e| db_error(ctx, e))?;
-            let old: Vec<String> = res.take(0).map_err(|e| db_error(ctx, e))?;
+            let old: Vec<Old> = res.take(0).map_err(|e| db_error(ctx, e))?;
             replaced += old.len();
-            for text in old {
-                for t in super::terms::terms_of(&text) {
-                    *delta.entry(t).or_default() -= 1;
+            for o in old {
+                if let Some(doc) = o.doc {
+                    len += u64::from(changes.remove_doc(doc as u64, &o.text));
+                    docs.push(doc as u64);
                 }
             }
         }
-        Ok(replaced)
+        Ok((replaced, len, docs))
+    }
+
+    /// Writes rows (numbered from the view's counter) and their postings,
+    /// with the vectors `given` (or else the cache) has for their keys,
+    /// applying `changes` to the postings and taking the numbers `gone`
+    /// out. Returns how many vectors
+    /// were attached and the rows' length in terms.
+    async fn add_rows(
+        self,
+        rows: &[SearchRow],
+        mut changes: postings::Changes,
+        gone: &[u64],
+        given: Option<&HashMap<String, Vec<f32>>>,
+    ) -> Result<(usize, u64)> {
+        let first = self.number_docs(rows.len()).await?;
+        let mut numbered = Vec::with_capacity(rows.len());
+        let mut len = 0;
+        for (i, r) in rows.iter().enumerate() {
+            let doc = first + i as u64;
+            let n = changes.add_doc(doc, &r.text);
+            len += u64::from(n);
+            numbered.push((r, doc, n));
+        }
+        let mut vectors = 0;
+        for chunk in numbered.chunks(BATCH) {
+            let cached = match given {
+                Some(v) => v.clone(),
+                None => {
+                    let keys: Vec<String> = chunk.iter().map(|(r, ..)| r.key.clone()).collect();
+                    self.cached_vectors(&keys).await?
+                }
+            };
+            vectors += chunk.iter().filter(|(r, ..)| cached.contains_key(&r.key)).count();
+            self.insert_search_rows(chunk, &cached).await?;
+        }
+        self.write_postings(&changes).await?;
+        let entries = numbered
+            .iter()
+            .map(|&(r, doc, _)| postings::DocEntry {
+                doc,
+                unit: r.id.clone(),
+                file: r.file.clone(),
+                kind: r.kind.clone(),
+                lang: r.lang.clone(),
+            })
+            .collect();
+        self.write_docs(gone, entries).await?;
+        Ok((vectors, len))
     }
 
     /// Deletes the rows and vectors of `paths` (of every file when `all`,
-    /// with the word and row counts).
+    /// with the keyword index and the counts).
     async fn delete_rows(self, paths: &[String], all: bool) -> Result<()> {
         let ctx = "write search rows";
         let db = self.store.db().await?;
         if all {
             return retrying(ctx, || async {
                 db.query(
-                    "DELETE search_unit; DELETE search_vec; DELETE search_terms; \
+                    "DELETE search_unit; DELETE search_vec; DELETE search_post; DELETE search_doc; \
                      UPSERT meta:search_units SET value = '0'; \
+                     UPSERT meta:search_len SET value = '0'; \
+                     UPSERT meta:search_next_doc SET value = '0'; \
                      UPSERT meta:search_embedded SET n = 0;",
                 )
                 .await?
@@ -370,14 +370,15 @@ impl SearchIndex<'_> {
     /// inserted, in one statement per table: a FOR loop of UPSERTs copied
     /// each row's object for every field it read. IGNORE keeps a retry
     /// idempotent: a row there already is one an earlier try wrote.
+    /// Each row comes with its doc number and length in terms.
     async fn insert_search_rows(
         self,
-        rows: &[SearchRow],
+        rows: &[(&SearchRow, u64, u32)],
         vectors: &HashMap<String, Vec<f32>>,
     ) -> Result<()> {
         let units: Vec<UnitRecord> = rows
             .iter()
-            .map(|r| UnitRecord {
+            .map(|&(r, doc, len)| UnitRecord {
                 id: row_id("search_unit", &r.id),
                 file: r.file.clone(),
                 kind: r.kind.clone(),
@@ -389,11 +390,13 @@ impl SearchIndex<'_> {
                 key: r.key.clone(),
                 embedded: vectors.contains_key(&r.key),
                 tier: i64::from(r.tier),
+                doc: doc as i64,
+                len: i64::from(len),
             })
             .collect();
         let vecs: Vec<VecRecord> = rows
             .iter()
-            .filter_map(|r| {
+            .filter_map(|&(r, ..)| {
                 Some(VecRecord {
                     id: row_id("search_vec", &r.id),
                     file: r.file.clone(),
@@ -491,103 +494,12 @@ impl SearchIndex<'_> {
                     tier: 1,
                 });
             }
-            for chunk in batch.chunks(BATCH) {
-                self.insert_search_rows(chunk, &vectors).await?;
-            }
-            let mut delta: HashMap<String, i64> = HashMap::new();
-            for r in &batch {
-                for t in super::terms::terms_of(&r.text) {
-                    *delta.entry(t).or_default() += 1;
-                }
-            }
-            self.adjust_terms(delta).await?;
+            self.add_rows(&batch, postings::Changes::default(), &[], Some(&vectors)).await?;
             total += take;
             copy += 1;
         }
         self.count_search_rows().await?;
         Ok(total as u64)
-    }
-
-    /// Adds `delta` to the document frequencies of terms.
-    async fn adjust_terms(self, delta: HashMap<String, i64>) -> Result<()> {
-        health::check_writable()?;
-        let mut by_bucket: HashMap<u64, Vec<(String, i64)>> = HashMap::new();
-        for (term, d) in delta {
-            if d != 0 {
-                by_bucket.entry(term_bucket(&term)).or_default().push((term, d));
-            }
-        }
-        let buckets: Vec<u64> = by_bucket.keys().copied().collect();
-        let mut current = self.term_buckets(&buckets).await?;
-        let mut rows = Vec::new();
-        for (bucket, changes) in by_bucket {
-            let map = current.entry(bucket).or_default();
-            for (term, d) in changes {
-                let n = map.entry(term).or_default();
-                *n = (*n as i64 + d).max(0) as u64;
-            }
-            map.retain(|_, n| *n > 0);
-            rows.push(serde_json::json!({
-                "bucket": bucket as i64,
-                "terms": serde_json::to_string(map).expect("a map serialises"),
-            }));
-        }
-        for chunk in rows.chunks(BATCH) {
-            self.store
-                .db()
-                .await?
-                .query(
-                    "FOR $r IN $rows { \
-                       UPSERT type::record('search_terms', $r.bucket) SET terms = $r.terms }",
-                )
-                .bind(("rows", chunk.to_vec()))
-                .await
-                .and_then(|r| r.check())
-                .map_err(|e| db_error("write term counts", e))?;
-        }
-        Ok(())
-    }
-
-    async fn term_buckets(self, buckets: &[u64]) -> Result<HashMap<u64, HashMap<String, u64>>> {
-        #[derive(Debug, SurrealValue)]
-        struct Row {
-            id: RecordId,
-            terms: String,
-        }
-        let ids: Vec<RecordId> =
-            buckets.iter().map(|b| RecordId::new("search_terms", *b as i64)).collect();
-        let mut res = self
-            .store
-            .db()
-            .await?
-            .query("SELECT id, terms FROM $ids")
-            .bind(("ids", ids))
-            .await
-            .map_err(|e| db_error("read term counts", e))?;
-        let rows: Vec<Row> = res.take(0).map_err(|e| db_error("read term counts", e))?;
-        let mut out = HashMap::new();
-        for r in rows {
-            let surrealdb::types::RecordIdKey::Number(n) = r.id.key else {
-                return Err(Error::Corrupt("unexpected key in search_terms".into()));
-            };
-            let map: HashMap<String, u64> = serde_json::from_str(&r.terms)
-                .map_err(|e| Error::Corrupt(format!("search_terms: {e}")))?;
-            out.insert(n as u64, map);
-        }
-        Ok(out)
-    }
-
-    /// How many units' keyword texts hold each term.
-    async fn term_frequencies(self, terms: &[String]) -> Result<HashMap<String, u64>> {
-        let buckets: Vec<u64> = terms.iter().map(|t| term_bucket(t)).collect();
-        let found = self.term_buckets(&buckets).await?;
-        Ok(terms
-            .iter()
-            .map(|t| {
-                let n = found.get(&term_bucket(t)).and_then(|m| m.get(t)).copied().unwrap_or(0);
-                (t.clone(), n)
-            })
-            .collect())
     }
 
     /// Up to `limit` units without a vector, the lowest tiers first (rows
@@ -742,9 +654,9 @@ impl SearchIndex<'_> {
         Ok(Progress { units, embedded: (embedded.unwrap_or(0).max(0) as u64).min(units) })
     }
 
-    /// Moves the counts `search_progress` reads by these amounts, both or
-    /// neither (one transaction: a retry adds once).
-    async fn add_to_counts(self, units: i64, embedded: i64) -> Result<()> {
+    /// Moves the counts `search_progress` and BM25 read by these amounts,
+    /// all or none (one transaction: a retry adds once).
+    async fn add_to_counts(self, units: i64, embedded: i64, len: i64) -> Result<()> {
         health::check_writable()?;
         let db = self.store.db().await?;
         retrying("count search rows", || async {
@@ -752,11 +664,14 @@ impl SearchIndex<'_> {
                 "BEGIN TRANSACTION; \
                  UPSERT meta:search_units SET value = \
                    <string> math::max([0, <int> (value ?? '0') + $units]); \
+                 UPSERT meta:search_len SET value = \
+                   <string> math::max([0, <int> (value ?? '0') + $len]); \
                  UPSERT meta:search_embedded SET n = (n ?? 0) + $embedded; \
                  COMMIT TRANSACTION;",
             )
             .bind(("units", units))
             .bind(("embedded", embedded))
+            .bind(("len", len))
             .await?
             .check()
         })
@@ -764,66 +679,28 @@ impl SearchIndex<'_> {
         Ok(())
     }
 
-    /// Counts the rows and the vectors (after rows change) for
-    /// `search_progress`.
+    /// Counts the rows, their length in terms and the vectors (after rows
+    /// change) for `search_progress` and BM25.
     async fn count_search_rows(self) -> Result<()> {
         health::check_writable()?;
         // Counts written whole: racing `set_vectors`' increment, it is
         // tried again.
         let db = self.store.db().await?;
-        let n: Option<i64> = retrying("count search rows", || async {
+        let (n, len): (Option<i64>, Option<i64>) = retrying("count search rows", || async {
             let mut res = db
                 .query(
-                    "(SELECT count() AS n FROM search_unit GROUP ALL)[0].n ?? 0; \
+                    "SELECT count() AS n, math::sum(len ?? 0) AS len FROM search_unit GROUP ALL; \
                      UPSERT meta:search_embedded SET n = (SELECT count() AS n FROM search_vec GROUP ALL)[0].n ?? 0;",
                 )
                 .await?
                 .check()?;
-            res.take(0)
+            let n: Option<i64> = res.take((0, "n"))?;
+            let len: Option<i64> = res.take((0, "len"))?;
+            Ok((n, len))
         })
         .await?;
-        self.store.meta_set("search_units", &n.unwrap_or(0).to_string()).await
-    }
-
-    /// Units ranked by BM25 for the query's words (any of them), best first.
-    #[tracing::instrument(name = "search.keyword", level = "debug", skip_all)]
-    pub async fn keyword_search(
-        self,
-        query: &str,
-        filters: &SearchQuery,
-        limit: usize,
-    ) -> Result<Vec<(String, f64)>> {
-        let words = self.affordable_words(&query_words(query)).await?;
-        tracing::debug!(?words, "keyword words");
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        // No ORDER BY: SurrealDB scores every match before a LIMIT that
-        // follows one (~50 µs a unit). Unordered, it stops at CANDIDATES
-        // matches, which are then ranked here: all of them whenever the
-        // words kept fit the budget, the first CANDIDATES otherwise.
-        let sql = format!(
-            "SELECT id, search::score(1) AS score FROM search_unit \
-             WHERE text @1,OR@ $words{} LIMIT $cap",
-            filters.conditions()
-        );
-        let mut res = self
-            .store
-            .db()
-            .await?
-            .query(sql)
-            .bind(("words", words))
-            .bind(("cap", CANDIDATES as i64))
-            .bind(("path_regex", filters.path_regex.clone()))
-            .bind(("kind", filters.kind.clone()))
-            .bind(("lang", filters.language.clone()))
-            .await
-            .map_err(|e| db_error("keyword search", e))?;
-        let mut rows: Vec<Scored> = res.take(0).map_err(|e| db_error("keyword search", e))?;
-        tracing::debug!(rows = rows.len(), "keyword query");
-        rows.sort_by(|a, b| b.score.total_cmp(&a.score));
-        rows.truncate(limit);
-        rows.into_iter().map(|r| Ok((key_string(&r.id)?, r.score))).collect()
+        self.store.meta_set("search_units", &n.unwrap_or(0).to_string()).await?;
+        self.store.meta_set("search_len", &len.unwrap_or(0).to_string()).await
     }
 
     /// The `limit` units nearest the vector (cosine similarity), best first.

@@ -380,43 +380,82 @@ async fn row_counts_move_by_each_batch_and_are_counted_at_the_end() {
         key: format!("key-{file}-{name}"),
         tier: 0,
     };
-    let mut delta = std::collections::HashMap::new();
     let search = t.search();
     let (a, b) = ("src/a.rs".to_owned(), "src/b.rs".to_owned());
     let first = [row(&a, "one"), row(&a, "two"), row(&b, "three")];
-    search
-        .replace_search_rows(&[a.clone(), b.clone()], &first, true, None, 1, &mut delta)
-        .await
-        .unwrap();
+    search.replace_search_rows(&[a.clone(), b.clone()], &first, true, None, 1).await.unwrap();
     assert_eq!(search.search_progress().await.unwrap().units, 3);
     // a.rs now has one unit: two rows go, one comes.
     search
-        .replace_search_rows(
-            std::slice::from_ref(&a),
-            &[row(&a, "four")],
-            false,
-            None,
-            1,
-            &mut delta,
-        )
+        .replace_search_rows(std::slice::from_ref(&a), &[row(&a, "four")], false, None, 1)
         .await
         .unwrap();
     assert_eq!(search.search_progress().await.unwrap().units, 2);
     let root = cortex::ids::ContentHash::of(b"root");
     let c = "src/c.rs".to_owned();
     search
-        .replace_search_rows(
-            std::slice::from_ref(&c),
-            &[row(&c, "five")],
-            false,
-            Some(root),
-            1,
-            &mut delta,
-        )
+        .replace_search_rows(std::slice::from_ref(&c), &[row(&c, "five")], false, Some(root), 1)
         .await
         .unwrap();
     assert_eq!(search.search_progress().await.unwrap().units, 3);
     assert_eq!(search.search_root(1).await.unwrap(), Some(root));
-    let hits = search.keyword_search("four", &Default::default(), 10).await.unwrap();
-    assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["src/a.rs::four"]);
+    let found = async |q: &str| -> Vec<String> {
+        let hits = search.keyword_search(q, &Default::default(), 10).await.unwrap();
+        hits.into_iter().map(|h| h.0).collect()
+    };
+    assert_eq!(found("four").await, ["src/a.rs::four"]);
+    // The replaced units' postings went with their rows.
+    assert!(found("one two").await.is_empty());
+    assert_eq!(found("three five four").await.len(), 3);
+    assert_eq!(found("three five").await, ["src/b.rs::three", "src/c.rs::five"]);
+}
+
+/// The keyword index's filters apply before the cut: with a thousand
+/// units matching better elsewhere, the one unit a filter admits is still
+/// found, and a word every unit holds ranks the shortest texts first.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyword_filters_apply_before_the_cut_over_many_matches() {
+    use cortex::store::search::{SearchQuery, SearchRow};
+    let t = common::store().await;
+    let row = |file: &str, name: &str, kind: &str, lang: &str, text: String| SearchRow {
+        id: format!("{file}::{name}"),
+        file: file.into(),
+        kind: kind.into(),
+        lang: lang.into(),
+        line: 1,
+        signature: String::new(),
+        text,
+        embed: String::new(),
+        key: format!("key-{file}-{name}"),
+        tier: 0,
+    };
+    let mut rows: Vec<SearchRow> = (0..1000)
+        .map(|i| row("src/a.rs", &format!("f{i}"), "function", "rust", "widget widget".into()))
+        .collect();
+    rows.push(row(
+        "lib/b.py",
+        "Widget",
+        "class",
+        "python",
+        format!("widget {}", "pad ".repeat(40)),
+    ));
+    let paths = ["src/a.rs".to_owned(), "lib/b.py".to_owned()];
+    let search = t.search();
+    search.replace_search_rows(&paths, &rows, true, None, 1).await.unwrap();
+    let find = async |filters: SearchQuery| -> Vec<String> {
+        let hits = search.keyword_search("widget", &filters, 10).await.unwrap();
+        hits.into_iter().map(|h| h.0).collect()
+    };
+    let all = find(SearchQuery::default()).await;
+    assert_eq!(all.len(), 10);
+    assert!(all.iter().all(|id| id.starts_with("src/a.rs::")), "{all:?}");
+    let only = ["lib/b.py::Widget".to_owned()];
+    let by_path =
+        SearchQuery { path_regex: Some(search::glob_regex("lib/**")), ..Default::default() };
+    assert_eq!(find(by_path).await, only);
+    assert_eq!(find(SearchQuery { kind: Some("class".into()), ..Default::default() }).await, only);
+    let by_lang = SearchQuery { language: Some("python".into()), ..Default::default() };
+    assert_eq!(find(by_lang).await, only);
+    let none = SearchQuery { language: Some("javascript".into()), ..Default::default() };
+    assert!(find(none).await.is_empty());
 }
