@@ -605,6 +605,7 @@ pub async fn find(store: &Store, model: Option<&Model>, s: &Search) -> Result<Fo
 }
 
 /// The ranked answer to `query` from what `find` found.
+#[tracing::instrument(name = "search.rank", level = "debug", skip_all)]
 pub fn answer(query: &str, found: Found, weights: &rank::Weights, limit: usize) -> Results {
     let limit = limit.clamp(1, 200);
     let ranked = rank::rank(

@@ -45,18 +45,13 @@ pub fn mountd_binary() -> Result<PathBuf> {
     companion("cortex-mountd", "CORTEX_MOUNTD")
 }
 
-/// Starts a daemon in the background, its log in the store directory, and
-/// waits until it listens. Processes starting one at the same moment take
-/// turns (a lock beside the store's): the second finds the first one's
-/// daemon listening and joins it instead of starting a rival that would
-/// find the store taken.
-pub fn start(mountd: &Path, dir: &Path) -> Result<()> {
-    start_for(mountd, dir, None)
-}
-
-/// Starts the daemon of a store on this machine: an embedded store's
-/// (`dir` is its directory), or a server's (`url`; `dir` is this machine's
-/// runtime directory for it, `StoreLocation::runtime_dir`).
+/// Starts the daemon of a store on this machine in the background, its log
+/// in its runtime directory (`StoreLocation::runtime_dir`: an embedded
+/// store's directory, or this machine's directory for a server's store),
+/// and waits until it listens. Processes starting one at the same moment
+/// take turns (a lock beside the store's): the second finds the first
+/// one's daemon listening and joins it instead of starting a rival that
+/// would find the store taken.
 pub fn start_location(mountd: &Path, location: &crate::store::StoreLocation) -> Result<()> {
     let dir = location.runtime_dir()?.ok_or_else(|| {
         Error::InvalidInput(format!("a store in memory has no daemon: {location}"))

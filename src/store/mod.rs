@@ -424,12 +424,15 @@ pub fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
 async fn connect(url: &str) -> Result<surrealdb::Surreal<surrealdb::engine::any::Any>> {
     tls::install_provider();
     let shown = location::redact_url(url);
-    let connected = match tls::configured()? {
-        Some(config) if url.starts_with("wss://") => {
+    // `CORTEX_DB_CA` is read for TLS connections only: a ws:// or
+    // http:// store does not depend on it.
+    let tls = if url.starts_with("wss://") { tls::configured()? } else { None };
+    let connected = match tls {
+        Some(config) => {
             let options = surrealdb::opt::Config::new().rustls(config);
             surrealdb::engine::any::connect((url, options)).await
         }
-        _ => surrealdb::engine::any::connect(url).await,
+        None => surrealdb::engine::any::connect(url).await,
     };
     connected.map_err(|e| {
         tls::explain(&shown, &e.to_string()).unwrap_or_else(|| db_error(format!("open {shown}"), e))

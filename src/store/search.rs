@@ -704,6 +704,7 @@ impl SearchIndex<'_> {
     }
 
     /// The `limit` units nearest the vector (cosine similarity), best first.
+    #[tracing::instrument(name = "search.vector", level = "debug", skip_all)]
     pub async fn vector_search(
         self,
         vector: &[f32],
@@ -734,6 +735,7 @@ impl SearchIndex<'_> {
     }
 
     /// What to show of these units.
+    #[tracing::instrument(name = "search.rows", level = "debug", skip_all)]
     pub async fn search_rows(self, ids: &[String]) -> Result<HashMap<String, HitRow>> {
         let ids: Vec<RecordId> = ids.iter().map(|id| row_id("search_unit", id)).collect();
         let mut res = self
