@@ -76,7 +76,7 @@ pub async fn import_with_progress(
     // The code graph follows main (derived data: a failure here loses no
     // import, and the next index catches up). The search rows follow in
     // the background or at the next search: on a large tree they take
-    // minutes (SurrealDB's full-text index), which an import must not wait for.
+    // minutes (writing a row per unit), which an import must not wait for.
     let index = match cortex::index::index_head(store).await {
         Ok(index) => Some(index),
         Err(e) => {

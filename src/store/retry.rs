@@ -1,6 +1,6 @@
 //! Writes that SurrealDB may refuse for a moment and take on a second try.
 //!
-//! SurrealDB compacts full-text, count and HNSW indexes on a background task
+//! SurrealDB compacts count and HNSW indexes on a background task
 //! every few seconds, in transactions of its own. A write to an indexed
 //! table (`search_unit`, `search_vec`) that touches the same index keys in
 //! the same instant fails with a transaction conflict that "can be retried"

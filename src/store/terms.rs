@@ -1,15 +1,12 @@
 //! The words of code and of queries as the keyword index counts them.
 //!
-//! Kept beside the store because the store keeps its own count of each
-//! term's documents (`search_terms`, for BM25's document frequencies) in
-//! step with the index's analyzer; the search uses the same words for a
-//! query.
+//! Kept beside the store because the keyword index (`postings`) is built
+//! from these words, and a query is read with the same function, so that
+//! the two always agree.
 
-/// The words of a text as the keyword side counts them for document
-/// frequencies: split at anything not a letter or digit and at camelCase
-/// humps, lowercased, at least two characters, stemmed as the index's
-/// analyzer stems them (snowball, English; rust-stemmers, which SurrealDB
-/// uses too).
+/// The words of a text as the keyword index counts them: split at
+/// anything not a letter or digit and at camelCase humps, lowercased, at
+/// least two characters, stemmed (snowball, English; rust-stemmers).
 pub fn terms_of(text: &str) -> std::collections::BTreeSet<String> {
     term_parts(text).into_iter().map(|(stem, _)| stem).collect()
 }
