@@ -59,6 +59,11 @@ pub trait CompactionOperations: Send + Sync {
 	fn has_pending_immutables(&self) -> bool;
 }
 
+/// PATCHED (cortex): below this, `close` leaves the active memtable in the
+/// WAL rather than writing a table (see `close`): a process that read and
+/// wrote only a few keys, not one that imported a tree.
+const SMALL_MEMTABLE_ON_CLOSE: usize = 64 << 10;
+
 // ===== Core LSM Tree Implementation =====
 /// The core of an LSM (Log-Structured Merge) tree implementation.
 ///
@@ -1389,7 +1394,20 @@ impl Core {
 		// CRITICAL ORDERING: Immutable memtables must be flushed BEFORE active memtable
 		// to preserve SSTable ordering (older data = lower table_ids)
 		// IMPORTANT: We do NOT rotate the WAL here to avoid creating an empty WAL file
-		if self.inner.opts.flush_on_close {
+		// PATCHED (cortex): a small memtable and no immutable ones stay in
+		// the WAL (synced below, replayed at the next open) instead of
+		// becoming an L0 table: every open writes a few keys (SurrealDB's
+		// node registration), so each short-lived process added a table,
+		// and every fourth one made the next open start an L0 compaction
+		// that its close then waited seconds for (4.1-4.8 s in 2 of 6 runs
+		// of `cortex search` on a 190 MB store).
+		// (One lock at a time: each guard is dropped at its statement's end.)
+		let active_size = self.inner.active_memtable.read()?.size();
+		let no_immutables = self.inner.immutable_memtables.read()?.is_empty();
+		let small = no_immutables && active_size < SMALL_MEMTABLE_ON_CLOSE;
+		if self.inner.opts.flush_on_close && small {
+			log::debug!("Small memtable left in the WAL on shutdown");
+		} else if self.inner.opts.flush_on_close {
 			log::info!("Flushing all memtables on shutdown (flush_on_close=true)");
 
 			// Flush ALL memtables: immutables first (older data), then active (newest data)
