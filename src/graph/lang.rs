@@ -4,6 +4,9 @@ use std::sync::OnceLock;
 
 use tree_sitter::Query;
 
+/// A code file's language; `tsx` is TypeScript with JSX (`.tsx`): its own
+/// grammar, TypeScript's queries.
+// No doc comments on the variants: see `UnitKind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
@@ -11,7 +14,6 @@ pub enum Language {
     Rust,
     JavaScript,
     TypeScript,
-    /// TypeScript with JSX (`.tsx`): its own grammar, TypeScript's queries.
     Tsx,
     Python,
 }

@@ -29,11 +29,17 @@ use serde::{Deserialize, Serialize};
 /// Files larger than this are not parsed (generated code, bundles).
 pub const MAX_PARSE_BYTES: usize = 2 << 20;
 
+/// What a unit is. `file`: the file itself, the unit its top-level code
+/// and imports belong to; `type`: a Rust type alias; `binding`: a
+/// JavaScript exported binding that is not a function or class;
+/// `interface`: a TypeScript interface.
+// The variants carry no doc comments of their own: with them, the JSON
+// Schema of every answer listing units has a `oneOf` per unit, which
+// clients validating answers (the Python MCP SDK does) pay for per unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
-    /// The file itself: the unit top-level code and imports belong to.
     File,
     Function,
     Method,
@@ -45,12 +51,9 @@ pub enum UnitKind {
     Const,
     Static,
     Macro,
-    /// A Rust type alias.
     Type,
     Class,
-    /// A JavaScript exported binding that is not a function or class.
     Binding,
-    /// A TypeScript interface.
     Interface,
 }
 
