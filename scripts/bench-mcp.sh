@@ -2,8 +2,10 @@
 # MCP latency: p50/p95 per tool over stdio, measured by the Python `mcp`
 # client against `cortex mcp` (through the store's daemon) on a real tree
 # of a few thousand files; with --http, also CLIENTS clients at once over
-# HTTP on loopback (`cortex mcp --http`, a token each). The design promises
-# read-only tools under 100 ms.
+# HTTP on loopback (`cortex mcp --http`, a token each), from the Python SDK
+# and then from Rust (scripts/bench/mcp_load.rs: a load that leaves the
+# cores to the server, as agents on other machines do). The design
+# promises read-only tools under 100 ms.
 #
 # Usage: scripts/bench-mcp.sh [--http] [CODE_FILES] [SAMPLES]
 #        (default: stdio only; 2000 files; 30 calls per tool; HTTP clients:

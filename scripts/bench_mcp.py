@@ -1,11 +1,14 @@
 """The workload of scripts/bench-mcp.sh: p50/p95 latency of each tool, as an
 agent sees it (the Python `mcp` client's call to its answer), on a real
 tree of a few thousand files: one client over stdio, then (with --http)
-CLIENTS clients at once over HTTP on loopback, each with its own token.
-Run through that script."""
+CLIENTS clients at once over HTTP on loopback, each with its own token,
+twice: from the Python SDK, then from Rust (scripts/bench/mcp_load.rs, an
+rmcp client that leaves the two cores to the server). Run through that
+script."""
 
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -104,7 +107,23 @@ async def bench_http(tree, url, clients):
     started = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*[one() for _ in range(clients)]), timeout=900)
     took = time.perf_counter() - started
-    return {k: (statistics.median(v), pct(v, 95)) for k, v in times.items()}, took
+    return {k: (statistics.median(v), pct(v, 95)) for k, v in times.items()}, took, calls
+
+
+def bench_http_rust(tree, url, clients, calls):
+    """The same load from scripts/bench/mcp_load.rs; its job (tokens
+    included) goes on its stdin."""
+    tokens = [subprocess.run([CORTEX, "token", "create"], cwd=tree, check=True, capture_output=True,
+                             text=True).stdout.strip() for _ in range(clients)]
+    job = {"url": url, "tokens": tokens, "samples": SAMPLES,
+           "calls": [[label(name, args), name, args] for name, args in calls]}
+    load = os.path.join(os.path.dirname(CORTEX), "bench_mcp_load")
+    out = subprocess.run([load], input=json.dumps(job), capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise SystemExit(f"bench_mcp_load: {out.stderr.strip()}")
+    found = json.loads(out.stdout)
+    times = found["times"]
+    return {k: (statistics.median(v), pct(v, 95)) for k, v in times.items()}, found["seconds"]
 
 
 async def bench(tree):
@@ -154,29 +173,33 @@ def main():
     subprocess.run([CORTEX, "init", "--no-ignore", "."], cwd=tree, check=True, capture_output=True)
     code_files, unit, rows = asyncio.run(bench(tree))
     print(f"tree: {files} files (npm packages and crate sources); {SAMPLES} calls per tool; unit {unit}\n")
-    http, took = {}, 0.0
+    http, took, rust, rust_took = {}, 0.0, {}, 0.0
     if HTTP_CLIENTS:
         server = subprocess.Popen([CORTEX, "mcp", "--http", "127.0.0.1:0", "--rate-limit", "100000",
                                    "--burst", "100000"], cwd=tree, stderr=subprocess.PIPE, text=True)
         try:
             line = server.stderr.readline()
             url = line.split("serving ")[1].split()[0]
-            http, took = asyncio.run(bench_http(tree, url, HTTP_CLIENTS))
+            http, took, calls = asyncio.run(bench_http(tree, url, HTTP_CLIENTS))
+            rust, rust_took = bench_http_rust(tree, url, HTTP_CLIENTS, calls)
         finally:
             server.terminate()
             server.wait()
+    n = HTTP_CLIENTS
     if http:
-        print(f"| tool | stdio p50 ms | stdio p95 ms | HTTP ×{HTTP_CLIENTS} p50 ms | HTTP ×{HTTP_CLIENTS} p95 ms |")
-        print("|---|---|---|---|---|")
+        print(f"| tool | stdio p50 ms | stdio p95 ms | HTTP ×{n} Python p50 ms | HTTP ×{n} Python p95 ms "
+              f"| HTTP ×{n} Rust p50 ms | HTTP ×{n} Rust p95 ms |")
+        print("|---|---|---|---|---|---|---|")
     else:
         print("| tool | p50 ms | p95 ms |")
         print("|---|---|---|")
     for name, p50, p95 in rows:
-        extra = "".join(f" {x:.1f} |" for x in http.get(name, ())) if http else ""
+        extra = "".join(f" {x:.1f} |" for x in (*http.get(name, ()), *rust.get(name, ()))) if http else ""
         print(f"| {name} | {p50:.1f} | {p95:.1f} |{extra}")
     if http:
-        calls = HTTP_CLIENTS * SAMPLES * len(http)
-        print(f"\nHTTP: {HTTP_CLIENTS} clients at once, {calls} calls in {took:.1f} s ({calls / took:.0f} calls/s)")
+        calls = n * SAMPLES * len(http)
+        print(f"\nHTTP: {n} clients at once, {calls} calls each way: from the Python SDK in {took:.1f} s "
+              f"({calls / took:.0f} calls/s), from Rust (rmcp) in {rust_took:.1f} s ({calls / rust_took:.0f} calls/s)")
     subprocess.run(["rm", "-rf", work])
 
 
