@@ -28,7 +28,7 @@ use crate::tree::EntryKind;
 
 /// The version of what parsing and resolving produce. A graph built by
 /// another version is rebuilt from scratch (parses are stored).
-pub const GRAPH_VERSION: &str = "19";
+pub const GRAPH_VERSION: &str = "20";
 
 /// How many hops deep an incremental index reads the names a symbol leads
 /// to: through re-exports, and (`Known::read_consulted`) the types a

@@ -284,6 +284,17 @@ impl<'a> FileParser<'a> {
                 Some(Ty::with_args("()", args?))
             }
             "dynamic_type" | "abstract_type" => self.rust_ty(field("trait")?, self_type),
+            // `()`, `!`: no type of the tree's. A function pointer or an
+            // `Fn(…)` bound: called, never a receiver of the tree's methods.
+            "unit_type" => Some(Ty::named("()")),
+            "never_type" => Some(Ty::named("!")),
+            "function_type" => Some(Ty::named("fn")),
+            // `dyn FnOnce() + Send`: the first bound.
+            "bounded_type" => {
+                let mut cursor = node.walk();
+                let first = node.named_children(&mut cursor).find(|c| c.kind() != "lifetime");
+                self.rust_ty(first?, self_type)
+            }
             "array_type" => {
                 Some(Ty::with_args("[]", vec![self.rust_ty(field("element")?, self_type)?]))
             }
@@ -507,6 +518,9 @@ impl FileContext<'_> {
     /// the tree does not have (`Arc::new`, a mock a macro makes).
     fn rust_external(&self, path: &[String]) -> bool {
         let Some(first) = path.first() else { return false };
+        if self.imports_other_crate(first) {
+            return true; // `use io_uring::opcode;` then `opcode::Statx::new()`
+        }
         if path.last().is_some_and(|t| t.starts_with(char::is_uppercase)) {
             return !self.type_known(path.last().unwrap());
         }
@@ -570,8 +584,15 @@ impl FileContext<'_> {
         let ours = chain.iter().find(|t| self.is_ours(t, &typed.origin));
         match ours {
             _ if gives != Gives::Returns && ours.is_some() => None,
-            // `#[pin_project]`'s `project()`: a struct of the same fields.
-            Some(t) if matches!(method, "project" | "project_ref") => {
+            // `#[pin_project]`'s `project()`: a struct of the same fields;
+            // `self.as_mut()` of a `Pin<&mut Self>`, `clone()` of a derived
+            // `Clone`: the same type.
+            Some(t)
+                if matches!(
+                    method,
+                    "project" | "project_ref" | "as_mut" | "as_ref" | "get_mut" | "clone"
+                ) =>
+            {
                 Some(Typed { ty: t.clone(), origin: typed.origin.clone() })
             }
             // A method the tree's type does not show (made by a macro).

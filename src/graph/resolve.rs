@@ -231,9 +231,18 @@ pub(super) fn one(s: &Symbol) -> Found {
 /// to that definition, so to each of them; None when they differ.
 pub(super) fn one_definition(found: &[&Symbol]) -> Option<Found> {
     let (first, rest) = found.split_first()?;
-    rest.iter()
-        .all(|s| s.qname == first.qname && s.path == first.path)
-        .then(|| found.iter().map(|s| (s.id.clone(), Confidence::Resolved)).collect())
+    let same = rest.iter().all(|s| s.qname == first.qname && s.path == first.path);
+    // A type's own method and a trait's of the same name (`as_socket` of
+    // `impl UdpSocket` and of `impl AsSocket for UdpSocket`): a call runs
+    // the type's own.
+    let inherent = found.iter().any(|s| !s.in_trait_impl);
+    same.then(|| {
+        found
+            .iter()
+            .filter(|s| !(inherent && s.in_trait_impl))
+            .map(|s| (s.id.clone(), Confidence::Resolved))
+            .collect()
+    })
 }
 
 impl FileContext<'_> {
@@ -287,7 +296,11 @@ impl FileContext<'_> {
             // `std::fs::File::open`: never a unit of the tree; nor
             // `sync::RwLock::new` after `use std::sync;`.
             (Language::Rust, _) if r.path.first().is_some_and(|c| is_std(c)) => Vec::new(),
-            (Language::Rust, _) if r.path.first().is_some_and(|c| self.imports_std(c)) => {
+            (Language::Rust, _)
+                if r.path
+                    .first()
+                    .is_some_and(|c| self.imports_std(c) || self.imports_other_crate(c)) =>
+            {
                 Vec::new()
             }
             (Language::Rust, _) if !r.path.is_empty() => {
@@ -759,6 +772,33 @@ impl FileContext<'_> {
     pub(super) fn imports_std(&self, local: &str) -> bool {
         self.import_named(local)
             .is_some_and(|i| i.kind == ImportKind::Use && i.path.first().is_some_and(|c| is_std(c)))
+    }
+
+    /// True when `local` is a name `use` takes from another crate (`use
+    /// io_uring::opcode;`): not `crate`, `self` or `super`, not a module
+    /// of this file or of the crate's root (a 2015-edition path), not the
+    /// crate's own name.
+    pub(super) fn imports_other_crate(&self, local: &str) -> bool {
+        if self.language != Language::Rust {
+            return false;
+        }
+        let Some(import) = self.import_named(local).filter(|i| i.kind == ImportKind::Use) else {
+            return false;
+        };
+        let Some(first) = import.path.first().map(String::as_str) else { return false };
+        if matches!(first, "crate" | "self" | "super") || import.path.len() < 2 {
+            return false;
+        }
+        let module_here =
+            self.imports.iter().any(|i| i.kind == ImportKind::Mod && i.local == first)
+                || self.units.iter().any(|u| u.kind == UnitKind::Module && u.name == first);
+        let (root, _) = super::rust::rust_module_of(self.path);
+        let crate_module = self.rust_module_file(&root, &[first.to_owned()]).is_some()
+            || self.rust_module_file(&root, &[]).is_some_and(|lib| {
+                self.named(first).iter().any(|s| s.path == lib && s.top_level())
+            });
+        let own = self.table.crate_name(super::rust::rust_package_dir(self.path)) == Some(first);
+        !module_here && !crate_module && !own
     }
 
     pub(super) fn import_named(&self, local: &str) -> Option<&Import> {

@@ -85,6 +85,8 @@ impl<'a> FileParser<'a> {
             }
             let next = tokens.get(j);
             let after_dot = i >= 1 && tokens[i - 1].kind() == ".";
+            // `fn f(…)`, `struct S(…)` in an item macro's body: no call.
+            let declared = i >= 1 && matches!(self.text_of(tokens[i - 1]), "fn" | "struct");
             let name = segments.pop().unwrap_or_default();
             let from = spans.enclosing(t.start_byte());
             let line = Self::line(t);
@@ -104,7 +106,7 @@ impl<'a> FileParser<'a> {
                     if after_dot && segments.is_empty() {
                         let receiver = self.token_receiver(&tokens[..i - 1]);
                         push(RefKind::MethodCall, Vec::new(), receiver);
-                    } else if !after_dot {
+                    } else if !after_dot && !declared {
                         push(RefKind::Call, segments, None);
                     }
                 }
@@ -126,6 +128,16 @@ impl<'a> FileParser<'a> {
         let mut steps: Vec<String> = Vec::new();
         let mut k = before.len();
         loop {
+            // `levels[i]`: an element (`v[a..]`, a slice: the same type).
+            while k >= 2
+                && before[k - 1].kind() == "token_tree"
+                && self.text_of(before[k - 1]).starts_with('[')
+            {
+                if !self.text_of(before[k - 1]).contains("..") {
+                    steps.push("[]".into());
+                }
+                k -= 1;
+            }
             let last = *before.get(k.checked_sub(1)?)?;
             let (step, start) = if ident(&last) {
                 (self.text_of(last).to_owned(), k - 1)

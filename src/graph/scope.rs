@@ -181,11 +181,11 @@ impl<'a> FileParser<'a> {
         named.collect()
     }
 
-    /// `x` or `mut x`.
+    /// `x`, `mut x`, `ref x` or `ref mut x`.
     fn bound_name(&self, pattern: Node) -> Option<String> {
         match pattern.kind() {
             "identifier" => Some(self.text_of(pattern).to_owned()),
-            "mut_pattern" => {
+            "mut_pattern" | "ref_pattern" => {
                 self.bound_name(pattern.named_child(pattern.named_child_count().checked_sub(1)?)?)
             }
             _ => None,

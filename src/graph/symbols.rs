@@ -35,6 +35,10 @@ pub struct Symbol {
     /// implements it may run without a method of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_trait: bool,
+    /// A Rust method of an `impl Trait for Type`: where the type has an
+    /// inherent method of the same name, a call runs that one instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_trait_impl: bool,
     /// A function's closure parameter's argument types (see `Unit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closure_args: Vec<String>,
@@ -57,6 +61,7 @@ impl Symbol {
             reexport: Vec::new(),
             returns: unit.returns.clone(),
             in_trait: false,
+            in_trait_impl: false,
             closure_args: unit.closure_args.clone(),
             bases: Vec::new(),
         }
@@ -71,9 +76,16 @@ impl Symbol {
             .filter(|u| matches!(u.kind, UnitKind::Trait | UnitKind::Interface))
             .map(|u| u.id.as_str())
             .collect();
+        let trait_impls: HashSet<&str> = parsed
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Impl && u.name.contains(" for "))
+            .map(|u| u.id.as_str())
+            .collect();
         let mut bases = class_bases(parsed);
         let units = parsed.units.iter().enumerate().map(|(i, u)| Symbol {
             in_trait: u.parent.as_deref().is_some_and(|p| traits.contains(p)),
+            in_trait_impl: u.parent.as_deref().is_some_and(|p| trait_impls.contains(p)),
             bases: bases.remove(&i).unwrap_or_default(),
             ..Symbol::of(u, path)
         });
@@ -95,6 +107,7 @@ impl Symbol {
             reexport: Vec::new(),
             returns: class.clone(),
             in_trait: false,
+            in_trait_impl: false,
             closure_args: Vec::new(),
             bases: Vec::new(),
         });
@@ -109,6 +122,7 @@ impl Symbol {
                 reexport: i.path.clone(),
                 returns: String::new(),
                 in_trait: false,
+                in_trait_impl: false,
                 closure_args: Vec::new(),
                 bases: Vec::new(),
             });

@@ -70,7 +70,7 @@ impl Ty {
         let word = !name.is_empty()
             && !name.ends_with(':')
             && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ':');
-        if !word && !matches!(name, "[]" | "()" | "?") {
+        if !word && !matches!(name, "[]" | "()" | "?" | "!") {
             return None;
         }
         let mut ty = Ty::named(name);
@@ -344,7 +344,16 @@ mod tests {
 
     #[test]
     fn types_read_back_what_they_write() {
-        for text in ["Foo", "Arc<Mutex<Inner>>", "Result<T,Error>", "[]<u8>", "()<A,str>"] {
+        for text in [
+            "Foo",
+            "Arc<Mutex<Inner>>",
+            "Result<T,Error>",
+            "[]<u8>",
+            "()<A,str>",
+            "JoinHandle<()>",
+            "Box<fn>",
+            "Result<!,E>",
+        ] {
             assert_eq!(Ty::parse(text).unwrap().to_string(), text);
         }
         assert_eq!(Ty::parse("HashMap< K , V >").unwrap().to_string(), "HashMap<K,V>");

@@ -157,7 +157,7 @@ pub fn decode_edges_where(
 
 /// A symbol inside its name's entry (the name is the entry's key).
 pub fn symbol_row(s: &Symbol) -> StoredSymbolRef<'_> {
-    let extra = (&s.returns[..], s.in_trait, &s.closure_args[..], &s.bases[..]);
+    let extra = (&s.returns[..], (s.in_trait, s.in_trait_impl), &s.closure_args[..], &s.bases[..]);
     (&s.id, s.kind, &s.qname, &s.path, &s.fields, &s.reexport, extra)
 }
 
@@ -168,11 +168,12 @@ pub type StoredSymbolRef<'a> = (
     &'a str,
     &'a [(String, String)],
     &'a [String],
-    (&'a str, bool, &'a [String], &'a [Vec<String>]),
+    (&'a str, (bool, bool), &'a [String], &'a [Vec<String>]),
 );
 
 /// A symbol as stored: its id, kind, qname, path, fields, re-export, and
-/// (return type, declared in a trait, closure arguments, bases).
+/// (return type, (declared in a trait, in a trait's impl), closure
+/// arguments, bases).
 pub type StoredSymbol = (
     String,
     UnitKind,
@@ -180,14 +181,27 @@ pub type StoredSymbol = (
     String,
     Vec<(String, String)>,
     Vec<String>,
-    (String, bool, Vec<String>, Vec<Vec<String>>),
+    (String, (bool, bool), Vec<String>, Vec<Vec<String>>),
 );
 
 pub fn symbol_of(name: &str, stored: StoredSymbol) -> Symbol {
-    let (id, kind, qname, path, fields, reexport, (returns, in_trait, closure_args, bases)) =
-        stored;
+    let (id, kind, qname, path, fields, reexport, extra) = stored;
+    let (returns, (in_trait, in_trait_impl), closure_args, bases) = extra;
     let name = name.to_owned();
-    Symbol { id, kind, name, qname, path, fields, reexport, returns, in_trait, closure_args, bases }
+    Symbol {
+        id,
+        kind,
+        name,
+        qname,
+        path,
+        fields,
+        reexport,
+        returns,
+        in_trait,
+        in_trait_impl,
+        closure_args,
+        bases,
+    }
 }
 
 pub fn json<T: serde::de::DeserializeOwned>(s: &str, what: &'static str) -> Result<T> {

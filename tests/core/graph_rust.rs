@@ -230,3 +230,122 @@ fn rust_reexports_are_followed() {
     assert_eq!(from_run, 3, "{calls:#?}");
     assert!(!calls.iter().any(|c| c.starts_with("src/rt/mod.rs::other ")), "{calls:#?}");
 }
+
+/// Types with `()`, `!`, function pointers and `dyn A + B` among their
+/// arguments are types all the same (`HashMap<usize, JoinHandle<()>>`,
+/// `RefCell<VecDeque<Box<dyn FnOnce() + Send>>>`: std's, so their methods
+/// are not the tree's), and an indexed receiver in a macro's tokens
+/// (`debug_assert!(self.levels[i].next() == 0)`) is its element; `fn
+/// f(…)` in an item macro's tokens is no call of `f`.
+#[test]
+fn rust_unit_fn_and_bounded_types_and_indexing_in_macros_are_typed() {
+    let wheel = "use std::cell::RefCell;\n\
+        use std::collections::{HashMap, VecDeque};\n\
+        use std::thread::JoinHandle;\n\
+        pub struct Level;\n\
+        impl Level { pub fn next(&self) -> u32 { 0 } }\n\
+        pub struct Wheel {\n\
+            levels: Box<[Level; 4]>,\n\
+            handles: HashMap<usize, JoinHandle<()>>,\n\
+            tasks: RefCell<VecDeque<Box<dyn FnOnce() + Send>>>,\n\
+        }\n\
+        impl Wheel {\n\
+            pub fn run(&self, i: usize, h: JoinHandle<()>) {\n\
+                debug_assert!(self.levels[i].next() == 0);\n\
+                self.handles.insert(1, h);\n\
+                self.tasks.borrow().len();\n\
+            }\n\
+        }\n\
+        cfg_x! { impl Level { pub fn make(v: u64) -> Level { Level } } }\n";
+    // Methods of the same names elsewhere: a guess by name would find them.
+    let other = "pub struct Other;\n\
+        impl Other {\n\
+            pub fn next(&self) -> u32 { 1 }\n\
+            pub fn insert(&self, k: usize, v: u8) {}\n\
+            pub fn len(&self) -> usize { 0 }\n\
+        }\n\
+        pub fn make() -> u32 { 1 }\n";
+    let calls = calls_of(&[("src/wheel.rs", wheel), ("src/other.rs", other)]);
+    let from_run: BTreeSet<&str> =
+        calls.iter().filter_map(|e| e.strip_prefix("src/wheel.rs::Wheel::run -> ")).collect();
+    assert_eq!(from_run, BTreeSet::from(["src/wheel.rs::Level::next (resolved)"]), "{calls:#?}");
+    // A function declared in an item macro's tokens does not call itself
+    // by name.
+    assert!(!calls.iter().any(|c| c.starts_with("src/wheel.rs::Level::make ->")), "{calls:#?}");
+}
+
+/// A type's own method wins over a trait's method of the same name that
+/// the type implements (`impl UdpSocket { fn as_socket }` beside `impl
+/// AsSocket for UdpSocket { fn as_socket }`), as the compiler picks it:
+/// for the call and for the type the call gives.
+#[test]
+fn rust_inherent_methods_come_before_trait_methods() {
+    let sock = "pub struct Socket;\n\
+        pub struct Raw;\n\
+        impl Raw { pub fn bind(&self) {} }\n\
+        pub struct Other;\n\
+        impl Other { pub fn bind(&self) {} }\n\
+        impl Socket {\n\
+            fn as_raw(&self) -> Raw { Raw }\n\
+            pub fn bind(&self) { self.as_raw().bind() }\n\
+        }\n\
+        pub trait AsRaw { fn as_raw(&self) -> Other; }\n\
+        impl AsRaw for Socket { fn as_raw(&self) -> Other { Other } }\n";
+    let calls = calls_of(&[("src/sock.rs", sock)]);
+    let from_bind: BTreeSet<&str> =
+        calls.iter().filter_map(|e| e.strip_prefix("src/sock.rs::Socket::bind -> ")).collect();
+    let want = BTreeSet::from([
+        "src/sock.rs::Socket::as_raw (resolved)",
+        "src/sock.rs::Raw::bind (resolved)",
+    ]);
+    assert_eq!(from_bind, want, "{calls:#?}");
+}
+
+/// A value bound by `ref` / `ref mut` in a pattern is typed like any
+/// other binding, and a path through another crate's import (`use
+/// io_uring::opcode;` then `opcode::Statx::new()`) gives that crate's
+/// type, not the tree's type of the same name.
+#[test]
+fn rust_ref_patterns_and_other_crates_paths_are_typed() {
+    let lib = "mod file;\nmod statx;\n";
+    let statx = "pub struct Statx;\n\
+        impl Statx { pub fn new() -> Statx { Statx } pub fn mask(self, m: u32) -> Statx { self } pub fn build(self) {} }\n";
+    let file = "use io_uring::opcode;\n\
+        pub struct Buf;\n\
+        impl Buf { pub fn take(&mut self) {} }\n\
+        pub enum State { Idle(Option<Buf>), Busy }\n\
+        pub struct Inner { state: State }\n\
+        pub fn set_len(inner: &mut Inner) {\n\
+            match inner.state { State::Idle(ref mut cell) => { cell.take(); } _ => {} }\n\
+        }\n\
+        pub fn statx() { opcode::Statx::new().mask(1).build(); }\n";
+    let calls = calls_of(&[("src/lib.rs", lib), ("src/statx.rs", statx), ("src/file.rs", file)]);
+    for from in ["src/file.rs::set_len ->", "src/file.rs::statx ->"] {
+        assert!(!calls.iter().any(|c| c.starts_with(from)), "{from} {calls:#?}");
+    }
+}
+
+/// `self.as_mut()` of a `self: Pin<&mut Self>` and `clone()` of a type
+/// that derives `Clone` keep the type, so what follows them is typed.
+#[test]
+fn rust_pinned_self_and_derived_clone_keep_the_type() {
+    let fut = "use std::pin::Pin;\n\
+        pub struct Inner;\n\
+        impl Inner { pub fn wake(&self) {} }\n\
+        pub struct Fut { buf: Vec<u8>, inner: Inner }\n\
+        impl Fut {\n\
+            pub fn poll(mut self: Pin<&mut Self>) { self.as_mut().inner.wake(); }\n\
+        }\n\
+        #[derive(Clone)]\n\
+        pub struct Tx { inner: Inner }\n\
+        pub fn send(tx: &Tx) { tx.clone().inner.wake(); }\n";
+    let other = "pub struct Other;\nimpl Other { pub fn wake(&self) {} }\n";
+    let calls = calls_of(&[("src/fut.rs", fut), ("src/other.rs", other)]);
+    for want in [
+        "src/fut.rs::Fut::poll -> src/fut.rs::Inner::wake (resolved)",
+        "src/fut.rs::send -> src/fut.rs::Inner::wake (resolved)",
+    ] {
+        assert!(calls.contains(want), "missing {want}\n{calls:#?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("Other::wake")), "{calls:#?}");
+}
