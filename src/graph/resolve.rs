@@ -377,9 +377,10 @@ impl FileContext<'_> {
             return found;
         }
         if self.language == Language::Rust {
-            return self.rust_method_call(from, r).unwrap_or_else(|| {
-                self.by_name(&r.name, |s| matches!(s.kind, UnitKind::Method | UnitKind::Function))
-            });
+            // Untyped: a method of that name (`x.f()` never calls a free f).
+            return self
+                .rust_method_call(from, r)
+                .unwrap_or_else(|| self.by_name(&r.name, |s| s.kind == UnitKind::Method));
         }
         // A receiver of a declared type: that type's method, if the tree has
         // the type; a type from elsewhere (String, Map) has no method here.

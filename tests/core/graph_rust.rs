@@ -349,3 +349,14 @@ fn rust_pinned_self_and_derived_clone_keep_the_type() {
     }
     assert!(!calls.iter().any(|c| c.contains("Other::wake")), "{calls:#?}");
 }
+
+/// A method call on a receiver the graph cannot type guesses among the
+/// methods of that name, never a free function of that name.
+#[test]
+fn rust_untyped_method_calls_never_guess_free_functions() {
+    let a = "pub struct Task;\nimpl Task { pub fn run(&self) {} }\n\
+        pub fn go(f: impl Fn() -> Task) { let t = make(); t.run(); }\n";
+    let b = "pub fn run() {}\n";
+    let calls = calls_of(&[("src/a.rs", a), ("src/b.rs", b)]);
+    assert!(!calls.iter().any(|c| c.contains("src/b.rs::run")), "{calls:#?}");
+}
